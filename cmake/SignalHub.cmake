@@ -1,0 +1,42 @@
+# Helpers shared by every module: warnings, sanitizers, one static library per
+# module, one test executable per module.
+
+set(SIGNAL_HUB_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+    -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+if(SIGNAL_HUB_WERROR)
+  list(APPEND SIGNAL_HUB_WARNINGS -Werror)
+endif()
+
+if(SIGNAL_HUB_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# signal_hub_module(NAME SOURCES a.cpp ... DEPS lib ... [PRIVATE_DEPS lib ...])
+# Creates static library sh_<NAME> with include root src/.
+function(signal_hub_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(sh_${name} STATIC ${ARG_SOURCES})
+  target_include_directories(sh_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_compile_options(sh_${name} PRIVATE ${SIGNAL_HUB_WARNINGS})
+  target_link_libraries(sh_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# signal_hub_test(NAME SOURCES a_test.cpp ... DEPS lib ... [LABELS unit|integration])
+# One GoogleTest executable; each TEST becomes its own CTest case.
+function(signal_hub_test name)
+  if(NOT SIGNAL_HUB_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE ${SIGNAL_HUB_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+    SIGNAL_HUB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    SIGNAL_HUB_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
+endfunction()

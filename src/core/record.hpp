@@ -1,0 +1,68 @@
+#pragma once
+// The data model every store carries without loss (see docs/architecture.md):
+// a collection holds records; a record is id, optional document, typed scalar
+// metadata and a float32 embedding of the collection's fixed dimension.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/status.hpp"
+
+namespace signalhub {
+
+// Scalar metadata value; the alternative's type is part of the data (an int 1
+// and a float 1.0 are different values and must stay different).
+using MetadataValue = std::variant<std::string, std::int64_t, double, bool>;
+using Metadata = std::map<std::string, MetadataValue, std::less<>>;
+
+struct Record {
+    std::string id;
+    std::optional<std::string> document;
+    Metadata metadata;
+    std::vector<float> embedding;
+};
+
+enum class DistanceMetric { kCosine, kL2, kInnerProduct };
+std::string_view DistanceMetricName(DistanceMetric m);  // "cosine", "l2", "ip"
+Result<DistanceMetric> ParseDistanceMetric(std::string_view s);
+
+// What must match between a collection and the embedder that reads or writes it.
+struct CollectionSpec {
+    std::string name;
+    std::string model;  // embedding model name, e.g. "builtin-hash-v1"
+    int dimension = 0;
+    DistanceMetric metric = DistanceMetric::kCosine;
+};
+
+// Returns FailedPrecondition naming every mismatching field, OK if equal.
+Status CheckCompatible(const CollectionSpec& collection, const CollectionSpec& wanted);
+
+struct CollectionInfo {
+    CollectionSpec spec;
+    std::int64_t records = 0;
+    std::int64_t bytes = 0;                        // best estimate of size on disk
+    std::optional<std::int64_t> last_indexed_unix;  // seconds since epoch
+};
+
+// Well-known metadata keys written by the indexer.
+namespace meta {
+inline constexpr std::string_view kFilePath = "file_path";
+inline constexpr std::string_view kLanguage = "language";
+inline constexpr std::string_view kStartLine = "start_line";
+inline constexpr std::string_view kEndLine = "end_line";
+inline constexpr std::string_view kSymbol = "symbol";
+inline constexpr std::string_view kKind = "kind";
+inline constexpr std::string_view kParent = "parent";
+inline constexpr std::string_view kContentHash = "content_hash";
+}  // namespace meta
+
+// Typed accessors; return nullopt when absent or of another type.
+std::optional<std::string> GetString(const Metadata& m, std::string_view key);
+std::optional<std::int64_t> GetInt(const Metadata& m, std::string_view key);
+
+}  // namespace signalhub

@@ -1,0 +1,122 @@
+#pragma once
+// VectorStore: the storage interface every backend implements (embedded
+// SQLite + HNSW now; PostgreSQL + pgvector and ChromaDB later).
+//
+// Contract:
+//  - Thread safety: one VectorStore may be used from several threads; writes
+//    (Commit, CreateCollection, DropCollection) are serialised internally.
+//  - Atomicity: Commit() applies a whole ChangeSet or nothing. A crash
+//    (kill -9) at any moment leaves the last committed state readable.
+//  - Ownership: returned records and hits are copies owned by the caller.
+//  - Errors: NotFound (no such collection), FailedPrecondition (spec
+//    mismatch, store locked by another writer, store opened read-only),
+//    InvalidArgument (wrong embedding dimension, bad filter), Unavailable (the
+//    backend cannot be reached), DataLoss (corruption detected), Internal.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/record.hpp"
+#include "core/status.hpp"
+
+namespace signalhub::store {
+
+// Per-file indexing state, used for incremental indexing.
+struct FileState {
+    std::string path;          // repo-relative, '/' separated
+    std::string content_hash;  // Hash128Hex of the file bytes
+    std::int64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::vector<std::string> record_ids;  // records produced from this file
+};
+
+// A unit of atomic change (like LevelDB's WriteBatch). Applied in order:
+// record deletes, record upserts, file-state deletes, file-state puts.
+struct ChangeSet {
+    std::vector<std::string> delete_ids;
+    std::vector<Record> upserts;  // insert or replace by id
+    std::vector<std::string> delete_files;
+    std::vector<FileState> put_files;
+    bool touch_last_indexed = false;  // set the collection's last_indexed to now
+    bool empty() const {
+        return delete_ids.empty() && upserts.empty() && delete_files.empty() && put_files.empty() &&
+               !touch_last_indexed;
+    }
+};
+
+// Result filter. All set fields must match.
+struct Filter {
+    std::optional<std::string> language;   // metadata "language" equals
+    std::optional<std::string> path_glob;  // metadata "file_path" matches (glob: *, **, ?, [..])
+    bool empty() const { return !language && !path_glob; }
+    bool Matches(const Metadata& metadata) const;
+};
+
+struct SearchOptions {
+    size_t k = 10;
+    Filter filter;
+    int ef_search = 0;  // 0: backend default
+    // When false, hits carry no embedding (cheaper).
+    bool include_embeddings = false;
+};
+
+struct Hit {
+    Record record;
+    // Higher is better. Vector search: similarity (1 - cosine distance for
+    // cosine). Lexical search: BM25 (positive, unbounded).
+    double score = 0;
+};
+
+struct ScanPage {
+    std::vector<Record> records;
+    std::optional<std::string> next_after;  // pass as `after_id` for the next page; nullopt at the end
+};
+
+class VectorStore {
+   public:
+    virtual ~VectorStore() = default;
+
+    // Creates the collection, or returns the existing one if its spec matches
+    // (FailedPrecondition naming the differences otherwise).
+    virtual Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) = 0;
+    virtual Result<CollectionInfo> GetCollection(std::string_view name) = 0;
+    virtual Result<std::vector<CollectionInfo>> ListCollections() = 0;
+    virtual Status DropCollection(std::string_view name) = 0;
+
+    virtual Status Commit(std::string_view collection, const ChangeSet& changes) = 0;
+
+    virtual Result<std::vector<FileState>> ListFiles(std::string_view collection) = 0;
+    // Records by id; missing ids are absent from the result.
+    virtual Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) = 0;
+    // Records ordered by id, starting after `after_id` ("" = from the start).
+    virtual Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) = 0;
+
+    // k nearest records to `query` (dimension must match), best first. With a
+    // filter, returns the k best *matching* records (no silent loss).
+    virtual Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
+                                                  const SearchOptions& options) = 0;
+    // BM25 over the records' documents (code-aware tokens, see core/text.hpp),
+    // best first; any word of `query` may match.
+    virtual Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
+                                                   const SearchOptions& options) = 0;
+};
+
+struct OpenOptions {
+    bool read_only = false;  // readers never take the writer lock
+};
+
+// Opens a store by URL: a filesystem path or "sqlite://PATH" for the embedded
+// store, "memory://" for the in-memory store used in tests.
+Result<std::unique_ptr<VectorStore>> OpenStore(const std::string& url, const OpenOptions& options);
+
+// Glob match for paths: '*' any run without '/', '**' any run including '/',
+// '?' one non-'/' character, '[abc]' / '[!abc]' classes. A pattern without
+// '/' matches the basename anywhere ("*.py").
+bool GlobMatch(std::string_view pattern, std::string_view path);
+
+}  // namespace signalhub::store
