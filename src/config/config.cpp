@@ -1,0 +1,805 @@
+#include "config/config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <variant>
+
+namespace signalhub::config {
+namespace {
+
+constexpr std::string_view kOverridePrefix = "SIGNAL_HUB_";
+constexpr std::string_view kConfigVariable = "SIGNAL_HUB_CONFIG";
+constexpr std::size_t kMaxFileBytes = 4 * 1024 * 1024;
+constexpr std::size_t kMaxShownValue = 80;
+
+const std::vector<std::string>& SupportedSections() {
+    static const std::vector<std::string> kSections = {"store", "index", "embedding", "search"};
+    return kSections;
+}
+
+// Sections of the production configuration that this version does not
+// implement yet: rejected with a clear message instead of "unknown key".
+const std::vector<std::string>& FutureSections() {
+    static const std::vector<std::string> kSections = {"database", "security", "monitoring", "performance"};
+    return kSections;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+    std::string joined;
+    for (const std::string& name : names) joined += (joined.empty() ? "" : ", ") + name;
+    return joined;
+}
+
+std::string UnsupportedSectionMessage(const std::string& section) {
+    return "section '" + section + "' is not supported by this version of signal-hub (only " +
+           JoinNames(SupportedSections()) + ")";
+}
+
+// ---------------------------------------------------------------------------
+// The schema: every key, its path and where it lives in Config.
+
+using FieldRef = std::variant<std::string*, bool*, int*, std::int64_t*, double*, std::vector<std::string>*>;
+
+struct Field {
+    const char* path;
+    FieldRef (*get)(Config&);
+};
+
+const std::vector<Field>& Fields() {
+    static const std::vector<Field> kFields = {
+        {"store.path", [](Config& c) -> FieldRef { return &c.store.path; }},
+        {"index.collection", [](Config& c) -> FieldRef { return &c.index.collection; }},
+        {"index.max_file_bytes", [](Config& c) -> FieldRef { return &c.index.max_file_bytes; }},
+        {"index.default_excludes", [](Config& c) -> FieldRef { return &c.index.default_excludes; }},
+        {"index.exclude", [](Config& c) -> FieldRef { return &c.index.exclude; }},
+        {"index.follow_symlinks", [](Config& c) -> FieldRef { return &c.index.follow_symlinks; }},
+        {"index.batch_size", [](Config& c) -> FieldRef { return &c.index.batch_size; }},
+        {"index.chunk.max_lines", [](Config& c) -> FieldRef { return &c.index.chunk.max_lines; }},
+        {"index.chunk.overlap_lines", [](Config& c) -> FieldRef { return &c.index.chunk.overlap_lines; }},
+        {"index.chunk.window_lines", [](Config& c) -> FieldRef { return &c.index.chunk.window_lines; }},
+        {"index.chunk.max_chars", [](Config& c) -> FieldRef { return &c.index.chunk.max_chars; }},
+        {"embedding.provider", [](Config& c) -> FieldRef { return &c.embedding.provider; }},
+        {"embedding.model", [](Config& c) -> FieldRef { return &c.embedding.model; }},
+        {"embedding.dimension", [](Config& c) -> FieldRef { return &c.embedding.dimension; }},
+        {"embedding.batch_size", [](Config& c) -> FieldRef { return &c.embedding.batch_size; }},
+        {"embedding.base_url", [](Config& c) -> FieldRef { return &c.embedding.base_url; }},
+        {"embedding.api_key_env", [](Config& c) -> FieldRef { return &c.embedding.api_key_env; }},
+        {"embedding.timeout_seconds", [](Config& c) -> FieldRef { return &c.embedding.timeout_seconds; }},
+        {"embedding.max_retries", [](Config& c) -> FieldRef { return &c.embedding.max_retries; }},
+        {"search.mode", [](Config& c) -> FieldRef { return &c.search.mode; }},
+        {"search.k", [](Config& c) -> FieldRef { return &c.search.k; }},
+        {"search.rrf_k", [](Config& c) -> FieldRef { return &c.search.rrf_k; }},
+        {"search.ef_search", [](Config& c) -> FieldRef { return &c.search.ef_search; }},
+    };
+    return kFields;
+}
+
+const Field* FindField(std::string_view path) {
+    for (const Field& field : Fields()) {
+        if (path == field.path) return &field;
+    }
+    return nullptr;
+}
+
+// True if `path` is a mapping in the schema ("index", "index.chunk").
+bool IsSection(std::string_view path) {
+    for (const Field& field : Fields()) {
+        std::string_view p = field.path;
+        if (p.size() > path.size() && p.substr(0, path.size()) == path && p[path.size()] == '.') return true;
+    }
+    return false;
+}
+
+// Names of the keys directly under a section ("" = top level), in order.
+std::vector<std::string> ChildrenOf(const std::string& prefix) {
+    std::vector<std::string> children;
+    for (const Field& field : Fields()) {
+        std::string_view p = field.path;
+        if (!prefix.empty()) {
+            if (p.size() <= prefix.size() || p.substr(0, prefix.size()) != prefix || p[prefix.size()] != '.') continue;
+            p.remove_prefix(prefix.size() + 1);
+        }
+        std::string name(p.substr(0, p.find('.')));
+        if (std::find(children.begin(), children.end(), name) == children.end()) children.push_back(name);
+    }
+    return children;
+}
+
+std::string JoinPath(const std::string& prefix, const std::string& key) {
+    return prefix.empty() ? key : prefix + "." + key;
+}
+
+const char* ExpectedType(const FieldRef& ref) {
+    switch (ref.index()) {
+        case 0:
+            return "a string";
+        case 1:
+            return "a boolean (true or false)";
+        case 2:
+        case 3:
+            return "an integer";
+        case 4:
+            return "a number";
+        default:
+            return "a list of strings";
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Small text helpers.
+
+std::string Lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string Upper(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string Quote(std::string_view value) {
+    std::string shown(value.substr(0, kMaxShownValue));
+    if (value.size() > kMaxShownValue) shown += "...";
+    return "'" + shown + "'";
+}
+
+std::string Trim(std::string_view s) {
+    std::size_t begin = 0;
+    std::size_t end = s.size();
+    while (begin < end && std::isspace(static_cast<unsigned char>(s[begin]))) ++begin;
+    while (end > begin && std::isspace(static_cast<unsigned char>(s[end - 1]))) --end;
+    return std::string(s.substr(begin, end - begin));
+}
+
+bool IsVariableName(std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions),
+// case-insensitive.
+std::size_t EditDistance(std::string_view a_in, std::string_view b_in) {
+    const std::string a = Lower(a_in);
+    const std::string b = Lower(b_in);
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1, 0));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    return d[a.size()][b.size()];
+}
+
+// The closest candidate, if it is close enough to be a plausible typo.
+std::optional<std::string> Suggest(std::string_view word, const std::vector<std::string>& candidates) {
+    const std::size_t allowed = word.size() <= 2 ? 0 : word.size() <= 5 ? 1 : word.size() <= 10 ? 2 : 3;
+    std::optional<std::string> best;
+    std::size_t best_distance = allowed + 1;
+    for (const std::string& candidate : candidates) {
+        const std::size_t distance = EditDistance(word, candidate);
+        if (distance < best_distance) {
+            best_distance = distance;
+            best = candidate;
+        }
+    }
+    return best;
+}
+
+// ---------------------------------------------------------------------------
+// Scalar conversion. Each returns an error description ("expected ..., found
+// ...") or nullopt on success.
+
+std::optional<std::string> ParseInteger(const std::string& text, std::int64_t min, std::int64_t max,
+                                        std::int64_t* out) {
+    const char* begin = text.data();
+    const char* end = text.data() + text.size();
+    if (begin != end && *begin == '+') ++begin;
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(begin, end, value);
+    if (ec == std::errc() && ptr == end && begin != end && value >= min && value <= max) {
+        *out = value;
+        return std::nullopt;
+    }
+    if ((ec == std::errc::result_out_of_range && ptr == end) || (ec == std::errc() && ptr == end && begin != end)) {
+        return "expected an integer between " + std::to_string(min) + " and " + std::to_string(max) + ", found " +
+               Quote(text);
+    }
+    double as_double = 0;
+    auto [dptr, dec] = std::from_chars(begin, end, as_double);
+    if (dec == std::errc() && dptr == end && begin != end) {
+        return "expected an integer, found the decimal number " + Quote(text);
+    }
+    return "expected an integer, found " + Quote(text);
+}
+
+std::optional<std::string> ParseNumber(const std::string& text, double* out) {
+    const char* begin = text.data();
+    const char* end = text.data() + text.size();
+    if (begin != end && *begin == '+') ++begin;
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(begin, end, value, std::chars_format::general);
+    if (ec != std::errc() || ptr != end || begin == end || !std::isfinite(value)) {
+        return "expected a number, found " + Quote(text);
+    }
+    *out = value;
+    return std::nullopt;
+}
+
+std::optional<std::string> ParseBool(const std::string& text, bool* out) {
+    if (text == "true" || text == "True" || text == "TRUE") {
+        *out = true;
+        return std::nullopt;
+    }
+    if (text == "false" || text == "False" || text == "FALSE") {
+        *out = false;
+        return std::nullopt;
+    }
+    return "expected a boolean (true or false), found " + Quote(text);
+}
+
+// Splits a comma-separated override into list items (trimmed; empty items dropped).
+std::vector<std::string> SplitList(const std::string& text) {
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        std::size_t comma = text.find(',', start);
+        if (comma == std::string::npos) comma = text.size();
+        std::string item = Trim(std::string_view(text).substr(start, comma - start));
+        if (!item.empty()) items.push_back(std::move(item));
+        start = comma + 1;
+    }
+    return items;
+}
+
+// Assigns scalar text to a field. Lists take comma-separated items (used by
+// environment overrides only; YAML lists are sequences).
+std::optional<std::string> AssignText(const FieldRef& ref, const std::string& text) {
+    struct Visitor {
+        const std::string& text;
+        std::optional<std::string> operator()(std::string* out) const {
+            *out = text;
+            return std::nullopt;
+        }
+        std::optional<std::string> operator()(bool* out) const { return ParseBool(text, out); }
+        std::optional<std::string> operator()(int* out) const {
+            std::int64_t value = 0;
+            auto error = ParseInteger(text, std::numeric_limits<int>::min(), std::numeric_limits<int>::max(), &value);
+            if (!error) *out = static_cast<int>(value);
+            return error;
+        }
+        std::optional<std::string> operator()(std::int64_t* out) const {
+            return ParseInteger(text, std::numeric_limits<std::int64_t>::min(),
+                                std::numeric_limits<std::int64_t>::max(), out);
+        }
+        std::optional<std::string> operator()(double* out) const { return ParseNumber(text, out); }
+        std::optional<std::string> operator()(std::vector<std::string>* out) const {
+            *out = SplitList(text);
+            return std::nullopt;
+        }
+    };
+    return std::visit(Visitor{text}, ref);
+}
+
+// ---------------------------------------------------------------------------
+// ${VAR} / ${VAR:-default} / $$ interpolation.
+
+Result<std::string> Interpolate(const std::string& raw, const EnvLookup& env) {
+    std::string out;
+    out.reserve(raw.size());
+    std::size_t i = 0;
+    while (i < raw.size()) {
+        const char c = raw[i];
+        if (c != '$') {
+            out += c;
+            ++i;
+            continue;
+        }
+        if (i + 1 < raw.size() && raw[i + 1] == '$') {
+            out += '$';
+            i += 2;
+            continue;
+        }
+        if (i + 1 >= raw.size() || raw[i + 1] != '{') {
+            out += '$';  // a lone '$' is literal
+            ++i;
+            continue;
+        }
+        const std::size_t close = raw.find('}', i + 2);
+        if (close == std::string::npos) {
+            return InvalidArgument("unterminated " + Quote(raw.substr(i)) +
+                                   " (expected ${NAME} or ${NAME:-default}; "
+                                   "write $$ for a literal '$')");
+        }
+        const std::string body = raw.substr(i + 2, close - i - 2);
+        const std::size_t sep = body.find(":-");
+        const std::string name = body.substr(0, sep);
+        if (!IsVariableName(name)) {
+            return InvalidArgument("invalid variable reference " + Quote("${" + body + "}") +
+                                   " (expected ${NAME} or ${NAME:-default}, NAME made of letters, digits and '_'; "
+                                   "write $$ for a literal '$')");
+        }
+        std::optional<std::string> value = env ? env(name) : std::nullopt;
+        if (sep != std::string::npos) {
+            // Shell semantics: the default applies when the variable is unset or empty.
+            out += (value && !value->empty()) ? *value : body.substr(sep + 2);
+        } else if (value) {
+            out += *value;
+        } else {
+            return InvalidArgument("environment variable " + name + " is not set (use ${" + name +
+                                   ":-default} to give a default)");
+        }
+        i = close + 1;
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------
+// YAML walking.
+
+// Where each key's current value came from ("config.yaml:3:5" or
+// "environment variable SIGNAL_HUB_SEARCH__K"); used to place validation errors.
+using Origins = std::map<std::string, std::string>;
+
+std::string Describe(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Null:
+            return "null";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Map:
+            return "a mapping";
+        case YAML::NodeType::Scalar:
+            return Quote(node.Scalar());
+        default:
+            return "nothing";
+    }
+}
+
+class YamlLoader {
+   public:
+    YamlLoader(const std::string& source, const EnvLookup& env, Config& config, Origins& origins)
+        : source_(source), env_(env), config_(config), origins_(origins) {}
+
+    Status Load(const std::string& text) {
+        std::vector<YAML::Node> documents = YAML::LoadAll(text);
+        if (documents.empty()) return Status::Ok();
+        if (documents.size() > 1) {
+            return Error(documents[1].Mark(), "the file holds " + std::to_string(documents.size()) +
+                                                  " YAML documents; a configuration file holds exactly one");
+        }
+        const YAML::Node& root = documents[0];
+        if (root.IsNull()) return Status::Ok();
+        if (!root.IsMap()) {
+            return Error(root.Mark(), "expected a mapping of sections (" + JoinNames(SupportedSections()) +
+                                          "), found " + Describe(root));
+        }
+        return WalkMap(root, "");
+    }
+
+   private:
+    std::string Location(const YAML::Mark& mark) const {
+        if (mark.is_null()) return source_;
+        return source_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+    }
+
+    Status Error(const YAML::Mark& mark, const std::string& message) const {
+        return InvalidArgument(Location(mark) + ": " + message);
+    }
+
+    // The mark to report for a value: its own, or its key's when the value is
+    // empty (yaml-cpp places empty values at the start of the next line).
+    static YAML::Mark ValueMark(const YAML::Node& key, const YAML::Node& value) {
+        if (value.IsNull() || value.Mark().is_null()) return key.Mark();
+        return value.Mark();
+    }
+
+    Status WalkMap(const YAML::Node& map, const std::string& prefix) {
+        std::map<std::string, int> seen;  // key -> 1-based line of first occurrence
+        for (auto it = map.begin(); it != map.end(); ++it) {
+            const YAML::Node key = it->first;
+            const YAML::Node value = it->second;
+            if (!key.IsScalar()) {
+                return Error(key.Mark(), "keys must be plain names, found " + Describe(key) +
+                                             (prefix.empty() ? std::string() : " in '" + prefix + "'"));
+            }
+            const std::string& name = key.Scalar();
+            const std::string path = JoinPath(prefix, name);
+            if (auto [pos, inserted] = seen.emplace(name, key.Mark().line + 1); !inserted) {
+                return Error(key.Mark(),
+                             "duplicate key '" + path + "' (first given on line " + std::to_string(pos->second) + ")");
+            }
+            if (prefix.empty() &&
+                std::find(FutureSections().begin(), FutureSections().end(), name) != FutureSections().end()) {
+                return Error(key.Mark(), UnsupportedSectionMessage(name));
+            }
+            if (const Field* field = FindField(path)) {
+                SH_RETURN_IF_ERROR(SetField(*field, key, value));
+            } else if (IsSection(path)) {
+                if (value.IsNull()) continue;  // an empty section keeps its defaults
+                if (!value.IsMap()) return Error(value.Mark(), path + ": expected a mapping, found " + Describe(value));
+                SH_RETURN_IF_ERROR(WalkMap(value, path));
+            } else {
+                return Error(key.Mark(), UnknownKeyMessage(prefix, name));
+            }
+        }
+        return Status::Ok();
+    }
+
+    static std::string UnknownKeyMessage(const std::string& prefix, const std::string& name) {
+        const std::string path = JoinPath(prefix, name);
+        std::string message = "unknown key '" + path + "'";
+        if (auto suggestion = Suggest(name, ChildrenOf(prefix))) {
+            return message + " (did you mean '" + *suggestion + "'?)";
+        }
+        // A key that exists, but in another section.
+        std::vector<std::string> elsewhere;
+        for (const Field& field : Fields()) {
+            std::string_view p = field.path;
+            if (p.substr(p.rfind('.') + 1) == name) elsewhere.emplace_back(p);
+        }
+        if (elsewhere.size() == 1) return message + " (did you mean '" + elsewhere[0] + "'?)";
+        if (prefix.empty()) return message + " (sections: " + JoinNames(SupportedSections()) + ")";
+        return message + " (keys in '" + prefix + "': " + JoinNames(ChildrenOf(prefix)) + ")";
+    }
+
+    Result<std::string> ScalarText(const std::string& path, const YAML::Node& node) const {
+        Result<std::string> text = Interpolate(node.Scalar(), env_);
+        if (!text.ok()) return Error(node.Mark(), path + ": " + text.status().message());
+        return text;
+    }
+
+    Status SetField(const Field& field, const YAML::Node& key, const YAML::Node& value) {
+        const std::string path = field.path;
+        FieldRef ref = field.get(config_);
+        const YAML::Mark mark = ValueMark(key, value);
+        origins_[path] = Location(mark);
+        if (auto* list = std::get_if<std::vector<std::string>*>(&ref)) {
+            if (value.IsNull()) {
+                (*list)->clear();
+                return Status::Ok();
+            }
+            if (!value.IsSequence()) {
+                return Error(mark, path + ": expected a list of strings, found " + Describe(value));
+            }
+            std::vector<std::string> items;
+            for (std::size_t i = 0; i < value.size(); ++i) {
+                const YAML::Node item = value[i];
+                const std::string item_path = path + "[" + std::to_string(i) + "]";
+                if (!item.IsScalar())
+                    return Error(item.Mark().is_null() ? mark : item.Mark(),
+                                 item_path + ": expected a string, found " + Describe(item));
+                SH_ASSIGN_OR_RETURN(std::string text, ScalarText(item_path, item));
+                origins_[item_path] = Location(item.Mark());
+                items.push_back(std::move(text));
+            }
+            **list = std::move(items);
+            return Status::Ok();
+        }
+        if (!value.IsScalar()) {
+            return Error(mark, path + ": expected " + ExpectedType(ref) + ", found " + Describe(value));
+        }
+        SH_ASSIGN_OR_RETURN(std::string text, ScalarText(path, value));
+        if (auto error = AssignText(ref, text)) {
+            std::string message = path + ": " + *error;
+            if (text != value.Scalar()) message += " (after interpolating " + Quote(value.Scalar()) + ")";
+            return Error(mark, message);
+        }
+        return Status::Ok();
+    }
+
+    const std::string& source_;
+    const EnvLookup& env_;
+    Config& config_;
+    Origins& origins_;
+};
+
+Result<Config> ParseWithOrigins(const std::string& yaml_text, const std::string& source_name, const EnvLookup& env,
+                                Origins& origins) {
+    Config config;
+    config.source = source_name;
+    YamlLoader loader(source_name, env, config, origins);
+    try {
+        SH_RETURN_IF_ERROR(loader.Load(yaml_text));
+    } catch (const YAML::ParserException& e) {
+        std::string where = source_name;
+        if (!e.mark.is_null()) where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+        return InvalidArgument(where + ": invalid YAML: " + e.msg);
+    } catch (const std::exception& e) {
+        return InvalidArgument(source_name + ": cannot read the configuration: " + e.what());
+    }
+    return config;
+}
+
+// ---------------------------------------------------------------------------
+// Environment overrides.
+
+// Rejects SIGNAL_HUB_<X>__<Y>... variables that name no key.
+Status CheckOverrideNames(const std::vector<std::string>& names) {
+    std::vector<std::string> sorted = names;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::string> all_paths = KeyPaths();
+    for (const std::string& name : sorted) {
+        if (name.size() <= kOverridePrefix.size() || Upper(name.substr(0, kOverridePrefix.size())) != kOverridePrefix) {
+            continue;
+        }
+        std::string rest = name.substr(kOverridePrefix.size());
+        if (rest.find("__") == std::string::npos) continue;  // not an override (e.g. SIGNAL_HUB_CONFIG)
+        std::string path;
+        for (std::size_t pos = 0;;) {
+            const std::size_t sep = rest.find("__", pos);
+            path += (path.empty() ? "" : ".") + Lower(rest.substr(pos, sep == std::string::npos ? sep : sep - pos));
+            if (sep == std::string::npos) break;
+            pos = sep + 2;
+        }
+        const std::string prefix = "environment variable " + name + ": ";
+        if (FindField(path)) {
+            if (name == OverrideVariable(path)) continue;
+            return InvalidArgument(prefix + "override variables are upper case (did you mean " +
+                                   OverrideVariable(path) + "?)");
+        }
+        const std::string section = path.substr(0, path.find('.'));
+        if (std::find(FutureSections().begin(), FutureSections().end(), section) != FutureSections().end()) {
+            return InvalidArgument(prefix + UnsupportedSectionMessage(section));
+        }
+        if (IsSection(path)) {
+            return InvalidArgument(prefix + "'" + path + "' is a section, not a key; name one of its keys, e.g. " +
+                                   OverrideVariable(path + "." + ChildrenOf(path).front()));
+        }
+        std::string message = prefix + "does not name a configuration key ('" + path + "' is unknown";
+        if (auto suggestion = Suggest(path, all_paths))
+            message += "; did you mean " + OverrideVariable(*suggestion) + "?";
+        return InvalidArgument(message + ")");
+    }
+    return Status::Ok();
+}
+
+Status ApplyOverrides(Config& config, const EnvLookup& env, Origins& origins) {
+    if (!env) return Status::Ok();
+    for (const Field& field : Fields()) {
+        const std::string variable = OverrideVariable(field.path);
+        std::optional<std::string> value = env(variable);
+        if (!value) continue;
+        if (auto error = AssignText(field.get(config), *value)) {
+            return InvalidArgument("environment variable " + variable + ": " + field.path + ": " + *error);
+        }
+        origins[field.path] = "environment variable " + variable;
+        if (std::string(field.path) == "index.exclude") {
+            for (std::size_t i = 0; i < config.index.exclude.size(); ++i) {
+                origins["index.exclude[" + std::to_string(i) + "]"] = "environment variable " + variable;
+            }
+        }
+    }
+    return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Validation.
+
+using Problems = std::vector<std::pair<std::string, std::string>>;  // key path, message
+
+Problems FindProblems(const Config& c) {
+    Problems problems;
+    auto between = [&problems](const std::string& path, std::int64_t value, std::int64_t min, std::int64_t max) {
+        if (value < min || value > max) {
+            problems.emplace_back(path, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                                            ", got " + std::to_string(value));
+        }
+    };
+    auto at_least = [&problems](const std::string& path, std::int64_t value, std::int64_t min) {
+        if (value < min) {
+            problems.emplace_back(path, "must be at least " + std::to_string(min) + ", got " + std::to_string(value));
+        }
+    };
+    auto one_of = [&problems](const std::string& path, const std::string& value,
+                              const std::vector<std::string>& allowed) {
+        if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+        problems.emplace_back(path, "must be one of " + JoinNames(allowed) + ", got " + Quote(value));
+    };
+
+    if (c.store.path.empty()) problems.emplace_back("store.path", "must not be empty");
+
+    at_least("index.max_file_bytes", c.index.max_file_bytes, 1);
+    for (std::size_t i = 0; i < c.index.exclude.size(); ++i) {
+        if (Trim(c.index.exclude[i]).empty()) {
+            problems.emplace_back("index.exclude[" + std::to_string(i) + "]", "must not be empty");
+        }
+    }
+    at_least("index.batch_size", c.index.batch_size, 1);
+    const ChunkConfig& chunk = c.index.chunk;
+    at_least("index.chunk.max_lines", chunk.max_lines, 4);
+    if (chunk.overlap_lines < 0 || static_cast<std::int64_t>(chunk.overlap_lines) * 2 >= chunk.max_lines) {
+        problems.emplace_back("index.chunk.overlap_lines",
+                              "must be at least 0 and less than half of index.chunk.max_lines (" +
+                                  std::to_string(chunk.max_lines) + "), got " + std::to_string(chunk.overlap_lines));
+    }
+    at_least("index.chunk.window_lines", chunk.window_lines, 4);
+    at_least("index.chunk.max_chars", chunk.max_chars, 200);
+
+    const EmbeddingConfig& e = c.embedding;
+    one_of("embedding.provider", e.provider, {"builtin", "openai"});
+    if (e.dimension != 0 && (e.dimension < 8 || e.dimension > 8192)) {
+        problems.emplace_back("embedding.dimension", "must be 0 (the provider's default) or between 8 and 8192, got " +
+                                                         std::to_string(e.dimension));
+    }
+    between("embedding.batch_size", e.batch_size, 1, 2048);
+    if (e.base_url.rfind("http://", 0) != 0 && e.base_url.rfind("https://", 0) != 0) {
+        problems.emplace_back("embedding.base_url", "must be an http:// or https:// URL, got " + Quote(e.base_url));
+    }
+    if (!e.api_key_env.empty() && !IsVariableName(e.api_key_env)) {
+        problems.emplace_back("embedding.api_key_env",
+                              "must be empty or an environment variable name (letters, digits and '_', not starting "
+                              "with a digit), got " +
+                                  Quote(e.api_key_env));
+    }
+    if (!(e.timeout_seconds > 0) || !std::isfinite(e.timeout_seconds)) {
+        problems.emplace_back("embedding.timeout_seconds",
+                              "must be a finite number greater than 0, got " + std::to_string(e.timeout_seconds));
+    }
+    between("embedding.max_retries", e.max_retries, 0, 20);
+
+    one_of("search.mode", c.search.mode, {"hybrid", "vector", "lexical"});
+    between("search.k", c.search.k, 1, 1000);
+    at_least("search.rrf_k", c.search.rrf_k, 1);
+    between("search.ef_search", c.search.ef_search, 1, 10000);
+    return problems;
+}
+
+std::string JoinProblems(const Problems& problems, const Origins* origins) {
+    std::string message;
+    for (const auto& [path, text] : problems) {
+        if (!message.empty()) message += "; ";
+        if (origins) {
+            if (auto it = origins->find(path); it != origins->end()) message += it->second + ": ";
+        }
+        message += path + ": " + text;
+    }
+    return message;
+}
+
+// ---------------------------------------------------------------------------
+// Files.
+
+Result<std::string> ReadConfigFile(const std::string& path, const std::string& described) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        const int err = errno;
+        const std::string reason = std::error_code(err, std::generic_category()).message();
+        if (err == ENOENT || err == ENOTDIR) return NotFound("config file " + described + " not found");
+        if (err == EACCES || err == EPERM) {
+            return PermissionDenied("config file " + described + " is not readable: " + reason);
+        }
+        return InvalidArgument("config file " + described + " cannot be opened: " + reason);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        return InvalidArgument("config file " + described + " is a directory");
+    }
+    std::string content;
+    char buffer[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const int err = errno;
+            ::close(fd);
+            return InvalidArgument("config file " + described +
+                                   " cannot be read: " + std::error_code(err, std::generic_category()).message());
+        }
+        if (n == 0) break;
+        content.append(buffer, static_cast<std::size_t>(n));
+        if (content.size() > kMaxFileBytes) {
+            ::close(fd);
+            return InvalidArgument("config file " + described + " is larger than " +
+                                   std::to_string(kMaxFileBytes / (1024 * 1024)) + " MiB; is it a configuration file?");
+        }
+    }
+    ::close(fd);
+    return content;
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        const char* value = std::getenv(name.c_str());
+        if (value == nullptr) return std::nullopt;
+        return std::string(value);
+    };
+}
+
+EnvNames ProcessEnvNames() {
+    return [] {
+        std::vector<std::string> names;
+        for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+            std::string_view text(*entry);
+            names.emplace_back(text.substr(0, text.find('=')));
+        }
+        return names;
+    };
+}
+
+std::vector<std::string> KeyPaths() {
+    std::vector<std::string> paths;
+    for (const Field& field : Fields()) paths.emplace_back(field.path);
+    return paths;
+}
+
+std::string OverrideVariable(const std::string& key_path) {
+    std::string name(kOverridePrefix);
+    for (char c : key_path) {
+        if (c == '.') {
+            name += "__";
+        } else {
+            name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+    }
+    return name;
+}
+
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name, const EnvLookup& env) {
+    Origins origins;
+    return ParseWithOrigins(yaml_text, source_name, env, origins);
+}
+
+Result<Config> LoadConfig(const std::optional<std::string>& path, const EnvLookup& env, const EnvNames& env_names) {
+    std::optional<std::string> file;
+    std::string described;
+    if (path) {
+        if (path->empty()) return InvalidArgument("the config file path is empty");
+        file = *path;
+        described = "'" + *path + "'";
+    } else if (env) {
+        std::optional<std::string> from_env = env(std::string(kConfigVariable));
+        if (from_env && !from_env->empty()) {
+            file = *from_env;
+            described = "'" + *from_env + "' (from " + std::string(kConfigVariable) + ")";
+        }
+    }
+
+    Origins origins;
+    Config config;
+    config.source = "defaults";
+    if (file) {
+        SH_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(*file, described));
+        SH_ASSIGN_OR_RETURN(config, ParseWithOrigins(text, *file, env, origins));
+    }
+    if (env_names) SH_RETURN_IF_ERROR(CheckOverrideNames(env_names()));
+    SH_RETURN_IF_ERROR(ApplyOverrides(config, env, origins));
+    if (Problems problems = FindProblems(config); !problems.empty()) {
+        return InvalidArgument(JoinProblems(problems, &origins));
+    }
+    return config;
+}
+
+Status Validate(const Config& config) {
+    Problems problems = FindProblems(config);
+    if (problems.empty()) return Status::Ok();
+    return InvalidArgument(JoinProblems(problems, nullptr));
+}
+
+}  // namespace signalhub::config

@@ -2,7 +2,13 @@
 // Signal Hub configuration: plain structs, filled from defaults, an optional
 // YAML file (with ${VAR} / ${VAR:-default} interpolation) and SIGNAL_HUB_*
 // environment overrides, then validated. Every key here does something; the
-// reference is docs/configuration.md.
+// reference is docs/configuration.md (kept in step with KeyPaths() by a test).
+//
+// Thread safety: every function here is pure apart from reading the file and
+// calling the injected environment functions; concurrent calls are safe as
+// long as those functions are (ProcessEnv()/ProcessEnvNames() read the process
+// environment, which must not be modified concurrently).
+// Errors are Status values; no exception escapes this module.
 
 #include <cstdint>
 #include <functional>
@@ -19,13 +25,17 @@ struct StoreConfig {
     // Embedded store directory. Relative paths are resolved against the
     // indexed root (so every repository carries its own store).
     std::string path = ".signal-hub";
+
+    bool operator==(const StoreConfig&) const = default;
 };
 
 struct ChunkConfig {
-    int max_lines = 120;       // a definition longer than this is split at line boundaries
-    int overlap_lines = 10;    // lines shared by consecutive pieces of a split definition
-    int window_lines = 60;     // window size for files without a grammar
+    int max_lines = 120;            // a definition longer than this is split at line boundaries
+    int overlap_lines = 10;         // lines shared by consecutive pieces of a split definition
+    int window_lines = 60;          // window size for files without a grammar
     std::int64_t max_chars = 6000;  // a piece longer than this is split further
+
+    bool operator==(const ChunkConfig&) const = default;
 };
 
 struct IndexConfig {
@@ -34,26 +44,32 @@ struct IndexConfig {
     bool default_excludes = true;               // skip node_modules/, vendor/, build/, dist/, ...
     std::vector<std::string> exclude;           // extra gitignore-style patterns
     bool follow_symlinks = false;
-    int batch_size = 256;                       // chunks committed to the store per transaction
+    int batch_size = 256;  // chunks committed to the store per transaction
     ChunkConfig chunk;
+
+    bool operator==(const IndexConfig&) const = default;
 };
 
 struct EmbeddingConfig {
-    std::string provider = "builtin";           // builtin | openai
-    std::string model;                          // empty: provider default
-    int dimension = 0;                          // 0: provider default
-    int batch_size = 64;                        // texts per embedding request
+    std::string provider = "builtin";                    // builtin | openai
+    std::string model;                                   // empty: provider default
+    int dimension = 0;                                   // 0: provider default
+    int batch_size = 64;                                 // texts per embedding request
     std::string base_url = "https://api.openai.com/v1";  // openai: up to and including /v1
-    std::string api_key_env = "OPENAI_API_KEY";  // openai: env var holding the key ("" = no auth)
-    double timeout_seconds = 30;                // openai: per request
-    int max_retries = 5;                        // openai: on 429 / 5xx / network errors
+    std::string api_key_env = "OPENAI_API_KEY";          // openai: env var holding the key ("" = no auth)
+    double timeout_seconds = 30;                         // openai: per request
+    int max_retries = 5;                                 // openai: on 429 / 5xx / network errors
+
+    bool operator==(const EmbeddingConfig&) const = default;
 };
 
 struct SearchConfig {
     std::string mode = "hybrid";  // hybrid | vector | lexical
     int k = 10;
-    int rrf_k = 60;        // reciprocal-rank-fusion constant
-    int ef_search = 128;   // HNSW breadth at query time
+    int rrf_k = 60;       // reciprocal-rank-fusion constant
+    int ef_search = 128;  // HNSW breadth at query time
+
+    bool operator==(const SearchConfig&) const = default;
 };
 
 struct Config {
@@ -62,23 +78,50 @@ struct Config {
     EmbeddingConfig embedding;
     SearchConfig search;
     std::string source;  // where it came from: "defaults", or the file path
+
+    bool operator==(const Config&) const = default;
 };
 
-// Reads an environment variable; injectable for tests.
+// Reads an environment variable (nullopt: not set); injectable for tests.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup ProcessEnv();
 
-// Parses YAML text. `source_name` is used in error messages ("file.yaml:12:3").
-// Errors are InvalidArgument naming the key path and line, e.g.
+// Lists the names of all set environment variables. LoadConfig uses it only to
+// reject SIGNAL_HUB_<SECTION>__<KEY> variables that name no key (a typo in an
+// override must not be silently ignored).
+using EnvNames = std::function<std::vector<std::string>()>;
+EnvNames ProcessEnvNames();
+
+// Every configuration key, as a dotted path ("index.chunk.max_lines"), in
+// declaration order.
+std::vector<std::string> KeyPaths();
+
+// The environment variable that overrides a key path:
+// "index.chunk.max_lines" -> "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES".
+std::string OverrideVariable(const std::string& key_path);
+
+// Parses YAML text on top of the defaults, interpolating ${VAR} and
+// ${VAR:-default} through `env`. Does not apply SIGNAL_HUB_* overrides and
+// does not Validate(). `source_name` is used in error messages and stored in
+// Config::source. Errors are InvalidArgument naming the location, key path and
+// problem, e.g.
 //   "config.yaml:4:3: unknown key 'embedding.modle' (did you mean 'model'?)".
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name, const EnvLookup& env);
 
-// Loads the configuration: `path` if given, else $SIGNAL_HUB_CONFIG if set,
-// else defaults only. Then applies SIGNAL_HUB_<SECTION>__<KEY> overrides
-// (e.g. SIGNAL_HUB_EMBEDDING__PROVIDER=openai) and validates.
-Result<Config> LoadConfig(const std::optional<std::string>& path, const EnvLookup& env);
+// Loads the configuration: `path` if given, else $SIGNAL_HUB_CONFIG if set and
+// non-empty, else defaults only (source "defaults"). Then applies
+// SIGNAL_HUB_<SECTION>__<KEY>[__<SUBKEY>] overrides (e.g.
+// SIGNAL_HUB_EMBEDDING__PROVIDER=openai) and validates.
+// If `env_names` is given, every set variable of the form
+// SIGNAL_HUB_<X>__<Y>... must name a key (pass ProcessEnvNames() in programs).
+// Errors: NotFound / PermissionDenied naming the path when the file is missing
+// or unreadable; InvalidArgument for everything else (syntax, unknown keys,
+// types, interpolation, overrides, validation).
+Result<Config> LoadConfig(const std::optional<std::string>& path, const EnvLookup& env,
+                          const EnvNames& env_names = nullptr);
 
-// Range and consistency checks on a filled Config.
+// Range and consistency checks on a filled Config. InvalidArgument naming each
+// offending key path and its allowed values (all problems, "; "-separated).
 Status Validate(const Config& config);
 
 }  // namespace signalhub::config

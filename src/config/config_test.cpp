@@ -1,0 +1,675 @@
+#include "config/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>  // mkdtemp
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace signalhub::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+    return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+        auto it = vars.find(name);
+        if (it == vars.end()) return std::nullopt;
+        return it->second;
+    };
+}
+
+EnvNames FakeNames(const std::map<std::string, std::string>& vars) {
+    return [vars] {
+        std::vector<std::string> names;
+        for (const auto& [name, value] : vars) names.push_back(name);
+        return names;
+    };
+}
+
+Result<Config> Parse(const std::string& text, std::map<std::string, std::string> vars = {}) {
+    return ParseConfig(text, "config.yaml", FakeEnv(std::move(vars)));
+}
+
+std::string ParseError(const std::string& text, std::map<std::string, std::string> vars = {}) {
+    Result<Config> result = Parse(text, std::move(vars));
+    EXPECT_FALSE(result.ok()) << "expected an error for:\n" << text;
+    if (result.ok()) return "";
+    EXPECT_EQ(result.status().code(), ErrorCode::kInvalidArgument);
+    return result.status().message();
+}
+
+class TempDir {
+   public:
+    TempDir() {
+        std::string pattern = testing::TempDir() + "config_test_XXXXXX";
+        char* made = mkdtemp(pattern.data());
+        EXPECT_NE(made, nullptr);
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+        std::filesystem::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    std::string Write(const std::string& name, const std::string& content) const {
+        const std::string file = path_ + "/" + name;
+        std::ofstream out(file, std::ios::binary);
+        out << content;
+        return file;
+    }
+    const std::string& path() const { return path_; }
+
+   private:
+    std::string path_;
+};
+
+TEST(Config, DefaultsMatchTheDocumentedValues) {
+    const Config config;
+    EXPECT_EQ(config.store.path, ".signal-hub");
+    EXPECT_EQ(config.index.collection, "");
+    EXPECT_EQ(config.index.max_file_bytes, 1024 * 1024);
+    EXPECT_TRUE(config.index.default_excludes);
+    EXPECT_TRUE(config.index.exclude.empty());
+    EXPECT_FALSE(config.index.follow_symlinks);
+    EXPECT_EQ(config.index.batch_size, 256);
+    EXPECT_EQ(config.index.chunk.max_lines, 120);
+    EXPECT_EQ(config.index.chunk.overlap_lines, 10);
+    EXPECT_EQ(config.index.chunk.window_lines, 60);
+    EXPECT_EQ(config.index.chunk.max_chars, 6000);
+    EXPECT_EQ(config.embedding.provider, "builtin");
+    EXPECT_EQ(config.embedding.model, "");
+    EXPECT_EQ(config.embedding.dimension, 0);
+    EXPECT_EQ(config.embedding.batch_size, 64);
+    EXPECT_EQ(config.embedding.base_url, "https://api.openai.com/v1");
+    EXPECT_EQ(config.embedding.api_key_env, "OPENAI_API_KEY");
+    EXPECT_DOUBLE_EQ(config.embedding.timeout_seconds, 30);
+    EXPECT_EQ(config.embedding.max_retries, 5);
+    EXPECT_EQ(config.search.mode, "hybrid");
+    EXPECT_EQ(config.search.k, 10);
+    EXPECT_EQ(config.search.rrf_k, 60);
+    EXPECT_EQ(config.search.ef_search, 128);
+    EXPECT_TRUE(Validate(config).ok()) << Validate(config).ToString();
+}
+
+TEST(Config, LoadWithoutFileGivesValidatedDefaults) {
+    Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv({}), FakeNames({}));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    Config expected;
+    expected.source = "defaults";
+    EXPECT_EQ(*loaded, expected);
+}
+
+TEST(Config, EmptyOrCommentOnlyFileGivesDefaults) {
+    Config expected;
+    expected.source = "config.yaml";
+    for (const std::string text :
+         {"", "\n\n", "# nothing configured yet\n", "~\n", "store:\nindex:\n  chunk:\nembedding:\nsearch:\n"}) {
+        Result<Config> parsed = Parse(text);
+        ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status().ToString();
+        EXPECT_EQ(*parsed, expected) << text;
+    }
+}
+
+TEST(Config, FullValidFileSetsEveryKey) {
+    const std::string text = R"(# every key
+store:
+  path: /var/lib/signal-hub
+index:
+  collection: my-repo
+  max_file_bytes: 2097152
+  default_excludes: false
+  exclude: ["third_party/", "*.pb.go"]
+  follow_symlinks: true
+  batch_size: 512
+  chunk:
+    max_lines: 80
+    overlap_lines: 5
+    window_lines: 40
+    max_chars: 4000
+embedding:
+  provider: openai
+  model: text-embedding-3-small
+  dimension: 1536
+  batch_size: 128
+  base_url: http://127.0.0.1:11434/v1
+  api_key_env: MY_KEY
+  timeout_seconds: 12.5
+  max_retries: 3
+search:
+  mode: lexical
+  k: 25
+  rrf_k: 30
+  ef_search: 256
+)";
+    Result<Config> parsed = Parse(text);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    const Config& c = *parsed;
+    EXPECT_EQ(c.source, "config.yaml");
+    EXPECT_EQ(c.store.path, "/var/lib/signal-hub");
+    EXPECT_EQ(c.index.collection, "my-repo");
+    EXPECT_EQ(c.index.max_file_bytes, 2097152);
+    EXPECT_FALSE(c.index.default_excludes);
+    EXPECT_EQ(c.index.exclude, (std::vector<std::string>{"third_party/", "*.pb.go"}));
+    EXPECT_TRUE(c.index.follow_symlinks);
+    EXPECT_EQ(c.index.batch_size, 512);
+    EXPECT_EQ(c.index.chunk.max_lines, 80);
+    EXPECT_EQ(c.index.chunk.overlap_lines, 5);
+    EXPECT_EQ(c.index.chunk.window_lines, 40);
+    EXPECT_EQ(c.index.chunk.max_chars, 4000);
+    EXPECT_EQ(c.embedding.provider, "openai");
+    EXPECT_EQ(c.embedding.model, "text-embedding-3-small");
+    EXPECT_EQ(c.embedding.dimension, 1536);
+    EXPECT_EQ(c.embedding.batch_size, 128);
+    EXPECT_EQ(c.embedding.base_url, "http://127.0.0.1:11434/v1");
+    EXPECT_EQ(c.embedding.api_key_env, "MY_KEY");
+    EXPECT_DOUBLE_EQ(c.embedding.timeout_seconds, 12.5);
+    EXPECT_EQ(c.embedding.max_retries, 3);
+    EXPECT_EQ(c.search.mode, "lexical");
+    EXPECT_EQ(c.search.k, 25);
+    EXPECT_EQ(c.search.rrf_k, 30);
+    EXPECT_EQ(c.search.ef_search, 256);
+    EXPECT_TRUE(Validate(c).ok()) << Validate(c).ToString();
+}
+
+TEST(Config, PartialFileKeepsOtherDefaults) {
+    Result<Config> parsed = Parse("search:\n  k: 3\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    Config expected;
+    expected.source = "config.yaml";
+    expected.search.k = 3;
+    EXPECT_EQ(*parsed, expected);
+}
+
+TEST(Config, InterpolatesVariablesDefaultsAndEscapes) {
+    const std::string text = R"(store:
+  path: ${DATA}/store
+index:
+  collection: ${COLLECTION:-fallback}
+  exclude: ["${GEN:-generated}/", "$${NOT_A_VAR}", "cost$"]
+  max_file_bytes: ${MAX_BYTES:-4096}
+embedding:
+  model: ${EMPTY:-used-because-empty}
+  base_url: "${SCHEME}://${HOST:-localhost}:8080/v1"
+  api_key_env: ${EMPTY}
+search:
+  k: ${K}
+)";
+    Result<Config> parsed =
+        Parse(text, {{"DATA", "/data"}, {"SCHEME", "http"}, {"EMPTY", ""}, {"K", "42"}, {"GEN", "gen"}});
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(parsed->store.path, "/data/store");
+    EXPECT_EQ(parsed->index.collection, "fallback");
+    EXPECT_EQ(parsed->index.exclude, (std::vector<std::string>{"gen/", "${NOT_A_VAR}", "cost$"}));
+    EXPECT_EQ(parsed->index.max_file_bytes, 4096);
+    EXPECT_EQ(parsed->embedding.model, "used-because-empty");
+    EXPECT_EQ(parsed->embedding.base_url, "http://localhost:8080/v1");
+    EXPECT_EQ(parsed->embedding.api_key_env, "");
+    EXPECT_EQ(parsed->search.k, 42);
+}
+
+TEST(Config, InterpolationResultIsNotReparsedAsYaml) {
+    Result<Config> parsed = Parse("index:\n  collection: ${C}\n", {{"C", "[a, b]: {x"}});
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(parsed->index.collection, "[a, b]: {x");
+}
+
+TEST(Config, UnsetVariableIsAnErrorNamingVariableKeyAndLine) {
+    const std::string text = "store:\n  path: x\nembedding:\n  provider: openai\n  api_key_env: ${FOO}\n";
+    EXPECT_EQ(ParseError(text),
+              "config.yaml:5:16: embedding.api_key_env: environment variable FOO is not set "
+              "(use ${FOO:-default} to give a default)");
+}
+
+TEST(Config, MalformedReferencesAreErrors) {
+    EXPECT_THAT(ParseError("store:\n  path: ${DATA\n"),
+                HasSubstr("config.yaml:2:9: store.path: unterminated '${DATA'"));
+    EXPECT_THAT(ParseError("store:\n  path: ${1X}\n"),
+                HasSubstr("config.yaml:2:9: store.path: invalid variable reference '${1X}'"));
+    EXPECT_THAT(ParseError("store:\n  path: ${A-b}\n"), HasSubstr("invalid variable reference '${A-b}'"));
+    EXPECT_THAT(ParseError("store:\n  path: ${}\n"), HasSubstr("invalid variable reference '${}'"));
+}
+
+TEST(Config, InterpolatedValueIsTypeChecked) {
+    EXPECT_EQ(ParseError("search:\n  k: ${K}\n", {{"K", "ten"}}),
+              "config.yaml:2:6: search.k: expected an integer, found 'ten' (after interpolating '${K}')");
+}
+
+TEST(Config, UnknownKeyReportsLineAndSuggestion) {
+    EXPECT_EQ(ParseError("embedding:\n  provider: builtin\n  modle: x\n"),
+              "config.yaml:3:3: unknown key 'embedding.modle' (did you mean 'model'?)");
+    EXPECT_EQ(ParseError("serach:\n  k: 3\n"), "config.yaml:1:1: unknown key 'serach' (did you mean 'search'?)");
+    EXPECT_EQ(ParseError("search:\n  K: 3\n"), "config.yaml:2:3: unknown key 'search.K' (did you mean 'k'?)");
+}
+
+TEST(Config, UnknownKeyWithoutCloseMatchListsTheValidKeys) {
+    EXPECT_EQ(ParseError("search:\n  colour: blue\n"),
+              "config.yaml:2:3: unknown key 'search.colour' (keys in 'search': mode, k, rrf_k, ef_search)");
+    EXPECT_EQ(ParseError("plugins: []\n"),
+              "config.yaml:1:1: unknown key 'plugins' (sections: store, index, embedding, search)");
+}
+
+TEST(Config, KeyInTheWrongSectionPointsToItsSection) {
+    EXPECT_EQ(ParseError("store:\n  ef_search: 5\n"),
+              "config.yaml:2:3: unknown key 'store.ef_search' (did you mean 'search.ef_search'?)");
+}
+
+TEST(Config, NestedUnknownKeyIsReported) {
+    EXPECT_EQ(ParseError("index:\n  chunk:\n    max_lines: 50\n    foo: 1\n"),
+              "config.yaml:4:5: unknown key 'index.chunk.foo' "
+              "(keys in 'index.chunk': max_lines, overlap_lines, window_lines, max_chars)");
+    EXPECT_EQ(ParseError("index:\n  chunk:\n    max_line: 50\n"),
+              "config.yaml:3:5: unknown key 'index.chunk.max_line' (did you mean 'max_lines'?)");
+}
+
+TEST(Config, WrongTypesNameKeyLineExpectedTypeAndValue) {
+    EXPECT_EQ(ParseError("search:\n  k: ten\n"), "config.yaml:2:6: search.k: expected an integer, found 'ten'");
+    EXPECT_EQ(ParseError("search:\n  k: 2.5\n"),
+              "config.yaml:2:6: search.k: expected an integer, found the decimal number '2.5'");
+    EXPECT_EQ(ParseError("search:\n  k: 99999999999\n"),
+              "config.yaml:2:6: search.k: expected an integer between -2147483648 and 2147483647, "
+              "found '99999999999'");
+    EXPECT_EQ(ParseError("index:\n  max_file_bytes: 99999999999999999999\n"),
+              "config.yaml:2:19: index.max_file_bytes: expected an integer between -9223372036854775808 and "
+              "9223372036854775807, found '99999999999999999999'");
+    EXPECT_EQ(ParseError("index:\n  follow_symlinks: yes\n"),
+              "config.yaml:2:20: index.follow_symlinks: expected a boolean (true or false), found 'yes'");
+    EXPECT_EQ(ParseError("index: [a, b]\n"), "config.yaml:1:8: index: expected a mapping, found a list");
+    EXPECT_EQ(ParseError("index:\n  chunk: 5\n"), "config.yaml:2:10: index.chunk: expected a mapping, found '5'");
+    EXPECT_EQ(ParseError("store:\n  path: {a: 1}\n"),
+              "config.yaml:2:9: store.path: expected a string, found a mapping");
+    EXPECT_EQ(ParseError("search:\n  k:\n"), "config.yaml:2:3: search.k: expected an integer, found null");
+    EXPECT_EQ(ParseError("index:\n  exclude: '*.go'\n"),
+              "config.yaml:2:12: index.exclude: expected a list of strings, found '*.go'");
+    EXPECT_EQ(ParseError("index:\n  exclude:\n    - a\n    - [b]\n"),
+              "config.yaml:4:7: index.exclude[1]: expected a string, found a list");
+    EXPECT_EQ(ParseError("embedding:\n  timeout_seconds: soon\n"),
+              "config.yaml:2:20: embedding.timeout_seconds: expected a number, found 'soon'");
+    EXPECT_EQ(ParseError("embedding:\n  timeout_seconds: .inf\n"),
+              "config.yaml:2:20: embedding.timeout_seconds: expected a number, found '.inf'");
+}
+
+TEST(Config, AcceptedScalarSpellings) {
+    Result<Config> parsed = Parse(
+        "index:\n  follow_symlinks: True\n  default_excludes: FALSE\n  exclude:\nsearch:\n  k: +7\n"
+        "embedding:\n  timeout_seconds: 1e1\n  max_retries: \"4\"\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_TRUE(parsed->index.follow_symlinks);
+    EXPECT_FALSE(parsed->index.default_excludes);
+    EXPECT_TRUE(parsed->index.exclude.empty());
+    EXPECT_EQ(parsed->search.k, 7);
+    EXPECT_DOUBLE_EQ(parsed->embedding.timeout_seconds, 10);
+    EXPECT_EQ(parsed->embedding.max_retries, 4);
+}
+
+TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
+    EXPECT_EQ(ParseError("store:\n  path: x\ndatabase:\n  type: postgresql\n"),
+              "config.yaml:3:1: section 'database' is not supported by this version of signal-hub "
+              "(only store, index, embedding, search)");
+    for (const std::string section : {"security", "monitoring", "performance"}) {
+        EXPECT_EQ(ParseError(section + ": {}\n"), "config.yaml:1:1: section '" + section +
+                                                      "' is not supported by this version of signal-hub "
+                                                      "(only store, index, embedding, search)");
+    }
+}
+
+TEST(Config, DuplicateKeysAreErrors) {
+    EXPECT_EQ(ParseError("search:\n  k: 1\n  mode: vector\n  k: 2\n"),
+              "config.yaml:4:3: duplicate key 'search.k' (first given on line 2)");
+    EXPECT_EQ(ParseError("search: {k: 1}\nsearch: {k: 2}\n"),
+              "config.yaml:2:1: duplicate key 'search' (first given on line 1)");
+}
+
+TEST(Config, DocumentShapeErrors) {
+    EXPECT_EQ(ParseError("- store\n- index\n"),
+              "config.yaml:1:1: expected a mapping of sections (store, index, embedding, search), found a list");
+    EXPECT_THAT(ParseError("search: {k: 1}\n---\nsearch: {k: 2}\n"),
+                HasSubstr("config.yaml:3:1: the file holds 2 YAML documents"));
+    EXPECT_THAT(ParseError("? [a, b]\n: 1\n"), HasSubstr("config.yaml:1:3: keys must be plain names, found a list"));
+}
+
+TEST(Config, MalformedYamlReportsLineAndColumn) {
+    const std::string message = ParseError("search:\n  k: [1, 2\nstore:\n  path: x\n");
+    EXPECT_THAT(message, ::testing::StartsWith("config.yaml:"));
+    EXPECT_THAT(message, HasSubstr(": invalid YAML: "));
+    // The error is on or after line 2, where the unterminated flow sequence begins.
+    const int line = std::stoi(message.substr(std::string("config.yaml:").size()));
+    EXPECT_GE(line, 2);
+    EXPECT_THAT(ParseError("search:\n\tk: 1\n"), ::testing::MatchesRegex("config\\.yaml:2:[0-9]+: invalid YAML: .+"));
+}
+
+TEST(Config, EnvironmentOverridesApplyAfterTheFile) {
+    TempDir dir;
+    const std::string file = dir.Write("c.yaml", "embedding:\n  provider: builtin\nsearch:\n  k: 5\n");
+    const std::map<std::string, std::string> vars = {
+        {"SIGNAL_HUB_EMBEDDING__PROVIDER", "openai"},
+        {"SIGNAL_HUB_INDEX__CHUNK__MAX_LINES", "80"},
+        {"SIGNAL_HUB_INDEX__EXCLUDE", "a/, *.gen.go,,"},
+        {"SIGNAL_HUB_INDEX__FOLLOW_SYMLINKS", "true"},
+        {"SIGNAL_HUB_EMBEDDING__TIMEOUT_SECONDS", "2.5"},
+        {"SIGNAL_HUB_INDEX__MAX_FILE_BYTES", "5000000000"},
+        {"SIGNAL_HUB_EMBEDDING__MODEL", ""},
+        {"UNRELATED", "x"},
+    };
+    Result<Config> loaded = LoadConfig(file, FakeEnv(vars), FakeNames(vars));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->source, file);
+    EXPECT_EQ(loaded->embedding.provider, "openai");
+    EXPECT_EQ(loaded->search.k, 5);  // from the file, not overridden
+    EXPECT_EQ(loaded->index.chunk.max_lines, 80);
+    EXPECT_EQ(loaded->index.exclude, (std::vector<std::string>{"a/", "*.gen.go"}));
+    EXPECT_TRUE(loaded->index.follow_symlinks);
+    EXPECT_DOUBLE_EQ(loaded->embedding.timeout_seconds, 2.5);
+    EXPECT_EQ(loaded->index.max_file_bytes, 5000000000LL);
+    EXPECT_EQ(loaded->embedding.model, "");
+}
+
+TEST(Config, EmptyListOverrideClearsTheList) {
+    TempDir dir;
+    const std::string file = dir.Write("c.yaml", "index:\n  exclude: [a, b]\n");
+    Result<Config> loaded = LoadConfig(file, FakeEnv({{"SIGNAL_HUB_INDEX__EXCLUDE", ""}}));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_TRUE(loaded->index.exclude.empty());
+}
+
+TEST(Config, OverrideWithWrongTypeNamesTheVariable) {
+    const std::map<std::string, std::string> vars = {{"SIGNAL_HUB_SEARCH__K", "many"}};
+    Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(loaded.status().message(),
+              "environment variable SIGNAL_HUB_SEARCH__K: search.k: expected an integer, found 'many'");
+}
+
+TEST(Config, OverrideNamingNoKeyIsAnError) {
+    auto error_for = [](const std::string& name) {
+        const std::map<std::string, std::string> vars = {{name, "1"}};
+        Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
+        EXPECT_FALSE(loaded.ok()) << name;
+        return loaded.ok() ? std::string() : loaded.status().message();
+    };
+    EXPECT_EQ(error_for("SIGNAL_HUB_EMBEDDING__MODLE"),
+              "environment variable SIGNAL_HUB_EMBEDDING__MODLE: does not name a configuration key "
+              "('embedding.modle' is unknown; did you mean SIGNAL_HUB_EMBEDDING__MODEL?)");
+    EXPECT_EQ(error_for("SIGNAL_HUB_INDEX__CHUNK__FOO"),
+              "environment variable SIGNAL_HUB_INDEX__CHUNK__FOO: does not name a configuration key "
+              "('index.chunk.foo' is unknown)");
+    EXPECT_EQ(error_for("SIGNAL_HUB_search__k"),
+              "environment variable SIGNAL_HUB_search__k: override variables are upper case "
+              "(did you mean SIGNAL_HUB_SEARCH__K?)");
+    EXPECT_EQ(error_for("SIGNAL_HUB_INDEX__CHUNK"),
+              "environment variable SIGNAL_HUB_INDEX__CHUNK: 'index.chunk' is a section, not a key; name one of its "
+              "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
+    EXPECT_EQ(error_for("SIGNAL_HUB_DATABASE__URL"),
+              "environment variable SIGNAL_HUB_DATABASE__URL: section 'database' is not supported by this version of "
+              "signal-hub (only store, index, embedding, search)");
+}
+
+TEST(Config, NonOverrideSignalHubVariablesAreLeftAlone) {
+    TempDir dir;
+    const std::string file = dir.Write("c.yaml", "search:\n  k: 9\n");
+    const std::map<std::string, std::string> vars = {{"SIGNAL_HUB_CONFIG", file}, {"SIGNAL_HUB_LOG", "debug"}};
+    Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->search.k, 9);
+    EXPECT_EQ(loaded->source, file);
+}
+
+TEST(Config, ExplicitPathWinsOverSignalHubConfig) {
+    TempDir dir;
+    const std::string explicit_file = dir.Write("a.yaml", "search:\n  k: 1\n");
+    const std::string env_file = dir.Write("b.yaml", "search:\n  k: 2\n");
+    Result<Config> loaded = LoadConfig(explicit_file, FakeEnv({{"SIGNAL_HUB_CONFIG", env_file}}));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->search.k, 1);
+    EXPECT_EQ(loaded->source, explicit_file);
+}
+
+TEST(Config, ValidationRejectsOutOfRangeValuesNamingKeyAndRange) {
+    struct Case {
+        std::function<void(Config&)> change;
+        std::string expected;
+    };
+    const std::vector<Case> cases = {
+        {[](Config& c) { c.store.path = ""; }, "store.path: must not be empty"},
+        {[](Config& c) { c.index.max_file_bytes = 0; }, "index.max_file_bytes: must be at least 1, got 0"},
+        {[](Config& c) {
+             c.index.exclude = {"ok", " "};
+         },
+         "index.exclude[1]: must not be empty"},
+        {[](Config& c) { c.index.batch_size = 0; }, "index.batch_size: must be at least 1, got 0"},
+        {[](Config& c) { c.index.chunk.max_lines = 3; }, "index.chunk.max_lines: must be at least 4, got 3"},
+        {[](Config& c) { c.index.chunk.overlap_lines = 60; },
+         "index.chunk.overlap_lines: must be at least 0 and less than half of index.chunk.max_lines (120), got 60"},
+        {[](Config& c) { c.index.chunk.overlap_lines = -1; },
+         "index.chunk.overlap_lines: must be at least 0 and less than half of index.chunk.max_lines (120), got -1"},
+        {[](Config& c) { c.index.chunk.window_lines = 2; }, "index.chunk.window_lines: must be at least 4, got 2"},
+        {[](Config& c) { c.index.chunk.max_chars = 199; }, "index.chunk.max_chars: must be at least 200, got 199"},
+        {[](Config& c) { c.embedding.provider = "opnai"; },
+         "embedding.provider: must be one of builtin, openai, got 'opnai'"},
+        {[](Config& c) { c.embedding.dimension = 4; },
+         "embedding.dimension: must be 0 (the provider's default) or between 8 and 8192, got 4"},
+        {[](Config& c) { c.embedding.dimension = 8193; },
+         "embedding.dimension: must be 0 (the provider's default) or between 8 and 8192, got 8193"},
+        {[](Config& c) { c.embedding.batch_size = 0; }, "embedding.batch_size: must be between 1 and 2048, got 0"},
+        {[](Config& c) { c.embedding.batch_size = 2049; },
+         "embedding.batch_size: must be between 1 and 2048, got 2049"},
+        {[](Config& c) { c.embedding.base_url = "api.openai.com/v1"; },
+         "embedding.base_url: must be an http:// or https:// URL, got 'api.openai.com/v1'"},
+        {[](Config& c) { c.embedding.api_key_env = "MY-KEY"; },
+         "embedding.api_key_env: must be empty or an environment variable name"},
+        {[](Config& c) { c.embedding.timeout_seconds = 0; },
+         "embedding.timeout_seconds: must be a finite number greater than 0"},
+        {[](Config& c) { c.embedding.max_retries = 21; }, "embedding.max_retries: must be between 0 and 20, got 21"},
+        {[](Config& c) { c.embedding.max_retries = -1; }, "embedding.max_retries: must be between 0 and 20, got -1"},
+        {[](Config& c) { c.search.mode = "semantic"; },
+         "search.mode: must be one of hybrid, vector, lexical, got 'semantic'"},
+        {[](Config& c) { c.search.k = 0; }, "search.k: must be between 1 and 1000, got 0"},
+        {[](Config& c) { c.search.k = 1001; }, "search.k: must be between 1 and 1000, got 1001"},
+        {[](Config& c) { c.search.rrf_k = 0; }, "search.rrf_k: must be at least 1, got 0"},
+        {[](Config& c) { c.search.ef_search = 10001; }, "search.ef_search: must be between 1 and 10000, got 10001"},
+    };
+    for (const Case& test_case : cases) {
+        Config config;
+        test_case.change(config);
+        Status status = Validate(config);
+        ASSERT_FALSE(status.ok()) << test_case.expected;
+        EXPECT_EQ(status.code(), ErrorCode::kInvalidArgument);
+        EXPECT_THAT(status.message(), ::testing::StartsWith(test_case.expected));
+    }
+}
+
+TEST(Config, ValidationAcceptsBoundaryValues) {
+    Config config;
+    config.index.chunk.max_lines = 4;
+    config.index.chunk.overlap_lines = 1;
+    config.index.chunk.window_lines = 4;
+    config.index.chunk.max_chars = 200;
+    config.embedding.dimension = 8;
+    config.embedding.batch_size = 2048;
+    config.embedding.max_retries = 0;
+    config.embedding.api_key_env = "";
+    config.search.k = 1000;
+    config.search.ef_search = 1;
+    EXPECT_TRUE(Validate(config).ok()) << Validate(config).ToString();
+    config.embedding.dimension = 8192;
+    config.search.k = 1;
+    config.search.ef_search = 10000;
+    config.embedding.max_retries = 20;
+    EXPECT_TRUE(Validate(config).ok()) << Validate(config).ToString();
+}
+
+TEST(Config, ValidationReportsEveryProblem) {
+    Config config;
+    config.search.k = 0;
+    config.search.mode = "x";
+    Status status = Validate(config);
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(
+        status.message(),
+        "search.mode: must be one of hybrid, vector, lexical, got 'x'; search.k: must be between 1 and 1000, got 0");
+}
+
+TEST(Config, LoadConfigPlacesValidationErrorsAtTheirSource) {
+    TempDir dir;
+    const std::string file = dir.Write("c.yaml", "search:\n  mode: hybrid\n  k: 0\n");
+    Result<Config> loaded = LoadConfig(file, FakeEnv({}));
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(loaded.status().message(), file + ":3:6: search.k: must be between 1 and 1000, got 0");
+
+    Result<Config> from_env = LoadConfig(file, FakeEnv({{"SIGNAL_HUB_SEARCH__K", "5000"}}));
+    ASSERT_FALSE(from_env.ok());
+    EXPECT_EQ(from_env.status().message(),
+              "environment variable SIGNAL_HUB_SEARCH__K: search.k: must be between 1 and 1000, got 5000");
+}
+
+TEST(Config, MissingFileIsNotFoundNamingThePath) {
+    TempDir dir;
+    const std::string missing = dir.path() + "/nope.yaml";
+    Result<Config> loaded = LoadConfig(missing, FakeEnv({}));
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(loaded.status().message(), "config file '" + missing + "' not found");
+
+    Result<Config> via_env = LoadConfig(std::nullopt, FakeEnv({{"SIGNAL_HUB_CONFIG", missing}}));
+    ASSERT_FALSE(via_env.ok());
+    EXPECT_EQ(via_env.status().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(via_env.status().message(), "config file '" + missing + "' (from SIGNAL_HUB_CONFIG) not found");
+}
+
+TEST(Config, DirectoryIsNotAConfigFile) {
+    TempDir dir;
+    Result<Config> loaded = LoadConfig(dir.path(), FakeEnv({}));
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(loaded.status().message(), HasSubstr("is a directory"));
+}
+
+TEST(Config, UnreadableFileIsPermissionDenied) {
+    if (geteuid() == 0) GTEST_SKIP() << "root reads files regardless of their mode";
+    TempDir dir;
+    const std::string file = dir.Write("c.yaml", "search:\n  k: 3\n");
+    ASSERT_EQ(chmod(file.c_str(), 0), 0);
+    Result<Config> loaded = LoadConfig(file, FakeEnv({}));
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), ErrorCode::kPermissionDenied);
+    EXPECT_THAT(loaded.status().message(), HasSubstr(file));
+}
+
+TEST(Config, FileErrorsCarryTheFilePath) {
+    TempDir dir;
+    const std::string file = dir.Write("c.yaml", "search:\n  k: 3\n  modee: x\n");
+    Result<Config> loaded = LoadConfig(file, FakeEnv({}));
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(loaded.status().message(), file + ":3:3: unknown key 'search.modee' (did you mean 'mode'?)");
+}
+
+TEST(Config, ProcessEnvReadsTheEnvironment) {
+    ASSERT_EQ(setenv("SIGNAL_HUB_CONFIG_TEST_VAR", "value-1", 1), 0);
+    EXPECT_EQ(ProcessEnv()("SIGNAL_HUB_CONFIG_TEST_VAR"), std::optional<std::string>("value-1"));
+    const std::vector<std::string> names = ProcessEnvNames()();
+    EXPECT_THAT(names, ::testing::Contains("SIGNAL_HUB_CONFIG_TEST_VAR"));
+    ASSERT_EQ(unsetenv("SIGNAL_HUB_CONFIG_TEST_VAR"), 0);
+    EXPECT_EQ(ProcessEnv()("SIGNAL_HUB_CONFIG_TEST_VAR"), std::nullopt);
+}
+
+TEST(Config, OverrideVariableNames) {
+    EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
+    EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
+    const std::vector<std::string> paths = KeyPaths();
+    EXPECT_EQ(paths.size(), 23u);
+    EXPECT_EQ(paths.front(), "store.path");
+    EXPECT_EQ(paths.back(), "search.ef_search");
+}
+
+TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
+    // Setting every override to a valid value must change the configuration
+    // and be accepted by the unknown-name check.
+    std::map<std::string, std::string> vars;
+    for (const std::string& path : KeyPaths()) vars[OverrideVariable(path)] = "8";
+    vars[OverrideVariable("store.path")] = "/s";
+    vars[OverrideVariable("index.collection")] = "c";
+    vars[OverrideVariable("index.default_excludes")] = "false";
+    vars[OverrideVariable("index.follow_symlinks")] = "true";
+    vars[OverrideVariable("index.exclude")] = "x";
+    vars[OverrideVariable("index.chunk.max_chars")] = "300";
+    vars[OverrideVariable("embedding.provider")] = "openai";
+    vars[OverrideVariable("embedding.model")] = "m";
+    vars[OverrideVariable("embedding.base_url")] = "http://h/v1";
+    vars[OverrideVariable("embedding.api_key_env")] = "K";
+    vars[OverrideVariable("search.mode")] = "vector";
+    vars[OverrideVariable("index.chunk.overlap_lines")] = "3";
+    Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    const Config& c = *loaded;
+    EXPECT_EQ(c.store.path, "/s");
+    EXPECT_EQ(c.index.collection, "c");
+    EXPECT_EQ(c.index.max_file_bytes, 8);
+    EXPECT_FALSE(c.index.default_excludes);
+    EXPECT_EQ(c.index.exclude, std::vector<std::string>{"x"});
+    EXPECT_TRUE(c.index.follow_symlinks);
+    EXPECT_EQ(c.index.batch_size, 8);
+    EXPECT_EQ(c.index.chunk.max_lines, 8);
+    EXPECT_EQ(c.index.chunk.overlap_lines, 3);
+    EXPECT_EQ(c.index.chunk.window_lines, 8);
+    EXPECT_EQ(c.index.chunk.max_chars, 300);
+    EXPECT_EQ(c.embedding.provider, "openai");
+    EXPECT_EQ(c.embedding.model, "m");
+    EXPECT_EQ(c.embedding.dimension, 8);
+    EXPECT_EQ(c.embedding.batch_size, 8);
+    EXPECT_EQ(c.embedding.base_url, "http://h/v1");
+    EXPECT_EQ(c.embedding.api_key_env, "K");
+    EXPECT_DOUBLE_EQ(c.embedding.timeout_seconds, 8);
+    EXPECT_EQ(c.embedding.max_retries, 8);
+    EXPECT_EQ(c.search.mode, "vector");
+    EXPECT_EQ(c.search.k, 8);
+    EXPECT_EQ(c.search.rrf_k, 8);
+    EXPECT_EQ(c.search.ef_search, 8);
+}
+
+std::string ReadReference() {
+    std::ifstream in(std::string(SIGNAL_HUB_SOURCE_DIR) + "/docs/configuration.md");
+    EXPECT_TRUE(in.good()) << "docs/configuration.md is missing";
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+TEST(Config, ReferenceDocumentCoversEveryKey) {
+    const std::string doc = ReadReference();
+    for (const std::string& path : KeyPaths()) {
+        EXPECT_THAT(doc, HasSubstr("`" + path + "`")) << "docs/configuration.md does not document " << path;
+        EXPECT_THAT(doc, HasSubstr(OverrideVariable(path))) << "docs/configuration.md lacks the override of " << path;
+    }
+}
+
+TEST(Config, ReferenceDocumentExampleIsValid) {
+    const std::string doc = ReadReference();
+    const std::size_t start = doc.find("```yaml\n");
+    ASSERT_NE(start, std::string::npos) << "docs/configuration.md has no YAML example";
+    const std::size_t body = start + std::string("```yaml\n").size();
+    const std::size_t end = doc.find("```", body);
+    ASSERT_NE(end, std::string::npos);
+    Result<Config> parsed = Parse(doc.substr(body, end - body));
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_TRUE(Validate(*parsed).ok()) << Validate(*parsed).ToString();
+    // The example lists every key with its default, apart from two exclude patterns.
+    Config expected;
+    expected.source = "config.yaml";
+    expected.index.exclude = {"third_party/", "*.pb.go"};
+    EXPECT_EQ(*parsed, expected);
+}
+
+}  // namespace
+}  // namespace signalhub::config
