@@ -2,7 +2,7 @@
 # module, one test executable per module.
 
 set(SIGNAL_HUB_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-    -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+    -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
 if(SIGNAL_HUB_WERROR)
   list(APPEND SIGNAL_HUB_WARNINGS -Werror)
 endif()

@@ -1,0 +1,40 @@
+#include "cli/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/commands.hpp"
+
+namespace signalhub::cli {
+
+int Run(int argc, char** argv) {
+    CLI::App app{"signal-hub: index a source tree and search it (semantic + lexical code search)", "signal-hub"};
+    app.set_version_flag("--version", "signal-hub 0.1.0");
+    app.require_subcommand(1);
+    GlobalOptions global;
+    auto* config_opt = app.add_option("--config", global.config_path,
+                                      "YAML configuration file (default: $SIGNAL_HUB_CONFIG, else built-in defaults)");
+    config_opt->envname("SIGNAL_HUB_CONFIG");
+    app.add_option("--store", global.store, "Store directory (default: <root>/.signal-hub, found like .git)");
+    app.add_flag("-q,--quiet", global.quiet, "Print only results and errors");
+    app.add_flag("--no-color", global.no_color, "Never colour output (also: NO_COLOR=1)");
+    app.footer(
+        "Exit codes: 0 ok, 1 partial (some files unreadable), 2 bad input or config, 3 not found,\n"
+        "4 conflicting state (store locked, model mismatch), 5 permission denied, 6 unavailable,\n"
+        "7 data loss detected, 70 internal error, 130 interrupted. See docs/cli.md.");
+    app.fallthrough();
+
+    int exit_code = 0;
+    AddIndexCommand(app, global, exit_code);
+    AddSearchCommand(app, global, exit_code);
+    AddStatusCommand(app, global, exit_code);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : 2;
+    }
+    return exit_code;
+}
+
+}  // namespace signalhub::cli

@@ -1,0 +1,323 @@
+#include "index/pipeline.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "core/hash.hpp"
+#include "index/chunk/chunker.hpp"
+#include "index/language.hpp"
+
+namespace signalhub::index {
+namespace fs = std::filesystem;
+
+std::string DefaultCollectionName(const fs::path& root) {
+    std::error_code ec;
+    fs::path abs = fs::weakly_canonical(fs::absolute(root, ec), ec);
+    std::string base = abs.filename().string();
+    if (base.empty()) base = abs.parent_path().filename().string();
+    std::string out;
+    for (char c : base) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == '-';
+        out += ok ? c : '_';
+    }
+    if (out.empty() || out == "." || out == "..") out = "repo";
+    return out;
+}
+
+std::string RecordId(std::string_view rel_path, std::string_view kind, std::string_view symbol, int occurrence,
+                     int part) {
+    std::string key;
+    key.reserve(rel_path.size() + kind.size() + symbol.size() + 16);
+    key.append(rel_path).push_back('\0');
+    key.append(kind).push_back('\0');
+    key.append(symbol).push_back('\0');
+    key.append(std::to_string(occurrence)).push_back('\0');
+    key.append(std::to_string(part));
+    return Hash128Hex(key);
+}
+
+std::string EmbeddingText(std::string_view rel_path, std::string_view symbol, std::string_view kind,
+                          std::string_view code) {
+    std::string out;
+    out.reserve(code.size() + rel_path.size() + symbol.size() + 32);
+    out.append("file: ").append(rel_path).push_back('\n');
+    if (!symbol.empty()) out.append(kind).append(": ").append(symbol).push_back('\n');
+    out.append(code);
+    return out;
+}
+
+namespace {
+
+// Runs fn(i) for i in [0, n) on up to `threads` threads; fn must be thread-safe.
+void ParallelFor(size_t n, unsigned threads, const std::function<void(size_t)>& fn) {
+    if (n == 0) return;
+    unsigned workers = std::min<unsigned>(threads, static_cast<unsigned>(n));
+    if (workers <= 1) {
+        for (size_t i = 0; i < n; ++i) fn(i);
+        return;
+    }
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> pool;
+    pool.reserve(workers);
+    for (unsigned w = 0; w < workers; ++w) {
+        pool.emplace_back([&] {
+            for (size_t i = next++; i < n; i = next++) fn(i);
+        });
+    }
+    for (auto& t : pool) t.join();
+}
+
+Status ReadFile(const fs::path& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return PermissionDenied("cannot read " + path.string() + ": " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return Internal("error reading " + path.string());
+    out = std::move(ss).str();
+    return Status::Ok();
+}
+
+// One file whose content must be (re)considered in this run.
+struct FileWork {
+    const ScannedFile* file = nullptr;
+    const store::FileState* previous = nullptr;  // nullptr: new file
+    // Filled by the read/chunk stage:
+    std::string content_hash;
+    bool skip = false;  // binary or unreadable: drop it (and its old records)
+    std::string skip_reason;
+    bool unchanged_content = false;
+    std::vector<Record> records;
+    std::vector<std::string> embed_texts;
+};
+
+void ReadAndChunk(const fs::path& root, const config::IndexConfig& config, FileWork& work) {
+    std::string content;
+    Status s = ReadFile(root / work.file->rel_path, content);
+    if (!s.ok()) {
+        work.skip = true;
+        work.skip_reason = "unreadable: " + s.message();
+        return;
+    }
+    work.content_hash = Hash128Hex(content);
+    if (work.previous && work.previous->content_hash == work.content_hash) {
+        work.unchanged_content = true;
+        return;
+    }
+    if (LooksBinary(std::string_view(content).substr(0, 8192))) {
+        work.skip = true;
+        work.skip_reason = "binary content";
+        return;
+    }
+    const std::string& path = work.file->rel_path;
+    std::vector<Chunk> chunks = ChunkFile(work.file->language, content, config.chunk);
+    std::map<std::pair<std::string, std::string>, int> occurrences;
+    work.records.reserve(chunks.size());
+    work.embed_texts.reserve(chunks.size());
+    for (auto& c : chunks) {
+        int occurrence = 0;
+        if (c.part <= 1) occurrence = occurrences[{c.kind, c.symbol}]++;
+        else occurrence = occurrences[{c.kind, c.symbol}] - 1;
+        Record r;
+        r.id = RecordId(path, c.kind, c.symbol, occurrence, c.part);
+        r.metadata.emplace(std::string(meta::kFilePath), path);
+        r.metadata.emplace(std::string(meta::kLanguage), work.file->language);
+        r.metadata.emplace(std::string(meta::kStartLine), std::int64_t{c.start_line});
+        r.metadata.emplace(std::string(meta::kEndLine), std::int64_t{c.end_line});
+        r.metadata.emplace(std::string(meta::kSymbol), c.symbol);
+        r.metadata.emplace(std::string(meta::kKind), c.kind);
+        r.metadata.emplace(std::string(meta::kParent), c.parent);
+        r.metadata.emplace(std::string(meta::kContentHash), Hash128Hex(c.text));
+        work.embed_texts.push_back(EmbeddingText(path, c.symbol, c.kind, c.text));
+        r.document = std::move(c.text);
+        work.records.push_back(std::move(r));
+    }
+}
+
+}  // namespace
+
+Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedder, const IndexOptions& options) {
+    const auto started = std::chrono::steady_clock::now();
+    IndexStats stats;
+    IndexProgress progress;
+    auto report = [&](IndexProgress::Phase phase) {
+        if (!options.on_progress) return;
+        progress.phase = phase;
+        progress.elapsed = std::chrono::steady_clock::now() - started;
+        options.on_progress(progress);
+    };
+    auto cancelled = [&] { return options.cancel && options.cancel->load(); };
+    if (options.collection.empty()) return InvalidArgument("no collection name given");
+    unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+
+    // 1. Scan.
+    report(IndexProgress::Phase::kScanning);
+    ScanOptions scan_options;
+    scan_options.max_file_bytes = options.config.max_file_bytes;
+    scan_options.default_excludes = options.config.default_excludes;
+    scan_options.extra_excludes = options.config.exclude;
+    scan_options.follow_symlinks = options.config.follow_symlinks;
+    if (!options.store_dir.empty()) {
+        std::error_code ec;
+        fs::path rel = fs::relative(fs::weakly_canonical(options.store_dir, ec), fs::weakly_canonical(options.root, ec),
+                                    ec);
+        if (!ec && !rel.empty() && rel.native().rfind("..", 0) != 0) scan_options.store_dir = rel.generic_string();
+    }
+    SH_ASSIGN_OR_RETURN(ScanResult scan, ScanTree(options.root, scan_options));
+    stats.files_scanned = static_cast<std::int64_t>(scan.files.size());
+    stats.skipped = std::move(scan.skipped);
+
+    // 2. Compare with the stored state.
+    SH_ASSIGN_OR_RETURN(CollectionInfo info, store.EnsureCollection(embedder.SpecFor(options.collection)));
+    (void)info;
+    SH_ASSIGN_OR_RETURN(std::vector<store::FileState> states, store.ListFiles(options.collection));
+    std::unordered_map<std::string, const store::FileState*> previous;
+    for (const auto& st : states) previous.emplace(st.path, &st);
+
+    std::vector<FileWork> work;
+    std::unordered_map<std::string, bool> present;
+    present.reserve(scan.files.size());
+    for (const auto& f : scan.files) {
+        present.emplace(f.rel_path, true);
+        auto it = previous.find(f.rel_path);
+        const store::FileState* prev = it == previous.end() ? nullptr : it->second;
+        if (prev && prev->size == f.size && prev->mtime_ns == f.mtime_ns) {
+            ++stats.files_unchanged;
+            continue;
+        }
+        FileWork w;
+        w.file = &f;
+        w.previous = prev;
+        work.push_back(std::move(w));
+        progress.files_total++;
+        progress.bytes_total += f.size;
+    }
+
+    // 3. Read, chunk, embed and commit changed files in groups.
+    const size_t group_chunks = static_cast<size_t>(std::max(1, options.config.batch_size));
+    size_t next = 0;
+    report(IndexProgress::Phase::kIndexing);
+    while (next < work.size()) {
+        if (cancelled()) return Cancelled("indexing interrupted; committed work is kept, run `index` again to resume");
+        // Read and chunk files until the group holds enough chunks. Files are
+        // read in slices of `threads * 4` so that one huge group is avoided.
+        size_t group_begin = next;
+        size_t chunk_count = 0;
+        while (next < work.size() && chunk_count < group_chunks) {
+            size_t slice_end = std::min(work.size(), next + threads * 4);
+            ParallelFor(slice_end - next, threads,
+                        [&](size_t i) { ReadAndChunk(options.root, options.config, work[next + i]); });
+            for (size_t i = next; i < slice_end; ++i) chunk_count += work[i].records.size();
+            next = slice_end;
+        }
+
+        // Embed this group's chunks in batches, in parallel.
+        std::vector<std::pair<size_t, size_t>> text_refs;  // (work index, record index)
+        for (size_t i = group_begin; i < next; ++i)
+            for (size_t r = 0; r < work[i].records.size(); ++r) text_refs.emplace_back(i, r);
+        const size_t batch = std::max<size_t>(1, embedder.batch_size());
+        const size_t batches = (text_refs.size() + batch - 1) / batch;
+        std::vector<Status> batch_status(batches);
+        ParallelFor(batches, threads, [&](size_t b) {
+            size_t lo = b * batch, hi = std::min(text_refs.size(), lo + batch);
+            std::vector<std::string> texts;
+            texts.reserve(hi - lo);
+            for (size_t t = lo; t < hi; ++t) {
+                auto [wi, ri] = text_refs[t];
+                texts.push_back(std::move(work[wi].embed_texts[ri]));
+            }
+            auto vectors = embedder.Embed(texts, embed::Purpose::kDocument);
+            if (!vectors.ok()) {
+                batch_status[b] = vectors.status();
+                return;
+            }
+            for (size_t t = lo; t < hi; ++t) {
+                auto [wi, ri] = text_refs[t];
+                work[wi].records[ri].embedding = std::move((*vectors)[t - lo]);
+            }
+        });
+        for (const auto& s : batch_status) SH_RETURN_IF_ERROR(s.WithContext("embedding"));
+
+        // Commit the group atomically.
+        store::ChangeSet changes;
+        for (size_t i = group_begin; i < next; ++i) {
+            FileWork& w = work[i];
+            progress.files_done++;
+            progress.bytes_done += w.file->size;
+            if (w.skip) {
+                ++stats.files_skipped;
+                stats.skipped.push_back({w.file->rel_path, w.skip_reason});
+                if (w.previous) {
+                    changes.delete_ids.insert(changes.delete_ids.end(), w.previous->record_ids.begin(),
+                                              w.previous->record_ids.end());
+                    stats.chunks_deleted += static_cast<std::int64_t>(w.previous->record_ids.size());
+                    changes.delete_files.push_back(w.file->rel_path);
+                }
+                continue;
+            }
+            store::FileState st;
+            st.path = w.file->rel_path;
+            st.content_hash = w.content_hash;
+            st.size = w.file->size;
+            st.mtime_ns = w.file->mtime_ns;
+            stats.bytes_read += w.file->size;
+            if (w.unchanged_content) {
+                ++stats.files_unchanged;
+                st.record_ids = w.previous->record_ids;
+                changes.put_files.push_back(std::move(st));
+                continue;
+            }
+            if (w.previous) {
+                ++stats.files_changed;
+                std::unordered_map<std::string, bool> kept;
+                for (const auto& r : w.records) kept.emplace(r.id, true);
+                for (const auto& id : w.previous->record_ids) {
+                    if (!kept.count(id)) {
+                        changes.delete_ids.push_back(id);
+                        ++stats.chunks_deleted;
+                    }
+                }
+            } else {
+                ++stats.files_added;
+            }
+            for (auto& r : w.records) {
+                st.record_ids.push_back(r.id);
+                changes.upserts.push_back(std::move(r));
+            }
+            stats.chunks_written += static_cast<std::int64_t>(st.record_ids.size());
+            progress.chunks_done += static_cast<std::int64_t>(st.record_ids.size());
+            changes.put_files.push_back(std::move(st));
+            w.records.clear();
+            w.records.shrink_to_fit();
+        }
+        SH_RETURN_IF_ERROR(store.Commit(options.collection, changes));
+        report(IndexProgress::Phase::kIndexing);
+    }
+
+    // 4. Remove files that are gone, then persist derived indexes.
+    if (cancelled()) return Cancelled("indexing interrupted; committed work is kept, run `index` again to resume");
+    report(IndexProgress::Phase::kRemoving);
+    store::ChangeSet removal;
+    for (const auto& st : states) {
+        if (present.count(st.path)) continue;
+        ++stats.files_removed;
+        stats.chunks_deleted += static_cast<std::int64_t>(st.record_ids.size());
+        removal.delete_ids.insert(removal.delete_ids.end(), st.record_ids.begin(), st.record_ids.end());
+        removal.delete_files.push_back(st.path);
+    }
+    removal.touch_last_indexed = true;
+    SH_RETURN_IF_ERROR(store.Commit(options.collection, removal));
+    report(IndexProgress::Phase::kFinishing);
+    SH_RETURN_IF_ERROR(store.Flush());
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return stats;
+}
+
+}  // namespace signalhub::index

@@ -1,0 +1,140 @@
+#include "search/searcher.hpp"
+
+#include <gtest/gtest.h>
+
+namespace signalhub::search {
+namespace {
+
+TEST(FuseRrf, BestInBothListsScoresOne) {
+    auto fused = FuseRrf({{"a", "b", "c"}, {"a", "c"}}, 60);
+    ASSERT_EQ(fused.size(), 3u);
+    EXPECT_EQ(fused[0].first, "a");
+    EXPECT_DOUBLE_EQ(fused[0].second, 1.0);
+    EXPECT_EQ(fused[1].first, "c");  // in both lists beats b (one list, rank 2)
+    EXPECT_EQ(fused[2].first, "b");
+}
+
+TEST(FuseRrf, EmptyListsGiveNothing) { EXPECT_TRUE(FuseRrf({{}, {}}, 60).empty()); }
+
+TEST(Overlaps, SameFileOverHalfOfShorter) {
+    SearchResult cls{.file_path = "a.py", .start_line = 1, .end_line = 40};
+    SearchResult method{.file_path = "a.py", .start_line = 10, .end_line = 20};
+    SearchResult other_file{.file_path = "b.py", .start_line = 10, .end_line = 20};
+    SearchResult touching{.file_path = "a.py", .start_line = 40, .end_line = 80};
+    EXPECT_TRUE(Overlaps(cls, method));
+    EXPECT_FALSE(Overlaps(method, other_file));
+    EXPECT_FALSE(Overlaps(cls, touching));
+}
+
+TEST(ParseMode, KnownAndUnknown) {
+    EXPECT_EQ(*ParseMode("lexical"), Mode::kLexical);
+    EXPECT_EQ(ParseMode("fuzzy").status().code(), ErrorCode::kInvalidArgument);
+}
+
+class SearcherTest : public ::testing::Test {
+   protected:
+    void SetUp() override {
+        auto s = store::OpenStore("memory://", {});
+        ASSERT_TRUE(s.ok()) << s.status().ToString();
+        store_ = std::move(*s);
+        config::EmbeddingConfig ec;
+        ec.dimension = 256;
+        auto e = embed::CreateEmbedder(ec);
+        ASSERT_TRUE(e.ok()) << e.status().ToString();
+        embedder_ = std::move(*e);
+        ASSERT_TRUE(store_->EnsureCollection(embedder_->SpecFor("repo")).ok());
+        Add("1", "net/url.py", "python", 1, 10, "split_url", "function",
+            "def split_url(url):\n    scheme, rest = url.split('://')\n    return scheme, rest\n");
+        Add("2", "net/url.py", "python", 1, 30, "UrlTools", "class",
+            "class UrlTools:\n    def split_url(self, url):\n        return url.split('://')\n");
+        Add("3", "util/checksum.go", "go", 1, 9, "Adler32", "function",
+            "func Adler32(data []byte) uint32 {\n\ta, b := 1, 0\n\treturn b<<16 | a\n}\n");
+        Add("4", "io/copy.cpp", "cpp", 1, 12, "CopyFile", "function",
+            "bool CopyFile(const std::string& from, const std::string& to) { return rename(from, to); }\n");
+        Add("5", "copy/of/url.py", "python", 1, 10, "split_url", "function",
+            "def split_url(url):\n    scheme, rest = url.split('://')\n    return scheme, rest\n");
+        ASSERT_TRUE(store_->Commit("repo", changes_).ok());
+    }
+
+    void Add(const std::string& id, const std::string& path, const std::string& lang, int start, int end,
+             const std::string& symbol, const std::string& kind, const std::string& text) {
+        Record r;
+        r.id = id;
+        r.document = text;
+        r.metadata = {{"file_path", path},         {"language", lang},   {"start_line", std::int64_t{start}},
+                      {"end_line", std::int64_t{end}}, {"symbol", symbol}, {"kind", kind},
+                      {"content_hash", std::string(text.size() > 0 ? text.substr(0, 40) : "")}};
+        std::vector<std::string> texts{text};
+        r.embedding = std::move((*embedder_->Embed(texts, embed::Purpose::kDocument))[0]);
+        changes_.upserts.push_back(std::move(r));
+    }
+
+    std::unique_ptr<store::VectorStore> store_;
+    std::unique_ptr<embed::Embedder> embedder_;
+    store::ChangeSet changes_;
+};
+
+TEST_F(SearcherTest, HybridFindsTheFunctionAndCollapsesOverlapsAndCopies) {
+    Searcher searcher(*store_, *embedder_, config::SearchConfig{});
+    auto r = searcher.Search({.query = "split url scheme", .k = 5});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_FALSE(r->results.empty());
+    EXPECT_EQ(r->results[0].symbol, "split_url");
+    // The class chunk overlaps the function chunk in the same file, and
+    // copy/of/url.py has identical text: neither may appear beside the best hit.
+    int url_py = 0, copies = 0;
+    for (const auto& x : r->results) {
+        if (x.file_path == "net/url.py") ++url_py;
+        if (x.file_path == "copy/of/url.py") ++copies;
+    }
+    EXPECT_EQ(url_py, 1);
+    EXPECT_EQ(url_py + copies, 1);
+}
+
+TEST_F(SearcherTest, FiltersNeverReturnOtherLanguagesOrPaths) {
+    Searcher searcher(*store_, *embedder_, config::SearchConfig{});
+    SearchRequest req{.query = "split url", .k = 10};
+    req.filter.language = "go";
+    auto r = searcher.Search(req);
+    ASSERT_TRUE(r.ok());
+    ASSERT_FALSE(r->results.empty());
+    for (const auto& x : r->results) EXPECT_EQ(x.language, "go");
+
+    SearchRequest by_path{.query = "copy file", .k = 10};
+    by_path.filter.path_glob = "io/**";
+    r = searcher.Search(by_path);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->results.size(), 1u);
+    EXPECT_EQ(r->results[0].file_path, "io/copy.cpp");
+}
+
+TEST_F(SearcherTest, ModesAndErrors) {
+    Searcher searcher(*store_, *embedder_, config::SearchConfig{});
+    auto lexical = searcher.Search({.query = "Adler32", .k = 3, .mode = Mode::kLexical});
+    ASSERT_TRUE(lexical.ok());
+    ASSERT_FALSE(lexical->results.empty());
+    EXPECT_EQ(lexical->results[0].symbol, "Adler32");
+    auto vec = searcher.Search({.query = "checksum of bytes adler", .k = 3, .mode = Mode::kVector});
+    ASSERT_TRUE(vec.ok());
+    EXPECT_EQ(vec->results[0].symbol, "Adler32");
+
+    EXPECT_EQ(searcher.Search({.query = "  "}).status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(searcher.Search({.query = "x", .k = 0}).status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(searcher.Search({.query = "x", .collection = "nope"}).status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(SearcherTest, RefusesAnEmbedderThatDoesNotMatchTheCollection) {
+    config::EmbeddingConfig other;
+    other.dimension = 128;
+    auto e = embed::CreateEmbedder(other);
+    ASSERT_TRUE(e.ok());
+    Searcher searcher(*store_, **e, config::SearchConfig{});
+    auto r = searcher.Search({.query = "split url"});
+    EXPECT_EQ(r.status().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(r.status().message().find("dimension"), std::string::npos);
+    // Lexical search does not need the embedder.
+    EXPECT_TRUE(searcher.Search({.query = "split url", .mode = Mode::kLexical}).ok());
+}
+
+}  // namespace
+}  // namespace signalhub::search

@@ -1,0 +1,144 @@
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "embed/embedder.hpp"
+#include "search/searcher.hpp"
+
+namespace signalhub::cli {
+namespace {
+
+struct SearchFlags {
+    std::string query;
+    int k = 0;
+    std::string language;
+    std::string path_glob;
+    std::string collection;
+    std::string mode;
+    double min_score = 0;
+    bool json = false;
+    int snippet_lines = 4;
+};
+
+void PrintHuman(const search::SearchResponse& response, bool color, int snippet_lines) {
+    const char* bold = color ? "\033[1m" : "";
+    const char* cyan = color ? "\033[36m" : "";
+    const char* green = color ? "\033[32m" : "";
+    const char* dim = color ? "\033[2m" : "";
+    const char* reset = color ? "\033[0m" : "";
+    if (response.results.empty()) {
+        std::printf("no results for \"%s\"\n", response.query.c_str());
+        return;
+    }
+    for (const auto& r : response.results) {
+        std::printf("%s%s:%d-%d%s  %s%s%s  %s%.3f%s\n", bold, r.file_path.c_str(), r.start_line, r.end_line, reset,
+                    cyan, r.symbol.empty() ? ("(" + r.kind + ")").c_str() : r.symbol.c_str(), reset, green, r.score,
+                    reset);
+        int shown = 0;
+        size_t pos = 0;
+        while (pos < r.text.size() && shown < snippet_lines) {
+            size_t end = r.text.find('\n', pos);
+            if (end == std::string::npos) end = r.text.size();
+            std::string line = r.text.substr(pos, end - pos);
+            pos = end + 1;
+            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            if (line.size() > 160) line = line.substr(0, 157) + "...";
+            std::printf("    %s%s%s\n", dim, line.c_str(), reset);
+            ++shown;
+        }
+        std::printf("\n");
+    }
+}
+
+nlohmann::json ToJson(const search::SearchResponse& response) {
+    nlohmann::json results = nlohmann::json::array();
+    for (const auto& r : response.results) {
+        results.push_back({{"id", r.id},
+                           {"collection", r.collection},
+                           {"file_path", r.file_path},
+                           {"start_line", r.start_line},
+                           {"end_line", r.end_line},
+                           {"language", r.language},
+                           {"symbol", r.symbol},
+                           {"kind", r.kind},
+                           {"score", r.score},
+                           {"text", r.text}});
+    }
+    return {{"query", response.query}, {"mode", search::ModeName(response.mode)}, {"results", std::move(results)}};
+}
+
+}  // namespace
+
+void AddSearchCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
+    auto flags = std::make_shared<SearchFlags>();
+    auto* cmd = app.add_subcommand("search", "Search the index (hybrid vector + BM25 by default)");
+    cmd->add_option("query", flags->query, "What to look for: words, identifiers or a description")->required();
+    cmd->add_option("-k,--limit", flags->k, "Number of results (default: search.k, 10)");
+    cmd->add_option("--language", flags->language, "Only results in this language (python, cpp, go, ...)");
+    cmd->add_option("--path", flags->path_glob, "Only files matching this glob (e.g. 'src/**/*.py', '*.go')");
+    cmd->add_option("--collection", flags->collection, "Only this collection (default: all)");
+    cmd->add_option("--mode", flags->mode, "hybrid | vector | lexical (default: search.mode)")
+        ->check(CLI::IsMember({"hybrid", "vector", "lexical"}));
+    cmd->add_option("--min-score", flags->min_score, "Drop results scoring below this");
+    cmd->add_option("--lines", flags->snippet_lines, "Snippet lines per result in human output")
+        ->check(CLI::Range(0, 1000));
+    cmd->add_flag("--json", flags->json, "Print JSON: {\"query\", \"results\": [{id, file_path, ...}]}");
+    cmd->footer("The store is found like git finds .git: ./.signal-hub or the nearest parent's (or --store).");
+    cmd->callback([&global, &exit_code, flags] {
+        auto cfg = LoadConfiguration(global);
+        if (!cfg.ok()) {
+            exit_code = Fail(cfg.status());
+            return;
+        }
+        search::SearchRequest request;
+        request.query = flags->query;
+        request.k = static_cast<size_t>(flags->k > 0 ? flags->k : cfg->search.k);
+        if (flags->k < 0 || flags->k > 1000) {
+            exit_code = Fail(InvalidArgument("-k must be between 1 and 1000"));
+            return;
+        }
+        auto mode = search::ParseMode(flags->mode.empty() ? cfg->search.mode : flags->mode);
+        if (!mode.ok()) {
+            exit_code = Fail(mode.status());
+            return;
+        }
+        request.mode = *mode;
+        request.collection = flags->collection;
+        request.min_score = flags->min_score;
+        if (!flags->language.empty()) request.filter.language = flags->language;
+        if (!flags->path_glob.empty()) request.filter.path_glob = flags->path_glob;
+
+        auto store_dir = FindStoreDir(global, *cfg);
+        if (!store_dir.ok()) {
+            exit_code = Fail(store_dir.status());
+            return;
+        }
+        auto store = store::OpenStore(store_dir->string(), store::OpenOptions{.read_only = true});
+        if (!store.ok()) {
+            exit_code = Fail(store.status());
+            return;
+        }
+        auto embedder = embed::CreateEmbedder(cfg->embedding);
+        if (!embedder.ok()) {
+            exit_code = Fail(embedder.status());
+            return;
+        }
+        search::Searcher searcher(**store, **embedder, cfg->search);
+        auto response = searcher.Search(request);
+        if (!response.ok()) {
+            exit_code = Fail(response.status());
+            return;
+        }
+        if (flags->json) {
+            std::printf("%s\n", ToJson(*response).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        } else {
+            PrintHuman(*response, UseColor(STDOUT_FILENO, global), flags->snippet_lines);
+        }
+        exit_code = 0;
+    });
+}
+
+}  // namespace signalhub::cli

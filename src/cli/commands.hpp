@@ -1,0 +1,17 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/common.hpp"
+
+namespace signalhub::cli {
+
+// Exit code of a command that did its work but not all of it (e.g. index with
+// unreadable files). Error exit codes come from ExitCodeFor() (core/status.hpp).
+inline constexpr int kExitPartial = 1;
+
+void AddIndexCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddSearchCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddStatusCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+
+}  // namespace signalhub::cli

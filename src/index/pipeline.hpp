@@ -1,0 +1,80 @@
+#pragma once
+// The indexing pipeline: scan -> (stat, hash) -> chunk -> embed -> commit.
+//
+// Incremental: a file whose size and mtime match its stored state is not
+// read; one whose bytes hash the same is not re-chunked or re-embedded; files
+// gone from the tree (deleted, renamed, newly ignored) lose their records.
+// Crash-safe: files are committed in groups, each group's records and file
+// states in one store transaction, so an interrupted run leaves every file
+// either fully indexed at its new content or at its old one; the next run
+// picks up the rest. Cancellation (the `cancel` flag) stops after the current
+// group and returns Cancelled.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/status.hpp"
+#include "embed/embedder.hpp"
+#include "index/scanner.hpp"
+#include "store/vector_store.hpp"
+
+namespace signalhub::index {
+
+struct IndexProgress {
+    enum class Phase { kScanning, kIndexing, kRemoving, kFinishing } phase = Phase::kScanning;
+    std::int64_t files_total = 0;   // files that need reading (new or changed on disk)
+    std::int64_t files_done = 0;
+    std::int64_t bytes_total = 0;
+    std::int64_t bytes_done = 0;
+    std::int64_t chunks_done = 0;
+    std::chrono::steady_clock::duration elapsed{};
+};
+
+struct IndexStats {
+    std::int64_t files_scanned = 0;    // files the scanner selected
+    std::int64_t files_unchanged = 0;  // size+mtime or content hash unchanged
+    std::int64_t files_added = 0;
+    std::int64_t files_changed = 0;    // content changed since the last run
+    std::int64_t files_removed = 0;    // gone from the tree
+    std::int64_t files_skipped = 0;    // binary, too large, unreadable
+    std::int64_t chunks_written = 0;
+    std::int64_t chunks_deleted = 0;
+    std::int64_t bytes_read = 0;
+    double seconds = 0;
+    std::vector<SkippedFile> skipped;
+};
+
+struct IndexOptions {
+    std::filesystem::path root;
+    std::string collection;               // required
+    std::filesystem::path store_dir;      // excluded from the scan when inside root ("" = none)
+    config::IndexConfig config;
+    unsigned threads = 0;                 // 0: hardware concurrency
+    std::function<void(const IndexProgress&)> on_progress;  // called from the calling thread
+    const std::atomic<bool>* cancel = nullptr;
+};
+
+Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedder, const IndexOptions& options);
+
+// Default collection name for a root directory: its base name, reduced to
+// [A-Za-z0-9._-] ("repo" when nothing is left).
+std::string DefaultCollectionName(const std::filesystem::path& root);
+
+// Stable record id: from the repo-relative path and the chunk's identity
+// (kind, symbol, occurrence of that pair in the file, part), never from line
+// numbers, so editing one function leaves the other records' ids unchanged.
+std::string RecordId(std::string_view rel_path, std::string_view kind, std::string_view symbol, int occurrence,
+                     int part);
+
+// The text given to the embedder for a chunk: a short header (path, symbol,
+// kind) followed by the code, so that names of files and definitions count.
+std::string EmbeddingText(std::string_view rel_path, std::string_view symbol, std::string_view kind,
+                          std::string_view code);
+
+}  // namespace signalhub::index

@@ -1,0 +1,79 @@
+#pragma once
+// Hybrid code search over one store: vector kNN + BM25 fused by reciprocal
+// rank fusion, with filters and collapsing of overlapping / duplicate chunks.
+//
+// Contract: a Searcher borrows the store and embedder (they must outlive it)
+// and is thread-safe when they are. Errors: InvalidArgument (empty query, k
+// out of range, unknown mode), NotFound (named collection absent, or the store
+// has no collection), FailedPrecondition (the collection was built with a
+// different embedding model, dimension or metric), plus store/embedder errors.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/status.hpp"
+#include "embed/embedder.hpp"
+#include "store/vector_store.hpp"
+
+namespace signalhub::search {
+
+enum class Mode { kHybrid, kVector, kLexical };
+Result<Mode> ParseMode(std::string_view s);
+std::string_view ModeName(Mode m);
+
+struct SearchRequest {
+    std::string query;
+    size_t k = 10;
+    Mode mode = Mode::kHybrid;
+    std::string collection;  // "" = every collection in the store
+    store::Filter filter;
+    double min_score = 0;    // drop results scoring below this (after fusion)
+};
+
+struct SearchResult {
+    std::string id;
+    std::string collection;
+    std::string file_path;
+    int start_line = 0;
+    int end_line = 0;
+    std::string language;
+    std::string symbol;
+    std::string kind;
+    // Hybrid: RRF score normalised so the best possible (rank 1 in both lists)
+    // is 1.0. Vector: cosine similarity. Lexical: BM25.
+    double score = 0;
+    std::string text;
+};
+
+struct SearchResponse {
+    std::string query;
+    Mode mode = Mode::kHybrid;
+    std::vector<SearchResult> results;
+};
+
+class Searcher {
+   public:
+    Searcher(store::VectorStore& store, embed::Embedder& embedder, config::SearchConfig config);
+    Result<SearchResponse> Search(const SearchRequest& request) const;
+
+   private:
+    Result<std::vector<SearchResult>> SearchCollection(const CollectionInfo& collection, const SearchRequest& request,
+                                                       const std::vector<float>* query_vector) const;
+
+    store::VectorStore& store_;
+    embed::Embedder& embedder_;
+    config::SearchConfig config_;
+};
+
+// Exposed for tests: fuses ranked lists of ids by RRF with constant k; returns
+// (id, normalised score) best first.
+std::vector<std::pair<std::string, double>> FuseRrf(const std::vector<std::vector<std::string>>& ranked_lists,
+                                                    int rrf_k);
+
+// Exposed for tests: true when b overlaps a by more than half of the shorter
+// range in the same file.
+bool Overlaps(const SearchResult& a, const SearchResult& b);
+
+}  // namespace signalhub::search
