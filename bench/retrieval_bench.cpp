@@ -1,0 +1,81 @@
+// Retrieval quality: MRR@10 and recall@10 of lexical, vector and hybrid search
+// over a store indexed from bench/make_docstring_corpus.py's stripped corpus.
+// A result is a hit when it is in the target's file and its line range
+// contains the target definition's first line.
+//
+// Usage: retrieval_bench --store DIR --queries FILE [--k 10] [--json OUT]
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "embed/embedder.hpp"
+#include "search/searcher.hpp"
+
+using namespace signalhub;
+
+namespace {
+struct Query {
+    std::string text, file_path, symbol;
+    int start_line = 0, end_line = 0;
+};
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Retrieval quality benchmark (MRR@k, recall@k per search mode)"};
+    std::string store_dir, queries_path, json_out;
+    int k = 10;
+    app.add_option("--store", store_dir, "Store directory")->required();
+    app.add_option("--queries", queries_path, "queries.jsonl from make_docstring_corpus.py")->required();
+    app.add_option("--k", k, "Cut-off");
+    app.add_option("--json", json_out, "Write results as JSON here");
+    CLI11_PARSE(app, argc, argv);
+
+    std::vector<Query> queries;
+    std::ifstream in(queries_path);
+    for (std::string line; std::getline(in, line);) {
+        auto j = nlohmann::json::parse(line);
+        queries.push_back({j["query"], j["file_path"], j["symbol"], j["start_line"], j["end_line"]});
+    }
+    auto store = store::OpenStore(store_dir, {.read_only = true});
+    if (!store.ok()) {
+        std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+        return 1;
+    }
+    auto embedder = embed::CreateEmbedder(config::EmbeddingConfig{});
+    if (!embedder.ok()) return 1;
+    search::Searcher searcher(**store, **embedder, config::SearchConfig{});
+
+    nlohmann::json report = {{"queries", queries.size()}, {"k", k}, {"modes", nlohmann::json::object()}};
+    std::printf("%-8s %8s %10s %12s\n", "mode", "MRR@k", "recall@k", "ms/query");
+    for (auto mode : {search::Mode::kLexical, search::Mode::kVector, search::Mode::kHybrid}) {
+        double mrr = 0;
+        int found = 0;
+        auto t0 = std::chrono::steady_clock::now();
+        for (const auto& q : queries) {
+            auto r = searcher.Search({.query = q.text, .k = static_cast<size_t>(k), .mode = mode});
+            if (!r.ok()) {
+                std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+                return 1;
+            }
+            for (size_t i = 0; i < r->results.size(); ++i) {
+                const auto& x = r->results[i];
+                if (x.file_path == q.file_path && x.start_line <= q.start_line && q.start_line <= x.end_line) {
+                    mrr += 1.0 / static_cast<double>(i + 1);
+                    ++found;
+                    break;
+                }
+            }
+        }
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        double n = static_cast<double>(queries.size());
+        std::printf("%-8s %8.3f %10.3f %12.2f\n", std::string(search::ModeName(mode)).c_str(), mrr / n, found / n,
+                    secs * 1000 / n);
+        report["modes"][std::string(search::ModeName(mode))] = {
+            {"mrr", mrr / n}, {"recall", found / n}, {"ms_per_query", secs * 1000 / n}};
+    }
+    if (!json_out.empty()) std::ofstream(json_out) << report.dump(2) << "\n";
+    return 0;
+}

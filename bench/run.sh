@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs the benchmarks, each beside its peer on the same data in the same run,
+# prints tables and writes bench/results/*.json.
+#   1. retrieval quality on the Python 3.11 standard library (docstrings removed):
+#      MRR@10 / recall@10 for lexical, vector, hybrid
+#   2. indexing: cold throughput on the PostgreSQL 15 source; no-change re-index
+#      vs `git ls-files` + stat and `git status` on the same tree
+#   3. query latency: our HNSW search vs raw hnswlib (same vectors, same
+#      parameters), hybrid search, exact scan vs the memory-bandwidth floor
+# Usage: bench/run.sh [retrieval|indexing|query ...]   (default: all)
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0"; exit 0 ;; esac
+WHAT=("${@:-retrieval indexing query}"); WHAT=(${WHAT[*]})
+DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
+BUILD="$REPO_ROOT/build"
+mkdir -p "$DATA" "$RESULTS"
+install_packages /dev/stdin <<<"python3 git"
+"$REPO_ROOT/scripts/setup.sh" >/dev/null
+cmake --build "$BUILD" -j "$(build_jobs)" --target retrieval_bench query_bench >/dev/null
+SH="$BUILD/src/cli/signal-hub"
+now() { date +%s.%N; }
+elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
+want() { [[ " ${WHAT[*]} " == *" $1 "* ]]; }
+
+PY="$DATA/retrieval"
+if want retrieval || want query; then
+    if [ ! -f "$PY/queries.jsonl" ]; then
+        log "building the docstring benchmark from /usr/lib/python3.11"
+        rm -rf "$PY"; python3 "$REPO_ROOT/bench/make_docstring_corpus.py" /usr/lib/python3.11 "$PY" --max-queries 2000
+    fi
+    rm -rf "$PY/store"
+    log "indexing the stripped corpus"
+    "$SH" -q --store "$PY/store" index "$PY/corpus" --collection stdlib
+fi
+
+if want retrieval; then
+    log "1. retrieval quality"
+    "$BUILD/bench/retrieval_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --json "$RESULTS/retrieval.json"
+fi
+
+if want indexing; then
+    log "2. indexing throughput (PostgreSQL 15 source)"
+    PG="$("$REPO_ROOT/bench/fetch-postgres-source.sh" "$DATA/postgresql-15")"
+    if [ ! -d "$PG/.git" ]; then
+        (cd "$PG" && git init -q && git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm tree)
+    fi
+    rm -rf "$DATA/pg-store"
+    sync
+    t0=$(now); "$SH" --store "$DATA/pg-store" index "$PG" --collection postgres | tee "$RESULTS/index-cold.txt"; t1=$(now)
+    cold=$(elapsed "$t0" "$t1")
+    t0=$(now); "$SH" --store "$DATA/pg-store" index "$PG" --collection postgres | tee "$RESULTS/index-warm.txt"; t1=$(now)
+    warm=$(elapsed "$t0" "$t1")
+    t0=$(now); (cd "$PG" && git ls-files -z | xargs -0 stat -c '%s %Y' >/dev/null); t1=$(now)
+    lsstat=$(elapsed "$t0" "$t1")
+    t0=$(now); (cd "$PG" && git status --porcelain >/dev/null); t1=$(now)
+    gitstatus=$(elapsed "$t0" "$t1")
+    files=$(cd "$PG" && git ls-files | wc -l)
+    bytes=$(cd "$PG" && git ls-files -z | xargs -0 stat -c '%s' | awk '{s+=$1} END {print s}')
+    chunks=$("$SH" --store "$DATA/pg-store" status --json | python3 -c "import json,sys; print(json.load(sys.stdin)['collections'][0]['records'])")
+    python3 - "$RESULTS/indexing.json" "$cold" "$warm" "$lsstat" "$gitstatus" "$files" "$bytes" "$chunks" <<'PYEOF'
+import json, sys
+out, cold, warm, lsstat, gs, files, size, chunks = sys.argv[1], *map(float, sys.argv[2:])
+r = {"tree": "postgresql-15 (Debian source)", "files_in_git": int(files), "bytes_in_git": int(size),
+     "chunks": int(chunks), "cold_s": cold, "cold_mb_per_s": size / 1e6 / cold, "cold_chunks_per_s": chunks / cold,
+     "noop_reindex_s": warm, "noop_vs_cold": warm / cold, "git_ls_files_stat_s": lsstat, "git_status_s": gs}
+json.dump(r, open(out, "w"), indent=2)
+print(f"{'cold index':28s} {cold:8.2f} s  {r['cold_mb_per_s']:.2f} MB/s  {r['cold_chunks_per_s']:.0f} chunks/s")
+print(f"{'no-change re-index':28s} {warm:8.2f} s  ({warm / cold:.3f} of cold)")
+print(f"{'git ls-files + stat (peer)':28s} {lsstat:8.2f} s")
+print(f"{'git status (peer)':28s} {gs:8.2f} s")
+PYEOF
+fi
+
+if want query; then
+    log "3. query latency (stdlib store)"
+    "$BUILD/bench/query_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --json "$RESULTS/query.json"
+fi
+log "results in $RESULTS"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# README command 2 (and CI): installs what the tests need, builds with
+# -Werror under AddressSanitizer + UndefinedBehaviorSanitizer, and runs the
+# whole CTest suite (unit and integration tests).
+# Usage: scripts/test.sh [--build-dir DIR] [--no-sanitize] [-L LABEL]
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+BUILD_DIR="$REPO_ROOT/build-test"
+SANITIZE=ON
+CTEST_ARGS=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --build-dir) BUILD_DIR="$2"; shift 2 ;;
+        --no-sanitize) SANITIZE=OFF; shift ;;
+        -L) CTEST_ARGS+=(-L "$2"); shift 2 ;;
+        -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+
+install_packages "$REPO_ROOT/scripts/debian-packages.txt" "$REPO_ROOT/scripts/test-packages.txt"
+"$REPO_ROOT/scripts/fetch-grammars.sh"
+
+log "configuring $BUILD_DIR (sanitizers: $SANITIZE)"
+cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSIGNAL_HUB_WERROR=ON -DSIGNAL_HUB_SANITIZE="$SANITIZE" -DSIGNAL_HUB_BUILD_TESTS=ON >/dev/null
+log "building"
+cmake --build "$BUILD_DIR" -j "$(build_jobs)"
+
+log "running tests"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+cd "$BUILD_DIR"
+ctest --output-on-failure --timeout 900 -j "$(nproc)" "${CTEST_ARGS[@]}"
