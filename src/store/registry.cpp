@@ -1,0 +1,121 @@
+#include "store/registry.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "store/embedded/embedded_store.hpp"
+#include "store/memory_store.hpp"
+
+namespace signalhub::store {
+namespace {
+
+struct Registry {
+    std::mutex mu;
+    std::map<std::string, StoreFactory> factories;
+};
+
+Registry& TheRegistry() {
+    static Registry registry;
+    return registry;
+}
+
+// Forwards to a shared MemoryStore so that "memory://NAME" handles share data.
+class SharedMemoryStore final : public VectorStore {
+   public:
+    explicit SharedMemoryStore(std::shared_ptr<MemoryStore> store) : store_(std::move(store)) {}
+    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override {
+        return store_->EnsureCollection(spec);
+    }
+    Result<CollectionInfo> GetCollection(std::string_view name) override { return store_->GetCollection(name); }
+    Result<std::vector<CollectionInfo>> ListCollections() override { return store_->ListCollections(); }
+    Status DropCollection(std::string_view name) override { return store_->DropCollection(name); }
+    Status Commit(std::string_view collection, const ChangeSet& changes) override {
+        return store_->Commit(collection, changes);
+    }
+    Result<std::vector<FileState>> ListFiles(std::string_view collection) override {
+        return store_->ListFiles(collection);
+    }
+    Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) override {
+        return store_->Get(collection, ids);
+    }
+    Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) override {
+        return store_->Scan(collection, after_id, limit);
+    }
+    Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
+                                          const SearchOptions& options) override {
+        return store_->VectorSearch(collection, query, options);
+    }
+    Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
+                                           const SearchOptions& options) override {
+        return store_->LexicalSearch(collection, query, options);
+    }
+
+   private:
+    std::shared_ptr<MemoryStore> store_;
+};
+
+Result<std::unique_ptr<VectorStore>> OpenMemory(const std::string& url, const OpenOptions& /*options*/) {
+    std::string name = url.substr(std::string_view("memory://").size());
+    if (name.empty()) return std::unique_ptr<VectorStore>(std::make_unique<MemoryStore>());
+    static std::mutex mu;
+    static std::map<std::string, std::shared_ptr<MemoryStore>> named;
+    std::lock_guard lock(mu);
+    auto& slot = named[name];
+    if (!slot) slot = std::make_shared<MemoryStore>();
+    return std::unique_ptr<VectorStore>(std::make_unique<SharedMemoryStore>(slot));
+}
+
+Result<std::unique_ptr<VectorStore>> OpenSqlite(const std::string& url, const OpenOptions& options) {
+    std::string path = url.starts_with("sqlite://") ? url.substr(std::string_view("sqlite://").size()) : url;
+    if (path.empty()) return InvalidArgument("store URL '" + url + "' names no directory");
+    SH_ASSIGN_OR_RETURN(auto store, EmbeddedStore::Open(path, options));
+    return std::unique_ptr<VectorStore>(std::move(store));
+}
+
+}  // namespace
+
+void RegisterStoreBackend(const std::string& scheme, StoreFactory factory) {
+    Registry& r = TheRegistry();
+    std::lock_guard lock(r.mu);
+    r.factories[scheme] = std::move(factory);
+}
+
+void RegisterBuiltinStoreBackends() {
+    Registry& r = TheRegistry();
+    std::lock_guard lock(r.mu);
+    r.factories.try_emplace("memory", OpenMemory);
+    r.factories.try_emplace("sqlite", OpenSqlite);
+}
+
+std::vector<std::string> SupportedStoreSchemes() {
+    Registry& r = TheRegistry();
+    std::lock_guard lock(r.mu);
+    std::vector<std::string> out;
+    for (const auto& [scheme, factory] : r.factories) out.push_back(scheme);
+    return out;
+}
+
+Result<std::unique_ptr<VectorStore>> OpenStore(const std::string& url, const OpenOptions& options) {
+    RegisterBuiltinStoreBackends();
+    if (url.empty()) return InvalidArgument("empty store URL (expected a directory, sqlite://PATH or memory://)");
+    size_t sep = url.find("://");
+    if (sep == std::string::npos) return OpenSqlite(url, options);  // a plain path
+    std::string scheme = url.substr(0, sep);
+    StoreFactory factory;
+    {
+        Registry& r = TheRegistry();
+        std::lock_guard lock(r.mu);
+        auto it = r.factories.find(scheme);
+        if (it != r.factories.end()) factory = it->second;
+    }
+    if (!factory) {
+        std::string supported;
+        for (const auto& s : SupportedStoreSchemes()) supported += (supported.empty() ? "" : ", ") + s + "://";
+        return InvalidArgument("unsupported store URL scheme '" + scheme + "://' in '" + url +
+                               "'; supported: " + supported + " or a plain directory path");
+    }
+    return factory(url, options);
+}
+
+}  // namespace signalhub::store

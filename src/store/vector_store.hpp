@@ -28,20 +28,20 @@ namespace signalhub::store {
 
 // Per-file indexing state, used for incremental indexing.
 struct FileState {
-    std::string path;          // repo-relative, '/' separated
-    std::string content_hash;  // Hash128Hex of the file bytes
+    std::string path{};        // repo-relative, '/' separated
+    std::string content_hash{};  // Hash128Hex of the file bytes
     std::int64_t size = 0;
     std::int64_t mtime_ns = 0;
-    std::vector<std::string> record_ids;  // records produced from this file
+    std::vector<std::string> record_ids{};  // records produced from this file
 };
 
 // A unit of atomic change (like LevelDB's WriteBatch). Applied in order:
 // record deletes, record upserts, file-state deletes, file-state puts.
 struct ChangeSet {
-    std::vector<std::string> delete_ids;
-    std::vector<Record> upserts;  // insert or replace by id
-    std::vector<std::string> delete_files;
-    std::vector<FileState> put_files;
+    std::vector<std::string> delete_ids{};
+    std::vector<Record> upserts{};  // insert or replace by id
+    std::vector<std::string> delete_files{};
+    std::vector<FileState> put_files{};
     bool touch_last_indexed = false;  // set the collection's last_indexed to now
     bool empty() const {
         return delete_ids.empty() && upserts.empty() && delete_files.empty() && put_files.empty() &&
@@ -51,15 +51,15 @@ struct ChangeSet {
 
 // Result filter. All set fields must match.
 struct Filter {
-    std::optional<std::string> language;   // metadata "language" equals
-    std::optional<std::string> path_glob;  // metadata "file_path" matches (glob: *, **, ?, [..])
+    std::optional<std::string> language{};   // metadata "language" equals
+    std::optional<std::string> path_glob{};  // metadata "file_path" matches (glob: *, **, ?, [..])
     bool empty() const { return !language && !path_glob; }
     bool Matches(const Metadata& metadata) const;
 };
 
 struct SearchOptions {
     size_t k = 10;
-    Filter filter;
+    Filter filter{};
     int ef_search = 0;  // 0: backend default
     // When false, hits carry no embedding (cheaper).
     bool include_embeddings = false;
@@ -67,8 +67,9 @@ struct SearchOptions {
 
 struct Hit {
     Record record;
-    // Higher is better. Vector search: similarity (1 - cosine distance for
-    // cosine). Lexical search: BM25 (positive, unbounded).
+    // Higher is better. Vector search: similarity (cosine similarity =
+    // 1 - cosine distance for cosine, the inner product for ip, the negative
+    // Euclidean distance for l2). Lexical search: BM25 (positive, unbounded).
     double score = 0;
 };
 
@@ -93,7 +94,8 @@ class VectorStore {
     virtual Result<std::vector<FileState>> ListFiles(std::string_view collection) = 0;
     // Records by id; missing ids are absent from the result.
     virtual Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) = 0;
-    // Records ordered by id, starting after `after_id` ("" = from the start).
+    // Records ordered by id (bytewise), starting after `after_id` ("" = from
+    // the start); at most `limit` (> 0, InvalidArgument otherwise) per page.
     virtual Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) = 0;
 
     // k nearest records to `query` (dimension must match), best first. With a
@@ -101,9 +103,17 @@ class VectorStore {
     virtual Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
                                                   const SearchOptions& options) = 0;
     // BM25 over the records' documents (code-aware tokens, see core/text.hpp),
-    // best first; any word of `query` may match.
+    // best first; any word of `query` may match. The indexed text is the
+    // document plus the "symbol" and "file_path" metadata. Any query text is
+    // safe (no query syntax reaches the backend); a query without words
+    // returns no hits.
     virtual Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
                                                    const SearchOptions& options) = 0;
+
+    // Persists derived state (e.g. the embedded store's HNSW files) now, so the
+    // next open need not replay or rebuild. Committed data never depends on it.
+    // No-op for backends without derived state and for read-only stores.
+    virtual Status Flush() { return Status::Ok(); }
 };
 
 struct OpenOptions {
@@ -111,12 +121,19 @@ struct OpenOptions {
 };
 
 // Opens a store by URL: a filesystem path or "sqlite://PATH" for the embedded
-// store, "memory://" for the in-memory store used in tests.
+// store, "memory://" for the in-memory store used in tests ("memory://NAME":
+// one store per NAME shared within the process). Unknown scheme:
+// InvalidArgument listing the supported ones. Other backends register through
+// store/registry.hpp. Embedded: NotFound when a read-only open finds no index,
+// FailedPrecondition when another writer holds the lock or the schema is newer.
 Result<std::unique_ptr<VectorStore>> OpenStore(const std::string& url, const OpenOptions& options);
 
 // Glob match for paths: '*' any run without '/', '**' any run including '/',
-// '?' one non-'/' character, '[abc]' / '[!abc]' classes. A pattern without
-// '/' matches the basename anywhere ("*.py").
+// '?' one non-'/' character, '[abc]' / '[!abc]' / '[a-z]' classes. A pattern
+// without '/' matches the basename anywhere ("*.py"); "**/" also matches zero
+// directories ("src/**/*.py" matches "src/a.py"); a leading "/" or "./" is
+// ignored (patterns with '/' are anchored at the root); a trailing '/' means
+// everything below ("src/" == "src/**").
 bool GlobMatch(std::string_view pattern, std::string_view path);
 
 }  // namespace signalhub::store

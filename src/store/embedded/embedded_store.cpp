@@ -1,0 +1,1311 @@
+// EmbeddedStore — on-disk layout and recovery (design note)
+// ==========================================================
+//
+// DIR/
+//   LOCK            writer lock: flock(LOCK_EX) held for the writer's lifetime; holds the
+//                   writer's pid for the error message. Released by the OS when the
+//                   process dies (even by kill -9), so a stale lock never blocks.
+//   store.db        SQLite (+ store.db-wal, store.db-shm): the source of truth.
+//   hnsw/<cid>.bin  HNSW graph of collection id <cid> (hnswlib 0.6.2 format); derived data.
+//   hnsw/<cid>.json sidecar: {format, collection_id, dimension, metric, seq, bytes, xxh3}.
+//
+// SQLite settings: WAL journal, synchronous=NORMAL, foreign_keys=ON, busy_timeout=5s.
+// Durability: in WAL mode with synchronous=NORMAL a transaction is in the WAL (the OS
+// page cache) when COMMIT returns, so it survives a crash of the process (kill -9, OOM
+// kill, segfault). A power loss or kernel crash may roll back the last transactions
+// (never corrupt the database): whole change sets disappear together with their file
+// states, so the next `signal-hub index` re-indexes exactly those files.
+//
+// Schema (PRAGMA user_version = 1; a newer version is refused at open):
+//   collections(id INTEGER PK AUTOINCREMENT, name UNIQUE, model, dimension, metric,
+//               created_at, last_indexed, hnsw_seq)
+//   records(row_id INTEGER PK AUTOINCREMENT, collection_id, id, document NULL,
+//           metadata JSON, embedding BLOB (float32 little-endian), file_path, language,
+//           UNIQUE(collection_id, id))
+//       metadata JSON: strings, integers, booleans as JSON; finite doubles as JSON numbers
+//       that always carry a '.' or exponent (nlohmann writes the shortest round-trip form,
+//       so 1.0 stays a float and every double round-trips exactly); non-finite doubles as
+//       {"$float": "nan"|"inf"|"-inf"}. file_path/language copy the string metadata for
+//       filtering.
+//   fts_<cid>       FTS5 table (tokenize=ascii), rowid = records.row_id, one column holding
+//                   the space-joined CodeTokens(document, symbol, file_path). Lexical query:
+//                   OR of quoted query tokens; score = -bm25().
+//   files(collection_id, path, content_hash, size, mtime_ns, record_ids JSON) PK(collection_id, path)
+//   change_log(seq INTEGER PK AUTOINCREMENT, collection_id, record_rowid, op 'upsert'|'delete')
+//       written in the same transaction as the records.
+//
+// HNSW consistency: a collection's graph reflects the change log up to a sequence number.
+// Commit writes SQLite first (one BEGIN IMMEDIATE transaction), then applies the same
+// changes to the in-memory graph. Flush (explicit, and when a writer closes) saves the
+// graph atomically (temp file, fsync, rename, fsync dir), then the sidecar (same way),
+// then sets collections.hnsw_seq and prunes change_log up to that seq. Loading a
+// collection: check the sidecar (ids, dimension, metric, hnsw_seq <= seq <= log head) and
+// the file's size and XXH3 checksum, load, then replay change_log rows after seq — replay
+// is idempotent: for each changed row id, the row's current state wins (present: insert or
+// replace the vector; absent: mark deleted). Finally the number of live graph elements must
+// equal the number of records; on any failure the graph is rebuilt from SQLite. A kill -9
+// at any moment therefore leaves SQLite consistent and the graph derivable. Read-only
+// opens do all of this in memory and re-check the log head on each search, reloading when
+// the writer pruned past them.
+//
+// Vector search: unfiltered → HNSW (ef = SearchOptions.ef_search or 128). Filtered → the
+// matching row ids come from SQL (language column, sh_glob(path_glob, file_path) function
+// implemented by GlobMatch); when at most max(2000, 5% of the collection) match, an exact
+// scan over their vectors; otherwise HNSW with a growing candidate count (4k, doubling)
+// keeping matching hits, and an exact scan if that still yields fewer than k.
+
+#include "store/embedded/embedded_store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
+#include <unordered_set>
+
+#include "store/embedded/file_util.hpp"
+#include "store/embedded/hnsw_index.hpp"
+#include "store/embedded/sqlite.hpp"
+#include "store/store_util.hpp"
+
+namespace signalhub::store {
+
+namespace fs = std::filesystem;
+using sqlite::Db;
+using sqlite::Stmt;
+using sqlite::Txn;
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr int kSidecarFormat = 1;
+constexpr int kBusyTimeoutMs = 5000;
+constexpr size_t kMaxIdleConnections = 8;
+constexpr size_t kCompactMinDeleted = 1024;
+
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE collections(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  model TEXT NOT NULL,
+  dimension INTEGER NOT NULL CHECK (dimension > 0),
+  metric TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_indexed INTEGER,
+  hnsw_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE records(
+  row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  document TEXT,
+  metadata TEXT NOT NULL,
+  embedding BLOB NOT NULL,
+  file_path TEXT,
+  language TEXT,
+  UNIQUE(collection_id, id)
+);
+CREATE INDEX records_language ON records(collection_id, language);
+CREATE TABLE files(
+  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  record_ids TEXT NOT NULL,
+  PRIMARY KEY(collection_id, path)
+) WITHOUT ROWID;
+CREATE TABLE change_log(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  collection_id INTEGER NOT NULL,
+  record_rowid INTEGER NOT NULL,
+  op TEXT NOT NULL CHECK (op IN ('upsert', 'delete'))
+);
+CREATE INDEX change_log_collection ON change_log(collection_id, seq);
+)sql";
+
+std::string FtsTable(std::int64_t collection_id) { return "fts_" + std::to_string(collection_id); }
+
+std::string NoIndexMessage(const std::string& dir) {
+    return "no index at " + dir + "; run `signal-hub index` first";
+}
+
+// ---- encoding -------------------------------------------------------------
+
+Result<std::string> EncodeMetadata(const std::string& record_id, const Metadata& metadata) {
+    Json j = Json::object();
+    for (const auto& [key, value] : metadata) {
+        if (const auto* s = std::get_if<std::string>(&value)) {
+            j[key] = *s;
+        } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
+            j[key] = *i;
+        } else if (const auto* b = std::get_if<bool>(&value)) {
+            j[key] = *b;
+        } else {
+            double d = std::get<double>(value);
+            if (std::isfinite(d)) {
+                j[key] = d;
+            } else {
+                j[key] = Json{{"$float", std::isnan(d) ? "nan" : (d > 0 ? "inf" : "-inf")}};
+            }
+        }
+    }
+    try {
+        return j.dump();
+    } catch (const std::exception& e) {
+        return InvalidArgument("record '" + record_id + "' has metadata that is not valid UTF-8: " + e.what());
+    }
+}
+
+Result<Metadata> DecodeMetadata(const std::string& text) {
+    Json j = Json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return DataLoss("corrupt metadata JSON: " + text.substr(0, 80));
+    Metadata out;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        const Json& v = it.value();
+        if (v.is_string()) {
+            out.emplace(it.key(), v.get<std::string>());
+        } else if (v.is_boolean()) {
+            out.emplace(it.key(), v.get<bool>());
+        } else if (v.is_number_integer()) {
+            if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+                return DataLoss("metadata integer out of range for key '" + it.key() + "'");
+            }
+            out.emplace(it.key(), v.get<std::int64_t>());
+        } else if (v.is_number_float()) {
+            out.emplace(it.key(), v.get<double>());
+        } else if (v.is_object() && v.size() == 1 && v.contains("$float") && v["$float"].is_string()) {
+            const std::string s = v["$float"].get<std::string>();
+            double d = s == "nan" ? std::numeric_limits<double>::quiet_NaN()
+                       : s == "inf" ? std::numeric_limits<double>::infinity()
+                                    : -std::numeric_limits<double>::infinity();
+            out.emplace(it.key(), d);
+        } else {
+            return DataLoss("corrupt metadata value for key '" + it.key() + "'");
+        }
+    }
+    return out;
+}
+
+std::vector<unsigned char> EncodeEmbedding(std::span<const float> v) {
+    std::vector<unsigned char> out(v.size() * sizeof(float));
+    for (size_t i = 0; i < v.size(); ++i) {
+        auto bits = std::bit_cast<std::uint32_t>(v[i]);
+        for (int b = 0; b < 4; ++b) out[i * 4 + static_cast<size_t>(b)] = static_cast<unsigned char>(bits >> (8 * b));
+    }
+    return out;
+}
+
+Status DecodeEmbedding(std::span<const unsigned char> bytes, int dimension, float* out) {
+    if (bytes.size() != static_cast<size_t>(dimension) * sizeof(float)) {
+        return DataLoss("stored embedding has " + std::to_string(bytes.size()) + " bytes, expected " +
+                        std::to_string(static_cast<size_t>(dimension) * sizeof(float)));
+    }
+    for (size_t i = 0; i < static_cast<size_t>(dimension); ++i) {
+        std::uint32_t bits = 0;
+        for (int b = 0; b < 4; ++b) bits |= static_cast<std::uint32_t>(bytes[i * 4 + static_cast<size_t>(b)]) << (8 * b);
+        out[i] = std::bit_cast<float>(bits);
+    }
+    return Status::Ok();
+}
+
+// ---- SQL helpers ------------------------------------------------------------
+
+void GlobSqlFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (argc != 2 || sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_int(ctx, 0);
+        return;
+    }
+    const auto* pattern = sqlite3_value_text(argv[0]);
+    int pattern_len = sqlite3_value_bytes(argv[0]);
+    const auto* path = sqlite3_value_text(argv[1]);
+    int path_len = sqlite3_value_bytes(argv[1]);
+    std::string_view p(reinterpret_cast<const char*>(pattern), static_cast<size_t>(pattern_len));
+    std::string_view t(reinterpret_cast<const char*>(path), static_cast<size_t>(path_len));
+    sqlite3_result_int(ctx, GlobMatch(p, t) ? 1 : 0);
+}
+
+Result<Db> OpenConnection(const std::string& path, bool read_only, bool create) {
+    int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
+    SH_ASSIGN_OR_RETURN(Db db, Db::Open(path, flags));
+    sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+    SH_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=ON"));
+    if (read_only) SH_RETURN_IF_ERROR(db.Exec("PRAGMA query_only=ON"));
+    int rc = sqlite3_create_function(db.get(), "sh_glob", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                     GlobSqlFunction, nullptr, nullptr);
+    if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "register sh_glob");
+    return db;
+}
+
+struct CollectionRow {
+    std::int64_t id = 0;
+    CollectionSpec spec;
+    std::optional<std::int64_t> last_indexed;
+    std::int64_t hnsw_seq = 0;
+};
+
+constexpr const char* kCollectionColumns = "id, name, model, dimension, metric, last_indexed, hnsw_seq";
+
+Result<CollectionRow> ReadCollectionRow(const Stmt& stmt) {
+    CollectionRow row;
+    row.id = stmt.Int(0);
+    row.spec.name = stmt.Text(1);
+    row.spec.model = stmt.Text(2);
+    row.spec.dimension = static_cast<int>(stmt.Int(3));
+    auto metric = ParseDistanceMetric(stmt.Text(4));
+    if (!metric.ok()) return DataLoss("collection '" + row.spec.name + "': " + metric.status().message());
+    row.spec.metric = *metric;
+    if (!stmt.IsNull(5)) row.last_indexed = stmt.Int(5);
+    row.hnsw_seq = stmt.Int(6);
+    return row;
+}
+
+Result<std::optional<CollectionRow>> FindCollection(sqlite3* db, std::string_view name) {
+    SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, std::string("SELECT ") + kCollectionColumns +
+                                                         " FROM collections WHERE name = ?1"));
+    stmt.Bind(1, name);
+    SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    if (!has_row) return std::optional<CollectionRow>();
+    SH_ASSIGN_OR_RETURN(CollectionRow row, ReadCollectionRow(stmt));
+    return std::optional<CollectionRow>(std::move(row));
+}
+
+Result<CollectionRow> RequireCollection(sqlite3* db, std::string_view name) {
+    SH_ASSIGN_OR_RETURN(std::optional<CollectionRow> row, FindCollection(db, name));
+    if (!row) return NotFound("collection '" + std::string(name) + "' does not exist");
+    return std::move(*row);
+}
+
+Result<std::int64_t> QueryIntBound(sqlite3* db, std::string_view sql, std::int64_t a, std::int64_t fallback = 0) {
+    SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
+    stmt.Bind(1, a);
+    SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    if (!has_row || stmt.IsNull(0)) return fallback;
+    return stmt.Int(0);
+}
+
+// Log head of a collection: everything up to it is committed.
+Result<std::int64_t> LogHead(sqlite3* db, const CollectionRow& row, std::int64_t hnsw_seq) {
+    SH_ASSIGN_OR_RETURN(std::int64_t max_seq,
+                        QueryIntBound(db, "SELECT max(seq) FROM change_log WHERE collection_id = ?1", row.id));
+    return std::max(max_seq, hnsw_seq);
+}
+
+// Reads id, document, metadata[, embedding] starting at column `first`.
+Result<Record> ReadRecord(const Stmt& stmt, int first, bool with_embedding, int dimension) {
+    Record r;
+    r.id = stmt.Text(first);
+    if (!stmt.IsNull(first + 1)) r.document = stmt.Text(first + 1);
+    SH_ASSIGN_OR_RETURN(r.metadata, DecodeMetadata(stmt.Text(first + 2)));
+    if (with_embedding) {
+        r.embedding.resize(static_cast<size_t>(dimension));
+        Status s = DecodeEmbedding(stmt.Blob(first + 3), dimension, r.embedding.data());
+        if (!s.ok()) return s.WithContext("record '" + r.id + "'");
+    }
+    return r;
+}
+
+// ---- writer lock ----------------------------------------------------------------
+
+class WriterLock {
+   public:
+    WriterLock() = default;
+    WriterLock(WriterLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    WriterLock& operator=(WriterLock&& other) noexcept {
+        std::swap(fd_, other.fd_);
+        return *this;
+    }
+    WriterLock(const WriterLock&) = delete;
+    WriterLock& operator=(const WriterLock&) = delete;
+    ~WriterLock() {
+        if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the flock
+    }
+
+    static Result<WriterLock> Acquire(const std::string& dir) {
+        const std::string path = (fs::path(dir) / "LOCK").string();
+        WriterLock lock;
+        lock.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock.fd_ < 0) return Internal("cannot open " + path + ": " + std::strerror(errno));
+        if (::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) {
+            if (errno != EWOULDBLOCK) return Internal("cannot lock " + path + ": " + std::strerror(errno));
+            char buffer[32] = {};
+            ssize_t n = ::pread(lock.fd_, buffer, sizeof buffer - 1, 0);
+            std::string pid = n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string("unknown");
+            while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+            return FailedPrecondition("store " + dir + " is locked by pid " + pid +
+                                      " (another signal-hub index is running); wait for it to finish");
+        }
+        std::string pid = std::to_string(::getpid()) + "\n";
+        if (::ftruncate(lock.fd_, 0) != 0 ||
+            ::pwrite(lock.fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+            return Internal("cannot write " + path + ": " + std::strerror(errno));
+        }
+        return lock;
+    }
+
+   private:
+    int fd_ = -1;
+};
+
+// ---- connection pool ----------------------------------------------------------------
+
+class ConnectionPool {
+   public:
+    explicit ConnectionPool(std::string path) : path_(std::move(path)) {}
+
+    class Lease {
+       public:
+        Lease(ConnectionPool* pool, Db db) : pool_(pool), db_(std::move(db)) {}
+        Lease(Lease&& other) noexcept : pool_(other.pool_), db_(std::move(other.db_)) { other.pool_ = nullptr; }
+        Lease& operator=(Lease&&) = delete;
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease() {
+            if (pool_ != nullptr && db_.get() != nullptr) pool_->Return(std::move(db_));
+        }
+        sqlite3* get() const { return db_.get(); }
+
+       private:
+        ConnectionPool* pool_;
+        Db db_;
+    };
+
+    Result<Lease> Acquire() {
+        {
+            std::lock_guard lock(mu_);
+            if (!idle_.empty()) {
+                Db db = std::move(idle_.back());
+                idle_.pop_back();
+                return Lease(this, std::move(db));
+            }
+        }
+        SH_ASSIGN_OR_RETURN(Db db, OpenConnection(path_, /*read_only=*/true, /*create=*/false));
+        return Lease(this, std::move(db));
+    }
+
+    void Clear() {
+        std::lock_guard lock(mu_);
+        idle_.clear();
+    }
+
+   private:
+    void Return(Db db) {
+        std::lock_guard lock(mu_);
+        if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(db));
+    }
+
+    std::string path_;
+    std::mutex mu_;
+    std::vector<Db> idle_;
+};
+
+// One collection's graph and how far along the change log it is.
+struct IndexState {
+    std::shared_mutex mu;
+    std::unique_ptr<HnswIndex> index;  // null: not loaded
+    std::int64_t applied_seq = 0;      // change_log rows up to here are reflected
+    std::int64_t saved_seq = -1;       // seq of the file on disk matching `index`; -1: none
+};
+
+struct RecordOp {
+    std::int64_t rowid = 0;
+    const Record* record = nullptr;  // nullptr: delete
+};
+
+template <typename F>
+auto Guarded(F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const std::bad_alloc&) {
+        return ResourceExhausted("out of memory in the embedded store");
+    } catch (const std::exception& e) {
+        return Internal(std::string("embedded store: ") + e.what());
+    }
+}
+
+}  // namespace
+
+// ====================================================================================
+
+class EmbeddedStore::Impl {
+   public:
+    Impl(std::string dir, bool read_only, EmbeddedStoreOptions tuning)
+        : dir_(std::move(dir)),
+          read_only_(read_only),
+          tuning_(tuning),
+          clock_(tuning.clock != nullptr ? *tuning.clock : Clock::Real()),
+          pool_(DatabasePath()) {}
+
+    std::string DatabasePath() const { return (fs::path(dir_) / "store.db").string(); }
+    std::string HnswDir() const { return (fs::path(dir_) / "hnsw").string(); }
+    std::string HnswPath(std::int64_t id) const { return HnswDir() + "/" + std::to_string(id) + ".bin"; }
+    std::string SidecarPath(std::int64_t id) const { return HnswDir() + "/" + std::to_string(id) + ".json"; }
+
+    Status OpenWriter() {
+        std::error_code ec;
+        fs::create_directories(fs::path(dir_) / "hnsw", ec);
+        if (ec) return Internal("cannot create " + HnswDir() + ": " + ec.message());
+        SH_ASSIGN_OR_RETURN(lock_, WriterLock::Acquire(dir_));
+        SH_ASSIGN_OR_RETURN(write_db_, OpenConnection(DatabasePath(), /*read_only=*/false, /*create=*/true));
+        sqlite3* db = write_db_.get();
+        {
+            SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "PRAGMA journal_mode=WAL"));
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row || stmt.Text(0) != "wal") return Internal("cannot enable WAL mode on " + DatabasePath());
+        }
+        SH_RETURN_IF_ERROR(write_db_.Exec("PRAGMA synchronous=NORMAL"));
+        SH_ASSIGN_OR_RETURN(std::int64_t version, sqlite::QueryInt(db, "PRAGMA user_version"));
+        SH_RETURN_IF_ERROR(CheckVersion(version));
+        if (version == 0) {
+            SH_ASSIGN_OR_RETURN(std::int64_t tables, sqlite::QueryInt(db, "SELECT count(*) FROM sqlite_master"));
+            if (tables > 0) {
+                return FailedPrecondition(DatabasePath() + " is not a signal-hub store (no schema version)");
+            }
+            SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, true));
+            SH_RETURN_IF_ERROR(write_db_.Exec(kSchemaSql));
+            SH_RETURN_IF_ERROR(write_db_.Exec("PRAGMA user_version=" + std::to_string(kSchemaVersion)));
+            SH_RETURN_IF_ERROR(txn.Commit());
+        }
+        return SweepOrphanFiles();
+    }
+
+    Status OpenReader() {
+        std::error_code ec;
+        if (!fs::exists(DatabasePath(), ec)) return NotFound(NoIndexMessage(dir_));
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        SH_ASSIGN_OR_RETURN(std::int64_t version, sqlite::QueryInt(lease.get(), "PRAGMA user_version"));
+        if (version == 0) return NotFound(NoIndexMessage(dir_));
+        return CheckVersion(version);
+    }
+
+    Status CheckVersion(std::int64_t version) const {
+        if (version > kSchemaVersion) {
+            return FailedPrecondition("store " + dir_ + " has schema version " + std::to_string(version) +
+                                      " but this signal-hub supports up to version " +
+                                      std::to_string(kSchemaVersion) + "; upgrade signal-hub");
+        }
+        return Status::Ok();
+    }
+
+    // Removes temp files and graphs of collections that no longer exist.
+    Status SweepOrphanFiles() {
+        std::unordered_set<std::string> keep;
+        {
+            SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(write_db_.get(), "SELECT id FROM collections"));
+            while (true) {
+                SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+                if (!has_row) break;
+                keep.insert(std::to_string(stmt.Int(0)));
+            }
+        }
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(HnswDir(), ec)) {
+            const std::string name = entry.path().filename().string();
+            const std::string stem = name.substr(0, name.find('.'));
+            if (name.ends_with(".tmp") || !keep.contains(stem)) fs::remove(entry.path(), ec);
+        }
+        return Status::Ok();
+    }
+
+    Status RequireWriter(std::string_view what) const {
+        if (read_only_) return FailedPrecondition("store " + dir_ + " is opened read-only; cannot " + std::string(what));
+        return Status::Ok();
+    }
+
+    // ---- collections ----
+
+    Result<CollectionInfo> Info(sqlite3* db, const CollectionRow& row) {
+        CollectionInfo info;
+        info.spec = row.spec;
+        info.last_indexed_unix = row.last_indexed;
+        SH_ASSIGN_OR_RETURN(info.records,
+                            QueryIntBound(db, "SELECT count(*) FROM records WHERE collection_id = ?1", row.id));
+        SH_ASSIGN_OR_RETURN(std::int64_t total, sqlite::QueryInt(db, "SELECT count(*) FROM records"));
+        SH_ASSIGN_OR_RETURN(std::int64_t collections, sqlite::QueryInt(db, "SELECT count(*) FROM collections"));
+        std::error_code ec;
+        auto size_of = [&ec](const std::string& p) -> std::int64_t {
+            auto n = fs::file_size(p, ec);
+            return ec ? 0 : static_cast<std::int64_t>(n);
+        };
+        double db_bytes = static_cast<double>(size_of(DatabasePath()) + size_of(DatabasePath() + "-wal"));
+        double share = total > 0 ? static_cast<double>(info.records) / static_cast<double>(total)
+                                 : 1.0 / static_cast<double>(std::max<std::int64_t>(collections, 1));
+        info.bytes = static_cast<std::int64_t>(db_bytes * share) + size_of(HnswPath(row.id));
+        return info;
+    }
+
+    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) {
+        SH_RETURN_IF_ERROR(ValidateSpec(spec));
+        if (read_only_) {
+            SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+            SH_ASSIGN_OR_RETURN(std::optional<CollectionRow> row, FindCollection(lease.get(), spec.name));
+            if (!row) SH_RETURN_IF_ERROR(RequireWriter("create collection '" + spec.name + "'"));
+            SH_RETURN_IF_ERROR(CheckCompatible(row->spec, spec));
+            return Info(lease.get(), *row);
+        }
+        std::lock_guard lock(write_mu_);
+        sqlite3* db = write_db_.get();
+        SH_ASSIGN_OR_RETURN(std::optional<CollectionRow> existing, FindCollection(db, spec.name));
+        if (existing) {
+            SH_RETURN_IF_ERROR(CheckCompatible(existing->spec, spec));
+            return Info(db, *existing);
+        }
+        {
+            SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, true));
+            SH_ASSIGN_OR_RETURN(Stmt insert,
+                                Stmt::Prepare(db, "INSERT INTO collections(name, model, dimension, metric, created_at) "
+                                                  "VALUES(?1, ?2, ?3, ?4, ?5)"));
+            insert.Bind(1, spec.name)
+                .Bind(2, spec.model)
+                .Bind(3, std::int64_t{spec.dimension})
+                .Bind(4, DistanceMetricName(spec.metric))
+                .Bind(5, clock_.UnixSeconds());
+            SH_RETURN_IF_ERROR(insert.Run());
+            std::int64_t id = sqlite3_last_insert_rowid(db);
+            SH_RETURN_IF_ERROR(
+                write_db_.Exec("CREATE VIRTUAL TABLE " + FtsTable(id) + " USING fts5(tokens, tokenize = 'ascii')"));
+            SH_RETURN_IF_ERROR(txn.Commit());
+        }
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(db, spec.name));
+        return Info(db, row);
+    }
+
+    Result<CollectionInfo> GetCollection(std::string_view name) {
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(lease.get(), name));
+        return Info(lease.get(), row);
+    }
+
+    Result<std::vector<CollectionInfo>> ListCollections() {
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        std::vector<CollectionRow> rows;
+        {
+            SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(lease.get(), std::string("SELECT ") + kCollectionColumns +
+                                                                          " FROM collections ORDER BY name"));
+            while (true) {
+                SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+                if (!has_row) break;
+                SH_ASSIGN_OR_RETURN(CollectionRow row, ReadCollectionRow(stmt));
+                rows.push_back(std::move(row));
+            }
+        }
+        std::vector<CollectionInfo> out;
+        for (const auto& row : rows) {
+            SH_ASSIGN_OR_RETURN(CollectionInfo info, Info(lease.get(), row));
+            out.push_back(std::move(info));
+        }
+        return out;
+    }
+
+    Status DropCollection(std::string_view name) {
+        SH_RETURN_IF_ERROR(RequireWriter("drop collection '" + std::string(name) + "'"));
+        std::lock_guard lock(write_mu_);
+        sqlite3* db = write_db_.get();
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(db, name));
+        {
+            SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, true));
+            for (const char* sql : {"DELETE FROM records WHERE collection_id = ?1",
+                                    "DELETE FROM files WHERE collection_id = ?1",
+                                    "DELETE FROM change_log WHERE collection_id = ?1",
+                                    "DELETE FROM collections WHERE id = ?1"}) {
+                SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
+                stmt.Bind(1, row.id);
+                SH_RETURN_IF_ERROR(stmt.Run());
+            }
+            SH_RETURN_IF_ERROR(write_db_.Exec("DROP TABLE " + FtsTable(row.id)));
+            SH_RETURN_IF_ERROR(txn.Commit());
+        }
+        {
+            std::lock_guard states_lock(states_mu_);
+            states_.erase(row.id);
+        }
+        // Committed: the graph files are now orphans (also swept at the next open).
+        std::error_code ec;
+        fs::remove(HnswPath(row.id), ec);
+        fs::remove(SidecarPath(row.id), ec);
+        return Status::Ok();
+    }
+
+    // ---- writes ----
+
+    Status Commit(std::string_view collection, const ChangeSet& changes) {
+        SH_RETURN_IF_ERROR(RequireWriter("commit to collection '" + std::string(collection) + "'"));
+        std::lock_guard lock(write_mu_);
+        sqlite3* db = write_db_.get();
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(db, collection));
+        SH_RETURN_IF_ERROR(ValidateChangeSet(collection, row.spec.dimension, changes));
+        if (changes.empty()) return Status::Ok();
+        // Encode everything that can fail before the transaction starts.
+        std::vector<std::string> metadata;
+        metadata.reserve(changes.upserts.size());
+        for (const auto& r : changes.upserts) {
+            SH_ASSIGN_OR_RETURN(std::string m, EncodeMetadata(r.id, r.metadata));
+            metadata.push_back(std::move(m));
+        }
+        std::vector<std::string> record_ids_json;
+        for (const auto& f : changes.put_files) {
+            try {
+                record_ids_json.push_back(Json(f.record_ids).dump());
+            } catch (const std::exception&) {
+                return InvalidArgument("file state '" + f.path + "' has record ids that are not valid UTF-8");
+            }
+        }
+
+        std::vector<RecordOp> ops;
+        std::int64_t prev_head = 0;
+        std::int64_t last_seq = 0;
+        {
+            SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, true));
+            SH_ASSIGN_OR_RETURN(prev_head, LogHead(db, row, row.hnsw_seq));
+            last_seq = prev_head;
+            const std::string fts = FtsTable(row.id);
+            SH_ASSIGN_OR_RETURN(Stmt del, Stmt::Prepare(db, "DELETE FROM records WHERE collection_id = ?1 AND id = ?2 "
+                                                            "RETURNING row_id"));
+            SH_ASSIGN_OR_RETURN(Stmt fts_del, Stmt::Prepare(db, "DELETE FROM " + fts + " WHERE rowid = ?1"));
+            SH_ASSIGN_OR_RETURN(Stmt fts_ins, Stmt::Prepare(db, "INSERT INTO " + fts + "(rowid, tokens) VALUES(?1, ?2)"));
+            SH_ASSIGN_OR_RETURN(Stmt log, Stmt::Prepare(db, "INSERT INTO change_log(collection_id, record_rowid, op) "
+                                                            "VALUES(?1, ?2, ?3)"));
+            SH_ASSIGN_OR_RETURN(
+                Stmt upsert,
+                Stmt::Prepare(db,
+                              "INSERT INTO records(collection_id, id, document, metadata, embedding, file_path, "
+                              "language) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(collection_id, id) DO UPDATE "
+                              "SET document = excluded.document, metadata = excluded.metadata, embedding = "
+                              "excluded.embedding, file_path = excluded.file_path, language = excluded.language "
+                              "RETURNING row_id"));
+            auto append_log = [&](std::int64_t rowid, std::string_view op) -> Status {
+                log.Reset();
+                log.Bind(1, row.id).Bind(2, rowid).Bind(3, op);
+                SH_RETURN_IF_ERROR(log.Run());
+                last_seq = sqlite3_last_insert_rowid(db);
+                return Status::Ok();
+            };
+            for (const auto& id : changes.delete_ids) {
+                del.Reset();
+                del.Bind(1, row.id).Bind(2, id);
+                SH_ASSIGN_OR_RETURN(bool has_row, del.Step());
+                if (!has_row) continue;
+                std::int64_t rowid = del.Int(0);
+                SH_RETURN_IF_ERROR(del.Run());
+                fts_del.Reset();
+                fts_del.Bind(1, rowid);
+                SH_RETURN_IF_ERROR(fts_del.Run());
+                SH_RETURN_IF_ERROR(append_log(rowid, "delete"));
+                ops.push_back({rowid, nullptr});
+            }
+            for (size_t i = 0; i < changes.upserts.size(); ++i) {
+                const Record& r = changes.upserts[i];
+                std::vector<unsigned char> blob = EncodeEmbedding(r.embedding);
+                upsert.Reset();
+                upsert.Bind(1, row.id)
+                    .Bind(2, r.id)
+                    .Bind(3, r.document)
+                    .Bind(4, metadata[i])
+                    .BindBlob(5, blob)
+                    .Bind(6, GetString(r.metadata, meta::kFilePath))
+                    .Bind(7, GetString(r.metadata, meta::kLanguage));
+                SH_ASSIGN_OR_RETURN(bool has_row, upsert.Step());
+                if (!has_row) return Internal("upsert of record '" + r.id + "' returned no row id");
+                std::int64_t rowid = upsert.Int(0);
+                SH_RETURN_IF_ERROR(upsert.Run());
+                fts_del.Reset();
+                fts_del.Bind(1, rowid);
+                SH_RETURN_IF_ERROR(fts_del.Run());
+                std::string tokens;
+                for (const auto& t : LexicalTokens(r)) {
+                    if (!tokens.empty()) tokens += ' ';
+                    tokens += t;
+                }
+                fts_ins.Reset();
+                fts_ins.Bind(1, rowid).Bind(2, tokens);
+                SH_RETURN_IF_ERROR(fts_ins.Run());
+                SH_RETURN_IF_ERROR(append_log(rowid, "upsert"));
+                ops.push_back({rowid, &r});
+            }
+            if (!changes.delete_files.empty()) {
+                SH_ASSIGN_OR_RETURN(Stmt fdel,
+                                    Stmt::Prepare(db, "DELETE FROM files WHERE collection_id = ?1 AND path = ?2"));
+                for (const auto& path : changes.delete_files) {
+                    fdel.Reset();
+                    fdel.Bind(1, row.id).Bind(2, path);
+                    SH_RETURN_IF_ERROR(fdel.Run());
+                }
+            }
+            if (!changes.put_files.empty()) {
+                SH_ASSIGN_OR_RETURN(Stmt fput, Stmt::Prepare(db, "INSERT OR REPLACE INTO files(collection_id, path, "
+                                                                 "content_hash, size, mtime_ns, record_ids) "
+                                                                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+                for (size_t i = 0; i < changes.put_files.size(); ++i) {
+                    const FileState& f = changes.put_files[i];
+                    fput.Reset();
+                    fput.Bind(1, row.id)
+                        .Bind(2, f.path)
+                        .Bind(3, f.content_hash)
+                        .Bind(4, f.size)
+                        .Bind(5, f.mtime_ns)
+                        .Bind(6, record_ids_json[i]);
+                    SH_RETURN_IF_ERROR(fput.Run());
+                }
+            }
+            if (changes.touch_last_indexed) {
+                SH_ASSIGN_OR_RETURN(Stmt touch, Stmt::Prepare(db, "UPDATE collections SET last_indexed = ?1 WHERE id = ?2"));
+                touch.Bind(1, clock_.UnixSeconds()).Bind(2, row.id);
+                SH_RETURN_IF_ERROR(touch.Run());
+            }
+            SH_RETURN_IF_ERROR(txn.Commit());
+        }
+        ApplyToLoadedIndex(row, prev_head, last_seq, ops);
+        return Status::Ok();
+    }
+
+    // Keeps an already loaded graph current without re-reading SQLite. A graph
+    // that is not loaded, or not exactly at prev_head, catches up on next use.
+    void ApplyToLoadedIndex(const CollectionRow& row, std::int64_t prev_head, std::int64_t last_seq,
+                            const std::vector<RecordOp>& ops) {
+        if (ops.empty()) return;
+        std::shared_ptr<IndexState> state;
+        {
+            std::lock_guard lock(states_mu_);
+            auto it = states_.find(row.id);
+            if (it == states_.end()) return;
+            state = it->second;
+        }
+        std::unique_lock lock(state->mu);
+        if (!state->index || state->applied_seq != prev_head) return;
+        for (const auto& op : ops) {
+            if (op.record == nullptr) {
+                state->index->Remove(op.rowid);
+            } else if (!state->index->Upsert(op.rowid, op.record->embedding).ok()) {
+                state->index.reset();  // reload (and catch up) on next use
+                return;
+            }
+        }
+        state->applied_seq = last_seq;
+    }
+
+    // ---- the HNSW graph of a collection ----
+
+    std::shared_ptr<IndexState> StateFor(std::int64_t id) {
+        std::lock_guard lock(states_mu_);
+        auto& slot = states_[id];
+        if (!slot) slot = std::make_shared<IndexState>();
+        return slot;
+    }
+
+    // Returns the collection's graph, loaded and caught up with the log as of
+    // one read snapshot of `db`.
+    Result<std::shared_ptr<IndexState>> FreshIndex(sqlite3* db, const CollectionRow& row) {
+        std::shared_ptr<IndexState> state = StateFor(row.id);
+        SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, false));
+        SH_ASSIGN_OR_RETURN(std::int64_t hnsw_seq,
+                            QueryIntBound(db, "SELECT hnsw_seq FROM collections WHERE id = ?1", row.id, -1));
+        if (hnsw_seq < 0) return NotFound("collection '" + row.spec.name + "' does not exist");
+        SH_ASSIGN_OR_RETURN(std::int64_t head, LogHead(db, row, hnsw_seq));
+        {
+            std::shared_lock lock(state->mu);
+            if (state->index && state->applied_seq >= head) return state;
+        }
+        std::unique_lock lock(state->mu);
+        if (state->index && state->applied_seq >= head) return state;
+        if (!state->index || state->applied_seq < hnsw_seq) {
+            Status loaded = LoadLocked(db, row, *state, hnsw_seq, head);
+            if (!loaded.ok()) SH_RETURN_IF_ERROR(RebuildLocked(db, row, *state, head));
+        } else {
+            SH_RETURN_IF_ERROR(CatchUpLocked(db, row, *state, head));
+        }
+        SH_ASSIGN_OR_RETURN(std::int64_t count,
+                            QueryIntBound(db, "SELECT count(*) FROM records WHERE collection_id = ?1", row.id));
+        if (static_cast<std::int64_t>(state->index->live()) != count) {
+            SH_RETURN_IF_ERROR(RebuildLocked(db, row, *state, head));
+        }
+        return state;
+    }
+
+    Status LoadLocked(sqlite3* db, const CollectionRow& row, IndexState& state, std::int64_t hnsw_seq,
+                      std::int64_t head) {
+        state.index.reset();
+        SH_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(SidecarPath(row.id)));
+        Json j = Json::parse(text, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) return DataLoss("corrupt sidecar " + SidecarPath(row.id));
+        auto get_int = [&j](const char* key) -> std::int64_t {
+            return j.contains(key) && j[key].is_number_integer() ? j[key].get<std::int64_t>() : -1;
+        };
+        std::int64_t seq = get_int("seq");
+        bool consistent = get_int("format") == kSidecarFormat && get_int("collection_id") == row.id &&
+                          get_int("dimension") == row.spec.dimension && j.contains("metric") &&
+                          j["metric"] == std::string(DistanceMetricName(row.spec.metric)) && seq >= hnsw_seq &&
+                          seq <= head && j.contains("xxh3") && j["xxh3"].is_string();
+        if (!consistent) return DataLoss("sidecar " + SidecarPath(row.id) + " does not match the database");
+        HnswIndex::FileInfo expected;
+        expected.bytes = get_int("bytes");
+        expected.xxh3 = std::stoull(j["xxh3"].get<std::string>(), nullptr, 16);
+        SH_ASSIGN_OR_RETURN(state.index,
+                            HnswIndex::Load(HnswPath(row.id), row.spec.dimension, row.spec.metric, expected));
+        hnsw_loads_++;
+        state.applied_seq = seq;
+        state.saved_seq = seq;
+        return CatchUpLocked(db, row, state, head);
+    }
+
+    Status CatchUpLocked(sqlite3* db, const CollectionRow& row, IndexState& state, std::int64_t head) {
+        SH_ASSIGN_OR_RETURN(
+            Stmt stmt, Stmt::Prepare(db, "SELECT c.record_rowid, r.embedding FROM (SELECT DISTINCT record_rowid FROM "
+                                         "change_log WHERE collection_id = ?1 AND seq > ?2) c LEFT JOIN records r ON "
+                                         "r.row_id = c.record_rowid AND r.collection_id = ?1"));
+        stmt.Bind(1, row.id).Bind(2, state.applied_seq);
+        std::vector<float> v(static_cast<size_t>(row.spec.dimension));
+        while (true) {
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) break;
+            std::int64_t rowid = stmt.Int(0);
+            if (stmt.IsNull(1)) {
+                state.index->Remove(rowid);
+            } else {
+                SH_RETURN_IF_ERROR(DecodeEmbedding(stmt.Blob(1), row.spec.dimension, v.data()));
+                Status s = state.index->Upsert(rowid, v);
+                if (!s.ok()) {
+                    state.index.reset();
+                    return s;
+                }
+            }
+            replayed_changes_++;
+        }
+        state.applied_seq = head;
+        return Status::Ok();
+    }
+
+    Status RebuildLocked(sqlite3* db, const CollectionRow& row, IndexState& state, std::int64_t head) {
+        state.index.reset();
+        std::vector<std::int64_t> labels;
+        std::vector<float> vectors;
+        const auto dim = static_cast<size_t>(row.spec.dimension);
+        {
+            SH_ASSIGN_OR_RETURN(Stmt stmt,
+                                Stmt::Prepare(db, "SELECT row_id, embedding FROM records WHERE collection_id = ?1"));
+            stmt.Bind(1, row.id);
+            while (true) {
+                SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+                if (!has_row) break;
+                labels.push_back(stmt.Int(0));
+                vectors.resize(labels.size() * dim);
+                SH_RETURN_IF_ERROR(
+                    DecodeEmbedding(stmt.Blob(1), row.spec.dimension, vectors.data() + (labels.size() - 1) * dim));
+            }
+        }
+        SH_ASSIGN_OR_RETURN(state.index, HnswIndex::Build(row.spec.dimension, row.spec.metric, labels, vectors));
+        hnsw_rebuilds_++;
+        state.applied_seq = head;
+        state.saved_seq = -1;
+        return Status::Ok();
+    }
+
+    Status Flush() {
+        if (read_only_) return Status::Ok();
+        std::lock_guard lock(write_mu_);
+        sqlite3* db = write_db_.get();
+        std::vector<std::pair<CollectionRow, std::int64_t>> rows;  // row, log max seq
+        {
+            SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, std::string("SELECT ") + kCollectionColumns +
+                                                                 ", (SELECT max(seq) FROM change_log WHERE "
+                                                                 "collection_id = collections.id) FROM collections"));
+            while (true) {
+                SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+                if (!has_row) break;
+                SH_ASSIGN_OR_RETURN(CollectionRow row, ReadCollectionRow(stmt));
+                rows.emplace_back(std::move(row), stmt.IsNull(7) ? 0 : stmt.Int(7));
+            }
+        }
+        for (const auto& [row, log_max] : rows) {
+            std::shared_ptr<IndexState> existing;
+            {
+                std::lock_guard states_lock(states_mu_);
+                auto it = states_.find(row.id);
+                if (it != states_.end()) existing = it->second;
+            }
+            bool dirty = false;
+            if (existing) {
+                std::shared_lock state_lock(existing->mu);
+                dirty = existing->index && existing->saved_seq != existing->applied_seq;
+            }
+            if (log_max <= row.hnsw_seq && !dirty) continue;
+            SH_RETURN_IF_ERROR(SaveCollection(db, row));
+        }
+        return Status::Ok();
+    }
+
+    Status SaveCollection(sqlite3* db, const CollectionRow& row) {
+        SH_ASSIGN_OR_RETURN(std::shared_ptr<IndexState> state, FreshIndex(db, row));
+        std::unique_lock lock(state->mu);  // writes are serialised by write_mu_; this excludes catch-ups
+        if (state->index->deleted() > kCompactMinDeleted && state->index->deleted() > state->index->live()) {
+            SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, false));
+            SH_RETURN_IF_ERROR(RebuildLocked(db, row, *state, state->applied_seq));
+            SH_RETURN_IF_ERROR(txn.Commit());
+        }
+        const std::int64_t seq = state->applied_seq;
+        if (state->saved_seq != seq) {
+            SH_ASSIGN_OR_RETURN(HnswIndex::FileInfo info, state->index->Save(HnswPath(row.id)));
+            char hash[17];
+            std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(info.xxh3));
+            Json sidecar = {{"format", kSidecarFormat},
+                            {"collection_id", row.id},
+                            {"dimension", row.spec.dimension},
+                            {"metric", std::string(DistanceMetricName(row.spec.metric))},
+                            {"seq", seq},
+                            {"bytes", info.bytes},
+                            {"xxh3", std::string(hash)}};
+            SH_RETURN_IF_ERROR(WriteFileAtomic(SidecarPath(row.id), sidecar.dump(2) + "\n"));
+            state->saved_seq = seq;
+        }
+        lock.unlock();
+        SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, true));
+        SH_ASSIGN_OR_RETURN(Stmt update, Stmt::Prepare(db, "UPDATE collections SET hnsw_seq = max(hnsw_seq, ?1) "
+                                                           "WHERE id = ?2"));
+        update.Bind(1, seq).Bind(2, row.id);
+        SH_RETURN_IF_ERROR(update.Run());
+        SH_ASSIGN_OR_RETURN(Stmt prune, Stmt::Prepare(db, "DELETE FROM change_log WHERE collection_id = ?1 AND seq <= ?2"));
+        prune.Bind(1, row.id).Bind(2, seq);
+        SH_RETURN_IF_ERROR(prune.Run());
+        return txn.Commit();
+    }
+
+    // ---- reads ----
+
+    Result<std::vector<FileState>> ListFiles(std::string_view collection) {
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(lease.get(), collection));
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(lease.get(), "SELECT path, content_hash, size, mtime_ns, "
+                                                                  "record_ids FROM files WHERE collection_id = ?1 "
+                                                                  "ORDER BY path"));
+        stmt.Bind(1, row.id);
+        std::vector<FileState> out;
+        while (true) {
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) break;
+            FileState f;
+            f.path = stmt.Text(0);
+            f.content_hash = stmt.Text(1);
+            f.size = stmt.Int(2);
+            f.mtime_ns = stmt.Int(3);
+            Json ids = Json::parse(stmt.Text(4), nullptr, false);
+            if (ids.is_discarded() || !ids.is_array()) return DataLoss("corrupt record ids of file '" + f.path + "'");
+            for (const auto& id : ids) {
+                if (!id.is_string()) return DataLoss("corrupt record ids of file '" + f.path + "'");
+                f.record_ids.push_back(id.get<std::string>());
+            }
+            out.push_back(std::move(f));
+        }
+        return out;
+    }
+
+    Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) {
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(lease.get(), collection));
+        SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(lease.get(), false));
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(lease.get(), "SELECT id, document, metadata, embedding FROM "
+                                                                  "records WHERE collection_id = ?1 AND id = ?2"));
+        std::vector<Record> out;
+        for (const auto& id : ids) {
+            stmt.Reset();
+            stmt.Bind(1, row.id).Bind(2, id);
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) continue;
+            SH_ASSIGN_OR_RETURN(Record r, ReadRecord(stmt, 0, true, row.spec.dimension));
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) {
+        if (limit == 0) return InvalidArgument("scan limit must be positive");
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(lease.get(), collection));
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(lease.get(), "SELECT id, document, metadata, embedding FROM "
+                                                                  "records WHERE collection_id = ?1 AND id > ?2 "
+                                                                  "ORDER BY id LIMIT ?3"));
+        stmt.Bind(1, row.id).Bind(2, after_id).Bind(3, static_cast<std::int64_t>(std::min<size_t>(limit, INT32_MAX)) + 1);
+        ScanPage page;
+        bool more = false;
+        while (true) {
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) break;
+            if (page.records.size() == limit) {
+                more = true;
+                break;
+            }
+            SH_ASSIGN_OR_RETURN(Record r, ReadRecord(stmt, 0, true, row.spec.dimension));
+            page.records.push_back(std::move(r));
+        }
+        if (more) page.next_after = page.records.back().id;
+        return page;
+    }
+
+    // Row ids of the collection's records that match a non-empty filter.
+    Result<std::vector<std::int64_t>> MatchingRowids(sqlite3* db, const CollectionRow& row, const Filter& filter) {
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "SELECT row_id FROM records WHERE collection_id = ?1 AND "
+                                                         "(?2 IS NULL OR language = ?2) AND "
+                                                         "(?3 IS NULL OR sh_glob(?3, file_path))"));
+        stmt.Bind(1, row.id).Bind(2, filter.language).Bind(3, filter.path_glob);
+        std::vector<std::int64_t> out;
+        while (true) {
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) break;
+            out.push_back(stmt.Int(0));
+        }
+        return out;
+    }
+
+    Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
+                                          const SearchOptions& options) {
+        SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        sqlite3* db = lease.get();
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(db, collection));
+        SH_RETURN_IF_ERROR(ValidateQuery(collection, row.spec.dimension, query));
+        if (options.k == 0) return std::vector<Hit>();
+        // A commit between reading the graph and fetching the rows can delete a
+        // hit; search again (the graph then catches up) rather than return fewer.
+        constexpr int kAttempts = 3;
+        for (int attempt = 1;; ++attempt) {
+            SH_ASSIGN_OR_RETURN(std::vector<HnswIndex::Scored> best, BestRowids(db, row, query, options));
+            SH_ASSIGN_OR_RETURN(std::vector<Hit> hits, FetchHits(db, row, best, options.include_embeddings));
+            if (hits.size() == best.size() || attempt == kAttempts) return hits;
+        }
+    }
+
+    Result<std::vector<HnswIndex::Scored>> BestRowids(sqlite3* db, const CollectionRow& row,
+                                                      std::span<const float> query, const SearchOptions& options) {
+        SH_ASSIGN_OR_RETURN(std::shared_ptr<IndexState> state, FreshIndex(db, row));
+        const std::vector<float> q = PrepareVector(row.spec.metric, query);
+        const size_t k = options.k;
+        const size_t ef = static_cast<size_t>(options.ef_search > 0 ? options.ef_search : tuning_.default_ef_search);
+        std::vector<HnswIndex::Scored> best;
+        if (options.filter.empty()) {
+            std::shared_lock lock(state->mu);
+            SH_ASSIGN_OR_RETURN(best, state->index->Search(q, k, ef));
+            hnsw_searches_++;
+        } else {
+            SH_ASSIGN_OR_RETURN(std::vector<std::int64_t> matching, MatchingRowids(db, row, options.filter));
+            std::shared_lock lock(state->mu);
+            const HnswIndex& index = *state->index;
+            const double threshold =
+                std::max(static_cast<double>(tuning_.exact_scan_min), tuning_.exact_scan_fraction * index.live());
+            bool exact = static_cast<double>(matching.size()) <= threshold;
+            if (!exact) {
+                std::unordered_set<std::int64_t> allowed(matching.begin(), matching.end());
+                const size_t want = std::min(k, matching.size());
+                for (size_t n = k * 4;; n *= 2) {
+                    SH_ASSIGN_OR_RETURN(std::vector<HnswIndex::Scored> candidates, index.Search(q, n, ef));
+                    best.clear();
+                    for (const auto& c : candidates) {
+                        if (allowed.contains(c.label)) best.push_back(c);
+                        if (best.size() == k) break;
+                    }
+                    if (best.size() >= want || n >= index.live()) break;
+                }
+                exact = best.size() < want;
+                if (!exact) hnsw_searches_++;
+            }
+            if (exact) {
+                best.clear();
+                for (std::int64_t rowid : matching) {
+                    double score = 0;
+                    if (index.Score(q, rowid, score)) best.push_back({score, rowid});
+                }
+                auto by_score = [](const HnswIndex::Scored& a, const HnswIndex::Scored& b) {
+                    return a.score != b.score ? a.score > b.score : a.label < b.label;
+                };
+                size_t keep = std::min(k, best.size());
+                std::partial_sort(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(keep), best.end(), by_score);
+                best.resize(keep);
+                exact_searches_++;
+            }
+        }
+        return best;
+    }
+
+    Result<std::vector<Hit>> FetchHits(sqlite3* db, const CollectionRow& row,
+                                       const std::vector<HnswIndex::Scored>& best, bool with_embeddings) {
+        SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, false));
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, with_embeddings
+                                                             ? "SELECT id, document, metadata, embedding FROM records "
+                                                               "WHERE row_id = ?1 AND collection_id = ?2"
+                                                             : "SELECT id, document, metadata FROM records "
+                                                               "WHERE row_id = ?1 AND collection_id = ?2"));
+        std::vector<Hit> hits;
+        hits.reserve(best.size());
+        for (const auto& b : best) {
+            stmt.Reset();
+            stmt.Bind(1, b.label).Bind(2, row.id);
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) continue;  // deleted by a commit after the graph was read
+            Hit hit;
+            hit.score = b.score;
+            SH_ASSIGN_OR_RETURN(hit.record, ReadRecord(stmt, 0, with_embeddings, row.spec.dimension));
+            hits.push_back(std::move(hit));
+        }
+        return hits;
+    }
+
+    Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
+                                           const SearchOptions& options) {
+        SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        sqlite3* db = lease.get();
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(db, collection));
+        std::vector<Hit> hits;
+        std::vector<std::string> terms = LexicalQueryTerms(query);
+        if (terms.empty() || options.k == 0) return hits;
+        // Every term is a quoted FTS5 string (quotes doubled): no user text is FTS5 syntax.
+        std::string match;
+        for (const auto& t : terms) {
+            if (!match.empty()) match += " OR ";
+            match += '"';
+            for (char c : t) {
+                if (c == '"') match += '"';
+                match += c;
+            }
+            match += '"';
+        }
+        const std::string fts = FtsTable(row.id);
+        std::string sql = "SELECT -bm25(" + fts + "), r.id, r.document, r.metadata" +
+                          (options.include_embeddings ? ", r.embedding" : "") + " FROM " + fts +
+                          " JOIN records r ON r.row_id = " + fts + ".rowid WHERE " + fts +
+                          " MATCH ?1 AND (?2 IS NULL OR r.language = ?2) AND (?3 IS NULL OR sh_glob(?3, r.file_path)) "
+                          "ORDER BY bm25(" + fts + "), r.id LIMIT ?4";
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
+        stmt.Bind(1, match)
+            .Bind(2, options.filter.language)
+            .Bind(3, options.filter.path_glob)
+            .Bind(4, static_cast<std::int64_t>(std::min<size_t>(options.k, INT32_MAX)));
+        while (true) {
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) break;
+            Hit hit;
+            hit.score = stmt.Double(0);
+            SH_ASSIGN_OR_RETURN(hit.record, ReadRecord(stmt, 1, options.include_embeddings, row.spec.dimension));
+            hits.push_back(std::move(hit));
+        }
+        return hits;
+    }
+
+    void Close() {
+        if (!read_only_ && write_db_.get() != nullptr) {
+            (void)Guarded([&]() -> Status { return Flush(); });
+        }
+    }
+
+    const std::string dir_;
+    const bool read_only_;
+    const EmbeddedStoreOptions tuning_;
+    Clock& clock_;
+
+    // Declaration order = reverse destruction order: the lock is released last.
+    WriterLock lock_;
+    std::mutex write_mu_;
+    Db write_db_;
+    ConnectionPool pool_;
+    std::mutex states_mu_;
+    std::map<std::int64_t, std::shared_ptr<IndexState>> states_;
+
+    std::atomic<std::int64_t> hnsw_loads_{0};
+    std::atomic<std::int64_t> hnsw_rebuilds_{0};
+    std::atomic<std::int64_t> replayed_changes_{0};
+    std::atomic<std::int64_t> exact_searches_{0};
+    std::atomic<std::int64_t> hnsw_searches_{0};
+};
+
+// ====================================================================================
+
+EmbeddedStore::EmbeddedStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+EmbeddedStore::~EmbeddedStore() {
+    if (impl_) impl_->Close();
+}
+
+Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Open(const std::string& dir, const OpenOptions& options,
+                                                           const EmbeddedStoreOptions& tuning) {
+    return Guarded([&]() -> Result<std::unique_ptr<EmbeddedStore>> {
+        auto impl = std::make_unique<Impl>(dir, options.read_only, tuning);
+        Status s = options.read_only ? impl->OpenReader() : impl->OpenWriter();
+        if (!s.ok()) return s;
+        return std::unique_ptr<EmbeddedStore>(new EmbeddedStore(std::move(impl)));
+    });
+}
+
+Result<CollectionInfo> EmbeddedStore::EnsureCollection(const CollectionSpec& spec) {
+    return Guarded([&] { return impl_->EnsureCollection(spec); });
+}
+Result<CollectionInfo> EmbeddedStore::GetCollection(std::string_view name) {
+    return Guarded([&] { return impl_->GetCollection(name); });
+}
+Result<std::vector<CollectionInfo>> EmbeddedStore::ListCollections() {
+    return Guarded([&] { return impl_->ListCollections(); });
+}
+Status EmbeddedStore::DropCollection(std::string_view name) {
+    return Guarded([&] { return impl_->DropCollection(name); });
+}
+Status EmbeddedStore::Commit(std::string_view collection, const ChangeSet& changes) {
+    return Guarded([&] { return impl_->Commit(collection, changes); });
+}
+Result<std::vector<FileState>> EmbeddedStore::ListFiles(std::string_view collection) {
+    return Guarded([&] { return impl_->ListFiles(collection); });
+}
+Result<std::vector<Record>> EmbeddedStore::Get(std::string_view collection, std::span<const std::string> ids) {
+    return Guarded([&] { return impl_->Get(collection, ids); });
+}
+Result<ScanPage> EmbeddedStore::Scan(std::string_view collection, std::string_view after_id, size_t limit) {
+    return Guarded([&] { return impl_->Scan(collection, after_id, limit); });
+}
+Result<std::vector<Hit>> EmbeddedStore::VectorSearch(std::string_view collection, std::span<const float> query,
+                                                     const SearchOptions& options) {
+    return Guarded([&] { return impl_->VectorSearch(collection, query, options); });
+}
+Result<std::vector<Hit>> EmbeddedStore::LexicalSearch(std::string_view collection, std::string_view query,
+                                                      const SearchOptions& options) {
+    return Guarded([&] { return impl_->LexicalSearch(collection, query, options); });
+}
+Status EmbeddedStore::Flush() {
+    return Guarded([&] { return impl_->Flush(); });
+}
+
+EmbeddedStore::Stats EmbeddedStore::stats() const {
+    Stats s;
+    s.hnsw_loads = impl_->hnsw_loads_;
+    s.hnsw_rebuilds = impl_->hnsw_rebuilds_;
+    s.replayed_changes = impl_->replayed_changes_;
+    s.exact_searches = impl_->exact_searches_;
+    s.hnsw_searches = impl_->hnsw_searches_;
+    return s;
+}
+
+const std::string& EmbeddedStore::dir() const { return impl_->dir_; }
+std::string EmbeddedStore::DatabasePath() const { return impl_->DatabasePath(); }
+
+Result<std::string> EmbeddedStore::HnswPath(std::string_view collection) {
+    return Guarded([&]() -> Result<std::string> {
+        SH_ASSIGN_OR_RETURN(auto lease, impl_->pool_.Acquire());
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(lease.get(), collection));
+        return impl_->HnswPath(row.id);
+    });
+}
+
+Result<std::string> EmbeddedStore::SidecarPath(std::string_view collection) {
+    return Guarded([&]() -> Result<std::string> {
+        SH_ASSIGN_OR_RETURN(auto lease, impl_->pool_.Acquire());
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(lease.get(), collection));
+        return impl_->SidecarPath(row.id);
+    });
+}
+
+}  // namespace signalhub::store

@@ -1,0 +1,443 @@
+#include "store/embedded/embedded_store.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "store/registry.hpp"
+
+namespace signalhub::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+   public:
+    TempDir() {
+        std::string tmpl = (fs::path(testing::TempDir()) / "embedded_XXXXXX").string();
+        EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
+        path_ = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    const std::string& path() const { return path_; }
+    std::string store() const { return path_ + "/store"; }
+
+   private:
+    std::string path_;
+};
+
+constexpr int kDim = 16;
+
+std::vector<float> VectorFor(int i) {
+    std::mt19937 rng(static_cast<unsigned>(i) * 7919u + 1);
+    std::normal_distribution<float> dist(0, 1);
+    std::vector<float> v(kDim);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+Record MakeRecord(int i, const std::string& language = "python") {
+    Record r;
+    r.id = "rec-" + std::to_string(i);
+    r.document = "document number " + std::to_string(i);
+    r.metadata["file_path"] = "src/f" + std::to_string(i % 10) + (language == "go" ? ".go" : ".py");
+    r.metadata["language"] = language;
+    r.embedding = VectorFor(i);
+    return r;
+}
+
+CollectionSpec Spec() { return CollectionSpec{"c", "model", kDim, DistanceMetric::kCosine}; }
+
+std::unique_ptr<EmbeddedStore> MustOpen(const std::string& dir, bool read_only = false,
+                                        const EmbeddedStoreOptions& tuning = {}) {
+    auto store = EmbeddedStore::Open(dir, OpenOptions{.read_only = read_only}, tuning);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+}
+
+void CommitRange(VectorStore& store, int begin, int end) {
+    ChangeSet c;
+    for (int i = begin; i < end; ++i) c.upserts.push_back(MakeRecord(i));
+    Status s = store.Commit("c", c);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+// Every record in [begin, end) is its own nearest neighbour.
+void ExpectFindable(VectorStore& store, int begin, int end) {
+    for (int i = begin; i < end; ++i) {
+        auto v = VectorFor(i);
+        auto hits = store.VectorSearch("c", v, SearchOptions{.k = 1});
+        ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+        ASSERT_EQ(hits->size(), 1u) << i;
+        EXPECT_EQ((*hits)[0].record.id, "rec-" + std::to_string(i));
+    }
+}
+
+// Runs `body` in a child process that exits without running destructors (as
+// after a crash) and returns whether it succeeded.
+bool RunInChild(const std::function<bool()>& body) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(body() ? 0 : 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+TEST(EmbeddedStore, PersistsAcrossReopen) {
+    TempDir dir;
+    {
+        auto store = MustOpen(dir.store());
+        ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+        CommitRange(*store, 0, 50);
+    }
+    EXPECT_TRUE(fs::exists(dir.store() + "/store.db"));
+    auto store = MustOpen(dir.store());
+    auto hnsw = store->HnswPath("c");
+    ASSERT_TRUE(hnsw.ok());
+    EXPECT_TRUE(fs::exists(*hnsw));
+    EXPECT_TRUE(fs::exists(*store->SidecarPath("c")));
+    EXPECT_EQ(store->GetCollection("c")->records, 50);
+    ExpectFindable(*store, 0, 50);
+    EXPECT_EQ(store->stats().hnsw_loads, 1);
+    EXPECT_EQ(store->stats().hnsw_rebuilds, 0);
+    EXPECT_EQ(store->stats().replayed_changes, 0);
+}
+
+TEST(EmbeddedStore, MissingOrCorruptHnswFileIsRebuilt) {
+    TempDir dir;
+    std::string hnsw;
+    {
+        auto store = MustOpen(dir.store());
+        ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+        CommitRange(*store, 0, 40);
+        ASSERT_TRUE(store->Flush().ok());
+        hnsw = *store->HnswPath("c");
+    }
+    fs::remove(hnsw);
+    {
+        auto store = MustOpen(dir.store());
+        ExpectFindable(*store, 0, 40);
+        EXPECT_EQ(store->stats().hnsw_rebuilds, 1);
+        EXPECT_EQ(store->stats().hnsw_loads, 0);
+    }
+    ASSERT_TRUE(fs::exists(hnsw));  // the writer saved the rebuilt graph on close
+    {
+        std::fstream f(hnsw, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(200);
+        f.write("garbage!", 8);
+    }
+    {
+        auto store = MustOpen(dir.store(), /*read_only=*/true);
+        ExpectFindable(*store, 0, 40);
+        EXPECT_EQ(store->stats().hnsw_rebuilds, 1);
+    }
+}
+
+TEST(EmbeddedStore, StaleHnswCatchesUpWithTheChangeLog) {
+    TempDir dir;
+    {
+        auto store = MustOpen(dir.store());
+        ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+        CommitRange(*store, 0, 30);
+    }
+    // A writer that commits and dies without flushing its graph.
+    ASSERT_TRUE(RunInChild([&] {
+        auto store = EmbeddedStore::Open(dir.store(), OpenOptions{});
+        if (!store.ok()) return false;
+        ChangeSet c;
+        for (int i = 30; i < 45; ++i) c.upserts.push_back(MakeRecord(i));
+        c.delete_ids = {"rec-0", "rec-1"};
+        c.upserts.push_back(MakeRecord(1000));
+        c.upserts.back().id = "rec-2";  // replaced vector
+        if (!(*store)->Commit("c", c).ok()) return false;
+        (void)store->release();  // no destructor: nothing flushed
+        return true;
+    }));
+    auto store = MustOpen(dir.store());
+    EXPECT_EQ(store->GetCollection("c")->records, 43);
+    ExpectFindable(*store, 30, 45);
+    ExpectFindable(*store, 3, 30);
+    EXPECT_EQ(store->stats().hnsw_loads, 1);
+    EXPECT_EQ(store->stats().hnsw_rebuilds, 0) << "replayed " << store->stats().replayed_changes;
+    EXPECT_EQ(store->stats().replayed_changes, 18);
+    auto hits = store->VectorSearch("c", VectorFor(1000), SearchOptions{.k = 1});
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ((*hits)[0].record.id, "rec-2");
+    auto all = store->VectorSearch("c", VectorFor(0), SearchOptions{.k = 100});
+    ASSERT_TRUE(all.ok());
+    EXPECT_EQ(all->size(), 43u);
+    for (const auto& h : *all) {
+        EXPECT_NE(h.record.id, "rec-0");
+        EXPECT_NE(h.record.id, "rec-1");
+    }
+}
+
+TEST(EmbeddedStore, SurvivesSigkillAtRandomPoints) {
+    TempDir dir;
+    {
+        auto store = MustOpen(dir.store());
+        ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+    }
+    constexpr int kBatch = 20;
+    std::mt19937 rng(1234);
+    int committed_batches = 0;
+    for (int iteration = 0; iteration < 5; ++iteration) {
+        int fds[2];
+        ASSERT_EQ(pipe(fds), 0);
+        const int first_batch = committed_batches;
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            close(fds[0]);
+            auto store = EmbeddedStore::Open(dir.store(), OpenOptions{});
+            if (!store.ok()) _exit(2);
+            for (int b = first_batch;; ++b) {
+                int started = -(b + 1);  // "about to commit batch b"
+                if (write(fds[1], &started, sizeof started) != sizeof started) _exit(3);
+                ChangeSet c;
+                for (int i = b * kBatch; i < (b + 1) * kBatch; ++i) c.upserts.push_back(MakeRecord(i));
+                c.put_files.push_back(FileState{"batch" + std::to_string(b), "h", b, b, {}});
+                if (!(*store)->Commit("c", c).ok()) _exit(4);
+                int done = b + 1;  // batches committed so far
+                if (write(fds[1], &done, sizeof done) != sizeof done) _exit(5);
+                if (b % 3 == 2 && !(*store)->Flush().ok()) _exit(6);
+            }
+        }
+        close(fds[1]);
+        const int kill_after = std::uniform_int_distribution<int>(1, 6)(rng);
+        int reports = 0;
+        int last_done = first_batch;
+        int last_started = -1;
+        int value = 0;
+        while (read(fds[0], &value, sizeof value) == sizeof value) {
+            if (value > 0) {
+                last_done = value;
+                if (++reports >= kill_after) break;
+            } else {
+                last_started = -value - 1;
+            }
+        }
+        usleep(static_cast<useconds_t>(std::uniform_int_distribution<int>(0, 3000)(rng)));
+        kill(pid, SIGKILL);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
+        while (read(fds[0], &value, sizeof value) == sizeof value) {
+            if (value > 0) last_done = value;
+            else last_started = -value - 1;
+        }
+        close(fds[0]);
+
+        {
+            sqlite3* db = nullptr;
+            ASSERT_EQ(sqlite3_open_v2((dir.store() + "/store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+                      SQLITE_OK);
+            sqlite3_stmt* stmt = nullptr;
+            ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, nullptr), SQLITE_OK);
+            ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+            EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "ok");
+            sqlite3_finalize(stmt);
+            sqlite3_close(db);
+        }
+        auto store = MustOpen(dir.store());
+        ASSERT_NE(store, nullptr);
+        auto info = store->GetCollection("c");
+        ASSERT_TRUE(info.ok());
+        // The batch in flight at the kill may or may not have committed, but whole.
+        const std::int64_t records = info->records;
+        const bool in_flight_committed = records == static_cast<std::int64_t>(last_done + 1) * kBatch;
+        EXPECT_TRUE(records == static_cast<std::int64_t>(last_done) * kBatch ||
+                    (in_flight_committed && last_started == last_done))
+            << "records " << records << " reported done " << last_done;
+        committed_batches = static_cast<int>(records / kBatch);
+        EXPECT_EQ(store->ListFiles("c")->size(), static_cast<size_t>(committed_batches));
+        ExpectFindable(*store, 0, committed_batches * kBatch);
+    }
+    EXPECT_GT(committed_batches, 5);
+}
+
+TEST(EmbeddedStore, SecondWriterIsRefusedNamingThePid) {
+    TempDir dir;
+    auto writer = MustOpen(dir.store());
+    auto second = EmbeddedStore::Open(dir.store(), OpenOptions{});
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_THAT(second.status().message(), testing::HasSubstr("locked by pid " + std::to_string(getpid())));
+    EXPECT_THAT(second.status().message(), testing::HasSubstr("wait for it to finish"));
+    writer.reset();
+    EXPECT_TRUE(EmbeddedStore::Open(dir.store(), OpenOptions{}).ok());  // released on close
+}
+
+TEST(EmbeddedStore, LockOfAKilledWriterDoesNotBlock) {
+    TempDir dir;
+    ASSERT_TRUE(RunInChild([&] {
+        auto store = EmbeddedStore::Open(dir.store(), OpenOptions{});
+        if (!store.ok()) return false;
+        (void)store->release();
+        return true;  // exits holding the lock; the OS releases it
+    }));
+    EXPECT_TRUE(EmbeddedStore::Open(dir.store(), OpenOptions{}).ok());
+}
+
+TEST(EmbeddedStore, ReaderWorksWhileWriterHoldsLockAndSeesNewCommits) {
+    TempDir dir;
+    auto writer = MustOpen(dir.store());
+    ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
+    CommitRange(*writer, 0, 20);
+    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    ASSERT_NE(reader, nullptr);
+    ExpectFindable(*reader, 0, 20);
+    CommitRange(*writer, 20, 30);
+    ExpectFindable(*reader, 20, 30);  // caught up from the change log
+    ASSERT_TRUE(writer->Flush().ok());  // saves and prunes past the reader's position
+    CommitRange(*writer, 30, 35);
+    ExpectFindable(*reader, 0, 35);
+    EXPECT_EQ(reader->GetCollection("c")->records, 35);
+
+    EXPECT_EQ(reader->Commit("c", ChangeSet{.touch_last_indexed = true}).code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(reader->DropCollection("c").code(), ErrorCode::kFailedPrecondition);
+    auto create = reader->EnsureCollection(CollectionSpec{"new", "m", 4, DistanceMetric::kCosine});
+    EXPECT_EQ(create.status().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_TRUE(reader->EnsureCollection(Spec()).ok());  // existing and matching: fine
+    EXPECT_TRUE(reader->Flush().ok());
+}
+
+TEST(EmbeddedStore, ReaderOpensAfterWriterClosed) {
+    TempDir dir;
+    {
+        auto writer = MustOpen(dir.store());
+        ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
+        CommitRange(*writer, 0, 10);
+    }
+    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    ASSERT_NE(reader, nullptr);
+    ExpectFindable(*reader, 0, 10);
+    auto lexical = reader->LexicalSearch("c", "document", SearchOptions{.k = 20});
+    ASSERT_TRUE(lexical.ok()) << lexical.status().ToString();
+    EXPECT_EQ(lexical->size(), 10u);
+}
+
+TEST(EmbeddedStore, ReadOnlyOpenOfMissingStoreIsNotFound) {
+    TempDir dir;
+    auto store = EmbeddedStore::Open(dir.path() + "/absent", OpenOptions{.read_only = true});
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), ErrorCode::kNotFound);
+    EXPECT_THAT(store.status().message(), testing::HasSubstr("run `signal-hub index` first"));
+    EXPECT_FALSE(fs::exists(dir.path() + "/absent"));  // readers create nothing
+}
+
+TEST(EmbeddedStore, NewerSchemaVersionIsRefused) {
+    TempDir dir;
+    { MustOpen(dir.store()); }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.store() + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    for (bool read_only : {false, true}) {
+        auto store = EmbeddedStore::Open(dir.store(), OpenOptions{.read_only = read_only});
+        ASSERT_FALSE(store.ok());
+        EXPECT_EQ(store.status().code(), ErrorCode::kFailedPrecondition);
+        EXPECT_THAT(store.status().message(), testing::HasSubstr("schema version 99"));
+    }
+}
+
+TEST(EmbeddedStore, ForeignDatabaseIsRefused) {
+    TempDir dir;
+    fs::create_directories(dir.store());
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.store() + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    auto store = EmbeddedStore::Open(dir.store(), OpenOptions{});
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST(EmbeddedStore, NonSelectiveFilterUsesHnswAndStillReturnsK) {
+    TempDir dir;
+    EmbeddedStoreOptions tuning;
+    tuning.exact_scan_min = 50;
+    tuning.exact_scan_fraction = 0.01;
+    auto store = MustOpen(dir.store(), false, tuning);
+    ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+    ChangeSet c;
+    for (int i = 0; i < 3000; ++i) c.upserts.push_back(MakeRecord(i, i % 3 == 0 ? "go" : "python"));
+    ASSERT_TRUE(store->Commit("c", c).ok());
+    Filter go;
+    go.language = "go";
+    Filter rare;
+    rare.path_glob = "src/f3.go";  // 100 records: above exact_scan_min
+    for (int q = 0; q < 10; ++q) {
+        auto v = VectorFor(5000 + q);
+        for (const Filter& f : {go, rare}) {
+            auto hits = store->VectorSearch("c", v, SearchOptions{.k = 10, .filter = f});
+            ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+            ASSERT_EQ(hits->size(), 10u);
+            for (const auto& h : *hits) EXPECT_TRUE(f.Matches(h.record.metadata));
+        }
+    }
+    EXPECT_GT(store->stats().hnsw_searches, 0);
+    // A record whose own vector is queried with a matching filter is found first.
+    auto own = store->VectorSearch("c", VectorFor(33), SearchOptions{.k = 1, .filter = rare});
+    ASSERT_TRUE(own.ok());
+    ASSERT_EQ(own->size(), 1u);
+    EXPECT_EQ((*own)[0].record.id, "rec-33");
+}
+
+TEST(EmbeddedStore, DropCollectionRemovesGraphFiles) {
+    TempDir dir;
+    auto store = MustOpen(dir.store());
+    ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+    CommitRange(*store, 0, 10);
+    ASSERT_TRUE(store->Flush().ok());
+    std::string hnsw = *store->HnswPath("c");
+    std::string sidecar = *store->SidecarPath("c");
+    ASSERT_TRUE(fs::exists(hnsw));
+    ASSERT_TRUE(store->DropCollection("c").ok());
+    EXPECT_FALSE(fs::exists(hnsw));
+    EXPECT_FALSE(fs::exists(sidecar));
+}
+
+TEST(StoreRegistry, OpensByUrlAndRejectsUnknownSchemes) {
+    TempDir dir;
+    auto mem = OpenStore("memory://", OpenOptions{});
+    ASSERT_TRUE(mem.ok());
+    auto path = OpenStore(dir.path() + "/plain", OpenOptions{});
+    ASSERT_TRUE(path.ok()) << path.status().ToString();
+    EXPECT_TRUE(fs::exists(dir.path() + "/plain/store.db"));
+    auto url = OpenStore("sqlite://" + dir.path() + "/url", OpenOptions{});
+    ASSERT_TRUE(url.ok());
+    auto bad = OpenStore("ftp://x", OpenOptions{});
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(bad.status().message(), testing::HasSubstr("memory://"));
+    EXPECT_THAT(bad.status().message(), testing::HasSubstr("sqlite://"));
+
+    auto a = OpenStore("memory://shared-test", OpenOptions{});
+    auto b = OpenStore("memory://shared-test", OpenOptions{});
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_TRUE((*a)->EnsureCollection(Spec()).ok());
+    EXPECT_TRUE((*b)->GetCollection("c").ok());
+    auto fresh = OpenStore("memory://", OpenOptions{});
+    EXPECT_EQ((*fresh)->GetCollection("c").status().code(), ErrorCode::kNotFound);
+
+    RegisterStoreBackend("custom", [](const std::string&, const OpenOptions&) -> Result<std::unique_ptr<VectorStore>> {
+        return Unavailable("custom backend reached");
+    });
+    EXPECT_EQ(OpenStore("custom://x", OpenOptions{}).status().code(), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace signalhub::store
