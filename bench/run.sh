@@ -16,7 +16,7 @@ BUILD="$REPO_ROOT/build"
 mkdir -p "$DATA" "$RESULTS"
 install_packages /dev/stdin <<<"python3 git"
 "$REPO_ROOT/scripts/setup.sh" >/dev/null
-cmake --build "$BUILD" -j "$(build_jobs)" --target retrieval_bench query_bench >/dev/null
+cmake --build "$BUILD" -j "$(build_jobs)" --target retrieval_bench query_bench raw_hnswlib_bench >/dev/null
 SH="$BUILD/src/cli/signal-hub"
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
@@ -73,6 +73,9 @@ fi
 
 if want query; then
     log "3. query latency (stdlib store)"
-    "$BUILD/bench/query_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --json "$RESULTS/query.json"
+    mkdir -p "$DATA/query-dump"
+    "$BUILD/bench/query_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --dump "$DATA/query-dump" \
+        --json "$RESULTS/query.json"
+    "$BUILD/bench/raw_hnswlib_bench" --dump "$DATA/query-dump" --json "$RESULTS/query-raw-hnswlib.json"
 fi
 log "results in $RESULTS"

@@ -39,20 +39,20 @@ struct ChunkConfig {
 };
 
 struct IndexConfig {
-    std::string collection;                     // empty: the indexed directory's name
+    std::string collection{};                     // empty: the indexed directory's name
     std::int64_t max_file_bytes = 1024 * 1024;  // larger files are skipped
     bool default_excludes = true;               // skip node_modules/, vendor/, build/, dist/, ...
-    std::vector<std::string> exclude;           // extra gitignore-style patterns
+    std::vector<std::string> exclude{};           // extra gitignore-style patterns
     bool follow_symlinks = false;
     int batch_size = 256;  // chunks committed to the store per transaction
-    ChunkConfig chunk;
+    ChunkConfig chunk{};
 
     bool operator==(const IndexConfig&) const = default;
 };
 
 struct EmbeddingConfig {
     std::string provider = "builtin";                    // builtin | openai
-    std::string model;                                   // empty: provider default
+    std::string model{};                                   // empty: provider default
     int dimension = 0;                                   // 0: provider default
     int batch_size = 64;                                 // texts per embedding request
     std::string base_url = "https://api.openai.com/v1";  // openai: up to and including /v1
@@ -73,11 +73,11 @@ struct SearchConfig {
 };
 
 struct Config {
-    StoreConfig store;
-    IndexConfig index;
-    EmbeddingConfig embedding;
-    SearchConfig search;
-    std::string source;  // where it came from: "defaults", or the file path
+    StoreConfig store{};
+    IndexConfig index{};
+    EmbeddingConfig embedding{};
+    SearchConfig search{};
+    std::string source{};  // where it came from: "defaults", or the file path
 
     bool operator==(const Config&) const = default;
 };

@@ -24,33 +24,33 @@ Result<Mode> ParseMode(std::string_view s);
 std::string_view ModeName(Mode m);
 
 struct SearchRequest {
-    std::string query;
+    std::string query{};
     size_t k = 10;
     Mode mode = Mode::kHybrid;
-    std::string collection;  // "" = every collection in the store
-    store::Filter filter;
+    std::string collection{};  // "" = every collection in the store
+    store::Filter filter{};
     double min_score = 0;    // drop results scoring below this (after fusion)
 };
 
 struct SearchResult {
-    std::string id;
-    std::string collection;
-    std::string file_path;
+    std::string id{};
+    std::string collection{};
+    std::string file_path{};
     int start_line = 0;
     int end_line = 0;
-    std::string language;
-    std::string symbol;
-    std::string kind;
+    std::string language{};
+    std::string symbol{};
+    std::string kind{};
     // Hybrid: RRF score normalised so the best possible (rank 1 in both lists)
     // is 1.0. Vector: cosine similarity. Lexical: BM25.
     double score = 0;
-    std::string text;
+    std::string text{};
 };
 
 struct SearchResponse {
-    std::string query;
+    std::string query{};
     Mode mode = Mode::kHybrid;
-    std::vector<SearchResult> results;
+    std::vector<SearchResult> results{};
 };
 
 class Searcher {

@@ -432,6 +432,23 @@ TEST_P(StoreConformance, VectorSearchRecallAgainstBruteForce) {
     EXPECT_GE(found / (queries * 10.0), 0.95);
 }
 
+TEST_P(StoreConformance, ExactSearchEqualsBruteForce) {
+    Ensure(Spec("c", RecallFixture::kDim));
+    auto records = RecallFixture::Make(1500, 5);
+    ChangeSet batch;
+    batch.upserts = records;
+    MustCommit("c", batch);
+    std::mt19937 rng(3);
+    for (int i = 0; i < 10; ++i) {
+        auto q = RandomVector(rng, RecallFixture::kDim);
+        auto hits = store_->VectorSearch("c", q, SearchOptions{.k = 10, .exact = true});
+        ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+        std::vector<std::string> got;
+        for (const auto& h : *hits) got.push_back(h.record.id);
+        EXPECT_EQ(got, BruteForce(records, q, 10));
+    }
+}
+
 TEST_P(StoreConformance, FilteredSearchReturnsExactlyKMatching) {
     Ensure(Spec("c", RecallFixture::kDim));
     auto records = RecallFixture::Make(2000, 11);

@@ -61,6 +61,9 @@ struct SearchOptions {
     size_t k = 10;
     Filter filter{};
     int ef_search = 0;  // 0: backend default
+    // Force an exact (brute-force) scan instead of the approximate index, e.g.
+    // to measure recall. Backends without an approximate index are always exact.
+    bool exact = false;
     // When false, hits carry no embedding (cheaper).
     bool include_embeddings = false;
 };

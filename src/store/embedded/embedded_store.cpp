@@ -1090,7 +1090,7 @@ class EmbeddedStore::Impl {
         const size_t k = options.k;
         const size_t ef = static_cast<size_t>(options.ef_search > 0 ? options.ef_search : tuning_.default_ef_search);
         std::vector<HnswIndex::Scored> best;
-        if (options.filter.empty()) {
+        if (options.filter.empty() && !options.exact) {
             std::shared_lock lock(state->mu);
             SH_ASSIGN_OR_RETURN(best, state->index->Search(q, k, ef));
             hnsw_searches_++;
@@ -1100,7 +1100,7 @@ class EmbeddedStore::Impl {
             const HnswIndex& index = *state->index;
             const double threshold =
                 std::max(static_cast<double>(tuning_.exact_scan_min), tuning_.exact_scan_fraction * index.live());
-            bool exact = static_cast<double>(matching.size()) <= threshold;
+            bool exact = options.exact || static_cast<double>(matching.size()) <= threshold;
             if (!exact) {
                 std::unordered_set<std::int64_t> allowed(matching.begin(), matching.end());
                 const size_t want = std::min(k, matching.size());
