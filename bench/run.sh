@@ -14,7 +14,7 @@ WHAT=("${@:-retrieval indexing query}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
 BUILD="$REPO_ROOT/build"
 mkdir -p "$DATA" "$RESULTS"
-install_packages /dev/stdin <<<"python3 git"
+install_packages <(printf "python3 python3\nlibpython3.11-stdlib\ngit git\n")
 "$REPO_ROOT/scripts/setup.sh" >/dev/null
 cmake --build "$BUILD" -j "$(build_jobs)" --target retrieval_bench query_bench raw_hnswlib_bench >/dev/null
 SH="$BUILD/src/cli/signal-hub"

@@ -13,17 +13,19 @@ as_root() {
 }
 
 # install_packages FILE...: installs the Debian packages listed in the files
-# (comments and blank lines ignored) that are not installed yet.
+# that are not installed yet. One package per line; comments and blank lines
+# are ignored. "PACKAGE COMMAND" means: satisfied when COMMAND is on the PATH
+# (e.g. a Node.js that did not come from Debian's package already brings npm).
 install_packages() {
-    local wanted=() missing=() p
+    local missing=() line pkg cmd
     for f in "$@"; do
-        while read -r p; do
-            p="${p%%#*}"; p="${p//[[:space:]]/}"
-            [ -n "$p" ] && wanted+=("$p")
+        while read -r line; do
+            line="${line%%#*}"
+            read -r pkg cmd <<<"$line" || true
+            [ -n "${pkg:-}" ] || continue
+            if [ -n "${cmd:-}" ] && command -v "$cmd" >/dev/null 2>&1; then continue; fi
+            dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
         done < "$f"
-    done
-    for p in "${wanted[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing Debian packages: ${missing[*]}"
