@@ -44,6 +44,67 @@ void DrawProgress(const index::IndexProgress& p) {
     std::fflush(stderr);
 }
 
+void PrintSummary(const fs::path& root, const std::string& collection, const fs::path& store_dir,
+                  const index::IndexStats& s) {
+    std::printf("indexed %s into collection '%s' (store %s)\n", root.c_str(), collection.c_str(), store_dir.c_str());
+    std::printf("files: %lld scanned, %lld added, %lld changed, %lld unchanged, %lld removed, %lld skipped\n",
+                static_cast<long long>(s.files_scanned), static_cast<long long>(s.files_added),
+                static_cast<long long>(s.files_changed), static_cast<long long>(s.files_unchanged),
+                static_cast<long long>(s.files_removed), static_cast<long long>(s.skipped.size()));
+    double rate = s.seconds > 0 ? static_cast<double>(s.bytes_read) / s.seconds : 0;
+    std::printf("chunks: %lld written, %lld deleted; read %s in %s (%s/s)\n", static_cast<long long>(s.chunks_written),
+                static_cast<long long>(s.chunks_deleted), FormatBytes(static_cast<double>(s.bytes_read)).c_str(),
+                FormatDuration(s.seconds).c_str(), FormatBytes(rate).c_str());
+}
+
+// Returns the exit code: 0, or kExitPartial when files could not be read.
+Result<int> RunIndex(const GlobalOptions& global, const std::string& path, const std::string& collection) {
+    SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
+    std::error_code ec;
+    fs::path root(path);
+    if (!fs::exists(root, ec)) return NotFound("path " + root.string() + " does not exist");
+    if (!fs::is_directory(root, ec)) return InvalidArgument("path " + root.string() + " is not a directory");
+    root = fs::canonical(root, ec);
+    if (ec) return PermissionDenied("cannot resolve " + path + ": " + ec.message());
+    const fs::path store_dir = StoreDirForRoot(global, cfg, root);
+
+    SH_ASSIGN_OR_RETURN(auto embedder, embed::CreateEmbedder(cfg.embedding));
+    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(store_dir.string(), store::OpenOptions{}));
+
+    index::IndexOptions options;
+    options.root = root;
+    options.collection = !collection.empty()             ? collection
+                         : !cfg.index.collection.empty() ? cfg.index.collection
+                                                         : index::DefaultCollectionName(root);
+    options.store_dir = store_dir;
+    options.config = cfg.index;
+    options.cancel = &g_interrupted;
+    const bool tty = isatty(STDERR_FILENO) == 1 && !global.quiet;
+    if (tty) options.on_progress = DrawProgress;
+    std::signal(SIGINT, OnInterrupt);
+    std::signal(SIGTERM, OnInterrupt);
+
+    auto stats = index::IndexTree(*store, *embedder, options);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    if (!stats.ok()) return stats.status();
+    if (!global.quiet) PrintSummary(root, options.collection, store_dir, *stats);
+
+    // Files that exist but could not be read are an error the user must see
+    // (everything else was indexed and committed).
+    size_t unreadable = 0;
+    for (const auto& sk : stats->skipped) {
+        if (sk.reason.rfind("unreadable", 0) != 0) continue;
+        if (unreadable++ < 10)
+            std::fprintf(stderr, "signal-hub: error: cannot read %s: %s\n", sk.rel_path.c_str(), sk.reason.c_str());
+    }
+    if (unreadable == 0) return 0;
+    std::fprintf(stderr,
+                 "signal-hub: error: %zu file(s) could not be read and were not indexed; fix their permissions or "
+                 "exclude them (.signalhubignore), then run index again\n",
+                 unreadable);
+    return kExitPartial;
+}
+
 }  // namespace
 
 void AddIndexCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
@@ -58,87 +119,8 @@ void AddIndexCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
         "The store lives in <path>/.signal-hub unless store.path or --store says otherwise.\n"
         "Interrupting (Ctrl-C, or even kill -9) keeps every committed file; run index again to resume.");
     cmd->callback([&global, &exit_code, path, collection] {
-        auto cfg = LoadConfiguration(global);
-        if (!cfg.ok()) {
-            exit_code = Fail(cfg.status());
-            return;
-        }
-        std::error_code ec;
-        fs::path root(*path);
-        if (!fs::exists(root, ec)) {
-            exit_code = Fail(NotFound("path " + root.string() + " does not exist"));
-            return;
-        }
-        if (!fs::is_directory(root, ec)) {
-            exit_code = Fail(InvalidArgument("path " + root.string() + " is not a directory"));
-            return;
-        }
-        root = fs::canonical(root, ec);
-        fs::path store_dir = StoreDirForRoot(global, *cfg, root);
-
-        auto embedder = embed::CreateEmbedder(cfg->embedding);
-        if (!embedder.ok()) {
-            exit_code = Fail(embedder.status());
-            return;
-        }
-        auto store = store::OpenStore(store_dir.string(), store::OpenOptions{});
-        if (!store.ok()) {
-            exit_code = Fail(store.status());
-            return;
-        }
-
-        index::IndexOptions options;
-        options.root = root;
-        options.collection = !collection->empty()          ? *collection
-                             : !cfg->index.collection.empty() ? cfg->index.collection
-                                                              : index::DefaultCollectionName(root);
-        options.store_dir = store_dir;
-        options.config = cfg->index;
-        options.cancel = &g_interrupted;
-        const bool tty = isatty(STDERR_FILENO) == 1 && !global.quiet;
-        if (tty) options.on_progress = DrawProgress;
-        std::signal(SIGINT, OnInterrupt);
-        std::signal(SIGTERM, OnInterrupt);
-
-        auto stats = index::IndexTree(**store, **embedder, options);
-        if (tty) std::fprintf(stderr, "\r\033[K");
-        if (!stats.ok()) {
-            exit_code = Fail(stats.status());
-            return;
-        }
-        if (!global.quiet) {
-            const auto& s = *stats;
-            std::printf("indexed %s into collection '%s' (store %s)\n", root.c_str(), options.collection.c_str(),
-                        store_dir.c_str());
-            std::printf("files: %lld scanned, %lld added, %lld changed, %lld unchanged, %lld removed, %lld skipped\n",
-                        static_cast<long long>(s.files_scanned), static_cast<long long>(s.files_added),
-                        static_cast<long long>(s.files_changed), static_cast<long long>(s.files_unchanged),
-                        static_cast<long long>(s.files_removed),
-                        static_cast<long long>(s.skipped.size()));
-            double mbps = s.seconds > 0 ? static_cast<double>(s.bytes_read) / s.seconds : 0;
-            std::printf("chunks: %lld written, %lld deleted; read %s in %s (%s/s)\n",
-                        static_cast<long long>(s.chunks_written), static_cast<long long>(s.chunks_deleted),
-                        FormatBytes(static_cast<double>(s.bytes_read)).c_str(), FormatDuration(s.seconds).c_str(),
-                        FormatBytes(mbps).c_str());
-        }
-        // Files that exist but could not be read are an error the user must
-        // see (everything else was indexed and committed).
-        size_t unreadable = 0;
-        for (const auto& sk : stats->skipped) {
-            if (sk.reason.rfind("unreadable", 0) == 0) {
-                if (unreadable++ < 10) std::fprintf(stderr, "signal-hub: error: cannot read %s: %s\n",
-                                                    sk.rel_path.c_str(), sk.reason.c_str());
-            }
-        }
-        if (unreadable > 0) {
-            std::fprintf(stderr,
-                         "signal-hub: error: %zu file(s) could not be read and were not indexed; fix their "
-                         "permissions or exclude them (.signalhubignore), then run index again\n",
-                         unreadable);
-            exit_code = kExitPartial;
-            return;
-        }
-        exit_code = 0;
+        auto result = RunIndex(global, *path, *collection);
+        exit_code = result.ok() ? *result : Fail(result.status());
     });
 }
 

@@ -70,6 +70,30 @@ nlohmann::json ToJson(const search::SearchResponse& response) {
     return {{"query", response.query}, {"mode", search::ModeName(response.mode)}, {"results", std::move(results)}};
 }
 
+Status RunSearch(const GlobalOptions& global, const SearchFlags& flags) {
+    SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
+    if (flags.k < 0 || flags.k > 1000) return InvalidArgument("-k must be between 1 and 1000");
+    search::SearchRequest request;
+    request.query = flags.query;
+    request.k = static_cast<size_t>(flags.k > 0 ? flags.k : cfg.search.k);
+    SH_ASSIGN_OR_RETURN(request.mode, search::ParseMode(flags.mode.empty() ? cfg.search.mode : flags.mode));
+    request.collection = flags.collection;
+    request.min_score = flags.min_score;
+    if (!flags.language.empty()) request.filter.language = flags.language;
+    if (!flags.path_glob.empty()) request.filter.path_glob = flags.path_glob;
+
+    SH_ASSIGN_OR_RETURN(ReadableStore readable, OpenStoreForReading(global, cfg));
+    SH_ASSIGN_OR_RETURN(auto embedder, embed::CreateEmbedder(cfg.embedding));
+    search::Searcher searcher(*readable.store, *embedder, cfg.search);
+    SH_ASSIGN_OR_RETURN(search::SearchResponse response, searcher.Search(request));
+    if (flags.json) {
+        std::printf("%s\n", ToJson(response).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else {
+        PrintHuman(response, UseColor(STDOUT_FILENO, global), flags.snippet_lines);
+    }
+    return Status::Ok();
+}
+
 }  // namespace
 
 void AddSearchCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
@@ -87,58 +111,7 @@ void AddSearchCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
         ->check(CLI::Range(0, 1000));
     cmd->add_flag("--json", flags->json, "Print JSON: {\"query\", \"results\": [{id, file_path, ...}]}");
     cmd->footer("The store is found like git finds .git: ./.signal-hub or the nearest parent's (or --store).");
-    cmd->callback([&global, &exit_code, flags] {
-        auto cfg = LoadConfiguration(global);
-        if (!cfg.ok()) {
-            exit_code = Fail(cfg.status());
-            return;
-        }
-        search::SearchRequest request;
-        request.query = flags->query;
-        request.k = static_cast<size_t>(flags->k > 0 ? flags->k : cfg->search.k);
-        if (flags->k < 0 || flags->k > 1000) {
-            exit_code = Fail(InvalidArgument("-k must be between 1 and 1000"));
-            return;
-        }
-        auto mode = search::ParseMode(flags->mode.empty() ? cfg->search.mode : flags->mode);
-        if (!mode.ok()) {
-            exit_code = Fail(mode.status());
-            return;
-        }
-        request.mode = *mode;
-        request.collection = flags->collection;
-        request.min_score = flags->min_score;
-        if (!flags->language.empty()) request.filter.language = flags->language;
-        if (!flags->path_glob.empty()) request.filter.path_glob = flags->path_glob;
-
-        auto store_dir = FindStoreDir(global, *cfg);
-        if (!store_dir.ok()) {
-            exit_code = Fail(store_dir.status());
-            return;
-        }
-        auto store = store::OpenStore(store_dir->string(), store::OpenOptions{.read_only = true});
-        if (!store.ok()) {
-            exit_code = Fail(store.status());
-            return;
-        }
-        auto embedder = embed::CreateEmbedder(cfg->embedding);
-        if (!embedder.ok()) {
-            exit_code = Fail(embedder.status());
-            return;
-        }
-        search::Searcher searcher(**store, **embedder, cfg->search);
-        auto response = searcher.Search(request);
-        if (!response.ok()) {
-            exit_code = Fail(response.status());
-            return;
-        }
-        if (flags->json) {
-            std::printf("%s\n", ToJson(*response).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-        } else {
-            PrintHuman(*response, UseColor(STDOUT_FILENO, global), flags->snippet_lines);
-        }
-        exit_code = 0;
-    });
+    cmd->callback([&global, &exit_code, flags] { exit_code = Finish(RunSearch(global, *flags)); });
 }
 
 }  // namespace signalhub::cli

@@ -48,6 +48,12 @@ Result<fs::path> FindStoreDir(const GlobalOptions& global, const config::Config&
                     " or its parents; run `signal-hub index [PATH]` first, or pass --store DIR");
 }
 
+Result<ReadableStore> OpenStoreForReading(const GlobalOptions& global, const config::Config& config) {
+    SH_ASSIGN_OR_RETURN(fs::path dir, FindStoreDir(global, config));
+    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(dir.string(), store::OpenOptions{.read_only = true}));
+    return ReadableStore{std::move(dir), std::move(store)};
+}
+
 int Fail(const Status& status) {
     std::fprintf(stderr, "signal-hub: error: %s\n", status.message().c_str());
     return ExitCodeFor(status.code());

@@ -32,8 +32,18 @@ std::filesystem::path StoreDirForRoot(const GlobalOptions& global, const config:
 // its parents (like git finds .git). NotFound with a hint when there is none.
 Result<std::filesystem::path> FindStoreDir(const GlobalOptions& global, const config::Config& config);
 
+// Finds the store for reading (FindStoreDir) and opens it read-only.
+struct ReadableStore {
+    std::filesystem::path dir;
+    std::unique_ptr<store::VectorStore> store;
+};
+Result<ReadableStore> OpenStoreForReading(const GlobalOptions& global, const config::Config& config);
+
 // Prints "signal-hub: error: <message>" to stderr; returns the exit code.
 int Fail(const Status& status);
+
+// Exit code of a command body: 0 for OK, else Fail(status).
+inline int Finish(const Status& status) { return status.ok() ? 0 : Fail(status); }
 
 // True when the stream is a terminal and colours are not disabled (--no-color, NO_COLOR).
 bool UseColor(int fd, const GlobalOptions& global);
