@@ -34,7 +34,8 @@ void DrawProgress(const index::IndexProgress& p) {
         double eta = rate > 0 ? static_cast<double>(p.bytes_total - p.bytes_done) / rate : 0;
         std::snprintf(line, sizeof line, "[%s] %3.0f%%  %lld/%lld files  %lld chunks  %s/s  ETA %s", bar.c_str(),
                       frac * 100, static_cast<long long>(p.files_done), static_cast<long long>(p.files_total),
-                      static_cast<long long>(p.chunks_done), FormatBytes(rate).c_str(), FormatDuration(eta).c_str());
+                      static_cast<long long>(p.chunks_done), FormatBytes(rate).c_str(),
+                      rate > 0 ? FormatDuration(eta).c_str() : "--");
     } else if (p.phase == Phase::kRemoving) {
         std::snprintf(line, sizeof line, "removing deleted files...");
     } else {
