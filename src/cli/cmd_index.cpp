@@ -56,6 +56,10 @@ void PrintSummary(const fs::path& root, const std::string& collection, const fs:
     std::printf("chunks: %lld written, %lld deleted; read %s in %s (%s/s)\n", static_cast<long long>(s.chunks_written),
                 static_cast<long long>(s.chunks_deleted), FormatBytes(static_cast<double>(s.bytes_read)).c_str(),
                 FormatDuration(s.seconds).c_str(), FormatBytes(rate).c_str());
+    std::printf("time: scan %s, read+chunk %s, embed %s, store %s, vector index %s\n",
+                FormatDuration(s.scan_seconds).c_str(), FormatDuration(s.chunk_seconds).c_str(),
+                FormatDuration(s.embed_seconds).c_str(), FormatDuration(s.commit_seconds).c_str(),
+                FormatDuration(s.flush_seconds).c_str());
 }
 
 // Returns the exit code: 0, or kExitPartial when files could not be read.

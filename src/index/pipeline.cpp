@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -143,6 +144,21 @@ void ReadAndChunk(const fs::path& root, const config::IndexConfig& config, FileW
 
 }  // namespace
 
+namespace {
+// Adds the time since construction to `sink` when destroyed.
+class StageTimer {
+   public:
+    explicit StageTimer(double& sink) : sink_(sink), start_(std::chrono::steady_clock::now()) {}
+    ~StageTimer() { sink_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+    StageTimer(const StageTimer&) = delete;
+    StageTimer& operator=(const StageTimer&) = delete;
+
+   private:
+    double& sink_;
+    std::chrono::steady_clock::time_point start_;
+};
+}  // namespace
+
 Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedder, const IndexOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     IndexStats stats;
@@ -170,7 +186,11 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
                                     ec);
         if (!ec && !rel.empty() && rel.native().rfind("..", 0) != 0) scan_options.store_dir = rel.generic_string();
     }
-    SH_ASSIGN_OR_RETURN(ScanResult scan, ScanTree(options.root, scan_options));
+    auto scanned = [&] {
+        StageTimer timer(stats.scan_seconds);
+        return ScanTree(options.root, scan_options);
+    }();
+    SH_ASSIGN_OR_RETURN(ScanResult scan, std::move(scanned));
     stats.files_scanned = static_cast<std::int64_t>(scan.files.size());
     stats.skipped = std::move(scan.skipped);
 
@@ -210,12 +230,15 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         // read in slices of `threads * 4` so that one huge group is avoided.
         size_t group_begin = next;
         size_t chunk_count = 0;
-        while (next < work.size() && chunk_count < group_chunks) {
-            size_t slice_end = std::min(work.size(), next + threads * 4);
-            ParallelFor(slice_end - next, threads,
-                        [&](size_t i) { ReadAndChunk(options.root, options.config, work[next + i]); });
-            for (size_t i = next; i < slice_end; ++i) chunk_count += work[i].records.size();
-            next = slice_end;
+        {
+            StageTimer timer(stats.chunk_seconds);
+            while (next < work.size() && chunk_count < group_chunks) {
+                size_t slice_end = std::min(work.size(), next + threads * 4);
+                ParallelFor(slice_end - next, threads,
+                            [&](size_t i) { ReadAndChunk(options.root, options.config, work[next + i]); });
+                for (size_t i = next; i < slice_end; ++i) chunk_count += work[i].records.size();
+                next = slice_end;
+            }
         }
 
         // Embed this group's chunks in batches, in parallel.
@@ -225,6 +248,7 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         const size_t batch = std::max<size_t>(1, embedder.batch_size());
         const size_t batches = (text_refs.size() + batch - 1) / batch;
         std::vector<Status> batch_status(batches);
+        std::optional<StageTimer> embed_timer(std::in_place, stats.embed_seconds);
         ParallelFor(batches, threads, [&](size_t b) {
             size_t lo = b * batch, hi = std::min(text_refs.size(), lo + batch);
             std::vector<std::string> texts;
@@ -243,6 +267,7 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
                 work[wi].records[ri].embedding = std::move((*vectors)[t - lo]);
             }
         });
+        embed_timer.reset();
         for (const auto& s : batch_status) SH_RETURN_IF_ERROR(s.WithContext("embedding"));
 
         // Commit the group atomically.
@@ -297,7 +322,10 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
             w.records.clear();
             w.records.shrink_to_fit();
         }
-        SH_RETURN_IF_ERROR(store.Commit(options.collection, changes));
+        {
+            StageTimer timer(stats.commit_seconds);
+            SH_RETURN_IF_ERROR(store.Commit(options.collection, changes));
+        }
         report(IndexProgress::Phase::kIndexing);
     }
 
@@ -313,9 +341,15 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         removal.delete_files.push_back(st.path);
     }
     removal.touch_last_indexed = true;
-    SH_RETURN_IF_ERROR(store.Commit(options.collection, removal));
+    {
+        StageTimer timer(stats.commit_seconds);
+        SH_RETURN_IF_ERROR(store.Commit(options.collection, removal));
+    }
     report(IndexProgress::Phase::kFinishing);
-    SH_RETURN_IF_ERROR(store.Flush());
+    {
+        StageTimer timer(stats.flush_seconds);
+        SH_RETURN_IF_ERROR(store.Flush());
+    }
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return stats;
 }

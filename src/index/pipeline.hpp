@@ -47,6 +47,10 @@ struct IndexStats {
     std::int64_t chunks_deleted = 0;
     std::int64_t bytes_read = 0;
     double seconds = 0;
+    // Wall time per stage (the stages run one after another; each may use
+    // several threads): scan, read + chunk, embed, store commits, final flush
+    // (saving or building the vector index).
+    double scan_seconds = 0, chunk_seconds = 0, embed_seconds = 0, commit_seconds = 0, flush_seconds = 0;
     std::vector<SkippedFile> skipped;
 };
 
