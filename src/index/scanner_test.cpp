@@ -1,5 +1,7 @@
 #include "index/scanner.hpp"
 
+#include "tests/support/unprivileged.hpp"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
@@ -132,40 +134,6 @@ std::string RunCommand(const std::string &command, int *exit_code) {
     const int status = ::pclose(pipe);
     *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return output;
-}
-
-// Runs `check` in a child process with an unprivileged uid/gid when the test
-// runs as root (root bypasses permission bits); otherwise runs it in-process.
-// `check` returns "" on success, a failure description otherwise, or "SKIP:
-// why".
-std::string RunUnprivileged(const std::function<std::string()> &check) {
-    if (::geteuid() != 0) return check();
-    int fds[2];
-    if (::pipe(fds) != 0) return std::string("pipe: ") + std::strerror(errno);
-    const pid_t pid = ::fork();
-    if (pid < 0) return std::string("fork: ") + std::strerror(errno);
-    if (pid == 0) {
-        ::close(fds[0]);
-        std::string message;
-        if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) {
-            message = std::string("SKIP: cannot drop root privileges: ") + std::strerror(errno);
-        } else {
-            message = check();
-        }
-        const ssize_t written = ::write(fds[1], message.data(), message.size());
-        ::close(fds[1]);
-        ::_exit(written == static_cast<ssize_t>(message.size()) ? 0 : 1);
-    }
-    ::close(fds[1]);
-    std::string message;
-    char buffer[1024];
-    ssize_t n = 0;
-    while ((n = ::read(fds[0], buffer, sizeof(buffer))) > 0) message.append(buffer, static_cast<std::size_t>(n));
-    ::close(fds[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) message += " (child exited abnormally)";
-    return message;
 }
 
 // ---------------------------------------------------------------------------
@@ -592,7 +560,7 @@ TEST(ScanTree, UnreadableRootIsPermissionDenied) {
     tree.Write("locked/a.txt", "x");
     ASSERT_EQ(::chmod((tree.path() / "locked").c_str(), 0), 0);
     const fs::path locked = tree.path() / "locked";
-    const std::string failure = RunUnprivileged([&]() -> std::string {
+    const std::string failure = testing_support::RunUnprivileged([&]() -> std::string {
         if (::access(tree.path().c_str(), X_OK) != 0) return "SKIP: temp dir not traversable by the test user";
         Result<ScanResult> result = ScanTree(locked, ScanOptions{});
         if (result.status().code() != ErrorCode::kPermissionDenied) {
@@ -651,7 +619,7 @@ TEST(ScanTree, UnreadableEntriesAreSkippedNotFatal) {
     ASSERT_EQ(::chmod((tree.path() / "secret.txt").c_str(), 0), 0);
     ASSERT_EQ(::chmod((tree.path() / "locked_dir").c_str(), 0), 0);
     const fs::path root = tree.path();
-    const std::string failure = RunUnprivileged([&]() -> std::string {
+    const std::string failure = testing_support::RunUnprivileged([&]() -> std::string {
         if (::access(root.c_str(), R_OK | X_OK) != 0) return "SKIP: temp dir not readable by the test user";
         Result<ScanResult> result = ScanTree(root, NoDefaults());
         if (!result.ok()) return "scan failed: " + result.status().ToString();
