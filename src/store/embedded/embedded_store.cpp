@@ -1178,16 +1178,27 @@ class EmbeddedStore::Impl {
             match += '"';
         }
         const std::string fts = FtsTable(row.id);
-        std::string sql = "SELECT -bm25(" + fts + "), r.id, r.document, r.metadata" +
-                          (options.include_embeddings ? ", r.embedding" : "") + " FROM " + fts +
-                          " JOIN records r ON r.row_id = " + fts + ".rowid WHERE " + fts +
-                          " MATCH ?1 AND (?2 IS NULL OR r.language = ?2) AND (?3 IS NULL OR sh_glob(?3, r.file_path)) "
-                          "ORDER BY bm25(" + fts + "), r.id LIMIT ?4";
+        // Rank inside FTS5 first and fetch documents for the top rows only: a
+        // query with common words matches most rows. Unfiltered, the ranking
+        // reads no record at all and keeps some slack past k, so that equal
+        // scores are ordered by id (equal stores answer equally) below.
+        // Filtered, the record's language and path are needed to rank.
+        const std::string inner =
+            options.filter.empty()
+                ? "SELECT rowid AS rid, -bm25(" + fts + ") AS score FROM " + fts + " WHERE " + fts +
+                      " MATCH ?1 ORDER BY bm25(" + fts + ") LIMIT ?5"
+                : "SELECT f.rowid AS rid, -bm25(" + fts + ") AS score FROM " + fts + " f JOIN records r ON r.row_id = "
+                      "f.rowid WHERE " + fts + " MATCH ?1 AND (?2 IS NULL OR r.language = ?2) AND (?3 IS NULL OR "
+                      "sh_glob(?3, r.file_path)) ORDER BY bm25(" + fts + "), r.id LIMIT ?4";
+        std::string sql = "SELECT s.score, r.id, r.document, r.metadata" +
+                          std::string(options.include_embeddings ? ", r.embedding" : "") + " FROM (" + inner +
+                          ") s JOIN records r ON r.row_id = s.rid ORDER BY s.score DESC, r.id LIMIT ?4";
         SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
         stmt.Bind(1, match)
             .Bind(2, options.filter.language)
             .Bind(3, options.filter.path_glob)
             .Bind(4, static_cast<std::int64_t>(std::min<size_t>(options.k, INT32_MAX)));
+        if (options.filter.empty()) stmt.Bind(5, static_cast<std::int64_t>(std::min<size_t>(options.k * 2 + 16, INT32_MAX)));
         while (true) {
             SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
             if (!has_row) break;
