@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/hash.hpp"
 #include "index/chunk/chunker.hpp"
@@ -195,17 +196,17 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
     stats.skipped = std::move(scan.skipped);
 
     // 2. Compare with the stored state.
-    SH_ASSIGN_OR_RETURN(CollectionInfo info, store.EnsureCollection(embedder.SpecFor(options.collection)));
-    (void)info;
+    // Creates the collection, or refuses an embedder that does not match it.
+    SH_RETURN_IF_ERROR(store.EnsureCollection(embedder.SpecFor(options.collection)).status());
     SH_ASSIGN_OR_RETURN(std::vector<store::FileState> states, store.ListFiles(options.collection));
     std::unordered_map<std::string, const store::FileState*> previous;
     for (const auto& st : states) previous.emplace(st.path, &st);
 
     std::vector<FileWork> work;
-    std::unordered_map<std::string, bool> present;
+    std::unordered_set<std::string> present;
     present.reserve(scan.files.size());
     for (const auto& f : scan.files) {
-        present.emplace(f.rel_path, true);
+        present.insert(f.rel_path);
         auto it = previous.find(f.rel_path);
         const store::FileState* prev = it == previous.end() ? nullptr : it->second;
         if (prev && prev->size == f.size && prev->mtime_ns == f.mtime_ns) {
@@ -301,8 +302,8 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
             }
             if (w.previous) {
                 ++stats.files_changed;
-                std::unordered_map<std::string, bool> kept;
-                for (const auto& r : w.records) kept.emplace(r.id, true);
+                std::unordered_set<std::string> kept;
+                for (const auto& r : w.records) kept.insert(r.id);
                 for (const auto& id : w.previous->record_ids) {
                     if (!kept.count(id)) {
                         changes.delete_ids.push_back(id);

@@ -1,8 +1,6 @@
 #include "search/searcher.hpp"
 
 #include <algorithm>
-#include <map>
-#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
