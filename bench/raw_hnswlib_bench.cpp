@@ -1,6 +1,6 @@
 // The peer of query_bench: raw hnswlib (no store, no SQLite, no fetch of
 // documents) built with the embedded store's parameters (M=16,
-// ef_construction=200, inner product over unit vectors) over the vectors that
+// ef_construction=200: kHnswM / kHnswEfConstruction, inner product over unit vectors) over the vectors that
 // query_bench dumped, queried with the same queries and ef_search.
 //
 // Usage: raw_hnswlib_bench --dump DIR [--json OUT]
@@ -14,6 +14,8 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+
+#include "store/embedded/hnsw_index.hpp"  // graph parameters only
 
 using Clock = std::chrono::steady_clock;
 
@@ -44,7 +46,8 @@ int main(int argc, char** argv) {
     }
     hnswlib::InnerProductSpace space(dim);
     auto t0 = Clock::now();
-    hnswlib::HierarchicalNSW<float> index(&space, count, 16, 200);
+    hnswlib::HierarchicalNSW<float> index(&space, count, signalhub::store::kHnswM,
+                                          signalhub::store::kHnswEfConstruction);
     for (size_t i = 0; i < count; ++i) index.addPoint(vectors.data() + i * dim, i);
     double build_s = std::chrono::duration<double>(Clock::now() - t0).count();
     index.setEf(ef);

@@ -22,8 +22,8 @@ namespace signalhub::store {
 
 namespace {
 
-constexpr size_t kM = 16;
-constexpr size_t kEfConstruction = 200;
+constexpr size_t kM = kHnswM;
+constexpr size_t kEfConstruction = kHnswEfConstruction;
 constexpr size_t kMinCapacity = 1024;
 constexpr size_t kParallelBuildMin = 4096;
 constexpr size_t kLinkListSlack = 2 * sizeof(hnswlib::tableint);

@@ -18,6 +18,11 @@
 
 namespace signalhub::store {
 
+// Graph parameters of every collection's index (bench/raw_hnswlib_bench uses
+// the same ones for its side-by-side peer).
+inline constexpr size_t kHnswM = 16;
+inline constexpr size_t kHnswEfConstruction = 200;
+
 class HnswIndex {
    public:
     struct FileInfo {
