@@ -33,10 +33,12 @@ got="$(record_count "$WORK/crash")"
 [ "$got" = "$want" ] || fail "after kill -9 and resume: $got records, uninterrupted run has $want"
 pass "kill -9 then resume: $got records == $want"
 
-# And it searches the same: every top result of the reference is found.
+# And it holds the same data: BM25 rankings are deterministic functions of the
+# stored documents, so equal stores rank equally. (Vector rankings come from
+# HNSW graphs built in a different order and may legitimately differ.)
 for q in "parse an email address" "encode a python object as JSON" "start an HTTP server"; do
-    a="$("$SH" --store "$WORK/ref" search "$q" --json -k 5)"
-    b="$("$SH" --store "$WORK/crash" search "$q" --json -k 5)"
+    a="$("$SH" --store "$WORK/ref" search "$q" --json -k 10 --mode lexical)"
+    b="$("$SH" --store "$WORK/crash" search "$q" --json -k 10 --mode lexical)"
     ida="$(json_get "$a" "[r['id'] for r in d['results']]")"
     idb="$(json_get "$b" "[r['id'] for r in d['results']]")"
     [ "$ida" = "$idb" ] || fail "results differ for '$q': $ida vs $idb"
