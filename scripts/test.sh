@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): installs what the tests need, builds with
 # -Werror under AddressSanitizer + UndefinedBehaviorSanitizer, and runs the
-# whole CTest suite (unit and integration tests).
+# whole CTest suite (unit, integration and end-to-end tests).
 # Usage: scripts/test.sh [--build-dir DIR] [--no-sanitize] [-L LABEL]
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -20,6 +20,7 @@ done
 
 install_packages "$REPO_ROOT/scripts/debian-packages.txt" "$REPO_ROOT/scripts/test-packages.txt"
 "$REPO_ROOT/scripts/fetch-grammars.sh"
+"$REPO_ROOT/scripts/fetch-e2e-deps.sh"   # the official MCP TypeScript SDK, for tests/e2e
 
 log "configuring $BUILD_DIR (sanitizers: $SANITIZE)"
 cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

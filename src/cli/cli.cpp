@@ -28,6 +28,7 @@ int Run(int argc, char** argv) {
     AddIndexCommand(app, global, exit_code);
     AddSearchCommand(app, global, exit_code);
     AddStatusCommand(app, global, exit_code);
+    AddServeCommand(app, global, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -13,5 +13,6 @@ inline constexpr int kExitPartial = 1;
 void AddIndexCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddSearchCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddStatusCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace signalhub::cli

@@ -64,6 +64,12 @@ mkdir -p "$WORK/empty"
 (cd "$WORK/empty" && run_expect 3 "$SH" search "anything" && assert_contains "$ERR" "signal-hub index" "hint")
 pass "no index -> exit 3 with a hint"
 
+# Serving a store that does not exist.
+run_expect 3 "$SH" --store "$WORK/no-store" serve --transport stdio </dev/null
+assert_contains "$ERR" "no Signal Hub store" "serve without a store"
+run_expect 2 "$SH" --store "$STORE" serve --transport carrier-pigeon </dev/null
+pass "serve: missing store -> exit 3, unknown transport -> exit 2"
+
 # The store is intact after all of that.
 after="$(record_count "$STORE")"
 [ "$before" = "$after" ] || fail "record count changed: $before -> $after"

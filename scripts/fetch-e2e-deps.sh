@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs the pinned end-to-end test dependencies (tests/e2e/package-lock.json: the official MCP
+# TypeScript SDK and zod) into tests/e2e/node_modules, where tests/e2e/mcp_stdio.mjs imports them.
+#
+#   scripts/fetch-e2e-deps.sh           # no-op when node_modules matches the lock file
+#   scripts/fetch-e2e-deps.sh --force   # reinstall regardless
+#
+# Runs `npm ci --ignore-scripts`: the SDK is plain JavaScript, so no install scripts need to run.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dir="${root}/tests/e2e"
+stamp="${dir}/node_modules/.signal-hub-lock.sha256"
+
+force=0
+if [[ "${1:-}" == "--force" ]]; then
+  force=1
+elif [[ $# -gt 0 ]]; then
+  echo "usage: $0 [--force]" >&2
+  exit 2
+fi
+
+for tool in node npm; do
+  if ! command -v "${tool}" >/dev/null 2>&1; then
+    echo "fetch-e2e-deps: ${tool} is required (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+done
+
+# The SDK and its dependencies declare engines up to node >= 20.
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+if [[ "${node_major}" -lt 20 ]]; then
+  echo "fetch-e2e-deps: node $(node --version) is too old; the MCP SDK dependencies need node >= 20" >&2
+  exit 1
+fi
+
+# Every entry point tests/e2e/*.mjs imports.
+entries=(
+  @modelcontextprotocol/sdk/package.json
+  @modelcontextprotocol/sdk/dist/esm/client/index.js
+  @modelcontextprotocol/sdk/dist/esm/client/stdio.js
+  @modelcontextprotocol/sdk/dist/esm/types.js
+  zod/package.json
+)
+
+lock_hash="$(sha256sum "${dir}/package-lock.json" | cut -d' ' -f1)"
+
+current=1
+if [[ ${force} -eq 1 || ! -f "${stamp}" || "$(cat "${stamp}")" != "${lock_hash}" ]]; then
+  current=0
+fi
+for e in "${entries[@]}"; do
+  [[ -f "${dir}/node_modules/${e}" ]] || current=0
+done
+if [[ ${current} -eq 1 ]]; then
+  echo "fetch-e2e-deps: ${dir}/node_modules is current"
+  exit 0
+fi
+
+echo "fetch-e2e-deps: installing e2e test dependencies into ${dir}/node_modules"
+(cd "${dir}" && npm ci --ignore-scripts --no-audit --no-fund)
+
+for e in "${entries[@]}"; do
+  f="${dir}/node_modules/${e}"
+  if [[ ! -f "${f}" ]]; then
+    echo "fetch-e2e-deps: missing ${f} after install" >&2
+    exit 1
+  fi
+done
+
+echo "${lock_hash}" > "${stamp}"
+echo "fetch-e2e-deps: done"

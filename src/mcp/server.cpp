@@ -1,0 +1,145 @@
+#include "mcp/server.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace signalhub::mcp {
+
+using Json = nlohmann::json;
+
+const std::vector<std::string>& SupportedProtocolVersions() {
+    static const std::vector<std::string> kVersions = {"2025-06-18", "2025-03-26", "2024-11-05"};
+    return kVersions;
+}
+
+namespace {
+
+Json Error(const Json& id, int code, const std::string& message) {
+    return Json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}};
+}
+
+Json Success(const Json& id, Json result) { return Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}; }
+
+// Thrown inside Dispatch for protocol errors; caught in HandleOne.
+struct ProtocolError {
+    int code;
+    std::string message;
+};
+
+}  // namespace
+
+Server::Server(ServerInfo info) : info_(std::move(info)) {}
+Server::~Server() = default;
+
+void Server::AddTool(Tool tool) {
+    std::string name = tool.name;
+    tools_[name] = std::move(tool);
+}
+
+std::optional<std::string> Server::HandleMessage(std::string_view message) {
+    Json parsed = Json::parse(message, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) return Error(nullptr, kParseError, "Parse error: the message is not valid JSON").dump();
+    if (parsed.is_array()) {  // JSON-RPC batch (protocol 2025-03-26)
+        if (parsed.empty()) return Error(nullptr, kInvalidRequest, "Invalid Request: empty batch").dump();
+        Json replies = Json::array();
+        for (const auto& m : parsed) {
+            bool reply = false;
+            Json r = HandleOne(m, reply);
+            if (reply) replies.push_back(std::move(r));
+        }
+        if (replies.empty()) return std::nullopt;
+        return replies.dump(-1, ' ', false, Json::error_handler_t::replace);
+    }
+    bool reply = false;
+    Json r = HandleOne(parsed, reply);
+    if (!reply) return std::nullopt;
+    return r.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Json Server::HandleOne(const Json& message, bool& reply) {
+    reply = true;
+    if (!message.is_object() || message.value("jsonrpc", "") != "2.0")
+        return Error(nullptr, kInvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message");
+    const bool has_id = message.contains("id");
+    if (!message.contains("method")) {
+        // A response from the client (we send no requests): nothing to do.
+        reply = false;
+        return nullptr;
+    }
+    const Json id = has_id ? message["id"] : Json(nullptr);
+    if (has_id && !(id.is_string() || id.is_number_integer()))
+        return Error(nullptr, kInvalidRequest, "Invalid Request: id must be a string or an integer");
+    if (!message["method"].is_string()) return Error(id, kInvalidRequest, "Invalid Request: method must be a string");
+    const std::string method = message["method"];
+    const Json params = message.contains("params") ? message["params"] : Json::object();
+    if (!params.is_object()) return Error(id, kInvalidParams, "Invalid params: params must be an object");
+
+    if (!has_id) {  // notification
+        reply = false;
+        if (method == "notifications/initialized" && initialize_seen_) initialized_ = true;
+        // notifications/cancelled: requests are answered in order, one at a
+        // time, so there is never one in flight to cancel here.
+        return nullptr;
+    }
+    try {
+        return Success(id, Dispatch(method, params, id));
+    } catch (const ProtocolError& e) {
+        return Error(id, e.code, e.message);
+    } catch (const std::exception& e) {
+        return Error(id, kInternalError, std::string("Internal error: ") + e.what());
+    }
+}
+
+Json Server::Dispatch(const std::string& method, const Json& params, const Json& /*id*/) {
+    if (method == "initialize") {
+        if (!params.contains("protocolVersion") || !params["protocolVersion"].is_string())
+            throw ProtocolError{kInvalidParams, "Invalid params: protocolVersion (string) is required"};
+        const std::string requested = params["protocolVersion"];
+        const auto& supported = SupportedProtocolVersions();
+        bool known = std::find(supported.begin(), supported.end(), requested) != supported.end();
+        version_ = known ? requested : supported.front();
+        initialize_seen_ = true;
+        Json result = {{"protocolVersion", version_},
+                       {"capabilities", {{"tools", {{"listChanged", false}}}}},
+                       {"serverInfo", {{"name", info_.name}, {"version", info_.version}}}};
+        if (!info_.instructions.empty()) result["instructions"] = info_.instructions;
+        return result;
+    }
+    if (method == "ping") return Json::object();
+    if (!initialize_seen_) throw ProtocolError{kInvalidRequest, "Invalid Request: send initialize first"};
+    if (method == "tools/list") {
+        Json tools = Json::array();
+        for (const auto& [name, t] : tools_) {
+            Json tool = {{"name", t.name},
+                         {"title", t.title},
+                         {"description", t.description},
+                         {"inputSchema", Json::parse(t.input_schema_json)},
+                         {"outputSchema", Json::parse(t.output_schema_json)}};
+            tools.push_back(std::move(tool));
+        }
+        return Json{{"tools", std::move(tools)}};
+    }
+    if (method == "tools/call") {
+        if (!params.contains("name") || !params["name"].is_string())
+            throw ProtocolError{kInvalidParams, "Invalid params: name (string) is required"};
+        const std::string name = params["name"];
+        auto it = tools_.find(name);
+        if (it == tools_.end()) throw ProtocolError{kInvalidParams, "Unknown tool: " + name};
+        const Json arguments = params.contains("arguments") ? params["arguments"] : Json::object();
+        if (!arguments.is_object())
+            throw ProtocolError{kInvalidParams, "Invalid params: arguments must be an object"};
+        Result<ToolResult> r = it->second.handler(arguments);
+        if (!r.ok()) {
+            if (r.status().code() == ErrorCode::kInvalidArgument)
+                throw ProtocolError{kInvalidParams, "Invalid params: " + r.status().message()};
+            return Json{{"content", Json::array({{{"type", "text"}, {"text", r.status().message()}}})},
+                        {"isError", true}};
+        }
+        return Json{{"content", Json::array({{{"type", "text"}, {"text", r->text}}})},
+                    {"structuredContent", Json::parse(r->structured_json)},
+                    {"isError", false}};
+    }
+    throw ProtocolError{kMethodNotFound, "Method not found: " + method};
+}
+
+}  // namespace signalhub::mcp

@@ -1,0 +1,16 @@
+#pragma once
+// MCP stdio transport: newline-delimited JSON-RPC messages on an input
+// stream, replies on an output stream (nothing else may be written to it;
+// logs go to stderr). Returns at end of input.
+
+#include <istream>
+#include <ostream>
+
+#include "core/status.hpp"
+#include "mcp/server.hpp"
+
+namespace signalhub::mcp {
+
+Status ServeStdio(Server& server, std::istream& in, std::ostream& out);
+
+}  // namespace signalhub::mcp
