@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "embed/embedder.hpp"
+#include "search/json.hpp"
 #include "search/searcher.hpp"
 
 namespace signalhub::cli {
@@ -53,23 +54,6 @@ void PrintHuman(const search::SearchResponse& response, bool color, int snippet_
     }
 }
 
-nlohmann::json ToJson(const search::SearchResponse& response) {
-    nlohmann::json results = nlohmann::json::array();
-    for (const auto& r : response.results) {
-        results.push_back({{"id", r.id},
-                           {"collection", r.collection},
-                           {"file_path", r.file_path},
-                           {"start_line", r.start_line},
-                           {"end_line", r.end_line},
-                           {"language", r.language},
-                           {"symbol", r.symbol},
-                           {"kind", r.kind},
-                           {"score", r.score},
-                           {"text", r.text}});
-    }
-    return {{"query", response.query}, {"mode", search::ModeName(response.mode)}, {"results", std::move(results)}};
-}
-
 Status RunSearch(const GlobalOptions& global, const SearchFlags& flags) {
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
     if (flags.k < 0 || flags.k > 1000) return InvalidArgument("-k must be between 1 and 1000");
@@ -87,7 +71,7 @@ Status RunSearch(const GlobalOptions& global, const SearchFlags& flags) {
     search::Searcher searcher(*readable.store, *embedder, cfg.search);
     SH_ASSIGN_OR_RETURN(search::SearchResponse response, searcher.Search(request));
     if (flags.json) {
-        std::printf("%s\n", ToJson(response).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        std::printf("%s\n", search::ToJson(response).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
         PrintHuman(response, UseColor(STDOUT_FILENO, global), flags.snippet_lines);
     }

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "core/clock.hpp"
+#include "search/json.hpp"
 
 namespace signalhub::cli {
 
@@ -13,18 +15,7 @@ Status RunStatus(const GlobalOptions& global, bool json) {
     SH_ASSIGN_OR_RETURN(ReadableStore readable, OpenStoreForReading(global, cfg));
     SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, readable.store->ListCollections());
     if (json) {
-        nlohmann::json list = nlohmann::json::array();
-        for (const auto& c : collections) {
-            list.push_back({{"name", c.spec.name},
-                            {"records", c.records},
-                            {"model", c.spec.model},
-                            {"dimension", c.spec.dimension},
-                            {"metric", DistanceMetricName(c.spec.metric)},
-                            {"bytes", c.bytes},
-                            {"last_indexed", c.last_indexed_unix
-                                                 ? nlohmann::json(FormatTimestamp(*c.last_indexed_unix))
-                                                 : nlohmann::json(nullptr)}});
-        }
+        nlohmann::json list = search::CollectionsToJson(collections);
         std::printf("%s\n", nlohmann::json{{"store", readable.dir.string()}, {"collections", list}}.dump().c_str());
         return Status::Ok();
     }
@@ -36,7 +27,7 @@ Status RunStatus(const GlobalOptions& global, bool json) {
                     c.spec.name.c_str(), static_cast<long long>(c.records), c.spec.model.c_str(), c.spec.dimension,
                     std::string(DistanceMetricName(c.spec.metric)).c_str(),
                     FormatBytes(static_cast<double>(c.bytes)).c_str(),
-                    c.last_indexed_unix ? FormatTimestamp(*c.last_indexed_unix).c_str() : "never");
+                    c.last_indexed_unix ? FormatIso8601Utc(*c.last_indexed_unix).c_str() : "never");
     }
     return Status::Ok();
 }

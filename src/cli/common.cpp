@@ -90,13 +90,5 @@ std::string FormatDuration(double seconds) {
     return buf;
 }
 
-std::string FormatTimestamp(std::int64_t unix_seconds) {
-    std::time_t t = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 }  // namespace signalhub::cli

@@ -51,6 +51,5 @@ bool UseColor(int fd, const GlobalOptions& global);
 // Human formatting.
 std::string FormatBytes(double bytes);
 std::string FormatDuration(double seconds);
-std::string FormatTimestamp(std::int64_t unix_seconds);  // ISO-8601 UTC
 
 }  // namespace signalhub::cli

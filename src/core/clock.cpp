@@ -1,5 +1,7 @@
 #include "core/clock.hpp"
 
+#include <ctime>
+
 namespace signalhub {
 namespace {
 class RealClock final : public Clock {
@@ -11,6 +13,15 @@ class RealClock final : public Clock {
     }
 };
 }  // namespace
+
+std::string FormatIso8601Utc(std::int64_t unix_seconds) {
+    std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
 
 Clock& Clock::Real() {
     static RealClock clock;

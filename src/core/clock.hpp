@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace signalhub {
 
@@ -31,5 +32,8 @@ class FakeClock final : public Clock {
     std::chrono::steady_clock::time_point now_{};
     std::int64_t unix_ = 1'700'000'000;
 };
+
+// "2026-11-25T03:17:18Z" (ISO-8601, UTC) for Unix seconds.
+std::string FormatIso8601Utc(std::int64_t unix_seconds);
 
 }  // namespace signalhub

@@ -1,6 +1,8 @@
 #include "mcp/tools.hpp"
 
-#include <ctime>
+#include "core/clock.hpp"
+#include "search/json.hpp"
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -21,15 +23,6 @@ Result<std::optional<std::string>> OptString(const Json& args, const char* key) 
     if (!args.contains(key) || args[key].is_null()) return std::optional<std::string>();
     if (!args[key].is_string()) return InvalidArgument(std::string(key) + " must be a string");
     return std::optional<std::string>(args[key].get<std::string>());
-}
-
-std::string Iso8601(std::int64_t unix_seconds) {
-    std::time_t t = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 constexpr const char* kSearchInput = R"json({
@@ -111,48 +104,28 @@ Result<ToolResult> SearchCode(const search::Searcher& searcher, const Json& args
     request.collection = collection.value_or("");
 
     SH_ASSIGN_OR_RETURN(search::SearchResponse response, searcher.Search(request));
-    Json results = Json::array();
     std::string text;
     for (const auto& r : response.results) {
-        results.push_back({{"id", r.id},
-                           {"collection", r.collection},
-                           {"file_path", r.file_path},
-                           {"start_line", r.start_line},
-                           {"end_line", r.end_line},
-                           {"language", r.language},
-                           {"symbol", r.symbol},
-                           {"kind", r.kind},
-                           {"score", r.score},
-                           {"text", r.text}});
         text += r.file_path + ":" + std::to_string(r.start_line) + "-" + std::to_string(r.end_line) + "  " +
                 (r.symbol.empty() ? r.kind : r.symbol) + "\n" + r.text;
         if (!r.text.empty() && r.text.back() != '\n') text += "\n";
         text += "\n";
     }
     if (response.results.empty()) text = "No results for \"" + request.query + "\".";
-    Json structured = {{"query", response.query}, {"mode", search::ModeName(response.mode)}, {"results", results}};
-    return ToolResult{std::move(text), structured.dump(-1, ' ', false, Json::error_handler_t::replace)};
+    return ToolResult{std::move(text), search::ToJson(response).dump(-1, ' ', false, Json::error_handler_t::replace)};
 }
 
 Result<ToolResult> IndexStatus(store::VectorStore& store, const Json& args) {
     SH_RETURN_IF_ERROR(CheckKnown(args, {}));
     SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, store.ListCollections());
-    Json list = Json::array();
     std::string text;
     for (const auto& c : collections) {
-        list.push_back({{"name", c.spec.name},
-                        {"records", c.records},
-                        {"model", c.spec.model},
-                        {"dimension", c.spec.dimension},
-                        {"metric", DistanceMetricName(c.spec.metric)},
-                        {"bytes", c.bytes},
-                        {"last_indexed", c.last_indexed_unix ? Json(Iso8601(*c.last_indexed_unix)) : Json(nullptr)}});
         text += c.spec.name + ": " + std::to_string(c.records) + " records, " + c.spec.model + " (" +
                 std::to_string(c.spec.dimension) + " dimensions), last indexed " +
-                (c.last_indexed_unix ? Iso8601(*c.last_indexed_unix) : std::string("never")) + "\n";
+                (c.last_indexed_unix ? FormatIso8601Utc(*c.last_indexed_unix) : std::string("never")) + "\n";
     }
     if (collections.empty()) text = "No collections: run `signal-hub index` first.";
-    return ToolResult{std::move(text), Json{{"collections", list}}.dump()};
+    return ToolResult{std::move(text), Json{{"collections", search::CollectionsToJson(collections)}}.dump()};
 }
 
 }  // namespace
