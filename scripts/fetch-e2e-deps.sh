@@ -9,8 +9,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "${root}/scripts/lib/npm_pinned.sh"
 dir="${root}/tests/e2e"
-stamp="${dir}/node_modules/.signal-hub-lock.sha256"
 
 force=0
 if [[ "${1:-}" == "--force" ]]; then
@@ -45,30 +45,13 @@ entries=(
   zod/package.json
 )
 
-lock_hash="$(sha256sum "${dir}/package-lock.json" | cut -d' ' -f1)"
-
-current=1
-if [[ ${force} -eq 1 || ! -f "${stamp}" || "$(cat "${stamp}")" != "${lock_hash}" ]]; then
-  current=0
-fi
-for e in "${entries[@]}"; do
-  [[ -f "${dir}/node_modules/${e}" ]] || current=0
-done
-if [[ ${current} -eq 1 ]]; then
+if [[ ${force} -eq 0 ]] && npm_pinned_current "${dir}" "${entries[@]}"; then
   echo "fetch-e2e-deps: ${dir}/node_modules is current"
   exit 0
 fi
 
 echo "fetch-e2e-deps: installing e2e test dependencies into ${dir}/node_modules"
-(cd "${dir}" && npm ci --ignore-scripts --no-audit --no-fund)
+npm_pinned_install "${dir}" "${entries[@]}"
 
-for e in "${entries[@]}"; do
-  f="${dir}/node_modules/${e}"
-  if [[ ! -f "${f}" ]]; then
-    echo "fetch-e2e-deps: missing ${f} after install" >&2
-    exit 1
-  fi
-done
-
-echo "${lock_hash}" > "${stamp}"
+npm_pinned_stamp "${dir}"
 echo "fetch-e2e-deps: done"

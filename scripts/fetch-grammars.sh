@@ -10,8 +10,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "${root}/scripts/lib/npm_pinned.sh"
 dir="${root}/third_party/grammars"
-stamp="${dir}/node_modules/.signal-hub-lock.sha256"
 
 force=0
 if [[ "${1:-}" == "--force" ]]; then
@@ -39,30 +39,17 @@ parsers=(
   tree-sitter-typescript/tsx/src/parser.c
 )
 
-lock_hash="$(sha256sum "${dir}/package-lock.json" | cut -d' ' -f1)"
-
-current=1
-if [[ ${force} -eq 1 || ! -f "${stamp}" || "$(cat "${stamp}")" != "${lock_hash}" ]]; then
-  current=0
-fi
-for p in "${parsers[@]}"; do
-  [[ -f "${dir}/node_modules/${p}" ]] || current=0
-done
-if [[ ${current} -eq 1 ]]; then
+if [[ ${force} -eq 0 ]] && npm_pinned_current "${dir}" "${parsers[@]}"; then
   echo "fetch-grammars: ${dir}/node_modules is current"
   exit 0
 fi
 
 echo "fetch-grammars: installing grammar sources into ${dir}/node_modules"
-(cd "${dir}" && npm ci --ignore-scripts --no-audit --no-fund)
+npm_pinned_install "${dir}" "${parsers[@]}"
 
 # Refuse grammars the runtime cannot load (libtree-sitter 0.20.7 accepts ABI 13..14).
 for p in "${parsers[@]}"; do
   f="${dir}/node_modules/${p}"
-  if [[ ! -f "${f}" ]]; then
-    echo "fetch-grammars: missing ${f} after install" >&2
-    exit 1
-  fi
   abi="$(sed -n 's/^#define LANGUAGE_VERSION \([0-9][0-9]*\).*/\1/p' "${f}" | head -n1)"
   if [[ -z "${abi}" || "${abi}" -lt 13 || "${abi}" -gt 14 ]]; then
     echo "fetch-grammars: ${p} has grammar ABI '${abi}'; libtree-sitter 0.20 needs 13 or 14" >&2
@@ -70,5 +57,5 @@ for p in "${parsers[@]}"; do
   fi
 done
 
-echo "${lock_hash}" > "${stamp}"
+npm_pinned_stamp "${dir}"
 echo "fetch-grammars: done"
