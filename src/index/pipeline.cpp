@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -77,16 +75,6 @@ void ParallelFor(size_t n, unsigned threads, const std::function<void(size_t)>& 
     for (auto& t : pool) t.join();
 }
 
-Status ReadFile(const fs::path& path, std::string& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return PermissionDenied("cannot read " + path.string() + ": " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return Internal("error reading " + path.string());
-    out = std::move(ss).str();
-    return Status::Ok();
-}
-
 // One file whose content must be (re)considered in this run.
 struct FileWork {
     const ScannedFile* file = nullptr;
@@ -101,13 +89,13 @@ struct FileWork {
 };
 
 void ReadAndChunk(const fs::path& root, const config::IndexConfig& config, FileWork& work) {
-    std::string content;
-    Status s = ReadFile(root / work.file->rel_path, content);
-    if (!s.ok()) {
+    auto read = ReadWholeFile((root / work.file->rel_path).string());
+    if (!read.ok()) {
         work.skip = true;
-        work.skip_reason = "unreadable: " + s.message();
+        work.skip_reason = "unreadable: " + read.status().message();
         return;
     }
+    const std::string content = std::move(*read);
     work.content_hash = Hash128Hex(content);
     if (work.previous && work.previous->content_hash == work.content_hash) {
         work.unchanged_content = true;

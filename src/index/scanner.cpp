@@ -367,37 +367,45 @@ const std::vector<std::string> &DefaultExcludePatterns() {
     return kPatterns;
 }
 
-namespace {
-
-std::string ErrnoText(int err) { return std::strerror(err); }
-
-// Reads a whole file; returns 0 or an errno value.
-int ReadWholeFile(const std::string &path, std::string *out) {
+Result<std::string> ReadWholeFile(const std::string &path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return errno;
-    out->clear();
-    char buffer[16 * 1024];
+    auto failure = [&path](int err) -> Status {
+        std::string message = "cannot read " + path + ": " + std::strerror(err);
+        if (err == ENOENT) return NotFound(std::move(message));
+        if (err == EACCES || err == EPERM) return PermissionDenied(std::move(message));
+        return Internal(std::move(message));
+    };
+    if (fd < 0) return failure(errno);
+    std::string out;
+    char buffer[64 * 1024];
     while (true) {
         const ssize_t n = ::read(fd, buffer, sizeof(buffer));
         if (n < 0) {
             if (errno == EINTR) continue;
             const int err = errno;
             ::close(fd);
-            return err;
+            return failure(err);
         }
         if (n == 0) break;
-        out->append(buffer, static_cast<std::size_t>(n));
+        out.append(buffer, static_cast<std::size_t>(n));
     }
     ::close(fd);
-    return 0;
+    return out;
 }
+
+namespace {
+
+std::string ErrnoText(int err) { return std::strerror(err); }
 
 // Reads an ignore file if it is a regular file (git does not follow symlinked
 // in-tree ignore files). Missing or unreadable files contribute no rules.
 bool ReadIgnoreFile(const std::string &path, std::string *text) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-    return ReadWholeFile(path, text) == 0;
+    auto read = ReadWholeFile(path);
+    if (!read.ok()) return false;
+    *text = std::move(*read);
+    return true;
 }
 
 void AddIgnoreFile(IgnoreMatcher *matcher, std::string_view base, const std::string &path) {
@@ -418,17 +426,17 @@ std::string InfoExcludePath(const std::string &root) {
     if (::stat(dot_git.c_str(), &st) != 0) return {};
     if (S_ISDIR(st.st_mode)) return dot_git + "/info/exclude";
     if (!S_ISREG(st.st_mode)) return {};
-    std::string text;
-    if (ReadWholeFile(dot_git, &text) != 0) return {};
+    auto read = ReadWholeFile(dot_git);
+    if (!read.ok()) return {};
+    const std::string text = std::move(*read);
     constexpr std::string_view kPrefix = "gitdir:";
     if (text.rfind(kPrefix, 0) != 0) return {};
     std::string git_dir = TrimLine(text.substr(kPrefix.size()));
     git_dir.erase(0, git_dir.find_first_not_of(' '));
     if (git_dir.empty()) return {};
     if (git_dir.front() != '/') git_dir = root + "/" + git_dir;
-    std::string common;
-    if (ReadWholeFile(git_dir + "/commondir", &common) == 0) {
-        common = TrimLine(common);
+    if (auto common_file = ReadWholeFile(git_dir + "/commondir"); common_file.ok()) {
+        std::string common = TrimLine(*common_file);
         if (!common.empty()) git_dir = common.front() == '/' ? common : git_dir + "/" + common;
     }
     return git_dir + "/info/exclude";

@@ -101,4 +101,8 @@ struct ScanResult {
 // the root are reported in `skipped`, not fatal.
 Result<ScanResult> ScanTree(const std::filesystem::path &root, const ScanOptions &options);
 
+// Reads a whole file. NotFound, PermissionDenied or Internal, with a message
+// "cannot read PATH: <reason>". Used for ignore files and by the pipeline.
+Result<std::string> ReadWholeFile(const std::string &path);
+
 }  // namespace signalhub::index

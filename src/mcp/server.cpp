@@ -1,7 +1,6 @@
 #include "mcp/server.hpp"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 namespace signalhub::mcp {
 
@@ -113,8 +112,8 @@ Json Server::Dispatch(const std::string& method, const Json& params, const Json&
             Json tool = {{"name", t.name},
                          {"title", t.title},
                          {"description", t.description},
-                         {"inputSchema", Json::parse(t.input_schema_json)},
-                         {"outputSchema", Json::parse(t.output_schema_json)}};
+                         {"inputSchema", t.input_schema},
+                         {"outputSchema", t.output_schema}};
             tools.push_back(std::move(tool));
         }
         return Json{{"tools", std::move(tools)}};
@@ -136,7 +135,7 @@ Json Server::Dispatch(const std::string& method, const Json& params, const Json&
                         {"isError", true}};
         }
         return Json{{"content", Json::array({{{"type", "text"}, {"text", r->text}}})},
-                    {"structuredContent", Json::parse(r->structured_json)},
+                    {"structuredContent", std::move(r->structured)},
                     {"isError", false}};
     }
     throw ProtocolError{kMethodNotFound, "Method not found: " + method};

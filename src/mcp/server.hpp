@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/status.hpp"
 
@@ -28,16 +28,16 @@ namespace signalhub::mcp {
 const std::vector<std::string>& SupportedProtocolVersions();
 
 struct ToolResult {
-    std::string text;                 // human-readable content (content[0].text)
-    std::string structured_json;      // structuredContent, serialised JSON object
+    std::string text;             // human-readable content (content[0].text)
+    nlohmann::json structured;    // structuredContent (a JSON object)
 };
 
 struct Tool {
     std::string name;
     std::string title;
     std::string description;
-    std::string input_schema_json;   // JSON Schema (type: object)
-    std::string output_schema_json;  // JSON Schema of structuredContent
+    nlohmann::json input_schema;   // JSON Schema (type: object)
+    nlohmann::json output_schema;  // JSON Schema of structuredContent
     // InvalidArgument becomes JSON-RPC -32602; any other error becomes a tool
     // result with isError = true and the message as text.
     std::function<Result<ToolResult>(const nlohmann::json& arguments)> handler;

@@ -36,13 +36,13 @@ Tool EchoTool() {
     return {.name = "echo",
             .title = "Echo",
             .description = "Echoes its text argument",
-            .input_schema_json = R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"]})",
-            .output_schema_json = R"({"type":"object","properties":{"text":{"type":"string"}}})",
+            .input_schema = Json::parse(R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"]})"),
+            .output_schema = Json::parse(R"({"type":"object","properties":{"text":{"type":"string"}}})"),
             .handler = [](const Json& args) -> Result<ToolResult> {
                 if (!args.contains("text") || !args["text"].is_string()) return InvalidArgument("text is required");
                 std::string t = args["text"];
                 if (t == "fail") return Unavailable("the backend is down");
-                return ToolResult{t, Json{{"text", t}}.dump()};
+                return ToolResult{t, Json{{"text", t}}};
             }};
 }
 

@@ -112,7 +112,7 @@ Result<ToolResult> SearchCode(const search::Searcher& searcher, const Json& args
         text += "\n";
     }
     if (response.results.empty()) text = "No results for \"" + request.query + "\".";
-    return ToolResult{std::move(text), search::ToJson(response).dump(-1, ' ', false, Json::error_handler_t::replace)};
+    return ToolResult{std::move(text), search::ToJson(response)};
 }
 
 Result<ToolResult> IndexStatus(store::VectorStore& store, const Json& args) {
@@ -125,7 +125,7 @@ Result<ToolResult> IndexStatus(store::VectorStore& store, const Json& args) {
                 (c.last_indexed_unix ? FormatIso8601Utc(*c.last_indexed_unix) : std::string("never")) + "\n";
     }
     if (collections.empty()) text = "No collections: run `signal-hub index` first.";
-    return ToolResult{std::move(text), Json{{"collections", search::CollectionsToJson(collections)}}.dump()};
+    return ToolResult{std::move(text), Json{{"collections", search::CollectionsToJson(collections)}}};
 }
 
 }  // namespace
@@ -136,15 +136,15 @@ void AddCodeSearchTools(Server& server, store::VectorStore& store, const search:
                     .description = "Search the indexed codebase: hybrid semantic + lexical (BM25) search over "
                                    "functions, classes and other chunks. Returns file paths, line ranges, symbols "
                                    "and the code.",
-                    .input_schema_json = kSearchInput,
-                    .output_schema_json = kSearchOutput,
+                    .input_schema = Json::parse(kSearchInput),
+                    .output_schema = Json::parse(kSearchOutput),
                     .handler = [&searcher](const Json& args) { return SearchCode(searcher, args); }});
     server.AddTool({.name = "index_status",
                     .title = "Index status",
                     .description = "The indexed collections: record counts, embedding model, dimension, metric, "
                                    "size and when each was last indexed.",
-                    .input_schema_json = kStatusInput,
-                    .output_schema_json = kStatusOutput,
+                    .input_schema = Json::parse(kStatusInput),
+                    .output_schema = Json::parse(kStatusOutput),
                     .handler = [&store](const Json& args) { return IndexStatus(store, args); }});
 }
 
