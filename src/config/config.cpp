@@ -27,14 +27,15 @@ constexpr std::size_t kMaxFileBytes = 4 * 1024 * 1024;
 constexpr std::size_t kMaxShownValue = 80;
 
 const std::vector<std::string>& SupportedSections() {
-    static const std::vector<std::string> kSections = {"store", "index", "embedding", "search"};
+    static const std::vector<std::string> kSections = {"store", "index", "embedding", "search", "server",
+                                                         "performance"};
     return kSections;
 }
 
 // Sections of the production configuration that this version does not
 // implement yet: rejected with a clear message instead of "unknown key".
 const std::vector<std::string>& FutureSections() {
-    static const std::vector<std::string> kSections = {"database", "security", "monitoring", "performance"};
+    static const std::vector<std::string> kSections = {"database", "security", "monitoring"};
     return kSections;
 }
 
@@ -52,7 +53,8 @@ std::string UnsupportedSectionMessage(const std::string& section) {
 // ---------------------------------------------------------------------------
 // The schema: every key, its path and where it lives in Config.
 
-using FieldRef = std::variant<std::string*, bool*, int*, std::int64_t*, double*, std::vector<std::string>*>;
+using FieldRef =
+    std::variant<std::string*, bool*, int*, std::int64_t*, double*, std::vector<std::string>*, ByteSize*>;
 
 struct Field {
     const char* path;
@@ -84,6 +86,17 @@ const std::vector<Field>& Fields() {
         {"search.k", [](Config& c) -> FieldRef { return &c.search.k; }},
         {"search.rrf_k", [](Config& c) -> FieldRef { return &c.search.rrf_k; }},
         {"search.ef_search", [](Config& c) -> FieldRef { return &c.search.ef_search; }},
+        {"server.host", [](Config& c) -> FieldRef { return &c.server.host; }},
+        {"server.port", [](Config& c) -> FieldRef { return &c.server.port; }},
+        {"server.allowed_origins", [](Config& c) -> FieldRef { return &c.server.allowed_origins; }},
+        {"server.session_timeout", [](Config& c) -> FieldRef { return &c.server.session_timeout; }},
+        {"server.shutdown_timeout", [](Config& c) -> FieldRef { return &c.server.shutdown_timeout; }},
+        {"performance.workers", [](Config& c) -> FieldRef { return &c.performance.workers; }},
+        {"performance.max_connections", [](Config& c) -> FieldRef { return &c.performance.max_connections; }},
+        {"performance.request_timeout", [](Config& c) -> FieldRef { return &c.performance.request_timeout; }},
+        {"performance.max_request_size", [](Config& c) -> FieldRef { return &c.performance.max_request_size; }},
+        {"performance.caching.enabled", [](Config& c) -> FieldRef { return &c.performance.caching.enabled; }},
+        {"performance.caching.max_memory", [](Config& c) -> FieldRef { return &c.performance.caching.max_memory; }},
     };
     return kFields;
 }
@@ -134,8 +147,10 @@ const char* ExpectedType(const FieldRef& ref) {
             return "an integer";
         case 4:
             return "a number";
-        default:
+        case 5:
             return "a list of strings";
+        default:
+            return "a size in bytes (e.g. 4194304, 512MB, 4GB, 64KiB)";
     }
 }
 
@@ -261,6 +276,36 @@ std::optional<std::string> ParseBool(const std::string& text, bool* out) {
     return "expected a boolean (true or false), found " + Quote(text);
 }
 
+// A byte size: an integer, or a number with a unit (B, KB, MB, GB, TB in
+// powers of 1000; KiB, MiB, GiB, TiB in powers of 1024; case-insensitive).
+std::optional<std::string> ParseByteSize(const std::string& text, ByteSize* out) {
+    const std::string trimmed = Trim(text);
+    std::size_t unit_at = 0;
+    while (unit_at < trimmed.size() &&
+           (std::isdigit(static_cast<unsigned char>(trimmed[unit_at])) || trimmed[unit_at] == '.')) {
+        ++unit_at;
+    }
+    const std::string number = trimmed.substr(0, unit_at);
+    const std::string unit = Lower(Trim(std::string_view(trimmed).substr(unit_at)));
+    static const std::vector<std::pair<std::string, double>> kUnits = {
+        {"", 1},           {"b", 1},
+        {"kb", 1e3},       {"mb", 1e6},
+        {"gb", 1e9},       {"tb", 1e12},
+        {"kib", 1024.0},   {"mib", 1024.0 * 1024},
+        {"gib", 1024.0 * 1024 * 1024}, {"tib", 1024.0 * 1024 * 1024 * 1024}};
+    const std::string expected = "expected a size in bytes such as 4194304, 512MB, 4GB or 64KiB, found " + Quote(text);
+    auto unit_it = std::find_if(kUnits.begin(), kUnits.end(), [&](const auto& u) { return u.first == unit; });
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (number.empty() || unit_it == kUnits.end() || ec != std::errc() || ptr != number.data() + number.size()) {
+        return expected;
+    }
+    const double bytes = value * unit_it->second;
+    if (!std::isfinite(bytes) || bytes > 9.0e18) return expected + " (too large)";
+    out->bytes = static_cast<std::int64_t>(std::llround(bytes));
+    return std::nullopt;
+}
+
 // Splits a comma-separated override into list items (trimmed; empty items dropped).
 std::vector<std::string> SplitList(const std::string& text) {
     std::vector<std::string> items;
@@ -300,6 +345,7 @@ std::optional<std::string> AssignText(const FieldRef& ref, const std::string& te
             *out = SplitList(text);
             return std::nullopt;
         }
+        std::optional<std::string> operator()(ByteSize* out) const { return ParseByteSize(text, out); }
     };
     return std::visit(Visitor{text}, ref);
 }
@@ -587,9 +633,10 @@ Status ApplyOverrides(Config& config, const EnvLookup& env, Origins& origins) {
             return InvalidArgument("environment variable " + variable + ": " + field.path + ": " + *error);
         }
         origins[field.path] = "environment variable " + variable;
-        if (std::string(field.path) == "index.exclude") {
-            for (std::size_t i = 0; i < config.index.exclude.size(); ++i) {
-                origins["index.exclude[" + std::to_string(i) + "]"] = "environment variable " + variable;
+        const FieldRef ref = field.get(config);
+        if (auto* list = std::get_if<std::vector<std::string>*>(&ref)) {
+            for (std::size_t i = 0; i < (*list)->size(); ++i) {
+                origins[std::string(field.path) + "[" + std::to_string(i) + "]"] = "environment variable " + variable;
             }
         }
     }
@@ -665,6 +712,31 @@ Problems FindProblems(const Config& c) {
     between("search.k", c.search.k, 1, 1000);
     at_least("search.rrf_k", c.search.rrf_k, 1);
     between("search.ef_search", c.search.ef_search, 1, 10000);
+
+    if (Trim(c.server.host).empty()) problems.emplace_back("server.host", "must not be empty");
+    between("server.port", c.server.port, 0, 65535);
+    for (std::size_t i = 0; i < c.server.allowed_origins.size(); ++i) {
+        const std::string& origin = c.server.allowed_origins[i];
+        if (origin != "*" && origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0) {
+            problems.emplace_back("server.allowed_origins[" + std::to_string(i) + "]",
+                                  "must be \"*\" or an origin such as https://app.example.com, got " + Quote(origin));
+        }
+    }
+    auto positive_seconds = [&problems](const std::string& path, double value, double max) {
+        if (!(value > 0) || !(value <= max)) {
+            problems.emplace_back(path, "must be a number of seconds greater than 0 and at most " +
+                                            std::to_string(static_cast<std::int64_t>(max)) + ", got " +
+                                            std::to_string(value));
+        }
+    };
+    positive_seconds("server.session_timeout", c.server.session_timeout, 30 * 24 * 3600);
+    positive_seconds("server.shutdown_timeout", c.server.shutdown_timeout, 3600);
+
+    between("performance.workers", c.performance.workers, 1, 1024);
+    between("performance.max_connections", c.performance.max_connections, 1, 1000000);
+    positive_seconds("performance.request_timeout", c.performance.request_timeout, 3600);
+    between("performance.max_request_size", c.performance.max_request_size.bytes, 1024, 1LL << 30);
+    at_least("performance.caching.max_memory", c.performance.caching.max_memory.bytes, 0);
     return problems;
 }
 

@@ -72,11 +72,52 @@ struct SearchConfig {
     bool operator==(const SearchConfig&) const = default;
 };
 
+// A size in bytes; in YAML an integer or a number with a unit: "512MB",
+// "4GB", "64KiB" (KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024).
+struct ByteSize {
+    std::int64_t bytes = 0;
+
+    bool operator==(const ByteSize&) const = default;
+};
+
+// The HTTP transport (`serve --transport http`).
+struct ServerConfig {
+    std::string host = "127.0.0.1";  // listen address; 0.0.0.0 / :: expose the server beyond this machine
+    int port = 8080;
+    // Origin header values accepted on /mcp (DNS-rebinding protection). Empty:
+    // loopback origins only (http://localhost, http://127.0.0.1, http://[::1],
+    // any port). "*" accepts any origin. Requests without Origin are accepted.
+    std::vector<std::string> allowed_origins{};
+    double session_timeout = 3600;  // seconds an idle MCP session lives
+    double shutdown_timeout = 30;   // seconds SIGTERM waits for in-flight requests
+
+    bool operator==(const ServerConfig&) const = default;
+};
+
+struct CachingConfig {
+    bool enabled = true;                          // cache search results in memory (LRU)
+    ByteSize max_memory{256LL * 1000 * 1000};     // bound on cached bytes
+
+    bool operator==(const CachingConfig&) const = default;
+};
+
+struct PerformanceConfig {
+    int workers = 4;               // threads running searches and tools (off the I/O thread)
+    int max_connections = 1000;    // open HTTP connections beyond this are refused with 503
+    double request_timeout = 30;   // seconds to receive a request; also the keep-alive idle limit
+    ByteSize max_request_size{4LL * 1024 * 1024};  // larger request bodies get 413
+    CachingConfig caching{};
+
+    bool operator==(const PerformanceConfig&) const = default;
+};
+
 struct Config {
     StoreConfig store{};
     IndexConfig index{};
     EmbeddingConfig embedding{};
     SearchConfig search{};
+    ServerConfig server{};
+    PerformanceConfig performance{};
     std::string source{};  // where it came from: "defaults", or the file path
 
     bool operator==(const Config&) const = default;

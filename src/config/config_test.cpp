@@ -100,6 +100,17 @@ TEST(Config, DefaultsMatchTheDocumentedValues) {
     EXPECT_EQ(config.search.k, 10);
     EXPECT_EQ(config.search.rrf_k, 60);
     EXPECT_EQ(config.search.ef_search, 128);
+    EXPECT_EQ(config.server.host, "127.0.0.1");
+    EXPECT_EQ(config.server.port, 8080);
+    EXPECT_TRUE(config.server.allowed_origins.empty());
+    EXPECT_DOUBLE_EQ(config.server.session_timeout, 3600);
+    EXPECT_DOUBLE_EQ(config.server.shutdown_timeout, 30);
+    EXPECT_EQ(config.performance.workers, 4);
+    EXPECT_EQ(config.performance.max_connections, 1000);
+    EXPECT_DOUBLE_EQ(config.performance.request_timeout, 30);
+    EXPECT_EQ(config.performance.max_request_size.bytes, 4 * 1024 * 1024);
+    EXPECT_TRUE(config.performance.caching.enabled);
+    EXPECT_EQ(config.performance.caching.max_memory.bytes, 256'000'000);
     EXPECT_TRUE(Validate(config).ok()) << Validate(config).ToString();
 }
 
@@ -152,6 +163,20 @@ search:
   k: 25
   rrf_k: 30
   ef_search: 256
+server:
+  host: 0.0.0.0
+  port: 9000
+  allowed_origins: ["https://ide.example.com"]
+  session_timeout: 600
+  shutdown_timeout: 10
+performance:
+  workers: 8
+  max_connections: 50
+  request_timeout: 5.5
+  max_request_size: 1MiB
+  caching:
+    enabled: false
+    max_memory: 4GB
 )";
     Result<Config> parsed = Parse(text);
     ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
@@ -180,6 +205,17 @@ search:
     EXPECT_EQ(c.search.k, 25);
     EXPECT_EQ(c.search.rrf_k, 30);
     EXPECT_EQ(c.search.ef_search, 256);
+    EXPECT_EQ(c.server.host, "0.0.0.0");
+    EXPECT_EQ(c.server.port, 9000);
+    EXPECT_EQ(c.server.allowed_origins, std::vector<std::string>{"https://ide.example.com"});
+    EXPECT_DOUBLE_EQ(c.server.session_timeout, 600);
+    EXPECT_DOUBLE_EQ(c.server.shutdown_timeout, 10);
+    EXPECT_EQ(c.performance.workers, 8);
+    EXPECT_EQ(c.performance.max_connections, 50);
+    EXPECT_DOUBLE_EQ(c.performance.request_timeout, 5.5);
+    EXPECT_EQ(c.performance.max_request_size.bytes, 1024 * 1024);
+    EXPECT_FALSE(c.performance.caching.enabled);
+    EXPECT_EQ(c.performance.caching.max_memory.bytes, 4'000'000'000);
     EXPECT_TRUE(Validate(c).ok()) << Validate(c).ToString();
 }
 
@@ -257,7 +293,7 @@ TEST(Config, UnknownKeyWithoutCloseMatchListsTheValidKeys) {
     EXPECT_EQ(ParseError("search:\n  colour: blue\n"),
               "config.yaml:2:3: unknown key 'search.colour' (keys in 'search': mode, k, rrf_k, ef_search)");
     EXPECT_EQ(ParseError("plugins: []\n"),
-              "config.yaml:1:1: unknown key 'plugins' (sections: store, index, embedding, search)");
+              "config.yaml:1:1: unknown key 'plugins' (sections: store, index, embedding, search, server, performance)");
 }
 
 TEST(Config, KeyInTheWrongSectionPointsToItsSection) {
@@ -316,12 +352,33 @@ TEST(Config, AcceptedScalarSpellings) {
 TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
     EXPECT_EQ(ParseError("store:\n  path: x\ndatabase:\n  type: postgresql\n"),
               "config.yaml:3:1: section 'database' is not supported by this version of signal-hub "
-              "(only store, index, embedding, search)");
-    for (const std::string section : {"security", "monitoring", "performance"}) {
+              "(only store, index, embedding, search, server, performance)");
+    for (const std::string section : {"security", "monitoring"}) {
         EXPECT_EQ(ParseError(section + ": {}\n"), "config.yaml:1:1: section '" + section +
                                                       "' is not supported by this version of signal-hub "
-                                                      "(only store, index, embedding, search)");
+                                                      "(only store, index, embedding, search, server, performance)");
     }
+}
+
+TEST(Config, ByteSizesTakeIntegersAndUnits) {
+    const std::vector<std::pair<std::string, std::int64_t>> cases = {
+        {"4096", 4096},           {"1KB", 1000},          {"1kb", 1000},           {"64KiB", 65536},
+        {"1.5MB", 1'500'000},     {"2 MiB", 2097152},     {"4GB", 4'000'000'000},  {"1GiB", 1LL << 30},
+        {"0", 0},                 {"10B", 10}};
+    for (const auto& [text, bytes] : cases) {
+        Result<Config> parsed = Parse("performance:\n  caching:\n    max_memory: " + text + "\n");
+        ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status().ToString();
+        EXPECT_EQ(parsed->performance.caching.max_memory.bytes, bytes) << text;
+    }
+    EXPECT_EQ(ParseError("performance:\n  max_request_size: 4 parsecs\n"),
+              "config.yaml:2:21: performance.max_request_size: expected a size in bytes such as 4194304, 512MB, 4GB "
+              "or 64KiB, found '4 parsecs'");
+    EXPECT_EQ(ParseError("performance:\n  max_request_size: -5\n"),
+              "config.yaml:2:21: performance.max_request_size: expected a size in bytes such as 4194304, 512MB, 4GB "
+              "or 64KiB, found '-5'");
+    EXPECT_EQ(ParseError("performance:\n  max_request_size: [1]\n"),
+              "config.yaml:2:21: performance.max_request_size: expected a size in bytes (e.g. 4194304, 512MB, 4GB, "
+              "64KiB), found a list");
 }
 
 TEST(Config, DuplicateKeysAreErrors) {
@@ -333,7 +390,7 @@ TEST(Config, DuplicateKeysAreErrors) {
 
 TEST(Config, DocumentShapeErrors) {
     EXPECT_EQ(ParseError("- store\n- index\n"),
-              "config.yaml:1:1: expected a mapping of sections (store, index, embedding, search), found a list");
+              "config.yaml:1:1: expected a mapping of sections (store, index, embedding, search, server, performance), found a list");
     EXPECT_THAT(ParseError("search: {k: 1}\n---\nsearch: {k: 2}\n"),
                 HasSubstr("config.yaml:3:1: the file holds 2 YAML documents"));
     EXPECT_THAT(ParseError("? [a, b]\n: 1\n"), HasSubstr("config.yaml:1:3: keys must be plain names, found a list"));
@@ -413,7 +470,7 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     EXPECT_EQ(error_for("SIGNAL_HUB_DATABASE__URL"),
               "environment variable SIGNAL_HUB_DATABASE__URL: section 'database' is not supported by this version of "
-              "signal-hub (only store, index, embedding, search)");
+              "signal-hub (only store, index, embedding, search, server, performance)");
 }
 
 TEST(Config, NonOverrideSignalHubVariablesAreLeftAlone) {
@@ -479,6 +536,21 @@ TEST(Config, ValidationRejectsOutOfRangeValuesNamingKeyAndRange) {
         {[](Config& c) { c.search.k = 1001; }, "search.k: must be between 1 and 1000, got 1001"},
         {[](Config& c) { c.search.rrf_k = 0; }, "search.rrf_k: must be at least 1, got 0"},
         {[](Config& c) { c.search.ef_search = 10001; }, "search.ef_search: must be between 1 and 10000, got 10001"},
+        {[](Config& c) { c.server.host = " "; }, "server.host: must not be empty"},
+        {[](Config& c) { c.server.port = 65536; }, "server.port: must be between 0 and 65535, got 65536"},
+        {[](Config& c) { c.server.allowed_origins = {"example.com"}; },
+         "server.allowed_origins[0]: must be \"*\" or an origin such as https://app.example.com, got 'example.com'"},
+        {[](Config& c) { c.server.session_timeout = 0; },
+         "server.session_timeout: must be a number of seconds greater than 0 and at most 2592000"},
+        {[](Config& c) { c.server.shutdown_timeout = 3601; },
+         "server.shutdown_timeout: must be a number of seconds greater than 0 and at most 3600"},
+        {[](Config& c) { c.performance.workers = 0; }, "performance.workers: must be between 1 and 1024, got 0"},
+        {[](Config& c) { c.performance.max_connections = 0; },
+         "performance.max_connections: must be between 1 and 1000000, got 0"},
+        {[](Config& c) { c.performance.request_timeout = -1; },
+         "performance.request_timeout: must be a number of seconds greater than 0 and at most 3600"},
+        {[](Config& c) { c.performance.max_request_size.bytes = 100; },
+         "performance.max_request_size: must be between 1024 and 1073741824, got 100"},
     };
     for (const Case& test_case : cases) {
         Config config;
@@ -597,9 +669,9 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 23u);
+    EXPECT_EQ(paths.size(), 34u);
     EXPECT_EQ(paths.front(), "store.path");
-    EXPECT_EQ(paths.back(), "search.ef_search");
+    EXPECT_EQ(paths.back(), "performance.caching.max_memory");
 }
 
 TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
@@ -619,6 +691,10 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("embedding.api_key_env")] = "K";
     vars[OverrideVariable("search.mode")] = "vector";
     vars[OverrideVariable("index.chunk.overlap_lines")] = "3";
+    vars[OverrideVariable("server.host")] = "::1";
+    vars[OverrideVariable("server.allowed_origins")] = "https://a.example, *";
+    vars[OverrideVariable("performance.max_request_size")] = "8KiB";
+    vars[OverrideVariable("performance.caching.enabled")] = "false";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -645,6 +721,17 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.search.k, 8);
     EXPECT_EQ(c.search.rrf_k, 8);
     EXPECT_EQ(c.search.ef_search, 8);
+    EXPECT_EQ(c.server.host, "::1");
+    EXPECT_EQ(c.server.port, 8);
+    EXPECT_EQ(c.server.allowed_origins, (std::vector<std::string>{"https://a.example", "*"}));
+    EXPECT_DOUBLE_EQ(c.server.session_timeout, 8);
+    EXPECT_DOUBLE_EQ(c.server.shutdown_timeout, 8);
+    EXPECT_EQ(c.performance.workers, 8);
+    EXPECT_EQ(c.performance.max_connections, 8);
+    EXPECT_DOUBLE_EQ(c.performance.request_timeout, 8);
+    EXPECT_EQ(c.performance.max_request_size.bytes, 8192);
+    EXPECT_FALSE(c.performance.caching.enabled);
+    EXPECT_EQ(c.performance.caching.max_memory.bytes, 8);
 }
 
 std::string ReadReference() {
