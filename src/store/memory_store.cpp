@@ -48,6 +48,7 @@ Result<CollectionInfo> MemoryStore::EnsureCollection(const CollectionSpec& spec)
     Collection c;
     c.spec = spec;
     auto [pos, inserted] = collections_.emplace(spec.name, std::move(c));
+    data_version_.fetch_add(1);
     return Info(pos->second);
 }
 
@@ -69,6 +70,7 @@ Status MemoryStore::DropCollection(std::string_view name) {
     auto it = collections_.find(name);
     if (it == collections_.end()) return NotFound("collection '" + std::string(name) + "' does not exist");
     collections_.erase(it);
+    data_version_.fetch_add(1);
     return Status::Ok();
 }
 
@@ -99,8 +101,13 @@ Status MemoryStore::Commit(std::string_view collection, const ChangeSet& changes
     for (const auto& path : changes.delete_files) c.files.erase(path);
     for (const auto& file : changes.put_files) c.files.insert_or_assign(file.path, file);
     if (changes.touch_last_indexed) c.last_indexed = clock_.UnixSeconds();
+    if (!changes.empty()) data_version_.fetch_add(1);
     return Status::Ok();
 }
+
+Status MemoryStore::CheckHealth() { return Status::Ok(); }
+
+Result<std::int64_t> MemoryStore::DataVersion() { return data_version_.load(); }
 
 Result<std::vector<FileState>> MemoryStore::ListFiles(std::string_view collection) {
     std::shared_lock lock(mu_);

@@ -3,8 +3,10 @@
 // Exact vector search, BM25 lexical search with the same tokenisation and
 // formula as the embedded store (FTS5 bm25, k1=1.2, b=0.75). Nothing persists.
 // Thread-safe: reads share a lock, writes are exclusive; Commit validates the
-// whole ChangeSet before applying any of it.
+// whole ChangeSet before applying any of it. CheckHealth is always OK (nothing
+// to reach); DataVersion is a counter bumped under the write lock.
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <shared_mutex>
@@ -32,6 +34,8 @@ class MemoryStore final : public VectorStore {
                                           const SearchOptions& options) override;
     Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
                                            const SearchOptions& options) override;
+    Status CheckHealth() override;
+    Result<std::int64_t> DataVersion() override;
 
    private:
     struct Entry {
@@ -52,6 +56,9 @@ class MemoryStore final : public VectorStore {
 
     Clock& clock_;
     mutable std::shared_mutex mu_;
+    // Bumped while mu_ is held exclusively, after the change is applied: a
+    // reader that sees the new value and then takes mu_ sees the new data.
+    std::atomic<std::int64_t> data_version_{0};
     std::map<std::string, Collection, std::less<>> collections_;
 };
 

@@ -50,6 +50,8 @@ class SharedMemoryStore final : public VectorStore {
                                            const SearchOptions& options) override {
         return store_->LexicalSearch(collection, query, options);
     }
+    Status CheckHealth() override { return store_->CheckHealth(); }
+    Result<std::int64_t> DataVersion() override { return store_->DataVersion(); }
 
    private:
     std::shared_ptr<MemoryStore> store_;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <limits>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "store/embedded/embedded_store.hpp"
 #include "store/memory_store.hpp"
@@ -651,6 +653,106 @@ TEST_P(StoreConformance, ConcurrentSearchesDuringCommits) {
     for (auto& t : readers) t.join();
     EXPECT_EQ(failures.load(), 0);
     EXPECT_EQ(store_->GetCollection("c")->records, 200);
+}
+
+TEST_P(StoreConformance, HealthyWhileOpenAndAfterWrites) {
+    Status fresh = store_->CheckHealth();
+    EXPECT_TRUE(fresh.ok()) << fresh.ToString();
+    Ensure(Spec("c", 2));
+    MustCommit("c", ChangeSet{.upserts = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha")}});
+    ASSERT_TRUE(store_->Flush().ok());
+    Status after = store_->CheckHealth();
+    EXPECT_TRUE(after.ok()) << after.ToString();
+    ASSERT_TRUE(store_->DropCollection("c").ok());
+    EXPECT_TRUE(store_->CheckHealth().ok());
+}
+
+TEST_P(StoreConformance, DataVersionIncreasesWithEveryCommittedChangeOnly) {
+    auto version = [&]() -> std::int64_t {
+        auto v = store_->DataVersion();
+        EXPECT_TRUE(v.ok()) << v.status().ToString();
+        return v.ok() ? *v : -1;
+    };
+    const std::int64_t empty = version();
+    EXPECT_GE(empty, 0);
+    Ensure(Spec("c", 2));
+    const std::int64_t created = version();
+    EXPECT_GT(created, empty) << "creating a collection";
+    Ensure(Spec("c", 2));
+    EXPECT_FALSE(store_->EnsureCollection(Spec("c", 3)).ok());
+    EXPECT_EQ(version(), created) << "EnsureCollection of an existing collection";
+
+    MustCommit("c", ChangeSet{.upserts = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha")}});
+    const std::int64_t upserted = version();
+    EXPECT_GT(upserted, created);
+    MustCommit("c", ChangeSet{});
+    EXPECT_EQ(version(), upserted) << "an empty commit";
+    EXPECT_EQ(store_->Commit("c", ChangeSet{.upserts = {MakeRecord("b", {1, 0, 0})}}).code(),
+              ErrorCode::kInvalidArgument);
+    EXPECT_EQ(store_->Commit("nope", ChangeSet{.touch_last_indexed = true}).code(), ErrorCode::kNotFound);
+    EXPECT_EQ(version(), upserted) << "refused commits";
+
+    std::vector<std::string> ids{"a"};
+    std::vector<float> q{1, 0};
+    EXPECT_TRUE(store_->Get("c", ids).ok());
+    EXPECT_TRUE(store_->Scan("c", "", 10).ok());
+    EXPECT_TRUE(store_->VectorSearch("c", q, {}).ok());
+    EXPECT_TRUE(store_->LexicalSearch("c", "alpha", {}).ok());
+    EXPECT_TRUE(store_->ListFiles("c").ok());
+    EXPECT_TRUE(store_->ListCollections().ok());
+    EXPECT_TRUE(store_->Flush().ok());
+    EXPECT_TRUE(store_->CheckHealth().ok());
+    EXPECT_EQ(version(), upserted) << "reads, Flush and CheckHealth";
+
+    std::int64_t last = upserted;
+    for (const ChangeSet& change : {ChangeSet{.delete_ids = {"a"}},
+                                    ChangeSet{.put_files = {FileState{"a.py", "h", 1, 1, {}}}},
+                                    ChangeSet{.delete_files = {"a.py"}}, ChangeSet{.touch_last_indexed = true}}) {
+        MustCommit("c", change);
+        const std::int64_t now = version();
+        EXPECT_GT(now, last);
+        last = now;
+    }
+    ASSERT_TRUE(store_->DropCollection("c").ok());
+    const std::int64_t dropped = version();
+    EXPECT_GT(dropped, last) << "DropCollection";
+    EXPECT_EQ(store_->DropCollection("c").code(), ErrorCode::kNotFound);
+    EXPECT_EQ(version(), dropped) << "dropping a missing collection";
+}
+
+// A reader that reads DataVersion first and the data afterwards always sees
+// at least the data of that version (what a cache keyed by it relies on).
+TEST_P(StoreConformance, DataVersionNeverRunsAheadOfTheData) {
+    Ensure(Spec("c", 4));
+    std::mt19937 rng(5);
+    constexpr int kCommits = 30;
+    std::vector<std::int64_t> version_after(kCommits + 1);
+    version_after[0] = *store_->DataVersion();
+    std::atomic<bool> stop{false};
+    std::vector<std::pair<std::int64_t, std::int64_t>> seen;  // (version, records), reader thread only
+    std::thread reader([&] {
+        while (!stop) {
+            auto v = store_->DataVersion();
+            auto info = store_->GetCollection("c");
+            if (v.ok() && info.ok()) seen.emplace_back(*v, info->records);
+        }
+    });
+    for (int i = 1; i <= kCommits; ++i) {
+        MustCommit("c", ChangeSet{.upserts = {MakeRecord("r" + std::to_string(i), RandomVector(rng, 4))}});
+        version_after[static_cast<size_t>(i)] = *store_->DataVersion();
+    }
+    stop = true;
+    reader.join();
+    ASSERT_TRUE(std::is_sorted(version_after.begin(), version_after.end()));
+    std::int64_t previous = -1;
+    for (const auto& [version, records] : seen) {
+        EXPECT_GE(version, previous) << "DataVersion went backwards";
+        previous = version;
+        // The last commit whose version this reader had reached.
+        auto it = std::upper_bound(version_after.begin(), version_after.end(), version);
+        const auto commits = static_cast<std::int64_t>(it - version_after.begin()) - 1;
+        EXPECT_GE(records, commits) << "version " << version << " was read before the data of commit " << commits;
+    }
 }
 
 const StoreBackend kMemoryBackend{"memory", [](const std::string&) -> std::unique_ptr<VectorStore> {

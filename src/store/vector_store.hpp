@@ -113,6 +113,25 @@ class VectorStore {
     virtual Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
                                                    const SearchOptions& options) = 0;
 
+    // Readiness: OK when the backend is reachable, its schema is current and it
+    // can serve reads. Otherwise Unavailable (cannot reach it, or its files are
+    // gone or were replaced since the open), FailedPrecondition (schema older or
+    // newer than this build's), DataLoss (corruption detected), each with a
+    // message an operator can act on. Cheap (no scans): a readiness probe calls
+    // it every few seconds. Reflects the current state each call: a store whose
+    // files come back is healthy again without reopening.
+    virtual Status CheckHealth() = 0;
+
+    // A store-wide number that increases whenever committed data changes: a
+    // Commit of a non-empty ChangeSet, EnsureCollection creating a collection,
+    // DropCollection. Failed writes, empty commits and reads leave it unchanged.
+    // Every open of the same store sees the new value once the change is
+    // committed, read-only opens in other processes included, and never a new
+    // version together with older data: read it *before* reading data and a
+    // result computed afterwards reflects at least that version. Used as a
+    // cache key. Errors as for reads (Unavailable, DataLoss, Internal).
+    virtual Result<std::int64_t> DataVersion() = 0;
+
     // Persists derived state (e.g. the embedded store's HNSW files) now, so the
     // next open need not replay or rebuild. Committed data never depends on it.
     // No-op for backends without derived state and for read-only stores.

@@ -33,6 +33,14 @@
 //   files(collection_id, path, content_hash, size, mtime_ns, record_ids JSON) PK(collection_id, path)
 //   change_log(seq INTEGER PK AUTOINCREMENT, collection_id, record_rowid, op 'upsert'|'delete')
 //       written in the same transaction as the records.
+//   meta(key PK, value INTEGER)  key 'data_version': bumped inside every transaction that changes
+//       committed data (Commit, creating EnsureCollection, DropCollection), never by Flush. Added
+//       without a schema-version bump: a writer creates the table if missing (an additive change
+//       older builds ignore); a database without the table or row reads as version 0.
+//
+// Health (CheckHealth): DIR/store.db must still be the file that was opened (same device and
+// inode; renaming DIR away makes the path vanish, renaming it back restores it), answer a
+// trivial query, and carry user_version == kSchemaVersion.
 //
 // HNSW consistency: a collection's graph reflects the change log up to a sequence number.
 // Commit writes SQLite first (one BEGIN IMMEDIATE transaction), then applies the same
@@ -58,6 +66,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -134,6 +143,12 @@ CREATE TABLE change_log(
 );
 CREATE INDEX change_log_collection ON change_log(collection_id, seq);
 )sql";
+
+// Not part of kSchemaSql: also created in databases written before it existed.
+constexpr const char* kMetaSql =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID";
+constexpr const char* kBumpDataVersionSql =
+    "INSERT INTO meta(key, value) VALUES('data_version', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1";
 
 std::string FtsTable(std::int64_t collection_id) { return "fts_" + std::to_string(collection_id); }
 
@@ -477,6 +492,8 @@ class EmbeddedStore::Impl {
             SH_RETURN_IF_ERROR(write_db_.Exec("PRAGMA user_version=" + std::to_string(kSchemaVersion)));
             SH_RETURN_IF_ERROR(txn.Commit());
         }
+        SH_RETURN_IF_ERROR(write_db_.Exec(kMetaSql));
+        SH_RETURN_IF_ERROR(RememberDatabaseFile());
         return SweepOrphanFiles();
     }
 
@@ -486,7 +503,66 @@ class EmbeddedStore::Impl {
         SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
         SH_ASSIGN_OR_RETURN(std::int64_t version, sqlite::QueryInt(lease.get(), "PRAGMA user_version"));
         if (version == 0) return NotFound(NoIndexMessage(dir_));
-        return CheckVersion(version);
+        SH_RETURN_IF_ERROR(CheckVersion(version));
+        return RememberDatabaseFile();
+    }
+
+    // The identity of the database file this open serves, for CheckHealth.
+    Status RememberDatabaseFile() {
+        struct stat st {};
+        if (::stat(DatabasePath().c_str(), &st) != 0) {
+            return Unavailable("cannot stat " + DatabasePath() + ": " + std::strerror(errno));
+        }
+        db_dev_ = st.st_dev;
+        db_ino_ = st.st_ino;
+        return Status::Ok();
+    }
+
+    Status CheckHealth() {
+        const std::string path = DatabasePath();
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) {
+            const int err = errno;
+            if (err == ENOENT || err == ENOTDIR) {
+                return Unavailable("store database " + path +
+                                   " is gone (moved or deleted since signal-hub opened it); put it back or restart "
+                                   "signal-hub with the new location");
+            }
+            return Unavailable("cannot stat store database " + path + ": " + std::strerror(err));
+        }
+        if (st.st_dev != db_dev_ || st.st_ino != db_ino_) {
+            return Unavailable("store database " + path +
+                               " was replaced by a different file since signal-hub opened it; restart signal-hub to "
+                               "serve the new one");
+        }
+        auto probe = [&]() -> Status {
+            SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+            SH_ASSIGN_OR_RETURN(std::int64_t version, sqlite::QueryInt(lease.get(), "PRAGMA user_version"));
+            if (version != kSchemaVersion) {
+                return FailedPrecondition("store " + dir_ + " has schema version " + std::to_string(version) +
+                                          " but this signal-hub serves version " + std::to_string(kSchemaVersion) +
+                                          (version > kSchemaVersion ? "; upgrade signal-hub"
+                                                                    : "; re-create it with `signal-hub index`"));
+            }
+            // Reads the collections table itself (count(*) alone may answer from an index).
+            return sqlite::QueryInt(lease.get(), "SELECT count(dimension) FROM collections").status();
+        };
+        Status s = probe();
+        if (s.ok() || s.code() == ErrorCode::kFailedPrecondition) return s;
+        if (s.code() == ErrorCode::kDataLoss) return s.WithContext("store " + dir_ + " is corrupt");
+        return Unavailable("store " + dir_ + " cannot serve: " + s.message());
+    }
+
+    Result<std::int64_t> DataVersion() {
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        if (!meta_seen_.load()) {
+            SH_ASSIGN_OR_RETURN(std::int64_t tables,
+                                sqlite::QueryInt(lease.get(), "SELECT count(*) FROM sqlite_master WHERE type = "
+                                                              "'table' AND name = 'meta'"));
+            if (tables == 0) return std::int64_t{0};  // written before the counter existed; a writer adds it
+            meta_seen_.store(true);
+        }
+        return sqlite::QueryInt(lease.get(), "SELECT value FROM meta WHERE key = 'data_version'", 0);
     }
 
     Status CheckVersion(std::int64_t version) const {
@@ -575,6 +651,7 @@ class EmbeddedStore::Impl {
             std::int64_t id = sqlite3_last_insert_rowid(db);
             SH_RETURN_IF_ERROR(
                 write_db_.Exec("CREATE VIRTUAL TABLE " + FtsTable(id) + " USING fts5(tokens, tokenize = 'ascii')"));
+            SH_RETURN_IF_ERROR(write_db_.Exec(kBumpDataVersionSql));
             SH_RETURN_IF_ERROR(txn.Commit());
         }
         SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(db, spec.name));
@@ -624,6 +701,7 @@ class EmbeddedStore::Impl {
                 SH_RETURN_IF_ERROR(stmt.Run());
             }
             SH_RETURN_IF_ERROR(write_db_.Exec("DROP TABLE " + FtsTable(row.id)));
+            SH_RETURN_IF_ERROR(write_db_.Exec(kBumpDataVersionSql));
             SH_RETURN_IF_ERROR(txn.Commit());
         }
         {
@@ -763,6 +841,7 @@ class EmbeddedStore::Impl {
                 touch.Bind(1, clock_.UnixSeconds()).Bind(2, row.id);
                 SH_RETURN_IF_ERROR(touch.Run());
             }
+            SH_RETURN_IF_ERROR(write_db_.Exec(kBumpDataVersionSql));
             SH_RETURN_IF_ERROR(txn.Commit());
         }
         ApplyToLoadedIndex(row, prev_head, last_seq, ops);
@@ -1228,6 +1307,9 @@ class EmbeddedStore::Impl {
     ConnectionPool pool_;
     std::mutex states_mu_;
     std::map<std::int64_t, std::shared_ptr<IndexState>> states_;
+    dev_t db_dev_ = 0;  // identity of DIR/store.db when opened
+    ino_t db_ino_ = 0;
+    std::atomic<bool> meta_seen_{false};  // the meta table exists (tables are never dropped)
 
     std::atomic<std::int64_t> hnsw_loads_{0};
     std::atomic<std::int64_t> hnsw_rebuilds_{0};
@@ -1288,6 +1370,12 @@ Result<std::vector<Hit>> EmbeddedStore::LexicalSearch(std::string_view collectio
 }
 Status EmbeddedStore::Flush() {
     return Guarded([&] { return impl_->Flush(); });
+}
+Status EmbeddedStore::CheckHealth() {
+    return Guarded([&] { return impl_->CheckHealth(); });
+}
+Result<std::int64_t> EmbeddedStore::DataVersion() {
+    return Guarded([&] { return impl_->DataVersion(); });
 }
 
 EmbeddedStore::Stats EmbeddedStore::stats() const {

@@ -65,6 +65,13 @@ class EmbeddedStore final : public VectorStore {
     // log (atomically: temp file, fsync, rename, fsync directory), then its
     // sidecar, then prunes the change log. Read-only stores: no-op.
     Status Flush() override;
+    // OK when DIR/store.db is still the file this open started with (same
+    // device and inode: a directory renamed away is Unavailable, renamed back
+    // is OK again), answers a query and has schema version kSchemaVersion.
+    Status CheckHealth() override;
+    // The 'data_version' counter of the meta table, bumped in each writing
+    // transaction; 0 for a database written before the counter existed.
+    Result<std::int64_t> DataVersion() override;
 
     // Introspection for tests and `status` output.
     struct Stats {

@@ -410,6 +410,153 @@ TEST(EmbeddedStore, DropCollectionRemovesGraphFiles) {
     EXPECT_FALSE(fs::exists(sidecar));
 }
 
+TEST(EmbeddedStore, HealthFollowsTheStoreDirectoryAwayAndBack) {
+    TempDir dir;
+    auto writer = MustOpen(dir.store());
+    ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
+    CommitRange(*writer, 0, 10);
+    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    ASSERT_NE(reader, nullptr);
+    ExpectFindable(*reader, 0, 10);  // the reader now holds pooled connections
+    for (VectorStore* store : {static_cast<VectorStore*>(writer.get()), static_cast<VectorStore*>(reader.get())}) {
+        Status s = store->CheckHealth();
+        EXPECT_TRUE(s.ok()) << s.ToString();
+    }
+    const std::string away = dir.path() + "/moved-away";
+    fs::rename(dir.store(), away);
+    for (VectorStore* store : {static_cast<VectorStore*>(writer.get()), static_cast<VectorStore*>(reader.get())}) {
+        Status s = store->CheckHealth();
+        EXPECT_EQ(s.code(), ErrorCode::kUnavailable) << s.ToString();
+        EXPECT_THAT(s.message(), testing::HasSubstr(dir.store() + "/store.db"));
+        EXPECT_THAT(s.message(), testing::HasSubstr("gone"));
+    }
+    fs::rename(away, dir.store());
+    for (VectorStore* store : {static_cast<VectorStore*>(writer.get()), static_cast<VectorStore*>(reader.get())}) {
+        Status s = store->CheckHealth();
+        EXPECT_TRUE(s.ok()) << s.ToString();
+    }
+    ExpectFindable(*reader, 0, 10);
+}
+
+TEST(EmbeddedStore, HealthReportsAReplacedDatabaseFile) {
+    TempDir dir;
+    {
+        auto writer = MustOpen(dir.store());
+        ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
+        CommitRange(*writer, 0, 3);
+    }
+    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    ASSERT_NE(reader, nullptr);
+    ASSERT_TRUE(reader->CheckHealth().ok());
+    const std::string db = dir.store() + "/store.db";
+    fs::copy_file(db, db + ".copy");
+    fs::rename(db + ".copy", db);  // same content, another inode
+    Status s = reader->CheckHealth();
+    EXPECT_EQ(s.code(), ErrorCode::kUnavailable) << s.ToString();
+    EXPECT_THAT(s.message(), testing::HasSubstr("replaced"));
+}
+
+TEST(EmbeddedStore, HealthReportsASchemaVersionChangedUnderAnOpenStore) {
+    TempDir dir;
+    {
+        auto writer = MustOpen(dir.store());
+        ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
+    }
+    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    ASSERT_NE(reader, nullptr);
+    ASSERT_TRUE(reader->CheckHealth().ok());
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.store() + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    Status s = reader->CheckHealth();
+    EXPECT_EQ(s.code(), ErrorCode::kFailedPrecondition) << s.ToString();
+    EXPECT_THAT(s.message(), testing::HasSubstr("schema version 99"));
+}
+
+TEST(EmbeddedStore, HealthReportsCorruptionAsDataLoss) {
+    TempDir dir;
+    {
+        auto writer = MustOpen(dir.store());
+        ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
+        CommitRange(*writer, 0, 3);
+    }  // closing the last connection checkpoints the WAL into store.db
+    const std::string path = dir.store() + "/store.db";
+    std::int64_t root_page = 0, page_size = 0;
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+        sqlite3_stmt* stmt = nullptr;
+        ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT rootpage, (SELECT page_size FROM pragma_page_size()) FROM "
+                                         "sqlite_master WHERE name = 'collections'",
+                                     -1, &stmt, nullptr),
+                  SQLITE_OK);
+        ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+        root_page = sqlite3_column_int64(stmt, 0);
+        page_size = sqlite3_column_int64(stmt, 1);
+        sqlite3_finalize(stmt);
+        sqlite3_close(db);
+    }
+    ASSERT_GT(root_page, 1);
+    {
+        std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekp((root_page - 1) * page_size);
+        const std::string garbage(static_cast<size_t>(page_size), '\xff');
+        file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    }
+    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    ASSERT_NE(reader, nullptr);
+    Status s = reader->CheckHealth();
+    EXPECT_EQ(s.code(), ErrorCode::kDataLoss) << s.ToString();
+    EXPECT_THAT(s.message(), testing::HasSubstr("corrupt"));
+}
+
+TEST(EmbeddedStore, ReadOnlyOpensSeeTheWritersDataVersion) {
+    TempDir dir;
+    auto writer = MustOpen(dir.store());
+    ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
+    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    ASSERT_NE(reader, nullptr);
+    const std::int64_t before = *reader->DataVersion();
+    EXPECT_EQ(before, *writer->DataVersion());
+    CommitRange(*writer, 0, 5);
+    const std::int64_t after = *reader->DataVersion();
+    EXPECT_GT(after, before);
+    EXPECT_EQ(after, *writer->DataVersion());
+    ASSERT_TRUE(writer->Flush().ok());  // derived state only
+    EXPECT_EQ(*reader->DataVersion(), after);
+    // A read-only open in another process sees the same version.
+    EXPECT_TRUE(RunInChild([&] {
+        auto other = EmbeddedStore::Open(dir.store(), OpenOptions{.read_only = true});
+        if (!other.ok()) return false;
+        auto version = (*other)->DataVersion();
+        return version.ok() && *version == after;
+    }));
+}
+
+TEST(EmbeddedStore, DatabaseWithoutDataVersionReadsZeroUntilAWriterAddsIt) {
+    TempDir dir;
+    {
+        auto writer = MustOpen(dir.store());
+        ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
+        CommitRange(*writer, 0, 3);
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.store() + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE meta", nullptr, nullptr, nullptr), SQLITE_OK);  // as written before it
+    sqlite3_close(db);
+    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    ASSERT_NE(reader, nullptr);
+    EXPECT_EQ(*reader->DataVersion(), 0);
+    EXPECT_TRUE(reader->CheckHealth().ok());
+    ExpectFindable(*reader, 0, 3);
+    auto writer = MustOpen(dir.store());
+    ASSERT_NE(writer, nullptr);
+    EXPECT_EQ(*reader->DataVersion(), 0);  // the table exists now, the counter not yet
+    CommitRange(*writer, 3, 4);
+    EXPECT_EQ(*reader->DataVersion(), 1);
+}
+
 TEST(StoreRegistry, OpensByUrlAndRejectsUnknownSchemes) {
     TempDir dir;
     auto mem = OpenStore("memory://", OpenOptions{});
