@@ -1,8 +1,11 @@
 #include "search/searcher.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "search/cache.hpp"
 
 namespace signalhub::search {
 
@@ -87,14 +90,43 @@ std::vector<SearchResult> Collapse(std::vector<SearchResult> ranked, size_t k,
 
 }  // namespace
 
-Searcher::Searcher(store::VectorStore& store, embed::Embedder& embedder, config::SearchConfig config)
-    : store_(store), embedder_(embedder), config_(std::move(config)) {}
+namespace {
+constexpr std::int64_t kNoVersion = std::numeric_limits<std::int64_t>::min();
+}  // namespace
+
+Searcher::Searcher(store::VectorStore& store, embed::Embedder& embedder, config::SearchConfig config,
+                   QueryCache* cache)
+    : store_(store),
+      embedder_(embedder),
+      config_(std::move(config)),
+      cache_(cache),
+      cache_version_(std::make_shared<std::atomic<std::int64_t>>(kNoVersion)) {}
 
 Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     if (request.query.find_first_not_of(" \t\r\n") == std::string::npos)
         return InvalidArgument("the search query is empty");
     if (request.k < 1 || request.k > 1000) return InvalidArgument("k must be between 1 and 1000");
+    if (cache_ == nullptr) return SearchUncached(request);
 
+    auto version = store_.DataVersion();
+    if (!version.ok()) return SearchUncached(request);
+    // Any change of version (even backwards, e.g. a restored backup) frees
+    // what the old version cached. Concurrent searches straddling a commit may
+    // clear twice; that only costs misses.
+    std::int64_t seen = cache_version_->load();
+    if (seen != *version && cache_version_->compare_exchange_strong(seen, *version)) cache_->Clear();
+
+    const std::string key = SearchCacheKey(*version, embedder_.SpecFor(""), request, config_);
+    if (std::optional<std::string> hit = cache_->Get(key)) {
+        if (std::optional<SearchResponse> decoded = DecodeSearchResponse(*hit)) return std::move(*decoded);
+    }
+    SH_ASSIGN_OR_RETURN(SearchResponse response, SearchUncached(request));
+    // Not after a newer version was seen: that entry could never be hit again.
+    if (cache_version_->load() == *version) cache_->Put(key, EncodeSearchResponse(response));
+    return response;
+}
+
+Result<SearchResponse> Searcher::SearchUncached(const SearchRequest& request) const {
     std::vector<CollectionInfo> collections;
     if (!request.collection.empty()) {
         SH_ASSIGN_OR_RETURN(auto info, store_.GetCollection(request.collection));

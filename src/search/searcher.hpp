@@ -2,12 +2,25 @@
 // Hybrid code search over one store: vector kNN + BM25 fused by reciprocal
 // rank fusion, with filters and collapsing of overlapping / duplicate chunks.
 //
-// Contract: a Searcher borrows the store and embedder (they must outlive it)
-// and is thread-safe when they are. Errors: InvalidArgument (empty query, k
-// out of range, unknown mode), NotFound (named collection absent, or the store
-// has no collection), FailedPrecondition (the collection was built with a
-// different embedding model, dimension or metric), plus store/embedder errors.
+// Contract: a Searcher borrows the store, embedder and optional cache (they
+// must outlive it) and is thread-safe when they are. Errors: InvalidArgument
+// (empty query, k out of range, unknown mode), NotFound (named collection
+// absent, or the store has no collection), FailedPrecondition (the collection
+// was built with a different embedding model, dimension or metric), plus
+// store/embedder errors. Errors are never cached.
+//
+// Caching (when a QueryCache is given): each Search reads store.DataVersion()
+// first, then looks up SearchCacheKey(version, embedder spec, request, config)
+// (search/cache.hpp); a hit returns the stored response, a miss searches and
+// stores the response. A version read before the data guarantees the cached
+// response reflects at least that version, so the cache never answers from an
+// older index. When the version differs from the last one seen, the cache is
+// cleared (entries of other versions can no longer be hit). If DataVersion
+// fails, the search runs uncached. One cache per store: the Searcher clears it.
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,18 +66,26 @@ struct SearchResponse {
     std::vector<SearchResult> results{};
 };
 
+class QueryCache;  // search/cache.hpp
+
 class Searcher {
    public:
-    Searcher(store::VectorStore& store, embed::Embedder& embedder, config::SearchConfig config);
+    // `cache`: optional query-result cache (nullptr: every search runs).
+    Searcher(store::VectorStore& store, embed::Embedder& embedder, config::SearchConfig config,
+             QueryCache* cache = nullptr);
     Result<SearchResponse> Search(const SearchRequest& request) const;
 
    private:
+    Result<SearchResponse> SearchUncached(const SearchRequest& request) const;
     Result<std::vector<SearchResult>> SearchCollection(const CollectionInfo& collection, const SearchRequest& request,
                                                        const std::vector<float>* query_vector) const;
 
     store::VectorStore& store_;
     embed::Embedder& embedder_;
     config::SearchConfig config_;
+    QueryCache* cache_;
+    // The DataVersion last seen by Search (shared by copies: they share the cache).
+    std::shared_ptr<std::atomic<std::int64_t>> cache_version_;
 };
 
 // Exposed for tests: fuses ranked lists of ids by RRF with constant k; returns

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "search/cache.hpp"
+#include "search/json.hpp"
+
 namespace signalhub::search {
 namespace {
 
@@ -134,6 +137,126 @@ TEST_F(SearcherTest, RefusesAnEmbedderThatDoesNotMatchTheCollection) {
     EXPECT_NE(r.status().message().find("dimension"), std::string::npos);
     // Lexical search does not need the embedder.
     EXPECT_TRUE(searcher.Search({.query = "split url", .mode = Mode::kLexical}).ok());
+}
+
+TEST_F(SearcherTest, CachedResponsesAreIdenticalToUncachedOnes) {
+    LruQueryCache cache(1 << 20);
+    Searcher cached(*store_, *embedder_, config::SearchConfig{}, &cache);
+    Searcher plain(*store_, *embedder_, config::SearchConfig{});
+    std::vector<SearchRequest> requests{
+        {.query = "split url scheme", .k = 5},
+        {.query = "split url scheme", .k = 2},
+        {.query = "Adler32", .k = 3, .mode = Mode::kLexical},
+        {.query = "checksum of bytes", .k = 3, .mode = Mode::kVector, .collection = "repo"},
+        {.query = "copy file", .k = 10, .min_score = 0.2},
+    };
+    requests.push_back({.query = "split url", .k = 10});
+    requests.back().filter.language = "go";
+    requests.push_back({.query = "copy file", .k = 10});
+    requests.back().filter.path_glob = "io/**";
+    for (const auto& request : requests) {
+        auto expected = plain.Search(request);
+        ASSERT_TRUE(expected.ok()) << expected.status().ToString();
+        auto first = cached.Search(request);   // miss: searched and stored
+        auto second = cached.Search(request);  // hit: decoded from the cache
+        ASSERT_TRUE(first.ok() && second.ok());
+        EXPECT_EQ(ToJson(*first), ToJson(*expected)) << request.query;
+        EXPECT_EQ(ToJson(*second), ToJson(*expected)) << request.query;
+    }
+    CacheStats s = cache.Stats();
+    EXPECT_EQ(s.misses, static_cast<std::int64_t>(requests.size()));
+    EXPECT_EQ(s.hits, static_cast<std::int64_t>(requests.size()));
+    EXPECT_EQ(s.entries, static_cast<std::int64_t>(requests.size()));
+
+    // Errors are not cached; invalid requests do not even look.
+    EXPECT_EQ(cached.Search({.query = "x", .collection = "nope"}).status().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(cached.Search({.query = "x", .collection = "nope"}).status().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(cached.Search({.query = " "}).status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(cache.Stats().entries, static_cast<std::int64_t>(requests.size()));
+    EXPECT_EQ(cache.Stats().misses, static_cast<std::int64_t>(requests.size()) + 2);
+}
+
+TEST_F(SearcherTest, ACommitMakesTheNextSearchMissAndSeeTheNewData) {
+    LruQueryCache cache(1 << 20);
+    Searcher searcher(*store_, *embedder_, config::SearchConfig{}, &cache);
+    const SearchRequest request{.query = "Zebrafish swim", .k = 5, .mode = Mode::kLexical};
+    auto before = searcher.Search(request);
+    ASSERT_TRUE(before.ok());
+    EXPECT_TRUE(before->results.empty());
+    ASSERT_TRUE(searcher.Search(request).ok());
+    EXPECT_EQ(cache.Stats().hits, 1);
+    auto other = searcher.Search({.query = "Adler32", .k = 3, .mode = Mode::kLexical});
+    ASSERT_TRUE(other.ok());
+    EXPECT_EQ(cache.Stats().entries, 2);
+
+    changes_ = {};
+    Add("6", "zoo/fish.py", "python", 1, 2, "Zebrafish", "function", "def Zebrafish():\n    return 'swim'\n");
+    ASSERT_TRUE(store_->Commit("repo", changes_).ok());
+
+    auto after = searcher.Search(request);
+    ASSERT_TRUE(after.ok());
+    ASSERT_FALSE(after->results.empty());
+    EXPECT_EQ(after->results[0].symbol, "Zebrafish");
+    CacheStats s = cache.Stats();
+    EXPECT_EQ(s.hits, 1);
+    EXPECT_EQ(s.misses, 3);
+    EXPECT_EQ(s.entries, 1) << "the new version cleared what the old one cached";
+    auto again = searcher.Search(request);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(ToJson(*again), ToJson(*after));
+    EXPECT_EQ(cache.Stats().hits, 2);
+}
+
+// Forwards to another store but cannot report a data version.
+class NoVersionStore final : public store::VectorStore {
+   public:
+    explicit NoVersionStore(store::VectorStore& inner) : inner_(inner) {}
+    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override {
+        return inner_.EnsureCollection(spec);
+    }
+    Result<CollectionInfo> GetCollection(std::string_view name) override { return inner_.GetCollection(name); }
+    Result<std::vector<CollectionInfo>> ListCollections() override { return inner_.ListCollections(); }
+    Status DropCollection(std::string_view name) override { return inner_.DropCollection(name); }
+    Status Commit(std::string_view collection, const store::ChangeSet& changes) override {
+        return inner_.Commit(collection, changes);
+    }
+    Result<std::vector<store::FileState>> ListFiles(std::string_view collection) override {
+        return inner_.ListFiles(collection);
+    }
+    Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) override {
+        return inner_.Get(collection, ids);
+    }
+    Result<store::ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) override {
+        return inner_.Scan(collection, after_id, limit);
+    }
+    Result<std::vector<store::Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
+                                                 const store::SearchOptions& options) override {
+        return inner_.VectorSearch(collection, query, options);
+    }
+    Result<std::vector<store::Hit>> LexicalSearch(std::string_view collection, std::string_view query,
+                                                  const store::SearchOptions& options) override {
+        return inner_.LexicalSearch(collection, query, options);
+    }
+    Status CheckHealth() override { return inner_.CheckHealth(); }
+    Result<std::int64_t> DataVersion() override { return Unavailable("version table unreachable"); }
+
+   private:
+    store::VectorStore& inner_;
+};
+
+TEST_F(SearcherTest, SearchesUncachedWhenTheDataVersionIsUnknown) {
+    NoVersionStore store(*store_);
+    LruQueryCache cache(1 << 20);
+    Searcher searcher(store, *embedder_, config::SearchConfig{}, &cache);
+    for (int i = 0; i < 2; ++i) {
+        auto r = searcher.Search({.query = "Adler32", .k = 3, .mode = Mode::kLexical});
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        ASSERT_FALSE(r->results.empty());
+        EXPECT_EQ(r->results[0].symbol, "Adler32");
+    }
+    CacheStats s = cache.Stats();
+    EXPECT_EQ(s.hits + s.misses, 0);
+    EXPECT_EQ(s.entries, 0);
 }
 
 }  // namespace
