@@ -148,6 +148,44 @@ class StageTimer {
 };
 }  // namespace
 
+ScanOptions ScanOptionsFor(const IndexOptions& options) {
+    ScanOptions scan_options;
+    scan_options.max_file_bytes = options.config.max_file_bytes;
+    scan_options.default_excludes = options.config.default_excludes;
+    scan_options.extra_excludes = options.config.exclude;
+    scan_options.follow_symlinks = options.config.follow_symlinks;
+    if (!options.store_dir.empty()) {
+        std::error_code ec;
+        fs::path rel = fs::relative(fs::weakly_canonical(options.store_dir, ec), fs::weakly_canonical(options.root, ec),
+                                    ec);
+        if (!ec && !rel.empty() && rel.native().rfind("..", 0) != 0) scan_options.store_dir = rel.generic_string();
+    }
+    return scan_options;
+}
+
+Result<TreeChanges> CompareTree(store::VectorStore& store, const IndexOptions& options) {
+    if (options.collection.empty()) return InvalidArgument("no collection name given");
+    SH_ASSIGN_OR_RETURN(ScanResult scan, ScanTree(options.root, ScanOptionsFor(options)));
+    auto listed = store.ListFiles(options.collection);
+    if (!listed.ok() && listed.status().code() != ErrorCode::kNotFound) return listed.status();
+    const std::vector<store::FileState> states = listed.ok() ? std::move(*listed) : std::vector<store::FileState>{};
+    std::unordered_map<std::string, const store::FileState*> previous;
+    for (const auto& st : states) previous.emplace(st.path, &st);
+    TreeChanges changes;
+    changes.files_scanned = static_cast<std::int64_t>(scan.files.size());
+    for (const auto& f : scan.files) {
+        auto it = previous.find(f.rel_path);
+        if (it == previous.end()) {
+            ++changes.files_new;
+            continue;
+        }
+        if (it->second->size != f.size || it->second->mtime_ns != f.mtime_ns) ++changes.files_modified;
+        previous.erase(it);
+    }
+    changes.files_deleted = static_cast<std::int64_t>(previous.size());
+    return changes;
+}
+
 Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedder, const IndexOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     IndexStats stats;
@@ -164,17 +202,7 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
 
     // 1. Scan.
     report(IndexProgress::Phase::kScanning);
-    ScanOptions scan_options;
-    scan_options.max_file_bytes = options.config.max_file_bytes;
-    scan_options.default_excludes = options.config.default_excludes;
-    scan_options.extra_excludes = options.config.exclude;
-    scan_options.follow_symlinks = options.config.follow_symlinks;
-    if (!options.store_dir.empty()) {
-        std::error_code ec;
-        fs::path rel = fs::relative(fs::weakly_canonical(options.store_dir, ec), fs::weakly_canonical(options.root, ec),
-                                    ec);
-        if (!ec && !rel.empty() && rel.native().rfind("..", 0) != 0) scan_options.store_dir = rel.generic_string();
-    }
+    const ScanOptions scan_options = ScanOptionsFor(options);
     auto scanned = [&] {
         StageTimer timer(stats.scan_seconds);
         return ScanTree(options.root, scan_options);

@@ -66,6 +66,24 @@ struct IndexOptions {
 
 Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedder, const IndexOptions& options);
 
+// What an IndexTree run would find, without reading or changing anything:
+// files new on disk, files whose size or mtime differ from their stored state
+// (their content may still be the same: only a run reads them), and stored
+// files gone from the tree (deleted or newly ignored). Costs one scan.
+struct TreeChanges {
+    std::int64_t files_scanned = 0;
+    std::int64_t files_new = 0;
+    std::int64_t files_modified = 0;
+    std::int64_t files_deleted = 0;
+    bool up_to_date() const { return files_new == 0 && files_modified == 0 && files_deleted == 0; }
+};
+// Uses root, collection, store_dir and config of `options` (the same scan
+// rules as IndexTree). A collection that does not exist has no stored files.
+Result<TreeChanges> CompareTree(store::VectorStore& store, const IndexOptions& options);
+
+// The scanner options IndexTree uses for `options`.
+ScanOptions ScanOptionsFor(const IndexOptions& options);
+
 // Default collection name for a root directory: its base name, reduced to
 // [A-Za-z0-9._-] ("repo" when nothing is left).
 std::string DefaultCollectionName(const std::filesystem::path& root);
