@@ -35,77 +35,30 @@ void Server::AddTool(Tool tool) {
     tools_[name] = std::move(tool);
 }
 
-std::optional<std::string> Server::HandleMessage(std::string_view message) {
-    Json parsed = Json::parse(message, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) return Error(nullptr, kParseError, "Parse error: the message is not valid JSON").dump();
-    if (parsed.is_array()) {  // JSON-RPC batch (protocol 2025-03-26)
-        if (parsed.empty()) return Error(nullptr, kInvalidRequest, "Invalid Request: empty batch").dump();
-        Json replies = Json::array();
-        for (const auto& m : parsed) {
-            bool reply = false;
-            Json r = HandleOne(m, reply);
-            if (reply) replies.push_back(std::move(r));
-        }
-        if (replies.empty()) return std::nullopt;
-        return replies.dump(-1, ' ', false, Json::error_handler_t::replace);
-    }
-    bool reply = false;
-    Json r = HandleOne(parsed, reply);
-    if (!reply) return std::nullopt;
-    return r.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-Json Server::HandleOne(const Json& message, bool& reply) {
-    reply = true;
-    if (!message.is_object() || message.value("jsonrpc", "") != "2.0")
-        return Error(nullptr, kInvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message");
-    const bool has_id = message.contains("id");
-    if (!message.contains("method")) {
-        // A response from the client (we send no requests): nothing to do.
-        reply = false;
-        return nullptr;
-    }
-    const Json id = has_id ? message["id"] : Json(nullptr);
-    if (has_id && !(id.is_string() || id.is_number_integer()))
-        return Error(nullptr, kInvalidRequest, "Invalid Request: id must be a string or an integer");
-    if (!message["method"].is_string()) return Error(id, kInvalidRequest, "Invalid Request: method must be a string");
-    const std::string method = message["method"];
-    const Json params = message.contains("params") ? message["params"] : Json::object();
-    if (!params.is_object()) return Error(id, kInvalidParams, "Invalid params: params must be an object");
-
-    if (!has_id) {  // notification
-        reply = false;
-        if (method == "notifications/initialized" && initialize_seen_) initialized_ = true;
-        // notifications/cancelled: requests are answered in order, one at a
-        // time, so there is never one in flight to cancel here.
-        return nullptr;
-    }
-    try {
-        return Success(id, Dispatch(method, params, id));
-    } catch (const ProtocolError& e) {
-        return Error(id, e.code, e.message);
-    } catch (const std::exception& e) {
-        return Error(id, kInternalError, std::string("Internal error: ") + e.what());
-    }
-}
-
-Json Server::Dispatch(const std::string& method, const Json& params, const Json& /*id*/) {
+Json Server::Dispatch(Session& session, const std::string& method, const Json& params) const {
     if (method == "initialize") {
         if (!params.contains("protocolVersion") || !params["protocolVersion"].is_string())
             throw ProtocolError{kInvalidParams, "Invalid params: protocolVersion (string) is required"};
         const std::string requested = params["protocolVersion"];
         const auto& supported = SupportedProtocolVersions();
         bool known = std::find(supported.begin(), supported.end(), requested) != supported.end();
-        version_ = known ? requested : supported.front();
-        initialize_seen_ = true;
-        Json result = {{"protocolVersion", version_},
+        const std::string version = known ? requested : supported.front();
+        {
+            std::lock_guard<std::mutex> lock(session.mu_);
+            session.version_ = version;
+            session.initialize_seen_ = true;
+        }
+        Json result = {{"protocolVersion", version},
                        {"capabilities", {{"tools", {{"listChanged", false}}}}},
                        {"serverInfo", {{"name", info_.name}, {"version", info_.version}}}};
         if (!info_.instructions.empty()) result["instructions"] = info_.instructions;
         return result;
     }
     if (method == "ping") return Json::object();
-    if (!initialize_seen_) throw ProtocolError{kInvalidRequest, "Invalid Request: send initialize first"};
+    {
+        std::lock_guard<std::mutex> lock(session.mu_);
+        if (!session.initialize_seen_) throw ProtocolError{kInvalidRequest, "Invalid Request: send initialize first"};
+    }
     if (method == "tools/list") {
         Json tools = Json::array();
         for (const auto& [name, t] : tools_) {
@@ -139,6 +92,111 @@ Json Server::Dispatch(const std::string& method, const Json& params, const Json&
                     {"isError", false}};
     }
     throw ProtocolError{kMethodNotFound, "Method not found: " + method};
+}
+
+Session::Session(const Server& server) : server_(server) {}
+Session::~Session() = default;
+
+bool Session::initialized() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return initialized_;
+}
+
+std::string Session::negotiated_version() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return version_;
+}
+
+std::size_t Session::requests_in_flight() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_flight_.size();
+}
+
+std::optional<std::string> Session::HandleMessage(std::string_view message) {
+    Json parsed = Json::parse(message, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) return Error(nullptr, kParseError, "Parse error: the message is not valid JSON").dump();
+    std::optional<Json> reply = HandleJson(parsed);
+    if (!reply) return std::nullopt;
+    return reply->dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::optional<Json> Session::HandleJson(const Json& message) {
+    if (message.is_array()) {  // JSON-RPC batch (protocol 2025-03-26)
+        if (message.empty()) return Error(nullptr, kInvalidRequest, "Invalid Request: empty batch");
+        Json replies = Json::array();
+        for (const auto& m : message) {
+            bool reply = false;
+            Json r = HandleOne(m, reply);
+            if (reply) replies.push_back(std::move(r));
+        }
+        if (replies.empty()) return std::nullopt;
+        return replies;
+    }
+    bool reply = false;
+    Json r = HandleOne(message, reply);
+    if (!reply) return std::nullopt;
+    return r;
+}
+
+void Session::Cancel(const Json& params) {
+    // Unknown or finished ids are ignored (the cancellation raced the reply);
+    // initialize is never cancelled (MCP Cancellation).
+    if (!params.contains("requestId")) return;
+    const Json& id = params["requestId"];
+    if (!(id.is_string() || id.is_number_integer())) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = in_flight_.find(id.dump());
+    if (it != in_flight_.end() && it->second.method != "initialize") it->second.cancelled = true;
+}
+
+Json Session::HandleOne(const Json& message, bool& reply) {
+    reply = true;
+    if (!message.is_object() || message.value("jsonrpc", "") != "2.0")
+        return Error(nullptr, kInvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message");
+    const bool has_id = message.contains("id");
+    if (!message.contains("method")) {
+        // A response from the client (we send no requests): nothing to do.
+        reply = false;
+        return nullptr;
+    }
+    const Json id = has_id ? message["id"] : Json(nullptr);
+    if (has_id && !(id.is_string() || id.is_number_integer()))
+        return Error(nullptr, kInvalidRequest, "Invalid Request: id must be a string or an integer");
+    if (!message["method"].is_string()) return Error(id, kInvalidRequest, "Invalid Request: method must be a string");
+    const std::string method = message["method"];
+    const Json params = message.contains("params") ? message["params"] : Json::object();
+    if (!params.is_object()) return Error(id, kInvalidParams, "Invalid params: params must be an object");
+
+    if (!has_id) {  // notification
+        reply = false;
+        if (method == "notifications/initialized") {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (initialize_seen_) initialized_ = true;
+        } else if (method == "notifications/cancelled") {
+            Cancel(params);
+        }
+        return nullptr;
+    }
+
+    const std::string key = id.dump();
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!in_flight_.emplace(key, InFlight{method, false}).second)
+            return Error(id, kInvalidRequest, "Invalid Request: a request with this id is already in progress");
+    }
+    Json result;
+    try {
+        result = Success(id, server_.Dispatch(*this, method, params));
+    } catch (const ProtocolError& e) {
+        result = Error(id, e.code, e.message);
+    } catch (const std::exception& e) {
+        result = Error(id, kInternalError, std::string("Internal error: ") + e.what());
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = in_flight_.find(key);
+    if (it->second.cancelled) reply = false;  // the client no longer wants it
+    in_flight_.erase(it);
+    return result;
 }
 
 }  // namespace signalhub::mcp

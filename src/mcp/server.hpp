@@ -1,18 +1,29 @@
 #pragma once
 // MCP (Model Context Protocol) over JSON-RPC 2.0, transport-agnostic: a
-// transport hands each received message (one JSON text) to HandleMessage and
+// transport opens one Session per client and hands each received message (one
+// JSON text) to Session::HandleMessage, or the parsed value to HandleJson, then
 // sends back the reply, if any. No sockets, no threads, no I/O here.
 //
 // Implements the lifecycle (initialize with protocol-version negotiation,
-// notifications/initialized, ping), tools/list and tools/call. Protocol
-// errors are JSON-RPC errors (-32700 parse error, -32600 invalid request,
-// -32601 method not found, -32602 invalid params, -32603 internal); a tool
-// that runs and fails reports a result with isError = true.
+// notifications/initialized, ping), tools/list, tools/call and
+// notifications/cancelled. Protocol errors are JSON-RPC errors (-32700 parse
+// error, -32600 invalid request, -32601 method not found, -32602 invalid
+// params, -32603 internal); a tool that runs and fails reports a result with
+// isError = true.
 //
-// Thread safety: HandleMessage may be called from one thread at a time.
+// Server = the tool registry and the protocol logic. Set it up (AddTool) before
+// the first Session is created; afterwards it is immutable and may be shared by
+// any number of sessions on any number of threads. It must outlive its sessions.
+//
+// Session = one client's lifecycle state (initialize seen, negotiated version,
+// requests in flight). HandleMessage may be called concurrently on one session
+// (an HTTP client may send several requests in parallel); each call runs the
+// tool handler on the calling thread. Sessions are independent of each other.
 
+#include <cstddef>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +60,8 @@ struct ServerInfo {
     std::string instructions;
 };
 
+class Session;
+
 class Server {
    public:
     explicit Server(ServerInfo info);
@@ -56,24 +69,60 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
+    // Set-up only: not thread-safe, call before any Session uses this server.
+    // Tool handlers may then be called concurrently from several threads.
     void AddTool(Tool tool);
 
-    // Handles one JSON-RPC message (a request, a notification or a batch) and
-    // returns the reply to send (nullopt for notifications and responses).
-    std::optional<std::string> HandleMessage(std::string_view message);
-
-    bool initialized() const { return initialized_; }
-    const std::string& negotiated_version() const { return version_; }
+    const ServerInfo& info() const { return info_; }
 
    private:
-    nlohmann::json HandleOne(const nlohmann::json& message, bool& reply);
-    nlohmann::json Dispatch(const std::string& method, const nlohmann::json& params, const nlohmann::json& id);
+    friend class Session;
+    // Runs one request for `session`; throws ProtocolError (server.cpp) for
+    // JSON-RPC errors. Thread-safe.
+    nlohmann::json Dispatch(Session& session, const std::string& method, const nlohmann::json& params) const;
 
     ServerInfo info_;
     std::map<std::string, Tool> tools_;  // by name; listed in name order
+};
+
+class Session {
+   public:
+    // Borrows `server`, which must outlive the session.
+    explicit Session(const Server& server);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    // Handles one JSON-RPC message (a request, a notification or a batch) and
+    // returns the reply to send: nullopt for notifications and responses, and
+    // for requests cancelled (notifications/cancelled) while in flight — a
+    // batch reply leaves cancelled requests out. Thread-safe.
+    std::optional<std::string> HandleMessage(std::string_view message);
+    // The same for a message the transport has already parsed.
+    std::optional<nlohmann::json> HandleJson(const nlohmann::json& message);
+
+    bool initialized() const;
+    // Empty until initialize succeeded.
+    std::string negotiated_version() const;
+    // Requests being handled right now.
+    std::size_t requests_in_flight() const;
+
+   private:
+    friend class Server;
+    struct InFlight {
+        std::string method;
+        bool cancelled = false;
+    };
+
+    nlohmann::json HandleOne(const nlohmann::json& message, bool& reply);
+    void Cancel(const nlohmann::json& params);
+
+    const Server& server_;
+    mutable std::mutex mu_;  // guards everything below
     bool initialize_seen_ = false;
     bool initialized_ = false;
     std::string version_;
+    std::map<std::string, InFlight> in_flight_;  // by the request id's JSON text ("7" and "\"7\"" differ)
 };
 
 // JSON-RPC error codes.

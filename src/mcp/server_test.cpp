@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "embed/embedder.hpp"
 #include "mcp/stdio_transport.hpp"
@@ -14,7 +19,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json Call(Server& s, const Json& message) {
+Json Call(Session& s, const Json& message) {
     auto reply = s.HandleMessage(message.dump());
     EXPECT_TRUE(reply.has_value()) << message.dump();
     return reply ? Json::parse(*reply) : Json();
@@ -24,7 +29,7 @@ Json Request(int id, const std::string& method, Json params = Json::object()) {
     return {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
 }
 
-void Initialize(Server& s, const std::string& version = "2025-06-18") {
+void Initialize(Session& s, const std::string& version = "2025-06-18") {
     Json r = Call(s, Request(1, "initialize",
                              {{"protocolVersion", version}, {"capabilities", Json::object()},
                               {"clientInfo", {{"name", "test"}, {"version", "1"}}}}));
@@ -46,15 +51,65 @@ Tool EchoTool() {
             }};
 }
 
+// A one-shot event with a bounded wait (a test that would hang fails instead).
+class Event {
+   public:
+    void Set() {
+        std::lock_guard<std::mutex> lock(mu_);
+        set_ = true;
+        cv_.notify_all();
+    }
+    bool WaitFor(std::chrono::seconds limit = std::chrono::seconds(60)) {
+        std::unique_lock<std::mutex> lock(mu_);
+        return cv_.wait_for(lock, limit, [&] { return set_; });
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool set_ = false;
+};
+
+// Counts arrivals; Wait returns once `n` have arrived.
+class Barrier {
+   public:
+    explicit Barrier(int n) : left_(n) {}
+    bool ArriveAndWait() {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (--left_ <= 0) cv_.notify_all();
+        return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return left_ <= 0; });
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int left_;
+};
+
+// "block": signals `entered`, then waits for `release`.
+Tool BlockingTool(Event& entered, Event& release) {
+    return {.name = "block",
+            .title = "Block",
+            .description = "Waits until the test releases it",
+            .input_schema = Json{{"type", "object"}},
+            .output_schema = Json{{"type", "object"}},
+            .handler = [&entered, &release](const Json&) -> Result<ToolResult> {
+                entered.Set();
+                if (!release.WaitFor()) return DeadlineExceeded("never released");
+                return ToolResult{"done", Json::object()};
+            }};
+}
+
 TEST(McpServer, NegotiatesProtocolVersion) {
+    Server server(ServerInfo{});
     for (const std::string v : {"2025-06-18", "2025-03-26", "2024-11-05"}) {
-        Server s(ServerInfo{});
+        Session s(server);
         Json r = Call(s, Request(1, "initialize", {{"protocolVersion", v}, {"capabilities", Json::object()}}));
         EXPECT_EQ(r["result"]["protocolVersion"], v);
         EXPECT_EQ(r["result"]["serverInfo"]["name"], "signal-hub");
         EXPECT_TRUE(r["result"]["capabilities"].contains("tools"));
     }
-    Server s(ServerInfo{});
+    Session s(server);
     Json r = Call(s, Request(1, "initialize", {{"protocolVersion", "1999-01-01"}}));
     EXPECT_EQ(r["result"]["protocolVersion"], SupportedProtocolVersions().front());
     r = Call(s, Request(2, "initialize", Json::object()));
@@ -62,8 +117,9 @@ TEST(McpServer, NegotiatesProtocolVersion) {
 }
 
 TEST(McpServer, LifecycleAndPing) {
-    Server s(ServerInfo{});
-    s.AddTool(EchoTool());
+    Server server(ServerInfo{});
+    server.AddTool(EchoTool());
+    Session s(server);
     EXPECT_EQ(Call(s, Request(7, "ping"))["result"], Json::object());  // allowed any time
     Json early = Call(s, Request(8, "tools/list"));
     EXPECT_EQ(early["error"]["code"], kInvalidRequest);
@@ -78,8 +134,9 @@ TEST(McpServer, LifecycleAndPing) {
 }
 
 TEST(McpServer, ProtocolErrorsHaveJsonRpcCodes) {
-    Server s(ServerInfo{});
-    s.AddTool(EchoTool());
+    Server server(ServerInfo{});
+    server.AddTool(EchoTool());
+    Session s(server);
     Initialize(s);
     EXPECT_EQ(Json::parse(*s.HandleMessage("{not json"))["error"]["code"], kParseError);
     EXPECT_EQ(Json::parse(*s.HandleMessage(R"({"id":1,"method":"ping"})"))["error"]["code"], kInvalidRequest);
@@ -93,8 +150,9 @@ TEST(McpServer, ProtocolErrorsHaveJsonRpcCodes) {
 }
 
 TEST(McpServer, ToolResultsCarryTextAndStructuredContentAndFailuresAreIsError) {
-    Server s(ServerInfo{});
-    s.AddTool(EchoTool());
+    Server server(ServerInfo{});
+    server.AddTool(EchoTool());
+    Session s(server);
     Initialize(s);
     Json ok = Call(s, Request(2, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}}));
     EXPECT_EQ(ok["result"]["content"][0]["type"], "text");
@@ -107,7 +165,8 @@ TEST(McpServer, ToolResultsCarryTextAndStructuredContentAndFailuresAreIsError) {
 }
 
 TEST(McpServer, NotificationsAndResponsesGetNoReplyBatchesGetArrays) {
-    Server s(ServerInfo{});
+    Server server(ServerInfo{});
+    Session s(server);
     Initialize(s);
     EXPECT_FALSE(s.HandleMessage(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})"));
     EXPECT_FALSE(s.HandleMessage(R"({"jsonrpc":"2.0","id":5,"result":{}})"));
@@ -117,6 +176,122 @@ TEST(McpServer, NotificationsAndResponsesGetNoReplyBatchesGetArrays) {
     ASSERT_EQ(batch.size(), 2u);
     EXPECT_EQ(batch[0]["id"], 1);
     EXPECT_EQ(batch[1]["error"]["code"], kMethodNotFound);
+}
+
+TEST(McpSession, ConcurrentCallsInOneSessionRunInParallel) {
+    constexpr int kCalls = 4;
+    Barrier all_inside(kCalls);  // every handler waits until all are running: serial handling would time out
+    Server server(ServerInfo{});
+    server.AddTool({.name = "meet",
+                    .title = "Meet",
+                    .description = "Returns once all concurrent calls are inside",
+                    .input_schema = Json{{"type", "object"}},
+                    .output_schema = Json{{"type", "object"}},
+                    .handler = [&](const Json&) -> Result<ToolResult> {
+                        if (!all_inside.ArriveAndWait()) return DeadlineExceeded("calls were not concurrent");
+                        return ToolResult{"met", Json::object()};
+                    }});
+    Session s(server);
+    Initialize(s);
+    std::vector<Json> replies(kCalls);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kCalls; ++i) {
+        threads.emplace_back([&, i] {
+            auto r = s.HandleMessage(Request(100 + i, "tools/call", {{"name", "meet"}}).dump());
+            if (r) replies[static_cast<std::size_t>(i)] = Json::parse(*r);
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kCalls; ++i) {
+        const Json& r = replies[static_cast<std::size_t>(i)];
+        EXPECT_EQ(r["id"], 100 + i) << r.dump();
+        EXPECT_EQ(r["result"]["isError"], false) << r.dump();
+        EXPECT_EQ(r["result"]["content"][0]["text"], "met");
+    }
+    EXPECT_EQ(s.requests_in_flight(), 0u);
+}
+
+TEST(McpSession, CancelledInFlightRequestGetsNoReply) {
+    Event entered, release;
+    Server server(ServerInfo{});
+    server.AddTool(BlockingTool(entered, release));
+    server.AddTool(EchoTool());
+    Session s(server);
+    Initialize(s);
+    std::optional<std::string> blocked_reply = "unset";
+    std::thread caller([&] { blocked_reply = s.HandleMessage(Request(5, "tools/call", {{"name", "block"}}).dump()); });
+    ASSERT_TRUE(entered.WaitFor());
+    EXPECT_EQ(s.requests_in_flight(), 1u);
+    // A second request with the id in flight is refused; unknown ids are ignored.
+    EXPECT_EQ(Call(s, Request(5, "ping"))["error"]["code"], kInvalidRequest);
+    EXPECT_FALSE(s.HandleMessage(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":77}})"));
+    EXPECT_FALSE(s.HandleMessage(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"5"}})"));
+    // The matching id, with a reason.
+    EXPECT_FALSE(s.HandleMessage(
+        R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5,"reason":"user stopped"}})"));
+    // Other requests carry on while it is still running.
+    EXPECT_EQ(Call(s, Request(6, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "x"}}}}))["result"]
+                  ["structuredContent"]["text"],
+              "x");
+    release.Set();
+    caller.join();
+    EXPECT_FALSE(blocked_reply.has_value()) << *blocked_reply;
+    EXPECT_EQ(s.requests_in_flight(), 0u);
+    // The id is free again, and a cancellation that arrives after the reply changes nothing.
+    EXPECT_EQ(Call(s, Request(5, "ping"))["id"], 5);
+    EXPECT_FALSE(s.HandleMessage(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5}})"));
+    EXPECT_EQ(Call(s, Request(5, "ping"))["result"], Json::object());
+}
+
+TEST(McpSession, BatchReplyLeavesOutCancelledRequests) {
+    Event entered, release;
+    Server server(ServerInfo{});
+    server.AddTool(BlockingTool(entered, release));
+    Session s(server);
+    Initialize(s);
+    std::optional<std::string> reply;
+    std::thread caller([&] {
+        reply = s.HandleMessage(Json::array({Request(1, "ping"), Request(2, "tools/call", {{"name", "block"}}),
+                                             Request(3, "ping")})
+                                    .dump());
+    });
+    ASSERT_TRUE(entered.WaitFor());
+    EXPECT_FALSE(s.HandleMessage(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}})"));
+    release.Set();
+    caller.join();
+    ASSERT_TRUE(reply.has_value());
+    Json batch = Json::parse(*reply);
+    ASSERT_EQ(batch.size(), 2u) << batch.dump();
+    EXPECT_EQ(batch[0]["id"], 1);
+    EXPECT_EQ(batch[1]["id"], 3);
+}
+
+TEST(McpSession, SessionsAreIndependent) {
+    Event entered, release;
+    Server server(ServerInfo{});
+    server.AddTool(BlockingTool(entered, release));
+    Session a(server);
+    Session b(server);
+    Initialize(a, "2025-03-26");
+    EXPECT_TRUE(a.initialized());
+    EXPECT_FALSE(b.initialized());
+    EXPECT_EQ(a.negotiated_version(), "2025-03-26");
+    EXPECT_EQ(b.negotiated_version(), "");
+    EXPECT_EQ(Call(b, Request(2, "tools/list"))["error"]["code"], kInvalidRequest);  // b has not initialized
+    Initialize(b, "2024-11-05");
+    EXPECT_EQ(a.negotiated_version(), "2025-03-26");
+    EXPECT_EQ(b.negotiated_version(), "2024-11-05");
+
+    // Cancelling id 9 in b does not touch a's request 9.
+    std::optional<std::string> reply;
+    std::thread caller([&] { reply = a.HandleMessage(Request(9, "tools/call", {{"name", "block"}}).dump()); });
+    ASSERT_TRUE(entered.WaitFor());
+    EXPECT_FALSE(b.HandleMessage(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9}})"));
+    EXPECT_EQ(Call(b, Request(9, "ping"))["id"], 9);  // the id is free in b
+    release.Set();
+    caller.join();
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(Json::parse(*reply)["result"]["content"][0]["text"], "done");
 }
 
 TEST(StdioTransport, OneReplyLinePerRequestUntilEof) {
@@ -156,8 +331,9 @@ TEST(CodeSearchTools, SearchCodeAndIndexStatusOverAStore) {
     changes.touch_last_indexed = true;
     ASSERT_TRUE(store->Commit("repo", changes).ok());
     search::Searcher searcher(*store, *embedder, config::SearchConfig{});
-    Server s(ServerInfo{});
-    AddCodeSearchTools(s, *store, searcher);
+    Server server(ServerInfo{});
+    AddCodeSearchTools(server, *store, searcher);
+    Session s(server);
     Initialize(s);
 
     Json found = Call(s, Request(2, "tools/call", {{"name", "search_code"},

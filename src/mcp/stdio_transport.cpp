@@ -4,12 +4,13 @@
 
 namespace signalhub::mcp {
 
-Status ServeStdio(Server& server, std::istream& in, std::ostream& out) {
+Status ServeStdio(const Server& server, std::istream& in, std::ostream& out) {
+    Session session(server);
     std::string line;
     while (std::getline(in, line)) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.find_first_not_of(" \t") == std::string::npos) continue;
-        std::optional<std::string> reply = server.HandleMessage(line);
+        std::optional<std::string> reply = session.HandleMessage(line);
         if (!reply) continue;
         out << *reply << '\n';
         out.flush();

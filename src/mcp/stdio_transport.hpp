@@ -1,7 +1,8 @@
 #pragma once
 // MCP stdio transport: newline-delimited JSON-RPC messages on an input
 // stream, replies on an output stream (nothing else may be written to it;
-// logs go to stderr). Returns at end of input.
+// logs go to stderr). One client, so one Session; messages are handled in
+// order, one at a time. Returns at end of input.
 
 #include <istream>
 #include <ostream>
@@ -11,6 +12,7 @@
 
 namespace signalhub::mcp {
 
-Status ServeStdio(Server& server, std::istream& in, std::ostream& out);
+// Unavailable when the output or the input fails.
+Status ServeStdio(const Server& server, std::istream& in, std::ostream& out);
 
 }  // namespace signalhub::mcp
