@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the pinned end-to-end test dependencies (tests/e2e/package-lock.json: the official MCP
-# TypeScript SDK and zod) into tests/e2e/node_modules, where tests/e2e/mcp_stdio.mjs imports them.
+# TypeScript SDK and zod) into tests/e2e/node_modules, where tests/e2e/mcp_client.mjs imports them.
 #
 #   scripts/fetch-e2e-deps.sh           # no-op when node_modules matches the lock file
 #   scripts/fetch-e2e-deps.sh --force   # reinstall regardless

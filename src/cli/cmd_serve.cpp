@@ -1,45 +1,219 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "embed/embedder.hpp"
+#include "index/pipeline.hpp"
+#include "index/watch.hpp"
 #include "mcp/stdio_transport.hpp"
 #include "mcp/tools.hpp"
+#include "search/cache.hpp"
 #include "search/searcher.hpp"
+#include "server/http_server.hpp"
 
 namespace signalhub::cli {
+namespace fs = std::filesystem;
 namespace {
 
-Status RunServe(const GlobalOptions& global) {
+struct ServeOptions {
+    std::string transport = "stdio";
+    std::optional<std::string> host;
+    std::optional<int> port;
+    std::optional<std::string> root;
+    bool watch = false;
+};
+
+// The indexed tree a store belongs to: --root, else the directory the store
+// sits in when it is at the relative store.path (repo/.signal-hub -> repo).
+// nullopt when neither applies (then explain_code accepts only repo-relative
+// paths and --watch needs --root).
+Result<std::optional<fs::path>> ResolveRoot(const ServeOptions& options, const config::Config& cfg,
+                                            const fs::path& store_dir) {
+    std::error_code ec;
+    if (options.root) {
+        fs::path root = fs::canonical(*options.root, ec);
+        if (ec) return NotFound("--root " + *options.root + ": " + ec.message());
+        if (!fs::is_directory(root, ec)) return InvalidArgument("--root " + *options.root + " is not a directory");
+        return std::optional<fs::path>(root);
+    }
+    const fs::path configured(cfg.store.path);
+    if (configured.is_absolute()) return std::optional<fs::path>();
+    fs::path dir = fs::canonical(store_dir, ec);
+    if (ec) return std::optional<fs::path>();
+    // Strip store.path's components from the end of the store directory.
+    std::vector<fs::path> parts(configured.begin(), configured.end());
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+        if (*it == "." || it->empty()) continue;
+        if (dir.filename() != *it) return std::optional<fs::path>();
+        dir = dir.parent_path();
+    }
+    return std::optional<fs::path>(dir);
+}
+
+// Loads every collection's vector index (the embedded store loads it lazily on
+// the first search), so that the first request is not the slow one and /ready
+// only says "ready" once the index is in memory.
+Status WarmUp(store::VectorStore& store) {
+    SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, store.ListCollections());
+    for (const CollectionInfo& c : collections) {
+        if (c.spec.dimension <= 0) continue;
+        std::vector<float> probe(static_cast<size_t>(c.spec.dimension), 0.0f);
+        probe[0] = 1.0f;
+        auto hits = store.VectorSearch(c.spec.name, probe, store::SearchOptions{.k = 1});
+        if (!hits.ok()) return hits.status();
+    }
+    return Status::Ok();
+}
+
+// Readiness: the store is reachable with the current schema, and holds at
+// least one collection to search.
+Status CheckReady(store::VectorStore& store) {
+    SH_RETURN_IF_ERROR(store.CheckHealth());
+    SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, store.ListCollections());
+    if (collections.empty()) return Unavailable("the store has no collection yet: run `signal-hub index`");
+    return Status::Ok();
+}
+
+std::string HostForUrl(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
+
+void LogPass(const index::WatchPass& pass) {
+    const std::string trigger(index::TriggerName(pass.trigger));
+    if (!pass.coverage_note.empty()) std::fprintf(stderr, "signal-hub: watch: %s\n", pass.coverage_note.c_str());
+    if (!pass.result.ok()) {
+        std::fprintf(stderr, "signal-hub: watch: re-index (%s) failed: %s\n", trigger.c_str(),
+                     pass.result.status().message().c_str());
+        return;
+    }
+    const index::IndexStats& s = *pass.result;
+    if (s.files_added + s.files_changed + s.files_removed == 0 && pass.trigger != index::WatchPass::Trigger::kStart)
+        return;
+    std::fprintf(stderr,
+                 "signal-hub: watch: re-indexed (%s, %lld events): %lld added, %lld changed, %lld removed; %lld chunks "
+                 "written, %lld deleted in %s\n",
+                 trigger.c_str(), static_cast<long long>(pass.events), static_cast<long long>(s.files_added),
+                 static_cast<long long>(s.files_changed), static_cast<long long>(s.files_removed),
+                 static_cast<long long>(s.chunks_written), static_cast<long long>(s.chunks_deleted),
+                 FormatDuration(s.seconds).c_str());
+}
+
+Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
-    SH_ASSIGN_OR_RETURN(ReadableStore readable, OpenStoreForReading(global, cfg));
+    if (options.host) cfg.server.host = *options.host;
+    if (options.port) cfg.server.port = *options.port;
+    SH_RETURN_IF_ERROR(config::Validate(cfg));
+    SH_ASSIGN_OR_RETURN(fs::path store_dir, FindStoreDir(global, cfg));
+    SH_ASSIGN_OR_RETURN(std::optional<fs::path> root, ResolveRoot(options, cfg, store_dir));
     SH_ASSIGN_OR_RETURN(auto embedder, embed::CreateEmbedder(cfg.embedding));
-    search::Searcher searcher(*readable.store, *embedder, cfg.search);
+
+    // --watch: this process becomes the store's writer and re-indexes changes;
+    // searches use a separate read-only open, which sees each commit.
+    // The tree as `index` scans it: index_status compares it with the index.
+    std::optional<index::IndexOptions> tree;
+    if (root) {
+        tree.emplace();
+        tree->root = *root;
+        tree->collection = !cfg.index.collection.empty() ? cfg.index.collection : index::DefaultCollectionName(*root);
+        tree->store_dir = store_dir;
+        tree->config = cfg.index;
+    }
+    std::unique_ptr<store::VectorStore> writer;
+    std::unique_ptr<index::Watcher> watcher;
+    if (options.watch) {
+        if (!tree) {
+            return InvalidArgument("--watch needs the indexed tree: pass --root DIR (the store " + store_dir.string() +
+                                   " is not at store.path inside a tree)");
+        }
+        SH_ASSIGN_OR_RETURN(writer, store::OpenStore(store_dir.string(), store::OpenOptions{}));
+        index::WatchOptions watch;
+        watch.index = *tree;
+        SH_ASSIGN_OR_RETURN(watcher, index::Watcher::Start(*writer, *embedder, watch, LogPass));
+    }
+
+    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(store_dir.string(), store::OpenOptions{.read_only = true}));
+    std::unique_ptr<search::QueryCache> cache;
+    if (cfg.performance.caching.enabled && cfg.performance.caching.max_memory.bytes > 0) {
+        cache = std::make_unique<search::LruQueryCache>(
+            static_cast<size_t>(cfg.performance.caching.max_memory.bytes));
+    }
+    search::Searcher searcher(*store, *embedder, cfg.search, cache.get());
     mcp::Server server(mcp::ServerInfo{
-        .instructions = "Code search over the repository indexed in " + readable.dir.string() +
-                        ". Use search_code to find functions, classes and other code by description or identifier; "
-                        "index_status to see what is indexed."});
-    mcp::AddCodeSearchTools(server, *readable.store, searcher);
-    if (!global.quiet) std::fprintf(stderr, "signal-hub: serving %s over MCP stdio\n", readable.dir.c_str());
-    return mcp::ServeStdio(server, std::cin, std::cout);
+        .instructions = "Code search over the repository indexed in " + store_dir.string() +
+                        ". Use search_code to find code by description or identifier, find_similar for code like a "
+                        "snippet, get_context to gather what a task needs within a token budget, explain_code for a "
+                        "function or class with its enclosing definitions and uses, find_references for where a "
+                        "symbol is defined and used, and index_status to see what is indexed and how fresh it is."});
+    mcp::AddCodeSearchTools(server, mcp::ToolContext{.store = store.get(),
+                                                     .searcher = &searcher,
+                                                     .root = root,
+                                                     .tree = tree,
+                                                     .watching = watcher != nullptr});
+
+    Status served;
+    if (options.transport == "stdio") {
+        if (!global.quiet) std::fprintf(stderr, "signal-hub: serving %s over MCP stdio\n", store_dir.c_str());
+        served = mcp::ServeStdio(server, std::cin, std::cout);
+    } else {
+        SH_RETURN_IF_ERROR(WarmUp(*store));
+        server::HttpOptions http;
+        http.host = cfg.server.host;
+        http.port = static_cast<std::uint16_t>(cfg.server.port);
+        http.workers = cfg.performance.workers;
+        http.max_connections = cfg.performance.max_connections;
+        http.request_timeout_seconds = cfg.performance.request_timeout;
+        http.max_body_bytes = static_cast<size_t>(cfg.performance.max_request_size.bytes);
+        http.session_idle_timeout_seconds = cfg.server.session_timeout;
+        http.allowed_origins = cfg.server.allowed_origins;
+        http.shutdown_timeout_seconds = cfg.server.shutdown_timeout;
+        store::VectorStore* readable = store.get();
+        SH_ASSIGN_OR_RETURN(auto listener,
+                            server::HttpServer::Start(http, server, [readable] { return CheckReady(*readable); }));
+        // Always printed (also with --quiet): with --port 0 it is the only way to learn the port.
+        std::fprintf(stderr, "signal-hub: serving %s over MCP Streamable HTTP at http://%s:%u/mcp\n",
+                     store_dir.c_str(), HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
+        served = server::ServeUntilSignal(*listener);
+        if (served.code() == ErrorCode::kDeadlineExceeded) {
+            // Tool handlers still run on abandoned threads and use the store,
+            // searcher and server below: end the process without destroying
+            // them. Store writes are transactional; nothing half-done remains.
+            std::_Exit(Fail(served));
+        }
+        if (!global.quiet && served.ok()) std::fprintf(stderr, "signal-hub: shut down cleanly\n");
+    }
+    if (watcher) watcher->Stop();
+    return served;
 }
 
 }  // namespace
 
 void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
-    auto transport = std::make_shared<std::string>("stdio");
+    auto options = std::make_shared<ServeOptions>();
     auto* cmd = app.add_subcommand("serve", "Serve code search to AI assistants over the Model Context Protocol");
-    cmd->add_option("--transport", *transport, "MCP transport: stdio (the assistant starts signal-hub as a child process)")
-        ->check(CLI::IsMember({"stdio"}))
+    cmd->add_option("--transport", options->transport,
+                    "stdio: the assistant starts signal-hub as a child process; http: one Streamable HTTP server "
+                    "(POST/GET/DELETE /mcp, GET /health, GET /ready) for many clients")
+        ->check(CLI::IsMember({"stdio", "http"}))
         ->capture_default_str();
-    cmd->footer("stdout carries only protocol messages; logs go to stderr. Exits when stdin closes.\n"
-                "Tools: search_code, index_status. See docs/mcp.md.");
+    cmd->add_option("--host", options->host, "http: address to listen on (default: server.host, 127.0.0.1)");
+    cmd->add_option("--port", options->port, "http: port to listen on; 0 picks a free one (default: server.port, 8080)")
+        ->check(CLI::Range(0, 65535));
+    cmd->add_flag("--watch", options->watch,
+                  "Re-index changed files in the background (inotify) while serving; this process becomes the "
+                  "store's writer");
+    cmd->add_option("--root", options->root,
+                    "The indexed tree (default: the directory holding the store when it is at store.path, e.g. "
+                    "repo for repo/.signal-hub). Needed by --watch; explain_code refuses paths outside it");
+    cmd->footer(
+        "stdio: stdout carries only protocol messages, logs go to stderr; exits when stdin closes.\n"
+        "http: prints the address on stderr; SIGTERM or SIGINT drain in-flight requests (server.shutdown_timeout)\n"
+        "and exit 0. Limits and the result cache are set in the performance section of the configuration.\n"
+        "Tools: search_code, find_similar, get_context, explain_code, find_references, index_status.\n"
+        "See docs/mcp.md.");
     // The callback owns the option storage (CLI11 writes into it while parsing).
-    cmd->callback([&global, &exit_code, transport] {
-        (void)transport;  // only "stdio" passes the option check
-        exit_code = Finish(RunServe(global));
-    });
+    cmd->callback([&global, &exit_code, options] { exit_code = Finish(RunServe(global, *options)); });
 }
 
 }  // namespace signalhub::cli

@@ -1,0 +1,885 @@
+// HttpServer over real sockets on 127.0.0.1 (port 0), driven by a Beast
+// client. Waits are event-based with generous limits; no timing assertions.
+#include "server/http_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "server/mcp_endpoint.hpp"
+
+namespace signalhub::server {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Json = nlohmann::json;
+using Response = http::response<http::string_body>;
+
+constexpr std::chrono::seconds kLimit{60};  // upper bound for any single wait (a hang fails instead)
+
+// Repeats `condition` until true or kLimit passes.
+template <class F>
+bool Eventually(F condition) {
+    const auto end = std::chrono::steady_clock::now() + kLimit;
+    while (std::chrono::steady_clock::now() < end) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return condition();
+}
+
+// A blocking client built on async operations with a deadline each.
+class Client {
+   public:
+    explicit Client(std::uint16_t port) : port_(port) {}
+
+    beast::error_code Connect() {
+        beast::error_code result = net::error::in_progress;
+        stream_.expires_after(kLimit);
+        stream_.async_connect(tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), port_),
+                              [&](beast::error_code ec) { result = ec; });
+        Run();
+        return result;
+    }
+
+    beast::error_code Send(HttpRequest req) {
+        req.prepare_payload();
+        beast::error_code result = net::error::in_progress;
+        stream_.expires_after(kLimit);
+        http::async_write(stream_, req, [&](beast::error_code ec, std::size_t) { result = ec; });
+        Run();
+        return result;
+    }
+
+    beast::error_code SendRaw(const std::string& data) {
+        beast::error_code result = net::error::in_progress;
+        stream_.expires_after(kLimit);
+        net::async_write(stream_, net::buffer(data), [&](beast::error_code ec, std::size_t) { result = ec; });
+        Run();
+        return result;
+    }
+
+    beast::error_code Read(Response& res) {
+        res = {};
+        beast::error_code result = net::error::in_progress;
+        stream_.expires_after(kLimit);
+        http::async_read(stream_, buffer_, res, [&](beast::error_code ec, std::size_t) { result = ec; });
+        Run();
+        return result;
+    }
+
+    // Send + Read, failing the test on a transport error.
+    Response Exchange(HttpRequest req) {
+        Response res;
+        beast::error_code ec = Send(std::move(req));
+        EXPECT_FALSE(ec) << ec.message();
+        if (ec) return res;
+        ec = Read(res);
+        EXPECT_FALSE(ec) << ec.message();
+        return res;
+    }
+
+    // True when the server closed the connection (EOF or reset), false on timeout.
+    bool WaitClosed() {
+        buffer_.consume(buffer_.size());
+        for (;;) {
+            beast::error_code result = net::error::in_progress;
+            std::array<char, 1024> scratch{};
+            stream_.expires_after(kLimit);
+            stream_.async_read_some(net::buffer(scratch), [&](beast::error_code ec, std::size_t) { result = ec; });
+            Run();
+            if (result == beast::error::timeout) return false;
+            if (result) return true;
+        }
+    }
+
+    // GET /mcp stream helpers.
+    beast::error_code ReadHeader(http::response_parser<http::string_body>& parser) {
+        beast::error_code result = net::error::in_progress;
+        stream_.expires_after(kLimit);
+        http::async_read_header(stream_, buffer_, parser, [&](beast::error_code ec, std::size_t) { result = ec; });
+        Run();
+        return result;
+    }
+    beast::error_code ReadSome(http::response_parser<http::string_body>& parser) {
+        beast::error_code result = net::error::in_progress;
+        stream_.expires_after(kLimit);
+        http::async_read_some(stream_, buffer_, parser, [&](beast::error_code ec, std::size_t) { result = ec; });
+        Run();
+        return result;
+    }
+
+    void Close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        stream_.socket().close(ec);
+    }
+
+   private:
+    void Run() {
+        ioc_.restart();
+        ioc_.run();
+    }
+
+    std::uint16_t port_;
+    net::io_context ioc_;
+    beast::tcp_stream stream_{ioc_};
+    beast::flat_buffer buffer_;
+};
+
+HttpRequest Get(const std::string& target) {
+    HttpRequest req{http::verb::get, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    return req;
+}
+
+HttpRequest McpPost(const Json& body, const std::string& session = "",
+                    const std::string& accept = "application/json, text/event-stream") {
+    HttpRequest req{http::verb::post, "/mcp", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    if (!accept.empty()) req.set(http::field::accept, accept);
+    if (!session.empty()) req.set(kSessionHeader, session);
+    req.body() = body.dump();
+    return req;
+}
+
+std::string Wire(HttpRequest req) {
+    req.prepare_payload();
+    std::ostringstream out;
+    out << req;
+    return out.str();
+}
+
+Json Rpc(int id, const std::string& method, Json params = Json::object()) {
+    return {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
+}
+
+Json Note(const std::string& method, Json params = Json::object()) {
+    return {{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}};
+}
+
+Json CallTool(int id, const std::string& tool, Json args = Json::object()) {
+    return Rpc(id, "tools/call", {{"name", tool}, {"arguments", std::move(args)}});
+}
+
+Json Body(const Response& res) { return Json::parse(res.body(), nullptr, false); }
+
+std::string Header(const Response& res, const char* name) { return std::string(Sv(res[name])); }
+
+// Handlers that block until the test releases them.
+class Hold {
+   public:
+    void Enter() {
+        std::unique_lock<std::mutex> lock(mu_);
+        ++entered_;
+        cv_.notify_all();
+        cv_.wait_for(lock, kLimit, [&] { return released_; });
+    }
+    void Exit() {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++exited_;
+        cv_.notify_all();
+    }
+    bool WaitEntered(int n) {
+        std::unique_lock<std::mutex> lock(mu_);
+        return cv_.wait_for(lock, kLimit, [&] { return entered_ >= n; });
+    }
+    bool WaitExited(int n) {
+        std::unique_lock<std::mutex> lock(mu_);
+        return cv_.wait_for(lock, kLimit, [&] { return exited_ >= n; });
+    }
+    void Release() {
+        std::lock_guard<std::mutex> lock(mu_);
+        released_ = true;
+        cv_.notify_all();
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int entered_ = 0;
+    int exited_ = 0;
+    bool released_ = false;
+};
+
+void AddTestTools(mcp::Server& server, Hold& hold, std::atomic<int>& echoes) {
+    server.AddTool({.name = "echo",
+                    .title = "Echo",
+                    .description = "Echoes text",
+                    .input_schema = Json{{"type", "object"}},
+                    .output_schema = Json{{"type", "object"}},
+                    .handler = [&echoes](const Json& args) -> Result<mcp::ToolResult> {
+                        std::string text = args.value("text", "");
+                        echoes.fetch_add(1);
+                        return mcp::ToolResult{text, Json{{"text", text}}};
+                    }});
+    server.AddTool({.name = "hold",
+                    .title = "Hold",
+                    .description = "Blocks until the test releases it",
+                    .input_schema = Json{{"type", "object"}},
+                    .output_schema = Json{{"type", "object"}},
+                    .handler = [&hold](const Json&) -> Result<mcp::ToolResult> {
+                        hold.Enter();
+                        hold.Exit();
+                        return mcp::ToolResult{"released", Json::object()};
+                    }});
+}
+
+class HttpServerTest : public ::testing::Test {
+   protected:
+    void StartServer(HttpOptions options = {}) {
+        options.port = 0;
+        mcp_ = std::make_unique<mcp::Server>(mcp::ServerInfo{});
+        AddTestTools(*mcp_, hold_, echoes_);
+        auto started = HttpServer::Start(std::move(options), *mcp_, [this]() -> Status {
+            if (ready_.load()) return Status::Ok();
+            return Unavailable("index not loaded");
+        });
+        ASSERT_TRUE(started.ok()) << started.status().ToString();
+        server_ = std::move(*started);
+    }
+
+    void TearDown() override {
+        hold_.Release();
+        if (server_) {
+            server_->Shutdown();
+            EXPECT_TRUE(server_->Wait().ok());
+        }
+        server_.reset();
+    }
+
+    std::uint16_t port() const { return server_->port(); }
+
+    std::unique_ptr<Client> Connected() {
+        auto c = std::make_unique<Client>(port());
+        beast::error_code ec = c->Connect();
+        EXPECT_FALSE(ec) << ec.message();
+        return c;
+    }
+
+    // initialize + notifications/initialized; returns the session id.
+    std::string OpenSession(Client& c) {
+        Response r = c.Exchange(McpPost(Rpc(1, "initialize",
+                                            {{"protocolVersion", "2025-06-18"},
+                                             {"capabilities", Json::object()},
+                                             {"clientInfo", {{"name", "test"}, {"version", "1"}}}})));
+        EXPECT_EQ(r.result_int(), 200) << r.body();
+        std::string id = Header(r, kSessionHeader);
+        EXPECT_EQ(Body(r)["result"]["protocolVersion"], "2025-06-18");
+        Response n = c.Exchange(McpPost(Note("notifications/initialized"), id));
+        EXPECT_EQ(n.result_int(), 202);
+        return id;
+    }
+
+    Hold hold_;
+    std::atomic<int> echoes_{0};
+    std::atomic<bool> ready_{true};
+    std::unique_ptr<mcp::Server> mcp_;
+    std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, HealthIsOkAndJson) {
+    StartServer();
+    auto c = Connected();
+    Response r = c->Exchange(Get("/health"));
+    EXPECT_EQ(r.result_int(), 200);
+    EXPECT_EQ(Header(r, "Content-Type"), "application/json");
+    EXPECT_EQ(Body(r), (Json{{"status", "ok"}}));
+    // keep-alive: a second request on the same connection
+    EXPECT_EQ(c->Exchange(Get("/health?probe=1")).result_int(), 200);
+    // Counted once the write completed, which may be just after the client read it.
+    EXPECT_TRUE(Eventually([&] { return server_->stats().Responses(HttpRoute::kHealth, 2) == 2; }));
+}
+
+TEST_F(HttpServerTest, ReadyFollowsTheReadinessCheck) {
+    StartServer();
+    auto c = Connected();
+    Response r = c->Exchange(Get("/ready"));
+    EXPECT_EQ(r.result_int(), 200);
+    EXPECT_EQ(Body(r), (Json{{"status", "ready"}}));
+    ready_ = false;
+    r = c->Exchange(Get("/ready"));
+    EXPECT_EQ(r.result_int(), 503);
+    EXPECT_EQ(Body(r), (Json{{"status", "unavailable"}, {"reason", "index not loaded"}}));
+    ready_ = true;
+    EXPECT_EQ(c->Exchange(Get("/ready")).result_int(), 200);
+}
+
+// Requests answered on the worker pool (/ready, POST /mcp) from a client that
+// sends Connection: close: the connection has no read pending while the
+// worker runs, and must still live to write the answer, then close.
+TEST_F(HttpServerTest, ConnectionCloseRequestsAreAnsweredThenClosed) {
+    StartServer();
+    {
+        auto c = Connected();
+        HttpRequest req = Get("/ready");
+        req.keep_alive(false);
+        Response r = c->Exchange(std::move(req));
+        EXPECT_EQ(r.result_int(), 200);
+        EXPECT_EQ(Body(r), (Json{{"status", "ready"}}));
+        EXPECT_FALSE(r.keep_alive());
+        EXPECT_TRUE(c->WaitClosed());
+    }
+    std::string session;
+    {
+        auto c = Connected();
+        session = OpenSession(*c);
+    }
+    {
+        auto c = Connected();
+        HttpRequest req = McpPost(CallTool(7, "echo", {{"text", "bye"}}), session);
+        req.keep_alive(false);
+        Response r = c->Exchange(std::move(req));
+        EXPECT_EQ(r.result_int(), 200) << r.body();
+        EXPECT_EQ(Body(r)["result"]["structuredContent"]["text"], "bye") << r.body();
+        EXPECT_TRUE(c->WaitClosed());
+    }
+    {  // the same while the handler is slow: nothing else holds the connection meanwhile
+        auto c = Connected();
+        HttpRequest req = McpPost(CallTool(8, "hold"), session);
+        req.keep_alive(false);
+        ASSERT_FALSE(c->Send(std::move(req)));
+        ASSERT_TRUE(hold_.WaitEntered(1));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        hold_.Release();
+        Response r;
+        ASSERT_FALSE(c->Read(r));
+        EXPECT_EQ(r.result_int(), 200) << r.body();
+        EXPECT_TRUE(c->WaitClosed());
+    }
+    EXPECT_TRUE(Eventually([&] { return server_->stats().connections_active == 0; }));
+}
+
+TEST_F(HttpServerTest, InitializeOpensASessionThatLaterRequestsMustName) {
+    StartServer();
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    EXPECT_EQ(session.size(), 32u);
+    EXPECT_EQ(session.find_first_not_of("0123456789abcdef"), std::string::npos);
+
+    Response list = c->Exchange(McpPost(Rpc(2, "tools/list"), session));
+    EXPECT_EQ(list.result_int(), 200);
+    EXPECT_EQ(Header(list, "Content-Type"), "application/json");
+    EXPECT_EQ(Body(list)["result"]["tools"].size(), 2u);
+
+    Response call = c->Exchange(McpPost(CallTool(3, "echo", {{"text", "hi"}}), session));
+    EXPECT_EQ(Body(call)["result"]["structuredContent"]["text"], "hi");
+
+    Response missing = c->Exchange(McpPost(Rpc(4, "tools/list")));
+    EXPECT_EQ(missing.result_int(), 400);
+    EXPECT_TRUE(Body(missing).contains("error"));
+    Response unknown = c->Exchange(McpPost(Rpc(5, "tools/list"), std::string(32, 'a')));
+    EXPECT_EQ(unknown.result_int(), 404);
+    EXPECT_TRUE(Body(unknown).contains("error"));
+
+    // Sessions are separate: a second initialize opens another one.
+    auto c2 = Connected();
+    const std::string other = OpenSession(*c2);
+    EXPECT_NE(other, session);
+    EXPECT_EQ(server_->stats().sessions_active, 2u);
+}
+
+TEST_F(HttpServerTest, DeleteEndsTheSession) {
+    StartServer();
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    HttpRequest del{http::verb::delete_, "/mcp", 11};
+    del.set(kSessionHeader, session);
+    EXPECT_EQ(c->Exchange(del).result_int(), 204);
+    EXPECT_EQ(c->Exchange(McpPost(Rpc(2, "ping"), session)).result_int(), 404);
+    EXPECT_EQ(c->Exchange(del).result_int(), 404);
+    HttpRequest anonymous{http::verb::delete_, "/mcp", 11};
+    EXPECT_EQ(c->Exchange(anonymous).result_int(), 400);
+    EXPECT_EQ(server_->stats().sessions_deleted, 1u);
+}
+
+TEST_F(HttpServerTest, IdleSessionsExpire) {
+    FakeClock clock;
+    HttpOptions o;
+    o.session_idle_timeout_seconds = 60;
+    o.clock = &clock;
+    StartServer(o);
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    clock.Advance(std::chrono::seconds(30));
+    EXPECT_EQ(c->Exchange(McpPost(Rpc(2, "ping"), session)).result_int(), 200);  // use restarts the idle clock
+    clock.Advance(std::chrono::seconds(59));
+    EXPECT_EQ(c->Exchange(McpPost(Rpc(3, "ping"), session)).result_int(), 200);
+    clock.Advance(std::chrono::seconds(61));
+    Response gone = c->Exchange(McpPost(Rpc(4, "ping"), session));
+    EXPECT_EQ(gone.result_int(), 404);
+    EXPECT_EQ(server_->stats().sessions_expired, 1u);
+    EXPECT_EQ(server_->stats().sessions_active, 0u);
+}
+
+TEST_F(HttpServerTest, MaxSessionsRefusesInitializeWith503) {
+    HttpOptions o;
+    o.max_sessions = 1;
+    StartServer(o);
+    auto c = Connected();
+    OpenSession(*c);
+    Response r = c->Exchange(McpPost(Rpc(1, "initialize", {{"protocolVersion", "2025-06-18"}})));
+    EXPECT_EQ(r.result_int(), 503);
+    EXPECT_TRUE(Body(r).contains("error"));
+}
+
+TEST_F(HttpServerTest, NotificationsGet202AndBatchesGetArrays) {
+    StartServer();
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    Response note = c->Exchange(McpPost(Note("notifications/progress", {{"progressToken", 1}}), session));
+    EXPECT_EQ(note.result_int(), 202);
+    EXPECT_TRUE(note.body().empty());
+    Response client_response = c->Exchange(McpPost(Json{{"jsonrpc", "2.0"}, {"id", 9}, {"result", Json::object()}}, session));
+    EXPECT_EQ(client_response.result_int(), 202);
+
+    Json batch = Json::array({Rpc(10, "ping"), Note("notifications/whatever"), CallTool(11, "echo", {{"text", "b"}})});
+    Response r = c->Exchange(McpPost(batch, session));
+    EXPECT_EQ(r.result_int(), 200);
+    Json replies = Body(r);
+    ASSERT_TRUE(replies.is_array()) << r.body();
+    ASSERT_EQ(replies.size(), 2u);
+    EXPECT_EQ(replies[0]["id"], 10);
+    EXPECT_EQ(replies[1]["result"]["structuredContent"]["text"], "b");
+
+    Response parse = c->Exchange([&] {
+        HttpRequest req = McpPost(Json::object(), session);
+        req.body() = "{not json";
+        return req;
+    }());
+    EXPECT_EQ(parse.result_int(), 400);
+    EXPECT_EQ(Body(parse)["error"]["code"], mcp::kParseError);
+}
+
+TEST_F(HttpServerTest, ProgressTokenGetsAnSseReply) {
+    StartServer();
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    Json call = CallTool(2, "echo", {{"text", "streamed"}});
+    call["params"]["_meta"] = {{"progressToken", "p1"}};
+    Response r = c->Exchange(McpPost(call, session));
+    EXPECT_EQ(r.result_int(), 200);
+    EXPECT_EQ(Header(r, "Content-Type"), "text/event-stream");
+    const std::string& body = r.body();
+    ASSERT_TRUE(body.starts_with("id: ")) << body;
+    const std::size_t data = body.find("\ndata: ");
+    ASSERT_NE(data, std::string::npos) << body;
+    const std::size_t end = body.find("\n\n", data);
+    ASSERT_NE(end, std::string::npos) << body;
+    Json message = Json::parse(body.substr(data + 7, end - data - 7));
+    EXPECT_EQ(message["id"], 2);
+    EXPECT_EQ(message["result"]["structuredContent"]["text"], "streamed");
+    // Without a progress token the same call is plain JSON.
+    Response plain = c->Exchange(McpPost(CallTool(3, "echo", {{"text", "x"}}), session));
+    EXPECT_EQ(Header(plain, "Content-Type"), "application/json");
+}
+
+TEST_F(HttpServerTest, AcceptAndProtocolVersionHeadersAreChecked) {
+    StartServer();
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    Response r = c->Exchange(McpPost(Rpc(2, "ping"), session, "application/json"));
+    EXPECT_EQ(r.result_int(), 406);
+    EXPECT_TRUE(Body(r).contains("error"));
+    EXPECT_EQ(c->Exchange(McpPost(Rpc(3, "ping"), session, "*/*")).result_int(), 200);
+
+    HttpRequest bad_version = McpPost(Rpc(4, "ping"), session);
+    bad_version.set(kProtocolVersionHeader, "1999-01-01");
+    EXPECT_EQ(c->Exchange(bad_version).result_int(), 400);
+    HttpRequest good_version = McpPost(Rpc(5, "ping"), session);
+    good_version.set(kProtocolVersionHeader, "2025-06-18");
+    EXPECT_EQ(c->Exchange(good_version).result_int(), 200);
+
+    HttpRequest stream = Get("/mcp");
+    stream.set(http::field::accept, "application/json");
+    stream.set(kSessionHeader, session);
+    EXPECT_EQ(c->Exchange(stream).result_int(), 406);
+    HttpRequest anonymous_stream = Get("/mcp");
+    anonymous_stream.set(http::field::accept, "text/event-stream");
+    EXPECT_EQ(c->Exchange(anonymous_stream).result_int(), 400);
+    anonymous_stream.set(kSessionHeader, std::string(32, 'b'));
+    EXPECT_EQ(c->Exchange(anonymous_stream).result_int(), 404);
+}
+
+TEST_F(HttpServerTest, UnknownPathsAre404AndWrongMethods405WithAllow) {
+    StartServer();
+    auto c = Connected();
+    Response missing = c->Exchange(Get("/nope"));
+    EXPECT_EQ(missing.result_int(), 404);
+    EXPECT_EQ(Header(missing, "Content-Type"), "application/json");
+    EXPECT_TRUE(Body(missing).contains("error"));
+
+    HttpRequest put{http::verb::put, "/mcp", 11};
+    put.body() = "{}";
+    Response r = c->Exchange(put);
+    EXPECT_EQ(r.result_int(), 405);
+    EXPECT_EQ(Header(r, "Allow"), "GET, POST, DELETE");
+    EXPECT_TRUE(Body(r).contains("error"));
+
+    HttpRequest post_health{http::verb::post, "/health", 11};
+    Response h = c->Exchange(post_health);
+    EXPECT_EQ(h.result_int(), 405);
+    EXPECT_EQ(Header(h, "Allow"), "GET");
+}
+
+TEST_F(HttpServerTest, ForeignOriginsAre403) {
+    StartServer();
+    auto c = Connected();
+    HttpRequest evil = McpPost(Rpc(1, "initialize", {{"protocolVersion", "2025-06-18"}}));
+    evil.set(http::field::origin, "http://evil.example");
+    Response r = c->Exchange(evil);
+    EXPECT_EQ(r.result_int(), 403);
+    EXPECT_TRUE(Body(r).contains("error"));
+    EXPECT_EQ(server_->stats().sessions_created, 0u);
+
+    HttpRequest local = McpPost(Rpc(1, "initialize", {{"protocolVersion", "2025-06-18"}}));
+    local.set(http::field::origin, "http://localhost:6274");
+    EXPECT_EQ(c->Exchange(local).result_int(), 200);
+}
+
+TEST_F(HttpServerTest, ConfiguredOriginsReplaceTheLoopbackDefault) {
+    HttpOptions o;
+    o.allowed_origins = {"https://app.example.com"};
+    StartServer(o);
+    auto c = Connected();
+    HttpRequest ok = Get("/health");
+    ok.set(http::field::origin, "https://app.example.com");
+    EXPECT_EQ(c->Exchange(ok).result_int(), 200);
+    HttpRequest local = Get("/health");
+    local.set(http::field::origin, "http://localhost");
+    EXPECT_EQ(c->Exchange(local).result_int(), 403);
+}
+
+TEST_F(HttpServerTest, OversizedBodiesGet413AndTheServerCarriesOn) {
+    HttpOptions o;
+    o.max_body_bytes = 1024;
+    StartServer(o);
+    auto big = Connected();
+    // Only the headers: the decision comes from Content-Length, before any body.
+    ASSERT_FALSE(big->SendRaw("POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                              "Content-Length: 10000000\r\n\r\n"));
+    Response r;
+    ASSERT_FALSE(big->Read(r));
+    EXPECT_EQ(r.result_int(), 413);
+    EXPECT_FALSE(r.keep_alive());
+    EXPECT_TRUE(Body(r).contains("error"));
+    EXPECT_TRUE(big->WaitClosed());
+
+    // A chunked body is cut off at the limit.
+    auto chunked = Connected();
+    std::string chunk(2000, 'x');
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", chunk.size());
+    ASSERT_FALSE(chunked->SendRaw("POST /mcp HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                  std::string(size) + "\r\n" + chunk + "\r\n0\r\n\r\n"));
+    ASSERT_FALSE(chunked->Read(r));
+    EXPECT_EQ(r.result_int(), 413);
+
+    auto other = Connected();
+    OpenSession(*other);
+    EXPECT_EQ(other->Exchange(Get("/health")).result_int(), 200);
+}
+
+TEST_F(HttpServerTest, SlowRequestsTimeOutWithoutHurtingOthers) {
+    HttpOptions o;
+    o.request_timeout_seconds = 2;
+    StartServer(o);
+    auto slow = Connected();
+    ASSERT_FALSE(slow->SendRaw("POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 100\r\n\r\n{\"jsonrpc\""));
+    {
+        auto other = Connected();  // served while the slow one is pending
+        EXPECT_EQ(other->Exchange(Get("/health")).result_int(), 200);
+    }
+    Response r;
+    ASSERT_FALSE(slow->Read(r));
+    EXPECT_EQ(r.result_int(), 408);
+    EXPECT_TRUE(slow->WaitClosed());
+
+    // An idle keep-alive connection is closed too.
+    auto idle = Connected();
+    EXPECT_EQ(idle->Exchange(Get("/health")).result_int(), 200);
+    EXPECT_TRUE(idle->WaitClosed());
+
+    auto after = Connected();
+    EXPECT_EQ(after->Exchange(Get("/health")).result_int(), 200);
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreRefusedWith503) {
+    HttpOptions o;
+    o.max_connections = 3;
+    StartServer(o);
+    std::vector<std::unique_ptr<Client>> open;
+    for (int i = 0; i < 3; ++i) {
+        open.push_back(Connected());
+        EXPECT_EQ(open.back()->Exchange(Get("/health")).result_int(), 200);
+    }
+    auto extra = Connected();  // the kernel accepts; the server answers 503 and closes
+    (void)extra->Send(Get("/health"));
+    Response refused;
+    ASSERT_FALSE(extra->Read(refused));
+    EXPECT_EQ(refused.result_int(), 503);
+    EXPECT_TRUE(Body(refused).contains("error"));
+    EXPECT_TRUE(extra->WaitClosed());
+    EXPECT_EQ(server_->stats().connections_refused, 1u);
+
+    for (auto& c : open) EXPECT_EQ(c->Exchange(Get("/health")).result_int(), 200);
+    open[0]->Close();
+    ASSERT_TRUE(Eventually([&] { return server_->stats().connections_active == 2; }));
+    auto replacement = Connected();
+    EXPECT_EQ(replacement->Exchange(Get("/health")).result_int(), 200);
+}
+
+TEST_F(HttpServerTest, HandlersRunInParallelOffTheIoThread) {
+    HttpOptions o;
+    o.workers = 2;
+    o.io_threads = 1;
+    StartServer(o);
+    auto setup = Connected();
+    const std::string session = OpenSession(*setup);
+    auto a = Connected();
+    auto b = Connected();
+    ASSERT_FALSE(a->Send(McpPost(CallTool(10, "hold"), session)));
+    ASSERT_FALSE(b->Send(McpPost(CallTool(11, "hold"), session)));
+    ASSERT_TRUE(hold_.WaitEntered(2));  // both run at once, in one session
+    // Every worker is busy; the I/O thread still answers.
+    auto probe = Connected();
+    EXPECT_EQ(probe->Exchange(Get("/health")).result_int(), 200);
+    hold_.Release();
+    Response ra, rb;
+    ASSERT_FALSE(a->Read(ra));
+    ASSERT_FALSE(b->Read(rb));
+    EXPECT_EQ(Body(ra)["id"], 10);
+    EXPECT_EQ(Body(rb)["id"], 11);
+    EXPECT_EQ(Body(ra)["result"]["content"][0]["text"], "released");
+}
+
+TEST_F(HttpServerTest, PipelinedResponsesKeepRequestOrder) {
+    HttpOptions o;
+    o.workers = 2;
+    StartServer(o);
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    // hold (slow) then echo (fast), in one write.
+    ASSERT_FALSE(c->SendRaw(Wire(McpPost(CallTool(20, "hold"), session)) +
+                            Wire(McpPost(CallTool(21, "echo", {{"text", "second"}}), session))));
+    ASSERT_TRUE(hold_.WaitEntered(1));
+    ASSERT_TRUE(Eventually([&] { return echoes_.load() == 1; }));  // the second finished first
+    hold_.Release();
+    Response first, second;
+    ASSERT_FALSE(c->Read(first));
+    ASSERT_FALSE(c->Read(second));
+    EXPECT_EQ(Body(first)["id"], 20);
+    EXPECT_EQ(Body(second)["id"], 21);
+}
+
+TEST_F(HttpServerTest, CancelledRequestGets202WithoutAReply) {
+    StartServer();
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    ASSERT_FALSE(c->Send(McpPost(CallTool(7, "hold"), session)));
+    ASSERT_TRUE(hold_.WaitEntered(1));
+    auto other = Connected();
+    Response cancel = other->Exchange(McpPost(Note("notifications/cancelled", {{"requestId", 7}, {"reason", "stop"}}), session));
+    EXPECT_EQ(cancel.result_int(), 202);
+    hold_.Release();
+    Response r;
+    ASSERT_FALSE(c->Read(r));
+    EXPECT_EQ(r.result_int(), 202);
+    EXPECT_TRUE(r.body().empty());
+}
+
+TEST_F(HttpServerTest, GetOpensAStreamThatKeepsAliveAndEndsOnDelete) {
+    HttpOptions o;
+    o.sse_keepalive_seconds = 0.05;
+    o.request_timeout_seconds = 1;  // streams are not subject to the idle limit
+    StartServer(o);
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    auto s = Connected();
+    HttpRequest get = Get("/mcp");
+    get.set(http::field::accept, "text/event-stream");
+    get.set(kSessionHeader, session);
+    ASSERT_FALSE(s->Send(get));
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    ASSERT_FALSE(s->ReadHeader(parser));
+    EXPECT_EQ(parser.get().result_int(), 200);
+    EXPECT_EQ(std::string(Sv(parser.get()[http::field::content_type])), "text/event-stream");
+    EXPECT_EQ(server_->stats().streams_active, 1u);
+    // Keepalive comments arrive, several of them, past the idle limit.
+    int seen = 0;
+    while (seen < 3) {
+        ASSERT_FALSE(s->ReadSome(parser));
+        std::string& body = parser.get().body();
+        for (std::size_t at = body.find(": keepalive"); at != std::string::npos; at = body.find(": keepalive")) {
+            ++seen;
+            body.erase(0, at + 11);
+        }
+    }
+    // The other connection is closed by its idle limit meanwhile; a new one deletes the session.
+    auto d = Connected();
+    HttpRequest del{http::verb::delete_, "/mcp", 11};
+    del.set(kSessionHeader, session);
+    EXPECT_EQ(d->Exchange(del).result_int(), 204);
+    beast::error_code ec;
+    while (!parser.is_done() && !ec) ec = s->ReadSome(parser);
+    EXPECT_TRUE(parser.is_done()) << ec.message();  // the stream ended cleanly (last chunk)
+    EXPECT_TRUE(s->WaitClosed());
+    ASSERT_TRUE(Eventually([&] { return server_->stats().streams_active == 0; }));
+}
+
+TEST_F(HttpServerTest, ShutdownDrainsAcceptedRequestsAndRefusesNewOnes) {
+    HttpOptions o;
+    o.workers = 3;
+    StartServer(o);
+    auto setup = Connected();
+    const std::string session = OpenSession(*setup);
+    setup->Close();
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(Connected());
+    ASSERT_FALSE(clients[1]->Send(McpPost(CallTool(101, "hold"), session)));
+    ASSERT_FALSE(clients[2]->Send(McpPost(CallTool(102, "hold"), session)));
+    ASSERT_TRUE(hold_.WaitEntered(2));
+    // The first also pipelines a readiness probe: it waits for a worker, all busy.
+    ASSERT_FALSE(clients[0]->SendRaw(Wire(McpPost(CallTool(100, "hold"), session)) + Wire(Get("/ready"))));
+    ASSERT_TRUE(hold_.WaitEntered(3));
+    auto idle = Connected();
+    EXPECT_EQ(idle->Exchange(Get("/health")).result_int(), 200);
+
+    server_->Shutdown();
+    server_->Shutdown();  // idempotent
+    EXPECT_TRUE(idle->WaitClosed());  // idle keep-alive connections close at once
+    ASSERT_TRUE(Eventually([&] {
+        Client probe(port());
+        return probe.Connect() == net::error::connection_refused;
+    }));
+    hold_.Release();
+    for (int i = 0; i < 3; ++i) {
+        Response r;
+        ASSERT_FALSE(clients[static_cast<std::size_t>(i)]->Read(r)) << i;
+        EXPECT_EQ(r.result_int(), 200);
+        EXPECT_EQ(Body(r)["id"], 100 + i);
+        EXPECT_EQ(Body(r)["result"]["content"][0]["text"], "released");
+        if (i > 0) {
+            EXPECT_FALSE(r.keep_alive());  // the last response announces the close
+        }
+    }
+    Response ready;
+    ASSERT_FALSE(clients[0]->Read(ready));
+    EXPECT_EQ(ready.result_int(), 503);
+    EXPECT_EQ(Body(ready), (Json{{"status", "unavailable"}, {"reason", "shutting down"}}));
+    EXPECT_FALSE(ready.keep_alive());
+    for (auto& c : clients) EXPECT_TRUE(c->WaitClosed());
+    EXPECT_TRUE(server_->Wait().ok());
+    EXPECT_TRUE(server_->Wait().ok());  // again: same status
+    EXPECT_EQ(server_->stats().connections_active, 0u);
+    EXPECT_EQ(server_->stats().requests_in_progress, 0u);
+}
+
+TEST_F(HttpServerTest, ServeUntilSignalReturnsWhenShutDown) {
+    StartServer();
+    Status result = Internal("not returned");
+    std::thread serving([&] { result = ServeUntilSignal(*server_); });
+    auto c = Connected();
+    EXPECT_EQ(c->Exchange(Get("/health")).result_int(), 200);
+    server_->Shutdown();
+    serving.join();
+    EXPECT_TRUE(result.ok()) << result.ToString();
+}
+
+// Work still running at the deadline is abandoned, and Wait() says so. The
+// mcp::Server is static: the abandoned handler may outlive the test body.
+TEST(HttpServerShutdown, WaitReportsWorkAbandonedAtTheDeadline) {
+    static std::mutex current_mu;
+    static std::shared_ptr<Hold> current;  // this run's Hold (the test may be repeated)
+    static mcp::Server* const mcp = [] {
+        static mcp::Server server(mcp::ServerInfo{});
+        server.AddTool({.name = "hold",
+                        .title = "Hold",
+                        .description = "Blocks until the test releases it",
+                        .input_schema = Json{{"type", "object"}},
+                        .output_schema = Json{{"type", "object"}},
+                        .handler = [](const Json&) -> Result<mcp::ToolResult> {
+                            std::shared_ptr<Hold> h;
+                            {
+                                std::lock_guard<std::mutex> lock(current_mu);
+                                h = current;
+                            }
+                            h->Enter();
+                            h->Exit();
+                            return mcp::ToolResult{"released", Json::object()};
+                        }});
+        return &server;
+    }();
+    auto hold = std::make_shared<Hold>();
+    {
+        std::lock_guard<std::mutex> lock(current_mu);
+        current = hold;
+    }
+    HttpOptions o;
+    o.port = 0;
+    o.shutdown_timeout_seconds = 0.2;
+    auto started = HttpServer::Start(o, *mcp, nullptr);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    std::unique_ptr<HttpServer> server = std::move(*started);
+    Client c(server->port());
+    ASSERT_FALSE(c.Connect());
+    Response init = c.Exchange(McpPost(Rpc(1, "initialize", {{"protocolVersion", "2025-06-18"}})));
+    const std::string session = Header(init, kSessionHeader);
+    ASSERT_FALSE(c.Send(McpPost(CallTool(2, "hold"), session)));
+    ASSERT_TRUE(hold->WaitEntered(1));
+    server->Shutdown();
+    Status status = server->Wait();
+    EXPECT_EQ(status.code(), ErrorCode::kDeadlineExceeded);
+    EXPECT_NE(status.message().find("abandoned 1 unanswered request(s) on 1 open connection(s)"), std::string::npos)
+        << status.message();
+    EXPECT_NE(status.message().find("1 handler(s) still running"), std::string::npos) << status.message();
+    server.reset();
+    EXPECT_TRUE(c.WaitClosed());
+    hold->Release();
+    EXPECT_TRUE(hold->WaitExited(1));
+}
+
+TEST(HttpServerStart, ReportsBadOptionsAndBusyPorts) {
+    mcp::Server mcp(mcp::ServerInfo{});
+    HttpOptions bad;
+    bad.port = 0;
+    bad.io_threads = 0;
+    auto r = HttpServer::Start(bad, mcp, nullptr);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument);
+
+    HttpOptions first;
+    first.port = 0;
+    auto a = HttpServer::Start(first, mcp, nullptr);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    HttpOptions second;
+    second.port = (*a)->port();
+    auto b = HttpServer::Start(second, mcp, nullptr);
+    ASSERT_FALSE(b.ok());
+    EXPECT_EQ(b.status().code(), ErrorCode::kUnavailable);
+    EXPECT_EQ(b.status().message(), "cannot listen on 127.0.0.1:" + std::to_string(second.port) + ": address in use");
+
+}
+
+}  // namespace
+}  // namespace signalhub::server

@@ -1,0 +1,173 @@
+// Socket-free parts of the HTTP transport: origin and Accept rules, the MCP
+// session table (with a fake clock), and McpEndpoint on hand-made requests.
+#include "server/mcp_endpoint.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+
+#include "server/mcp_sessions.hpp"
+
+namespace signalhub::server {
+namespace {
+
+namespace http = boost::beast::http;
+using Json = nlohmann::json;
+
+TEST(OriginAllowed, LoopbackByDefault) {
+    const std::vector<std::string> none;
+    for (const char* ok : {"http://localhost", "http://localhost:3000", "https://127.0.0.1:8443", "http://[::1]:80",
+                           "HTTP://LOCALHOST:5173/"}) {
+        EXPECT_TRUE(OriginAllowed(ok, none)) << ok;
+    }
+    for (const char* bad : {"http://evil.example", "http://localhost.evil.example", "http://127.0.0.1.nip.io",
+                            "null", "file://", "http://localhost:abc", "ftp://localhost", "http://[::2]"}) {
+        EXPECT_FALSE(OriginAllowed(bad, none)) << bad;
+    }
+}
+
+TEST(OriginAllowed, ConfiguredListAndWildcard) {
+    const std::vector<std::string> list = {"https://app.example.com", "http://10.0.0.5:8080/"};
+    EXPECT_TRUE(OriginAllowed("https://app.example.com", list));
+    EXPECT_TRUE(OriginAllowed("HTTPS://APP.EXAMPLE.COM/", list));
+    EXPECT_TRUE(OriginAllowed("http://10.0.0.5:8080", list));
+    EXPECT_FALSE(OriginAllowed("http://localhost", list));  // the list replaces the loopback default
+    EXPECT_FALSE(OriginAllowed("https://app.example.com:444", list));
+    EXPECT_TRUE(OriginAllowed("http://anything.example", {"*"}));
+}
+
+TEST(ParseAccept, TypesWildcardsAndQZero) {
+    auto both = [](std::string_view h) {
+        AcceptedTypes t = ParseAccept(h);
+        return t.json && t.sse;
+    };
+    EXPECT_TRUE(both("application/json, text/event-stream"));
+    EXPECT_TRUE(both("text/event-stream;q=0.9,application/json"));
+    EXPECT_TRUE(both("*/*"));
+    EXPECT_TRUE(both(""));  // absent: anything
+    EXPECT_TRUE(both("application/*, text/*"));
+    EXPECT_FALSE(both("application/json"));
+    EXPECT_FALSE(both("application/json, text/event-stream;q=0"));
+    EXPECT_TRUE(ParseAccept("text/event-stream").sse);
+    EXPECT_FALSE(ParseAccept("text/event-stream").json);
+    EXPECT_FALSE(ParseAccept("text/html").sse);
+}
+
+class StreamProbe final : public SessionStream {
+   public:
+    void EndStream() override { ended.fetch_add(1); }
+    std::atomic<int> ended{0};
+};
+
+TEST(McpSessions, IdsAreLongRandomHex) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 100; ++i) {
+        auto id = NewSessionId();
+        ASSERT_TRUE(id.ok());
+        EXPECT_EQ(id->size(), 32u);
+        EXPECT_EQ(id->find_first_not_of("0123456789abcdef"), std::string::npos) << *id;
+        seen.insert(*id);
+    }
+    EXPECT_EQ(seen.size(), 100u);
+}
+
+TEST(McpSessions, ExpireWhenIdleButNeverWhileBusy) {
+    FakeClock clock;
+    mcp::Server server(mcp::ServerInfo{});
+    McpSessions sessions(server, 10, std::chrono::seconds(60), clock);
+    auto a = *sessions.Create();
+    sessions.Release(a);
+    auto b = *sessions.Create();  // stays busy
+    EXPECT_EQ(sessions.active(), 2u);
+
+    clock.Advance(std::chrono::seconds(59));
+    EXPECT_EQ(sessions.ExpireIdle(), 0u);
+    auto again = sessions.Acquire(a->id);  // use restarts the idle clock
+    ASSERT_TRUE(again);
+    sessions.Release(again);
+    clock.Advance(std::chrono::seconds(59));
+    EXPECT_EQ(sessions.ExpireIdle(), 0u);
+    clock.Advance(std::chrono::seconds(2));
+    EXPECT_EQ(sessions.ExpireIdle(), 1u);  // a; b is busy
+    EXPECT_FALSE(sessions.Acquire(a->id));
+    EXPECT_EQ(sessions.expired(), 1u);
+    sessions.Release(b);
+    clock.Advance(std::chrono::seconds(61));
+    EXPECT_FALSE(sessions.Acquire(b->id));  // found expired on lookup, before any sweep
+    EXPECT_EQ(sessions.expired(), 2u);
+    EXPECT_EQ(sessions.active(), 0u);
+}
+
+TEST(McpSessions, LimitRemoveDiscardAndStreams) {
+    FakeClock clock;
+    mcp::Server server(mcp::ServerInfo{});
+    McpSessions sessions(server, 2, std::chrono::seconds(60), clock);
+    auto a = *sessions.Create();
+    auto b = *sessions.Create();
+    auto full = sessions.Create();
+    ASSERT_FALSE(full.ok());
+    EXPECT_EQ(full.status().code(), ErrorCode::kResourceExhausted);
+    sessions.Discard(b);  // its initialize failed
+    EXPECT_EQ(sessions.created(), 1u);
+    sessions.Release(a);
+
+    auto s1 = std::make_shared<StreamProbe>();
+    auto s2 = std::make_shared<StreamProbe>();
+    EXPECT_TRUE(sessions.AttachStream(a->id, s1));
+    EXPECT_TRUE(sessions.AttachStream(a->id, s2));
+    EXPECT_FALSE(sessions.AttachStream("nope", s1));
+    EXPECT_TRUE(sessions.Remove(a->id));
+    EXPECT_FALSE(sessions.Remove(a->id));
+    EXPECT_EQ(s1->ended.load(), 1);
+    EXPECT_EQ(s2->ended.load(), 1);
+    EXPECT_EQ(sessions.deleted(), 1u);
+
+    auto c = *sessions.Create();
+    sessions.Release(c);
+    auto s3 = std::make_shared<StreamProbe>();
+    EXPECT_TRUE(sessions.AttachStream(c->id, s3));
+    clock.Advance(std::chrono::seconds(61));
+    EXPECT_EQ(sessions.ExpireIdle(), 1u);
+    EXPECT_EQ(s3->ended.load(), 1);
+}
+
+HttpRequest Post(const Json& body, const std::string& session = "") {
+    HttpRequest req{http::verb::post, "/mcp", 11};
+    req.set(http::field::accept, "application/json, text/event-stream");
+    req.set(http::field::content_type, "application/json");
+    if (!session.empty()) req.set(kSessionHeader, session);
+    req.body() = body.dump();
+    req.prepare_payload();
+    return req;
+}
+
+Json Initialize(int id = 1) {
+    return {{"jsonrpc", "2.0"}, {"id", id}, {"method", "initialize"}, {"params", {{"protocolVersion", "2025-06-18"}}}};
+}
+
+TEST(McpEndpoint, FailedInitializeOpensNoSession) {
+    FakeClock clock;
+    mcp::Server server(mcp::ServerInfo{});
+    McpSessions sessions(server, 10, std::chrono::seconds(60), clock);
+    McpEndpoint endpoint(sessions);
+    Json bad = {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}, {"params", Json::object()}};
+    HttpResponse res = endpoint.Post(Post(bad));
+    EXPECT_EQ(res.result(), http::status::ok);  // a JSON-RPC error, in a 200
+    EXPECT_EQ(Json::parse(res.body())["error"]["code"], mcp::kInvalidParams);
+    EXPECT_EQ(res.find(kSessionHeader), res.end());
+    EXPECT_EQ(sessions.active(), 0u);
+
+    HttpResponse ok = endpoint.Post(Post(Initialize()));
+    ASSERT_NE(ok.find(kSessionHeader), ok.end());
+    EXPECT_EQ(sessions.active(), 1u);
+    // initialize inside a batch cannot open a session
+    EXPECT_EQ(endpoint.Post(Post(Json::array({Initialize()}))).result(), http::status::bad_request);
+    // Content-Type must be JSON when given
+    HttpRequest text = Post(Initialize());
+    text.set(http::field::content_type, "text/plain");
+    EXPECT_EQ(endpoint.Post(text).result(), http::status::unsupported_media_type);
+}
+
+}  // namespace
+}  // namespace signalhub::server
