@@ -7,23 +7,25 @@
 #      vs `git ls-files` + stat and `git status` on the same tree
 #   3. query latency: our HNSW search vs raw hnswlib (same vectors, same
 #      parameters), hybrid search, exact scan vs the memory-bandwidth floor
-# Usage: bench/run.sh [retrieval|indexing|query ...]   (default: all)
+#   4. MCP over HTTP: search_code through POST /mcp on a running
+#      `serve --transport http` (keep-alive, loopback) vs in-process search
+# Usage: bench/run.sh [retrieval|indexing|query|mcp ...]   (default: all)
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-case "${1:-}" in -h|--help) sed -n '2,10p' "$0"; exit 0 ;; esac
-WHAT=("${@:-retrieval indexing query}"); WHAT=(${WHAT[*]})
+case "${1:-}" in -h|--help) sed -n '2,12p' "$0"; exit 0 ;; esac
+WHAT=("${@:-retrieval indexing query mcp}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
 BUILD="$REPO_ROOT/build"
 mkdir -p "$DATA" "$RESULTS"
 install_packages <(printf "python3 python3\nlibpython3.11-stdlib\ngit git\n")
 "$REPO_ROOT/scripts/setup.sh" >/dev/null
-cmake --build "$BUILD" -j "$(build_jobs)" --target retrieval_bench query_bench raw_hnswlib_bench >/dev/null
+cmake --build "$BUILD" -j "$(build_jobs)" --target retrieval_bench query_bench raw_hnswlib_bench mcp_http_bench >/dev/null
 SH="$BUILD/src/cli/signal-hub"
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 want() { [[ " ${WHAT[*]} " == *" $1 "* ]]; }
 
 PY="$DATA/retrieval"
-if want retrieval || want query; then
+if want retrieval || want query || want mcp; then
     if [ ! -f "$PY/queries.jsonl" ]; then
         log "building the docstring benchmark from /usr/lib/python3.11"
         rm -rf "$PY"; python3 "$REPO_ROOT/bench/make_docstring_corpus.py" /usr/lib/python3.11 "$PY" --max-queries 2000
@@ -77,5 +79,25 @@ if want query; then
     "$BUILD/bench/query_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --dump "$DATA/query-dump" \
         --json "$RESULTS/query.json"
     "$BUILD/bench/raw_hnswlib_bench" --dump "$DATA/query-dump" --json "$RESULTS/query-raw-hnswlib.json"
+fi
+if want mcp; then
+    log "4. search through MCP Streamable HTTP vs in-process (stdlib store)"
+    # The server's result cache is off: every request searches, as in-process does.
+    SIGNAL_HUB_PERFORMANCE__CACHING__ENABLED=false "$SH" --store "$PY/store" serve --transport http --port 0 \
+        2>"$DATA/serve.err" &
+    SERVE_PID=$!
+    trap 'kill $SERVE_PID 2>/dev/null || true' EXIT
+    PORT=""
+    for _ in $(seq 1 300); do
+        PORT="$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$DATA/serve.err" | head -1)"
+        [ -n "$PORT" ] && break
+        kill -0 "$SERVE_PID" 2>/dev/null || die "serve exited: $(cat "$DATA/serve.err")"
+        sleep 0.1
+    done
+    [ -n "$PORT" ] || die "serve printed no address: $(cat "$DATA/serve.err")"
+    "$BUILD/bench/mcp_http_bench" --store "$PY/store" --queries "$PY/queries.jsonl" \
+        --url "http://127.0.0.1:$PORT/mcp" --threads 1,4 --json "$RESULTS/mcp-http.json"
+    kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || die "serve did not exit cleanly after SIGTERM"
+    trap - EXIT
 fi
 log "results in $RESULTS"
