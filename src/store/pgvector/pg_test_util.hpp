@@ -12,6 +12,7 @@
 #include <atomic>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -57,6 +58,19 @@ inline std::string ExecSql(const std::string& url, const std::string& sql) {
     }
     PQfinish(conn);
     return error;
+}
+
+// The first value of the first row of `sql` as text (nullopt on error or no rows).
+inline std::optional<std::string> QueryValue(const std::string& url, const std::string& sql) {
+    PGconn* conn = PQconnectdb(url.c_str());
+    std::optional<std::string> out;
+    if (PQstatus(conn) == CONNECTION_OK) {
+        PGresult* r = PQexec(conn, sql.c_str());
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = std::string(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    PQfinish(conn);
+    return out;
 }
 
 // Forwards to a store and drops its schema when destroyed.
