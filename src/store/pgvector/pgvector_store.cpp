@@ -884,7 +884,15 @@ class PgVectorStore::Impl {
     }
 
     Status CheckHealth() {
-        return Run([&](PgConn& c) -> Status { return CheckSchemaVersion(c); });
+        return Run([&](PgConn& c) -> Status {
+            SH_RETURN_IF_ERROR(CheckSchemaVersion(c));
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'vector'"));
+            if (r.Int8(0, 0) != 1) {
+                return FailedPrecondition("the pgvector extension was removed from " + Where() +
+                                          "; a superuser must run: CREATE EXTENSION vector; (the records need it)");
+            }
+            return Status::Ok();
+        });
     }
 
     Result<std::int64_t> DataVersion() {

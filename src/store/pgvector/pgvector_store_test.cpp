@@ -212,6 +212,43 @@ TEST_F(PgVectorStoreTest, PoolBoundsItsConnections) {
     EXPECT_LE(std::stoi(*server_side), 1);
 }
 
+TEST_F(PgVectorStoreTest, AcquireTimesOutWhenThePoolIsExhausted) {
+    auto store = MustOpen("pool_size=1&max_overflow=0&pool_timeout=0.3");
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+    // Another session holds a lock that makes GetCollection wait, with the pool's only connection.
+    PGconn* blocker = PQconnectdb(server_.c_str());
+    ASSERT_EQ(PQstatus(blocker), CONNECTION_OK);
+    PQclear(PQexec(blocker, "BEGIN"));
+    PGresult* locked = PQexec(blocker, ("LOCK TABLE " + Table("signal_hub_collections") + " IN ACCESS EXCLUSIVE MODE").c_str());
+    ASSERT_EQ(PQresultStatus(locked), PGRES_COMMAND_OK) << PQerrorMessage(blocker);
+    PQclear(locked);
+    std::atomic<bool> waiting_done{false};
+    Status waited;
+    std::thread waiter([&] {
+        waited = store->GetCollection("c").status();
+        waiting_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto version = store->DataVersion();  // needs a connection: none is free
+    EXPECT_EQ(version.status().code(), ErrorCode::kResourceExhausted) << version.status().ToString();
+    EXPECT_FALSE(waiting_done.load());
+    PQclear(PQexec(blocker, "COMMIT"));
+    PQfinish(blocker);
+    waiter.join();
+    EXPECT_TRUE(waited.ok()) << waited.ToString();
+    EXPECT_TRUE(store->DataVersion().ok());  // the connection is back in the pool
+}
+
+TEST_F(PgVectorStoreTest, HealthReportsARemovedSchema) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(store->CheckHealth().ok());
+    ASSERT_EQ(ExecSql(server_, "DROP SCHEMA \"" + schema_ + "\" CASCADE"), "");
+    Status gone = store->CheckHealth();
+    EXPECT_EQ(gone.code(), ErrorCode::kFailedPrecondition) << gone.ToString();
+}
+
 // BM25 in SQL gives the memory (and embedded) store's scores and order.
 TEST_F(PgVectorStoreTest, LexicalScoresMatchTheMemoryStore) {
     auto store = MustOpen();
