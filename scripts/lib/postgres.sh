@@ -12,6 +12,8 @@
 #                                listening on 127.0.0.1 only, with a private unix socket directory and a
 #                                random password. Writes STATE_DIR/url (postgresql://...) and STATE_DIR/datadir.
 #   pg_cluster_stop STATE_DIR    pg_ctl stop (fast) and removes the cluster's files. Idempotent.
+#   pg_cluster_halt STATE_DIR    stops the server but keeps the cluster (to test reconnects).
+#   pg_cluster_restart STATE_DIR (re)starts the server with the same port and settings.
 
 PG_MAJOR=15
 PG_BINDIR="/usr/lib/postgresql/${PG_MAJOR}/bin"
@@ -120,4 +122,17 @@ pg_cluster_stop() {
     fi
     case "$base" in /tmp/signal-hub-pg.*) rm -rf "$base" ;; esac
     rm -f "$state/datadir" "$state/url"
+}
+
+pg_cluster_halt() {
+    local base
+    base="$(cat "$1/datadir")" || die "no cluster in $1"
+    _pg_as_owner "${PG_BINDIR}/pg_ctl" -D "$base/data" -m fast -w -t 30 stop >/dev/null
+}
+
+pg_cluster_restart() {
+    local base
+    base="$(cat "$1/datadir")" || die "no cluster in $1"
+    # pg_ctl restart reuses the options of the last start (postmaster.opts): same port and socket dir.
+    _pg_as_owner "${PG_BINDIR}/pg_ctl" -D "$base/data" -l "$base/server.log" -m fast -w -t 30 restart >/dev/null 2>&1
 }

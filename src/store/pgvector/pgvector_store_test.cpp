@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -173,6 +176,51 @@ TEST_F(PgVectorStoreTest, ReconnectsAfterItsConnectionsAreTerminated) {
         EXPECT_TRUE(store->CheckHealth().ok());
     }
     EXPECT_EQ(store->GetCollection("c")->records, 4);
+}
+
+// A private cluster (the shared one must stay up for the other tests), stopped and restarted
+// under an open store: operations fail as Unavailable while it is down and work again after,
+// without reopening.
+TEST_F(PgVectorStoreTest, SurvivesAServerRestart) {
+    char tmpl[] = "/tmp/sh_pg_restart_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string state = tmpl;
+    const std::string script = "bash " SIGNAL_HUB_SOURCE_DIR "/scripts/pg-test-cluster.sh ";
+    auto run = [&](const std::string& command) { return std::system((script + command + " " + state + " >/dev/null 2>&1").c_str()); };
+    ASSERT_EQ(run("start"), 0) << "could not start a private PostgreSQL cluster";
+    std::ifstream in(state + "/url");
+    std::string url;
+    std::getline(in, url);
+    {
+        auto opened = PgVectorStore::Open(WithParam(url, "pool_size=2"), OpenOptions{});
+        ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+        auto store = std::move(opened).value();
+        ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+        ASSERT_TRUE(store->Commit("c", ChangeSet{.upserts = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha")}}).ok());
+        for (int round = 0; round < 2; ++round) {
+            ASSERT_EQ(run("halt"), 0);
+            Status down = store->CheckHealth();
+            EXPECT_EQ(down.code(), ErrorCode::kUnavailable) << down.ToString();
+            EXPECT_THAT(down.message(), testing::HasSubstr("127.0.0.1:"));
+            EXPECT_EQ(store->DataVersion().status().code(), ErrorCode::kUnavailable);
+            ASSERT_EQ(run("restart"), 0);
+            Status up = store->CheckHealth();
+            EXPECT_TRUE(up.ok()) << up.ToString();
+            std::vector<float> q{1, 0};
+            auto hits = store->VectorSearch("c", q, {});
+            ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+            EXPECT_EQ(hits->size(), static_cast<size_t>(round + 1));
+            Status s = store->Commit("c", ChangeSet{.upserts = {MakeRecord("r" + std::to_string(round), {0, 1}, "b.py",
+                                                                           "python", "beta")}});
+            EXPECT_TRUE(s.ok()) << s.ToString();
+        }
+        // A restart while connections sit idle in the pool (no failed call in between).
+        ASSERT_EQ(run("restart"), 0);
+        EXPECT_TRUE(store->GetCollection("c").ok());
+        EXPECT_EQ(store->GetCollection("c")->records, 3);
+    }
+    EXPECT_EQ(run("stop"), 0);
+    std::filesystem::remove_all(state);
 }
 
 TEST_F(PgVectorStoreTest, PoolBoundsItsConnections) {
