@@ -4,7 +4,8 @@
 // All tables live in one schema (URL parameter schema=, default public). Versioned by
 // signal_hub_schema_migrations(version PK, description, applied_at): an open (read-write)
 // applies the missing migrations in one transaction under a transaction-scoped advisory
-// lock (concurrent first opens wait for each other; nothing outlives the transaction), and
+// lock, database-wide (concurrent first opens wait for each other, also while creating the
+// extension; nothing outlives the transaction), and
 // refuses a database whose version is newer than kSchemaVersion. Version 1:
 //
 //   signal_hub_meta(key PK, value bigint)  'data_version': bumped in every writing transaction.
@@ -298,8 +299,10 @@ class PgVectorStore::Impl {
     Status Migrate(PgConn& c) {
         Txn txn(c);
         SH_RETURN_IF_ERROR(txn.Begin());
+        // One database-wide lock: CREATE EXTENSION / CREATE SCHEMA IF NOT EXISTS are not safe
+        // against concurrent creators (unique violations), and migrations are rare and quick.
         SH_RETURN_IF_ERROR(c.Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                                   PgParams().Text("signal-hub schema " + pool_.url().schema))
+                                   PgParams().Text("signal-hub schema migrations"))
                                .status());
         SH_ASSIGN_OR_RETURN(PgResult ns, c.Query("SELECT 1 FROM pg_namespace WHERE nspname = $1",
                                                  PgParams().Text(pool_.url().schema)));

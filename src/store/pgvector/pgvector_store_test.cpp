@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -90,6 +92,58 @@ TEST_F(PgVectorStoreTest, CreatesAVersionedSchemaOnceAndReopens) {
     EXPECT_EQ(failures.load(), 0);
 }
 
+// postgresql://USER:PASSWORD@HOST:PORT/DATABASE on the test server (user and password
+// default to the server URL's).
+std::string UrlFor(const std::string& server, const std::string& database, std::string user = "",
+                   std::string password = "") {
+    auto parsed = pg::ParsePgUrl(server);
+    EXPECT_TRUE(parsed.ok());
+    std::string host = "127.0.0.1", port = "5432";
+    for (const auto& [k, v] : parsed->libpq_params) {
+        if (k == "host") host = v;
+        if (k == "port") port = v;
+        if (k == "user" && user.empty()) user = v;
+        if (k == "password" && password.empty()) password = v;
+    }
+    auto encode = [](const std::string& in) {
+        std::string out;
+        for (unsigned char c : in) {
+            if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+                out += static_cast<char>(c);
+            } else {
+                char buf[4];
+                std::snprintf(buf, sizeof buf, "%%%02X", c);
+                out += buf;
+            }
+        }
+        return out;
+    };
+    return "postgresql://" + encode(user) + (password.empty() ? "" : ":" + encode(password)) + "@" + host + ":" +
+           port + "/" + database;
+}
+
+// Replicas starting together on a database without the extension: it is created once, every
+// open succeeds.
+TEST_F(PgVectorStoreTest, ConcurrentFirstOpensCreateTheExtensionOnce) {
+    const std::string database = "sh_fresh_" + pgtest::UniqueSchema().substr(8);
+    ASSERT_EQ(ExecSql(server_, "CREATE DATABASE " + database), "");
+    {
+        std::vector<std::thread> threads;
+        std::vector<Status> results(6);
+        for (size_t i = 0; i < results.size(); ++i) {
+            threads.emplace_back([&, i] {
+                const std::string schema = i % 2 == 0 ? "public" : "s" + std::to_string(i);
+                results[i] = PgVectorStore::Open(UrlFor(server_, database) + "?schema=" + schema, OpenOptions{}).status();
+            });
+        }
+        for (auto& t : threads) t.join();
+        for (const auto& r : results) EXPECT_TRUE(r.ok()) << r.ToString();
+    }
+    EXPECT_EQ(QueryValue(UrlFor(server_, database), "SELECT count(*) FROM pg_extension WHERE extname = 'vector'"),
+              std::optional<std::string>("1"));
+    EXPECT_EQ(ExecSql(server_, "DROP DATABASE " + database + " WITH (FORCE)"), "");
+}
+
 TEST_F(PgVectorStoreTest, NewerSchemaIsRefusedAndHealthSaysSo) {
     auto store = MustOpen();
     ASSERT_NE(store, nullptr);
@@ -136,15 +190,7 @@ TEST_F(PgVectorStoreTest, MissingExtensionIsAFailedPreconditionSayingWhatToRun) 
     const std::string name = "sh_noext_" + pgtest::UniqueSchema().substr(8);
     ASSERT_EQ(ExecSql(server_, "CREATE ROLE " + name + " LOGIN PASSWORD 'pw-" + name + "'"), "");
     ASSERT_EQ(ExecSql(server_, "CREATE DATABASE " + name + " OWNER " + name), "");
-    auto parsed = pg::ParsePgUrl(server_);
-    ASSERT_TRUE(parsed.ok());
-    std::string host = "127.0.0.1", port = "5432";
-    for (const auto& [k, v] : parsed->libpq_params) {
-        if (k == "host") host = v;
-        if (k == "port") port = v;
-    }
-    auto store = PgVectorStore::Open("postgresql://" + name + ":pw-" + name + "@" + host + ":" + port + "/" + name,
-                                     OpenOptions{});
+    auto store = PgVectorStore::Open(UrlFor(server_, name, name, "pw-" + name), OpenOptions{});
     EXPECT_EQ(ExecSql(server_, "DROP DATABASE " + name), "");
     EXPECT_EQ(ExecSql(server_, "DROP ROLE " + name), "");
     ASSERT_FALSE(store.ok());
