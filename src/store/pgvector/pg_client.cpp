@@ -348,6 +348,11 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const PgUrl& url) {
 
 bool PgConn::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
 
+bool PgConn::InTransaction() const {
+    PGTransactionStatusType st = PQtransactionStatus(conn_);
+    return st == PQTRANS_INTRANS || st == PQTRANS_INERROR || st == PQTRANS_ACTIVE;
+}
+
 bool PgConn::Healthy() {
     if (PQstatus(conn_) != CONNECTION_OK) return false;
     if (PQtransactionStatus(conn_) != PQTRANS_IDLE) return false;

@@ -128,6 +128,8 @@ class PgConn {
     // Reads whatever the server sent while idle (e.g. a termination notice).
     bool Healthy();
     bool broken() const;
+    // A transaction is open (or failed and not yet rolled back).
+    bool InTransaction() const;
     // True once a COMMIT was sent in the current operation (whether it
     // arrived is unknown if the connection broke): such an operation must not
     // be retried.

@@ -51,6 +51,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <unordered_map>
@@ -183,9 +184,10 @@ class Txn {
     ~Txn() {
         if (active_ && !conn_.broken()) (void)conn_.Exec("ROLLBACK");
     }
+    // `sql` may continue with SET LOCAL statements ("BEGIN; SET LOCAL ...": one round trip).
     Status Begin(const std::string& sql = "BEGIN") {
         Status s = conn_.Exec(sql);
-        active_ = s.ok();
+        active_ = s.ok() || conn_.InTransaction();
         return s;
     }
     Status Commit() {
@@ -761,16 +763,17 @@ class PgVectorStore::Impl {
         const std::string sql = "SELECT " + RecordColumns(true) + " FROM " + RecordsTable(row.id) + " r WHERE " +
                                 *where + " ORDER BY r.embedding " + DistanceOp(row.spec.metric) + " $1::" +
                                 vector_type_ + " LIMIT $" + std::to_string(params.size()) + "::int8";
-        Txn txn(c);
-        SH_RETURN_IF_ERROR(txn.Begin("BEGIN READ ONLY"));
+        // Only integers of ours reach this SQL text (no values from the caller).
+        std::string begin = "BEGIN READ ONLY; ";
         if (exact) {
-            SH_RETURN_IF_ERROR(c.Exec("SET LOCAL enable_indexscan = off"));
+            begin += "SET LOCAL enable_indexscan = off";
         } else {
             const int ef_base = options.ef_search > 0 ? options.ef_search : tuning_.default_ef_search;
             const size_t ef = std::clamp<size_t>(std::max<size_t>(static_cast<size_t>(std::max(ef_base, 1)), limit), 1, 1000);
-            SH_RETURN_IF_ERROR(c.Exec("SET LOCAL hnsw.ef_search = " + std::to_string(ef) +
-                                      "; SET LOCAL hnsw.iterative_scan = relaxed_order"));
+            begin += "SET LOCAL hnsw.ef_search = " + std::to_string(ef) + "; SET LOCAL hnsw.iterative_scan = relaxed_order";
         }
+        Txn txn(c);
+        SH_RETURN_IF_ERROR(txn.Begin(begin));
         SH_ASSIGN_OR_RETURN(PgResult r, c.Query(sql, params));
         SH_RETURN_IF_ERROR(txn.Commit());
         const std::vector<float> q = PrepareVector(row.spec.metric, query);
@@ -807,7 +810,9 @@ class PgVectorStore::Impl {
                 }
             }
             // Exact: asked for, no index, or the index found fewer than k matches.
-            SH_ASSIGN_OR_RETURN(hits, SearchOnce(c, row, query, options, true, options.k + kExactSlack));
+            constexpr auto kMaxLimit = static_cast<size_t>(INT32_MAX);
+            const size_t limit = options.k > kMaxLimit - kExactSlack ? kMaxLimit : options.k + kExactSlack;
+            SH_ASSIGN_OR_RETURN(hits, SearchOnce(c, row, query, options, true, limit));
             exact_searches_++;
             Finish(hits, options);
             return hits;
