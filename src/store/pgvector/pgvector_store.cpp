@@ -3,10 +3,10 @@
 //
 // All tables live in one schema (URL parameter schema=, default public). Versioned by
 // signal_hub_schema_migrations(version PK, description, applied_at): an open (read-write)
-// applies the missing migrations in one transaction under a transaction-scoped advisory
-// lock, database-wide (concurrent first opens wait for each other, also while creating the
-// extension; nothing outlives the transaction), and
-// refuses a database whose version is newer than kSchemaVersion. Version 1:
+// applies the missing migrations in one transaction under a database-wide, transaction-scoped
+// advisory lock (concurrent first opens wait for each other, also while creating the
+// extension; nothing outlives the transaction) and refuses a database whose version is newer
+// than kSchemaVersion. A read-only open creates nothing. Version 1:
 //
 //   signal_hub_meta(key PK, value bigint)  'data_version': bumped in every writing transaction.
 //   signal_hub_collections(id bigserial PK, name bytea UNIQUE, model bytea, dimension, metric,
