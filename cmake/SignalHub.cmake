@@ -26,13 +26,17 @@ function(signal_hub_module name)
   target_link_libraries(sh_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
 endfunction()
 
-# signal_hub_test(NAME SOURCES a_test.cpp ... DEPS lib ... [LABELS unit|integration])
-# One GoogleTest executable; each TEST becomes its own CTest case.
+# Where the CTest fixture `postgres` (tests/CMakeLists.txt) keeps its throw-away cluster's URL.
+set(SIGNAL_HUB_PG_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/pg-test)
+
+# signal_hub_test(NAME SOURCES a_test.cpp ... DEPS lib ... [LABELS unit|integration] [TEST_FILTER gtest-filter])
+# One GoogleTest executable; each TEST becomes its own CTest case. TEST_FILTER limits
+# which tests get these LABELS (the rest can be discovered again with other properties).
 function(signal_hub_test name)
   if(NOT SIGNAL_HUB_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TEST_FILTER" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
@@ -42,5 +46,9 @@ function(signal_hub_test name)
   target_compile_definitions(${name} PRIVATE
     SIGNAL_HUB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     SIGNAL_HUB_BINARY_DIR="${PROJECT_BINARY_DIR}")
-  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
+  if(ARG_TEST_FILTER)
+    gtest_discover_tests(${name} TEST_FILTER "${ARG_TEST_FILTER}" PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
+  else()
+    gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): installs what the tests need, builds with
 # -Werror under AddressSanitizer + UndefinedBehaviorSanitizer, and runs the
-# whole CTest suite (unit, integration and end-to-end tests).
+# whole CTest suite (unit, postgres, integration and end-to-end tests).
 # Usage: scripts/test.sh [--build-dir DIR] [--no-sanitize] [-L LABEL]
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -19,6 +19,8 @@ while [ $# -gt 0 ]; do
 done
 
 install_packages "$REPO_ROOT/scripts/debian-packages.txt" "$REPO_ROOT/scripts/test-packages.txt"
+source "$REPO_ROOT/scripts/lib/postgres.sh"
+pg_ensure_installed   # PostgreSQL 15 + pgvector 0.8 for the `postgres` tests (their CTest fixture starts a cluster)
 "$REPO_ROOT/scripts/fetch-grammars.sh"
 "$REPO_ROOT/scripts/fetch-e2e-deps.sh"   # the official MCP TypeScript SDK, for tests/e2e
 

@@ -6,6 +6,7 @@
 
 #include "store/embedded/embedded_store.hpp"
 #include "store/memory_store.hpp"
+#include "store/pgvector/pgvector_store.hpp"
 
 namespace signalhub::store {
 namespace {
@@ -75,6 +76,11 @@ Result<std::unique_ptr<VectorStore>> OpenSqlite(const std::string& url, const Op
     return std::unique_ptr<VectorStore>(std::move(store));
 }
 
+Result<std::unique_ptr<VectorStore>> OpenPostgres(const std::string& url, const OpenOptions& options) {
+    SH_ASSIGN_OR_RETURN(auto store, PgVectorStore::Open(url, options));
+    return std::unique_ptr<VectorStore>(std::move(store));
+}
+
 }  // namespace
 
 void RegisterStoreBackend(const std::string& scheme, StoreFactory factory) {
@@ -88,6 +94,8 @@ void RegisterBuiltinStoreBackends() {
     std::lock_guard lock(r.mu);
     r.factories.try_emplace("memory", OpenMemory);
     r.factories.try_emplace("sqlite", OpenSqlite);
+    r.factories.try_emplace("postgresql", OpenPostgres);
+    r.factories.try_emplace("postgres", OpenPostgres);
 }
 
 std::vector<std::string> SupportedStoreSchemes() {

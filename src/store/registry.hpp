@@ -7,6 +7,7 @@
 //   memory://        a fresh private in-memory store
 //   memory://NAME    a process-wide in-memory store shared by every OpenStore("memory://NAME")
 //   sqlite://PATH    the embedded store in directory PATH (a plain path means the same)
+//   postgresql://... PostgreSQL + pgvector (also postgres://); see store/pgvector/pgvector_store.hpp
 
 #include <functional>
 #include <memory>
@@ -23,7 +24,7 @@ using StoreFactory = std::function<Result<std::unique_ptr<VectorStore>>(const st
 // Registers (or replaces) the factory for "scheme://..." URLs. Thread-safe.
 void RegisterStoreBackend(const std::string& scheme, StoreFactory factory);
 
-// Registers memory:// and sqlite:// (idempotent). Called by OpenStore.
+// Registers memory://, sqlite://, postgresql:// and postgres:// (idempotent). Called by OpenStore.
 void RegisterBuiltinStoreBackends();
 
 // Registered schemes, sorted ("memory", "sqlite", ...).

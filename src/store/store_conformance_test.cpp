@@ -19,6 +19,7 @@
 
 #include "store/embedded/embedded_store.hpp"
 #include "store/memory_store.hpp"
+#include "store/pgvector/pg_test_util.hpp"
 #include "store/vector_store.hpp"
 
 namespace signalhub::store {
@@ -29,6 +30,9 @@ struct StoreBackend {
     // Opens a fresh, empty store; `dir` is a new empty temp directory the backend may use.
     std::function<std::unique_ptr<VectorStore>(const std::string& dir)> open;
 };
+
+// Test names show the backend's name, not the parameter's bytes.
+void PrintTo(const StoreBackend& backend, std::ostream* os) { *os << backend.name; }
 
 std::string MakeTempDir() {
     std::string tmpl = (std::filesystem::path(testing::TempDir()) / "store_conf_XXXXXX").string();
@@ -764,7 +768,14 @@ const StoreBackend kEmbeddedBackend{"embedded", [](const std::string& dir) -> st
                                         return store.ok() ? std::move(store).value() : nullptr;
                                     }};
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, testing::Values(kMemoryBackend, kEmbeddedBackend),
+// PostgreSQL + pgvector: a new schema per test on the server of the `postgres` CTest fixture
+// (these tests carry the label `postgres` and fail without a server).
+const StoreBackend kPostgresBackend{"postgresql", [](const std::string&) -> std::unique_ptr<VectorStore> {
+                                        return pgtest::OpenFreshStore();
+                                    }};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance,
+                         testing::Values(kMemoryBackend, kEmbeddedBackend, kPostgresBackend),
                          [](const testing::TestParamInfo<StoreBackend>& param_info) { return param_info.param.name; });
 
 }  // namespace

@@ -86,6 +86,7 @@
 #include "store/embedded/file_util.hpp"
 #include "store/embedded/hnsw_index.hpp"
 #include "store/embedded/sqlite.hpp"
+#include "store/metadata_json.hpp"
 #include "store/store_util.hpp"
 
 namespace signalhub::store {
@@ -157,61 +158,6 @@ std::string NoIndexMessage(const std::string& dir) {
 }
 
 // ---- encoding -------------------------------------------------------------
-
-Result<std::string> EncodeMetadata(const std::string& record_id, const Metadata& metadata) {
-    Json j = Json::object();
-    for (const auto& [key, value] : metadata) {
-        if (const auto* s = std::get_if<std::string>(&value)) {
-            j[key] = *s;
-        } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
-            j[key] = *i;
-        } else if (const auto* b = std::get_if<bool>(&value)) {
-            j[key] = *b;
-        } else {
-            double d = std::get<double>(value);
-            if (std::isfinite(d)) {
-                j[key] = d;
-            } else {
-                j[key] = Json{{"$float", std::isnan(d) ? "nan" : (d > 0 ? "inf" : "-inf")}};
-            }
-        }
-    }
-    try {
-        return j.dump();
-    } catch (const std::exception& e) {
-        return InvalidArgument("record '" + record_id + "' has metadata that is not valid UTF-8: " + e.what());
-    }
-}
-
-Result<Metadata> DecodeMetadata(const std::string& text) {
-    Json j = Json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return DataLoss("corrupt metadata JSON: " + text.substr(0, 80));
-    Metadata out;
-    for (auto it = j.begin(); it != j.end(); ++it) {
-        const Json& v = it.value();
-        if (v.is_string()) {
-            out.emplace(it.key(), v.get<std::string>());
-        } else if (v.is_boolean()) {
-            out.emplace(it.key(), v.get<bool>());
-        } else if (v.is_number_integer()) {
-            if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
-                return DataLoss("metadata integer out of range for key '" + it.key() + "'");
-            }
-            out.emplace(it.key(), v.get<std::int64_t>());
-        } else if (v.is_number_float()) {
-            out.emplace(it.key(), v.get<double>());
-        } else if (v.is_object() && v.size() == 1 && v.contains("$float") && v["$float"].is_string()) {
-            const std::string s = v["$float"].get<std::string>();
-            double d = s == "nan" ? std::numeric_limits<double>::quiet_NaN()
-                       : s == "inf" ? std::numeric_limits<double>::infinity()
-                                    : -std::numeric_limits<double>::infinity();
-            out.emplace(it.key(), d);
-        } else {
-            return DataLoss("corrupt metadata value for key '" + it.key() + "'");
-        }
-    }
-    return out;
-}
 
 std::vector<unsigned char> EncodeEmbedding(std::span<const float> v) {
     std::vector<unsigned char> out(v.size() * sizeof(float));
@@ -322,7 +268,7 @@ Result<Record> ReadRecord(const Stmt& stmt, int first, bool with_embedding, int 
     Record r;
     r.id = stmt.Text(first);
     if (!stmt.IsNull(first + 1)) r.document = stmt.Text(first + 1);
-    SH_ASSIGN_OR_RETURN(r.metadata, DecodeMetadata(stmt.Text(first + 2)));
+    SH_ASSIGN_OR_RETURN(r.metadata, DecodeMetadataJson(stmt.Text(first + 2)));
     if (with_embedding) {
         r.embedding.resize(static_cast<size_t>(dimension));
         Status s = DecodeEmbedding(stmt.Blob(first + 3), dimension, r.embedding.data());
@@ -728,7 +674,7 @@ class EmbeddedStore::Impl {
         std::vector<std::string> metadata;
         metadata.reserve(changes.upserts.size());
         for (const auto& r : changes.upserts) {
-            SH_ASSIGN_OR_RETURN(std::string m, EncodeMetadata(r.id, r.metadata));
+            SH_ASSIGN_OR_RETURN(std::string m, EncodeMetadataJson(r.id, r.metadata));
             metadata.push_back(std::move(m));
         }
         std::vector<std::string> record_ids_json;

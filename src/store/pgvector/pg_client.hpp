@@ -1,0 +1,197 @@
+#pragma once
+// A small libpq layer for the postgresql store: URL parsing, RAII connections
+// and results, parameter lists (text or binary format, never values spliced
+// into SQL), SQLSTATE -> ErrorCode mapping and a connection pool.
+//
+// Nothing here keeps session state on the server: statements go through
+// PQexecParams (the unnamed statement, replaced by the next one), settings are
+// SET LOCAL inside a transaction, locks are transaction-scoped. A connection
+// can therefore be any server backend behind PgBouncer in transaction mode.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace signalhub::store::pg {
+
+// A parsed store URL. Our own query parameters are removed before the rest
+// goes to libpq (which rejects parameters it does not know):
+//   schema=NAME         schema holding the store's tables (default "public"; created when missing)
+//   pool_size=N         connections kept open (default 5)
+//   max_overflow=N      extra connections opened under load and closed when released (default 10)
+//   pool_timeout=SECS   how long Acquire waits for a free connection (default 30; decimals allowed)
+// Everything else (sslmode, connect_timeout, application_name, ...) is libpq's.
+struct PgUrl {
+    std::vector<std::pair<std::string, std::string>> libpq_params;  // keyword/value pairs for PQconnectdbParams
+    std::string schema = "public";
+    size_t pool_size = 5;
+    size_t max_overflow = 10;
+    std::chrono::milliseconds pool_timeout{30000};
+    std::string endpoint;  // "host:port" (or the socket directory) for messages; never the password
+    std::string database;  // for messages
+};
+
+// InvalidArgument for anything libpq or we cannot parse (the message never
+// repeats the password).
+Result<PgUrl> ParsePgUrl(const std::string& url);
+
+// Double-quoted SQL identifier ("a""b").
+std::string QuoteIdent(std::string_view name);
+
+// Owns a PGresult.
+class PgResult {
+   public:
+    PgResult() = default;
+    explicit PgResult(pg_result* r) : r_(r) {}
+    PgResult(PgResult&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+    PgResult& operator=(PgResult&& o) noexcept;
+    PgResult(const PgResult&) = delete;
+    PgResult& operator=(const PgResult&) = delete;
+    ~PgResult();
+
+    int rows() const;
+    bool IsNull(int row, int col) const;
+    // Raw bytes of a value (binary results: the type's send format).
+    std::string_view Bytes(int row, int col) const;
+    std::string String(int row, int col) const { return std::string(Bytes(row, col)); }
+    // Binary-format readers (network byte order).
+    std::int64_t Int8(int row, int col) const;
+    std::int32_t Int4(int row, int col) const;
+    double Float8(int row, int col) const;
+    // A text-format integer column (e.g. from a simple-query PQexec).
+    std::int64_t TextInt(int row, int col) const;
+
+   private:
+    pg_result* r_ = nullptr;
+};
+
+// Parameters of one statement. Binary values must match the type the SQL
+// casts the parameter to ($1::bytea, $2::vector, ...).
+class PgParams {
+   public:
+    PgParams& Text(std::string_view v);
+    PgParams& Binary(std::string_view v);
+    PgParams& Bytea(std::string_view v) { return Binary(v); }
+    PgParams& Null();
+    PgParams& OptionalBytea(const std::optional<std::string>& v) { return v ? Bytea(*v) : Null(); }
+    PgParams& Int8(std::int64_t v);  // binary int8
+    PgParams& Int4(std::int32_t v);  // binary int4
+    PgParams& Float8(double v);      // binary float8
+    // pgvector's binary `vector` format (vector_recv): int16 dim, int16 0, float4 values; bit-exact.
+    PgParams& Vector(std::span<const float> v);
+    // One-dimensional bytea[] in binary array format.
+    PgParams& ByteaArray(std::span<const std::string> values);
+    size_t size() const { return values_.size(); }
+
+   private:
+    friend class PgConn;
+    std::vector<std::string> values_;
+    std::vector<bool> null_;
+    std::vector<int> formats_;
+};
+
+// Decoders for binary result values.
+Result<std::vector<float>> DecodeVector(std::string_view bytes);
+Result<std::vector<std::string>> DecodeByteaArray(std::string_view bytes);
+
+// One connection. Errors carry the server's message with the endpoint.
+class PgConn {
+   public:
+    PgConn(pg_conn* conn, std::string endpoint) : conn_(conn), endpoint_(std::move(endpoint)) {}
+    PgConn(const PgConn&) = delete;
+    PgConn& operator=(const PgConn&) = delete;
+    ~PgConn();
+
+    // Opens a connection; Unavailable when the server cannot be reached
+    // (message names host:port, never the password).
+    static Result<std::unique_ptr<PgConn>> Connect(const PgUrl& url);
+
+    // Simple-query protocol (no parameters): BEGIN, SET LOCAL with constants, COMMIT.
+    Status Exec(const std::string& sql);
+    // Extended protocol, unnamed statement, binary results.
+    Result<PgResult> Query(const std::string& sql, const PgParams& params = {});
+
+    // Good means usable: the socket is open and no transaction is left open.
+    // Reads whatever the server sent while idle (e.g. a termination notice).
+    bool Healthy();
+    bool broken() const;
+    // A transaction is open (or failed and not yet rolled back).
+    bool InTransaction() const;
+    // True once a COMMIT was sent in the current operation (whether it
+    // arrived is unknown if the connection broke): such an operation must not
+    // be retried.
+    bool commit_sent() const { return commit_sent_; }
+    void ResetOperation() { commit_sent_ = false; }
+    const std::string& endpoint() const { return endpoint_; }
+
+   private:
+    Status ErrorFrom(pg_result* r, std::string_view what);
+    pg_conn* conn_;
+    std::string endpoint_;
+    bool commit_sent_ = false;
+};
+
+// A connection pool (SQLAlchemy's QueuePool semantics): at most pool_size idle
+// connections are kept; under load up to max_overflow more are opened and
+// closed again when released. Acquire waits up to pool_timeout for a
+// connection (ResourceExhausted after that). A connection that is broken when
+// released, or found dead when handed out, is discarded and replaced by a new
+// one, so the pool recovers from a server restart. Thread-safe.
+class PgPool {
+   public:
+    explicit PgPool(PgUrl url);
+    ~PgPool();
+    PgPool(const PgPool&) = delete;
+    PgPool& operator=(const PgPool&) = delete;
+
+    class Lease {
+       public:
+        Lease() = default;
+        Lease(PgPool* pool, std::unique_ptr<PgConn> conn, bool fresh)
+            : pool_(pool), conn_(std::move(conn)), fresh_(fresh) {}
+        Lease(Lease&& o) noexcept = default;
+        Lease& operator=(Lease&& o) noexcept;
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease() { Release(); }
+        PgConn& operator*() const { return *conn_; }
+        PgConn* operator->() const { return conn_.get(); }
+        // True when the connection was opened for this lease (not reused).
+        bool fresh() const { return fresh_; }
+        void Release();
+
+       private:
+        PgPool* pool_ = nullptr;
+        std::unique_ptr<PgConn> conn_;
+        bool fresh_ = false;
+    };
+
+    Result<Lease> Acquire();
+    const PgUrl& url() const { return url_; }
+    // Connections currently open (idle + leased), for tests.
+    size_t open_connections() const;
+
+   private:
+    void Return(std::unique_ptr<PgConn> conn);
+
+    const PgUrl url_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::unique_ptr<PgConn>> idle_;
+    size_t open_ = 0;  // idle + leased + being opened
+};
+
+}  // namespace signalhub::store::pg

@@ -1,0 +1,86 @@
+// Unit tests of the postgresql store's URL handling and glob translation (no server needed).
+
+#include "store/pgvector/pg_client.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "store/pgvector/glob_regex.hpp"
+#include "store/vector_store.hpp"
+
+namespace signalhub::store::pg {
+namespace {
+
+std::string Param(const PgUrl& url, const std::string& key) {
+    auto it = std::find_if(url.libpq_params.begin(), url.libpq_params.end(),
+                           [&](const auto& kv) { return kv.first == key; });
+    return it == url.libpq_params.end() ? "" : it->second;
+}
+
+TEST(PgUrl, SplitsStoreParametersFromLibpqOnes) {
+    auto url = ParsePgUrl(
+        "postgresql://app:s3cret@db.example:6543/signal?sslmode=disable&schema=hub&pool_size=3&max_overflow=0&"
+        "pool_timeout=1.5");
+    ASSERT_TRUE(url.ok()) << url.status().ToString();
+    EXPECT_EQ(url->schema, "hub");
+    EXPECT_EQ(url->pool_size, 3u);
+    EXPECT_EQ(url->max_overflow, 0u);
+    EXPECT_EQ(url->pool_timeout.count(), 1500);
+    EXPECT_EQ(url->endpoint, "db.example:6543");
+    EXPECT_EQ(url->database, "signal");
+    EXPECT_EQ(Param(*url, "sslmode"), "disable");
+    EXPECT_EQ(Param(*url, "user"), "app");
+    EXPECT_EQ(Param(*url, "client_encoding"), "UTF8");
+    EXPECT_EQ(Param(*url, "schema"), "");
+
+    auto defaults = ParsePgUrl("postgres://localhost/db");
+    ASSERT_TRUE(defaults.ok());
+    EXPECT_EQ(defaults->schema, "public");
+    EXPECT_EQ(defaults->pool_size, 5u);
+    EXPECT_EQ(defaults->max_overflow, 10u);
+    EXPECT_EQ(defaults->endpoint, "localhost:5432");
+}
+
+TEST(PgUrl, BadUrlsAreInvalidArgumentWithoutThePassword) {
+    for (const std::string url : {"postgresql://u:hunter2@h/db?pool_size=0", "postgresql://u:hunter2@h/db?bogus=1",
+                                  "postgresql://u:hunter2@h:notaport/db", "postgresql://u:hunter2@h/db?pool_timeout=-1",
+                                  "postgresql://u:hunter2@h/db?schema=", "postgresql://u:hunter2@h/db?max_overflow=x",
+                                  "postgresql://u:hunter2@h/db?schema=%zz"}) {
+        auto parsed = ParsePgUrl(url);
+        ASSERT_FALSE(parsed.ok()) << url;
+        EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument) << url;
+        EXPECT_THAT(parsed.status().message(), testing::Not(testing::HasSubstr("hunter2"))) << url;
+        auto opened = OpenStore(url, OpenOptions{});
+        EXPECT_EQ(opened.status().code(), ErrorCode::kInvalidArgument) << url;
+    }
+}
+
+TEST(PgUrl, UnreachableServerIsUnavailableNamingHostAndPort) {
+    for (const std::string scheme : {"postgresql", "postgres"}) {
+        auto store = OpenStore(scheme + "://app:hunter2@127.0.0.1:1/db?connect_timeout=5", OpenOptions{});
+        ASSERT_FALSE(store.ok());
+        EXPECT_EQ(store.status().code(), ErrorCode::kUnavailable) << store.status().ToString();
+        EXPECT_THAT(store.status().message(), testing::HasSubstr("127.0.0.1:1"));
+        EXPECT_THAT(store.status().message(), testing::Not(testing::HasSubstr("hunter2")));
+    }
+}
+
+TEST(PgUrl, QuoteIdentDoublesQuotes) {
+    EXPECT_EQ(QuoteIdent("a\"b"), "\"a\"\"b\"");
+    EXPECT_EQ(QuoteIdent("plain"), "\"plain\"");
+}
+
+TEST(PgGlobRegex, EmptyPatternsMatchNothingAndPathsMapBytesToChars) {
+    EXPECT_EQ(GlobToPgRegex(""), std::nullopt);
+    EXPECT_EQ(GlobToPgRegex("./"), std::nullopt);
+    EXPECT_EQ(GlobToPgRegex("*.py"), std::optional<std::string>("(?:^|/)[^/]*\\u002epy$"));
+    EXPECT_EQ(GlobToPgRegex("src/**/*.py"), std::optional<std::string>("^src\\u002f(?:.*/)?[^/]*\\u002epy$"));
+    EXPECT_EQ(GlobPathText("./a/b"), std::optional<std::string>("a/b"));
+    EXPECT_EQ(GlobPathText("\xff"), std::optional<std::string>("\xc3\xbf"));
+    EXPECT_EQ(GlobPathText(std::string("a\0b", 3)), std::nullopt);
+}
+
+}  // namespace
+}  // namespace signalhub::store::pg

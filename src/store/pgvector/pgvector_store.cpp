@@ -1,0 +1,967 @@
+// PgVectorStore — schema and search rules (design note)
+// ======================================================
+//
+// All tables live in one schema (URL parameter schema=, default public). Versioned by
+// signal_hub_schema_migrations(version PK, description, applied_at): an open (read-write)
+// applies the missing migrations in one transaction under a database-wide, transaction-scoped
+// advisory lock (concurrent first opens wait for each other, also while creating the
+// extension; nothing outlives the transaction) and refuses a database whose version is newer
+// than kSchemaVersion. A read-only open creates nothing. Version 1:
+//
+//   signal_hub_meta(key PK, value bigint)  'data_version': bumped in every writing transaction.
+//   signal_hub_collections(id bigserial PK, name bytea UNIQUE, model bytea, dimension, metric,
+//       hnsw_m, hnsw_ef_construction, records, total_tokens, created_at, last_indexed)
+//       records/total_tokens are maintained by Commit in the same transaction (BM25 needs N and
+//       the average document length; GetCollection needs the count without a scan).
+//   signal_hub_files(collection_id FK ON DELETE CASCADE, path bytea, content_hash bytea, size,
+//       mtime_ns, record_ids bytea[], PK(collection_id, path))
+//   signal_hub_records_<collection id>, one table per collection, so that collections of
+//   different dimensions coexist, each with its own HNSW index:
+//       id bytea PK (bytewise order for Scan), document bytea NULL (any bytes, NUL included),
+//       metadata json (the shared metadata JSON: types exact, doubles bit-exact),
+//       embedding vector(DIM) (sent and read in pgvector's binary format: float32 bit-exact),
+//       language bytea, glob_path text (see glob_regex.hpp), lexemes tsvector, lexeme_count int.
+//       Indexes: HNSW (vector_cosine_ops / vector_l2_ops / vector_ip_ops by metric, m and
+//       ef_construction from the collection row; none above pgvector's 2000 dimensions: such
+//       collections are searched exactly), GIN on lexemes, btree on language.
+//   Names are quoted identifiers; the pgvector type, operators and operator classes are
+//   qualified with the schema the extension lives in. Values are always parameters
+//   (binary for bytea, vectors, integers, arrays; text for json, tsvector, tsquery, regex).
+//
+// Vector search: one read-only transaction with SET LOCAL hnsw.ef_search = max(ef, k) and
+// SET LOCAL hnsw.iterative_scan = relaxed_order (pgvector 0.8), the filter in the WHERE
+// clause (language = $, glob_path ~ $), ORDER BY distance LIMIT k. The iterative scan keeps
+// walking the graph until k rows pass the filter (up to hnsw.max_scan_tuples); if fewer than
+// k come back, the query is repeated as an exact scan (SET LOCAL enable_indexscan = off), so
+// a filter never loses matches. SearchOptions.exact goes straight to the exact scan. Hits are
+// re-scored in double precision from their vectors (the same Similarity as the other
+// backends) and ordered by score, then id.
+//
+// Lexical search: each record's CodeTokens (document, symbol, file_path) are stored as a
+// tsvector whose lexeme positions 1..tf encode the term frequency (tf capped at 256, the
+// tsvector limit per lexeme) plus lexeme_count = number of tokens. Tokens that are not valid
+// UTF-8 are stored as "~" + hex. The query's terms form an OR tsquery (GIN candidates), and
+// BM25 is computed in SQL with FTS5's bm25() formula (k1 1.2, b 0.75, idf floored at 1e-6,
+// N and avgdl from the collection row): the scores of the embedded and memory stores.
+//
+// No session state: SET LOCAL only, unnamed statements, transaction-scoped locks.
+
+#include "store/pgvector/pgvector_store.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "store/metadata_json.hpp"
+#include "store/pgvector/glob_regex.hpp"
+#include "store/pgvector/pg_client.hpp"
+#include "store/store_util.hpp"
+
+namespace signalhub::store {
+
+using pg::PgConn;
+using pg::PgParams;
+using pg::PgResult;
+using pg::QuoteIdent;
+
+namespace {
+
+constexpr int kHnswMaxDimensions = 2000;
+constexpr int kVectorMaxDimensions = 16000;
+constexpr int kMaxLexemePositions = 256;
+constexpr size_t kInsertBatch = 500;
+constexpr size_t kExactSlack = 8;  // extra rows of an exact scan, re-ranked in double precision
+constexpr int kMinPgvectorMajor = 0, kMinPgvectorMinor = 8;
+
+bool ValidUtf8(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        auto c = static_cast<unsigned char>(s[i]);
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        if (c == 0) return false;
+        std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+        for (size_t j = 1; j < n; ++j) {
+            auto d = static_cast<unsigned char>(s[i + j]);
+            if ((d & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
+// The lexeme stored for a token (tokens are never empty and hold no quote or backslash,
+// but quoting below does not rely on it).
+std::string Lexeme(std::string_view token) {
+    if (ValidUtf8(token)) return std::string(token);
+    static const char* kHex = "0123456789abcdef";
+    std::string out = "~";
+    for (char c : token) {
+        auto b = static_cast<unsigned char>(c);
+        out += kHex[b >> 4];
+        out += kHex[b & 0xF];
+    }
+    return out;
+}
+
+std::string QuoteLexeme(std::string_view lexeme) {
+    std::string out = "'";
+    for (char c : lexeme) {
+        if (c == '\'' || c == '\\') out += '\\';
+        out += c;
+    }
+    out += '\'';
+    return out;
+}
+
+std::string TsvectorText(const std::vector<std::string>& tokens) {
+    std::map<std::string, int> counts;
+    for (const auto& t : tokens) ++counts[Lexeme(t)];
+    std::string out;
+    for (const auto& [lexeme, count] : counts) {
+        if (!out.empty()) out += ' ';
+        out += QuoteLexeme(lexeme);
+        out += ':';
+        int n = std::min(count, kMaxLexemePositions);
+        for (int i = 1; i <= n; ++i) {
+            if (i > 1) out += ',';
+            out += std::to_string(i);
+        }
+    }
+    return out;
+}
+
+bool VersionAtLeast(std::string_view version, int major, int minor) {
+    int a = 0, b = 0;
+    auto r1 = std::from_chars(version.data(), version.data() + version.size(), a);
+    if (r1.ec != std::errc()) return false;
+    if (r1.ptr < version.data() + version.size() && *r1.ptr == '.') {
+        std::from_chars(r1.ptr + 1, version.data() + version.size(), b);
+    }
+    return a > major || (a == major && b >= minor);
+}
+
+struct CollectionRow {
+    std::int64_t id = 0;
+    CollectionSpec spec;
+    std::int64_t records = 0;
+    std::int64_t total_tokens = 0;
+    std::optional<std::int64_t> last_indexed;
+    std::int64_t bytes = 0;
+};
+
+CollectionInfo ToInfo(const CollectionRow& row) {
+    CollectionInfo info;
+    info.spec = row.spec;
+    info.records = row.records;
+    info.bytes = row.bytes;
+    info.last_indexed_unix = row.last_indexed;
+    return info;
+}
+
+template <typename T>
+bool IsOk(const Result<T>& r) {
+    return r.ok();
+}
+bool IsOk(const Status& s) { return s.ok(); }
+
+// Rolls back unless committed.
+class Txn {
+   public:
+    explicit Txn(PgConn& conn) : conn_(conn) {}
+    Txn(const Txn&) = delete;
+    Txn& operator=(const Txn&) = delete;
+    ~Txn() {
+        if (active_ && !conn_.broken()) (void)conn_.Exec("ROLLBACK");
+    }
+    // `sql` may continue with SET LOCAL statements ("BEGIN; SET LOCAL ...": one round trip).
+    Status Begin(const std::string& sql = "BEGIN") {
+        Status s = conn_.Exec(sql);
+        active_ = s.ok() || conn_.InTransaction();
+        return s;
+    }
+    Status Commit() {
+        active_ = false;
+        return conn_.Exec("COMMIT");
+    }
+
+   private:
+    PgConn& conn_;
+    bool active_ = false;
+};
+
+struct PreparedRecord {
+    const Record* record = nullptr;
+    std::string metadata_json;
+    std::optional<std::string> language;
+    std::optional<std::string> glob_path;
+    std::string lexemes;
+    std::int32_t lexeme_count = 0;
+};
+
+}  // namespace
+
+class PgVectorStore::Impl {
+   public:
+    Impl(pg::PgUrl url, bool read_only, PgVectorStoreOptions tuning)
+        : pool_(std::move(url)), read_only_(read_only), tuning_(tuning) {
+        const std::string& s = pool_.url().schema;
+        schema_ = QuoteIdent(s);
+        meta_ = schema_ + ".signal_hub_meta";
+        collections_ = schema_ + ".signal_hub_collections";
+        files_ = schema_ + ".signal_hub_files";
+        migrations_ = schema_ + ".signal_hub_schema_migrations";
+    }
+
+    std::string Where() const { return "PostgreSQL at " + pool_.url().endpoint + " (database " + pool_.url().database + ")"; }
+
+    // Runs `fn` with a pooled connection; retries once on a new connection when a reused
+    // one turned out to be broken before anything was committed.
+    template <typename F>
+    auto Run(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
+        for (int attempt = 0;; ++attempt) {
+            auto lease = pool_.Acquire();
+            if (!lease.ok()) return lease.status();
+            auto result = fn(**lease);
+            if (IsOk(result) || attempt > 0) return result;
+            if (!(*lease)->broken() || lease->fresh() || (*lease)->commit_sent()) return result;
+            retries_++;
+        }
+    }
+
+    // ---- open / schema ----------------------------------------------------------
+
+    Status Open() {
+        return Run([&](PgConn& c) -> Status {
+            SH_ASSIGN_OR_RETURN(PgResult enc, c.Query("SELECT current_setting('server_encoding')"));
+            if (enc.String(0, 0) != "UTF8") {
+                return FailedPrecondition(Where() + " uses server encoding " + enc.String(0, 0) +
+                                          "; signal-hub needs a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8')");
+            }
+            return read_only_ ? CheckExisting(c) : Migrate(c);
+        });
+    }
+
+    Status FindExtension(PgConn& c, bool& found) {
+        SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT e.extversion, n.nspname FROM pg_extension e JOIN pg_namespace n "
+                                                "ON n.oid = e.extnamespace WHERE e.extname = 'vector'"));
+        found = r.rows() == 1;
+        if (!found) return Status::Ok();
+        std::string version = r.String(0, 0);
+        if (!VersionAtLeast(version, kMinPgvectorMajor, kMinPgvectorMinor)) {
+            return FailedPrecondition(Where() + " has pgvector " + version +
+                                      "; signal-hub needs 0.8.0 or newer (iterative index scans). Install it on the "
+                                      "server, then run: ALTER EXTENSION vector UPDATE;");
+        }
+        const std::string ext = QuoteIdent(r.String(0, 1));
+        vector_type_ = ext + ".vector";
+        ext_schema_ = ext;
+        return Status::Ok();
+    }
+
+    Status CheckExisting(PgConn& c) {
+        bool found = false;
+        SH_RETURN_IF_ERROR(FindExtension(c, found));
+        SH_ASSIGN_OR_RETURN(PgResult t, c.Query("SELECT to_regclass($1) IS NOT NULL",
+                                                PgParams().Text(migrations_)));
+        if (!found || t.Bytes(0, 0) != std::string_view("\x01", 1)) {
+            return NotFound("no signal-hub store in schema " + pool_.url().schema + " of " + Where() +
+                            "; open it read-write once (e.g. `signal-hub index`) to create it");
+        }
+        return CheckSchemaVersion(c);
+    }
+
+    Status CheckSchemaVersion(PgConn& c) {
+        auto r = c.Query("SELECT coalesce(max(version), 0)::int8 FROM " + migrations_);
+        if (!r.ok()) {
+            if (r.status().code() == ErrorCode::kNotFound) {
+                return FailedPrecondition("no signal-hub schema in schema " + pool_.url().schema + " of " + Where());
+            }
+            return r.status();
+        }
+        std::int64_t version = r->Int8(0, 0);
+        if (version != kSchemaVersion) {
+            return FailedPrecondition("the signal-hub schema in " + Where() + " is version " + std::to_string(version) +
+                                      ", this build uses version " + std::to_string(kSchemaVersion) +
+                                      (version > kSchemaVersion ? " (upgrade signal-hub)" : " (open it read-write to migrate)"));
+        }
+        return Status::Ok();
+    }
+
+    Status Migrate(PgConn& c) {
+        Txn txn(c);
+        SH_RETURN_IF_ERROR(txn.Begin());
+        // One database-wide lock: CREATE EXTENSION / CREATE SCHEMA IF NOT EXISTS are not safe
+        // against concurrent creators (unique violations), and migrations are rare and quick.
+        SH_RETURN_IF_ERROR(c.Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                                   PgParams().Text("signal-hub schema migrations"))
+                               .status());
+        SH_ASSIGN_OR_RETURN(PgResult ns, c.Query("SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                                                 PgParams().Text(pool_.url().schema)));
+        if (ns.rows() == 0) SH_RETURN_IF_ERROR(c.Exec("CREATE SCHEMA " + schema_));
+        bool found = false;
+        SH_RETURN_IF_ERROR(FindExtension(c, found));
+        if (!found) {
+            SH_RETURN_IF_ERROR(c.Exec("SAVEPOINT create_vector"));
+            Status created = c.Exec("CREATE EXTENSION IF NOT EXISTS vector");
+            if (!created.ok()) {
+                if (c.broken()) return created;
+                SH_RETURN_IF_ERROR(c.Exec("ROLLBACK TO SAVEPOINT create_vector"));
+                return FailedPrecondition(
+                    "the pgvector extension is not enabled in " + Where() + " and could not be created (" +
+                    created.message() + "). Install pgvector 0.8+ on the server if it is missing, then a superuser "
+                    "must run, in database " + pool_.url().database + ": CREATE EXTENSION IF NOT EXISTS vector;");
+            }
+            SH_RETURN_IF_ERROR(FindExtension(c, found));
+            if (!found) return Internal("CREATE EXTENSION vector succeeded but the extension is not listed");
+        }
+        SH_RETURN_IF_ERROR(c.Exec("CREATE TABLE IF NOT EXISTS " + migrations_ +
+                                  "(version integer PRIMARY KEY, description text NOT NULL, "
+                                  "applied_at timestamptz NOT NULL DEFAULT now())"));
+        SH_ASSIGN_OR_RETURN(PgResult v, c.Query("SELECT coalesce(max(version), 0)::int8 FROM " + migrations_));
+        const std::int64_t version = v.Int8(0, 0);
+        if (version > kSchemaVersion) {
+            return FailedPrecondition("the signal-hub schema in " + Where() + " is version " + std::to_string(version) +
+                                      ", newer than this build's " + std::to_string(kSchemaVersion) +
+                                      "; upgrade signal-hub");
+        }
+        if (version < 1) {
+            SH_RETURN_IF_ERROR(c.Exec(
+                "CREATE TABLE " + meta_ + "(key text PRIMARY KEY, value bigint NOT NULL);"
+                "INSERT INTO " + meta_ + "(key, value) VALUES ('data_version', 0);"
+                "CREATE TABLE " + collections_ + "("
+                "  id bigserial PRIMARY KEY,"
+                "  name bytea NOT NULL UNIQUE,"
+                "  model bytea NOT NULL,"
+                "  dimension integer NOT NULL CHECK (dimension > 0),"
+                "  metric text NOT NULL CHECK (metric IN ('cosine', 'l2', 'ip')),"
+                "  hnsw_m integer NOT NULL,"
+                "  hnsw_ef_construction integer NOT NULL,"
+                "  records bigint NOT NULL DEFAULT 0,"
+                "  total_tokens bigint NOT NULL DEFAULT 0,"
+                "  created_at timestamptz NOT NULL DEFAULT now(),"
+                "  last_indexed bigint);"
+                "CREATE TABLE " + files_ + "("
+                "  collection_id bigint NOT NULL REFERENCES " + collections_ + "(id) ON DELETE CASCADE,"
+                "  path bytea NOT NULL,"
+                "  content_hash bytea NOT NULL,"
+                "  size bigint NOT NULL,"
+                "  mtime_ns bigint NOT NULL,"
+                "  record_ids bytea[] NOT NULL,"
+                "  PRIMARY KEY (collection_id, path));"
+                "INSERT INTO " + migrations_ + "(version, description) VALUES "
+                "(1, 'collections, per-collection record tables (pgvector HNSW, tsvector), files, data version')"));
+        }
+        return txn.Commit();
+    }
+
+    // ---- collections ------------------------------------------------------------
+
+    std::string RecordsTable(std::int64_t id) const {
+        return schema_ + "." + QuoteIdent("signal_hub_records_" + std::to_string(id));
+    }
+
+    // `schema_param`: the number of the parameter holding the schema name (for the size column).
+    std::string CollectionSelect(bool with_bytes, const std::string& where, int schema_param = 2) const {
+        std::string sql =
+            "SELECT c.id, c.name, c.model, c.dimension, c.metric, c.records, c.total_tokens, c.last_indexed";
+        if (with_bytes) {
+            sql += ", coalesce(pg_total_relation_size(to_regclass(format('%I.%I', $" + std::to_string(schema_param) +
+                   "::text, 'signal_hub_records_' || c.id))), 0)::int8";
+        }
+        return sql + " FROM " + collections_ + " c " + where;
+    }
+
+    Result<CollectionRow> ReadRow(const PgResult& r, int i, bool with_bytes) {
+        CollectionRow row;
+        row.id = r.Int8(i, 0);
+        row.spec.name = r.String(i, 1);
+        row.spec.model = r.String(i, 2);
+        row.spec.dimension = r.Int4(i, 3);
+        auto metric = ParseDistanceMetric(r.String(i, 4));
+        if (!metric.ok()) return DataLoss("collection '" + row.spec.name + "': " + metric.status().message());
+        row.spec.metric = *metric;
+        row.records = r.Int8(i, 5);
+        row.total_tokens = r.Int8(i, 6);
+        if (!r.IsNull(i, 7)) row.last_indexed = r.Int8(i, 7);
+        if (with_bytes) row.bytes = r.Int8(i, 8);
+        return row;
+    }
+
+    Result<std::optional<CollectionRow>> FindCollection(PgConn& c, std::string_view name, bool with_bytes,
+                                                        bool for_update = false) {
+        PgParams p;
+        p.Bytea(name);
+        if (with_bytes) p.Text(pool_.url().schema);
+        SH_ASSIGN_OR_RETURN(PgResult r, c.Query(CollectionSelect(with_bytes, "WHERE c.name = $1::bytea") +
+                                                    (for_update ? " FOR UPDATE" : ""),
+                                                p));
+        if (r.rows() == 0) return std::optional<CollectionRow>();
+        SH_ASSIGN_OR_RETURN(CollectionRow row, ReadRow(r, 0, with_bytes));
+        return std::optional<CollectionRow>(std::move(row));
+    }
+
+    Result<CollectionRow> RequireCollection(PgConn& c, std::string_view name, bool with_bytes = false,
+                                            bool for_update = false) {
+        SH_ASSIGN_OR_RETURN(std::optional<CollectionRow> row, FindCollection(c, name, with_bytes, for_update));
+        if (!row) return NotFound("collection '" + std::string(name) + "' does not exist");
+        return std::move(*row);
+    }
+
+    Status BumpDataVersion(PgConn& c) {
+        return c.Query("UPDATE " + meta_ + " SET value = value + 1 WHERE key = 'data_version'").status();
+    }
+
+    Status RefuseReadOnly() const {
+        return FailedPrecondition("the store at " + Where() + " was opened read-only");
+    }
+
+    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) {
+        SH_RETURN_IF_ERROR(ValidateSpec(spec));
+        if (spec.dimension > kVectorMaxDimensions) {
+            return InvalidArgument("collection '" + spec.name + "' has dimension " + std::to_string(spec.dimension) +
+                                   "; pgvector's vector type holds at most " + std::to_string(kVectorMaxDimensions));
+        }
+        return Run([&](PgConn& c) -> Result<CollectionInfo> {
+            SH_ASSIGN_OR_RETURN(std::optional<CollectionRow> existing, FindCollection(c, spec.name, true));
+            if (existing) {
+                SH_RETURN_IF_ERROR(CheckCompatible(existing->spec, spec));
+                return ToInfo(*existing);
+            }
+            if (read_only_) return RefuseReadOnly();
+            Txn txn(c);
+            SH_RETURN_IF_ERROR(txn.Begin());
+            SH_ASSIGN_OR_RETURN(
+                PgResult ins,
+                c.Query("INSERT INTO " + collections_ +
+                            "(name, model, dimension, metric, hnsw_m, hnsw_ef_construction) VALUES "
+                            "($1::bytea, $2::bytea, $3::int4, $4::text, $5::int4, $6::int4) "
+                            "ON CONFLICT (name) DO NOTHING RETURNING id",
+                        PgParams()
+                            .Bytea(spec.name)
+                            .Bytea(spec.model)
+                            .Int4(spec.dimension)
+                            .Text(DistanceMetricName(spec.metric))
+                            .Int4(tuning_.hnsw_m)
+                            .Int4(tuning_.hnsw_ef_construction)));
+            if (ins.rows() == 0) {  // created concurrently by someone else
+                SH_RETURN_IF_ERROR(txn.Commit());
+                SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, spec.name, true));
+                SH_RETURN_IF_ERROR(CheckCompatible(row.spec, spec));
+                return ToInfo(row);
+            }
+            const std::int64_t id = ins.Int8(0, 0);
+            const std::string table = RecordsTable(id);
+            const std::string base = "signal_hub_records_" + std::to_string(id);
+            std::string ddl = "CREATE TABLE " + table +
+                              "(id bytea PRIMARY KEY, document bytea, metadata json NOT NULL, embedding " +
+                              vector_type_ + "(" + std::to_string(spec.dimension) +
+                              ") NOT NULL, language bytea, glob_path text, lexemes tsvector NOT NULL, "
+                              "lexeme_count integer NOT NULL);";
+            if (spec.dimension <= kHnswMaxDimensions) {
+                ddl += "CREATE INDEX " + QuoteIdent(base + "_hnsw") + " ON " + table + " USING hnsw (embedding " +
+                       OpClass(spec.metric) + ") WITH (m = " + std::to_string(tuning_.hnsw_m) +
+                       ", ef_construction = " + std::to_string(tuning_.hnsw_ef_construction) + ");";
+            }
+            ddl += "CREATE INDEX " + QuoteIdent(base + "_lexemes") + " ON " + table + " USING gin (lexemes);";
+            ddl += "CREATE INDEX " + QuoteIdent(base + "_language") + " ON " + table + " (language);";
+            SH_RETURN_IF_ERROR(c.Exec(ddl));
+            SH_RETURN_IF_ERROR(BumpDataVersion(c));
+            SH_RETURN_IF_ERROR(txn.Commit());
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, spec.name, true));
+            return ToInfo(row);
+        });
+    }
+
+    std::string OpClass(DistanceMetric m) const {
+        switch (m) {
+            case DistanceMetric::kL2: return ext_schema_ + ".vector_l2_ops";
+            case DistanceMetric::kInnerProduct: return ext_schema_ + ".vector_ip_ops";
+            case DistanceMetric::kCosine: break;
+        }
+        return ext_schema_ + ".vector_cosine_ops";
+    }
+
+    std::string DistanceOp(DistanceMetric m) const {
+        switch (m) {
+            case DistanceMetric::kL2: return "OPERATOR(" + ext_schema_ + ".<->)";
+            case DistanceMetric::kInnerProduct: return "OPERATOR(" + ext_schema_ + ".<#>)";
+            case DistanceMetric::kCosine: break;
+        }
+        return "OPERATOR(" + ext_schema_ + ".<=>)";
+    }
+
+    Result<CollectionInfo> GetCollection(std::string_view name) {
+        return Run([&](PgConn& c) -> Result<CollectionInfo> {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, name, true));
+            return ToInfo(row);
+        });
+    }
+
+    Result<std::vector<CollectionInfo>> ListCollections() {
+        return Run([&](PgConn& c) -> Result<std::vector<CollectionInfo>> {
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query(CollectionSelect(true, "ORDER BY c.name", 1),
+                                                    PgParams().Text(pool_.url().schema)));
+            std::vector<CollectionInfo> out;
+            for (int i = 0; i < r.rows(); ++i) {
+                SH_ASSIGN_OR_RETURN(CollectionRow row, ReadRow(r, i, true));
+                out.push_back(ToInfo(row));
+            }
+            return out;
+        });
+    }
+
+    Status DropCollection(std::string_view name) {
+        if (read_only_) return RefuseReadOnly();
+        return Run([&](PgConn& c) -> Status {
+            Txn txn(c);
+            SH_RETURN_IF_ERROR(txn.Begin());
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query("DELETE FROM " + collections_ + " WHERE name = $1::bytea RETURNING id",
+                                                    PgParams().Bytea(name)));
+            if (r.rows() == 0) return NotFound("collection '" + std::string(name) + "' does not exist");
+            SH_RETURN_IF_ERROR(c.Exec("DROP TABLE IF EXISTS " + RecordsTable(r.Int8(0, 0))));
+            SH_RETURN_IF_ERROR(BumpDataVersion(c));
+            return txn.Commit();
+        });
+    }
+
+    // ---- writes -----------------------------------------------------------------
+
+    Result<PreparedRecord> Prepare(const Record& record) {
+        PreparedRecord p;
+        p.record = &record;
+        SH_ASSIGN_OR_RETURN(p.metadata_json, EncodeMetadataJson(record.id, record.metadata));
+        p.language = GetString(record.metadata, meta::kLanguage);
+        if (auto path = GetString(record.metadata, meta::kFilePath)) p.glob_path = pg::GlobPathText(*path);
+        std::vector<std::string> tokens = LexicalTokens(record);
+        p.lexeme_count = static_cast<std::int32_t>(std::min<size_t>(tokens.size(), INT32_MAX));
+        p.lexemes = TsvectorText(tokens);
+        return p;
+    }
+
+    Status Commit(std::string_view collection, const ChangeSet& changes) {
+        if (read_only_) return RefuseReadOnly();
+        return Run([&](PgConn& c) -> Status {
+            if (changes.empty()) return RequireCollection(c, collection).status();
+            Txn txn(c);
+            SH_RETURN_IF_ERROR(txn.Begin());
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection, false, true));
+            SH_RETURN_IF_ERROR(ValidateChangeSet(collection, row.spec.dimension, changes));
+            // Upserts of the same id: the last wins.
+            std::unordered_map<std::string_view, size_t> last;
+            for (size_t i = 0; i < changes.upserts.size(); ++i) last[changes.upserts[i].id] = i;
+            std::vector<PreparedRecord> prepared;
+            prepared.reserve(last.size());
+            for (size_t i = 0; i < changes.upserts.size(); ++i) {
+                if (last[changes.upserts[i].id] != i) continue;
+                SH_ASSIGN_OR_RETURN(PreparedRecord p, Prepare(changes.upserts[i]));
+                prepared.push_back(std::move(p));
+            }
+            const std::string table = RecordsTable(row.id);
+            // Deletes, and the old versions of upserted records.
+            std::vector<std::string> remove(changes.delete_ids.begin(), changes.delete_ids.end());
+            for (const auto& p : prepared) remove.push_back(p.record->id);
+            std::int64_t delta_records = 0, delta_tokens = 0;
+            if (!remove.empty()) {
+                SH_ASSIGN_OR_RETURN(PgResult d, c.Query("WITH d AS (DELETE FROM " + table +
+                                                            " WHERE id = ANY($1::bytea[]) RETURNING lexeme_count) "
+                                                            "SELECT count(*)::int8, coalesce(sum(lexeme_count), 0)::int8 FROM d",
+                                                        PgParams().ByteaArray(remove)));
+                delta_records -= d.Int8(0, 0);
+                delta_tokens -= d.Int8(0, 1);
+            }
+            for (size_t start = 0; start < prepared.size(); start += kInsertBatch) {
+                const size_t end = std::min(prepared.size(), start + kInsertBatch);
+                std::string sql = "INSERT INTO " + table +
+                                  "(id, document, metadata, embedding, language, glob_path, lexemes, lexeme_count) VALUES ";
+                PgParams params;
+                for (size_t i = start; i < end; ++i) {
+                    const PreparedRecord& p = prepared[i];
+                    const size_t n = params.size();
+                    auto ph = [&](size_t k, const char* type) { return "$" + std::to_string(n + k) + "::" + type; };
+                    sql += (i == start ? "(" : ", (") + ph(1, "bytea") + ", " + ph(2, "bytea") + ", " + ph(3, "json") +
+                           ", " + ph(4, vector_type_.c_str()) + ", " + ph(5, "bytea") + ", " + ph(6, "text") + ", " +
+                           ph(7, "tsvector") + ", " + ph(8, "int4") + ")";
+                    params.Bytea(p.record->id)
+                        .OptionalBytea(p.record->document)
+                        .Text(p.metadata_json)
+                        .Vector(p.record->embedding)
+                        .OptionalBytea(p.language);
+                    if (p.glob_path) {
+                        params.Text(*p.glob_path);
+                    } else {
+                        params.Null();
+                    }
+                    params.Text(p.lexemes).Int4(p.lexeme_count);
+                    delta_records += 1;
+                    delta_tokens += p.lexeme_count;
+                }
+                SH_RETURN_IF_ERROR(c.Query(sql, params).status());
+            }
+            SH_RETURN_IF_ERROR(c.Query("UPDATE " + collections_ +
+                                           " SET records = records + $2::int8, total_tokens = total_tokens + $3::int8" +
+                                           (changes.touch_last_indexed
+                                                ? ", last_indexed = floor(extract(epoch FROM now()))::int8"
+                                                : "") +
+                                           " WHERE id = $1::int8",
+                                       PgParams().Int8(row.id).Int8(delta_records).Int8(delta_tokens))
+                                   .status());
+            SH_RETURN_IF_ERROR(WriteFiles(c, row.id, changes));
+            SH_RETURN_IF_ERROR(BumpDataVersion(c));
+            return txn.Commit();
+        });
+    }
+
+    Status WriteFiles(PgConn& c, std::int64_t collection_id, const ChangeSet& changes) {
+        if (!changes.delete_files.empty()) {
+            SH_RETURN_IF_ERROR(c.Query("DELETE FROM " + files_ + " WHERE collection_id = $1::int8 AND path = ANY($2::bytea[])",
+                                       PgParams().Int8(collection_id).ByteaArray(changes.delete_files))
+                                   .status());
+        }
+        std::unordered_map<std::string_view, size_t> last;
+        for (size_t i = 0; i < changes.put_files.size(); ++i) last[changes.put_files[i].path] = i;
+        std::vector<const FileState*> puts;
+        for (size_t i = 0; i < changes.put_files.size(); ++i) {
+            if (last[changes.put_files[i].path] == i) puts.push_back(&changes.put_files[i]);
+        }
+        for (size_t start = 0; start < puts.size(); start += kInsertBatch) {
+            const size_t end = std::min(puts.size(), start + kInsertBatch);
+            std::string sql = "INSERT INTO " + files_ + "(collection_id, path, content_hash, size, mtime_ns, record_ids) VALUES ";
+            PgParams params;
+            params.Int8(collection_id);
+            for (size_t i = start; i < end; ++i) {
+                const size_t n = params.size();
+                auto ph = [&](size_t k, const char* type) { return "$" + std::to_string(n + k) + "::" + type; };
+                sql += (i == start ? "($1::int8, " : ", ($1::int8, ") + ph(1, "bytea") + ", " + ph(2, "bytea") + ", " +
+                       ph(3, "int8") + ", " + ph(4, "int8") + ", " + ph(5, "bytea[]") + ")";
+                const FileState& f = *puts[i];
+                params.Bytea(f.path).Bytea(f.content_hash).Int8(f.size).Int8(f.mtime_ns).ByteaArray(f.record_ids);
+            }
+            sql += " ON CONFLICT (collection_id, path) DO UPDATE SET content_hash = excluded.content_hash, "
+                   "size = excluded.size, mtime_ns = excluded.mtime_ns, record_ids = excluded.record_ids";
+            SH_RETURN_IF_ERROR(c.Query(sql, params).status());
+        }
+        return Status::Ok();
+    }
+
+    // ---- reads ------------------------------------------------------------------
+
+    static std::string RecordColumns(bool with_embedding) {
+        return with_embedding ? "r.id, r.document, r.metadata, r.embedding" : "r.id, r.document, r.metadata";
+    }
+
+    // Reads id, document, metadata[, embedding] starting at column `first`.
+    static Result<Record> ReadRecord(const PgResult& r, int row, int first, bool with_embedding, int dimension) {
+        Record rec;
+        rec.id = r.String(row, first);
+        if (!r.IsNull(row, first + 1)) rec.document = r.String(row, first + 1);
+        SH_ASSIGN_OR_RETURN(rec.metadata, DecodeMetadataJson(r.String(row, first + 2)));
+        if (with_embedding) {
+            SH_ASSIGN_OR_RETURN(rec.embedding, pg::DecodeVector(r.Bytes(row, first + 3)));
+            if (rec.embedding.size() != static_cast<size_t>(dimension)) {
+                return DataLoss("record '" + rec.id + "' has a stored vector of dimension " +
+                                std::to_string(rec.embedding.size()) + ", expected " + std::to_string(dimension));
+            }
+        }
+        return rec;
+    }
+
+    Result<std::vector<FileState>> ListFiles(std::string_view collection) {
+        return Run([&](PgConn& c) -> Result<std::vector<FileState>> {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT path, content_hash, size, mtime_ns, record_ids FROM " + files_ +
+                                                        " WHERE collection_id = $1::int8 ORDER BY path",
+                                                    PgParams().Int8(row.id)));
+            std::vector<FileState> out;
+            out.reserve(static_cast<size_t>(r.rows()));
+            for (int i = 0; i < r.rows(); ++i) {
+                FileState f;
+                f.path = r.String(i, 0);
+                f.content_hash = r.String(i, 1);
+                f.size = r.Int8(i, 2);
+                f.mtime_ns = r.Int8(i, 3);
+                SH_ASSIGN_OR_RETURN(f.record_ids, pg::DecodeByteaArray(r.Bytes(i, 4)));
+                out.push_back(std::move(f));
+            }
+            return out;
+        });
+    }
+
+    Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) {
+        return Run([&](PgConn& c) -> Result<std::vector<Record>> {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            std::vector<Record> out;
+            if (ids.empty()) return out;
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT " + RecordColumns(true) + " FROM " + RecordsTable(row.id) +
+                                                        " r WHERE r.id = ANY($1::bytea[])",
+                                                    PgParams().ByteaArray(ids)));
+            std::unordered_map<std::string, Record> found;
+            for (int i = 0; i < r.rows(); ++i) {
+                SH_ASSIGN_OR_RETURN(Record rec, ReadRecord(r, i, 0, true, row.spec.dimension));
+                std::string id = rec.id;
+                found.emplace(std::move(id), std::move(rec));
+            }
+            for (const auto& id : ids) {
+                auto it = found.find(id);
+                if (it != found.end()) out.push_back(it->second);
+            }
+            return out;
+        });
+    }
+
+    Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) {
+        if (limit == 0) return InvalidArgument("scan limit must be positive");
+        return Run([&](PgConn& c) -> Result<ScanPage> {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            const auto fetch = static_cast<std::int64_t>(std::min<size_t>(limit, INT32_MAX)) + 1;
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT " + RecordColumns(true) + " FROM " + RecordsTable(row.id) +
+                                                        " r WHERE r.id > $1::bytea ORDER BY r.id LIMIT $2::int8",
+                                                    PgParams().Bytea(after_id).Int8(fetch)));
+            ScanPage page;
+            for (int i = 0; i < r.rows() && page.records.size() < limit; ++i) {
+                SH_ASSIGN_OR_RETURN(Record rec, ReadRecord(r, i, 0, true, row.spec.dimension));
+                page.records.push_back(std::move(rec));
+            }
+            if (static_cast<size_t>(r.rows()) > limit) page.next_after = page.records.back().id;
+            return page;
+        });
+    }
+
+    // The WHERE conditions of a filter (appending its parameters), or nullopt when it matches nothing.
+    static std::optional<std::string> FilterSql(const Filter& filter, PgParams& params) {
+        std::string sql = "true";
+        if (filter.language) {
+            params.Bytea(*filter.language);
+            sql += " AND r.language = $" + std::to_string(params.size()) + "::bytea";
+        }
+        if (filter.path_glob) {
+            std::optional<std::string> regex = pg::GlobToPgRegex(*filter.path_glob);
+            if (!regex) return std::nullopt;
+            params.Text(*regex);
+            sql += " AND r.glob_path ~ $" + std::to_string(params.size()) + "::text";
+        }
+        return sql;
+    }
+
+    Result<std::vector<Hit>> SearchOnce(PgConn& c, const CollectionRow& row, std::span<const float> query,
+                                        const SearchOptions& options, bool exact, size_t limit) {
+        PgParams params;
+        params.Vector(query);
+        std::optional<std::string> where = FilterSql(options.filter, params);
+        if (!where) return std::vector<Hit>();
+        params.Int8(static_cast<std::int64_t>(std::min<size_t>(limit, INT32_MAX)));
+        const std::string sql = "SELECT " + RecordColumns(true) + " FROM " + RecordsTable(row.id) + " r WHERE " +
+                                *where + " ORDER BY r.embedding " + DistanceOp(row.spec.metric) + " $1::" +
+                                vector_type_ + " LIMIT $" + std::to_string(params.size()) + "::int8";
+        // Only integers of ours reach this SQL text (no values from the caller).
+        std::string begin = "BEGIN READ ONLY; ";
+        if (exact) {
+            begin += "SET LOCAL enable_indexscan = off";
+        } else {
+            const int ef_base = options.ef_search > 0 ? options.ef_search : tuning_.default_ef_search;
+            const size_t ef = std::clamp<size_t>(std::max<size_t>(static_cast<size_t>(std::max(ef_base, 1)), limit), 1, 1000);
+            begin += "SET LOCAL hnsw.ef_search = " + std::to_string(ef) + "; SET LOCAL hnsw.iterative_scan = relaxed_order";
+        }
+        Txn txn(c);
+        SH_RETURN_IF_ERROR(txn.Begin(begin));
+        SH_ASSIGN_OR_RETURN(PgResult r, c.Query(sql, params));
+        SH_RETURN_IF_ERROR(txn.Commit());
+        const std::vector<float> q = PrepareVector(row.spec.metric, query);
+        std::vector<Hit> hits;
+        hits.reserve(static_cast<size_t>(r.rows()));
+        for (int i = 0; i < r.rows(); ++i) {
+            Hit hit;
+            SH_ASSIGN_OR_RETURN(hit.record, ReadRecord(r, i, 0, true, row.spec.dimension));
+            hit.score = Similarity(row.spec.metric, q, PrepareVector(row.spec.metric, hit.record.embedding));
+            hits.push_back(std::move(hit));
+        }
+        std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+            if (a.score != b.score) return a.score > b.score;
+            return a.record.id < b.record.id;
+        });
+        return hits;
+    }
+
+    Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
+                                          const SearchOptions& options) {
+        SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
+        return Run([&](PgConn& c) -> Result<std::vector<Hit>> {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            SH_RETURN_IF_ERROR(ValidateQuery(collection, row.spec.dimension, query));
+            std::vector<Hit> hits;
+            if (options.k == 0) return hits;
+            const bool indexed = row.spec.dimension <= kHnswMaxDimensions;
+            if (!options.exact && indexed) {
+                SH_ASSIGN_OR_RETURN(hits, SearchOnce(c, row, query, options, false, options.k));
+                if (hits.size() >= options.k) {
+                    index_searches_++;
+                    Finish(hits, options);
+                    return hits;
+                }
+            }
+            // Exact: asked for, no index, or the index found fewer than k matches.
+            constexpr auto kMaxLimit = static_cast<size_t>(INT32_MAX);
+            const size_t limit = options.k > kMaxLimit - kExactSlack ? kMaxLimit : options.k + kExactSlack;
+            SH_ASSIGN_OR_RETURN(hits, SearchOnce(c, row, query, options, true, limit));
+            exact_searches_++;
+            Finish(hits, options);
+            return hits;
+        });
+    }
+
+    static void Finish(std::vector<Hit>& hits, const SearchOptions& options) {
+        if (hits.size() > options.k) hits.resize(options.k);
+        if (!options.include_embeddings) {
+            for (auto& h : hits) {
+                h.record.embedding.clear();
+                h.record.embedding.shrink_to_fit();
+            }
+        }
+    }
+
+    Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
+                                           const SearchOptions& options) {
+        SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
+        return Run([&](PgConn& c) -> Result<std::vector<Hit>> {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            std::vector<Hit> hits;
+            std::vector<std::string> terms;
+            for (const auto& t : LexicalQueryTerms(query)) terms.push_back(Lexeme(t));
+            if (terms.empty() || options.k == 0) return hits;
+            std::string tsquery;
+            for (const auto& t : terms) tsquery += (tsquery.empty() ? "" : " | ") + QuoteLexeme(t);
+            PgParams params;
+            params.Text(tsquery);                                  // $1
+            params.Text(TextArrayLiteral(terms));                  // $2
+            params.Int8(row.id);                                   // $3
+            params.Float8(kBm25K1).Float8(kBm25B);                 // $4, $5
+            params.Int8(static_cast<std::int64_t>(std::min<size_t>(options.k, INT32_MAX)));  // $6
+            std::optional<std::string> where = FilterSql(options.filter, params);
+            if (!where) return hits;
+            const std::string table = RecordsTable(row.id);
+            const std::string sql =
+                "WITH hits AS MATERIALIZED ("
+                "  SELECT r.id, r.lexeme_count, x.lexeme, greatest(cardinality(x.positions), 1)::float8 AS tf, "
+                "         coalesce(" + *where + ", false) AS keep"
+                "  FROM " + table + " r CROSS JOIN LATERAL unnest(r.lexemes) AS x(lexeme, positions, weights)"
+                "  WHERE r.lexemes @@ $1::tsquery AND x.lexeme = ANY($2::text[])),"
+                " st AS (SELECT c.records::float8 AS n, c.total_tokens::float8 / greatest(c.records, 1) AS avgdl"
+                "        FROM " + collections_ + " c WHERE c.id = $3::int8),"
+                " df AS (SELECT lexeme, count(*)::float8 AS n FROM hits GROUP BY lexeme),"
+                " idf AS (SELECT df.lexeme, CASE WHEN (st.n - df.n + 0.5) / (df.n + 0.5) <= 1 THEN 1e-6"
+                "         ELSE ln((st.n - df.n + 0.5) / (df.n + 0.5)) END AS w FROM df CROSS JOIN st),"
+                " scored AS (SELECT h.id, sum(idf.w * (h.tf * ($4::float8 + 1)) / (h.tf + $4::float8 * (1 - $5::float8 + "
+                "         $5::float8 * h.lexeme_count / greatest(st.avgdl, 1e-9)))) AS score"
+                "         FROM hits h JOIN idf ON idf.lexeme = h.lexeme CROSS JOIN st WHERE h.keep GROUP BY h.id)"
+                " SELECT s.score, " + RecordColumns(options.include_embeddings) + " FROM scored s JOIN " + table +
+                " r ON r.id = s.id ORDER BY s.score DESC, r.id LIMIT $6::int8";
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query(sql, params));
+            for (int i = 0; i < r.rows(); ++i) {
+                Hit hit;
+                hit.score = r.Float8(i, 0);
+                SH_ASSIGN_OR_RETURN(hit.record, ReadRecord(r, i, 1, options.include_embeddings, row.spec.dimension));
+                hits.push_back(std::move(hit));
+            }
+            return hits;
+        });
+    }
+
+    // A text[] literal ({"a","b"}) with every element quoted and escaped.
+    static std::string TextArrayLiteral(const std::vector<std::string>& values) {
+        std::string out = "{";
+        for (size_t i = 0; i < values.size(); ++i) {
+            if (i > 0) out += ',';
+            out += '"';
+            for (char ch : values[i]) {
+                if (ch == '"' || ch == '\\') out += '\\';
+                out += ch;
+            }
+            out += '"';
+        }
+        return out + "}";
+    }
+
+    Status CheckHealth() {
+        return Run([&](PgConn& c) -> Status {
+            SH_RETURN_IF_ERROR(CheckSchemaVersion(c));
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'vector'"));
+            if (r.Int8(0, 0) != 1) {
+                return FailedPrecondition("the pgvector extension was removed from " + Where() +
+                                          "; a superuser must run: CREATE EXTENSION vector; (the records need it)");
+            }
+            return Status::Ok();
+        });
+    }
+
+    Result<std::int64_t> DataVersion() {
+        return Run([&](PgConn& c) -> Result<std::int64_t> {
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT value FROM " + meta_ + " WHERE key = 'data_version'"));
+            if (r.rows() != 1) return DataLoss("the data_version row is missing from " + meta_ + " in " + Where());
+            return r.Int8(0, 0);
+        });
+    }
+
+    Stats stats() const { return {exact_searches_.load(), index_searches_.load(), retries_.load()}; }
+    size_t open_connections() const { return pool_.open_connections(); }
+
+   private:
+    pg::PgPool pool_;
+    const bool read_only_;
+    const PgVectorStoreOptions tuning_;
+    std::string schema_, meta_, collections_, files_, migrations_;
+    std::string vector_type_ = "vector";
+    std::string ext_schema_ = "public";
+    std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0}, retries_{0};
+};
+
+Result<std::unique_ptr<PgVectorStore>> PgVectorStore::Open(const std::string& url, const OpenOptions& options,
+                                                           const PgVectorStoreOptions& tuning) {
+    SH_ASSIGN_OR_RETURN(pg::PgUrl parsed, pg::ParsePgUrl(url));
+    auto impl = std::make_unique<Impl>(std::move(parsed), options.read_only, tuning);
+    SH_RETURN_IF_ERROR(impl->Open());
+    return std::unique_ptr<PgVectorStore>(new PgVectorStore(std::move(impl)));
+}
+
+PgVectorStore::PgVectorStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PgVectorStore::~PgVectorStore() = default;
+
+Result<CollectionInfo> PgVectorStore::EnsureCollection(const CollectionSpec& spec) { return impl_->EnsureCollection(spec); }
+Result<CollectionInfo> PgVectorStore::GetCollection(std::string_view name) { return impl_->GetCollection(name); }
+Result<std::vector<CollectionInfo>> PgVectorStore::ListCollections() { return impl_->ListCollections(); }
+Status PgVectorStore::DropCollection(std::string_view name) { return impl_->DropCollection(name); }
+Status PgVectorStore::Commit(std::string_view collection, const ChangeSet& changes) {
+    return impl_->Commit(collection, changes);
+}
+Result<std::vector<FileState>> PgVectorStore::ListFiles(std::string_view collection) {
+    return impl_->ListFiles(collection);
+}
+Result<std::vector<Record>> PgVectorStore::Get(std::string_view collection, std::span<const std::string> ids) {
+    return impl_->Get(collection, ids);
+}
+Result<ScanPage> PgVectorStore::Scan(std::string_view collection, std::string_view after_id, size_t limit) {
+    return impl_->Scan(collection, after_id, limit);
+}
+Result<std::vector<Hit>> PgVectorStore::VectorSearch(std::string_view collection, std::span<const float> query,
+                                                     const SearchOptions& options) {
+    return impl_->VectorSearch(collection, query, options);
+}
+Result<std::vector<Hit>> PgVectorStore::LexicalSearch(std::string_view collection, std::string_view query,
+                                                      const SearchOptions& options) {
+    return impl_->LexicalSearch(collection, query, options);
+}
+Status PgVectorStore::CheckHealth() { return impl_->CheckHealth(); }
+Result<std::int64_t> PgVectorStore::DataVersion() { return impl_->DataVersion(); }
+PgVectorStore::Stats PgVectorStore::stats() const { return impl_->stats(); }
+size_t PgVectorStore::open_connections() const { return impl_->open_connections(); }
+
+}  // namespace signalhub::store

@@ -1,0 +1,89 @@
+#pragma once
+// PgVectorStore: the production VectorStore on PostgreSQL (15+) with the
+// pgvector extension (0.8+): HNSW for vector search, tsvector + GIN for the
+// lexical candidates, BM25 computed in SQL. The schema and the search rules
+// are described at the top of pgvector_store.cpp.
+//
+// URL: postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?PARAMS] (or postgres://).
+// PARAMS are libpq's (sslmode, connect_timeout, ...) plus the store's own:
+//   schema=NAME        the schema holding the store's tables (default public; created when missing)
+//   pool_size=N        connections kept open (default 5)
+//   max_overflow=N     extra connections under load, closed when released (default 10)
+//   pool_timeout=SECS  how long an operation waits for a free connection (default 30)
+// (The config keys database.pool_size / database.max_overflow will map onto these.)
+//
+// Thread safety: all methods may be called concurrently; each call takes a
+// connection from the pool. Writes are serialised by PostgreSQL row locks (the
+// store-wide data-version row), also across processes and replicas.
+//
+// Session state: none. Settings are SET LOCAL inside a transaction, locks are
+// transaction-scoped, statements are unnamed: works behind PgBouncer in
+// transaction mode. A broken connection is discarded and replaced; an operation
+// that lost its connection before COMMIT was sent is retried once on a new one.
+//
+// Errors: InvalidArgument (bad URL), Unavailable (server unreachable: names
+// host:port, never the password), PermissionDenied (login refused),
+// FailedPrecondition (pgvector missing and not creatable — the message says
+// what a superuser must run —, pgvector too old, schema newer than this build,
+// spec mismatch, database not UTF8, store opened read-only), NotFound (no
+// store schema on a read-only open, unknown collection), ResourceExhausted
+// (pool exhausted for pool_timeout), plus the VectorStore contract's codes.
+
+#include <memory>
+#include <string>
+
+#include "store/vector_store.hpp"
+
+namespace signalhub::store {
+
+struct PgVectorStoreOptions {
+    int hnsw_m = 16;                 // HNSW build parameters for new collections (as the embedded store)
+    int hnsw_ef_construction = 200;
+    int default_ef_search = 128;     // hnsw.ef_search when SearchOptions::ef_search is 0 (raised to k)
+};
+
+class PgVectorStore final : public VectorStore {
+   public:
+    // The schema version this build writes (rows of signal_hub_schema_migrations).
+    static constexpr int kSchemaVersion = 1;
+
+    static Result<std::unique_ptr<PgVectorStore>> Open(const std::string& url, const OpenOptions& options,
+                                                       const PgVectorStoreOptions& tuning = {});
+    ~PgVectorStore() override;
+    PgVectorStore(const PgVectorStore&) = delete;
+    PgVectorStore& operator=(const PgVectorStore&) = delete;
+
+    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override;
+    Result<CollectionInfo> GetCollection(std::string_view name) override;
+    Result<std::vector<CollectionInfo>> ListCollections() override;
+    Status DropCollection(std::string_view name) override;
+    Status Commit(std::string_view collection, const ChangeSet& changes) override;
+    Result<std::vector<FileState>> ListFiles(std::string_view collection) override;
+    Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) override;
+    Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) override;
+    Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
+                                          const SearchOptions& options) override;
+    Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
+                                           const SearchOptions& options) override;
+    // Reachable (a pooled connection answers) and the schema version is kSchemaVersion.
+    Status CheckHealth() override;
+    // The store-wide counter in signal_hub_meta, bumped in every writing transaction.
+    Result<std::int64_t> DataVersion() override;
+
+    // Introspection for tests.
+    struct Stats {
+        std::int64_t exact_searches = 0;  // vector searches answered by an exact scan
+        std::int64_t index_searches = 0;  // vector searches answered through HNSW
+        std::int64_t retries = 0;         // operations retried on a new connection
+    };
+    Stats stats() const;
+    size_t open_connections() const;
+
+    class Impl;
+
+   private:
+    explicit PgVectorStore(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace signalhub::store

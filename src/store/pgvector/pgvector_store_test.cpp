@@ -1,0 +1,481 @@
+// PgVectorStore behaviour beyond the conformance suite: schema versioning, the
+// extension precondition, read-only opens, the pool's reconnects and limits, BM25
+// parity with the other backends, glob filtering in SQL. Needs a server (label
+// `postgres`); each test works in a schema of its own.
+
+#include "store/pgvector/pgvector_store.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "store/memory_store.hpp"
+#include "store/pgvector/glob_regex.hpp"
+#include "store/pgvector/pg_client.hpp"
+#include "store/pgvector/pg_test_util.hpp"
+
+namespace signalhub::store {
+namespace {
+
+using pgtest::ExecSql;
+using pgtest::QueryValue;
+using pgtest::WithParam;
+
+class PgVectorStoreTest : public testing::Test {
+   protected:
+    void SetUp() override {
+        server_ = pgtest::ServerUrl();
+        ASSERT_FALSE(server_.empty());
+        schema_ = pgtest::UniqueSchema();
+        url_ = WithParam(server_, "schema=" + schema_ + "&application_name=" + schema_);
+    }
+    void TearDown() override {
+        if (!server_.empty()) {
+            EXPECT_EQ(ExecSql(server_, "DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE"), "");
+        }
+    }
+    std::unique_ptr<PgVectorStore> MustOpen(const std::string& extra = "", bool read_only = false) {
+        auto store = PgVectorStore::Open(extra.empty() ? url_ : WithParam(url_, extra), OpenOptions{.read_only = read_only});
+        EXPECT_TRUE(store.ok()) << store.status().ToString();
+        return store.ok() ? std::move(store).value() : nullptr;
+    }
+    std::string Table(const std::string& name) const { return "\"" + schema_ + "\"." + name; }
+
+    std::string server_, schema_, url_;
+};
+
+Record MakeRecord(const std::string& id, std::vector<float> v, const std::string& path, const std::string& lang,
+                  const std::string& doc) {
+    Record r;
+    r.id = id;
+    r.embedding = std::move(v);
+    r.document = doc;
+    r.metadata["file_path"] = path;
+    r.metadata["language"] = lang;
+    return r;
+}
+
+TEST_F(PgVectorStoreTest, CreatesAVersionedSchemaOnceAndReopens) {
+    {
+        auto store = MustOpen();
+        ASSERT_NE(store, nullptr);
+        ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+        ASSERT_TRUE(store->Commit("c", ChangeSet{.upserts = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha")}}).ok());
+    }
+    EXPECT_EQ(QueryValue(server_, "SELECT string_agg(version::text, ',') FROM " + Table("signal_hub_schema_migrations")),
+              std::optional<std::string>("1"));
+    auto again = MustOpen();  // idempotent: no second migration, data still there
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(QueryValue(server_, "SELECT count(*) FROM " + Table("signal_hub_schema_migrations")),
+              std::optional<std::string>("1"));
+    EXPECT_EQ(again->GetCollection("c")->records, 1);
+    EXPECT_TRUE(again->CheckHealth().ok());
+    // Opening concurrently from several threads (replicas starting together) is safe.
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 4; ++i) {
+        threads.emplace_back([&] {
+            if (!PgVectorStore::Open(url_, OpenOptions{}).ok()) failures++;
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+}
+
+// postgresql://USER:PASSWORD@HOST:PORT/DATABASE on the test server (user and password
+// default to the server URL's).
+std::string UrlFor(const std::string& server, const std::string& database, std::string user = "",
+                   std::string password = "") {
+    auto parsed = pg::ParsePgUrl(server);
+    EXPECT_TRUE(parsed.ok());
+    std::string host = "127.0.0.1", port = "5432";
+    for (const auto& [k, v] : parsed->libpq_params) {
+        if (k == "host") host = v;
+        if (k == "port") port = v;
+        if (k == "user" && user.empty()) user = v;
+        if (k == "password" && password.empty()) password = v;
+    }
+    auto encode = [](const std::string& in) {
+        std::string out;
+        for (unsigned char c : in) {
+            if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+                out += static_cast<char>(c);
+            } else {
+                char buf[4];
+                std::snprintf(buf, sizeof buf, "%%%02X", c);
+                out += buf;
+            }
+        }
+        return out;
+    };
+    return "postgresql://" + encode(user) + (password.empty() ? "" : ":" + encode(password)) + "@" + host + ":" +
+           port + "/" + database;
+}
+
+// Replicas starting together on a database without the extension: it is created once, every
+// open succeeds.
+TEST_F(PgVectorStoreTest, ConcurrentFirstOpensCreateTheExtensionOnce) {
+    const std::string database = "sh_fresh_" + pgtest::UniqueSchema().substr(8);
+    ASSERT_EQ(ExecSql(server_, "CREATE DATABASE " + database), "");
+    {
+        std::vector<std::thread> threads;
+        std::vector<Status> results(6);
+        for (size_t i = 0; i < results.size(); ++i) {
+            threads.emplace_back([&, i] {
+                const std::string schema = i % 2 == 0 ? "public" : "s" + std::to_string(i);
+                results[i] = PgVectorStore::Open(UrlFor(server_, database) + "?schema=" + schema, OpenOptions{}).status();
+            });
+        }
+        for (auto& t : threads) t.join();
+        for (const auto& r : results) EXPECT_TRUE(r.ok()) << r.ToString();
+    }
+    EXPECT_EQ(QueryValue(UrlFor(server_, database), "SELECT count(*) FROM pg_extension WHERE extname = 'vector'"),
+              std::optional<std::string>("1"));
+    EXPECT_EQ(ExecSql(server_, "DROP DATABASE " + database + " WITH (FORCE)"), "");
+}
+
+TEST_F(PgVectorStoreTest, NewerSchemaIsRefusedAndHealthSaysSo) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_EQ(ExecSql(server_, "INSERT INTO " + Table("signal_hub_schema_migrations") +
+                                   "(version, description) VALUES (99, 'from the future')"),
+              "");
+    Status health = store->CheckHealth();
+    EXPECT_EQ(health.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_THAT(health.message(), testing::HasSubstr("99"));
+    auto reopened = PgVectorStore::Open(url_, OpenOptions{});
+    ASSERT_FALSE(reopened.ok());
+    EXPECT_EQ(reopened.status().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_THAT(reopened.status().message(), testing::HasSubstr("newer"));
+}
+
+TEST_F(PgVectorStoreTest, ReadOnlyOpenNeedsAStoreAndRefusesWrites) {
+    auto missing = PgVectorStore::Open(url_, OpenOptions{.read_only = true});
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(QueryValue(server_, "SELECT count(*) FROM pg_namespace WHERE nspname = '" + schema_ + "'"),
+              std::optional<std::string>("0"));  // a reader creates nothing
+    auto writer = MustOpen();
+    ASSERT_NE(writer, nullptr);
+    ASSERT_TRUE(writer->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+    ASSERT_TRUE(writer->Commit("c", ChangeSet{.upserts = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha")}}).ok());
+    auto reader = MustOpen("", true);
+    ASSERT_NE(reader, nullptr);
+    std::vector<float> q{1, 0};
+    EXPECT_EQ(reader->VectorSearch("c", q, {})->size(), 1u);
+    EXPECT_EQ(reader->Commit("c", ChangeSet{.delete_ids = {"a"}}).code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(reader->DropCollection("c").code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(reader->EnsureCollection({"d", "m", 2, DistanceMetric::kCosine}).status().code(),
+              ErrorCode::kFailedPrecondition);
+    EXPECT_TRUE(reader->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+    // Another open (another replica) sees the writer's commits and data version.
+    const std::int64_t before = *reader->DataVersion();
+    ASSERT_TRUE(writer->Commit("c", ChangeSet{.upserts = {MakeRecord("b", {0, 1}, "b.py", "python", "beta")}}).ok());
+    EXPECT_GT(*reader->DataVersion(), before);
+    EXPECT_EQ(reader->GetCollection("c")->records, 2);
+}
+
+TEST_F(PgVectorStoreTest, MissingExtensionIsAFailedPreconditionSayingWhatToRun) {
+    // A database without the extension, and a role that may not create it.
+    const std::string name = "sh_noext_" + pgtest::UniqueSchema().substr(8);
+    ASSERT_EQ(ExecSql(server_, "CREATE ROLE " + name + " LOGIN PASSWORD 'pw-" + name + "'"), "");
+    ASSERT_EQ(ExecSql(server_, "CREATE DATABASE " + name + " OWNER " + name), "");
+    auto store = PgVectorStore::Open(UrlFor(server_, name, name, "pw-" + name), OpenOptions{});
+    EXPECT_EQ(ExecSql(server_, "DROP DATABASE " + name), "");
+    EXPECT_EQ(ExecSql(server_, "DROP ROLE " + name), "");
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), ErrorCode::kFailedPrecondition) << store.status().ToString();
+    EXPECT_THAT(store.status().message(), testing::HasSubstr("CREATE EXTENSION IF NOT EXISTS vector"));
+    EXPECT_THAT(store.status().message(), testing::HasSubstr("superuser"));
+    EXPECT_THAT(store.status().message(), testing::Not(testing::HasSubstr("pw-")));
+}
+
+TEST_F(PgVectorStoreTest, ReconnectsAfterItsConnectionsAreTerminated) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+    ASSERT_TRUE(store->Commit("c", ChangeSet{.upserts = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha")}}).ok());
+    for (int round = 0; round < 3; ++round) {
+        // What a server restart or a failover does to the pool's idle connections.
+        auto killed = QueryValue(server_, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                                          "application_name = '" + schema_ + "'");
+        ASSERT_TRUE(killed.has_value());
+        EXPECT_NE(*killed, "0");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::vector<float> q{1, 0};
+        auto hits = store->VectorSearch("c", q, {});
+        ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+        EXPECT_EQ(hits->size(), static_cast<size_t>(round + 1));
+        Status s = store->Commit("c", ChangeSet{.upserts = {MakeRecord("r" + std::to_string(round), {0, 1}, "b.py",
+                                                                       "python", "beta")}});
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        EXPECT_TRUE(store->CheckHealth().ok());
+    }
+    EXPECT_EQ(store->GetCollection("c")->records, 4);
+}
+
+// A private cluster (the shared one must stay up for the other tests), stopped and restarted
+// under an open store: operations fail as Unavailable while it is down and work again after,
+// without reopening.
+TEST_F(PgVectorStoreTest, SurvivesAServerRestart) {
+    char tmpl[] = "/tmp/sh_pg_restart_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string state = tmpl;
+    const std::string script = "bash " SIGNAL_HUB_SOURCE_DIR "/scripts/pg-test-cluster.sh ";
+    auto run = [&](const std::string& command) { return std::system((script + command + " " + state + " >/dev/null 2>&1").c_str()); };
+    ASSERT_EQ(run("start"), 0) << "could not start a private PostgreSQL cluster";
+    std::ifstream in(state + "/url");
+    std::string url;
+    std::getline(in, url);
+    {
+        auto opened = PgVectorStore::Open(WithParam(url, "pool_size=2"), OpenOptions{});
+        ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+        auto store = std::move(opened).value();
+        ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+        ASSERT_TRUE(store->Commit("c", ChangeSet{.upserts = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha")}}).ok());
+        for (int round = 0; round < 2; ++round) {
+            ASSERT_EQ(run("halt"), 0);
+            Status down = store->CheckHealth();
+            EXPECT_EQ(down.code(), ErrorCode::kUnavailable) << down.ToString();
+            EXPECT_THAT(down.message(), testing::HasSubstr("127.0.0.1:"));
+            EXPECT_EQ(store->DataVersion().status().code(), ErrorCode::kUnavailable);
+            ASSERT_EQ(run("restart"), 0);
+            Status up = store->CheckHealth();
+            EXPECT_TRUE(up.ok()) << up.ToString();
+            std::vector<float> q{1, 0};
+            auto hits = store->VectorSearch("c", q, {});
+            ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+            EXPECT_EQ(hits->size(), static_cast<size_t>(round + 1));
+            Status s = store->Commit("c", ChangeSet{.upserts = {MakeRecord("r" + std::to_string(round), {0, 1}, "b.py",
+                                                                           "python", "beta")}});
+            EXPECT_TRUE(s.ok()) << s.ToString();
+        }
+        // A restart while connections sit idle in the pool (no failed call in between).
+        ASSERT_EQ(run("restart"), 0);
+        EXPECT_TRUE(store->GetCollection("c").ok());
+        EXPECT_EQ(store->GetCollection("c")->records, 3);
+    }
+    EXPECT_EQ(run("stop"), 0);
+    std::filesystem::remove_all(state);
+}
+
+TEST_F(PgVectorStoreTest, PoolBoundsItsConnections) {
+    auto store = MustOpen("pool_size=1&max_overflow=1");
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 4, DistanceMetric::kCosine}).ok());
+    std::mt19937 rng(1);
+    std::normal_distribution<float> dist;
+    ChangeSet changes;
+    for (int i = 0; i < 100; ++i) {
+        changes.upserts.push_back(MakeRecord("r" + std::to_string(i), {dist(rng), dist(rng), dist(rng), dist(rng)},
+                                             "f.py", "python", "word" + std::to_string(i % 7)));
+    }
+    ASSERT_TRUE(store->Commit("c", changes).ok());
+    std::atomic<int> failures{0};
+    std::atomic<size_t> max_open{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 20; ++i) {
+                std::vector<float> q{1, 2, 3, 4};
+                if (!store->VectorSearch("c", q, SearchOptions{.k = 5}).ok()) failures++;
+                if (!store->LexicalSearch("c", "word3", {}).ok()) failures++;
+                size_t open = store->open_connections();
+                size_t seen = max_open.load();
+                while (open > seen && !max_open.compare_exchange_weak(seen, open)) {
+                }
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_LE(max_open.load(), 2u);
+    EXPECT_LE(store->open_connections(), 1u);  // the overflow connection was closed on release
+    auto server_side = QueryValue(server_, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + schema_ + "'");
+    ASSERT_TRUE(server_side.has_value());
+    EXPECT_LE(std::stoi(*server_side), 1);
+}
+
+TEST_F(PgVectorStoreTest, AcquireTimesOutWhenThePoolIsExhausted) {
+    auto store = MustOpen("pool_size=1&max_overflow=0&pool_timeout=0.3");
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+    // Another session holds a lock that makes GetCollection wait, with the pool's only connection.
+    PGconn* blocker = PQconnectdb(server_.c_str());
+    ASSERT_EQ(PQstatus(blocker), CONNECTION_OK);
+    PQclear(PQexec(blocker, "BEGIN"));
+    PGresult* locked = PQexec(blocker, ("LOCK TABLE " + Table("signal_hub_collections") + " IN ACCESS EXCLUSIVE MODE").c_str());
+    ASSERT_EQ(PQresultStatus(locked), PGRES_COMMAND_OK) << PQerrorMessage(blocker);
+    PQclear(locked);
+    std::atomic<bool> waiting_done{false};
+    Status waited;
+    std::thread waiter([&] {
+        waited = store->GetCollection("c").status();
+        waiting_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto version = store->DataVersion();  // needs a connection: none is free
+    EXPECT_EQ(version.status().code(), ErrorCode::kResourceExhausted) << version.status().ToString();
+    EXPECT_FALSE(waiting_done.load());
+    PQclear(PQexec(blocker, "COMMIT"));
+    PQfinish(blocker);
+    waiter.join();
+    EXPECT_TRUE(waited.ok()) << waited.ToString();
+    EXPECT_TRUE(store->DataVersion().ok());  // the connection is back in the pool
+}
+
+TEST_F(PgVectorStoreTest, HealthReportsARemovedSchema) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(store->CheckHealth().ok());
+    ASSERT_EQ(ExecSql(server_, "DROP SCHEMA \"" + schema_ + "\" CASCADE"), "");
+    Status gone = store->CheckHealth();
+    EXPECT_EQ(gone.code(), ErrorCode::kFailedPrecondition) << gone.ToString();
+}
+
+// BM25 in SQL gives the memory (and embedded) store's scores and order.
+TEST_F(PgVectorStoreTest, LexicalScoresMatchTheMemoryStore) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    MemoryStore memory;
+    CollectionSpec spec{"c", "m", 2, DistanceMetric::kCosine};
+    ASSERT_TRUE(store->EnsureCollection(spec).ok());
+    ASSERT_TRUE(memory.EnsureCollection(spec).ok());
+    const std::vector<std::string> words{"parse", "request", "user", "name", "get", "http", "db", "fetch", "id"};
+    std::mt19937 rng(4);
+    ChangeSet changes;
+    for (int i = 0; i < 300; ++i) {
+        std::string doc;
+        int n = 1 + static_cast<int>(rng() % 30);
+        for (int w = 0; w < n; ++w) doc += words[rng() % words.size()] + (rng() % 3 == 0 ? "_" : " ");
+        doc += (i % 5 == 0) ? " getUserName parseHTTPRequest \xC3\xA9t\xC3\xA9 \xff\xfe" : "";
+        changes.upserts.push_back(MakeRecord("r" + std::to_string(i), {1, static_cast<float>(i)},
+                                             (i % 2 ? "src/" : "lib/") + std::to_string(i) + ".py",
+                                             i % 3 ? "python" : "go", doc));
+    }
+    ASSERT_TRUE(store->Commit("c", changes).ok());
+    ASSERT_TRUE(memory.Commit("c", changes).ok());
+    ChangeSet more;  // replacements and deletes keep N and the average length right
+    more.delete_ids = {"r1", "r2", "r3"};
+    more.upserts = {MakeRecord("r4", {1, 1}, "x.go", "go", "user user user fetch")};
+    ASSERT_TRUE(store->Commit("c", more).ok());
+    ASSERT_TRUE(memory.Commit("c", more).ok());
+    Filter go;
+    go.language = "go";
+    Filter src;
+    src.path_glob = "src/**";
+    for (const auto& [query, filter] : std::vector<std::pair<std::string, Filter>>{
+             {"user name", {}}, {"get_user_name", {}}, {"http request", go}, {"db fetch id", src}, {"\xC3\xA9t\xC3\xA9", {}},
+             {"\xff\xfe", {}}, {"parse", {}}}) {
+        auto a = store->LexicalSearch("c", query, SearchOptions{.k = 20, .filter = filter});
+        auto b = memory.LexicalSearch("c", query, SearchOptions{.k = 20, .filter = filter});
+        ASSERT_TRUE(a.ok()) << a.status().ToString();
+        ASSERT_TRUE(b.ok());
+        ASSERT_EQ(a->size(), b->size()) << query;
+        ASSERT_FALSE(a->empty()) << query;
+        for (size_t i = 0; i < a->size(); ++i) {
+            EXPECT_EQ((*a)[i].record.id, (*b)[i].record.id) << query << " #" << i;
+            EXPECT_NEAR((*a)[i].score, (*b)[i].score, 1e-9 * std::max(1.0, std::abs((*b)[i].score))) << query << " #" << i;
+        }
+    }
+}
+
+// The regex the store runs in SQL agrees with GlobMatch on every pattern/path pair.
+TEST_F(PgVectorStoreTest, GlobFilterInSqlAgreesWithGlobMatch) {
+    const std::vector<std::string> patterns{
+        "*.py", "src/**/*.py", "**/*.go", "src/", "/src/a.py", "./src/*", "src/*", "a?c", "[ab]*", "[!a]*.py",
+        "[a-c]x", "[]]x", "[!]x", "[", "x[", "**", "*", "src/**", "**/test/**", "d\xC3\xA9j\xC3\xA0/*", "?\xA9*",
+        "[\x80-\xff]*", "a.b", "a+b", "(x)", "$x", "^x", "x|y", "\\x", "{a,b}", "src/**/deep/**/*.py", "***.py",
+        "src/*/*.py", "[z-a]x", ".hidden", "./"};
+    const std::vector<std::string> paths{
+        "a.py", "src/a.py", "src/deep/b.py", "lib/x/src/a.py", "main.go", "src/deep/x/main.go", "abc", "axc",
+        "b.txt", "a.txt", "ax", "bx", "dx", "]x", "!x", "[", "x[", "src", "src/", "test/a", "x/test/y/z",
+        "d\xC3\xA9j\xC3\xA0/f", "\xC3\xA9", "\xA9zz", "\xff", "a.b", "axb", "a+b", "(x)", "$x", "^x", "x|y", "\\x",
+        "{a,b}", "src/q/deep/r/s.py", "src/deep/s.py", ".hidden", "./src/a.py", "x/.hidden", "a\nb.py"};
+    PGconn* conn = PQconnectdb(server_.c_str());
+    ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    int checked = 0;
+    for (const auto& pattern : patterns) {
+        std::optional<std::string> regex = pg::GlobToPgRegex(pattern);
+        for (const auto& path : paths) {
+            const bool want = GlobMatch(pattern, path);
+            bool got = false;
+            std::optional<std::string> text = pg::GlobPathText(path);
+            if (regex && text) {
+                const char* values[2] = {text->c_str(), regex->c_str()};
+                PGresult* r = PQexecParams(conn, "SELECT $1::text ~ $2::text", 2, nullptr, values, nullptr, nullptr, 0);
+                ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << pattern << " -> " << *regex << ": " << PQerrorMessage(conn);
+                got = std::string(PQgetvalue(r, 0, 0)) == "t";
+                PQclear(r);
+            }
+            EXPECT_EQ(got, want) << "pattern [" << pattern << "] path [" << path << "] regex [" << regex.value_or("-")
+                                 << "]";
+            ++checked;
+        }
+    }
+    PQfinish(conn);
+    EXPECT_GT(checked, 1000);
+}
+
+TEST_F(PgVectorStoreTest, WideCollectionsWithoutAnHnswIndexAreSearchedExactly) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    constexpr int kDim = 2500;  // above pgvector's HNSW limit of 2000
+    ASSERT_TRUE(store->EnsureCollection({"wide", "m", kDim, DistanceMetric::kL2}).ok());
+    ChangeSet changes;
+    for (int i = 0; i < 5; ++i) {
+        std::vector<float> v(kDim, 0.0f);
+        v[static_cast<size_t>(i)] = 1.0f;
+        changes.upserts.push_back(MakeRecord("w" + std::to_string(i), v, "a.py", "python", "wide"));
+    }
+    ASSERT_TRUE(store->Commit("wide", changes).ok());
+    std::vector<float> q(kDim, 0.0f);
+    q[3] = 1.0f;
+    auto hits = store->VectorSearch("wide", q, SearchOptions{.k = 2});
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    ASSERT_EQ(hits->size(), 2u);
+    EXPECT_EQ((*hits)[0].record.id, "w3");
+    EXPECT_NEAR((*hits)[0].score, 0.0, 1e-9);
+    EXPECT_GE(store->stats().exact_searches, 1);
+}
+
+TEST_F(PgVectorStoreTest, FilteredSearchUsesTheIndexAndFallsBackToExact) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 8, DistanceMetric::kCosine}).ok());
+    std::mt19937 rng(9);
+    std::normal_distribution<float> dist;
+    ChangeSet changes;
+    for (int i = 0; i < 3000; ++i) {
+        std::vector<float> v(8);
+        for (auto& x : v) x = dist(rng);
+        changes.upserts.push_back(MakeRecord("r" + std::to_string(i), v, "f" + std::to_string(i) + ".py",
+                                             i == 1234 ? "cobol" : "python", ""));
+    }
+    ASSERT_TRUE(store->Commit("c", changes).ok());
+    std::vector<float> q(8, 1.0f);
+    auto plain = store->VectorSearch("c", q, SearchOptions{.k = 10});
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain->size(), 10u);
+    Filter rare;
+    rare.language = "cobol";
+    auto one = store->VectorSearch("c", q, SearchOptions{.k = 10, .filter = rare});
+    ASSERT_TRUE(one.ok());
+    ASSERT_EQ(one->size(), 1u);  // the only match, found even though k is larger
+    EXPECT_EQ((*one)[0].record.id, "r1234");
+    EXPECT_GE(store->stats().index_searches, 1);
+    EXPECT_GE(store->stats().exact_searches, 1);
+}
+
+}  // namespace
+}  // namespace signalhub::store
