@@ -15,7 +15,9 @@ int Run(int argc, char** argv) {
     auto* config_opt = app.add_option("--config", global.config_path,
                                       "YAML configuration file (default: $SIGNAL_HUB_CONFIG, else built-in defaults)");
     config_opt->envname("SIGNAL_HUB_CONFIG");
-    app.add_option("--store", global.store, "Store directory (default: <root>/.signal-hub, found like .git)");
+    app.add_option("--store", global.store,
+                   "Store: a directory (default: <root>/.signal-hub, found like .git) or a postgresql:// URL "
+                   "(default with database.type: postgresql: database.url)");
     app.add_flag("-q,--quiet", global.quiet, "Print only results and errors");
     app.add_flag("--no-color", global.no_color, "Never colour output (also: NO_COLOR=1)");
     app.footer(

@@ -45,9 +45,9 @@ void DrawProgress(const index::IndexProgress& p) {
     std::fflush(stderr);
 }
 
-void PrintSummary(const fs::path& root, const std::string& collection, const fs::path& store_dir,
+void PrintSummary(const fs::path& root, const std::string& collection, const std::string& store,
                   const index::IndexStats& s) {
-    std::printf("indexed %s into collection '%s' (store %s)\n", root.c_str(), collection.c_str(), store_dir.c_str());
+    std::printf("indexed %s into collection '%s' (store %s)\n", root.c_str(), collection.c_str(), store.c_str());
     std::printf("files: %lld scanned, %lld added, %lld changed, %lld unchanged, %lld removed, %lld skipped\n",
                 static_cast<long long>(s.files_scanned), static_cast<long long>(s.files_added),
                 static_cast<long long>(s.files_changed), static_cast<long long>(s.files_unchanged),
@@ -71,17 +71,17 @@ Result<int> RunIndex(const GlobalOptions& global, const std::string& path, const
     if (!fs::is_directory(root, ec)) return InvalidArgument("path " + root.string() + " is not a directory");
     root = fs::canonical(root, ec);
     if (ec) return PermissionDenied("cannot resolve " + path + ": " + ec.message());
-    const fs::path store_dir = StoreDirForRoot(global, cfg, root);
+    const StoreLocation location = StoreForRoot(global, cfg, root);
 
     SH_ASSIGN_OR_RETURN(auto embedder, embed::CreateEmbedder(cfg.embedding));
-    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(store_dir.string(), store::OpenOptions{}));
+    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(location.url, store::OpenOptions{}));
 
     index::IndexOptions options;
     options.root = root;
     options.collection = !collection.empty()             ? collection
                          : !cfg.index.collection.empty() ? cfg.index.collection
                                                          : index::DefaultCollectionName(root);
-    options.store_dir = store_dir;
+    options.store_dir = location.dir.value_or(fs::path());
     options.config = cfg.index;
     options.cancel = &g_interrupted;
     const bool tty = isatty(STDERR_FILENO) == 1 && !global.quiet;
@@ -92,7 +92,7 @@ Result<int> RunIndex(const GlobalOptions& global, const std::string& path, const
     auto stats = index::IndexTree(*store, *embedder, options);
     if (tty) std::fprintf(stderr, "\r\033[K");
     if (!stats.ok()) return stats.status();
-    if (!global.quiet) PrintSummary(root, options.collection, store_dir, *stats);
+    if (!global.quiet) PrintSummary(root, options.collection, location.display, *stats);
 
     // Files that exist but could not be read are an error the user must see
     // (everything else was indexed and committed).

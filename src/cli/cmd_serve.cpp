@@ -32,7 +32,7 @@ struct ServeOptions {
 // nullopt when neither applies (then explain_code accepts only repo-relative
 // paths and --watch needs --root).
 Result<std::optional<fs::path>> ResolveRoot(const ServeOptions& options, const config::Config& cfg,
-                                            const fs::path& store_dir) {
+                                            const StoreLocation& location) {
     std::error_code ec;
     if (options.root) {
         fs::path root = fs::canonical(*options.root, ec);
@@ -41,8 +41,8 @@ Result<std::optional<fs::path>> ResolveRoot(const ServeOptions& options, const c
         return std::optional<fs::path>(root);
     }
     const fs::path configured(cfg.store.path);
-    if (configured.is_absolute()) return std::optional<fs::path>();
-    fs::path dir = fs::canonical(store_dir, ec);
+    if (!location.dir || configured.is_absolute()) return std::optional<fs::path>();
+    fs::path dir = fs::canonical(*location.dir, ec);
     if (ec) return std::optional<fs::path>();
     // Strip store.path's components from the end of the store directory.
     std::vector<fs::path> parts(configured.begin(), configured.end());
@@ -105,8 +105,8 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     if (options.host) cfg.server.host = *options.host;
     if (options.port) cfg.server.port = *options.port;
     SH_RETURN_IF_ERROR(config::Validate(cfg));
-    SH_ASSIGN_OR_RETURN(fs::path store_dir, FindStoreDir(global, cfg));
-    SH_ASSIGN_OR_RETURN(std::optional<fs::path> root, ResolveRoot(options, cfg, store_dir));
+    SH_ASSIGN_OR_RETURN(StoreLocation location, FindStore(global, cfg));
+    SH_ASSIGN_OR_RETURN(std::optional<fs::path> root, ResolveRoot(options, cfg, location));
     SH_ASSIGN_OR_RETURN(auto embedder, embed::CreateEmbedder(cfg.embedding));
 
     // --watch: this process becomes the store's writer and re-indexes changes;
@@ -117,23 +117,23 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         tree.emplace();
         tree->root = *root;
         tree->collection = !cfg.index.collection.empty() ? cfg.index.collection : index::DefaultCollectionName(*root);
-        tree->store_dir = store_dir;
+        tree->store_dir = location.dir.value_or(fs::path());
         tree->config = cfg.index;
     }
     std::unique_ptr<store::VectorStore> writer;
     std::unique_ptr<index::Watcher> watcher;
     if (options.watch) {
         if (!tree) {
-            return InvalidArgument("--watch needs the indexed tree: pass --root DIR (the store " + store_dir.string() +
+            return InvalidArgument("--watch needs the indexed tree: pass --root DIR (the store " + location.display +
                                    " is not at store.path inside a tree)");
         }
-        SH_ASSIGN_OR_RETURN(writer, store::OpenStore(store_dir.string(), store::OpenOptions{}));
+        SH_ASSIGN_OR_RETURN(writer, store::OpenStore(location.url, store::OpenOptions{}));
         index::WatchOptions watch;
         watch.index = *tree;
         SH_ASSIGN_OR_RETURN(watcher, index::Watcher::Start(*writer, *embedder, watch, LogPass));
     }
 
-    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(store_dir.string(), store::OpenOptions{.read_only = true}));
+    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(location.url, store::OpenOptions{.read_only = true}));
     std::unique_ptr<search::QueryCache> cache;
     if (cfg.performance.caching.enabled && cfg.performance.caching.max_memory.bytes > 0) {
         cache = std::make_unique<search::LruQueryCache>(
@@ -141,7 +141,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     }
     search::Searcher searcher(*store, *embedder, cfg.search, cache.get());
     mcp::Server server(mcp::ServerInfo{
-        .instructions = "Code search over the repository indexed in " + store_dir.string() +
+        .instructions = "Code search over the repository indexed in " + location.display +
                         ". Use search_code to find code by description or identifier, find_similar for code like a "
                         "snippet, get_context to gather what a task needs within a token budget, explain_code for a "
                         "function or class with its enclosing definitions and uses, find_references for where a "
@@ -154,7 +154,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
 
     Status served;
     if (options.transport == "stdio") {
-        if (!global.quiet) std::fprintf(stderr, "signal-hub: serving %s over MCP stdio\n", store_dir.c_str());
+        if (!global.quiet) std::fprintf(stderr, "signal-hub: serving %s over MCP stdio\n", location.display.c_str());
         served = mcp::ServeStdio(server, std::cin, std::cout);
     } else {
         SH_RETURN_IF_ERROR(WarmUp(*store));
@@ -173,7 +173,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
                             server::HttpServer::Start(http, server, [readable] { return CheckReady(*readable); }));
         // Always printed (also with --quiet): with --port 0 it is the only way to learn the port.
         std::fprintf(stderr, "signal-hub: serving %s over MCP Streamable HTTP at http://%s:%u/mcp\n",
-                     store_dir.c_str(), HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
+                     location.display.c_str(), HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
         served = server::ServeUntilSignal(*listener);
         if (served.code() == ErrorCode::kDeadlineExceeded) {
             // Tool handlers still run on abandoned threads and use the store,

@@ -16,10 +16,10 @@ Status RunStatus(const GlobalOptions& global, bool json) {
     SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, readable.store->ListCollections());
     if (json) {
         nlohmann::json list = search::CollectionsToJson(collections);
-        std::printf("%s\n", nlohmann::json{{"store", readable.dir.string()}, {"collections", list}}.dump().c_str());
+        std::printf("%s\n", nlohmann::json{{"store", readable.location.display}, {"collections", list}}.dump().c_str());
         return Status::Ok();
     }
-    std::printf("store: %s\n", readable.dir.c_str());
+    std::printf("store: %s\n", readable.location.display.c_str());
     if (collections.empty()) std::printf("no collections; run `signal-hub index`\n");
     for (const auto& c : collections) {
         std::printf("\n%s\n  records:      %lld\n  model:        %s (%d dimensions, %s)\n  size:         %s\n"

@@ -14,33 +14,108 @@ Result<config::Config> LoadConfiguration(const GlobalOptions& global) {
     return config::LoadConfig(global.config_path, config::ProcessEnv(), config::ProcessEnvNames());
 }
 
-fs::path StoreDirForRoot(const GlobalOptions& global, const config::Config& config, const fs::path& root) {
-    if (global.store) return fs::path(*global.store);
-    fs::path p(config.store.path);
-    return p.is_absolute() ? p : root / p;
+namespace {
+
+// True for a store URL that names a database rather than a directory.
+bool IsDatabaseUrl(std::string_view s) {
+    const size_t sep = s.find("://");
+    return sep != std::string_view::npos && s.substr(0, sep) != "sqlite";
 }
 
-Result<fs::path> FindStoreDir(const GlobalOptions& global, const config::Config& config) {
-    if (global.store) {
-        fs::path p(*global.store);
-        std::error_code ec;
-        if (!fs::is_directory(p, ec))
-            return NotFound("no Signal Hub store at " + p.string() + "; run `signal-hub index` first");
-        return p;
+StoreLocation DirectoryLocation(const fs::path& dir) { return StoreLocation{dir.string(), dir, dir.string()}; }
+
+StoreLocation UrlLocation(const std::string& url) { return StoreLocation{url, std::nullopt, RedactUrl(url)}; }
+
+// --store as given: a URL, sqlite://PATH or a directory.
+StoreLocation GivenStore(const std::string& store) {
+    if (IsDatabaseUrl(store)) return UrlLocation(store);
+    const std::string_view prefix = "sqlite://";
+    return DirectoryLocation(fs::path(store.rfind(prefix, 0) == 0 ? store.substr(prefix.size()) : store));
+}
+
+}  // namespace
+
+std::string RedactUrl(std::string_view url) {
+    const size_t scheme = url.find("://");
+    if (scheme == std::string_view::npos) return std::string(url);
+    const size_t auth_begin = scheme + 3;
+    const size_t auth_end = url.find_first_of("/?#", auth_begin);
+    const std::string_view authority = url.substr(auth_begin, auth_end == std::string_view::npos
+                                                                  ? std::string_view::npos
+                                                                  : auth_end - auth_begin);
+    const size_t at = authority.rfind('@');
+    std::string out(url);
+    if (at != std::string_view::npos) {
+        const size_t colon = authority.substr(0, at).find(':');
+        if (colon != std::string_view::npos) out.replace(auth_begin + colon + 1, at - colon - 1, "***");
     }
+    // A password given as a query parameter (libpq's password=...).
+    const size_t query = out.find('?');
+    if (query != std::string::npos) {
+        size_t pos = query + 1;
+        while (pos < out.size()) {
+            size_t end = out.find('&', pos);
+            if (end == std::string::npos) end = out.size();
+            if (out.compare(pos, 9, "password=") == 0) {
+                out.replace(pos + 9, end - pos - 9, "***");
+                end = out.find('&', pos);
+                if (end == std::string::npos) end = out.size();
+            }
+            pos = end + 1;
+        }
+    }
+    return out;
+}
+
+std::string DatabaseUrl(const config::DatabaseConfig& database) {
+    std::string url = database.url;
+    const size_t query = url.find('?');
+    auto has = [&](const std::string& key) {
+        if (query == std::string::npos) return false;
+        const std::string q = "&" + url.substr(query + 1);
+        return q.find("&" + key + "=") != std::string::npos;
+    };
+    auto add = [&](const std::string& key, const std::string& value) {
+        if (has(key)) return;
+        url += (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+    };
+    add("pool_size", std::to_string(database.pool_size));
+    add("max_overflow", std::to_string(database.max_overflow));
+    char timeout[32];
+    std::snprintf(timeout, sizeof timeout, "%g", database.pool_timeout);
+    add("pool_timeout", timeout);
+    return url;
+}
+
+StoreLocation StoreForRoot(const GlobalOptions& global, const config::Config& config, const fs::path& root) {
+    if (global.store) return GivenStore(*global.store);
+    if (config.database.type == "postgresql") return UrlLocation(DatabaseUrl(config.database));
+    fs::path p(config.store.path);
+    return DirectoryLocation(p.is_absolute() ? p : root / p);
+}
+
+Result<StoreLocation> FindStore(const GlobalOptions& global, const config::Config& config) {
+    if (global.store) {
+        StoreLocation given = GivenStore(*global.store);
+        std::error_code ec;
+        if (given.dir && !fs::is_directory(*given.dir, ec))
+            return NotFound("no Signal Hub store at " + given.dir->string() + "; run `signal-hub index` first");
+        return given;
+    }
+    if (config.database.type == "postgresql") return UrlLocation(DatabaseUrl(config.database));
     fs::path configured(config.store.path);
     std::error_code ec;
     if (configured.is_absolute()) {
         if (!fs::is_directory(configured, ec))
             return NotFound("no Signal Hub store at " + configured.string() + " (store.path); run `signal-hub index`");
-        return configured;
+        return DirectoryLocation(configured);
     }
     fs::path dir = fs::current_path(ec);
     if (ec) return Internal("cannot determine the working directory: " + ec.message());
     const fs::path start = dir;
     while (true) {
         fs::path candidate = dir / configured;
-        if (fs::is_directory(candidate, ec)) return candidate;
+        if (fs::is_directory(candidate, ec)) return DirectoryLocation(candidate);
         if (!dir.has_parent_path() || dir.parent_path() == dir) break;
         dir = dir.parent_path();
     }
@@ -49,9 +124,9 @@ Result<fs::path> FindStoreDir(const GlobalOptions& global, const config::Config&
 }
 
 Result<ReadableStore> OpenStoreForReading(const GlobalOptions& global, const config::Config& config) {
-    SH_ASSIGN_OR_RETURN(fs::path dir, FindStoreDir(global, config));
-    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(dir.string(), store::OpenOptions{.read_only = true}));
-    return ReadableStore{std::move(dir), std::move(store)};
+    SH_ASSIGN_OR_RETURN(StoreLocation location, FindStore(global, config));
+    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(location.url, store::OpenOptions{.read_only = true}));
+    return ReadableStore{std::move(location), std::move(store)};
 }
 
 int Fail(const Status& status) {

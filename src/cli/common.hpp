@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "config/config.hpp"
 #include "core/status.hpp"
@@ -22,19 +23,36 @@ struct GlobalOptions {
 // Loads the configuration (see config::LoadConfig) with process env.
 Result<config::Config> LoadConfiguration(const GlobalOptions& global);
 
-// The store directory for indexing `root`: --store, else store.path (relative
-// paths resolved against root).
-std::filesystem::path StoreDirForRoot(const GlobalOptions& global, const config::Config& config,
-                                      const std::filesystem::path& root);
+// Where a command finds the index: the embedded store (a directory) or a
+// database (database.type: postgresql, or a URL given to --store).
+struct StoreLocation {
+    std::string url;                                // what store::OpenStore opens
+    std::optional<std::filesystem::path> dir{};     // the embedded store's directory; nullopt for a database
+    std::string display{};                          // for people: the directory, or the URL without its password
+};
 
-// The store directory for reading: --store, else an absolute store.path, else
-// the nearest directory named store.path in the working directory or one of
-// its parents (like git finds .git). NotFound with a hint when there is none.
-Result<std::filesystem::path> FindStoreDir(const GlobalOptions& global, const config::Config& config);
+// "postgresql://hub:***@db:5432/hub": the URL with any password masked.
+std::string RedactUrl(std::string_view url);
 
-// Finds the store for reading (FindStoreDir) and opens it read-only.
+// database.url with database.pool_size / max_overflow / pool_timeout added as
+// the store's URL parameters (ones the URL already sets are kept).
+std::string DatabaseUrl(const config::DatabaseConfig& database);
+
+// The store for indexing `root`: --store (a directory or a URL), else the
+// database when database.type is postgresql, else store.path (relative paths
+// resolved against root).
+StoreLocation StoreForRoot(const GlobalOptions& global, const config::Config& config,
+                           const std::filesystem::path& root);
+
+// The store for reading: --store (a directory or a URL), else the database
+// when database.type is postgresql, else an absolute store.path, else the
+// nearest directory named store.path in the working directory or one of its
+// parents (like git finds .git). NotFound with a hint when there is none.
+Result<StoreLocation> FindStore(const GlobalOptions& global, const config::Config& config);
+
+// Finds the store for reading (FindStore) and opens it read-only.
 struct ReadableStore {
-    std::filesystem::path dir;
+    StoreLocation location;
     std::unique_ptr<store::VectorStore> store;
 };
 Result<ReadableStore> OpenStoreForReading(const GlobalOptions& global, const config::Config& config);

@@ -27,15 +27,15 @@ constexpr std::size_t kMaxFileBytes = 4 * 1024 * 1024;
 constexpr std::size_t kMaxShownValue = 80;
 
 const std::vector<std::string>& SupportedSections() {
-    static const std::vector<std::string> kSections = {"store", "index", "embedding", "search", "server",
-                                                         "performance"};
+    static const std::vector<std::string> kSections = {"database", "store",  "index",      "embedding",
+                                                         "search",   "server", "performance"};
     return kSections;
 }
 
 // Sections of the production configuration that this version does not
 // implement yet: rejected with a clear message instead of "unknown key".
 const std::vector<std::string>& FutureSections() {
-    static const std::vector<std::string> kSections = {"database", "security", "monitoring"};
+    static const std::vector<std::string> kSections = {"security", "monitoring"};
     return kSections;
 }
 
@@ -63,6 +63,11 @@ struct Field {
 
 const std::vector<Field>& Fields() {
     static const std::vector<Field> kFields = {
+        {"database.type", [](Config& c) -> FieldRef { return &c.database.type; }},
+        {"database.url", [](Config& c) -> FieldRef { return &c.database.url; }},
+        {"database.pool_size", [](Config& c) -> FieldRef { return &c.database.pool_size; }},
+        {"database.max_overflow", [](Config& c) -> FieldRef { return &c.database.max_overflow; }},
+        {"database.pool_timeout", [](Config& c) -> FieldRef { return &c.database.pool_timeout; }},
         {"store.path", [](Config& c) -> FieldRef { return &c.store.path; }},
         {"index.collection", [](Config& c) -> FieldRef { return &c.index.collection; }},
         {"index.max_file_bytes", [](Config& c) -> FieldRef { return &c.index.max_file_bytes; }},
@@ -667,6 +672,20 @@ Problems FindProblems(const Config& c) {
         problems.emplace_back(path, "must be one of " + JoinNames(allowed) + ", got " + Quote(value));
     };
 
+    one_of("database.type", c.database.type, {"embedded", "postgresql"});
+    if (c.database.type == "postgresql") {
+        const std::string& url = c.database.url;
+        if (url.empty()) {
+            problems.emplace_back("database.url", "is required when database.type is postgresql "
+                                                  "(postgresql://USER:PASSWORD@HOST:5432/DATABASE)");
+        } else if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) {
+            problems.emplace_back("database.url", "must be a postgresql:// URL, got a value starting " +
+                                                      Quote(url.substr(0, std::min<std::size_t>(url.find(':'), 16))));
+        }
+    }
+    between("database.pool_size", c.database.pool_size, 1, 1000);
+    between("database.max_overflow", c.database.max_overflow, 0, 10000);
+
     if (c.store.path.empty()) problems.emplace_back("store.path", "must not be empty");
 
     at_least("index.max_file_bytes", c.index.max_file_bytes, 1);
@@ -729,6 +748,7 @@ Problems FindProblems(const Config& c) {
                                             std::to_string(value));
         }
     };
+    positive_seconds("database.pool_timeout", c.database.pool_timeout, 3600);
     positive_seconds("server.session_timeout", c.server.session_timeout, 30 * 24 * 3600);
     positive_seconds("server.shutdown_timeout", c.server.shutdown_timeout, 3600);
 

@@ -29,6 +29,20 @@ struct StoreConfig {
     bool operator==(const StoreConfig&) const = default;
 };
 
+// Where the index lives: the embedded store (store.path) or PostgreSQL with
+// pgvector. `url` is a libpq URL (postgresql://USER:PASSWORD@HOST:PORT/DB,
+// sslmode and other libpq parameters allowed); the pool keys become the store's
+// URL parameters (store/pgvector/pgvector_store.hpp).
+struct DatabaseConfig {
+    std::string type = "embedded";  // embedded | postgresql
+    std::string url{};              // postgresql: required
+    int pool_size = 5;              // postgresql: connections kept open
+    int max_overflow = 10;          // postgresql: extra connections under load, closed when released
+    double pool_timeout = 30;       // postgresql: seconds an operation waits for a free connection
+
+    bool operator==(const DatabaseConfig&) const = default;
+};
+
 struct ChunkConfig {
     int max_lines = 120;            // a definition longer than this is split at line boundaries
     int overlap_lines = 10;         // lines shared by consecutive pieces of a split definition
@@ -112,6 +126,7 @@ struct PerformanceConfig {
 };
 
 struct Config {
+    DatabaseConfig database{};
     StoreConfig store{};
     IndexConfig index{};
     EmbeddingConfig embedding{};

@@ -293,7 +293,8 @@ TEST(Config, UnknownKeyWithoutCloseMatchListsTheValidKeys) {
     EXPECT_EQ(ParseError("search:\n  colour: blue\n"),
               "config.yaml:2:3: unknown key 'search.colour' (keys in 'search': mode, k, rrf_k, ef_search)");
     EXPECT_EQ(ParseError("plugins: []\n"),
-              "config.yaml:1:1: unknown key 'plugins' (sections: store, index, embedding, search, server, performance)");
+              "config.yaml:1:1: unknown key 'plugins' (sections: database, store, index, embedding, search, server, "
+              "performance)");
 }
 
 TEST(Config, KeyInTheWrongSectionPointsToItsSection) {
@@ -350,13 +351,14 @@ TEST(Config, AcceptedScalarSpellings) {
 }
 
 TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
-    EXPECT_EQ(ParseError("store:\n  path: x\ndatabase:\n  type: postgresql\n"),
-              "config.yaml:3:1: section 'database' is not supported by this version of signal-hub "
-              "(only store, index, embedding, search, server, performance)");
+    EXPECT_EQ(ParseError("store:\n  path: x\nsecurity:\n  tls: {enabled: true}\n"),
+              "config.yaml:3:1: section 'security' is not supported by this version of signal-hub "
+              "(only database, store, index, embedding, search, server, performance)");
     for (const std::string section : {"security", "monitoring"}) {
-        EXPECT_EQ(ParseError(section + ": {}\n"), "config.yaml:1:1: section '" + section +
-                                                      "' is not supported by this version of signal-hub "
-                                                      "(only store, index, embedding, search, server, performance)");
+        EXPECT_EQ(ParseError(section + ": {}\n"),
+                  "config.yaml:1:1: section '" + section +
+                      "' is not supported by this version of signal-hub "
+                      "(only database, store, index, embedding, search, server, performance)");
     }
 }
 
@@ -390,7 +392,8 @@ TEST(Config, DuplicateKeysAreErrors) {
 
 TEST(Config, DocumentShapeErrors) {
     EXPECT_EQ(ParseError("- store\n- index\n"),
-              "config.yaml:1:1: expected a mapping of sections (store, index, embedding, search, server, performance), found a list");
+              "config.yaml:1:1: expected a mapping of sections (database, store, index, embedding, search, server, "
+              "performance), found a list");
     EXPECT_THAT(ParseError("search: {k: 1}\n---\nsearch: {k: 2}\n"),
                 HasSubstr("config.yaml:3:1: the file holds 2 YAML documents"));
     EXPECT_THAT(ParseError("? [a, b]\n: 1\n"), HasSubstr("config.yaml:1:3: keys must be plain names, found a list"));
@@ -468,9 +471,39 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
     EXPECT_EQ(error_for("SIGNAL_HUB_INDEX__CHUNK"),
               "environment variable SIGNAL_HUB_INDEX__CHUNK: 'index.chunk' is a section, not a key; name one of its "
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
-    EXPECT_EQ(error_for("SIGNAL_HUB_DATABASE__URL"),
-              "environment variable SIGNAL_HUB_DATABASE__URL: section 'database' is not supported by this version of "
-              "signal-hub (only store, index, embedding, search, server, performance)");
+    EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__METRICS__PORT"),
+              "environment variable SIGNAL_HUB_MONITORING__METRICS__PORT: section 'monitoring' is not supported by "
+              "this version of signal-hub (only database, store, index, embedding, search, server, performance)");
+}
+
+TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
+    auto parsed = Parse(
+        "database:\n  type: postgresql\n  url: postgresql://hub:secret@db.internal:5432/hub?sslmode=require\n"
+        "  pool_size: 20\n  max_overflow: 40\n  pool_timeout: 5\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(parsed->database.type, "postgresql");
+    EXPECT_EQ(parsed->database.pool_size, 20);
+    EXPECT_EQ(parsed->database.max_overflow, 40);
+    EXPECT_DOUBLE_EQ(parsed->database.pool_timeout, 5);
+    EXPECT_EQ(Config{}.database.type, "embedded");
+
+    auto invalid = [](const std::string& text) {
+        auto c = Parse(text);
+        EXPECT_TRUE(c.ok()) << c.status().ToString();
+        return c.ok() ? Validate(*c).message() : std::string();
+    };
+    EXPECT_NE(invalid("database:\n  type: postgresql\n")
+                  .find("database.url: is required when database.type is postgresql "
+                        "(postgresql://USER:PASSWORD@HOST:5432/DATABASE)"),
+              std::string::npos);
+    // The message never repeats a URL (it may hold a password).
+    const std::string wrong = invalid("database:\n  type: postgresql\n  url: mysql://u:pw@h/db\n");
+    EXPECT_NE(wrong.find("database.url: must be a postgresql:// URL"), std::string::npos) << wrong;
+    EXPECT_EQ(wrong.find("pw"), std::string::npos) << wrong;
+    EXPECT_NE(invalid("database:\n  type: mongodb\n").find("database.type: must be one of embedded, postgresql"),
+              std::string::npos);
+    EXPECT_NE(invalid("database:\n  pool_size: 0\n").find("database.pool_size: must be between 1 and 1000"),
+              std::string::npos);
 }
 
 TEST(Config, NonOverrideSignalHubVariablesAreLeftAlone) {
@@ -669,8 +702,8 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 34u);
-    EXPECT_EQ(paths.front(), "store.path");
+    EXPECT_EQ(paths.size(), 39u);
+    EXPECT_EQ(paths.front(), "database.type");
     EXPECT_EQ(paths.back(), "performance.caching.max_memory");
 }
 
@@ -679,6 +712,8 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     // and be accepted by the unknown-name check.
     std::map<std::string, std::string> vars;
     for (const std::string& path : KeyPaths()) vars[OverrideVariable(path)] = "8";
+    vars[OverrideVariable("database.type")] = "postgresql";
+    vars[OverrideVariable("database.url")] = "postgresql://h/db";
     vars[OverrideVariable("store.path")] = "/s";
     vars[OverrideVariable("index.collection")] = "c";
     vars[OverrideVariable("index.default_excludes")] = "false";
@@ -698,6 +733,11 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
+    EXPECT_EQ(c.database.type, "postgresql");
+    EXPECT_EQ(c.database.url, "postgresql://h/db");
+    EXPECT_EQ(c.database.pool_size, 8);
+    EXPECT_EQ(c.database.max_overflow, 8);
+    EXPECT_DOUBLE_EQ(c.database.pool_timeout, 8);
     EXPECT_EQ(c.store.path, "/s");
     EXPECT_EQ(c.index.collection, "c");
     EXPECT_EQ(c.index.max_file_bytes, 8);

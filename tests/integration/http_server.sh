@@ -16,13 +16,7 @@ start_server() {
     local name="$1"; shift
     env "$@" "$SH" --store "$STORE" serve --transport http --port 0 >"$WORK/$name.out" 2>"$WORK/$name.err" &
     PID=$!
-    for _ in $(seq 1 300); do
-        PORT="$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$WORK/$name.err" | head -1)"
-        [ -n "$PORT" ] && return 0
-        kill -0 "$PID" 2>/dev/null || fail "$name: the server exited: $(cat "$WORK/$name.err")"
-        sleep 0.1
-    done
-    fail "$name: the server printed no address: $(cat "$WORK/$name.err")"
+    wait_for_address "$PID" "$WORK/$name.err"
 }
 
 # stop_server: SIGTERM, expect exit status 0.

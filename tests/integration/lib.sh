@@ -90,3 +90,39 @@ class BoundedQueue {
 CPP
     printf '# Guide\n\nHow to deploy.\n\n## Rollback\n\nRestore the previous release.\n' > "$1/docs/guide.md"
 }
+
+# wait_for_address PID ERRFILE: waits until `signal-hub serve --transport http` (process PID) has
+# printed its address on stderr (ERRFILE); sets PORT. Fails when the server exits first or prints
+# nothing within 30 s.
+wait_for_address() {
+    local pid="$1" err="$2"
+    PORT=""
+    for _ in $(seq 1 300); do
+        PORT="$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$err" | head -1)"
+        [ -n "$PORT" ] && return 0
+        kill -0 "$pid" 2>/dev/null || fail "the server exited: $(cat "$err")"
+        sleep 0.1
+    done
+    fail "the server printed no address: $(cat "$err")"
+}
+
+# mcp MESSAGE: POSTs one JSON-RPC message to http://127.0.0.1:$PORT/mcp with the MCP headers and
+# $SESSION (when set); sets CODE and BODY, and SESSION from an Mcp-Session-Id reply header.
+mcp() {
+    local hdrs="$WORK/.mcp-headers" sid
+    BODY="$(curl -s -m 30 -D "$hdrs" -o - -w '\n%{http_code}' -X POST "http://127.0.0.1:$PORT/mcp" \
+        -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+        ${SESSION:+-H "Mcp-Session-Id: $SESSION"} --data-binary "$1" || true)"
+    CODE="${BODY##*$'\n'}"; BODY="${BODY%$'\n'*}"
+    sid="$(sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *\([0-9a-f]*\).*/\1/p' "$hdrs" | tr -d '\r')"
+    [ -z "$sid" ] || SESSION="$sid"
+}
+
+# mcp_initialize: opens an MCP session on $PORT (initialize + notifications/initialized); sets SESSION.
+mcp_initialize() {
+    SESSION=""
+    mcp '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"it","version":"0"}}}'
+    [ "$CODE" = 200 ] && [ -n "$SESSION" ] || fail "initialize: HTTP $CODE $BODY"
+    mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+    [ "$CODE" = 202 ] || fail "notifications/initialized: HTTP $CODE $BODY"
+}

@@ -11,30 +11,10 @@ run_expect 0 "$SH" -q index "$WORK/repo"
 
 (cd "$WORK/repo" && exec "$SH" serve --transport http --port 0 --watch) >"$WORK/serve.out" 2>"$WORK/serve.err" &
 PID=$!
-PORT=""
-for _ in $(seq 1 300); do
-    PORT="$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$WORK/serve.err" | head -1)"
-    [ -n "$PORT" ] && break
-    kill -0 "$PID" 2>/dev/null || fail "the server exited: $(cat "$WORK/serve.err")"
-    sleep 0.1
-done
-[ -n "$PORT" ] || fail "the server printed no address: $(cat "$WORK/serve.err")"
+wait_for_address "$PID" "$WORK/serve.err"
 pass "serve --watch inside the tree listens on 127.0.0.1:$PORT"
 
-# mcp BODY: POSTs one JSON-RPC message; sets CODE, BODY and (on initialize) SESSION.
-mcp() {
-    local hdrs="$WORK/headers"
-    BODY="$(curl -s -m 30 -D "$hdrs" -o - -w '\n%{http_code}' -X POST "http://127.0.0.1:$PORT/mcp" \
-        -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-        ${SESSION:+-H "Mcp-Session-Id: $SESSION"} --data-binary "$1" || true)"
-    CODE="${BODY##*$'\n'}"; BODY="${BODY%$'\n'*}"
-    local sid; sid="$(sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *\([0-9a-f]*\).*/\1/p' "$hdrs" | tr -d '\r')"
-    [ -z "$sid" ] || SESSION="$sid"
-}
-SESSION=""
-mcp '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"it","version":"0"}}}'
-[ "$CODE" = 200 ] && [ -n "$SESSION" ] || fail "initialize: $CODE $BODY"
-mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+mcp_initialize
 
 # files_for QUERY: the file paths search_code returns (lexical mode, 10 results), one per line.
 files_for() {

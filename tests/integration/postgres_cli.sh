@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The CLI on PostgreSQL + pgvector chosen by configuration (database.type: postgresql): index,
+# incremental re-index, search, status and serve --transport http against the real server of the
+# CTest fixture `postgres`; results match the embedded store's on the same tree; the password never
+# appears in output; a wrong password is a clear error.
+#   postgres_cli.sh path/to/signal-hub     (SIGNAL_HUB_TEST_PG_URL_FILE names the fixture's URL file)
+source "$(dirname "$0")/lib.sh"
+command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
+URL_FILE="${SIGNAL_HUB_TEST_PG_URL_FILE:?the postgres CTest fixture sets SIGNAL_HUB_TEST_PG_URL_FILE}"
+[ -s "$URL_FILE" ] || fail "no PostgreSQL URL in $URL_FILE (did the postgres fixture start?)"
+BASE_URL="$(cat "$URL_FILE")"
+PASSWORD="$(sed -n 's|^postgresql://[^:]*:\([^@]*\)@.*|\1|p' "$URL_FILE")"
+[ -n "$PASSWORD" ] || fail "the fixture URL has no password"
+# A schema of our own: tests share the cluster.
+SCHEMA="cli_$$_$RANDOM"
+case "$BASE_URL" in *\?*) export PG_URL="$BASE_URL&schema=$SCHEMA" ;; *) export PG_URL="$BASE_URL?schema=$SCHEMA" ;; esac
+
+make_tree "$WORK/repo"
+cat >"$WORK/pg.yaml" <<'YAML'
+database:
+  type: postgresql
+  url: ${PG_URL}
+  pool_size: 3
+  max_overflow: 2
+YAML
+
+no_password() { # TEXT WHAT
+    case "$1" in *"$PASSWORD"*) fail "$2 shows the database password: $1" ;; esac
+}
+
+run_expect 0 "$SH" --config "$WORK/pg.yaml" index "$WORK/repo"
+assert_contains "$OUT" "postgresql://postgres:***@127.0.0.1" "index summary names the database"
+no_password "$OUT$ERR" "index"
+assert_contains "$OUT" "added" "index summary"
+pass "index into PostgreSQL chosen by database.type ($(echo "$OUT" | sed -n 's/^files: //p'))"
+[ ! -e "$WORK/repo/.signal-hub" ] || fail "an embedded store was created although database.type is postgresql"
+pass "no embedded store is created"
+
+run_expect 0 "$SH" --config "$WORK/pg.yaml" index "$WORK/repo"
+assert_contains "$OUT" "0 added, 0 changed" "second index"
+pass "a second index changes nothing"
+
+run_expect 0 "$SH" --config "$WORK/pg.yaml" status --json
+no_password "$OUT" "status"
+pg_records="$(json_get "$OUT" "sum(c['records'] for c in d['collections'])")"
+run_expect 0 "$SH" -q --store "$WORK/embedded" index "$WORK/repo"
+emb_records="$(record_count "$WORK/embedded")"
+[ "$pg_records" = "$emb_records" ] || fail "PostgreSQL holds $pg_records records, the embedded store $emb_records"
+pass "status: $pg_records records, the same as the embedded store"
+
+for q in "split a url into scheme and host" "adler checksum" "bounded queue"; do
+    run_expect 0 "$SH" --config "$WORK/pg.yaml" search "$q" --mode lexical --json
+    pg_files="$(json_get "$OUT" "[r['file_path'] + ':' + str(r['start_line']) for r in d['results']]")"
+    run_expect 0 "$SH" --store "$WORK/embedded" search "$q" --mode lexical --json
+    emb_files="$(json_get "$OUT" "[r['file_path'] + ':' + str(r['start_line']) for r in d['results']]")"
+    [ "$pg_files" = "$emb_files" ] || fail "lexical '$q': PostgreSQL $pg_files, embedded $emb_files"
+done
+pass "lexical rankings equal the embedded store's for three queries"
+run_expect 0 "$SH" --config "$WORK/pg.yaml" search "split a url into scheme and host" --json
+[ "$(json_get "$OUT" "d['results'][0]['file_path']")" = src/net/url.py ] || fail "hybrid search: $OUT"
+pass "hybrid search finds src/net/url.py first"
+run_expect 0 "$SH" --store "$PG_URL" search "adler checksum" --json
+[ "$(json_get "$OUT" "d['results'][0]['file_path']")" = src/checksum.go ] || fail "--store URL search: $OUT"
+pass "--store accepts a postgresql:// URL"
+
+# serve over HTTP from the database: /ready and a search through MCP.
+"$SH" --config "$WORK/pg.yaml" serve --transport http --port 0 --root "$WORK/repo" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+PID=$!
+wait_for_address "$PID" "$WORK/serve.err"
+no_password "$(cat "$WORK/serve.err")" "serve"
+ready="$(curl -s -m 10 "http://127.0.0.1:$PORT/ready")"
+[ "$(json_get "$ready" "d['status']")" = ready ] || fail "/ready: $ready"
+pass "/ready is 200 with the store in PostgreSQL"
+mcp_initialize
+mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"index_status","arguments":{}}}'
+reply="$BODY"
+[ "$(json_get "$reply" "d['result']['structuredContent']['collections'][0]['tree']['up_to_date']")" = True ] ||
+    fail "index_status over PostgreSQL: $reply"
+pass "index_status through MCP: the tree is up to date with the database"
+kill -TERM "$PID"
+set +e; wait "$PID"; rc=$?; set -e
+[ "$rc" -eq 0 ] || fail "serve exited with $rc after SIGTERM"
+pass "serve from PostgreSQL shuts down cleanly"
+
+BAD_URL="${PG_URL/:$PASSWORD@/:wrong-$RANDOM@}"
+run_expect 5 "$SH" --store "$BAD_URL" status
+no_password "$ERR" "a login error"
+case "$ERR" in *wrong-*) fail "the error repeats the wrong password: $ERR" ;; esac
+pass "a wrong password: exit 5 and a message without the password ($ERR)"
