@@ -64,11 +64,10 @@ Status ReadExport(const std::string& path, ExportVisitor& visitor,
                     return DataLoss(where() + "the trailer names collection '" + p.trailer.collection +
                                     "' inside the block of '" + header->spec.name + "'");
                 }
-                if (p.trailer.records != count || header->records != count) {
+                if (p.trailer.records != count) {
                     return DataLoss(where() + "collection '" + header->spec.name + "': the file holds " +
                                     std::to_string(count) + " records, the trailer says " +
-                                    std::to_string(p.trailer.records) + " and the header " +
-                                    std::to_string(header->records));
+                                    std::to_string(p.trailer.records));
                 }
                 if (p.trailer.checksum != checksum->Hex()) {
                     return DataLoss(where() + "collection '" + header->spec.name + "': checksum mismatch (trailer " +
