@@ -301,7 +301,8 @@ class PgVectorStore::Impl {
 
     Status Migrate(PgConn& c) {
         Txn txn(c);
-        SH_RETURN_IF_ERROR(txn.Begin());
+        // No NOTICEs ("relation ... already exists, skipping") on the client's stderr.
+        SH_RETURN_IF_ERROR(txn.Begin("BEGIN; SET LOCAL client_min_messages = warning"));
         // One database-wide lock: CREATE EXTENSION / CREATE SCHEMA IF NOT EXISTS are not safe
         // against concurrent creators (unique violations), and migrations are rare and quick.
         SH_RETURN_IF_ERROR(c.Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
@@ -920,7 +921,7 @@ class PgVectorStore::Impl {
         if (read_only_) return RefuseReadOnly();
         return Run([&](PgConn& c) -> Status {
             Txn txn(c);
-            SH_RETURN_IF_ERROR(txn.Begin());
+            SH_RETURN_IF_ERROR(txn.Begin("BEGIN; SET LOCAL client_min_messages = warning"));
             SH_RETURN_IF_ERROR(c.Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                                        PgParams().Text("signal-hub schema migrations"))
                                    .status());
@@ -1079,7 +1080,8 @@ class PgVectorStore::Impl {
                                                              " WHERE id = $1::int8",
                                                          PgParams().Int8(row.id)));
             // Index builds get more memory than the server default (64MB), so that the graph fits.
-            return c.Exec("BEGIN; SET LOCAL maintenance_work_mem = '512MB'; CREATE INDEX IF NOT EXISTS " +
+            return c.Exec("BEGIN; SET LOCAL client_min_messages = warning; SET LOCAL maintenance_work_mem = '512MB'; "
+                          "CREATE INDEX IF NOT EXISTS " +
                           IndexName(row.id) + " ON " + RecordsTable(row.id) + " USING hnsw (embedding " +
                           OpClass(row.spec.metric) + ") WITH (m = " + std::to_string(params.Int4(0, 0)) +
                           ", ef_construction = " + std::to_string(params.Int4(0, 1)) + "); COMMIT");
