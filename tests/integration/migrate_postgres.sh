@@ -7,7 +7,8 @@ source "$(dirname "$0")/lib.sh"
 GEN="${2:?usage: $0 signal-hub gen_export_tool}"
 source "$(dirname "$0")/pg_lib.sh"
 DB_NAME="sh_mig_$$"
-trap 'rc=$?; drop_databases "$DB_NAME"; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
+DB_NAMES=("$DB_NAME")
+trap 'rc=$?; drop_databases "${DB_NAMES[@]}"; psql -X -q "$PG_SERVER_URL" -c "DROP ROLE IF EXISTS sh_mig_role_$$" >/dev/null 2>&1; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
 DB="$(new_database "$DB_NAME")"
 
 make_tree "$WORK/tree"
@@ -40,6 +41,20 @@ run_expect 0 "$SH" migrate init-db --database "$DB"
 run_expect 0 "$SH" migrate init-db --database "$DB"
 [ "$(sql "$DB" "SELECT count(*) FROM signal_hub_schema_migrations")" = 1 ] || fail "migrations applied twice"
 pass "init-db twice"
+
+# Without the right to CREATE EXTENSION (pgvector is not a trusted extension), init-db says what a
+# superuser must run.
+ROLE="sh_mig_role_$$"
+psql -X -q -v ON_ERROR_STOP=1 "$PG_SERVER_URL" -c "CREATE ROLE \"$ROLE\" LOGIN PASSWORD 'pw-$$'" >/dev/null
+DB_NAMES+=("${DB_NAME}_noext")
+NOEXT="$(new_database "${DB_NAME}_noext")"
+psql -X -q -v ON_ERROR_STOP=1 "$PG_SERVER_URL" -c "ALTER DATABASE \"${DB_NAME}_noext\" OWNER TO \"$ROLE\"" >/dev/null
+NOEXT_URL="$(echo "$NOEXT" | sed -E "s#//[^@]*@#//$ROLE:pw-$$@#")"
+run_expect 4 "$SH" migrate init-db --database "$NOEXT_URL"
+assert_contains "$ERR" "a superuser must run, in database ${DB_NAME}_noext: CREATE EXTENSION IF NOT EXISTS vector;" "init-db without CREATE EXTENSION"
+psql -X -q "$NOEXT" -c "CREATE EXTENSION vector" >/dev/null
+run_expect 0 "$SH" migrate init-db --database "$NOEXT_URL"
+pass "init-db without the extension privilege names the superuser statement; works once it ran"
 
 # --- import + verify -------------------------------------------------------------
 run_expect 0 "$SH" migrate import --input "$WORK/dump.jsonl.zst" --database "$DB" --batch-size 7
