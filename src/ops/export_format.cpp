@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "store/metadata_json.hpp"
 
@@ -18,6 +19,79 @@ using Json = nlohmann::json;
 namespace {
 
 std::string JsonString(std::string_view s) { return Json(std::string(s)).dump(); }
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string Base64(std::string_view in) {
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const std::uint32_t v = (static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16) |
+                                (static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8) |
+                                static_cast<unsigned char>(in[i + 2]);
+        out += kB64[(v >> 18) & 63];
+        out += kB64[(v >> 12) & 63];
+        out += kB64[(v >> 6) & 63];
+        out += kB64[v & 63];
+    }
+    if (i < in.size()) {
+        std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16;
+        if (i + 1 < in.size()) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
+        out += kB64[(v >> 18) & 63];
+        out += kB64[(v >> 12) & 63];
+        out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+std::optional<std::string> FromBase64(std::string_view in) {
+    if (in.size() % 4 != 0) return std::nullopt;
+    std::string out;
+    out.reserve(in.size() / 4 * 3);
+    for (size_t i = 0; i < in.size(); i += 4) {
+        std::uint32_t v = 0;
+        int pad = 0;
+        for (size_t j = 0; j < 4; ++j) {
+            const char c = in[i + j];
+            int d = 0;
+            if (c == '=' && i + 4 == in.size() && j >= 2) {
+                ++pad;
+            } else {
+                if (pad > 0) return std::nullopt;
+                const char* p = std::strchr(kB64, c);
+                if (c == '\0' || p == nullptr) return std::nullopt;
+                d = static_cast<int>(p - kB64);
+            }
+            v = (v << 6) | static_cast<std::uint32_t>(d);
+        }
+        out += static_cast<char>((v >> 16) & 0xFF);
+        if (pad < 2) out += static_cast<char>((v >> 8) & 0xFF);
+        if (pad < 1) out += static_cast<char>(v & 0xFF);
+    }
+    return out;
+}
+
+// A JSON string, or {"$base64":"..."} for bytes that are not valid UTF-8 (lossless either way).
+std::string JsonBytes(std::string_view s) {
+    try {
+        return JsonString(s);
+    } catch (const std::exception&) {
+        return "{\"$base64\":\"" + Base64(s) + "\"}";
+    }
+}
+
+// Reads a value written by JsonBytes.
+Result<std::string> BytesFrom(const Json& v, const char* key) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_object() && v.size() == 1 && v.contains("$base64") && v["$base64"].is_string()) {
+        auto decoded = FromBase64(v["$base64"].get<std::string>());
+        if (!decoded) return InvalidArgument(std::string("\"") + key + "\" holds invalid base64");
+        return std::move(*decoded);
+    }
+    return InvalidArgument(std::string("\"") + key + "\" is neither a string nor {\"$base64\": ...}");
+}
 
 // A DOM parser that reads the numbers of the top-level "embedding" array as float32 with
 // std::from_chars (from the number's own text), so that they round-trip bit-exactly.
@@ -122,13 +196,8 @@ std::string EncodeTrailer(const ExportTrailer& t) {
 }
 
 Result<std::string> EncodeRecord(const Record& record) {
-    std::string out;
-    try {
-        out = "{\"type\":\"record\",\"id\":" + JsonString(record.id);
-        if (record.document) out += ",\"document\":" + JsonString(*record.document);
-    } catch (const std::exception&) {
-        return InvalidArgument("record '" + record.id + "': id or document is not valid UTF-8");
-    }
+    std::string out = "{\"type\":\"record\",\"id\":" + JsonBytes(record.id);
+    if (record.document) out += ",\"document\":" + JsonBytes(*record.document);
     SH_ASSIGN_OR_RETURN(std::string metadata, store::EncodeMetadataJson(record.id, record.metadata));
     out += ",\"metadata\":";
     out += metadata;
@@ -195,10 +264,12 @@ Result<ParsedLine> ParseLine(std::string_view line) {
     }
     if (type != "record") return InvalidArgument("unknown line type '" + type + "'");
     out.kind = LineKind::kRecord;
-    SH_ASSIGN_OR_RETURN(out.record.id, RequireString(j, "id"));
+    auto id = j.find("id");
+    if (id == j.end()) return InvalidArgument("missing \"id\"");
+    SH_ASSIGN_OR_RETURN(out.record.id, BytesFrom(*id, "id"));
     if (auto it = j.find("document"); it != j.end() && !it->is_null()) {
-        if (!it->is_string()) return InvalidArgument("\"document\" is not a string");
-        out.record.document = it->get<std::string>();
+        SH_ASSIGN_OR_RETURN(std::string doc, BytesFrom(*it, "document"));
+        out.record.document = std::move(doc);
     }
     auto meta = j.find("metadata");
     if (meta == j.end() || !meta->is_object()) return InvalidArgument("missing or non-object \"metadata\"");

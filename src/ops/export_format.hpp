@@ -13,7 +13,8 @@
 // float32 written as the shortest decimal that round-trips (std::to_chars) and read back with
 // std::from_chars: bit-exact. NaN and infinities are refused in embeddings (pgvector refuses
 // them too); metadata doubles keep the shared metadata JSON form (store/metadata_json.hpp),
-// which does carry NaN/inf. Strings must be valid UTF-8.
+// which does carry NaN/inf. An id or document that is not valid UTF-8 is written as
+// {"$base64":"..."} (lossless); metadata strings are UTF-8 in every store.
 
 #include <array>
 #include <cstdint>
@@ -42,7 +43,7 @@ struct ExportTrailer {
 
 std::string EncodeHeader(const ExportHeader& header);
 std::string EncodeTrailer(const ExportTrailer& trailer);
-// InvalidArgument (naming the record) for a NaN/infinite embedding value or a string that is not UTF-8.
+// InvalidArgument (naming the record) for a NaN/infinite embedding value or a metadata string that is not UTF-8.
 Result<std::string> EncodeRecord(const Record& record);
 
 // The shortest decimal that reads back as the same float (std::to_chars); finite values only.

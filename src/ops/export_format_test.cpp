@@ -136,14 +136,28 @@ TEST(ExportFormat, UnicodeIdsWithSpacesAndSlashesAndNoDocument) {
     EXPECT_EQ(*back.document, "");
 }
 
-TEST(ExportFormat, InvalidUtf8IsRefusedNamingTheRecord) {
+TEST(ExportFormat, NonUtf8IdsAndDocumentsRoundTripAsBase64) {
     Record r;
-    r.id = "bad";
-    r.document = std::string("\xff\xfe");
+    r.id = std::string("latin1-caf\xe9");
     r.embedding = {1.0f};
+    for (std::string doc : {std::string("\xff\xfe"), std::string("Gr\xfc\xdf" "e\0x", 7), std::string("\xc0"),
+                            std::string("ab\xc0"), std::string("abc\xc0")}) {
+        r.document = doc;
+        auto line = EncodeRecord(r);
+        ASSERT_TRUE(line.ok()) << line.status().ToString();
+        EXPECT_NE(line->find("{\"$base64\":\""), std::string::npos);
+        Record back = RoundTrip(r);
+        EXPECT_EQ(back.id, r.id);
+        ASSERT_TRUE(back.document.has_value());
+        EXPECT_EQ(*back.document, doc);
+        EXPECT_EQ(RecordDigest(back), RecordDigest(r));
+    }
+    EXPECT_FALSE(ParseLine(R"({"type":"record","id":{"$base64":"a"},"metadata":{},"embedding":[]})").ok());
+    // Metadata must be UTF-8 (as in every store): refused naming the record.
+    r.metadata["k"] = std::string("\xff");
     auto line = EncodeRecord(r);
     ASSERT_FALSE(line.ok());
-    EXPECT_NE(line.status().message().find("'bad'"), std::string::npos);
+    EXPECT_NE(line.status().message().find("latin1-caf"), std::string::npos);
 }
 
 TEST(ExportFormat, HeaderAndTrailerRoundTrip) {

@@ -12,6 +12,8 @@ trap 'rc=$?; drop_databases "${DB_NAMES[@]}"; psql -X -q "$PG_SERVER_URL" -c "DR
 DB="$(new_database "$DB_NAME")"
 
 make_tree "$WORK/tree"
+# A Latin-1 file: indexed as text, its chunks are not valid UTF-8 (exported as base64, lossless).
+printf '# Latin-1 source, not UTF-8: caf\xe9\n\ndef greeting():\n    return "Gr\xfc\xdfe aus dem Caf\xe9, willkommen"\n' >"$WORK/tree/src/latin1.py"
 "$SH" --store "$WORK/store" -q index "$WORK/tree" >/dev/null
 COLL="$(json_get "$("$SH" --store "$WORK/store" status --json)" "d['collections'][0]['name']")"
 N="$(record_count "$WORK/store")"
@@ -26,7 +28,8 @@ head -n1 "$WORK/dump.jsonl" | grep -q '"format":"signal-hub-export","version":1'
 [ "$(wc -l <"$WORK/dump.jsonl")" -eq $((N + 2)) ] || fail "expected $N records + header + trailer"
 "$SH" migrate export --source embedded --store "$WORK/store" --all --output - -q | cmp - "$WORK/dump.jsonl" ||
     fail "export to stdout differs"
-pass "export: $N records, plain = zstd = stdout"
+grep -q '"document":{"$base64":"' "$WORK/dump.jsonl" || fail "the Latin-1 chunk was not exported as base64"
+pass "export: $N records, plain = zstd = stdout, non-UTF-8 document as base64"
 
 run_expect 2 "$SH" migrate export --source embedded --store "$WORK/store" --output "$WORK/x.jsonl"
 assert_contains "$ERR" "--collection NAME (repeatable) or --all" "export without a collection"
