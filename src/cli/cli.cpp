@@ -31,6 +31,7 @@ int Run(int argc, char** argv) {
     AddSearchCommand(app, global, exit_code);
     AddStatusCommand(app, global, exit_code);
     AddServeCommand(app, global, exit_code);
+    AddMigrateCommand(app, global, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

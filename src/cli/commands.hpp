@@ -14,5 +14,6 @@ void AddIndexCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddSearchCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddStatusCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace signalhub::cli

@@ -410,6 +410,35 @@ Result<PgResult> PgConn::Query(const std::string& sql, const PgParams& params) {
     return ErrorFrom(r, std::string_view(sql).substr(0, cut));
 }
 
+Status PgConn::CopyIn(const std::string& sql, std::string_view data) {
+    const std::string_view what = std::string_view(sql).substr(0, std::min<size_t>(sql.size(), 60));
+    pg_result* r = PQexec(conn_, sql.c_str());
+    if (r == nullptr || PQresultStatus(r) != PGRES_COPY_IN) return ErrorFrom(r, what);
+    PQclear(r);
+    constexpr size_t kChunk = 1 << 20;
+    bool sent = true;
+    for (size_t off = 0; off < data.size() && sent; off += kChunk) {
+        const size_t n = std::min(kChunk, data.size() - off);
+        sent = PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) == 1;
+    }
+    if (!sent || PQputCopyEnd(conn_, nullptr) != 1) {
+        return Unavailable("PostgreSQL at " + endpoint_ + ": " + std::string(what) + ": " + Trim(PQerrorMessage(conn_)));
+    }
+    Status status = Status::Ok();
+    while (pg_result* res = PQgetResult(conn_)) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            if (status.ok()) {
+                status = ErrorFrom(res, what);
+            } else {
+                PQclear(res);
+            }
+        } else {
+            PQclear(res);
+        }
+    }
+    return status;
+}
+
 // ---- PgPool -----------------------------------------------------------------
 
 PgPool::PgPool(PgUrl url) : url_(std::move(url)) {}

@@ -123,6 +123,9 @@ class PgConn {
     Status Exec(const std::string& sql);
     // Extended protocol, unnamed statement, binary results.
     Result<PgResult> Query(const std::string& sql, const PgParams& params = {});
+    // COPY ... FROM STDIN: runs `sql` and sends `data` (already in the COPY format the
+    // statement names, e.g. PGCOPY binary) as the copy stream.
+    Status CopyIn(const std::string& sql, std::string_view data);
 
     // Good means usable: the socket is open and no transaction is left open.
     // Reads whatever the server sent while idle (e.g. a termination notice).

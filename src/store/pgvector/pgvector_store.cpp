@@ -50,6 +50,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -300,7 +301,8 @@ class PgVectorStore::Impl {
 
     Status Migrate(PgConn& c) {
         Txn txn(c);
-        SH_RETURN_IF_ERROR(txn.Begin());
+        // No NOTICEs ("relation ... already exists, skipping") on the client's stderr.
+        SH_RETURN_IF_ERROR(txn.Begin("BEGIN; SET LOCAL client_min_messages = warning"));
         // One database-wide lock: CREATE EXTENSION / CREATE SCHEMA IF NOT EXISTS are not safe
         // against concurrent creators (unique violations), and migrations are rare and quick.
         SH_RETURN_IF_ERROR(c.Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
@@ -911,6 +913,181 @@ class PgVectorStore::Impl {
         });
     }
 
+    // ---- bulk load ----------------------------------------------------------------
+
+    std::string CheckpointsTable() const { return schema_ + ".signal_hub_import_checkpoints"; }
+
+    Status EnsureImportCheckpoints() {
+        if (read_only_) return RefuseReadOnly();
+        return Run([&](PgConn& c) -> Status {
+            Txn txn(c);
+            SH_RETURN_IF_ERROR(txn.Begin("BEGIN; SET LOCAL client_min_messages = warning"));
+            SH_RETURN_IF_ERROR(c.Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                                       PgParams().Text("signal-hub schema migrations"))
+                                   .status());
+            SH_RETURN_IF_ERROR(c.Exec("CREATE TABLE IF NOT EXISTS " + CheckpointsTable() +
+                                      "(input_key text NOT NULL, collection bytea NOT NULL, collection_id bigint NOT NULL, "
+                                      "last_id bytea NOT NULL, records bigint NOT NULL, "
+                                      "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (input_key, collection))"));
+            return txn.Commit();
+        });
+    }
+
+    Result<std::optional<ImportCheckpoint>> GetImportCheckpoint(std::string_view key, std::string_view collection) {
+        return Run([&](PgConn& c) -> Result<std::optional<ImportCheckpoint>> {
+            SH_ASSIGN_OR_RETURN(std::optional<CollectionRow> row, FindCollection(c, collection, false));
+            if (!row) return std::optional<ImportCheckpoint>();
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT last_id, records FROM " + CheckpointsTable() +
+                                                        " WHERE input_key = $1::text AND collection = $2::bytea"
+                                                        " AND collection_id = $3::int8",
+                                                    PgParams().Text(key).Bytea(collection).Int8(row->id)));
+            if (r.rows() == 0) return std::optional<ImportCheckpoint>();
+            ImportCheckpoint cp;
+            cp.key = std::string(key);
+            cp.last_id = r.String(0, 0);
+            cp.records = r.Int8(0, 1);
+            return std::optional<ImportCheckpoint>(std::move(cp));
+        });
+    }
+
+    static void PutBE(std::string& out, std::uint64_t v, int bytes) {
+        for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+    }
+    static void PutField(std::string& out, std::string_view bytes) {
+        PutBE(out, static_cast<std::uint32_t>(bytes.size()), 4);
+        out.append(bytes);
+    }
+    static void PutNull(std::string& out) { PutBE(out, 0xFFFFFFFFu, 4); }
+
+    Status BulkLoad(std::string_view collection, std::span<const Record> records,
+                    const std::optional<ImportCheckpoint>& checkpoint) {
+        if (read_only_) return RefuseReadOnly();
+        // The COPY stream (PGCOPY binary): prepared once, outside the retry loop.
+        std::vector<PreparedRecord> prepared;
+        prepared.reserve(records.size());
+        std::unordered_set<std::string_view> seen;
+        for (const Record& rec : records) {
+            if (!seen.insert(rec.id).second) {
+                return InvalidArgument("bulk load into '" + std::string(collection) + "': record id '" + rec.id +
+                                       "' appears twice in one batch");
+            }
+            SH_ASSIGN_OR_RETURN(PreparedRecord p, Prepare(rec));
+            prepared.push_back(std::move(p));
+        }
+        std::string data("PGCOPY\n\xff\r\n\0", 11);
+        PutBE(data, 0, 4);  // flags
+        PutBE(data, 0, 4);  // header extension length
+        std::int64_t tokens = 0;
+        for (const PreparedRecord& p : prepared) {
+            PutBE(data, 8, 2);
+            PutField(data, p.record->id);
+            if (p.record->document) PutField(data, *p.record->document); else PutNull(data);
+            PutField(data, p.metadata_json);
+            PutBE(data, 4 + p.record->embedding.size() * 4, 4);
+            PutBE(data, p.record->embedding.size(), 2);
+            PutBE(data, 0, 2);
+            for (float x : p.record->embedding) PutBE(data, std::bit_cast<std::uint32_t>(x), 4);
+            if (p.language) PutField(data, *p.language); else PutNull(data);
+            if (p.glob_path) PutField(data, *p.glob_path); else PutNull(data);
+            PutField(data, p.lexemes);
+            PutBE(data, 4, 4);
+            PutBE(data, static_cast<std::uint32_t>(p.lexeme_count), 4);
+            tokens += p.lexeme_count;
+        }
+        PutBE(data, 0xFFFF, 2);  // trailer
+        return Run([&](PgConn& c) -> Status {
+            Txn txn(c);
+            SH_RETURN_IF_ERROR(txn.Begin());
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection, false, true));
+            for (const Record& rec : records) {
+                if (static_cast<int>(rec.embedding.size()) != row.spec.dimension) {
+                    return InvalidArgument("record '" + rec.id + "' has an embedding of dimension " +
+                                           std::to_string(rec.embedding.size()) + ", collection '" +
+                                           std::string(collection) + "' has dimension " +
+                                           std::to_string(row.spec.dimension));
+                }
+            }
+            const std::string table = RecordsTable(row.id);
+            SH_RETURN_IF_ERROR(c.Exec("CREATE TEMPORARY TABLE signal_hub_import_staging (id bytea, document bytea, "
+                                      "metadata text, embedding " + vector_type_ +
+                                      ", language bytea, glob_path text, lexemes text, lexeme_count integer) "
+                                      "ON COMMIT DROP"));
+            SH_RETURN_IF_ERROR(c.CopyIn("COPY signal_hub_import_staging FROM STDIN (FORMAT binary)", data));
+            SH_ASSIGN_OR_RETURN(PgResult d, c.Query("WITH d AS (DELETE FROM " + table +
+                                                        " t USING signal_hub_import_staging s WHERE t.id = s.id "
+                                                        "RETURNING t.lexeme_count) "
+                                                        "SELECT count(*)::int8, coalesce(sum(lexeme_count), 0)::int8 FROM d"));
+            const std::int64_t removed = d.Int8(0, 0), removed_tokens = d.Int8(0, 1);
+            SH_RETURN_IF_ERROR(c.Exec("INSERT INTO " + table +
+                                      "(id, document, metadata, embedding, language, glob_path, lexemes, lexeme_count) "
+                                      "SELECT id, document, metadata::json, embedding, language, glob_path, "
+                                      "lexemes::tsvector, lexeme_count FROM signal_hub_import_staging"));
+            SH_RETURN_IF_ERROR(c.Query("UPDATE " + collections_ +
+                                           " SET records = records + $2::int8, total_tokens = total_tokens + $3::int8"
+                                           " WHERE id = $1::int8",
+                                       PgParams()
+                                           .Int8(row.id)
+                                           .Int8(static_cast<std::int64_t>(records.size()) - removed)
+                                           .Int8(tokens - removed_tokens))
+                                   .status());
+            if (checkpoint) {
+                SH_RETURN_IF_ERROR(
+                    c.Query("INSERT INTO " + CheckpointsTable() +
+                                "(input_key, collection, collection_id, last_id, records) VALUES "
+                                "($1::text, $2::bytea, $3::int8, $4::bytea, $5::int8) ON CONFLICT (input_key, collection) "
+                                "DO UPDATE SET collection_id = excluded.collection_id, last_id = excluded.last_id, "
+                                "records = excluded.records, updated_at = now()",
+                            PgParams()
+                                .Text(checkpoint->key)
+                                .Bytea(collection)
+                                .Int8(row.id)
+                                .Bytea(checkpoint->last_id)
+                                .Int8(checkpoint->records))
+                        .status());
+            }
+            SH_RETURN_IF_ERROR(BumpDataVersion(c));
+            return txn.Commit();
+        });
+    }
+
+    std::string IndexName(std::int64_t id) const {
+        return QuoteIdent("signal_hub_records_" + std::to_string(id) + "_hnsw");
+    }
+
+    Result<bool> HasVectorIndex(std::string_view collection) {
+        return Run([&](PgConn& c) -> Result<bool> {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT to_regclass($1) IS NOT NULL",
+                                                    PgParams().Text(schema_ + "." + IndexName(row.id))));
+            return r.Bytes(0, 0) == std::string_view("\x01", 1);
+        });
+    }
+
+    Status DropVectorIndex(std::string_view collection) {
+        if (read_only_) return RefuseReadOnly();
+        return Run([&](PgConn& c) -> Status {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            return c.Exec("DROP INDEX IF EXISTS " + schema_ + "." + IndexName(row.id));
+        });
+    }
+
+    Status BuildVectorIndex(std::string_view collection) {
+        if (read_only_) return RefuseReadOnly();
+        return Run([&](PgConn& c) -> Status {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            if (row.spec.dimension > kHnswMaxDimensions) return Status::Ok();
+            SH_ASSIGN_OR_RETURN(PgResult params, c.Query("SELECT hnsw_m, hnsw_ef_construction FROM " + collections_ +
+                                                             " WHERE id = $1::int8",
+                                                         PgParams().Int8(row.id)));
+            // Index builds get more memory than the server default (64MB), so that the graph fits.
+            return c.Exec("BEGIN; SET LOCAL client_min_messages = warning; SET LOCAL maintenance_work_mem = '512MB'; "
+                          "CREATE INDEX IF NOT EXISTS " +
+                          IndexName(row.id) + " ON " + RecordsTable(row.id) + " USING hnsw (embedding " +
+                          OpClass(row.spec.metric) + ") WITH (m = " + std::to_string(params.Int4(0, 0)) +
+                          ", ef_construction = " + std::to_string(params.Int4(0, 1)) + "); COMMIT");
+        });
+    }
+
     Stats stats() const { return {exact_searches_.load(), index_searches_.load(), retries_.load()}; }
     size_t open_connections() const { return pool_.open_connections(); }
 
@@ -959,6 +1136,18 @@ Result<std::vector<Hit>> PgVectorStore::LexicalSearch(std::string_view collectio
                                                       const SearchOptions& options) {
     return impl_->LexicalSearch(collection, query, options);
 }
+Status PgVectorStore::EnsureImportCheckpoints() { return impl_->EnsureImportCheckpoints(); }
+Result<std::optional<PgVectorStore::ImportCheckpoint>> PgVectorStore::GetImportCheckpoint(std::string_view key,
+                                                                                          std::string_view collection) {
+    return impl_->GetImportCheckpoint(key, collection);
+}
+Status PgVectorStore::BulkLoad(std::string_view collection, std::span<const Record> records,
+                               const std::optional<ImportCheckpoint>& checkpoint) {
+    return impl_->BulkLoad(collection, records, checkpoint);
+}
+Result<bool> PgVectorStore::HasVectorIndex(std::string_view collection) { return impl_->HasVectorIndex(collection); }
+Status PgVectorStore::DropVectorIndex(std::string_view collection) { return impl_->DropVectorIndex(collection); }
+Status PgVectorStore::BuildVectorIndex(std::string_view collection) { return impl_->BuildVectorIndex(collection); }
 Status PgVectorStore::CheckHealth() { return impl_->CheckHealth(); }
 Result<std::int64_t> PgVectorStore::DataVersion() { return impl_->DataVersion(); }
 PgVectorStore::Stats PgVectorStore::stats() const { return impl_->stats(); }

@@ -30,6 +30,8 @@
 // (pool exhausted for pool_timeout), plus the VectorStore contract's codes.
 
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "store/vector_store.hpp"
@@ -69,6 +71,32 @@ class PgVectorStore final : public VectorStore {
     Status CheckHealth() override;
     // The store-wide counter in signal_hub_meta, bumped in every writing transaction.
     Result<std::int64_t> DataVersion() override;
+
+    // ---- bulk load (signal-hub migrate import) ----------------------------------
+    //
+    // Import checkpoints live in signal_hub_import_checkpoints (same schema; created by
+    // EnsureImportCheckpoints, idempotent). A checkpoint belongs to one input (`key`, e.g. the
+    // checksum of an exported collection) and one collection *instance*: a checkpoint written
+    // before the collection was dropped and re-created is ignored.
+    struct ImportCheckpoint {
+        std::string key;
+        std::string last_id;        // the last record id committed (inputs are sorted by id)
+        std::int64_t records = 0;   // records committed for this input so far
+    };
+    Status EnsureImportCheckpoints();
+    // nullopt when there is none for (key, collection) or it is stale.
+    Result<std::optional<ImportCheckpoint>> GetImportCheckpoint(std::string_view key, std::string_view collection);
+    // One transaction: COPY ... FROM STDIN (FORMAT binary) into a temporary staging table,
+    // then an upsert into the collection's records table (existing ids are replaced, so a
+    // re-run duplicates nothing), the collection's counters, the data version and, when
+    // given, the checkpoint row. All or nothing. Errors as Commit.
+    Status BulkLoad(std::string_view collection, std::span<const Record> records,
+                    const std::optional<ImportCheckpoint>& checkpoint);
+    // The collection's HNSW index: whether it exists, drop it (before a bulk load into an
+    // empty collection), (re)build it (CREATE INDEX IF NOT EXISTS; no-op above 2000 dims).
+    Result<bool> HasVectorIndex(std::string_view collection);
+    Status DropVectorIndex(std::string_view collection);
+    Status BuildVectorIndex(std::string_view collection);
 
     // Introspection for tests.
     struct Stats {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -475,6 +476,90 @@ TEST_F(PgVectorStoreTest, FilteredSearchUsesTheIndexAndFallsBackToExact) {
     EXPECT_EQ((*one)[0].record.id, "r1234");
     EXPECT_GE(store->stats().index_searches, 1);
     EXPECT_GE(store->stats().exact_searches, 1);
+}
+
+TEST_F(PgVectorStoreTest, BulkLoadUpsertsWithCheckpointsAndKeepsCountersAndLexicalSearch) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->EnsureImportCheckpoints().ok());
+    ASSERT_TRUE(store->EnsureImportCheckpoints().ok());  // idempotent
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+    Record nodoc = MakeRecord("b", {-0.0f, 1e-45f}, "dir with space/b.py", "python", "");
+    nodoc.document.reset();
+    nodoc.metadata["n"] = std::int64_t{7};
+    nodoc.metadata["x"] = 1.0;
+    nodoc.metadata["t"] = true;
+    std::vector<Record> batch = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha beta"), nodoc};
+    const PgVectorStore::ImportCheckpoint cp{"file-1", "b", 2};
+    ASSERT_TRUE(store->BulkLoad("c", batch, cp).ok());
+    auto got = store->GetImportCheckpoint("file-1", "c");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->last_id, "b");
+    EXPECT_EQ((*got)->records, 2);
+    // Records come back exactly (bit-exact floats, typed metadata, absent document).
+    auto page = store->Scan("c", "", 10);
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->records.size(), 2u);
+    EXPECT_EQ(page->records[1].metadata, nodoc.metadata);
+    EXPECT_FALSE(page->records[1].document.has_value());
+    EXPECT_TRUE(std::signbit(page->records[1].embedding[0]));
+    EXPECT_EQ(page->records[1].embedding[1], 1e-45f);
+    // Loading the same ids again replaces them: no duplicates, counters unchanged.
+    batch[0].document = "gamma";
+    ASSERT_TRUE(store->BulkLoad("c", batch, std::nullopt).ok());
+    EXPECT_EQ(store->GetCollection("c")->records, 2);
+    EXPECT_EQ(QueryValue(server_, "SELECT count(*) FROM " + Table("signal_hub_records_1")), "2");
+    SearchOptions so;
+    auto lex = store->LexicalSearch("c", "gamma", so);
+    ASSERT_TRUE(lex.ok());
+    ASSERT_EQ(lex->size(), 1u);
+    EXPECT_EQ((*lex)[0].record.id, "a");
+    EXPECT_TRUE(store->LexicalSearch("c", "alpha", so)->empty());
+    // A wrong dimension or a repeated id is refused and writes nothing (checkpoint included).
+    std::vector<Record> bad = {MakeRecord("c", {1, 0, 0}, "c.py", "python", "x")};
+    Status s = store->BulkLoad("c", bad, PgVectorStore::ImportCheckpoint{"file-1", "c", 3});
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << s.ToString();
+    std::vector<Record> dup = {MakeRecord("d", {1, 0}, "d.py", "python", "x"), MakeRecord("d", {0, 1}, "d.py", "python", "y")};
+    EXPECT_EQ(store->BulkLoad("c", dup, std::nullopt).code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ((*store->GetImportCheckpoint("file-1", "c"))->records, 2);
+    EXPECT_EQ(store->GetCollection("c")->records, 2);
+}
+
+TEST_F(PgVectorStoreTest, ImportCheckpointsOfADroppedCollectionAreIgnored) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->EnsureImportCheckpoints().ok());
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+    std::vector<Record> batch = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha")};
+    ASSERT_TRUE(store->BulkLoad("c", batch, PgVectorStore::ImportCheckpoint{"k", "a", 1}).ok());
+    ASSERT_TRUE(store->GetImportCheckpoint("k", "c")->has_value());
+    ASSERT_TRUE(store->DropCollection("c").ok());
+    EXPECT_FALSE(store->GetImportCheckpoint("k", "c")->has_value());
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+    EXPECT_FALSE(store->GetImportCheckpoint("k", "c")->has_value());
+}
+
+TEST_F(PgVectorStoreTest, VectorIndexCanBeDroppedAndRebuilt) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kL2}).ok());
+    EXPECT_TRUE(*store->HasVectorIndex("c"));
+    ASSERT_TRUE(store->DropVectorIndex("c").ok());
+    EXPECT_FALSE(*store->HasVectorIndex("c"));
+    std::vector<Record> batch = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha"),
+                                 MakeRecord("b", {0, 1}, "b.py", "python", "beta")};
+    ASSERT_TRUE(store->BulkLoad("c", batch, std::nullopt).ok());
+    auto hits = store->VectorSearch("c", std::vector<float>{0.9f, 0.1f}, SearchOptions{.k = 1});
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ((*hits)[0].record.id, "a");
+    ASSERT_TRUE(store->BuildVectorIndex("c").ok());
+    ASSERT_TRUE(store->BuildVectorIndex("c").ok());  // idempotent
+    EXPECT_TRUE(*store->HasVectorIndex("c"));
+    EXPECT_NE(QueryValue(server_, "SELECT indexdef FROM pg_indexes WHERE schemaname = '" + schema_ +
+                                      "' AND indexname = 'signal_hub_records_1_hnsw'")
+                  .value_or(""),
+              "");
 }
 
 }  // namespace

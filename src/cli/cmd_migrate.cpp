@@ -1,0 +1,313 @@
+// signal-hub migrate: export | init-db | import | verify | drop. Parsing only; the work is in
+// ops/migrate.hpp (one library call per subcommand).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/commands.hpp"
+#include "ops/migrate.hpp"
+
+namespace signalhub::cli {
+namespace {
+
+struct MigrateArgs {
+    std::optional<std::string> database, store, chroma_url;
+    std::optional<std::string> source;
+    std::vector<std::string> collections;
+    bool all = false;
+    std::string output, input;
+    std::optional<std::string> against;
+    size_t batch_size = 1000;
+    size_t sample = 100;
+    double min_recall = 0.95;
+    bool json = false, yes = false, no_resume = false, keep_index = false;
+};
+
+void AddConnectionOptions(CLI::App* cmd, MigrateArgs& a) {
+    cmd->add_option("--database", a.database,
+                    "PostgreSQL URL postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME] (default: $DATABASE_URL)");
+    cmd->add_option("--store", a.store, "Embedded store directory (e.g. ./.signal-hub)");
+    cmd->add_option("--chroma-url", a.chroma_url,
+                    "ChromaDB server http(s)://HOST:PORT (opened as a chroma+http:// store; needs the ChromaDB backend)");
+}
+
+// --database, else $DATABASE_URL.
+std::optional<std::string> DatabaseUrl(const MigrateArgs& a) {
+    if (a.database) return a.database;
+    if (const char* env = std::getenv("DATABASE_URL"); env != nullptr && *env != '\0') return std::string(env);
+    return std::nullopt;
+}
+
+ops::Connections ConnectionsOf(const MigrateArgs& a, const GlobalOptions& global) {
+    ops::Connections c;
+    c.database_url = DatabaseUrl(a);
+    c.store_path = a.store ? a.store : global.store;
+    c.chroma_url = a.chroma_url;
+    return c;
+}
+
+// The target of import / verify / drop: --store when given, else --database / $DATABASE_URL.
+Result<std::string> TargetUrl(const MigrateArgs& a, const GlobalOptions& global) {
+    const auto store = a.store ? a.store : global.store;
+    if (store && a.database) return InvalidArgument("give one target: --database URL or --store PATH, not both");
+    if (store) return *store;
+    if (auto db = DatabaseUrl(a)) return ops::StoreUrlFor(ops::SourceKind::kPostgresql, {db, std::nullopt, std::nullopt});
+    return InvalidArgument("no target: give --database URL (or set DATABASE_URL) or --store PATH");
+}
+
+// Progress on stderr: a redrawn line on a terminal, a plain line every few seconds otherwise.
+class ProgressPrinter {
+   public:
+    explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
+    ~ProgressPrinter() { Done(); }
+    ProgressPrinter(const ProgressPrinter&) = delete;
+    ProgressPrinter& operator=(const ProgressPrinter&) = delete;
+    ops::ProgressFn Fn() {
+        return [this](const ops::Progress& p) { Show(p); };
+    }
+    void Done() {
+        if (drawn_) std::fprintf(stderr, "\n");
+        drawn_ = false;
+    }
+
+   private:
+    void Show(const ops::Progress& p) {
+        if (quiet_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (p.phase != phase_ || p.collection != collection_) {
+            Done();
+            phase_ = p.phase;
+            collection_ = p.collection;
+            phase_start_ = now;
+            last_ = {};
+        }
+        const bool finished = p.total > 0 && p.done >= p.total;
+        if (!finished && now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(2000))) return;
+        last_ = now;
+        const double secs = std::chrono::duration<double>(now - phase_start_).count();
+        const double rate = secs > 0 ? static_cast<double>(p.done) / secs : 0;
+        char line[300];
+        if (p.total > 0) {
+            const double frac = std::min(1.0, static_cast<double>(p.done) / static_cast<double>(p.total));
+            const int width = 24, filled = static_cast<int>(frac * width);
+            std::string bar(static_cast<size_t>(filled), '#');
+            bar.append(static_cast<size_t>(width - filled), '.');
+            std::snprintf(line, sizeof line, "%s %s [%s] %3.0f%%  %lld/%lld records  %.0f/s", p.phase.c_str(),
+                          p.collection.c_str(), bar.c_str(), frac * 100, static_cast<long long>(p.done),
+                          static_cast<long long>(p.total), rate);
+        } else {
+            std::snprintf(line, sizeof line, "%s %s %lld records  %.0f/s", p.phase.c_str(), p.collection.c_str(),
+                          static_cast<long long>(p.done), rate);
+        }
+        if (tty_) {
+            std::fprintf(stderr, "\r\033[K%s", line);
+            drawn_ = true;
+        } else {
+            std::fprintf(stderr, "%s\n", line);
+        }
+    }
+    bool quiet_, tty_;
+    bool drawn_ = false;
+    std::string phase_, collection_;
+    std::chrono::steady_clock::time_point phase_start_{}, last_{};
+};
+
+Status RunExport(const MigrateArgs& a, const GlobalOptions& global) {
+    if (!a.source) return InvalidArgument("export needs --source embedded|postgresql|chromadb");
+    SH_ASSIGN_OR_RETURN(ops::SourceKind kind, ops::ParseSourceKind(*a.source));
+    if (a.all == !a.collections.empty()) return InvalidArgument("export needs --collection NAME (repeatable) or --all");
+    ops::ExportOptions o;
+    o.source = kind;
+    SH_ASSIGN_OR_RETURN(o.source_url, ops::StoreUrlFor(kind, ConnectionsOf(a, global)));
+    o.collections = a.collections;
+    o.output = a.output;
+    ProgressPrinter progress(global.quiet);
+    o.progress = progress.Fn();
+    SH_ASSIGN_OR_RETURN(ops::ExportSummary s, ops::ExportCollections(o));
+    progress.Done();
+    for (const auto& w : s.warnings) std::fprintf(stderr, "signal-hub: warning: %s\n", w.c_str());
+    if (!global.quiet) {
+        for (const auto& c : s.collections) {
+            std::fprintf(stderr, "exported collection %s: %lld records\n", c.collection.c_str(),
+                         static_cast<long long>(c.records));
+        }
+        std::fprintf(stderr, "wrote %lld records (%s) to %s in %s\n", static_cast<long long>(s.records),
+                     FormatBytes(static_cast<double>(s.bytes)).c_str(), a.output == "-" ? "stdout" : a.output.c_str(),
+                     FormatDuration(s.seconds).c_str());
+    }
+    return Status::Ok();
+}
+
+Status RunInitDb(const MigrateArgs& a, const GlobalOptions& global) {
+    auto db = DatabaseUrl(a);
+    if (!db) return InvalidArgument("init-db needs --database URL (or DATABASE_URL)");
+    SH_RETURN_IF_ERROR(ops::InitDatabase(*db));
+    if (!global.quiet) std::fprintf(stderr, "database schema is current\n");
+    return Status::Ok();
+}
+
+Status RunImport(const MigrateArgs& a, const GlobalOptions& global) {
+    ops::ImportOptions o;
+    o.input = a.input;
+    SH_ASSIGN_OR_RETURN(o.target_url, TargetUrl(a, global));
+    o.batch_size = a.batch_size;
+    o.resume = !a.no_resume;
+    o.index_after = !a.keep_index;
+    ProgressPrinter progress(global.quiet);
+    o.progress = progress.Fn();
+    SH_ASSIGN_OR_RETURN(ops::ImportSummary s, ops::ImportExport(o));
+    progress.Done();
+    for (const auto& c : s.collections) {
+        std::printf("imported collection %s: %lld records in file, %lld written, %lld already imported (checkpoint); "
+                    "load %.2fs, index build %.2fs\n",
+                    c.collection.c_str(), static_cast<long long>(c.records), static_cast<long long>(c.imported),
+                    static_cast<long long>(c.skipped), c.load_seconds, c.index_seconds);
+    }
+    std::printf("import finished in %.2fs\n", s.seconds);
+    return Status::Ok();
+}
+
+int RunVerify(const MigrateArgs& a, const GlobalOptions& global) {
+    ops::VerifyOptions o;
+    o.collection = a.collections.empty() ? std::nullopt : std::optional<std::string>(a.collections.front());
+    o.sample = a.sample;
+    o.min_recall = a.min_recall;
+    if (a.against.has_value() == a.source.has_value()) {
+        return Fail(InvalidArgument("verify needs --against FILE or --source embedded|postgresql|chromadb (one of them)"));
+    }
+    const ops::Connections conns = ConnectionsOf(a, global);
+    if (a.against) {
+        o.against_file = a.against;
+        auto target = TargetUrl(a, global);
+        if (!target.ok()) return Fail(target.status());
+        o.target_url = *target;
+    } else {
+        auto kind = ops::ParseSourceKind(*a.source);
+        if (!kind.ok()) return Fail(kind.status());
+        auto source = ops::StoreUrlFor(*kind, conns);
+        if (!source.ok()) return Fail(source.status());
+        o.source_url = *source;
+        // The target is the other store: PostgreSQL for an embedded source, the embedded store for a
+        // PostgreSQL source, either for ChromaDB.
+        Result<std::string> target = InvalidArgument("");
+        if (*kind == ops::SourceKind::kEmbedded) {
+            target = ops::StoreUrlFor(ops::SourceKind::kPostgresql, conns);
+        } else if (*kind == ops::SourceKind::kPostgresql) {
+            target = ops::StoreUrlFor(ops::SourceKind::kEmbedded, conns);
+        } else {
+            target = TargetUrl(a, global);
+        }
+        if (!target.ok()) return Fail(target.status().WithContext("verify target"));
+        o.target_url = *target;
+    }
+    ProgressPrinter progress(global.quiet || a.json);
+    o.progress = progress.Fn();
+    auto report = ops::VerifyMigration(o);
+    progress.Done();
+    if (!report.ok()) return Fail(report.status());
+    if (a.json) {
+        std::printf("%s\n", ops::VerifyReportJson(*report).c_str());
+    } else {
+        std::printf("%s", ops::VerifyReportText(*report).c_str());
+    }
+    return report->ok() ? 0 : ExitCodeFor(ErrorCode::kDataLoss);
+}
+
+Status RunDrop(const MigrateArgs& a, const GlobalOptions& global) {
+    if (a.collections.size() != 1) return InvalidArgument("drop needs exactly one --collection NAME");
+    SH_ASSIGN_OR_RETURN(std::string target, TargetUrl(a, global));
+    SH_RETURN_IF_ERROR(ops::DropMigratedCollection(target, a.collections.front(), a.yes));
+    if (!global.quiet) std::fprintf(stderr, "dropped collection %s\n", a.collections.front().c_str());
+    return Status::Ok();
+}
+
+}  // namespace
+
+void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
+    auto* migrate = app.add_subcommand(
+        "migrate",
+        "Move collections between stores (embedded, PostgreSQL + pgvector, ChromaDB) through a versioned JSON Lines "
+        "export, and verify the result");
+    migrate->require_subcommand(1);
+    migrate->fallthrough();
+    migrate->footer(
+        "Typical move to PostgreSQL:\n"
+        "  signal-hub migrate export --source embedded --store .signal-hub --all --output dump.jsonl.zst\n"
+        "  signal-hub migrate init-db --database $DATABASE_URL\n"
+        "  signal-hub migrate import --input dump.jsonl.zst --database $DATABASE_URL\n"
+        "  signal-hub migrate verify --database $DATABASE_URL --against dump.jsonl.zst\n"
+        "Format: docs/production/database-migration/export-format.md");
+
+    auto args = std::make_shared<MigrateArgs>();
+
+    auto* exp = migrate->add_subcommand("export", "Write collections of a store to an export file (streaming)");
+    AddConnectionOptions(exp, *args);
+    exp->add_option("--source", args->source, "Store to read: embedded (--store), postgresql (--database), chromadb (--chroma-url)")
+        ->required()
+        ->check(CLI::IsMember({"embedded", "postgresql", "chromadb"}));
+    exp->add_option("--collection", args->collections, "Collection to export (repeatable)");
+    exp->add_flag("--all", args->all, "Export every collection");
+    exp->add_option("--output", args->output,
+                    "Output file: JSON Lines; zstd-compressed when it ends in .zst; - for stdout. Written to FILE.partial "
+                    "and renamed when complete")
+        ->required();
+    exp->footer(
+        "All chosen collections go into one file (one header/records/trailer block each), records in id order.\n"
+        "Stop writers first: pages are read one by one, not from one snapshot (a count that changed is reported).");
+    exp->callback([&global, &exit_code, args] { exit_code = Finish(RunExport(*args, global)); });
+
+    auto* init = migrate->add_subcommand(
+        "init-db", "Create or upgrade the signal-hub schema in PostgreSQL (idempotent; needs CREATE EXTENSION vector "
+                   "or a superuser to have run it)");
+    AddConnectionOptions(init, *args);
+    init->callback([&global, &exit_code, args] { exit_code = Finish(RunInitDb(*args, global)); });
+
+    auto* imp = migrate->add_subcommand(
+        "import",
+        "Load an export file into PostgreSQL (COPY BINARY batches, resumable, idempotent) or an embedded store");
+    AddConnectionOptions(imp, *args);
+    imp->add_option("--input", args->input, "Export file (.zst: compressed)")->required();
+    imp->add_option("--batch-size", args->batch_size, "Records per transaction (default 1000)")
+        ->check(CLI::Range(1, 1000000));
+    imp->add_flag("--no-resume", args->no_resume,
+                  "Ignore the checkpoint of an earlier run of this file and rewrite every record (still no duplicates)");
+    imp->add_flag("--keep-index", args->keep_index,
+                  "PostgreSQL: keep the HNSW index during the load of an empty collection (default: drop it and build it "
+                  "once at the end, which is faster)");
+    imp->footer(
+        "The file is validated completely (header, trailer, counts, checksums) before anything is written.\n"
+        "Target: --database URL (default $DATABASE_URL) or --store PATH. A collection that exists with another\n"
+        "dimension, metric or model is refused. PostgreSQL imports record a checkpoint per file and collection in\n"
+        "the same transaction as each batch: after a crash, run the same command again to continue.");
+    imp->callback([&global, &exit_code, args] { exit_code = Finish(RunImport(*args, global)); });
+
+    auto* ver = migrate->add_subcommand(
+        "verify", "Compare a target store with an export file or a source store: counts, per-record checksums and "
+                  "nearest-neighbour recall");
+    AddConnectionOptions(ver, *args);
+    ver->add_option("--against", args->against, "Export file to compare with");
+    ver->add_option("--source", args->source,
+                    "Source store instead of a file: embedded (target: --database), postgresql (target: --store), "
+                    "chromadb")
+        ->check(CLI::IsMember({"embedded", "postgresql", "chromadb"}));
+    ver->add_option("--collection", args->collections, "Only this collection (default: every collection of the source)");
+    ver->add_option("--sample", args->sample, "Sampled nearest-neighbour queries per collection (default 100)");
+    ver->add_option("--min-recall", args->min_recall, "Fail when recall@10 is below this (default 0.95)")
+        ->check(CLI::Range(0.0, 1.0));
+    ver->add_flag("--json", args->json, "Print the report as JSON");
+    ver->footer(
+        "Exit 0 when every collection matches (0 missing, 0 extra, 0 different, recall >= minimum); 7 (data loss)\n"
+        "otherwise; other codes for errors (see `signal-hub --help`).");
+    ver->callback([&global, &exit_code, args] { exit_code = RunVerify(*args, global); });
+
+    auto* drop = migrate->add_subcommand("drop", "Drop a collection from a target store (asks for --yes)");
+    AddConnectionOptions(drop, *args);
+    drop->add_option("--collection", args->collections, "Collection to drop")->required();
+    drop->add_flag("--yes", args->yes, "Confirm: delete the collection's records, files and index");
+    drop->callback([&global, &exit_code, args] { exit_code = Finish(RunDrop(*args, global)); });
+}
+
+}  // namespace signalhub::cli
