@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "search/cache.hpp"
+#include "search/context.hpp"
 
 namespace signalhub::search {
 
@@ -55,21 +56,6 @@ bool Overlaps(const SearchResult& a, const SearchResult& b) {
 }
 
 namespace {
-
-SearchResult ToResult(const std::string& collection, const Record& r, double score) {
-    SearchResult out;
-    out.id = r.id;
-    out.collection = collection;
-    out.file_path = GetString(r.metadata, meta::kFilePath).value_or("");
-    out.start_line = static_cast<int>(GetInt(r.metadata, meta::kStartLine).value_or(0));
-    out.end_line = static_cast<int>(GetInt(r.metadata, meta::kEndLine).value_or(0));
-    out.language = GetString(r.metadata, meta::kLanguage).value_or("");
-    out.symbol = GetString(r.metadata, meta::kSymbol).value_or("");
-    out.kind = GetString(r.metadata, meta::kKind).value_or("");
-    out.score = score;
-    out.text = r.document.value_or("");
-    return out;
-}
 
 // Keeps the best-ranked of any group of overlapping chunks of one file, and
 // the first of chunks with identical text (copies of a file in two places).
@@ -195,11 +181,11 @@ Result<std::vector<SearchResult>> Searcher::SearchCollection(const CollectionInf
         for (const auto& h : vector_hits) lists[0].push_back(h.record.id);
         for (const auto& h : lexical_hits) lists[1].push_back(h.record.id);
         for (const auto& [id, score] : FuseRrf(lists, config_.rrf_k)) {
-            ranked.push_back(ToResult(name, *by_id.at(id), score));
+            ranked.push_back(ResultFromRecord(name, *by_id.at(id), score));
         }
     } else {
         const auto& hits = request.mode == Mode::kVector ? vector_hits : lexical_hits;
-        for (const auto& h : hits) ranked.push_back(ToResult(name, h.record, h.score));
+        for (const auto& h : hits) ranked.push_back(ResultFromRecord(name, h.record, h.score));
     }
     std::erase_if(ranked, [&](const SearchResult& r) { return r.score < request.min_score; });
     return Collapse(std::move(ranked), request.k, text_hash);

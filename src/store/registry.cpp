@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "store/embedded/embedded_store.hpp"
+#include "store/forwarding_store.hpp"
 #include "store/memory_store.hpp"
 #include "store/pgvector/pgvector_store.hpp"
 
@@ -22,37 +23,10 @@ Registry& TheRegistry() {
 }
 
 // Forwards to a shared MemoryStore so that "memory://NAME" handles share data.
-class SharedMemoryStore final : public VectorStore {
+class SharedMemoryStore final : public ForwardingStore {
    public:
-    explicit SharedMemoryStore(std::shared_ptr<MemoryStore> store) : store_(std::move(store)) {}
-    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override {
-        return store_->EnsureCollection(spec);
-    }
-    Result<CollectionInfo> GetCollection(std::string_view name) override { return store_->GetCollection(name); }
-    Result<std::vector<CollectionInfo>> ListCollections() override { return store_->ListCollections(); }
-    Status DropCollection(std::string_view name) override { return store_->DropCollection(name); }
-    Status Commit(std::string_view collection, const ChangeSet& changes) override {
-        return store_->Commit(collection, changes);
-    }
-    Result<std::vector<FileState>> ListFiles(std::string_view collection) override {
-        return store_->ListFiles(collection);
-    }
-    Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) override {
-        return store_->Get(collection, ids);
-    }
-    Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) override {
-        return store_->Scan(collection, after_id, limit);
-    }
-    Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
-                                          const SearchOptions& options) override {
-        return store_->VectorSearch(collection, query, options);
-    }
-    Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
-                                           const SearchOptions& options) override {
-        return store_->LexicalSearch(collection, query, options);
-    }
-    Status CheckHealth() override { return store_->CheckHealth(); }
-    Result<std::int64_t> DataVersion() override { return store_->DataVersion(); }
+    explicit SharedMemoryStore(std::shared_ptr<MemoryStore> store)
+        : ForwardingStore(*store), store_(std::move(store)) {}
 
    private:
     std::shared_ptr<MemoryStore> store_;

@@ -16,6 +16,7 @@
 #include <random>
 #include <string>
 
+#include "store/forwarding_store.hpp"
 #include "store/vector_store.hpp"
 
 namespace signalhub::store::pgtest {
@@ -74,40 +75,18 @@ inline std::optional<std::string> QueryValue(const std::string& url, const std::
 }
 
 // Forwards to a store and drops its schema when destroyed.
-class SchemaScopedStore final : public VectorStore {
+class SchemaScopedStore final : public ForwardingStore {
    public:
     SchemaScopedStore(std::unique_ptr<VectorStore> store, std::string server_url, std::string schema)
-        : store_(std::move(store)), server_url_(std::move(server_url)), schema_(std::move(schema)) {}
+        : ForwardingStore(*store),
+          store_(std::move(store)),
+          server_url_(std::move(server_url)),
+          schema_(std::move(schema)) {}
     ~SchemaScopedStore() override {
         store_.reset();
         std::string error = ExecSql(server_url_, "DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
         EXPECT_EQ(error, "") << "dropping test schema " << schema_;
     }
-    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override { return store_->EnsureCollection(spec); }
-    Result<CollectionInfo> GetCollection(std::string_view name) override { return store_->GetCollection(name); }
-    Result<std::vector<CollectionInfo>> ListCollections() override { return store_->ListCollections(); }
-    Status DropCollection(std::string_view name) override { return store_->DropCollection(name); }
-    Status Commit(std::string_view collection, const ChangeSet& changes) override {
-        return store_->Commit(collection, changes);
-    }
-    Result<std::vector<FileState>> ListFiles(std::string_view collection) override { return store_->ListFiles(collection); }
-    Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) override {
-        return store_->Get(collection, ids);
-    }
-    Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) override {
-        return store_->Scan(collection, after_id, limit);
-    }
-    Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
-                                          const SearchOptions& options) override {
-        return store_->VectorSearch(collection, query, options);
-    }
-    Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
-                                           const SearchOptions& options) override {
-        return store_->LexicalSearch(collection, query, options);
-    }
-    Status CheckHealth() override { return store_->CheckHealth(); }
-    Result<std::int64_t> DataVersion() override { return store_->DataVersion(); }
-    Status Flush() override { return store_->Flush(); }
 
    private:
     std::unique_ptr<VectorStore> store_;
