@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -36,7 +37,8 @@ constexpr std::string_view kLastIndexedKey = "signal_hub:last_indexed";
 // normalised copy its index keeps (1.0 comes back as 0.99999994, FLT_MAX as a
 // failure), so the exact float32 bytes are kept in this metadata key (base64).
 constexpr std::string_view kEmbeddingKey = "signal_hub:embedding";
-constexpr size_t kMaxPage = 1000;  // records per paginated read (capped by the server's max_batch_size)
+constexpr size_t kMaxPage = 1000;
+constexpr int kLockedAttempts = 10;  // ~10 s of backoff for "database is locked"  // records per paginated read (capped by the server's max_batch_size)
 
 std::string PercentDecode(std::string_view s) {
     std::string out;
@@ -240,7 +242,16 @@ Result<std::vector<float>> DecodeEmbedding(const json& in) {
         if (!x.is_number()) return Internal("chroma: embedding component is not a number");
         // Chroma prints the shortest decimal that round-trips as float32; read
         // as double (exact rounding) and narrowed, it gives the same float.
-        out.push_back(static_cast<float>(x.get<double>()));
+        const double d = x.get<double>();
+        if (std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max())) {
+            // Round to nearest by hand: the cast is undefined outside float's range.
+            constexpr double kHalfUlpAboveMax = 3.4028235677973366e38;  // FLT_MAX + ulp/2
+            const float big = std::fabs(d) < kHalfUlpAboveMax ? std::numeric_limits<float>::max()
+                                                              : std::numeric_limits<float>::infinity();
+            out.push_back(d < 0 ? -big : big);
+            continue;
+        }
+        out.push_back(static_cast<float>(d));
     }
     return out;
 }
@@ -367,8 +378,22 @@ class ChromaStore::Impl {
 
     // ---- HTTP -----------------------------------------------------------
 
-    // One API call; the reply's JSON on 2xx, a Status otherwise.
+    // One API call; the reply's JSON on 2xx, a Status otherwise. Chroma's
+    // SQLite answers "database is locked" (HTTP 500) while another writer holds
+    // it: such calls are retried with backoff (every call this store makes is
+    // idempotent, see the header).
     Result<json> Call(std::string_view method, const std::string& api_path, const json* body) {
+        std::chrono::milliseconds backoff(20);
+        for (int attempt = 1;; ++attempt) {
+            bool locked = false;
+            Result<json> r = CallOnce(method, api_path, body, &locked);
+            if (!locked || attempt >= kLockedAttempts) return r;
+            std::this_thread::sleep_for(backoff);
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+        }
+    }
+
+    Result<json> CallOnce(std::string_view method, const std::string& api_path, const json* body, bool* locked) {
         std::unique_ptr<net::HttpClient> client = Acquire();
         std::vector<net::HttpHeader> headers = {{"Accept", "application/json"}};
         std::string payload;
@@ -402,7 +427,10 @@ class ChromaStore::Impl {
             return reply;
         }
         std::string message = "chroma server at " + Where() + ": HTTP " + std::to_string(status);
-        if (auto m = JsonString(reply, "message")) message += ": " + *m;
+        if (auto m = JsonString(reply, "message")) {
+            message += ": " + *m;
+            *locked = status == 500 && m->find("database is locked") != std::string::npos;
+        }
         if (status == 401 || status == 403) return Unauthenticated(message + " (check the token)");
         if (status == 404) return NotFound(message);
         if (status == 409) return AlreadyExists(message);
@@ -1020,8 +1048,9 @@ class ChromaStore::Impl {
                                              }));
             if (allowed->empty()) return std::vector<Hit>{};
         }
+        // Embeddings come along (cosine: in the metadata) to re-score the hits in double precision.
         std::vector<std::string> include = {"distances", "documents", "metadatas"};
-        if (options.include_embeddings && spec.metric != DistanceMetric::kCosine) include.push_back("embeddings");
+        if (spec.metric != DistanceMetric::kCosine) include.push_back("embeddings");
         json body = {{"query_embeddings", json::array({QueryVector(query)})},
                      {"n_results", options.k},
                      {"include", include}};
@@ -1043,6 +1072,16 @@ class ChromaStore::Impl {
             h.score = ScoreFromDistance(spec.metric, d.get<double>());
             hits.push_back(std::move(h));
         }
+        SH_RETURN_IF_ERROR(FillEmbeddings(c, hits));
+        {
+            // Chroma's float32 distances, re-scored like every other backend's.
+            const std::vector<float> q = PrepareVector(spec.metric, query);
+            for (auto& h : hits) {
+                if (h.record.embedding.size() == q.size()) {
+                    h.score = Similarity(spec.metric, q, PrepareVector(spec.metric, h.record.embedding));
+                }
+            }
+        }
         if (hits.size() < options.k) {
             // HNSW may return fewer than k under a filter: no silent loss.
             size_t matching = 0;
@@ -1058,9 +1097,7 @@ class ChromaStore::Impl {
             if (matching > hits.size()) return ExactSearch(c, spec, query, options);
         }
         SortAndTrim(hits, options.k);
-        if (options.include_embeddings) {
-            SH_RETURN_IF_ERROR(FillEmbeddings(c, hits));
-        } else {
+        if (!options.include_embeddings) {
             for (auto& h : hits) h.record.embedding.clear();
         }
         return hits;

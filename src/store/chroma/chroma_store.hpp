@@ -80,8 +80,9 @@
 // with the embedded store; readers in other processes are fine.
 //
 // Searches:
-//   - VectorSearch: Chroma's HNSW query (score: 1 - distance for cosine and
-//     ip, -sqrt(distance) for l2, whose Chroma distance is squared). The
+//   - VectorSearch: Chroma's HNSW query; the hits are re-scored here in double
+//     precision from their exact embeddings (cosine similarity, inner product,
+//     negative Euclidean distance), like every other backend. The
 //     language filter is a Chroma `where`; a path_glob is matched here over the
 //     candidates' metadata and passed to Chroma as the allowed `ids`. When HNSW
 //     returns fewer than k hits while more records match, and for exact=true,
@@ -95,6 +96,10 @@
 //     per query: fine for a repository, slow for millions of records.
 //   - Scan: Chroma pages by insertion order, not by id, so a Scan reads all
 //     ids (paginated, no payload), sorts them and fetches the page's records.
+//
+// Chroma 1.0 keeps its catalog in SQLite and answers HTTP 500 "database is
+// locked" while another client writes; such calls are retried with backoff
+// (about 10 s in all) before the error is returned.
 //
 // Errors: InvalidArgument (bad URL, or Chroma refusing a name/value),
 // Unavailable (server unreachable or failing: names host:port, never the

@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "net/http_client.hpp"
 #include "store/vector_store.hpp"
@@ -68,8 +69,14 @@ class DatabaseScopedStore final : public VectorStore {
         : store_(std::move(store)), server_url_(std::move(server_url)), database_(std::move(database)) {}
     ~DatabaseScopedStore() override {
         store_.reset();
-        int status = RawCall(server_url_, "DELETE", "/tenants/default_tenant/databases/" + database_);
-        EXPECT_EQ(status, 200) << "deleting test database " << database_;
+        std::string reply;
+        int status = 0;
+        for (int attempt = 0; attempt < 20; ++attempt) {  // Chroma's SQLite may be busy with another test
+            status = RawCall(server_url_, "DELETE", "/tenants/default_tenant/databases/" + database_, "", &reply);
+            if (status != 500 || reply.find("database is locked") == std::string::npos) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        EXPECT_EQ(status, 200) << "deleting test database " << database_ << ": " << reply;
     }
     Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override { return store_->EnsureCollection(spec); }
     Result<CollectionInfo> GetCollection(std::string_view name) override { return store_->GetCollection(name); }
