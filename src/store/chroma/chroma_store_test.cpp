@@ -4,10 +4,19 @@
 
 #include "store/chroma/chroma_store.hpp"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "store/chroma/chroma_test_util.hpp"
 
@@ -34,6 +43,86 @@ TEST(ChromaStoreUrl, UnreachableServerIsUnavailableAndNamesHostNotToken) {
     EXPECT_EQ(store.status().code(), ErrorCode::kUnavailable);
     EXPECT_THAT(store.status().message(), HasSubstr("127.0.0.1:1"));
     EXPECT_THAT(store.status().message(), Not(HasSubstr("very-secret-token")));
+}
+
+// A fake server on 127.0.0.1 (port 0) that records each request's head and
+// answers every request with HTTP 401, as Chroma does for a bad token.
+class RefusingServer {
+   public:
+    RefusingServer() {
+        fd_ = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = 0;
+        EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        EXPECT_EQ(listen(fd_, 8), 0);
+        socklen_t len = sizeof addr;
+        EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread([this] { Serve(); });
+    }
+    ~RefusingServer() {
+        stop_ = true;
+        thread_.join();
+        close(fd_);
+    }
+    int port() const { return port_; }
+    std::string heads() {
+        std::lock_guard lock(mu_);
+        return heads_;
+    }
+
+   private:
+    void Serve() {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 50) <= 0) continue;
+            int conn = accept(fd_, nullptr, nullptr);
+            if (conn < 0) continue;
+            std::string head;
+            char buf[4096];
+            while (head.find("\r\n\r\n") == std::string::npos) {
+                ssize_t n = read(conn, buf, sizeof buf);
+                if (n <= 0) break;
+                head.append(buf, static_cast<size_t>(n));
+            }
+            {
+                std::lock_guard lock(mu_);
+                heads_ += head;
+            }
+            const std::string body = R"({"error":"AuthError","message":"token refused"})";
+            const std::string reply = "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: " +
+                                      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+            (void)!write(conn, reply.data(), reply.size());
+            close(conn);
+        }
+    }
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::mutex mu_;
+    std::string heads_;
+    std::thread thread_;
+};
+
+TEST(ChromaStoreUrl, TokenGoesInTheChosenHeaderAndARefusalIsUnauthenticated) {
+    RefusingServer server;
+    const std::string base = "chroma+http://127.0.0.1:" + std::to_string(server.port());
+    auto store = OpenStore(base + "?token=tok-from-url", OpenOptions{});
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), ErrorCode::kUnauthenticated) << store.status().ToString();
+    EXPECT_THAT(store.status().message(), Not(HasSubstr("tok-from-url")));
+    EXPECT_THAT(server.heads(), HasSubstr("GET /api/v2/heartbeat HTTP/1.1"));
+    EXPECT_THAT(server.heads(), HasSubstr("Authorization: Bearer tok-from-url\r\n"));
+    EXPECT_THAT(server.heads(), Not(HasSubstr("token=")));  // the store's parameters stay off the wire
+
+    ASSERT_EQ(setenv("CHROMA_TOKEN", "tok-from-env", 1), 0);
+    store = OpenStore(base + "?auth_header=x-chroma-token", OpenOptions{});
+    unsetenv("CHROMA_TOKEN");
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), ErrorCode::kUnauthenticated);
+    EXPECT_THAT(server.heads(), HasSubstr("X-Chroma-Token: tok-from-env\r\n"));
 }
 
 std::vector<float> V(std::initializer_list<float> v) { return v; }
