@@ -96,6 +96,9 @@
 //     per query: fine for a repository, slow for millions of records.
 //   - Scan: Chroma pages by insertion order, not by id, so a Scan reads all
 //     ids (paginated, no payload), sorts them and fetches the page's records.
+//   Paginated reads (Scan, LexicalSearch, exact search, ListFiles) page by
+//   offset and are not snapshots: a Commit running meanwhile may shift records
+//   between pages (read DataVersion before and after to detect it).
 //
 // Chroma 1.0 keeps its catalog in SQLite and answers HTTP 500 "database is
 // locked" while another client writes; such calls are retried with backoff
