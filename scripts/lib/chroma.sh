@@ -27,6 +27,13 @@ chroma_ensure_installed() {
     for tool in node npm; do
         command -v "$tool" >/dev/null 2>&1 || die "chroma: $tool is required (Debian: apt-get install nodejs npm)"
     done
+    # chromadb 3.0.12 declares node >= 20 (tested here with node 20); the server itself is the
+    # native bindings, so an older node may work, but say so when it fails.
+    local node_major
+    node_major="$(node -p 'process.versions.node.split(".")[0]')"
+    if [ "$node_major" -lt 20 ]; then
+        log "chroma: warning: node $(node --version) is older than chromadb's declared node >= 20"
+    fi
     if npm_pinned_current "$CHROMA_NPM_DIR" "${CHROMA_NPM_ENTRIES[@]}"; then
         log "chroma: $CHROMA_NPM_DIR/node_modules is current"
         return 0
