@@ -28,6 +28,8 @@ endfunction()
 
 # Where the CTest fixture `postgres` (tests/CMakeLists.txt) keeps its throw-away cluster's URL.
 set(SIGNAL_HUB_PG_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/pg-test)
+# Where the CTest fixture `chroma` keeps its throw-away ChromaDB server (data, pid, log, url).
+set(SIGNAL_HUB_CHROMA_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/chroma-test)
 
 # signal_hub_test(NAME SOURCES a_test.cpp ... DEPS lib ... [LABELS unit|integration] [TEST_FILTER gtest-filter])
 # One GoogleTest executable; each TEST becomes its own CTest case. TEST_FILTER limits

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): installs what the tests need, builds with
 # -Werror under AddressSanitizer + UndefinedBehaviorSanitizer, and runs the
-# whole CTest suite (unit, postgres, integration and end-to-end tests).
+# whole CTest suite (unit, postgres, chroma, integration and end-to-end tests).
 # Usage: scripts/test.sh [--build-dir DIR] [--no-sanitize] [-L LABEL]
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -23,6 +23,8 @@ source "$REPO_ROOT/scripts/lib/postgres.sh"
 pg_ensure_installed   # PostgreSQL 15 + pgvector 0.8 for the `postgres` tests (their CTest fixture starts a cluster)
 "$REPO_ROOT/scripts/fetch-grammars.sh"
 "$REPO_ROOT/scripts/fetch-e2e-deps.sh"   # the official MCP TypeScript SDK, for tests/e2e
+source "$REPO_ROOT/scripts/lib/chroma.sh"
+chroma_ensure_installed   # the pinned ChromaDB server for the `chroma` tests (their CTest fixture starts it)
 
 log "configuring $BUILD_DIR (sanitizers: $SANITIZE)"
 cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -6,7 +6,7 @@
 
 #include "embed/builtin_embedder.hpp"
 #include "embed/embedder.hpp"
-#include "embed/http_client.hpp"
+#include "net/http_client.hpp"
 #include "embed/openai_embedder.hpp"
 
 namespace signalhub::embed {
@@ -80,7 +80,7 @@ TEST(OpenAiSettings, ValidatesConfiguration) {
 }
 
 TEST(ParseHttpUrl, SplitsOriginPathAndQuery) {
-    auto u = ParseHttpUrl("https://api.openai.com/v1");
+    auto u = net::ParseHttpUrl("https://api.openai.com/v1");
     ASSERT_TRUE(u.ok());
     EXPECT_TRUE(u->tls);
     EXPECT_EQ(u->host, "api.openai.com");
@@ -88,11 +88,11 @@ TEST(ParseHttpUrl, SplitsOriginPathAndQuery) {
     EXPECT_EQ(u->HostHeader(), "api.openai.com");
     EXPECT_EQ(u->Target("/embeddings"), "/v1/embeddings");
 
-    auto azure = ParseHttpUrl("https://res.openai.azure.com/openai/deployments/emb/?api-version=2024-02-01");
+    auto azure = net::ParseHttpUrl("https://res.openai.azure.com/openai/deployments/emb/?api-version=2024-02-01");
     ASSERT_TRUE(azure.ok());
     EXPECT_EQ(azure->Target("/embeddings"), "/openai/deployments/emb/embeddings?api-version=2024-02-01");
 
-    auto local = ParseHttpUrl("http://[::1]:11434");
+    auto local = net::ParseHttpUrl("http://[::1]:11434");
     ASSERT_TRUE(local.ok());
     EXPECT_FALSE(local->tls);
     EXPECT_EQ(local->host, "::1");
@@ -101,13 +101,13 @@ TEST(ParseHttpUrl, SplitsOriginPathAndQuery) {
 
     for (const char* bad : {"api.openai.com/v1", "http://", "http://h:0/", "http://h:99999/", "http://u:p@h/",
                             "http://h/#frag", "http://h:x1/"}) {
-        EXPECT_EQ(ParseHttpUrl(bad).status().code(), ErrorCode::kInvalidArgument) << bad;
+        EXPECT_EQ(net::ParseHttpUrl(bad).status().code(), ErrorCode::kInvalidArgument) << bad;
     }
 }
 
 TEST(RetryAfterHint, ReadsMillisecondsSecondsAndHttpDates) {
     auto now = std::chrono::sys_days{std::chrono::year{2024} / 1 / 2} + std::chrono::hours{10};
-    HttpResponse r;
+    net::HttpResponse r;
     EXPECT_FALSE(RetryAfterHint(r, now).has_value());
     r.headers = {{"retry-after", "3"}};
     EXPECT_EQ(RetryAfterHint(r, now), milliseconds(3000));

@@ -35,7 +35,7 @@ std::string Truncate(std::string s) {
 // The human-readable message of an error response: OpenAI's
 // {"error":{"message","type","code"}}, or {"error":"..."}, {"message"},
 // {"detail"} as other compatible servers send, else the raw body.
-std::string ServerMessage(const HttpResponse& r) {
+std::string ServerMessage(const net::HttpResponse& r) {
     json j = json::parse(r.body, nullptr, false);
     if (j.is_object()) {
         auto it = j.find("error");
@@ -174,7 +174,7 @@ int KnownModelDimension(std::string_view model) {
     return 0;
 }
 
-std::optional<milliseconds> RetryAfterHint(const HttpResponse& response, std::chrono::system_clock::time_point now) {
+std::optional<milliseconds> RetryAfterHint(const net::HttpResponse& response, std::chrono::system_clock::time_point now) {
     if (auto ms = response.Header("retry-after-ms")) {
         char* end = nullptr;
         double v = std::strtod(ms->c_str(), &end);
@@ -218,7 +218,7 @@ std::optional<milliseconds> RetryAfterHint(const HttpResponse& response, std::ch
 Result<std::unique_ptr<OpenAiEmbedder>> CreateOpenAiEmbedder(const config::EmbeddingConfig& config,
                                                              OpenAiOptions options) {
     std::string model = config.model.empty() ? std::string(kOpenAiDefaultModel) : config.model;
-    auto url = ParseHttpUrl(config.base_url);
+    auto url = net::ParseHttpUrl(config.base_url);
     if (!url.ok()) return url.status().WithContext("embedding.base_url");
     if (config.batch_size < 1 || config.batch_size > kMaxBatchSize) {
         return InvalidArgument("embedding.batch_size must be within 1.." + std::to_string(kMaxBatchSize) + ", got " +
@@ -261,7 +261,7 @@ Result<std::unique_ptr<OpenAiEmbedder>> CreateOpenAiEmbedder(const config::Embed
                                             send_dimensions, std::move(api_key), std::move(options));
 }
 
-OpenAiEmbedder::OpenAiEmbedder(const config::EmbeddingConfig& config, HttpUrl url, std::string model, int dimension,
+OpenAiEmbedder::OpenAiEmbedder(const config::EmbeddingConfig& config, net::HttpUrl url, std::string model, int dimension,
                                bool send_dimensions, std::string api_key, OpenAiOptions options)
     : url_(std::move(url)),
       target_(url_.Target("/embeddings")),
@@ -283,7 +283,7 @@ OpenAiEmbedder::OpenAiEmbedder(const config::EmbeddingConfig& config, HttpUrl ur
 
 OpenAiEmbedder::~OpenAiEmbedder() = default;
 
-std::unique_ptr<HttpClient> OpenAiEmbedder::AcquireClient() {
+std::unique_ptr<net::HttpClient> OpenAiEmbedder::AcquireClient() {
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (!idle_.empty()) {
@@ -292,10 +292,10 @@ std::unique_ptr<HttpClient> OpenAiEmbedder::AcquireClient() {
             return client;
         }
     }
-    return std::make_unique<HttpClient>(url_, timeout_);
+    return std::make_unique<net::HttpClient>(url_, timeout_);
 }
 
-void OpenAiEmbedder::ReleaseClient(std::unique_ptr<HttpClient> client) {
+void OpenAiEmbedder::ReleaseClient(std::unique_ptr<net::HttpClient> client) {
     constexpr size_t kMaxIdle = 4;
     std::lock_guard<std::mutex> lock(mu_);
     if (idle_.size() < kMaxIdle) idle_.push_back(std::move(client));
@@ -350,7 +350,7 @@ Result<std::vector<std::vector<float>>> OpenAiEmbedder::EmbedBatch(const std::ve
     // Invalid UTF-8 in source files is replaced rather than failing the batch.
     const std::string payload = request.dump(-1, ' ', false, json::error_handler_t::replace);
 
-    std::vector<HttpHeader> headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
+    std::vector<net::HttpHeader> headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     if (!api_key_.empty()) {
         if (azure_) {
             headers.push_back({"api-key", api_key_});
@@ -363,8 +363,8 @@ Result<std::vector<std::vector<float>>> OpenAiEmbedder::EmbedBatch(const std::ve
     Status last;
     for (int attempt = 0;; ++attempt) {
         milliseconds delay{0};
-        std::unique_ptr<HttpClient> client = AcquireClient();
-        Result<HttpResponse> r = client->Request("POST", target_, headers, payload);
+        std::unique_ptr<net::HttpClient> client = AcquireClient();
+        Result<net::HttpResponse> r = client->Request("POST", target_, headers, payload);
         bool permanent = !r.ok() && client->PermanentError();
         ReleaseClient(std::move(client));
         if (!r.ok()) {

@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "embed/embedder.hpp"
-#include "embed/http_client.hpp"
+#include "net/http_client.hpp"
 
 namespace signalhub::embed {
 
@@ -58,7 +58,7 @@ struct OpenAiOptions {
 
 class OpenAiEmbedder final : public Embedder {
    public:
-    OpenAiEmbedder(const config::EmbeddingConfig& config, HttpUrl url, std::string model, int dimension,
+    OpenAiEmbedder(const config::EmbeddingConfig& config, net::HttpUrl url, std::string model, int dimension,
                    bool send_dimensions, std::string api_key, OpenAiOptions options);
     ~OpenAiEmbedder() override;
 
@@ -69,12 +69,12 @@ class OpenAiEmbedder final : public Embedder {
 
    private:
     Result<std::vector<std::vector<float>>> EmbedBatch(const std::vector<const std::string*>& inputs);
-    std::unique_ptr<HttpClient> AcquireClient();
-    void ReleaseClient(std::unique_ptr<HttpClient> client);
+    std::unique_ptr<net::HttpClient> AcquireClient();
+    void ReleaseClient(std::unique_ptr<net::HttpClient> client);
     std::chrono::milliseconds BackoffDelay(int attempt);
     std::string Scrub(std::string text) const;
 
-    HttpUrl url_;
+    net::HttpUrl url_;
     std::string target_;
     std::string model_;
     int dimension_;
@@ -87,7 +87,7 @@ class OpenAiEmbedder final : public Embedder {
     OpenAiOptions options_;
 
     std::mutex mu_;  // guards idle_ and rng_
-    std::vector<std::unique_ptr<HttpClient>> idle_;
+    std::vector<std::unique_ptr<net::HttpClient>> idle_;
     std::minstd_rand rng_;
 };
 
@@ -98,7 +98,7 @@ Result<std::unique_ptr<OpenAiEmbedder>> CreateOpenAiEmbedder(const config::Embed
 // The wait a 429/503 response asks for: retry-after-ms (milliseconds), else
 // Retry-After as delta-seconds or an HTTP-date relative to `now`. nullopt when
 // absent or unparsable; never negative.
-std::optional<std::chrono::milliseconds> RetryAfterHint(const HttpResponse& response,
+std::optional<std::chrono::milliseconds> RetryAfterHint(const net::HttpResponse& response,
                                                         std::chrono::system_clock::time_point now);
 
 // The native output size of well-known OpenAI models, 0 when unknown.

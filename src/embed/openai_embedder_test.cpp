@@ -79,8 +79,8 @@ class FixtureServer {
             return;
         }
         port_ = std::stoi(line.substr(5));
-        auto url = ParseHttpUrl("http://127.0.0.1:" + std::to_string(port_));
-        control_ = std::make_unique<HttpClient>(*url, milliseconds(10'000));
+        auto url = net::ParseHttpUrl("http://127.0.0.1:" + std::to_string(port_));
+        control_ = std::make_unique<net::HttpClient>(*url, milliseconds(10'000));
     }
 
     ~FixtureServer() {
@@ -112,7 +112,7 @@ class FixtureServer {
     int stdin_fd_ = -1;
     int stdout_fd_ = -1;
     int port_ = 0;
-    std::unique_ptr<HttpClient> control_;
+    std::unique_ptr<net::HttpClient> control_;
 };
 
 // Records requested sleeps instead of sleeping.

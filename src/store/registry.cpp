@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "store/chroma/chroma_store.hpp"
 #include "store/embedded/embedded_store.hpp"
 #include "store/forwarding_store.hpp"
 #include "store/memory_store.hpp"
@@ -55,6 +56,11 @@ Result<std::unique_ptr<VectorStore>> OpenPostgres(const std::string& url, const 
     return std::unique_ptr<VectorStore>(std::move(store));
 }
 
+Result<std::unique_ptr<VectorStore>> OpenChroma(const std::string& url, const OpenOptions& options) {
+    SH_ASSIGN_OR_RETURN(auto store, ChromaStore::Open(url, options));
+    return std::unique_ptr<VectorStore>(std::move(store));
+}
+
 }  // namespace
 
 void RegisterStoreBackend(const std::string& scheme, StoreFactory factory) {
@@ -70,6 +76,8 @@ void RegisterBuiltinStoreBackends() {
     r.factories.try_emplace("sqlite", OpenSqlite);
     r.factories.try_emplace("postgresql", OpenPostgres);
     r.factories.try_emplace("postgres", OpenPostgres);
+    r.factories.try_emplace("chroma+http", OpenChroma);
+    r.factories.try_emplace("chroma+https", OpenChroma);
 }
 
 std::vector<std::string> SupportedStoreSchemes() {

@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "store/chroma/chroma_test_util.hpp"
 #include "store/embedded/embedded_store.hpp"
 #include "store/memory_store.hpp"
 #include "store/pgvector/pg_test_util.hpp"
@@ -774,8 +775,14 @@ const StoreBackend kPostgresBackend{"postgresql", [](const std::string&) -> std:
                                         return pgtest::OpenFreshStore();
                                     }};
 
+// ChromaDB: a new Chroma database per test on the server of the `chroma` CTest fixture
+// (these tests carry the label `chroma` and fail without a server).
+const StoreBackend kChromaBackend{"chroma", [](const std::string&) -> std::unique_ptr<VectorStore> {
+                                      return chromatest::OpenFreshStore();
+                                  }};
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance,
-                         testing::Values(kMemoryBackend, kEmbeddedBackend, kPostgresBackend),
+                         testing::Values(kMemoryBackend, kEmbeddedBackend, kPostgresBackend, kChromaBackend),
                          [](const testing::TestParamInfo<StoreBackend>& param_info) { return param_info.param.name; });
 
 }  // namespace

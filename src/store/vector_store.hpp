@@ -145,7 +145,9 @@ struct OpenOptions {
 // Opens a store by URL: a filesystem path or "sqlite://PATH" for the embedded
 // store, "memory://" for the in-memory store used in tests ("memory://NAME":
 // one store per NAME shared within the process), "postgresql://..." or
-// "postgres://..." for PostgreSQL + pgvector. Unknown scheme:
+// "postgres://..." for PostgreSQL + pgvector, "chroma+http://..." or
+// "chroma+https://..." for a ChromaDB server (store/chroma/chroma_store.hpp).
+// Unknown scheme:
 // InvalidArgument listing the supported ones. Other backends register through
 // store/registry.hpp. Embedded: NotFound when a read-only open finds no index,
 // FailedPrecondition when another writer holds the lock or the schema is newer.

@@ -1,4 +1,4 @@
-#include "embed/http_client.hpp"
+#include "net/http_client.hpp"
 
 #include <openssl/ssl.h>
 
@@ -15,14 +15,14 @@
 #include <cctype>
 #include <exception>
 
-namespace signalhub::embed {
+namespace signalhub::net {
 namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace net = boost::asio;
-namespace ssl = net::ssl;
-using tcp = net::ip::tcp;
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr std::uint64_t kMaxResponseBytes = 256ULL * 1024 * 1024;
@@ -35,7 +35,7 @@ std::string Lower(std::string_view s) {
 
 bool IsIpLiteral(const std::string& host) {
     boost::system::error_code ec;
-    net::ip::make_address(host, ec);
+    asio::ip::make_address(host, ec);
     return !ec;
 }
 
@@ -122,7 +122,7 @@ std::optional<std::string> HttpResponse::Header(std::string_view name) const {
 struct HttpClient::Impl {
     HttpUrl origin;
     std::chrono::milliseconds timeout;
-    net::io_context ioc;
+    asio::io_context ioc;
     std::optional<ssl::context> ssl_ctx;
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
@@ -330,4 +330,4 @@ Result<HttpResponse> HttpClient::Request(std::string_view method, const std::str
     }
 }
 
-}  // namespace signalhub::embed
+}  // namespace signalhub::net

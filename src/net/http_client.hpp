@@ -1,9 +1,10 @@
 #pragma once
-// A small synchronous HTTP/1.1 client (Boost.Beast) for the embedding
-// providers: one persistent keep-alive connection to one origin, http or https
-// (OpenSSL, SNI, certificate verification against the system trust store and
-// host name verification), one deadline per request covering resolve, connect,
-// TLS handshake, write and read.
+// A small synchronous HTTP/1.1 client (Boost.Beast) shared by the embedding
+// providers and the HTTP store backends (ChromaDB): one persistent keep-alive
+// connection to one origin, http or https (OpenSSL, SNI, certificate
+// verification against the system trust store and host name verification),
+// one deadline per request covering resolve, connect, TLS handshake, write and
+// read.
 //
 // Thread safety: an HttpClient serves one request at a time; callers lock or
 // pool clients. Errors (as Status values, nothing throws):
@@ -22,7 +23,7 @@
 
 #include "core/status.hpp"
 
-namespace signalhub::embed {
+namespace signalhub::net {
 
 struct HttpUrl {
     bool tls = false;
@@ -79,4 +80,4 @@ class HttpClient {
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace signalhub::embed
+}  // namespace signalhub::net

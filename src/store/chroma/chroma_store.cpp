@@ -1,0 +1,1249 @@
+#include "store/chroma/chroma_store.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <functional>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "net/http_client.hpp"
+#include "store/store_util.hpp"
+
+namespace signalhub::store {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kFilesSuffix = ".sh-files";
+constexpr std::string_view kMetaName = "signal-hub-meta";
+constexpr std::string_view kVersionId = "data_version";
+constexpr std::string_view kReservedPrefix = "signal_hub:";
+constexpr std::string_view kFloatsKey = "signal_hub:floats";
+constexpr std::string_view kModelKey = "signal_hub:model";
+constexpr std::string_view kDimensionKey = "signal_hub:dimension";
+constexpr std::string_view kLastIndexedKey = "signal_hub:last_indexed";
+// Cosine collections: Chroma 1.0 returns their embeddings re-scaled from the
+// normalised copy its index keeps (1.0 comes back as 0.99999994, FLT_MAX as a
+// failure), so the exact float32 bytes are kept in this metadata key (base64).
+constexpr std::string_view kEmbeddingKey = "signal_hub:embedding";
+constexpr size_t kMaxPage = 1000;
+constexpr int kLockedAttempts = 10;  // ~10 s of backoff for "database is locked"  // records per paginated read (capped by the server's max_batch_size)
+
+std::string PercentDecode(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size()) {
+            auto hex = [](char c) -> int {
+                if (c >= '0' && c <= '9') return c - '0';
+                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+                return -1;
+            };
+            int hi = hex(s[i + 1]);
+            int lo = hex(s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out.push_back(static_cast<char>(hi * 16 + lo));
+                i += 2;
+                continue;
+            }
+        }
+        out.push_back(s[i] == '+' ? ' ' : s[i]);
+    }
+    return out;
+}
+
+std::string PercentEncode(std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+            out.push_back(ch);
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        }
+    }
+    return out;
+}
+
+std::string Base64Floats(const std::vector<float>& v) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string bytes;
+    bytes.reserve(v.size() * 4);
+    for (float f : v) {  // little-endian float32, whatever the host's byte order
+        const auto bits = std::bit_cast<std::uint32_t>(f);
+        for (int shift = 0; shift < 32; shift += 8) bytes.push_back(static_cast<char>((bits >> shift) & 0xFF));
+    }
+    std::string out;
+    out.reserve((bytes.size() + 2) / 3 * 4);
+    for (size_t i = 0; i < bytes.size(); i += 3) {
+        std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+        if (i + 1 < bytes.size()) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+        if (i + 2 < bytes.size()) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
+        out.push_back(kAlphabet[(n >> 18) & 63]);
+        out.push_back(kAlphabet[(n >> 12) & 63]);
+        out.push_back(i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=');
+        out.push_back(i + 2 < bytes.size() ? kAlphabet[n & 63] : '=');
+    }
+    return out;
+}
+
+Result<std::vector<float>> Base64ToFloats(std::string_view text) {
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    std::string bytes;
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : text) {
+        if (c == '=') break;
+        const int v = value(c);
+        if (v < 0) return DataLoss("chroma: bad base64 in " + std::string(kEmbeddingKey));
+        acc = (acc << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            bytes.push_back(static_cast<char>((acc >> bits) & 0xFF));
+        }
+    }
+    if (bytes.size() % 4 != 0) return DataLoss("chroma: " + std::string(kEmbeddingKey) + " is not float32 data");
+    std::vector<float> out;
+    out.reserve(bytes.size() / 4);
+    for (size_t i = 0; i < bytes.size(); i += 4) {
+        std::uint32_t u = 0;
+        for (int b = 0; b < 4; ++b) u |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + static_cast<size_t>(b)])) << (8 * b);
+        out.push_back(std::bit_cast<float>(u));
+    }
+    return out;
+}
+
+json QueryVector(std::span<const float> v) {
+    json out = json::array();
+    for (float f : v) out.push_back(static_cast<double>(f));  // exact: every float is a double
+    return out;
+}
+
+// Chroma stores finite doubles except -0.0 (its SQLite REAL drops the sign).
+bool ChromaKeepsDouble(double d) { return std::isfinite(d) && !(d == 0 && std::signbit(d)); }
+
+std::string SpecialDoubleName(double d) {
+    if (std::isnan(d)) return "nan";
+    if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+    return "-0";
+}
+
+// Record metadata → Chroma metadata (null when empty). InvalidArgument for
+// reserved keys and text that is not UTF-8.
+Result<json> EncodeMetadata(const std::string& id, const Metadata& metadata) {
+    if (metadata.empty()) return json(nullptr);
+    json out = json::object();
+    json floats = json::object();
+    for (const auto& [key, value] : metadata) {
+        if (std::string_view(key).starts_with(kReservedPrefix)) {
+            return InvalidArgument("record '" + id + "': metadata key '" + key + "' is reserved (prefix " +
+                                   std::string(kReservedPrefix) + ") in the chroma store");
+        }
+        if (const auto* s = std::get_if<std::string>(&value)) {
+            out[key] = *s;
+        } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
+            out[key] = *i;
+        } else if (const auto* d = std::get_if<double>(&value)) {
+            if (ChromaKeepsDouble(*d)) {
+                out[key] = *d;
+            } else {
+                floats[key] = SpecialDoubleName(*d);
+            }
+        } else {
+            out[key] = std::get<bool>(value);
+        }
+    }
+    if (!floats.empty()) out[std::string(kFloatsKey)] = floats.dump();
+    try {
+        (void)out.dump();  // throws on text that is not UTF-8
+    } catch (const json::exception&) {
+        return InvalidArgument("record '" + id + "': metadata is not valid UTF-8");
+    }
+    return out;
+}
+
+Result<Metadata> DecodeMetadata(const json& in) {
+    Metadata out;
+    if (in.is_null()) return out;
+    if (!in.is_object()) return Internal("chroma: record metadata is not an object");
+    for (const auto& [key, value] : in.items()) {
+        if (key == kFloatsKey) {
+            if (!value.is_string()) return DataLoss("chroma: " + std::string(kFloatsKey) + " is not text");
+            json floats = json::parse(value.get<std::string>(), nullptr, false);
+            if (!floats.is_object()) return DataLoss("chroma: " + std::string(kFloatsKey) + " is not a JSON object");
+            for (const auto& [fkey, name] : floats.items()) {
+                if (!name.is_string()) return DataLoss("chroma: bad special float for '" + fkey + "'");
+                const std::string n = name.get<std::string>();
+                double d = 0;
+                if (n == "nan") {
+                    d = std::numeric_limits<double>::quiet_NaN();
+                } else if (n == "inf") {
+                    d = std::numeric_limits<double>::infinity();
+                } else if (n == "-inf") {
+                    d = -std::numeric_limits<double>::infinity();
+                } else if (n == "-0") {
+                    d = -0.0;
+                } else {
+                    return DataLoss("chroma: bad special float '" + n + "' for '" + fkey + "'");
+                }
+                out[fkey] = d;
+            }
+            continue;
+        }
+        if (std::string_view(key).starts_with(kReservedPrefix)) continue;
+        if (value.is_string()) {
+            out[key] = value.get<std::string>();
+        } else if (value.is_boolean()) {
+            out[key] = value.get<bool>();
+        } else if (value.is_number_unsigned()) {
+            const auto u = value.get<std::uint64_t>();
+            if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+                return DataLoss("chroma: metadata '" + key + "' does not fit int64");
+            }
+            out[key] = static_cast<std::int64_t>(u);
+        } else if (value.is_number_integer()) {
+            out[key] = value.get<std::int64_t>();
+        } else if (value.is_number_float()) {
+            out[key] = value.get<double>();
+        } else if (!value.is_null()) {
+            return DataLoss("chroma: metadata '" + key + "' is not a scalar");
+        }
+    }
+    return out;
+}
+
+Result<std::vector<float>> DecodeEmbedding(const json& in) {
+    if (!in.is_array()) return Internal("chroma: embedding is not an array");
+    std::vector<float> out;
+    out.reserve(in.size());
+    for (const auto& x : in) {
+        if (!x.is_number()) return Internal("chroma: embedding component is not a number");
+        // Chroma prints the shortest decimal that round-trips as float32; read
+        // as double (exact rounding) and narrowed, it gives the same float.
+        const double d = x.get<double>();
+        if (std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max())) {
+            // Round to nearest by hand: the cast is undefined outside float's range.
+            constexpr double kHalfUlpAboveMax = 3.4028235677973366e38;  // FLT_MAX + ulp/2
+            const float big = std::fabs(d) < kHalfUlpAboveMax ? std::numeric_limits<float>::max()
+                                                              : std::numeric_limits<float>::infinity();
+            out.push_back(d < 0 ? -big : big);
+            continue;
+        }
+        out.push_back(static_cast<float>(d));
+    }
+    return out;
+}
+
+std::optional<std::int64_t> JsonInt(const json& object, std::string_view key) {
+    if (!object.is_object()) return std::nullopt;
+    auto it = object.find(std::string(key));
+    if (it == object.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<std::int64_t>();
+}
+
+std::optional<std::string> JsonString(const json& object, std::string_view key) {
+    if (!object.is_object()) return std::nullopt;
+    auto it = object.find(std::string(key));
+    if (it == object.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+}
+
+double ScoreFromDistance(DistanceMetric metric, double distance) {
+    switch (metric) {
+        case DistanceMetric::kCosine:
+        case DistanceMetric::kInnerProduct:
+            return 1.0 - distance;  // Chroma: cosine 1 - cos, ip 1 - dot
+        case DistanceMetric::kL2:
+            return -std::sqrt(std::max(distance, 0.0));  // Chroma: squared L2
+    }
+    return -distance;
+}
+
+void SortAndTrim(std::vector<Hit>& hits, size_t k) {
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+        if (a.score != b.score) return a.score > b.score;
+        return a.record.id < b.record.id;
+    });
+    if (hits.size() > k) hits.resize(k);
+}
+
+struct StoreUrl {
+    net::HttpUrl origin;
+    std::string tenant = "default_tenant";
+    std::string database = "default_database";
+    std::string prefix;
+    std::string token;
+    bool x_chroma_token = false;
+    std::chrono::milliseconds timeout{30'000};
+};
+
+Result<StoreUrl> ParseStoreUrl(const std::string& url) {
+    std::string_view rest(url);
+    if (!rest.starts_with("chroma+")) return InvalidArgument("chroma store URL must start with chroma+http(s)://");
+    rest.remove_prefix(std::string_view("chroma+").size());
+    auto parsed = net::ParseHttpUrl(rest);
+    if (!parsed.ok()) {
+        return InvalidArgument("bad chroma store URL (expected chroma+http[s]://HOST[:PORT][/PATH][?PARAMS]): " +
+                               parsed.status().message());
+    }
+    StoreUrl out;
+    out.origin = *parsed;
+    std::string query = out.origin.query;
+    out.origin.query.clear();  // the store's own parameters (token!) never go on the wire
+    std::string auth_header = "bearer";
+    size_t pos = 0;
+    while (pos < query.size()) {
+        size_t amp = query.find('&', pos);
+        if (amp == std::string::npos) amp = query.size();
+        std::string_view pair(query.data() + pos, amp - pos);
+        pos = amp + 1;
+        if (pair.empty()) continue;
+        size_t eq = pair.find('=');
+        const std::string key = PercentDecode(pair.substr(0, eq));
+        const std::string value = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+        if (key == "tenant") {
+            out.tenant = value;
+        } else if (key == "database") {
+            out.database = value;
+        } else if (key == "prefix") {
+            out.prefix = value;
+        } else if (key == "token") {
+            out.token = value;
+        } else if (key == "auth_header") {
+            auth_header = value;
+        } else if (key == "timeout_ms") {
+            char* end = nullptr;
+            long ms = std::strtol(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || ms <= 0) {
+                return InvalidArgument("chroma store URL: timeout_ms must be a positive integer");
+            }
+            out.timeout = std::chrono::milliseconds(ms);
+        } else {
+            return InvalidArgument("chroma store URL: unknown parameter '" + key +
+                                   "' (known: tenant, database, prefix, token, auth_header, timeout_ms)");
+        }
+    }
+    if (auth_header == "x-chroma-token") {
+        out.x_chroma_token = true;
+    } else if (auth_header != "bearer") {
+        return InvalidArgument("chroma store URL: auth_header must be bearer or x-chroma-token");
+    }
+    if (out.tenant.empty() || out.database.empty()) {
+        return InvalidArgument("chroma store URL: tenant and database must not be empty");
+    }
+    if (out.token.empty()) {
+        if (const char* env = std::getenv("CHROMA_TOKEN"); env != nullptr) out.token = env;
+    }
+    return out;
+}
+
+// A Chroma collection as the API describes it.
+struct ChromaCollection {
+    std::string id;
+    std::string name;
+    json metadata;
+    json configuration;
+    std::optional<int> dimension;
+};
+
+}  // namespace
+
+class ChromaStore::Impl {
+   public:
+    Impl(StoreUrl url, bool read_only) : url_(std::move(url)), read_only_(read_only) {}
+
+    std::string Where() const { return url_.origin.HostHeader(); }
+
+    // ---- HTTP -----------------------------------------------------------
+
+    // One API call; the reply's JSON on 2xx, a Status otherwise. Chroma's
+    // SQLite answers "database is locked" (HTTP 500) while another writer holds
+    // it: such calls are retried with backoff (every call this store makes is
+    // idempotent, see the header).
+    Result<json> Call(std::string_view method, const std::string& api_path, const json* body) {
+        std::chrono::milliseconds backoff(20);
+        for (int attempt = 1;; ++attempt) {
+            bool locked = false;
+            Result<json> r = CallOnce(method, api_path, body, &locked);
+            if (!locked || attempt >= kLockedAttempts) return r;
+            std::this_thread::sleep_for(backoff);
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+        }
+    }
+
+    Result<json> CallOnce(std::string_view method, const std::string& api_path, const json* body, bool* locked) {
+        std::unique_ptr<net::HttpClient> client = Acquire();
+        std::vector<net::HttpHeader> headers = {{"Accept", "application/json"}};
+        std::string payload;
+        if (body != nullptr) {
+            headers.push_back({"Content-Type", "application/json"});
+            try {
+                payload = body->dump();
+            } catch (const json::exception&) {
+                return InvalidArgument("chroma: request text is not valid UTF-8");
+            }
+        }
+        if (!url_.token.empty()) {
+            if (url_.x_chroma_token) {
+                headers.push_back({"X-Chroma-Token", url_.token});
+            } else {
+                headers.push_back({"Authorization", "Bearer " + url_.token});
+            }
+        }
+        Result<net::HttpResponse> r = client->Request(method, url_.origin.Target("/api/v2" + api_path), headers, payload);
+        if (!r.ok()) {
+            if (r.status().code() == ErrorCode::kDeadlineExceeded) {
+                return DeadlineExceeded("chroma server at " + Where() + " did not answer in time");
+            }
+            return Unavailable("chroma server at " + Where() + " is unreachable: " + r.status().message());
+        }
+        Release(std::move(client));
+        const int status = r->status;
+        json reply = json::parse(r->body, nullptr, false);
+        if (status >= 200 && status < 300) {
+            if (reply.is_discarded()) return Internal("chroma server at " + Where() + ": reply is not JSON");
+            return reply;
+        }
+        std::string message = "chroma server at " + Where() + ": HTTP " + std::to_string(status);
+        if (auto m = JsonString(reply, "message")) {
+            message += ": " + *m;
+            *locked = status == 500 && m->find("database is locked") != std::string::npos;
+        }
+        if (status == 401 || status == 403) return Unauthenticated(message + " (check the token)");
+        if (status == 404) return NotFound(message);
+        if (status == 409) return AlreadyExists(message);
+        if (status == 400 || status == 422) return InvalidArgument(message);
+        if (status == 429 || status >= 500) return Unavailable(message);
+        return Internal(message);
+    }
+
+    std::string DatabasePath() const {
+        return "/tenants/" + PercentEncode(url_.tenant) + "/databases/" + PercentEncode(url_.database);
+    }
+    std::string CollectionsPath() const { return DatabasePath() + "/collections"; }
+    std::string RecordsPath(const ChromaCollection& c, std::string_view op) const {
+        return CollectionsPath() + "/" + PercentEncode(c.id) + "/" + std::string(op);
+    }
+
+    // ---- start-up -------------------------------------------------------
+
+    Status Connect() {
+        SH_ASSIGN_OR_RETURN(json beat, Call("GET", "/heartbeat", nullptr));
+        (void)beat;
+        SH_ASSIGN_OR_RETURN(json preflight, Call("GET", "/pre-flight-checks", nullptr));
+        if (auto n = JsonInt(preflight, "max_batch_size"); n && *n > 0) max_batch_ = static_cast<size_t>(*n);
+        Result<json> tenant = Call("GET", "/tenants/" + PercentEncode(url_.tenant), nullptr);
+        if (!tenant.ok()) {
+            if (tenant.status().code() == ErrorCode::kNotFound) {
+                return NotFound("chroma tenant '" + url_.tenant + "' does not exist on " + Where());
+            }
+            return tenant.status();
+        }
+        Result<json> db = Call("GET", DatabasePath(), nullptr);
+        if (!db.ok() && db.status().code() == ErrorCode::kNotFound) {
+            if (read_only_) {
+                return NotFound("chroma database '" + url_.database + "' does not exist on " + Where());
+            }
+            json body = {{"name", url_.database}};
+            Result<json> made = Call("POST", "/tenants/" + PercentEncode(url_.tenant) + "/databases", &body);
+            if (!made.ok() && made.status().code() != ErrorCode::kAlreadyExists) return made.status();
+        } else if (!db.ok()) {
+            return db.status();
+        }
+        return Status::Ok();
+    }
+
+    // ---- collections ----------------------------------------------------
+
+    std::string ChromaName(std::string_view name) const { return url_.prefix + std::string(name); }
+    std::string FilesName(std::string_view name) const { return ChromaName(name) + std::string(kFilesSuffix); }
+    std::string MetaName() const { return url_.prefix + std::string(kMetaName); }
+
+    static Status ValidateName(std::string_view name) {
+        if (name.empty()) return InvalidArgument("empty collection name");
+        if (name.ends_with(kFilesSuffix) || name == kMetaName) {
+            return InvalidArgument("collection name '" + std::string(name) + "' is reserved by the chroma store");
+        }
+        return Status::Ok();
+    }
+
+    static Result<ChromaCollection> ParseCollection(const json& j) {
+        ChromaCollection c;
+        auto id = JsonString(j, "id");
+        auto name = JsonString(j, "name");
+        if (!id || !name) return Internal("chroma: collection without id or name");
+        c.id = *id;
+        c.name = *name;
+        if (auto it = j.find("metadata"); it != j.end() && it->is_object()) c.metadata = *it;
+        if (auto it = j.find("configuration_json"); it != j.end() && it->is_object()) c.configuration = *it;
+        if (auto d = JsonInt(j, "dimension")) c.dimension = static_cast<int>(*d);
+        return c;
+    }
+
+    Result<ChromaCollection> FindChroma(const std::string& chroma_name) {
+        SH_ASSIGN_OR_RETURN(json j, Call("GET", CollectionsPath() + "/" + PercentEncode(chroma_name), nullptr));
+        return ParseCollection(j);
+    }
+
+    // The Signal Hub collection `name` (NotFound naming it when absent).
+    Result<ChromaCollection> Find(std::string_view name) {
+        if (name.empty()) return NotFound("collection '' not found");
+        Result<ChromaCollection> c = FindChroma(ChromaName(name));
+        if (!c.ok() && (c.status().code() == ErrorCode::kNotFound || c.status().code() == ErrorCode::kInvalidArgument)) {
+            return NotFound("collection '" + std::string(name) + "' not found in chroma database '" +
+                            url_.database + "' on " + Where());
+        }
+        return c;
+    }
+
+    Result<ChromaCollection> CreateChroma(const std::string& chroma_name, DistanceMetric metric, const json& metadata,
+                                          bool get_or_create) {
+        json body = {{"name", chroma_name},
+                     {"get_or_create", get_or_create},
+                     {"configuration", {{"hnsw", {{"space", std::string(DistanceMetricName(metric))}}}}}};
+        if (!metadata.is_null()) body["metadata"] = metadata;
+        SH_ASSIGN_OR_RETURN(json j, Call("POST", CollectionsPath(), &body));
+        return ParseCollection(j);
+    }
+
+    std::string SignalHubName(const std::string& chroma_name) const {
+        return chroma_name.substr(url_.prefix.size());
+    }
+
+    Result<CollectionSpec> SpecOf(const ChromaCollection& c) const {
+        CollectionSpec spec;
+        spec.name = SignalHubName(c.name);
+        spec.model = JsonString(c.metadata, kModelKey).value_or("");
+        if (auto d = JsonInt(c.metadata, kDimensionKey)) {
+            spec.dimension = static_cast<int>(*d);
+        } else if (c.dimension) {
+            spec.dimension = *c.dimension;
+        }
+        std::string space = "l2";  // Chroma's default
+        if (c.configuration.is_object()) {
+            auto hnsw = c.configuration.find("hnsw");
+            if (hnsw != c.configuration.end() && hnsw->is_object()) {
+                if (auto s = JsonString(*hnsw, "space")) space = *s;
+            }
+        }
+        if (auto legacy = JsonString(c.metadata, "hnsw:space"); legacy && !c.configuration.contains("hnsw")) {
+            space = *legacy;
+        }
+        auto metric = ParseDistanceMetric(space);
+        if (!metric.ok()) return FailedPrecondition("chroma collection '" + c.name + "' has an unknown space '" + space + "'");
+        spec.metric = *metric;
+        return spec;
+    }
+
+    Result<std::int64_t> Count(const ChromaCollection& c) {
+        SH_ASSIGN_OR_RETURN(json n, Call("GET", RecordsPath(c, "count"), nullptr));
+        if (!n.is_number_integer()) return Internal("chroma: count is not an integer");
+        return n.get<std::int64_t>();
+    }
+
+    Result<CollectionInfo> InfoOf(const ChromaCollection& c) {
+        CollectionInfo info;
+        SH_ASSIGN_OR_RETURN(info.spec, SpecOf(c));
+        SH_ASSIGN_OR_RETURN(info.records, Count(c));
+        // Chroma reports no sizes: the float32 embeddings' bytes as the estimate.
+        info.bytes = info.records * std::max(info.spec.dimension, 0) * static_cast<std::int64_t>(sizeof(float));
+        info.last_indexed_unix = JsonInt(c.metadata, kLastIndexedKey);
+        return info;
+    }
+
+    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) {
+        SH_RETURN_IF_ERROR(ValidateSpec(spec));
+        SH_RETURN_IF_ERROR(ValidateName(spec.name));
+        std::lock_guard lock(write_mu_);
+        Result<ChromaCollection> existing = Find(spec.name);
+        if (existing.ok()) {
+            SH_ASSIGN_OR_RETURN(CollectionSpec have, SpecOf(*existing));
+            SH_RETURN_IF_ERROR(CheckCompatible(have, spec));
+            return InfoOf(*existing);
+        }
+        if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
+        if (read_only_) return RefuseReadOnly();
+        // File states first (see the header): get_or_create, so a re-run after a crash adopts it.
+        SH_RETURN_IF_ERROR(CreateChroma(FilesName(spec.name), DistanceMetric::kL2, json(nullptr), true).status());
+        json metadata = {{std::string(kModelKey), spec.model}, {std::string(kDimensionKey), spec.dimension}};
+        Result<ChromaCollection> made = CreateChroma(ChromaName(spec.name), spec.metric, metadata, false);
+        if (!made.ok()) {
+            if (made.status().code() != ErrorCode::kAlreadyExists) return made.status();
+            made = Find(spec.name);  // created meanwhile by another client
+            if (!made.ok()) return made.status();
+            SH_ASSIGN_OR_RETURN(CollectionSpec have, SpecOf(*made));
+            SH_RETURN_IF_ERROR(CheckCompatible(have, spec));
+            return InfoOf(*made);
+        }
+        SH_RETURN_IF_ERROR(BumpVersion());
+        return InfoOf(*made);
+    }
+
+    Result<CollectionInfo> GetCollection(std::string_view name) {
+        SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(name));
+        return InfoOf(c);
+    }
+
+    Result<std::vector<CollectionInfo>> ListCollections() {
+        std::vector<CollectionInfo> out;
+        for (size_t offset = 0;; offset += kMaxPage) {
+            SH_ASSIGN_OR_RETURN(json page, Call("GET",
+                                                CollectionsPath() + "?limit=" + std::to_string(kMaxPage) +
+                                                    "&offset=" + std::to_string(offset),
+                                                nullptr));
+            if (!page.is_array()) return Internal("chroma: collection list is not an array");
+            for (const auto& j : page) {
+                SH_ASSIGN_OR_RETURN(ChromaCollection c, ParseCollection(j));
+                if (!c.name.starts_with(url_.prefix) || c.name.ends_with(kFilesSuffix) || c.name == MetaName()) {
+                    continue;
+                }
+                SH_ASSIGN_OR_RETURN(CollectionInfo info, InfoOf(c));
+                out.push_back(std::move(info));
+            }
+            if (page.size() < kMaxPage) break;
+        }
+        std::sort(out.begin(), out.end(),
+                  [](const CollectionInfo& a, const CollectionInfo& b) { return a.spec.name < b.spec.name; });
+        return out;
+    }
+
+    Status DeleteChroma(const std::string& chroma_name) {
+        return Call("DELETE", CollectionsPath() + "/" + PercentEncode(chroma_name), nullptr).status();
+    }
+
+    Status DropCollection(std::string_view name) {
+        std::lock_guard lock(write_mu_);
+        SH_RETURN_IF_ERROR(Find(name).status());
+        if (read_only_) return RefuseReadOnly();
+        Status files = DeleteChroma(FilesName(name));
+        if (!files.ok() && files.code() != ErrorCode::kNotFound) return files;
+        Status main = DeleteChroma(ChromaName(name));
+        if (!main.ok() && main.code() != ErrorCode::kNotFound) return main;
+        return BumpVersion();
+    }
+
+    // ---- the data version -----------------------------------------------
+
+    Result<ChromaCollection> Meta(bool create) {
+        {
+            std::lock_guard lock(meta_mu_);
+            if (meta_) return *meta_;
+        }
+        Result<ChromaCollection> c =
+            create ? CreateChroma(MetaName(), DistanceMetric::kL2, json(nullptr), true) : FindChroma(MetaName());
+        if (!c.ok()) return c.status();
+        std::lock_guard lock(meta_mu_);
+        meta_ = *c;
+        return *c;
+    }
+
+    Result<std::int64_t> DataVersion() {
+        Result<ChromaCollection> meta = Meta(false);
+        if (!meta.ok()) {
+            if (meta.status().code() == ErrorCode::kNotFound) return std::int64_t{0};
+            return meta.status();
+        }
+        json body = {{"ids", {std::string(kVersionId)}}, {"include", {"metadatas"}}};
+        Result<json> got = Call("POST", RecordsPath(*meta, "get"), &body);
+        if (!got.ok()) {
+            if (got.status().code() == ErrorCode::kNotFound) {  // the meta collection was dropped: start again
+                std::lock_guard lock(meta_mu_);
+                meta_.reset();
+            }
+            return got.status();
+        }
+        const json& metadatas = (*got)["metadatas"];
+        if (!metadatas.is_array() || metadatas.empty()) return std::int64_t{0};
+        return JsonInt(metadatas[0], "version").value_or(0);
+    }
+
+    // Called with write_mu_ held, after the data of a write is in place.
+    Status BumpVersion() {
+        SH_ASSIGN_OR_RETURN(std::int64_t current, DataVersion());
+        SH_ASSIGN_OR_RETURN(ChromaCollection meta, Meta(true));
+        json body = {{"ids", {std::string(kVersionId)}},
+                     {"embeddings", {Base64Floats({0.0f})}},
+                     {"metadatas", {{{"version", current + 1}}}}};
+        return Call("POST", RecordsPath(meta, "upsert"), &body).status();
+    }
+
+    Status RefuseReadOnly() const { return FailedPrecondition("the chroma store was opened read-only"); }
+
+    // ---- records --------------------------------------------------------
+
+    // Paginated POST .../get: every record matching `where` (null: all), or
+    // the given ids. `include` as Chroma's include list.
+    Status ForEachRecord(const ChromaCollection& c, const json& where, const std::vector<std::string>* ids,
+                         const std::vector<std::string>& include,
+                         const std::function<Status(const std::string&, const json& reply, size_t row)>& fn) {
+        const size_t page = std::min(max_batch_, kMaxPage);
+        auto run = [&](json body) -> Result<size_t> {
+            body["include"] = include;
+            if (!where.is_null()) body["where"] = where;
+            SH_ASSIGN_OR_RETURN(json reply, Call("POST", RecordsPath(c, "get"), &body));
+            const json& got_ids = reply["ids"];
+            if (!got_ids.is_array()) return Internal("chroma: get reply without ids");
+            for (size_t i = 0; i < got_ids.size(); ++i) {
+                SH_RETURN_IF_ERROR(fn(got_ids[i].get<std::string>(), reply, i));
+            }
+            return got_ids.size();
+        };
+        if (ids != nullptr) {
+            for (size_t start = 0; start < ids->size(); start += page) {
+                const size_t end = std::min(ids->size(), start + page);
+                json body = {{"ids", std::vector<std::string>(ids->begin() + static_cast<long>(start),
+                                                              ids->begin() + static_cast<long>(end))}};
+                SH_RETURN_IF_ERROR(run(std::move(body)).status());
+            }
+            return Status::Ok();
+        }
+        for (size_t offset = 0;; offset += page) {
+            json body = {{"limit", page}, {"offset", offset}};
+            SH_ASSIGN_OR_RETURN(size_t n, run(std::move(body)));
+            if (n < page) break;
+        }
+        return Status::Ok();
+    }
+
+    static Result<Record> RecordAt(const std::string& id, const json& reply, size_t row) {
+        Record r;
+        r.id = id;
+        if (auto docs = reply.find("documents"); docs != reply.end() && docs->is_array()) {
+            const json& d = (*docs)[row];
+            if (d.is_string()) r.document = d.get<std::string>();
+        }
+        if (auto metas = reply.find("metadatas"); metas != reply.end() && metas->is_array()) {
+            const json& m = (*metas)[row];
+            SH_ASSIGN_OR_RETURN(r.metadata, DecodeMetadata(m));
+            if (auto exact = JsonString(m, kEmbeddingKey)) {
+                SH_ASSIGN_OR_RETURN(r.embedding, Base64ToFloats(*exact));
+                return r;
+            }
+        }
+        if (auto embs = reply.find("embeddings"); embs != reply.end() && embs->is_array()) {
+            SH_ASSIGN_OR_RETURN(r.embedding, DecodeEmbedding((*embs)[row]));
+        }
+        return r;
+    }
+
+    Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) {
+        SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(collection));
+        return GetRecords(c, std::vector<std::string>(ids.begin(), ids.end()), true);
+    }
+
+    Result<std::vector<Record>> GetRecords(const ChromaCollection& c, const std::vector<std::string>& ids,
+                                           bool embeddings) {
+        std::unordered_map<std::string, Record> found;
+        SH_ASSIGN_OR_RETURN(std::vector<std::string> include, RecordInclude(c, embeddings));
+        SH_RETURN_IF_ERROR(ForEachRecord(c, json(nullptr), &ids, include,
+                                         [&](const std::string& id, const json& reply, size_t row) -> Status {
+                                             SH_ASSIGN_OR_RETURN(Record r, RecordAt(id, reply, row));
+                                             found[id] = std::move(r);
+                                             return Status::Ok();
+                                         }));
+        std::vector<Record> out;
+        for (const auto& id : ids) {
+            auto it = found.find(id);
+            if (it != found.end()) out.push_back(it->second);
+        }
+        if (embeddings) SH_RETURN_IF_ERROR(FillEmbeddings(c, out));
+        return out;
+    }
+
+    // What to ask Chroma for when reading records: cosine collections written by
+    // this store carry their exact embedding in the metadata (kEmbeddingKey).
+    Result<std::vector<std::string>> RecordInclude(const ChromaCollection& c, bool embeddings) const {
+        std::vector<std::string> include = {"documents", "metadatas"};
+        if (!embeddings) return include;
+        SH_ASSIGN_OR_RETURN(CollectionSpec spec, SpecOf(c));
+        if (spec.metric != DistanceMetric::kCosine) include.push_back("embeddings");
+        return include;
+    }
+
+    // Records still without an embedding (written by another client into a
+    // cosine collection): Chroma's own copy.
+    template <typename Records>
+    Status FillEmbeddings(const ChromaCollection& c, Records& records) {
+        std::vector<std::string> missing;
+        for (const auto& r : records) {
+            if (RecordOf(r).embedding.empty()) missing.push_back(RecordOf(r).id);
+        }
+        if (missing.empty()) return Status::Ok();
+        std::unordered_map<std::string, std::vector<float>> by_id;
+        SH_RETURN_IF_ERROR(ForEachRecord(c, json(nullptr), &missing, {"embeddings"},
+                                         [&](const std::string& id, const json& reply, size_t row) -> Status {
+                                             SH_ASSIGN_OR_RETURN(by_id[id], DecodeEmbedding(reply["embeddings"][row]));
+                                             return Status::Ok();
+                                         }));
+        for (auto& r : records) {
+            if (RecordOf(r).embedding.empty()) RecordOf(r).embedding = by_id[RecordOf(r).id];
+        }
+        return Status::Ok();
+    }
+    static Record& RecordOf(Record& r) { return r; }
+    static Record& RecordOf(Hit& h) { return h.record; }
+    static const Record& RecordOf(const Record& r) { return r; }
+    static const Record& RecordOf(const Hit& h) { return h.record; }
+
+    Result<std::vector<std::string>> AllIds(const ChromaCollection& c, const json& where) {
+        std::vector<std::string> ids;
+        SH_RETURN_IF_ERROR(ForEachRecord(c, where, nullptr, {}, [&](const std::string& id, const json&, size_t) {
+            ids.push_back(id);
+            return Status::Ok();
+        }));
+        return ids;
+    }
+
+    Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) {
+        if (limit == 0) return InvalidArgument("scan limit must be > 0");
+        SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(collection));
+        SH_ASSIGN_OR_RETURN(std::vector<std::string> ids, AllIds(c, json(nullptr)));
+        std::sort(ids.begin(), ids.end());
+        auto first = std::upper_bound(ids.begin(), ids.end(), after_id,
+                                      [](std::string_view a, const std::string& b) { return a < b; });
+        if (after_id.empty()) first = ids.begin();
+        const size_t remaining = static_cast<size_t>(ids.end() - first);
+        std::vector<std::string> page(first, first + static_cast<long>(std::min(limit, remaining)));
+        ScanPage out;
+        SH_ASSIGN_OR_RETURN(out.records, GetRecords(c, page, true));
+        if (remaining > limit && !page.empty()) out.next_after = page.back();
+        return out;
+    }
+
+    // ---- commit ---------------------------------------------------------
+
+    Status DeleteIds(const ChromaCollection& c, const std::vector<std::string>& ids) {
+        for (size_t start = 0; start < ids.size(); start += max_batch_) {
+            const size_t end = std::min(ids.size(), start + max_batch_);
+            json body = {{"ids", std::vector<std::string>(ids.begin() + static_cast<long>(start),
+                                                          ids.begin() + static_cast<long>(end))}};
+            SH_RETURN_IF_ERROR(Call("POST", RecordsPath(c, "delete"), &body).status());
+        }
+        return Status::Ok();
+    }
+
+    struct Rows {
+        std::vector<std::string> ids;
+        std::vector<std::string> embeddings;  // base64
+        std::vector<json> documents;
+        std::vector<json> metadatas;
+    };
+
+    Status UpsertRows(const ChromaCollection& c, const Rows& rows) {
+        for (size_t start = 0; start < rows.ids.size(); start += max_batch_) {
+            const size_t end = std::min(rows.ids.size(), start + max_batch_);
+            auto slice = [&](const auto& v) {
+                using V = std::decay_t<decltype(v)>;
+                return V(v.begin() + static_cast<long>(start), v.begin() + static_cast<long>(end));
+            };
+            json body = {{"ids", slice(rows.ids)},
+                         {"embeddings", slice(rows.embeddings)},
+                         {"documents", slice(rows.documents)},
+                         {"metadatas", slice(rows.metadatas)}};
+            SH_RETURN_IF_ERROR(Call("POST", RecordsPath(c, "upsert"), &body).status());
+        }
+        return Status::Ok();
+    }
+
+    Status Commit(std::string_view collection, const ChangeSet& changes) {
+        std::lock_guard lock(write_mu_);
+        SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(collection));
+        SH_ASSIGN_OR_RETURN(CollectionSpec spec, SpecOf(c));
+        SH_RETURN_IF_ERROR(ValidateChangeSet(collection, spec.dimension, changes));
+        if (read_only_) return RefuseReadOnly();
+        if (changes.empty()) return Status::Ok();
+
+        // Everything is encoded before the first request: a bad change set changes nothing.
+        Rows records;
+        std::vector<std::string> deletes = changes.delete_ids;
+        for (const auto& r : changes.upserts) {
+            SH_ASSIGN_OR_RETURN(json metadata, EncodeMetadata(r.id, r.metadata));
+            if (spec.metric == DistanceMetric::kCosine) {
+                if (metadata.is_null()) metadata = json::object();
+                metadata[std::string(kEmbeddingKey)] = Base64Floats(r.embedding);
+            }
+            try {
+                if (r.document) (void)json(*r.document).dump();
+            } catch (const json::exception&) {
+                return InvalidArgument("record '" + r.id + "': document is not valid UTF-8");
+            }
+            records.ids.push_back(r.id);
+            records.embeddings.push_back(Base64Floats(r.embedding));
+            records.documents.push_back(r.document ? json(*r.document) : json(nullptr));
+            records.metadatas.push_back(std::move(metadata));
+            deletes.push_back(r.id);
+        }
+        // A later upsert of an id wins (as in the other backends).
+        {
+            std::unordered_map<std::string, size_t> last;
+            for (size_t i = 0; i < records.ids.size(); ++i) last[records.ids[i]] = i;
+            if (last.size() != records.ids.size()) {
+                Rows unique;
+                for (size_t i = 0; i < records.ids.size(); ++i) {
+                    if (last[records.ids[i]] != i) continue;
+                    unique.ids.push_back(records.ids[i]);
+                    unique.embeddings.push_back(records.embeddings[i]);
+                    unique.documents.push_back(records.documents[i]);
+                    unique.metadatas.push_back(records.metadatas[i]);
+                }
+                records = std::move(unique);
+            }
+        }
+        std::sort(deletes.begin(), deletes.end());
+        deletes.erase(std::unique(deletes.begin(), deletes.end()), deletes.end());
+
+        Rows files;
+        std::map<std::string, size_t> file_index;  // a later put of a path wins
+        for (const auto& f : changes.put_files) {
+            json metadata = {{"content_hash", f.content_hash},
+                             {"size", f.size},
+                             {"mtime_ns", f.mtime_ns},
+                             {"record_ids", json(f.record_ids).dump()}};
+            try {
+                (void)metadata.dump();
+            } catch (const json::exception&) {
+                return InvalidArgument("file state '" + f.path + "' is not valid UTF-8");
+            }
+            if (f.path.empty()) return InvalidArgument("file state with an empty path");
+            auto [it, inserted] = file_index.try_emplace(f.path, files.ids.size());
+            if (!inserted) {
+                files.metadatas[it->second] = std::move(metadata);
+                continue;
+            }
+            files.ids.push_back(f.path);
+            files.embeddings.push_back(Base64Floats({0.0f}));
+            files.documents.push_back(json(nullptr));
+            files.metadatas.push_back(std::move(metadata));
+        }
+        std::vector<std::string> file_deletes;
+        for (const auto& path : changes.delete_files) {
+            if (!file_index.contains(path)) file_deletes.push_back(path);
+        }
+
+        // 1.-2. records.
+        SH_RETURN_IF_ERROR(DeleteIds(c, deletes));
+        SH_RETURN_IF_ERROR(UpsertRows(c, records));
+        // 3.-4. file states.
+        if (!file_deletes.empty() || !files.ids.empty()) {
+            SH_ASSIGN_OR_RETURN(ChromaCollection fc,
+                                CreateChroma(FilesName(collection), DistanceMetric::kL2, json(nullptr), true));
+            SH_RETURN_IF_ERROR(DeleteIds(fc, file_deletes));
+            SH_RETURN_IF_ERROR(UpsertRows(fc, files));
+        }
+        // 5. touch: Chroma replaces the whole collection metadata.
+        if (changes.touch_last_indexed) {
+            json metadata = c.metadata.is_object() ? c.metadata : json::object();
+            metadata[std::string(kLastIndexedKey)] =
+                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+            json body = {{"new_metadata", metadata}};
+            SH_RETURN_IF_ERROR(Call("PUT", CollectionsPath() + "/" + PercentEncode(c.id), &body).status());
+        }
+        // 6. the data version, last.
+        return BumpVersion();
+    }
+
+    Result<std::vector<FileState>> ListFiles(std::string_view collection) {
+        SH_RETURN_IF_ERROR(Find(collection).status());
+        std::vector<FileState> out;
+        Result<ChromaCollection> fc = FindChroma(FilesName(collection));
+        if (!fc.ok()) {
+            // No file-state collection (a collection made by another Chroma client, or a drop
+            // interrupted between its two deletes): no file states.
+            if (fc.status().code() == ErrorCode::kNotFound) return out;
+            return fc.status();
+        }
+        SH_RETURN_IF_ERROR(ForEachRecord(
+            *fc, json(nullptr), nullptr, {"metadatas"}, [&](const std::string& id, const json& reply, size_t row) -> Status {
+                const json& m = reply["metadatas"][row];
+                FileState f;
+                f.path = id;
+                f.content_hash = JsonString(m, "content_hash").value_or("");
+                f.size = JsonInt(m, "size").value_or(0);
+                f.mtime_ns = JsonInt(m, "mtime_ns").value_or(0);
+                json ids = json::parse(JsonString(m, "record_ids").value_or("[]"), nullptr, false);
+                if (!ids.is_array()) return DataLoss("chroma: file state '" + id + "' has bad record_ids");
+                for (const auto& rid : ids) {
+                    if (!rid.is_string()) return DataLoss("chroma: file state '" + id + "' has bad record_ids");
+                    f.record_ids.push_back(rid.get<std::string>());
+                }
+                out.push_back(std::move(f));
+                return Status::Ok();
+            }));
+        std::sort(out.begin(), out.end(), [](const FileState& a, const FileState& b) { return a.path < b.path; });
+        return out;
+    }
+
+    // ---- search ---------------------------------------------------------
+
+    static json LanguageWhere(const Filter& filter) {
+        if (!filter.language) return json(nullptr);
+        return json{{std::string(meta::kLanguage), {{"$eq", *filter.language}}}};
+    }
+
+    // Every record matching the filter, with embeddings (the exact path).
+    Result<std::vector<Hit>> ExactSearch(const ChromaCollection& c, const CollectionSpec& spec,
+                                         std::span<const float> query, const SearchOptions& options) {
+        const std::vector<float> q = PrepareVector(spec.metric, query);
+        std::vector<Hit> hits;
+        SH_ASSIGN_OR_RETURN(std::vector<std::string> include, RecordInclude(c, true));
+        SH_RETURN_IF_ERROR(ForEachRecord(c, LanguageWhere(options.filter), nullptr, include,
+                                         [&](const std::string& id, const json& reply, size_t row) -> Status {
+                                             SH_ASSIGN_OR_RETURN(Record r, RecordAt(id, reply, row));
+                                             if (!options.filter.Matches(r.metadata)) return Status::Ok();
+                                             Hit h;
+                                             h.record = std::move(r);
+                                             hits.push_back(std::move(h));
+                                             return Status::Ok();
+                                         }));
+        SH_RETURN_IF_ERROR(FillEmbeddings(c, hits));
+        for (auto& h : hits) h.score = Similarity(spec.metric, q, PrepareVector(spec.metric, h.record.embedding));
+        SortAndTrim(hits, options.k);
+        if (!options.include_embeddings) {
+            for (auto& h : hits) h.record.embedding.clear();
+        }
+        return hits;
+    }
+
+    Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
+                                          const SearchOptions& options) {
+        SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
+        SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(collection));
+        SH_ASSIGN_OR_RETURN(CollectionSpec spec, SpecOf(c));
+        SH_RETURN_IF_ERROR(ValidateQuery(collection, spec.dimension, query));
+        if (options.k == 0) return std::vector<Hit>{};
+        if (options.exact) return ExactSearch(c, spec, query, options);
+
+        const json where = LanguageWhere(options.filter);
+        std::optional<std::vector<std::string>> allowed;  // ids matching path_glob
+        if (options.filter.path_glob) {
+            allowed.emplace();
+            SH_RETURN_IF_ERROR(ForEachRecord(c, where, nullptr, {"metadatas"},
+                                             [&](const std::string& id, const json& reply, size_t row) -> Status {
+                                                 SH_ASSIGN_OR_RETURN(Metadata m, DecodeMetadata(reply["metadatas"][row]));
+                                                 if (options.filter.Matches(m)) allowed->push_back(id);
+                                                 return Status::Ok();
+                                             }));
+            if (allowed->empty()) return std::vector<Hit>{};
+        }
+        // Embeddings come along (cosine: in the metadata) to re-score the hits in double precision.
+        std::vector<std::string> include = {"distances", "documents", "metadatas"};
+        if (spec.metric != DistanceMetric::kCosine) include.push_back("embeddings");
+        json body = {{"query_embeddings", json::array({QueryVector(query)})},
+                     {"n_results", options.k},
+                     {"include", include}};
+        if (!where.is_null()) body["where"] = where;
+        if (allowed) body["ids"] = *allowed;
+        SH_ASSIGN_OR_RETURN(json reply, Call("POST", RecordsPath(c, "query"), &body));
+        json flat;  // the first (only) query's rows, shaped like a get reply
+        for (const char* field : {"ids", "documents", "metadatas", "embeddings", "distances"}) {
+            auto it = reply.find(field);
+            if (it != reply.end() && it->is_array() && !it->empty()) flat[field] = (*it)[0];
+        }
+        if (!flat.contains("ids") || !flat["ids"].is_array()) return Internal("chroma: query reply without ids");
+        std::vector<Hit> hits;
+        for (size_t i = 0; i < flat["ids"].size(); ++i) {
+            Hit h;
+            SH_ASSIGN_OR_RETURN(h.record, RecordAt(flat["ids"][i].get<std::string>(), flat, i));
+            const json& d = flat["distances"][i];
+            if (!d.is_number()) return Internal("chroma: query reply without distances");
+            h.score = ScoreFromDistance(spec.metric, d.get<double>());
+            hits.push_back(std::move(h));
+        }
+        SH_RETURN_IF_ERROR(FillEmbeddings(c, hits));
+        {
+            // Chroma's float32 distances, re-scored like every other backend's.
+            const std::vector<float> q = PrepareVector(spec.metric, query);
+            for (auto& h : hits) {
+                if (h.record.embedding.size() == q.size()) {
+                    h.score = Similarity(spec.metric, q, PrepareVector(spec.metric, h.record.embedding));
+                }
+            }
+        }
+        if (hits.size() < options.k) {
+            // HNSW may return fewer than k under a filter: no silent loss.
+            size_t matching = 0;
+            if (allowed) {
+                matching = allowed->size();
+            } else if (!where.is_null()) {
+                SH_ASSIGN_OR_RETURN(auto ids, AllIds(c, where));
+                matching = ids.size();
+            } else {
+                SH_ASSIGN_OR_RETURN(std::int64_t n, Count(c));
+                matching = static_cast<size_t>(n);
+            }
+            if (matching > hits.size()) return ExactSearch(c, spec, query, options);
+        }
+        SortAndTrim(hits, options.k);
+        if (!options.include_embeddings) {
+            for (auto& h : hits) h.record.embedding.clear();
+        }
+        return hits;
+    }
+
+    Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
+                                           const SearchOptions& options) {
+        SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
+        SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(collection));
+        std::vector<std::string> terms = LexicalQueryTerms(query);
+        if (terms.empty() || options.k == 0) return std::vector<Hit>{};
+        struct Entry {
+            Record record;
+            std::vector<double> tf;  // per query term
+            double length = 0;
+        };
+        std::vector<Entry> matched;
+        std::vector<double> n_hit(terms.size(), 0);
+        double n_rows = 0;
+        double total_tokens = 0;
+        SH_RETURN_IF_ERROR(ForEachRecord(c, json(nullptr), nullptr, {"documents", "metadatas"},
+                                         [&](const std::string& id, const json& reply, size_t row) -> Status {
+                                             SH_ASSIGN_OR_RETURN(Record r, RecordAt(id, reply, row));
+                                             std::vector<std::string> tokens = LexicalTokens(r);
+                                             n_rows += 1;
+                                             total_tokens += static_cast<double>(tokens.size());
+                                             Entry e;
+                                             e.tf.assign(terms.size(), 0);
+                                             bool any = false;
+                                             for (const auto& t : tokens) {
+                                                 for (size_t i = 0; i < terms.size(); ++i) {
+                                                     if (t == terms[i]) {
+                                                         e.tf[i] += 1;
+                                                         any = true;
+                                                     }
+                                                 }
+                                             }
+                                             for (size_t i = 0; i < terms.size(); ++i) n_hit[i] += e.tf[i] > 0 ? 1 : 0;
+                                             if (!any || !options.filter.Matches(r.metadata)) return Status::Ok();
+                                             e.length = static_cast<double>(tokens.size());
+                                             e.record = std::move(r);
+                                             matched.push_back(std::move(e));
+                                             return Status::Ok();
+                                         }));
+        std::vector<Hit> hits;
+        if (matched.empty()) return hits;
+        // FTS5 bm25(), as the other backends: idf = ln((N - n + 0.5) / (n + 0.5)), floored at 1e-6.
+        const double avgdl = total_tokens / n_rows;
+        std::vector<double> idf;
+        for (size_t i = 0; i < terms.size(); ++i) {
+            double value = std::log((n_rows - n_hit[i] + 0.5) / (n_hit[i] + 0.5));
+            idf.push_back(value <= 0 ? 1e-6 : value);
+        }
+        for (auto& e : matched) {
+            double score = 0;
+            for (size_t i = 0; i < terms.size(); ++i) {
+                const double tf = e.tf[i];
+                if (tf == 0) continue;
+                score += idf[i] * (tf * (kBm25K1 + 1)) / (tf + kBm25K1 * (1 - kBm25B + kBm25B * e.length / avgdl));
+            }
+            Hit h;
+            h.score = score;
+            h.record = std::move(e.record);
+            hits.push_back(std::move(h));
+        }
+        SortAndTrim(hits, options.k);
+        if (options.include_embeddings) {
+            SH_RETURN_IF_ERROR(FillEmbeddings(c, hits));
+        } else {
+            for (auto& h : hits) h.record.embedding.clear();
+        }
+        return hits;
+    }
+
+    Status CheckHealth() {
+        Result<json> beat = Call("GET", "/heartbeat", nullptr);
+        if (!beat.ok()) return beat.status();
+        Result<json> db = Call("GET", DatabasePath(), nullptr);
+        if (!db.ok() && db.status().code() == ErrorCode::kNotFound) {
+            return Unavailable("chroma database '" + url_.database + "' is gone from " + Where());
+        }
+        return db.status();
+    }
+
+   private:
+    std::unique_ptr<net::HttpClient> Acquire() {
+        {
+            std::lock_guard lock(pool_mu_);
+            if (!idle_.empty()) {
+                auto c = std::move(idle_.back());
+                idle_.pop_back();
+                return c;
+            }
+        }
+        return std::make_unique<net::HttpClient>(url_.origin, url_.timeout);
+    }
+    void Release(std::unique_ptr<net::HttpClient> client) {
+        std::lock_guard lock(pool_mu_);
+        if (idle_.size() < 8) idle_.push_back(std::move(client));
+    }
+
+    StoreUrl url_;
+    bool read_only_;
+    size_t max_batch_ = 1000;
+    std::mutex write_mu_;  // serialises writes through this store
+    std::mutex pool_mu_;
+    std::vector<std::unique_ptr<net::HttpClient>> idle_;
+    std::mutex meta_mu_;
+    std::optional<ChromaCollection> meta_;  // the meta collection, once known
+};
+
+Result<std::unique_ptr<ChromaStore>> ChromaStore::Open(const std::string& url, const OpenOptions& options) {
+    SH_ASSIGN_OR_RETURN(StoreUrl parsed, ParseStoreUrl(url));
+    auto impl = std::make_unique<Impl>(std::move(parsed), options.read_only);
+    SH_RETURN_IF_ERROR(impl->Connect());
+    return std::unique_ptr<ChromaStore>(new ChromaStore(std::move(impl)));
+}
+
+ChromaStore::ChromaStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ChromaStore::~ChromaStore() = default;
+
+Result<CollectionInfo> ChromaStore::EnsureCollection(const CollectionSpec& spec) { return impl_->EnsureCollection(spec); }
+Result<CollectionInfo> ChromaStore::GetCollection(std::string_view name) { return impl_->GetCollection(name); }
+Result<std::vector<CollectionInfo>> ChromaStore::ListCollections() { return impl_->ListCollections(); }
+Status ChromaStore::DropCollection(std::string_view name) { return impl_->DropCollection(name); }
+Status ChromaStore::Commit(std::string_view collection, const ChangeSet& changes) {
+    return impl_->Commit(collection, changes);
+}
+Result<std::vector<FileState>> ChromaStore::ListFiles(std::string_view collection) {
+    return impl_->ListFiles(collection);
+}
+Result<std::vector<Record>> ChromaStore::Get(std::string_view collection, std::span<const std::string> ids) {
+    return impl_->Get(collection, ids);
+}
+Result<ScanPage> ChromaStore::Scan(std::string_view collection, std::string_view after_id, size_t limit) {
+    return impl_->Scan(collection, after_id, limit);
+}
+Result<std::vector<Hit>> ChromaStore::VectorSearch(std::string_view collection, std::span<const float> query,
+                                                   const SearchOptions& options) {
+    return impl_->VectorSearch(collection, query, options);
+}
+Result<std::vector<Hit>> ChromaStore::LexicalSearch(std::string_view collection, std::string_view query,
+                                                    const SearchOptions& options) {
+    return impl_->LexicalSearch(collection, query, options);
+}
+Status ChromaStore::CheckHealth() { return impl_->CheckHealth(); }
+Result<std::int64_t> ChromaStore::DataVersion() { return impl_->DataVersion(); }
+
+}  // namespace signalhub::store
