@@ -16,8 +16,8 @@ int Run(int argc, char** argv) {
                                       "YAML configuration file (default: $SIGNAL_HUB_CONFIG, else built-in defaults)");
     config_opt->envname("SIGNAL_HUB_CONFIG");
     app.add_option("--store", global.store,
-                   "Store: a directory (default: <root>/.signal-hub, found like .git) or a postgresql:// URL "
-                   "(default with database.type: postgresql: database.url)");
+                   "Store: a directory (default: <root>/.signal-hub, found like .git), a postgresql:// URL or a "
+                   "chroma+http(s):// URL (default with database.type postgresql or chromadb: database.url)");
     app.add_flag("-q,--quiet", global.quiet, "Print only results and errors");
     app.add_flag("--no-color", global.no_color, "Never colour output (also: NO_COLOR=1)");
     app.footer(

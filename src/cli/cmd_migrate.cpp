@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "ops/migrate.hpp"
@@ -28,34 +29,56 @@ struct MigrateArgs {
 
 void AddConnectionOptions(CLI::App* cmd, MigrateArgs& a) {
     cmd->add_option("--database", a.database,
-                    "PostgreSQL URL postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME] (default: $DATABASE_URL)");
+                    "PostgreSQL URL postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME] (default: $DATABASE_URL, "
+                    "else database.url when database.type is postgresql)");
     cmd->add_option("--store", a.store, "Embedded store directory (e.g. ./.signal-hub)");
     cmd->add_option("--chroma-url", a.chroma_url,
-                    "ChromaDB server http(s)://HOST:PORT (opened as a chroma+http:// store; needs the ChromaDB backend)");
+                    "ChromaDB server http(s)://HOST:PORT[?tenant=T&database=D] (default: $CHROMA_URL, else database.url "
+                    "when database.type is chromadb); token from $CHROMA_TOKEN or ?token=");
 }
 
-// --database, else $DATABASE_URL.
-std::optional<std::string> DatabaseUrl(const MigrateArgs& a) {
-    if (a.database) return a.database;
-    if (const char* env = std::getenv("DATABASE_URL"); env != nullptr && *env != '\0') return std::string(env);
+std::optional<std::string> EnvVar(const char* name) {
+    if (const char* env = std::getenv(name); env != nullptr && *env != '\0') return std::string(env);
     return std::nullopt;
 }
 
-ops::Connections ConnectionsOf(const MigrateArgs& a, const GlobalOptions& global) {
+// The configured database when it is of `type` (the configuration is read only when needed).
+Result<std::optional<std::string>> ConfiguredUrl(const GlobalOptions& global, std::string_view type) {
+    SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
+    if (cfg.database.type != type) return std::optional<std::string>();
+    return std::optional<std::string>(cfg.database.url);
+}
+
+// Each connection: the option, else its environment variable, else the configuration's database.
+Result<ops::Connections> ConnectionsOf(const MigrateArgs& a, const GlobalOptions& global) {
     ops::Connections c;
-    c.database_url = DatabaseUrl(a);
+    c.database_url = a.database ? a.database : EnvVar("DATABASE_URL");
+    if (!c.database_url) {
+        SH_ASSIGN_OR_RETURN(c.database_url, ConfiguredUrl(global, "postgresql"));
+    }
+    c.chroma_url = a.chroma_url ? a.chroma_url : EnvVar("CHROMA_URL");
+    if (!c.chroma_url) {
+        SH_ASSIGN_OR_RETURN(c.chroma_url, ConfiguredUrl(global, "chromadb"));
+    }
     c.store_path = a.store ? a.store : global.store;
-    c.chroma_url = a.chroma_url;
     return c;
 }
 
-// The target of import / verify / drop: --store when given, else --database / $DATABASE_URL.
+// The target of import / verify --against / drop: the one of --store, --database, --chroma-url given;
+// with none, $DATABASE_URL, else the configured database (postgresql or chromadb). $CHROMA_URL is
+// only the default of --source chromadb, never an implicit target.
 Result<std::string> TargetUrl(const MigrateArgs& a, const GlobalOptions& global) {
     const auto store = a.store ? a.store : global.store;
-    if (store && a.database) return InvalidArgument("give one target: --database URL or --store PATH, not both");
-    if (store) return *store;
-    if (auto db = DatabaseUrl(a)) return ops::StoreUrlFor(ops::SourceKind::kPostgresql, {db, std::nullopt, std::nullopt});
-    return InvalidArgument("no target: give --database URL (or set DATABASE_URL) or --store PATH");
+    const int given = (store ? 1 : 0) + (a.database ? 1 : 0) + (a.chroma_url ? 1 : 0);
+    if (given > 1) return InvalidArgument("give one target: --database URL, --chroma-url URL or --store PATH");
+    SH_ASSIGN_OR_RETURN(ops::Connections c, ConnectionsOf(a, global));
+    if (store) return ops::StoreUrlFor(ops::SourceKind::kEmbedded, c);
+    if (a.chroma_url) return ops::StoreUrlFor(ops::SourceKind::kChromadb, c);
+    if (c.database_url) return ops::StoreUrlFor(ops::SourceKind::kPostgresql, c);
+    SH_ASSIGN_OR_RETURN(c.chroma_url, ConfiguredUrl(global, "chromadb"));  // not $CHROMA_URL: a source default
+    if (c.chroma_url) return ops::StoreUrlFor(ops::SourceKind::kChromadb, c);
+    return InvalidArgument(
+        "no target: give --database URL (or set DATABASE_URL), --chroma-url URL or --store PATH");
 }
 
 // Progress on stderr: a redrawn line on a terminal, a plain line every few seconds otherwise.
@@ -121,7 +144,8 @@ Status RunExport(const MigrateArgs& a, const GlobalOptions& global) {
     if (a.all == !a.collections.empty()) return InvalidArgument("export needs --collection NAME (repeatable) or --all");
     ops::ExportOptions o;
     o.source = kind;
-    SH_ASSIGN_OR_RETURN(o.source_url, ops::StoreUrlFor(kind, ConnectionsOf(a, global)));
+    SH_ASSIGN_OR_RETURN(ops::Connections conns, ConnectionsOf(a, global));
+    SH_ASSIGN_OR_RETURN(o.source_url, ops::StoreUrlFor(kind, conns));
     o.collections = a.collections;
     o.output = a.output;
     ProgressPrinter progress(global.quiet);
@@ -142,9 +166,13 @@ Status RunExport(const MigrateArgs& a, const GlobalOptions& global) {
 }
 
 Status RunInitDb(const MigrateArgs& a, const GlobalOptions& global) {
-    auto db = DatabaseUrl(a);
-    if (!db) return InvalidArgument("init-db needs --database URL (or DATABASE_URL)");
-    SH_RETURN_IF_ERROR(ops::InitDatabase(*db));
+    SH_ASSIGN_OR_RETURN(ops::Connections conns, ConnectionsOf(a, global));
+    if (!conns.database_url) {
+        return InvalidArgument("init-db needs --database URL (or DATABASE_URL, or database.url with database.type "
+                               "postgresql)");
+    }
+    SH_ASSIGN_OR_RETURN(std::string db, ops::StoreUrlFor(ops::SourceKind::kPostgresql, conns));
+    SH_RETURN_IF_ERROR(ops::InitDatabase(db));
     if (!global.quiet) std::fprintf(stderr, "database schema is current\n");
     return Status::Ok();
 }
@@ -178,7 +206,9 @@ int RunVerify(const MigrateArgs& a, const GlobalOptions& global) {
     if (a.against.has_value() == a.source.has_value()) {
         return Fail(InvalidArgument("verify needs --against FILE or --source embedded|postgresql|chromadb (one of them)"));
     }
-    const ops::Connections conns = ConnectionsOf(a, global);
+    auto connections = ConnectionsOf(a, global);
+    if (!connections.ok()) return Fail(connections.status());
+    const ops::Connections& conns = *connections;
     if (a.against) {
         o.against_file = a.against;
         auto target = TargetUrl(a, global);
@@ -190,15 +220,19 @@ int RunVerify(const MigrateArgs& a, const GlobalOptions& global) {
         auto source = ops::StoreUrlFor(*kind, conns);
         if (!source.ok()) return Fail(source.status());
         o.source_url = *source;
-        // The target is the other store: PostgreSQL for an embedded source, the embedded store for a
-        // PostgreSQL source, either for ChromaDB.
-        Result<std::string> target = InvalidArgument("");
-        if (*kind == ops::SourceKind::kEmbedded) {
+        // The target: the one connection given on the command line besides the source's; without
+        // one, PostgreSQL ($DATABASE_URL or the configuration) unless it is the source.
+        std::vector<ops::SourceKind> given;
+        if (*kind != ops::SourceKind::kEmbedded && (a.store || global.store)) given.push_back(ops::SourceKind::kEmbedded);
+        if (*kind != ops::SourceKind::kPostgresql && a.database) given.push_back(ops::SourceKind::kPostgresql);
+        if (*kind != ops::SourceKind::kChromadb && a.chroma_url) given.push_back(ops::SourceKind::kChromadb);
+        Result<std::string> target = InvalidArgument("give the store to check: --database URL, --chroma-url URL or --store PATH");
+        if (given.size() > 1) {
+            target = InvalidArgument("give one store to check besides the source: --database, --chroma-url or --store");
+        } else if (given.size() == 1) {
+            target = ops::StoreUrlFor(given.front(), conns);
+        } else if (*kind != ops::SourceKind::kPostgresql && conns.database_url) {
             target = ops::StoreUrlFor(ops::SourceKind::kPostgresql, conns);
-        } else if (*kind == ops::SourceKind::kPostgresql) {
-            target = ops::StoreUrlFor(ops::SourceKind::kEmbedded, conns);
-        } else {
-            target = TargetUrl(a, global);
         }
         if (!target.ok()) return Fail(target.status().WithContext("verify target"));
         o.target_url = *target;
@@ -290,8 +324,8 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     AddConnectionOptions(ver, *args);
     ver->add_option("--against", args->against, "Export file to compare with");
     ver->add_option("--source", args->source,
-                    "Source store instead of a file: embedded (target: --database), postgresql (target: --store), "
-                    "chromadb")
+                    "Source store instead of a file: embedded, postgresql or chromadb; the target is the other "
+                    "connection given (default: PostgreSQL from $DATABASE_URL or the configuration)")
         ->check(CLI::IsMember({"embedded", "postgresql", "chromadb"}));
     ver->add_option("--collection", args->collections, "Only this collection (default: every collection of the source)");
     ver->add_option("--sample", args->sample, "Sampled nearest-neighbour queries per collection (default 100)");

@@ -49,15 +49,16 @@ std::string RedactUrl(std::string_view url) {
         const size_t colon = authority.substr(0, at).find(':');
         if (colon != std::string_view::npos) out.replace(auth_begin + colon + 1, at - colon - 1, "***");
     }
-    // A password given as a query parameter (libpq's password=...).
+    // A secret given as a query parameter.
     const size_t query = out.find('?');
     if (query != std::string::npos) {
         size_t pos = query + 1;
         while (pos < out.size()) {
             size_t end = out.find('&', pos);
             if (end == std::string::npos) end = out.size();
-            if (out.compare(pos, 9, "password=") == 0) {
-                out.replace(pos + 9, end - pos - 9, "***");
+            for (const std::string_view key : {"password=", "token="}) {  // libpq's password, Chroma's token
+                if (out.compare(pos, key.size(), key) != 0) continue;
+                out.replace(pos + key.size(), end - pos - key.size(), "***");
                 end = out.find('&', pos);
                 if (end == std::string::npos) end = out.size();
             }
@@ -69,6 +70,7 @@ std::string RedactUrl(std::string_view url) {
 
 std::string DatabaseUrl(const config::DatabaseConfig& database) {
     std::string url = database.url;
+    if (database.type == "chromadb") return url.starts_with("chroma+") ? url : "chroma+" + url;
     const size_t query = url.find('?');
     auto has = [&](const std::string& key) {
         if (query == std::string::npos) return false;
@@ -84,12 +86,14 @@ std::string DatabaseUrl(const config::DatabaseConfig& database) {
     char timeout[32];
     std::snprintf(timeout, sizeof timeout, "%g", database.pool_timeout);
     add("pool_timeout", timeout);
+    add("hnsw_m", std::to_string(database.hnsw_m));
+    add("hnsw_ef_construction", std::to_string(database.hnsw_ef_construction));
     return url;
 }
 
 StoreLocation StoreForRoot(const GlobalOptions& global, const config::Config& config, const fs::path& root) {
     if (global.store) return GivenStore(*global.store);
-    if (config.database.type == "postgresql") return UrlLocation(DatabaseUrl(config.database));
+    if (config.database.type != "embedded") return UrlLocation(DatabaseUrl(config.database));
     fs::path p(config.store.path);
     return DirectoryLocation(p.is_absolute() ? p : root / p);
 }
@@ -102,7 +106,7 @@ Result<StoreLocation> FindStore(const GlobalOptions& global, const config::Confi
             return NotFound("no Signal Hub store at " + given.dir->string() + "; run `signal-hub index` first");
         return given;
     }
-    if (config.database.type == "postgresql") return UrlLocation(DatabaseUrl(config.database));
+    if (config.database.type != "embedded") return UrlLocation(DatabaseUrl(config.database));
     fs::path configured(config.store.path);
     std::error_code ec;
     if (configured.is_absolute()) {

@@ -68,6 +68,8 @@ const std::vector<Field>& Fields() {
         {"database.pool_size", [](Config& c) -> FieldRef { return &c.database.pool_size; }},
         {"database.max_overflow", [](Config& c) -> FieldRef { return &c.database.max_overflow; }},
         {"database.pool_timeout", [](Config& c) -> FieldRef { return &c.database.pool_timeout; }},
+        {"database.hnsw_m", [](Config& c) -> FieldRef { return &c.database.hnsw_m; }},
+        {"database.hnsw_ef_construction", [](Config& c) -> FieldRef { return &c.database.hnsw_ef_construction; }},
         {"store.path", [](Config& c) -> FieldRef { return &c.store.path; }},
         {"index.collection", [](Config& c) -> FieldRef { return &c.index.collection; }},
         {"index.max_file_bytes", [](Config& c) -> FieldRef { return &c.index.max_file_bytes; }},
@@ -672,7 +674,7 @@ Problems FindProblems(const Config& c) {
         problems.emplace_back(path, "must be one of " + JoinNames(allowed) + ", got " + Quote(value));
     };
 
-    one_of("database.type", c.database.type, {"embedded", "postgresql"});
+    one_of("database.type", c.database.type, {"embedded", "postgresql", "chromadb"});
     if (c.database.type == "postgresql") {
         const std::string& url = c.database.url;
         if (url.empty()) {
@@ -682,9 +684,28 @@ Problems FindProblems(const Config& c) {
             problems.emplace_back("database.url", "must be a postgresql:// URL, got a value starting " +
                                                       Quote(url.substr(0, std::min<std::size_t>(url.find(':'), 16))));
         }
+    } else if (c.database.type == "chromadb") {
+        const std::string& url = c.database.url;
+        const bool http = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0 ||
+                          url.rfind("chroma+http://", 0) == 0 || url.rfind("chroma+https://", 0) == 0;
+        if (url.empty()) {
+            problems.emplace_back("database.url", "is required when database.type is chromadb "
+                                                  "(http://HOST:8000, optionally ?tenant=T&database=D)");
+        } else if (!http) {
+            problems.emplace_back("database.url", "must be an http:// or https:// URL of the Chroma server, got a value "
+                                                  "starting " +
+                                                      Quote(url.substr(0, std::min<std::size_t>(url.find(':'), 16))));
+        }
     }
     between("database.pool_size", c.database.pool_size, 1, 1000);
     between("database.max_overflow", c.database.max_overflow, 0, 10000);
+    between("database.hnsw_m", c.database.hnsw_m, 2, 100);  // pgvector's ranges
+    between("database.hnsw_ef_construction", c.database.hnsw_ef_construction, 4, 1000);
+    if (c.database.hnsw_ef_construction < 2 * c.database.hnsw_m) {
+        problems.emplace_back("database.hnsw_ef_construction",
+                              "must be at least twice database.hnsw_m (" + std::to_string(2 * c.database.hnsw_m) +
+                                  "), got " + std::to_string(c.database.hnsw_ef_construction));
+    }
 
     if (c.store.path.empty()) problems.emplace_back("store.path", "must not be empty");
 
@@ -730,7 +751,7 @@ Problems FindProblems(const Config& c) {
     one_of("search.mode", c.search.mode, {"hybrid", "vector", "lexical"});
     between("search.k", c.search.k, 1, 1000);
     at_least("search.rrf_k", c.search.rrf_k, 1);
-    between("search.ef_search", c.search.ef_search, 1, 10000);
+    between("search.ef_search", c.search.ef_search, 1, 1000);  // pgvector's hnsw.ef_search range
 
     if (Trim(c.server.host).empty()) problems.emplace_back("server.host", "must not be empty");
     between("server.port", c.server.port, 0, 65535);

@@ -29,16 +29,21 @@ struct StoreConfig {
     bool operator==(const StoreConfig&) const = default;
 };
 
-// Where the index lives: the embedded store (store.path) or PostgreSQL with
-// pgvector. `url` is a libpq URL (postgresql://USER:PASSWORD@HOST:PORT/DB,
-// sslmode and other libpq parameters allowed); the pool keys become the store's
-// URL parameters (store/pgvector/pgvector_store.hpp).
+// Where the index lives: the embedded store (store.path), PostgreSQL with
+// pgvector, or a ChromaDB 1.0 server. postgresql: `url` is a libpq URL
+// (postgresql://USER:PASSWORD@HOST:PORT/DB, sslmode and other libpq parameters
+// allowed); the pool keys become the store's URL parameters
+// (store/pgvector/pgvector_store.hpp). chromadb: `url` is http(s)://HOST:PORT
+// with the ChromaStore's parameters (store/chroma/chroma_store.hpp); the pool
+// keys do not apply.
 struct DatabaseConfig {
-    std::string type = "embedded";  // embedded | postgresql
-    std::string url{};              // postgresql: required
+    std::string type = "embedded";  // embedded | postgresql | chromadb
+    std::string url{};              // postgresql, chromadb: required
     int pool_size = 5;              // postgresql: connections kept open
     int max_overflow = 10;          // postgresql: extra connections under load, closed when released
     double pool_timeout = 30;       // postgresql: seconds an operation waits for a free connection
+    int hnsw_m = 16;                // postgresql: HNSW graph degree of new collections
+    int hnsw_ef_construction = 200; // postgresql: HNSW build breadth of new collections
 
     bool operator==(const DatabaseConfig&) const = default;
 };

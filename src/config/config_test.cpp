@@ -500,10 +500,20 @@ TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
     const std::string wrong = invalid("database:\n  type: postgresql\n  url: mysql://u:pw@h/db\n");
     EXPECT_NE(wrong.find("database.url: must be a postgresql:// URL"), std::string::npos) << wrong;
     EXPECT_EQ(wrong.find("pw"), std::string::npos) << wrong;
-    EXPECT_NE(invalid("database:\n  type: mongodb\n").find("database.type: must be one of embedded, postgresql"),
+    EXPECT_NE(invalid("database:\n  type: mongodb\n").find("database.type: must be one of embedded, postgresql, chromadb"),
               std::string::npos);
     EXPECT_NE(invalid("database:\n  pool_size: 0\n").find("database.pool_size: must be between 1 and 1000"),
               std::string::npos);
+
+    auto chroma = Parse("database:\n  type: chromadb\n  url: http://chroma.internal:8000?database=code\n");
+    ASSERT_TRUE(chroma.ok()) << chroma.status().ToString();
+    EXPECT_TRUE(Validate(*chroma).ok()) << Validate(*chroma).ToString();
+    EXPECT_NE(invalid("database:\n  type: chromadb\n").find("database.url: is required when database.type is chromadb"),
+              std::string::npos);
+    const std::string not_http = invalid("database:\n  type: chromadb\n  url: postgresql://u:pw@h/db\n");
+    EXPECT_NE(not_http.find("database.url: must be an http:// or https:// URL of the Chroma server"), std::string::npos)
+        << not_http;
+    EXPECT_EQ(not_http.find("pw"), std::string::npos) << not_http;
 }
 
 TEST(Config, NonOverrideSignalHubVariablesAreLeftAlone) {
