@@ -130,6 +130,14 @@ Result<PgUrl> ParsePgUrl(const std::string& url) {
                 SH_ASSIGN_OR_RETURN(out.pool_size, ParseCount(*key, *value, 1));
             } else if (*key == "max_overflow") {
                 SH_ASSIGN_OR_RETURN(out.max_overflow, ParseCount(*key, *value, 0));
+            } else if (*key == "hnsw_m" || *key == "hnsw_ef_construction") {
+                SH_ASSIGN_OR_RETURN(size_t n, ParseCount(*key, *value, *key == "hnsw_m" ? 2 : 4));
+                const size_t max = *key == "hnsw_m" ? 100 : 1000;
+                if (n > max) {
+                    return InvalidArgument("store URL parameter " + *key + "='" + *value + "' must be at most " +
+                                           std::to_string(max) + " (pgvector's limit)");
+                }
+                (*key == "hnsw_m" ? out.hnsw_m : out.hnsw_ef_construction) = static_cast<int>(n);
             } else if (*key == "pool_timeout") {
                 double seconds = 0;
                 auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), seconds);
@@ -142,6 +150,9 @@ Result<PgUrl> ParsePgUrl(const std::string& url) {
                 kept_query += (kept_query.empty() ? "?" : "&") + std::string(item);
             }
         }
+    }
+    if (out.hnsw_m && out.hnsw_ef_construction && *out.hnsw_ef_construction < 2 * *out.hnsw_m) {
+        return InvalidArgument("store URL parameter hnsw_ef_construction must be at least twice hnsw_m (pgvector)");
     }
     std::string libpq_url = base + kept_query;
     char* err = nullptr;

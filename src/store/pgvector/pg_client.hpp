@@ -33,6 +33,8 @@ namespace signalhub::store::pg {
 //   pool_size=N         connections kept open (default 5)
 //   max_overflow=N      extra connections opened under load and closed when released (default 10)
 //   pool_timeout=SECS   how long Acquire waits for a free connection (default 30; decimals allowed)
+//   hnsw_m=N            HNSW graph degree of new collections' indexes (2..100, pgvector's range)
+//   hnsw_ef_construction=N  HNSW build breadth of new collections (4..1000, at least 2 * hnsw_m)
 // Everything else (sslmode, connect_timeout, application_name, ...) is libpq's.
 struct PgUrl {
     std::vector<std::pair<std::string, std::string>> libpq_params;  // keyword/value pairs for PQconnectdbParams
@@ -40,6 +42,7 @@ struct PgUrl {
     size_t pool_size = 5;
     size_t max_overflow = 10;
     std::chrono::milliseconds pool_timeout{30000};
+    std::optional<int> hnsw_m, hnsw_ef_construction;  // unset: PgVectorStoreOptions' values
     std::string endpoint;  // "host:port" (or the socket directory) for messages; never the password
     std::string database;  // for messages
 };

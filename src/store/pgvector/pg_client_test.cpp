@@ -41,13 +41,20 @@ TEST(PgUrl, SplitsStoreParametersFromLibpqOnes) {
     EXPECT_EQ(defaults->pool_size, 5u);
     EXPECT_EQ(defaults->max_overflow, 10u);
     EXPECT_EQ(defaults->endpoint, "localhost:5432");
+    EXPECT_FALSE(defaults->hnsw_m.has_value());
+    auto tuned = ParsePgUrl("postgres://localhost/db?hnsw_m=24&hnsw_ef_construction=300");
+    ASSERT_TRUE(tuned.ok()) << tuned.status().ToString();
+    EXPECT_EQ(tuned->hnsw_m, 24);
+    EXPECT_EQ(tuned->hnsw_ef_construction, 300);
 }
 
 TEST(PgUrl, BadUrlsAreInvalidArgumentWithoutThePassword) {
     for (const std::string url : {"postgresql://u:hunter2@h/db?pool_size=0", "postgresql://u:hunter2@h/db?bogus=1",
                                   "postgresql://u:hunter2@h:notaport/db", "postgresql://u:hunter2@h/db?pool_timeout=-1",
                                   "postgresql://u:hunter2@h/db?schema=", "postgresql://u:hunter2@h/db?max_overflow=x",
-                                  "postgresql://u:hunter2@h/db?schema=%zz"}) {
+                                  "postgresql://u:hunter2@h/db?schema=%zz", "postgresql://u:hunter2@h/db?hnsw_m=1",
+                                  "postgresql://u:hunter2@h/db?hnsw_m=101", "postgresql://u:hunter2@h/db?hnsw_ef_construction=1001",
+                                  "postgresql://u:hunter2@h/db?hnsw_m=32&hnsw_ef_construction=40"}) {
         auto parsed = ParsePgUrl(url);
         ASSERT_FALSE(parsed.ok()) << url;
         EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument) << url;

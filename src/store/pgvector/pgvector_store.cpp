@@ -1079,8 +1079,12 @@ class PgVectorStore::Impl {
             SH_ASSIGN_OR_RETURN(PgResult params, c.Query("SELECT hnsw_m, hnsw_ef_construction FROM " + collections_ +
                                                              " WHERE id = $1::int8",
                                                          PgParams().Int8(row.id)));
-            // Index builds get more memory than the server default (64MB), so that the graph fits.
-            return c.Exec("BEGIN; SET LOCAL client_min_messages = warning; SET LOCAL maintenance_work_mem = '512MB'; "
+            // Index builds get at least 512MB (the server default is 64MB), so that the graph of a
+            // few hundred thousand records fits; a larger maintenance_work_mem of the role, the
+            // database or the server is kept (performance-tuning.md).
+            return c.Exec("BEGIN; SET LOCAL client_min_messages = warning; "
+                          "SELECT set_config('maintenance_work_mem', '512MB', true) WHERE "
+                          "pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('512MB'); "
                           "CREATE INDEX IF NOT EXISTS " +
                           IndexName(row.id) + " ON " + RecordsTable(row.id) + " USING hnsw (embedding " +
                           OpClass(row.spec.metric) + ") WITH (m = " + std::to_string(params.Int4(0, 0)) +
@@ -1104,7 +1108,14 @@ class PgVectorStore::Impl {
 Result<std::unique_ptr<PgVectorStore>> PgVectorStore::Open(const std::string& url, const OpenOptions& options,
                                                            const PgVectorStoreOptions& tuning) {
     SH_ASSIGN_OR_RETURN(pg::PgUrl parsed, pg::ParsePgUrl(url));
-    auto impl = std::make_unique<Impl>(std::move(parsed), options.read_only, tuning);
+    PgVectorStoreOptions effective = tuning;  // URL parameters win over the caller's defaults
+    if (parsed.hnsw_m) effective.hnsw_m = *parsed.hnsw_m;
+    if (parsed.hnsw_ef_construction) effective.hnsw_ef_construction = *parsed.hnsw_ef_construction;
+    if (effective.hnsw_ef_construction < 2 * effective.hnsw_m) {
+        return InvalidArgument("hnsw_ef_construction (" + std::to_string(effective.hnsw_ef_construction) +
+                               ") must be at least twice hnsw_m (" + std::to_string(effective.hnsw_m) + ")");
+    }
+    auto impl = std::make_unique<Impl>(std::move(parsed), options.read_only, effective);
     SH_RETURN_IF_ERROR(impl->Open());
     return std::unique_ptr<PgVectorStore>(new PgVectorStore(std::move(impl)));
 }

@@ -10,7 +10,11 @@
 //   pool_size=N        connections kept open (default 5)
 //   max_overflow=N     extra connections under load, closed when released (default 10)
 //   pool_timeout=SECS  how long an operation waits for a free connection (default 30)
-// (The config keys database.pool_size / database.max_overflow will map onto these.)
+//   hnsw_m=N, hnsw_ef_construction=N   HNSW parameters of collections created
+//                      through this handle (default 16 and 200; an existing
+//                      collection keeps the values it was created with)
+// (The config keys database.pool_size, max_overflow, pool_timeout, hnsw_m and
+// hnsw_ef_construction map onto these.)
 //
 // Thread safety: all methods may be called concurrently; each call takes a
 // connection from the pool. Writes are serialised by PostgreSQL row locks (the

@@ -428,6 +428,29 @@ TEST_F(PgVectorStoreTest, GlobFilterInSqlAgreesWithGlobMatch) {
     EXPECT_GT(checked, 1000);
 }
 
+TEST_F(PgVectorStoreTest, HnswParametersFromTheUrlShapeNewCollectionsOnly) {
+    {
+        auto store = MustOpen();
+        ASSERT_NE(store, nullptr);
+        ASSERT_TRUE(store->EnsureCollection({"before", "m", 4, DistanceMetric::kCosine}).ok());
+    }
+    auto tuned = MustOpen("hnsw_m=8&hnsw_ef_construction=64");
+    ASSERT_NE(tuned, nullptr);
+    ASSERT_TRUE(tuned->EnsureCollection({"after", "m", 4, DistanceMetric::kCosine}).ok());
+    ASSERT_TRUE(tuned->EnsureCollection({"before", "m", 4, DistanceMetric::kCosine}).ok());
+    auto indexdef = [&](const std::string& name) -> std::string {
+        return QueryValue(server_, "SELECT indexdef FROM pg_indexes WHERE schemaname = '" + schema_ +
+                                       "' AND indexname = (SELECT 'signal_hub_records_' || id || '_hnsw' FROM " +
+                                       Table("signal_hub_collections") + " WHERE name = convert_to('" + name +
+                                       "', 'UTF8'))")
+            .value_or("(no index)");
+    };
+    EXPECT_THAT(indexdef("after"), testing::HasSubstr("m='8', ef_construction='64'"));
+    EXPECT_THAT(indexdef("before"), testing::HasSubstr("m='16', ef_construction='200'"));
+    auto bad = PgVectorStore::Open(WithParam(url_, "hnsw_ef_construction=20"), OpenOptions{});  // < 2 * m (16)
+    EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument) << bad.status().ToString();
+}
+
 TEST_F(PgVectorStoreTest, WideCollectionsWithoutAnHnswIndexAreSearchedExactly) {
     auto store = MustOpen();
     ASSERT_NE(store, nullptr);
