@@ -577,6 +577,7 @@ class ChromaStore::Impl {
         SH_RETURN_IF_ERROR(ValidateSpec(spec));
         SH_RETURN_IF_ERROR(ValidateName(spec.name));
         std::lock_guard lock(write_mu_);
+        ForgetScan();
         Result<ChromaCollection> existing = Find(spec.name);
         if (existing.ok()) {
             SH_ASSIGN_OR_RETURN(CollectionSpec have, SpecOf(*existing));
@@ -635,6 +636,7 @@ class ChromaStore::Impl {
 
     Status DropCollection(std::string_view name) {
         std::lock_guard lock(write_mu_);
+        ForgetScan();
         SH_RETURN_IF_ERROR(Find(name).status());
         if (read_only_) return RefuseReadOnly();
         Status files = DeleteChroma(FilesName(name));
@@ -816,20 +818,46 @@ class ChromaStore::Impl {
         return ids;
     }
 
+    // A Scan lists and sorts every id of the collection once (Chroma pages by insertion order,
+    // not by id); the sorted list is kept for the scan that continues from its last page
+    // (after_id == the previous page's last id), so a full scan costs one listing, not one per
+    // page. A scan starting over, another collection, or a write through this store lists again.
     Result<ScanPage> Scan(std::string_view collection, std::string_view after_id, size_t limit) {
         if (limit == 0) return InvalidArgument("scan limit must be > 0");
         SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(collection));
-        SH_ASSIGN_OR_RETURN(std::vector<std::string> ids, AllIds(c, json(nullptr)));
-        std::sort(ids.begin(), ids.end());
-        auto first = std::upper_bound(ids.begin(), ids.end(), after_id,
+        std::shared_ptr<const std::vector<std::string>> ids;
+        {
+            std::lock_guard lock(scan_mu_);
+            if (!after_id.empty() && scan_ids_ != nullptr && scan_collection_ == c.id && scan_last_ == after_id) {
+                ids = scan_ids_;
+            }
+        }
+        if (ids == nullptr) {
+            SH_ASSIGN_OR_RETURN(std::vector<std::string> listed, AllIds(c, json(nullptr)));
+            std::sort(listed.begin(), listed.end());
+            ids = std::make_shared<const std::vector<std::string>>(std::move(listed));
+        }
+        auto first = std::upper_bound(ids->begin(), ids->end(), after_id,
                                       [](std::string_view a, const std::string& b) { return a < b; });
-        if (after_id.empty()) first = ids.begin();
-        const size_t remaining = static_cast<size_t>(ids.end() - first);
+        if (after_id.empty()) first = ids->begin();
+        const size_t remaining = static_cast<size_t>(ids->end() - first);
         std::vector<std::string> page(first, first + static_cast<long>(std::min(limit, remaining)));
         ScanPage out;
         SH_ASSIGN_OR_RETURN(out.records, GetRecords(c, page, true));
         if (remaining > limit && !page.empty()) out.next_after = page.back();
+        std::lock_guard lock(scan_mu_);
+        if (!out.next_after) {
+            scan_ids_.reset();
+        } else {
+            scan_ids_ = ids;
+            scan_collection_ = c.id;
+            scan_last_ = *out.next_after;
+        }
         return out;
+    }
+    void ForgetScan() {
+        std::lock_guard lock(scan_mu_);
+        scan_ids_.reset();
     }
 
     // ---- commit ---------------------------------------------------------
@@ -869,6 +897,7 @@ class ChromaStore::Impl {
 
     Status Commit(std::string_view collection, const ChangeSet& changes) {
         std::lock_guard lock(write_mu_);
+        ForgetScan();
         SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(collection));
         SH_ASSIGN_OR_RETURN(CollectionSpec spec, SpecOf(c));
         SH_RETURN_IF_ERROR(ValidateChangeSet(collection, spec.dimension, changes));
@@ -1203,6 +1232,9 @@ class ChromaStore::Impl {
     bool read_only_;
     size_t max_batch_ = 1000;
     std::mutex write_mu_;  // serialises writes through this store
+    std::mutex scan_mu_;   // guards the sorted ids of the scan in progress (Scan)
+    std::shared_ptr<const std::vector<std::string>> scan_ids_;
+    std::string scan_collection_, scan_last_;
     std::mutex pool_mu_;
     std::vector<std::unique_ptr<net::HttpClient>> idle_;
     std::mutex meta_mu_;

@@ -96,6 +96,8 @@
 //     per query: fine for a repository, slow for millions of records.
 //   - Scan: Chroma pages by insertion order, not by id, so a Scan reads all
 //     ids (paginated, no payload), sorts them and fetches the page's records.
+//     The sorted ids are kept for the next page of the same scan (after_id =
+//     the previous next_after), so a full scan lists the ids once.
 //   Paginated reads (Scan, LexicalSearch, exact search, ListFiles) page by
 //   offset and are not snapshots: a Commit running meanwhile may shift records
 //   between pages (read DataVersion before and after to detect it).
