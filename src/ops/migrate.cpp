@@ -29,6 +29,13 @@ bool IsPostgresUrl(std::string_view url) {
     return url.starts_with("postgresql://") || url.starts_with("postgres://");
 }
 
+// A store URL as reports show it: a directory as is, a URL without what may hold credentials
+// (user, password, token parameters): "postgresql://...", "chroma+http://...".
+std::string ShownUrl(const std::string& url) {
+    const size_t scheme = url.find("://");
+    return scheme == std::string::npos ? url : url.substr(0, scheme) + "://...";
+}
+
 void Report(const ProgressFn& fn, std::string phase, const std::string& collection, std::int64_t done,
             std::int64_t total) {
     if (fn) fn(Progress{std::move(phase), collection, done, total});
@@ -429,8 +436,7 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
     VerifyReport report;
     report.k = o.k;
     report.min_recall = o.min_recall;
-    report.target = o.target_url.substr(0, o.target_url.find('@'));
-    if (IsPostgresUrl(o.target_url)) report.target = o.target_url.substr(0, o.target_url.find("://")) + "://...";
+    report.target = ShownUrl(o.target_url);
     std::map<std::string, SourceCollection> source;
     std::unique_ptr<store::VectorStore> source_store;
     if (o.against_file) {
@@ -438,7 +444,7 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
         SourceFileReader reader(o, source);
         SH_RETURN_IF_ERROR(ReadExport(*o.against_file, reader));
     } else {
-        report.source = IsPostgresUrl(*o.source_url) ? "postgresql://..." : *o.source_url;
+        report.source = ShownUrl(*o.source_url);
         SH_ASSIGN_OR_RETURN(source_store, store::OpenStore(*o.source_url, store::OpenOptions{.read_only = true}));
         SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> infos, source_store->ListCollections());
         for (const auto& info : infos) {
@@ -468,14 +474,19 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
         TruthFileReader truth(o.k, source);
         SH_RETURN_IF_ERROR(ReadExport(*o.against_file, truth));
     } else {
+        // A second scan of the source, as the file's second pass: one read of the collection for
+        // all sampled queries (an exact search per query would read it once per query on stores
+        // without a native exact scan, such as ChromaDB).
         for (auto& [name, c] : source) {
-            for (Query& q : c.queries) {
-                store::SearchOptions so;
-                so.k = o.k;
-                so.exact = true;
-                so.include_embeddings = true;
-                SH_ASSIGN_OR_RETURN(std::vector<store::Hit> hits, source_store->VectorSearch(name, q.embedding, so));
-                for (const auto& h : hits) q.truth.emplace_back(Score(c.spec.metric, q.embedding, h.record.embedding), h.record.id);
+            if (c.queries.empty()) continue;
+            std::string after;
+            for (;;) {
+                SH_ASSIGN_OR_RETURN(store::ScanPage page, source_store->Scan(name, after, kScanPage));
+                for (const Record& r : page.records) {
+                    for (Query& q : c.queries) Offer(q, c.spec.metric, r, o.k);
+                }
+                if (!page.next_after) break;
+                after = *page.next_after;
             }
         }
     }
