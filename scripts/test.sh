@@ -21,6 +21,7 @@ done
 install_packages "$REPO_ROOT/scripts/debian-packages.txt" "$REPO_ROOT/scripts/test-packages.txt"
 source "$REPO_ROOT/scripts/lib/postgres.sh"
 pg_ensure_installed   # PostgreSQL 15 + pgvector 0.8 for the `postgres` tests (their CTest fixture starts a cluster)
+pgbouncer_ensure_installed   # PgBouncer for integration.pgbouncer (transaction pooling in front of that cluster)
 "$REPO_ROOT/scripts/fetch-grammars.sh"
 "$REPO_ROOT/scripts/fetch-e2e-deps.sh"   # the official MCP TypeScript SDK, for tests/e2e
 source "$REPO_ROOT/scripts/lib/chroma.sh"

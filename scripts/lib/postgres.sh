@@ -7,6 +7,9 @@
 #                                registry is used: a private apt configuration (its own sources file and
 #                                lists directory in a temp dir) reads trixie's deb-src index, so the
 #                                machine's apt sources are left untouched.
+#   pgbouncer_ensure_installed   installs Debian's pgbouncer (for tests/integration/pgbouncer.sh, which runs
+#                                its own instance on a private config); the package's system service is
+#                                stopped and disabled so nothing listens on 6432 behind the tests' back.
 #   pg_cluster_start STATE_DIR   initdb + pg_ctl start of a throw-away cluster as the `postgres` user (when
 #                                run as root; as the current user otherwise) on a free loopback port,
 #                                listening on 127.0.0.1 only, with a private unix socket directory and a
@@ -24,6 +27,23 @@ pg_config_bin() { echo "${PG_BINDIR}/pg_config"; }
 pg_ensure_installed() {
     install_packages <(printf '%s\n' "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}" libpq-dev)
     pgvector_ensure_installed
+}
+
+pgbouncer_ensure_installed() {
+    local fresh=0
+    dpkg-query -W -f='${Status}' pgbouncer 2>/dev/null | grep -q "install ok installed" || fresh=1
+    install_packages <(printf '%s\n' pgbouncer)
+    command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || die "pgbouncer is not installed"
+    [ "$fresh" -eq 1 ] || return 0
+    # The package enables (and, where services may start, starts) a system pgbouncer on port 6432:
+    # the tests start their own, so the system one is stopped and disabled.
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        as_root systemctl disable --now pgbouncer.service >/dev/null 2>&1 || true
+    else
+        if [ -x /etc/init.d/pgbouncer ]; then as_root /etc/init.d/pgbouncer stop >/dev/null 2>&1 || true; fi
+        if command -v update-rc.d >/dev/null 2>&1; then as_root update-rc.d pgbouncer disable >/dev/null 2>&1 || true; fi
+        if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable pgbouncer.service >/dev/null 2>&1 || true; fi
+    fi
 }
 
 # The version of the vector extension PG15 would install ("" when none).

@@ -35,8 +35,8 @@ run_expect 2 "$SH" migrate export --source embedded --store "$WORK/store" --outp
 assert_contains "$ERR" "--collection NAME (repeatable) or --all" "export without a collection"
 run_expect 3 "$SH" migrate export --source embedded --store "$WORK/store" --collection nope --output "$WORK/x.jsonl"
 assert_contains "$ERR" "no collection 'nope'" "unknown collection"
-run_expect 2 "$SH" migrate export --source chromadb --chroma-url http://127.0.0.1:1 --all --output "$WORK/x.jsonl"
-assert_contains "$ERR" "chroma+http://" "chromadb routed through OpenStore"
+run_expect 2 "$SH" migrate export --source chromadb --chroma-url ftp://127.0.0.1:1 --all --output "$WORK/x.jsonl"
+assert_contains "$ERR" "--chroma-url must be an http:// or https:// URL" "bad --chroma-url"
 pass "export errors"
 
 # --- init-db (idempotent) ------------------------------------------------------
