@@ -9,20 +9,39 @@
 #      parameters), hybrid search, exact scan vs the memory-bandwidth floor
 #   4. MCP over HTTP: search_code through POST /mcp on a running
 #      `serve --transport http` (keep-alive, loopback) vs in-process search
-# Usage: bench/run.sh [retrieval|indexing|query|mcp ...]   (default: all)
+#   migrate (not in the default set: starts PostgreSQL 15 + pgvector and ChromaDB 1.0 on loopback):
+#      `migrate import` rows/s vs raw libpq COPY BINARY and INSERT-per-row loaders (pg_copy_bench),
+#      HNSW build under maintenance_work_mem / parallel-worker settings, export rows/s from
+#      Chroma vs PostgreSQL vs embedded, and Chroma's own paginated GET (bench/chroma_get_peer.py)
+#   stores (likewise): one collection in embedded, PostgreSQL and Chroma stores: recall@10, p50/p99,
+#      QPS at 1 and 4 threads, the ef_search sweep (store_query_bench), and pgbench driving the SQL
+#      our PostgreSQL backend sends, at the same concurrency
+# Usage: bench/run.sh [retrieval|indexing|query|mcp|migrate|stores ...]
+#        (default: retrieval indexing query mcp; BENCH_NO_BUILD=1 uses the binaries already in build/)
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-case "${1:-}" in -h|--help) sed -n '2,12p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,20p' "$0"; exit 0 ;; esac
 WHAT=("${@:-retrieval indexing query mcp}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
 BUILD="$REPO_ROOT/build"
 mkdir -p "$DATA" "$RESULTS"
-install_packages <(printf "python3 python3\nlibpython3.11-stdlib\ngit git\n")
-"$REPO_ROOT/scripts/setup.sh" >/dev/null
-cmake --build "$BUILD" -j "$(build_jobs)" --target retrieval_bench query_bench raw_hnswlib_bench mcp_http_bench >/dev/null
+want() { [[ " ${WHAT[*]} " == *" $1 "* ]]; }
+install_packages <(printf "python3 python3\nlibpython3.11-stdlib\ngit git\ntime\n")
+TARGETS=()
+if want retrieval || want indexing || want query || want mcp; then
+    TARGETS+=(retrieval_bench query_bench raw_hnswlib_bench mcp_http_bench)
+fi
+if want migrate || want stores; then
+    source "$REPO_ROOT/scripts/lib/postgres.sh"
+    pg_ensure_installed
+    TARGETS+=(gen_export_tool pg_copy_bench store_query_bench)
+fi
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+    "$REPO_ROOT/scripts/setup.sh" >/dev/null
+    cmake --build "$BUILD" -j "$(build_jobs)" --target "${TARGETS[@]}" >/dev/null
+fi
 SH="$BUILD/src/cli/signal-hub"
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-want() { [[ " ${WHAT[*]} " == *" $1 "* ]]; }
 
 PY="$DATA/retrieval"
 if want retrieval || want query || want mcp; then
@@ -99,5 +118,188 @@ if want mcp; then
         --url "http://127.0.0.1:$PORT/mcp" --threads 1,4 --json "$RESULTS/mcp-http.json"
     kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || die "serve did not exit cleanly after SIGTERM"
     trap - EXIT
+fi
+# ---- migrate / stores: PostgreSQL 15 + pgvector and ChromaDB 1.0, throw-away, loopback only ----
+if want migrate || want stores; then
+    SERVERS="$DATA/servers"
+    stop_servers() {
+        bash "$REPO_ROOT/scripts/chroma-test-server.sh" stop "$SERVERS/chroma" >/dev/null 2>&1 || true
+        bash "$REPO_ROOT/scripts/pg-test-cluster.sh" stop "$SERVERS/pg" >/dev/null 2>&1 || true
+    }
+    trap stop_servers EXIT
+    bash "$REPO_ROOT/scripts/pg-test-cluster.sh" start "$SERVERS/pg"
+    bash "$REPO_ROOT/scripts/chroma-test-server.sh" start "$SERVERS/chroma"
+    PG_URL="$(cat "$SERVERS/pg/url")"                  # postgresql://postgres:PW@127.0.0.1:PORT/postgres
+    CHROMA_URL="$(cat "$SERVERS/chroma/url")"          # chroma+http://127.0.0.1:PORT
+    PSQL="/usr/lib/postgresql/15/bin/psql"; PGBENCH="/usr/lib/postgresql/15/bin/pgbench"
+    db_url() { echo "${PG_URL%/*}/$1"; }
+    fresh_db() { PGOPTIONS="-c client_min_messages=warning" "$PSQL" "$PG_URL" -qX -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null; }
+    # The collection both sections use: 20,000 clustered records x 384 dims, cosine (39 MB).
+    GEN="$DATA/gen20k.jsonl.zst"
+    [ -f "$GEN" ] || "$BUILD/src/ops/gen_export_tool" "$GEN" bench 20000 384 cosine
+    # Runs a command under /usr/bin/time; prints "WALL_S MAXRSS_KB" on stdout, its own output to $1.
+    timed() {
+        local out="$1"; shift
+        /usr/bin/time -f "%e %M" -o "$DATA/timed.txt" "$@" >"$out" 2>&1 || { cat "$out" >&2; die "failed: $*"; }
+        cat "$DATA/timed.txt"
+    }
+fi
+
+if want migrate; then
+    log "5. migration: migrate import vs raw COPY BINARY / INSERT per row; export rates"
+    fresh_db shb_import
+    imp_pg=$(timed "$RESULTS/migrate-import-pg.txt" "$SH" -q migrate import --input "$GEN" --database "$(db_url shb_import)")
+    # what the collection takes on disk: records table (heap + TOAST), its HNSW index, all its indexes
+    "$PSQL" "$(db_url shb_import)" -qAtX -c "SELECT json_build_object(
+        'table_bytes', pg_table_size(format('signal_hub_records_%s', id)::regclass),
+        'hnsw_bytes', pg_relation_size(format('signal_hub_records_%s_hnsw', id)::regclass),
+        'all_indexes_bytes', pg_indexes_size(format('signal_hub_records_%s', id)::regclass))
+        FROM signal_hub_collections WHERE name = convert_to('bench', 'UTF8')" >"$RESULTS/migrate-sizes.json"
+    # the same import with --batch-size 250 / 1000 / 5000 (records per COPY and transaction), each into
+    # a fresh database, after the first import (which also pays for a fresh cluster's first WAL segments)
+    for b in 250 1000 5000; do
+        fresh_db shb_import_b$b
+        timed "$RESULTS/migrate-import-pg-b$b.txt" "$SH" -q migrate import --batch-size "$b" --input "$GEN" \
+            --database "$(db_url shb_import_b$b)" >"$DATA/timed-b$b.txt"
+        PGOPTIONS="-c client_min_messages=warning" "$PSQL" "$PG_URL" -qX -c "DROP DATABASE shb_import_b$b"
+    done
+    rm -rf "$DATA/migrate-embedded"
+    imp_emb=$(timed "$RESULTS/migrate-import-embedded.txt" "$SH" -q migrate import --input "$GEN" --store "$DATA/migrate-embedded")
+    fresh_db shb_peer
+    "$BUILD/bench/pg_copy_bench" --input "$GEN" --database "$(db_url shb_peer)" \
+        --modes copy,insert-txn,insert-autocommit --index-variants 512MB/2,512MB/0,64MB/2,16MB/2 \
+        --json "$RESULTS/migrate-peers.json"
+    # Chroma: fill a collection through our store API (there is no import into Chroma), then export.
+    "$BUILD/bench/store_query_bench" --input "$GEN" --store "chroma=$CHROMA_URL?database=shb_export" --load-only \
+        --json "$RESULTS/migrate-chroma-load.json"
+    CHROMA_HTTP="${CHROMA_URL#chroma+}"
+    exp_chroma=$(timed "$RESULTS/migrate-export-chroma.txt" "$SH" migrate export --source chromadb \
+        --chroma-url "$CHROMA_HTTP?database=shb_export" --all --output "$DATA/export-chroma.jsonl.zst")
+    exp_pg=$(timed "$RESULTS/migrate-export-pg.txt" "$SH" migrate export --source postgresql \
+        --database "$(db_url shb_import)" --all --output "$DATA/export-pg.jsonl.zst")
+    exp_emb=$(timed "$RESULTS/migrate-export-embedded.txt" "$SH" migrate export --source embedded \
+        --store "$DATA/migrate-embedded" --all --output "$DATA/export-embedded.jsonl.zst")
+    python3 "$REPO_ROOT/bench/chroma_get_peer.py" --url "$CHROMA_HTTP" --database shb_export --collection bench \
+        --json "$RESULTS/migrate-chroma-get.json"
+    python3 - "$RESULTS" "$DATA" "$imp_pg" "$imp_emb" "$exp_chroma" "$exp_pg" "$exp_emb" <<'PYEOF'
+import json, re, sys
+res, data, imp_pg, imp_emb, exp_chroma, exp_pg, exp_emb = sys.argv[1:]
+def wall(t): return float(t.split()[0])
+def rss(t): return int(t.split()[1]) // 1024
+peers = json.load(open(f"{res}/migrate-peers.json"))
+n = peers["records"]
+txt = open(f"{res}/migrate-import-pg.txt").read()
+m = re.search(r"load ([0-9.]+)s, index build ([0-9.]+)s", txt)
+load_s, index_s = float(m.group(1)), float(m.group(2))
+total_pg = float(re.search(r"import finished in ([0-9.]+)s", txt).group(1))
+total_emb = float(re.search(r"import finished in ([0-9.]+)s", open(f"{res}/migrate-import-embedded.txt").read()).group(1))
+c = peers["modes"]["copy"]
+ins_txn, ins_auto = peers["modes"]["insert-txn"], peers["modes"]["insert-autocommit"]
+parse = peers["parse_s"]
+# Our import reads the file twice: a validation pass, then the load (which reads and decodes it
+# again). validate = total - load - index build. The peers parse the file once, into memory.
+rows = [
+    ("ours: migrate import -> PostgreSQL", total_pg - load_s - index_s, load_s, index_s, total_pg, rss(imp_pg)),
+    ("ours: migrate import -> embedded store", None, None, None, total_emb, rss(imp_emb)),
+    ("peer: libpq COPY BINARY (batches of %d) + CREATE INDEX" % peers["batch_size"], parse, c["load_s"], c["index_s"],
+     parse + c["load_s"] + c["index_s"], None),
+    ("peer: libpq INSERT per row, one transaction (no HNSW)", parse, ins_txn["load_s"], None, parse + ins_txn["load_s"], None),
+    ("peer: libpq INSERT per row, autocommit (no HNSW)", parse, ins_auto["load_s"], None, parse + ins_auto["load_s"], None),
+]
+f = lambda v: "-" if v is None else f"{v:.2f}"
+print(f"\n{n} records x {peers['dimension']} dims, {peers['metric']}; PostgreSQL {peers['server_version']}, "
+      f"pgvector {peers['pgvector_version']}; HNSW m={peers['hnsw_m']}, ef_construction={peers['hnsw_ef_construction']}")
+print(f"{'loader':58s} {'read s':>7s} {'load s':>7s} {'load r/s':>9s} {'HNSW s':>7s} {'total s':>8s} {'total r/s':>9s} {'RSS MB':>7s}")
+table = []
+for name, rd, l, i, t, r in rows:
+    print(f"{name:58s} {f(rd):>7s} {f(l):>7s} {'-' if l is None else f'{n / l:.0f}':>9s} {f(i):>7s} {t:8.2f} {n / t:9.0f} "
+          f"{'-' if r is None else r:>7}")
+    table.append({"loader": name, "read_or_validate_s": rd, "load_s": l, "load_rows_per_s": None if l is None else n / l,
+                  "index_s": i, "total_s": t, "total_rows_per_s": n / t, "max_rss_mb": r})
+print("(ours PostgreSQL: read = the validation pass; its load phase reads and decodes the file again. "
+      "peers: read = one parse into memory)")
+batches = []
+print(f"\n{'migrate import -> PostgreSQL':30s} {'load s':>7s} {'load r/s':>9s} {'HNSW s':>7s} {'total s':>8s} {'RSS MB':>7s}")
+for b in (250, 1000, 5000):
+    t_txt, timing = open(f"{res}/migrate-import-pg-b{b}.txt").read(), open(f"{data}/timed-b{b}.txt").read()
+    lm = re.search(r"load ([0-9.]+)s, index build ([0-9.]+)s", t_txt)
+    tot = float(re.search(r"import finished in ([0-9.]+)s", t_txt).group(1))
+    lb, ib = float(lm.group(1)), float(lm.group(2))
+    print(f"{'--batch-size ' + str(b):30s} {lb:7.2f} {n / lb:9.0f} {ib:7.2f} {tot:8.2f} {rss(timing):7d}")
+    batches.append({"batch_size": b, "load_s": lb, "index_s": ib, "total_s": tot, "max_rss_mb": rss(timing)})
+sizes = json.load(open(f"{res}/migrate-sizes.json"))
+print(f"\non disk after the import: records table {sizes['table_bytes'] / 1e6:.1f} MB, HNSW index "
+      f"{sizes['hnsw_bytes'] / 1e6:.1f} MB, all indexes {sizes['all_indexes_bytes'] / 1e6:.1f} MB "
+      f"(peer's plain table {c['table_bytes'] / 1e6:.1f} MB)")
+print("\nHNSW build variants (COPY-loaded table):")
+for v in c.get("index_variants", []):
+    print(f"  maintenance_work_mem={v['maintenance_work_mem']:6s} max_parallel_maintenance_workers={v['max_parallel_maintenance_workers']}: "
+          f"{v['index_s']:.2f} s, index {v['index_bytes'] / 1e6:.1f} MB")
+chroma_load = json.load(open(f"{res}/migrate-chroma-load.json"))["stores"]["chroma"]
+get = json.load(open(f"{res}/migrate-chroma-get.json"))
+exports = []
+print(f"\n{'export (--all, .jsonl.zst)':52s} {'wall s':>7s} {'rows/s':>8s} {'RSS MB':>7s}")
+for name, t in (("ours: migrate export --source chromadb", exp_chroma), ("ours: migrate export --source postgresql", exp_pg),
+                ("ours: migrate export --source embedded", exp_emb)):
+    print(f"{name:52s} {wall(t):7.2f} {n / wall(t):8.0f} {rss(t):7d}")
+    exports.append({"export": name, "wall_s": wall(t), "rows_per_s": n / wall(t), "max_rss_mb": rss(t)})
+print(f"{'peer: Chroma GET pages of ' + str(get['page_size']) + ' (python, no file)':52s} {get['seconds']:7.2f} {get['rows_per_s']:8.0f} {'-':>7s}")
+if chroma_load.get("loaded"):
+    print(f"(Chroma filled through VectorStore::Commit: {chroma_load['load_s']:.2f} s, {chroma_load['load_rows_per_s']:.0f} rows/s)")
+json.dump({"records": n, "dimension": peers["dimension"], "import": table, "import_batch_sizes": batches, "sizes": sizes, "index_variants": c.get("index_variants", []),
+           "export": exports, "chroma_get_peer": get, "chroma_fill": chroma_load, "peers": peers},
+          open(f"{res}/migrate.json", "w"), indent=2)
+PYEOF
+fi
+
+if want stores; then
+    log "6. one collection in embedded, PostgreSQL and Chroma stores; pgbench on our SQL"
+    fresh_db shb_stores
+    "$SH" -q migrate import --input "$GEN" --database "$(db_url shb_stores)" >/dev/null
+    rm -rf "$DATA/stores-embedded"
+    "$SH" -q migrate import --input "$GEN" --store "$DATA/stores-embedded" >/dev/null
+    rm -rf "$DATA/pgbench"
+    # a) every store: recall@10, 1 and 4 client threads for 5 s each, the ef_search sweep; and the
+    #    pgbench scripts (the SQL of the PostgreSQL backend, one file per query)
+    "$BUILD/bench/store_query_bench" --input "$GEN" --store "embedded=$DATA/stores-embedded" \
+        --store "postgresql=$(db_url shb_stores)" --store "chroma=$CHROMA_URL?database=shb_stores" --load \
+        --queries 100 --threads 1,4 --seconds 5 --ef-sweep 16,40,64,128,256 \
+        --pgbench-dir "$DATA/pgbench" --json "$RESULTS/stores.json"
+    # b) our PostgreSQL backend and pgbench on the same SQL, back to back at each concurrency
+    SCRIPTS=()
+    for f in "$DATA/pgbench"/q*.sql; do SCRIPTS+=(-f "$f@1"); done
+    for c in 1 4; do
+        "$BUILD/bench/store_query_bench" --input "$GEN" --store "postgresql=$(db_url shb_stores)" --queries 100 \
+            --threads "$c" --seconds 10 --ef-sweep "" --json "$RESULTS/stores-pg-c$c.json" >/dev/null
+        mkdir -p "$DATA/pgbench/log-c$c"
+        (cd "$DATA/pgbench/log-c$c" && "$PGBENCH" -n -M simple "${SCRIPTS[@]}" -c "$c" -j "$c" -T 10 \
+            -l --log-prefix=tx "$(db_url shb_stores)" >"$RESULTS/pgbench-c$c.txt" 2>&1) ||
+            { cat "$RESULTS/pgbench-c$c.txt" >&2; die "pgbench failed"; }
+    done
+    python3 - "$RESULTS" "$DATA/pgbench" <<'PYEOF'
+import glob, json, re, sys
+res, pgb = sys.argv[1:]
+r = json.load(open(f"{res}/stores.json"))
+def pct(v, p): return v[min(len(v) - 1, int(p * len(v)))]
+print(f"\n{r['records']} records x {r['dimension']} dims ({r['metric']}), {r['queries']} queries, k = 10, "
+      f"{r['seconds_per_throughput_run']:.0f} s per throughput run")
+print(f"{'store':12s} {'recall@10':>9s} {'1T QPS':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'4T QPS':>8s} {'p50 ms':>7s} {'p99 ms':>7s}")
+for name, s in r["stores"].items():
+    a, b = s["threads"]["1"], s["threads"]["4"]
+    print(f"{name:12s} {s['recall_at_10']:9.3f} {a['qps']:8.0f} {a['p50_ms']:7.2f} {a['p99_ms']:7.2f} "
+          f"{b['qps']:8.0f} {b['p50_ms']:7.2f} {b['p99_ms']:7.2f}")
+cmp = {}
+print(f"\nsame SQL, back to back, 10 s each{'':8s} {'clients':>7s} {'QPS':>8s} {'p50 ms':>7s} {'p99 ms':>7s}")
+for c in (1, 4):
+    ours = json.load(open(f"{res}/stores-pg-c{c}.json"))["stores"]["postgresql"]["threads"][str(c)]
+    lat = sorted(int(line.split()[2]) / 1000.0 for f in glob.glob(f"{pgb}/log-c{c}/tx.*") for line in open(f))
+    tps = float(re.search(r"tps = ([0-9.]+)", open(f"{res}/pgbench-c{c}.txt").read()).group(1))
+    peer = {"qps": tps, "p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "searches": len(lat)}
+    cmp[str(c)] = {"ours": ours, "pgbench": peer}
+    for name, v in (("ours: PgVectorStore::VectorSearch", ours), ("peer: pgbench -M simple", peer)):
+        print(f"{name:42s} {c:7d} {v['qps']:8.0f} {v['p50_ms']:7.2f} {v['p99_ms']:7.2f}")
+r["pgbench_comparison"] = cmp
+json.dump(r, open(f"{res}/stores.json", "w"), indent=2)
+PYEOF
 fi
 log "results in $RESULTS"
