@@ -578,7 +578,15 @@ TEST(Config, ValidationRejectsOutOfRangeValuesNamingKeyAndRange) {
         {[](Config& c) { c.search.k = 0; }, "search.k: must be between 1 and 1000, got 0"},
         {[](Config& c) { c.search.k = 1001; }, "search.k: must be between 1 and 1000, got 1001"},
         {[](Config& c) { c.search.rrf_k = 0; }, "search.rrf_k: must be at least 1, got 0"},
-        {[](Config& c) { c.search.ef_search = 10001; }, "search.ef_search: must be between 1 and 10000, got 10001"},
+        {[](Config& c) { c.search.ef_search = 1001; }, "search.ef_search: must be between 1 and 1000, got 1001"},
+        {[](Config& c) { c.database.hnsw_m = 1; }, "database.hnsw_m: must be between 2 and 100, got 1"},
+        {[](Config& c) { c.database.hnsw_ef_construction = 1001; },
+         "database.hnsw_ef_construction: must be between 4 and 1000, got 1001"},
+        {[](Config& c) {
+             c.database.hnsw_m = 64;
+             c.database.hnsw_ef_construction = 100;
+         },
+         "database.hnsw_ef_construction: must be at least twice database.hnsw_m (128), got 100"},
         {[](Config& c) { c.server.host = " "; }, "server.host: must not be empty"},
         {[](Config& c) { c.server.port = 65536; }, "server.port: must be between 0 and 65535, got 65536"},
         {[](Config& c) { c.server.allowed_origins = {"example.com"}; },
@@ -620,7 +628,7 @@ TEST(Config, ValidationAcceptsBoundaryValues) {
     EXPECT_TRUE(Validate(config).ok()) << Validate(config).ToString();
     config.embedding.dimension = 8192;
     config.search.k = 1;
-    config.search.ef_search = 10000;
+    config.search.ef_search = 1000;
     config.embedding.max_retries = 20;
     EXPECT_TRUE(Validate(config).ok()) << Validate(config).ToString();
 }
@@ -712,7 +720,7 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 39u);
+    EXPECT_EQ(paths.size(), 41u);
     EXPECT_EQ(paths.front(), "database.type");
     EXPECT_EQ(paths.back(), "performance.caching.max_memory");
 }
@@ -724,6 +732,7 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     for (const std::string& path : KeyPaths()) vars[OverrideVariable(path)] = "8";
     vars[OverrideVariable("database.type")] = "postgresql";
     vars[OverrideVariable("database.url")] = "postgresql://h/db";
+    vars[OverrideVariable("database.hnsw_ef_construction")] = "16";  // at least 2 * hnsw_m
     vars[OverrideVariable("store.path")] = "/s";
     vars[OverrideVariable("index.collection")] = "c";
     vars[OverrideVariable("index.default_excludes")] = "false";
@@ -748,6 +757,8 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.database.pool_size, 8);
     EXPECT_EQ(c.database.max_overflow, 8);
     EXPECT_DOUBLE_EQ(c.database.pool_timeout, 8);
+    EXPECT_EQ(c.database.hnsw_m, 8);
+    EXPECT_EQ(c.database.hnsw_ef_construction, 16);
     EXPECT_EQ(c.store.path, "/s");
     EXPECT_EQ(c.index.collection, "c");
     EXPECT_EQ(c.index.max_file_bytes, 8);
