@@ -42,11 +42,12 @@ std::optional<std::string> EnvVar(const char* name) {
     return std::nullopt;
 }
 
-// The configured database when it is of `type` (the configuration is read only when needed).
+// The configured database when it is of `type`, with its pool and HNSW keys as URL parameters
+// (DatabaseUrl), as every other command opens it.
 Result<std::optional<std::string>> ConfiguredUrl(const GlobalOptions& global, std::string_view type) {
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
     if (cfg.database.type != type) return std::optional<std::string>();
-    return std::optional<std::string>(cfg.database.url);
+    return std::optional<std::string>(DatabaseUrl(cfg.database));
 }
 
 // Each connection: the option, else its environment variable, else the configuration's database.
