@@ -42,44 +42,50 @@ std::optional<std::string> EnvVar(const char* name) {
     return std::nullopt;
 }
 
-// The configured database when it is of `type`, with its pool and HNSW keys as URL parameters
-// (DatabaseUrl), as every other command opens it.
-Result<std::optional<std::string>> ConfiguredUrl(const GlobalOptions& global, std::string_view type) {
-    SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
-    if (cfg.database.type != type) return std::optional<std::string>();
-    return std::optional<std::string>(DatabaseUrl(cfg.database));
-}
+// The connections of a migrate subcommand, each from its option, else its environment variable,
+// else the configuration's database when it is of that kind (database.url with its pool and HNSW
+// keys, DatabaseUrl, as every other command opens it). The configuration is read at most once,
+// and only when an option and its variable are both missing.
+struct MigrateConnections {
+    ops::Connections resolved;
+    std::optional<std::string> configured_chroma;  // database.url when database.type is chromadb
+};
 
-// Each connection: the option, else its environment variable, else the configuration's database.
-Result<ops::Connections> ConnectionsOf(const MigrateArgs& a, const GlobalOptions& global) {
-    ops::Connections c;
+Result<MigrateConnections> ConnectionsOf(const MigrateArgs& a, const GlobalOptions& global) {
+    MigrateConnections m;
+    ops::Connections& c = m.resolved;
     c.database_url = a.database ? a.database : EnvVar("DATABASE_URL");
-    if (!c.database_url) {
-        SH_ASSIGN_OR_RETURN(c.database_url, ConfiguredUrl(global, "postgresql"));
-    }
     c.chroma_url = a.chroma_url ? a.chroma_url : EnvVar("CHROMA_URL");
-    if (!c.chroma_url) {
-        SH_ASSIGN_OR_RETURN(c.chroma_url, ConfiguredUrl(global, "chromadb"));
-    }
     c.store_path = a.store ? a.store : global.store;
-    return c;
+    if (!c.database_url || !c.chroma_url) {
+        SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
+        if (cfg.database.type == "postgresql" && !c.database_url) c.database_url = DatabaseUrl(cfg.database);
+        if (cfg.database.type == "chromadb") m.configured_chroma = DatabaseUrl(cfg.database);
+        if (!c.chroma_url) c.chroma_url = m.configured_chroma;
+    }
+    return m;
 }
 
 // The target of import / verify --against / drop: the one of --store, --database, --chroma-url given;
 // with none, $DATABASE_URL, else the configured database (postgresql or chromadb). $CHROMA_URL is
 // only the default of --source chromadb, never an implicit target.
-Result<std::string> TargetUrl(const MigrateArgs& a, const GlobalOptions& global) {
+Result<std::string> TargetUrl(const MigrateArgs& a, const GlobalOptions& global, const MigrateConnections& m) {
     const auto store = a.store ? a.store : global.store;
     const int given = (store ? 1 : 0) + (a.database ? 1 : 0) + (a.chroma_url ? 1 : 0);
     if (given > 1) return InvalidArgument("give one target: --database URL, --chroma-url URL or --store PATH");
-    SH_ASSIGN_OR_RETURN(ops::Connections c, ConnectionsOf(a, global));
+    const ops::Connections& c = m.resolved;
     if (store) return ops::StoreUrlFor(ops::SourceKind::kEmbedded, c);
     if (a.chroma_url) return ops::StoreUrlFor(ops::SourceKind::kChromadb, c);
     if (c.database_url) return ops::StoreUrlFor(ops::SourceKind::kPostgresql, c);
-    SH_ASSIGN_OR_RETURN(c.chroma_url, ConfiguredUrl(global, "chromadb"));  // not $CHROMA_URL: a source default
-    if (c.chroma_url) return ops::StoreUrlFor(ops::SourceKind::kChromadb, c);
+    if (m.configured_chroma) {
+        return ops::StoreUrlFor(ops::SourceKind::kChromadb, {std::nullopt, std::nullopt, m.configured_chroma});
+    }
     return InvalidArgument(
         "no target: give --database URL (or set DATABASE_URL), --chroma-url URL or --store PATH");
+}
+Result<std::string> TargetUrl(const MigrateArgs& a, const GlobalOptions& global) {
+    SH_ASSIGN_OR_RETURN(MigrateConnections m, ConnectionsOf(a, global));
+    return TargetUrl(a, global, m);
 }
 
 // Progress on stderr: a redrawn line on a terminal, a plain line every few seconds otherwise.
@@ -145,8 +151,8 @@ Status RunExport(const MigrateArgs& a, const GlobalOptions& global) {
     if (a.all == !a.collections.empty()) return InvalidArgument("export needs --collection NAME (repeatable) or --all");
     ops::ExportOptions o;
     o.source = kind;
-    SH_ASSIGN_OR_RETURN(ops::Connections conns, ConnectionsOf(a, global));
-    SH_ASSIGN_OR_RETURN(o.source_url, ops::StoreUrlFor(kind, conns));
+    SH_ASSIGN_OR_RETURN(MigrateConnections conns, ConnectionsOf(a, global));
+    SH_ASSIGN_OR_RETURN(o.source_url, ops::StoreUrlFor(kind, conns.resolved));
     o.collections = a.collections;
     o.output = a.output;
     ProgressPrinter progress(global.quiet);
@@ -167,7 +173,8 @@ Status RunExport(const MigrateArgs& a, const GlobalOptions& global) {
 }
 
 Status RunInitDb(const MigrateArgs& a, const GlobalOptions& global) {
-    SH_ASSIGN_OR_RETURN(ops::Connections conns, ConnectionsOf(a, global));
+    SH_ASSIGN_OR_RETURN(MigrateConnections m, ConnectionsOf(a, global));
+    const ops::Connections& conns = m.resolved;
     if (!conns.database_url) {
         return InvalidArgument("init-db needs --database URL (or DATABASE_URL, or database.url with database.type "
                                "postgresql)");
@@ -209,10 +216,10 @@ int RunVerify(const MigrateArgs& a, const GlobalOptions& global) {
     }
     auto connections = ConnectionsOf(a, global);
     if (!connections.ok()) return Fail(connections.status());
-    const ops::Connections& conns = *connections;
+    const ops::Connections& conns = connections->resolved;
     if (a.against) {
         o.against_file = a.against;
-        auto target = TargetUrl(a, global);
+        auto target = TargetUrl(a, global, *connections);
         if (!target.ok()) return Fail(target.status());
         o.target_url = *target;
     } else {
