@@ -18,7 +18,7 @@
 
 #include "core/status.hpp"
 
-namespace signalhub::auth {
+namespace signalhub::security {
 
 inline constexpr std::string_view kKeyPrefix = "shk_";
 inline constexpr std::size_t kKeyIdLength = 16;       // hex characters
@@ -101,4 +101,4 @@ class KeyHasher {
     std::string fingerprint_;
 };
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "auth/file_key_store.hpp"
-#include "auth/key_store.hpp"
-#include "auth/memory_key_store.hpp"
+#include "security/file_key_store.hpp"
+#include "security/key_store.hpp"
+#include "security/memory_key_store.hpp"
 
 // The KeyStore contract (key_store.hpp), run against every implementation.
-namespace signalhub::auth {
+namespace signalhub::security {
 namespace {
 
 namespace fs = std::filesystem;
@@ -225,4 +225,4 @@ INSTANTIATE_TEST_SUITE_P(Backends, KeyStoreConformance, ::testing::Values("memor
                          [](const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
 
 }  // namespace
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

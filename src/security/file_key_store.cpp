@@ -1,4 +1,4 @@
-#include "auth/file_key_store.hpp"
+#include "security/file_key_store.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -14,9 +14,9 @@
 #include <set>
 #include <utility>
 
-#include "auth/key_rules.hpp"
+#include "security/key_rules.hpp"
 
-namespace signalhub::auth {
+namespace signalhub::security {
 namespace {
 
 using nlohmann::json;
@@ -454,4 +454,4 @@ Status FileKeyStore::FlushUsage() {
     return MutateLocked([](std::vector<ApiKeyRecord>&) { return Status::Ok(); });
 }
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

@@ -1,8 +1,8 @@
-#include "auth/memory_key_store.hpp"
+#include "security/memory_key_store.hpp"
 
-#include "auth/key_rules.hpp"
+#include "security/key_rules.hpp"
 
-namespace signalhub::auth {
+namespace signalhub::security {
 
 Result<IssuedKey> MemoryKeyStore::Create(const CreateKeyRequest& request) {
     std::lock_guard lock(mu_);
@@ -37,4 +37,4 @@ Result<AuthenticatedKey> MemoryKeyStore::Authenticate(std::string_view presented
     return authenticated;
 }
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

@@ -7,11 +7,11 @@
 #include <utility>
 #include <vector>
 
-#include "auth/api_key.hpp"
-#include "auth/key_store.hpp"
+#include "security/api_key.hpp"
+#include "security/key_store.hpp"
 #include "core/clock.hpp"
 
-namespace signalhub::auth {
+namespace signalhub::security {
 
 class MemoryKeyStore final : public KeyStore {
    public:
@@ -31,4 +31,4 @@ class MemoryKeyStore final : public KeyStore {
     std::vector<ApiKeyRecord> records_;
 };
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
-#include "auth/api_key.hpp"
+#include "security/api_key.hpp"
 #include "core/status.hpp"
 
-namespace signalhub::auth {
+namespace signalhub::security {
 
 // One key as stored: never the secret, only its keyed hash.
 struct ApiKeyRecord {
@@ -107,4 +107,4 @@ class KeyStore {
 // Validation shared by the implementations (InvalidArgument naming the field).
 Status ValidateCreateRequest(const CreateKeyRequest& request);
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

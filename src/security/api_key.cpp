@@ -1,4 +1,4 @@
-#include "auth/api_key.hpp"
+#include "security/api_key.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <array>
 
-namespace signalhub::auth {
+namespace signalhub::security {
 namespace {
 
 constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -259,4 +259,4 @@ bool KeyHasher::Matches(std::string_view presented_key, std::string_view stored_
     return equal;
 }
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

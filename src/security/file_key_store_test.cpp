@@ -1,4 +1,4 @@
-#include "auth/file_key_store.hpp"
+#include "security/file_key_store.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace signalhub::auth {
+namespace signalhub::security {
 namespace {
 
 namespace fs = std::filesystem;
@@ -264,4 +264,4 @@ TEST_F(FileKeyStoreTest, UsageIsWrittenByFlushNotByAuthenticate) {
 }
 
 }  // namespace
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

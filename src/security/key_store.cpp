@@ -1,8 +1,8 @@
-#include "auth/key_store.hpp"
+#include "security/key_store.hpp"
 
 #include <algorithm>
 
-namespace signalhub::auth {
+namespace signalhub::security {
 
 bool ApiKeyRecord::HasScope(Scope scope) const {
     return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
@@ -41,4 +41,4 @@ Status ValidateCreateRequest(const CreateKeyRequest& request) {
     return Status::Ok();
 }
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

@@ -1,10 +1,10 @@
-#include "auth/key_rules.hpp"
+#include "security/key_rules.hpp"
 
 #include <algorithm>
 
 #include "core/clock.hpp"
 
-namespace signalhub::auth {
+namespace signalhub::security {
 namespace {
 
 ApiKeyRecord* FindRecord(std::vector<ApiKeyRecord>& records, std::string_view id) {
@@ -125,4 +125,4 @@ void SortForListing(std::vector<ApiKeyRecord>& records) {
     });
 }
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

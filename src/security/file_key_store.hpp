@@ -28,12 +28,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "auth/api_key.hpp"
-#include "auth/key_store.hpp"
+#include "security/api_key.hpp"
+#include "security/key_store.hpp"
 #include "core/clock.hpp"
 #include "core/status.hpp"
 
-namespace signalhub::auth {
+namespace signalhub::security {
 
 class FileKeyStore final : public KeyStore {
    public:
@@ -92,4 +92,4 @@ class FileKeyStore final : public KeyStore {
     std::unordered_map<std::string, std::int64_t> pending_usage_;  // id -> last_used not yet written
 };
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

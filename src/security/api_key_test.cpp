@@ -1,4 +1,4 @@
-#include "auth/api_key.hpp"
+#include "security/api_key.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-namespace signalhub::auth {
+namespace signalhub::security {
 namespace {
 
 const std::string kPepper(32, 'p');
@@ -187,4 +187,4 @@ TEST(KeyHasher, MatchesDependsOnKeyAndPepper) {
 }
 
 }  // namespace
-}  // namespace signalhub::auth
+}  // namespace signalhub::security

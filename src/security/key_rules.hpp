@@ -8,11 +8,11 @@
 #include <string_view>
 #include <vector>
 
-#include "auth/api_key.hpp"
-#include "auth/key_store.hpp"
+#include "security/api_key.hpp"
+#include "security/key_store.hpp"
 #include "core/status.hpp"
 
-namespace signalhub::auth {
+namespace signalhub::security {
 
 Result<IssuedKey> CreateKeyIn(std::vector<ApiKeyRecord>& records, const CreateKeyRequest& request,
                               const KeyHasher& hasher, std::int64_t now);
@@ -26,4 +26,4 @@ Result<AuthenticatedKey> CheckKeyIn(const std::vector<ApiKeyRecord>& records, st
 // Records ordered by created, then id (the order of KeyStore::List).
 void SortForListing(std::vector<ApiKeyRecord>& records);
 
-}  // namespace signalhub::auth
+}  // namespace signalhub::security
