@@ -28,14 +28,14 @@ constexpr std::size_t kMaxShownValue = 80;
 
 const std::vector<std::string>& SupportedSections() {
     static const std::vector<std::string> kSections = {"database", "store",  "index",      "embedding",
-                                                         "search",   "server", "performance"};
+                                                         "search",   "server", "performance", "security"};
     return kSections;
 }
 
 // Sections of the production configuration that this version does not
 // implement yet: rejected with a clear message instead of "unknown key".
 const std::vector<std::string>& FutureSections() {
-    static const std::vector<std::string> kSections = {"security", "monitoring"};
+    static const std::vector<std::string> kSections = {"monitoring"};
     return kSections;
 }
 
@@ -104,6 +104,24 @@ const std::vector<Field>& Fields() {
         {"performance.max_request_size", [](Config& c) -> FieldRef { return &c.performance.max_request_size; }},
         {"performance.caching.enabled", [](Config& c) -> FieldRef { return &c.performance.caching.enabled; }},
         {"performance.caching.max_memory", [](Config& c) -> FieldRef { return &c.performance.caching.max_memory; }},
+        {"security.api_keys.enabled", [](Config& c) -> FieldRef { return &c.security.api_keys.enabled; }},
+        {"security.api_keys.storage", [](Config& c) -> FieldRef { return &c.security.api_keys.storage; }},
+        {"security.api_keys.file", [](Config& c) -> FieldRef { return &c.security.api_keys.file; }},
+        {"security.api_keys.pepper_env", [](Config& c) -> FieldRef { return &c.security.api_keys.pepper_env; }},
+        {"security.api_keys.pepper_file", [](Config& c) -> FieldRef { return &c.security.api_keys.pepper_file; }},
+        {"security.api_keys.rotation_grace", [](Config& c) -> FieldRef { return &c.security.api_keys.rotation_grace; }},
+        {"security.api_keys.database_url", [](Config& c) -> FieldRef { return &c.security.api_keys.database_url; }},
+        {"security.api_keys.vault_url", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_url; }},
+        {"security.api_keys.vault_mount", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_mount; }},
+        {"security.api_keys.vault_path", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_path; }},
+        {"security.api_keys.vault_auth", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_auth; }},
+        {"security.api_keys.vault_token_env", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_token_env; }},
+        {"security.api_keys.vault_role", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_role; }},
+        {"security.api_keys.vault_jwt_file", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_jwt_file; }},
+        {"security.api_keys.vault_namespace", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_namespace; }},
+        {"security.api_keys.vault_ca_file", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_ca_file; }},
+        {"security.api_keys.cache_ttl", [](Config& c) -> FieldRef { return &c.security.api_keys.cache_ttl; }},
+        {"security.audit_log", [](Config& c) -> FieldRef { return &c.security.audit_log; }},
     };
     return kFields;
 }
@@ -778,6 +796,55 @@ Problems FindProblems(const Config& c) {
     positive_seconds("performance.request_timeout", c.performance.request_timeout, 3600);
     between("performance.max_request_size", c.performance.max_request_size.bytes, 1024, 1LL << 30);
     at_least("performance.caching.max_memory", c.performance.caching.max_memory.bytes, 0);
+
+    const ApiKeysConfig& keys = c.security.api_keys;
+    one_of("security.api_keys.storage", keys.storage, {"file", "database", "vault"});
+    auto variable_name = [&problems](const std::string& path, const std::string& value, bool may_be_empty) {
+        if ((value.empty() && may_be_empty) || IsVariableName(value)) return;
+        problems.emplace_back(path, std::string("must be ") + (may_be_empty ? "empty or " : "") +
+                                        "an environment variable name (letters, digits and '_', not starting with a "
+                                        "digit), got " + Quote(value));
+    };
+    variable_name("security.api_keys.pepper_env", keys.pepper_env, true);
+    if (keys.pepper_env.empty() && keys.pepper_file.empty()) {
+        problems.emplace_back("security.api_keys.pepper_file",
+                              "is required when security.api_keys.pepper_env is empty (the keys' hashing pepper)");
+    }
+    if (!(keys.rotation_grace >= 0) || !(keys.rotation_grace <= 90.0 * 86400)) {
+        problems.emplace_back("security.api_keys.rotation_grace",
+                              "must be a number of seconds from 0 to 7776000 (90 days), got " +
+                                  std::to_string(keys.rotation_grace));
+    }
+    if (keys.storage == "database" && keys.database_url.empty() && c.database.type != "postgresql") {
+        problems.emplace_back("security.api_keys.database_url",
+                              "is required when security.api_keys.storage is database and database.type is not "
+                              "postgresql (postgresql://USER@HOST:5432/DATABASE)");
+    }
+    if (!keys.database_url.empty() && keys.database_url.rfind("postgresql://", 0) != 0 &&
+        keys.database_url.rfind("postgres://", 0) != 0) {
+        problems.emplace_back("security.api_keys.database_url", "must be a postgresql:// URL");
+    }
+    if (keys.storage == "vault") {
+        if (keys.vault_url.rfind("https://", 0) != 0 && keys.vault_url.rfind("http://", 0) != 0) {
+            problems.emplace_back("security.api_keys.vault_url",
+                                  "is required when security.api_keys.storage is vault: an https:// URL such as "
+                                  "https://vault.internal:8200, got " + Quote(keys.vault_url));
+        }
+        if (keys.vault_mount.empty()) problems.emplace_back("security.api_keys.vault_mount", "must not be empty");
+        if (keys.vault_path.empty()) problems.emplace_back("security.api_keys.vault_path", "must not be empty");
+        one_of("security.api_keys.vault_auth", keys.vault_auth, {"token", "kubernetes"});
+        if (keys.vault_auth == "token") variable_name("security.api_keys.vault_token_env", keys.vault_token_env, false);
+        if (keys.vault_auth == "kubernetes") {
+            if (keys.vault_role.empty())
+                problems.emplace_back("security.api_keys.vault_role", "is required when vault_auth is kubernetes");
+            if (keys.vault_jwt_file.empty())
+                problems.emplace_back("security.api_keys.vault_jwt_file", "is required when vault_auth is kubernetes");
+        }
+        positive_seconds("security.api_keys.cache_ttl", keys.cache_ttl, 3600);
+    }
+    if (Trim(c.security.audit_log).empty()) {
+        problems.emplace_back("security.audit_log", "must be \"-\" (standard error) or a file path");
+    }
     return problems;
 }
 

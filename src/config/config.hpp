@@ -130,6 +130,41 @@ struct PerformanceConfig {
     bool operator==(const PerformanceConfig&) const = default;
 };
 
+// security.api_keys: who may call the HTTP server (docs/production/security/api-keys.md).
+// The keys' secrets are never in the configuration: the store holds keyed
+// hashes, the pepper comes from an environment variable or a file, the Vault
+// token from an environment variable or Kubernetes auth.
+struct ApiKeysConfig {
+    bool enabled = false;                  // HTTP /mcp requires a key (stdio is local and never asks)
+    std::string storage = "file";          // file | database | vault
+    std::string file{};                    // file: the key file ("" = STORE_PATH/api-keys.json)
+    std::string pepper_env = "SIGNAL_HUB_API_KEY_PEPPER";  // env var holding the hashing pepper (>= 32 bytes)
+    std::string pepper_file{};             // or a file holding it (used when the env var is unset)
+    double rotation_grace = 86400;         // seconds a rotated-out key keeps working (keys rotate default)
+    std::string database_url{};            // database: "" = database.url (PostgreSQL)
+    std::string vault_url{};               // vault: https://vault:8200
+    std::string vault_mount = "secret";    // vault: KV v2 mount
+    std::string vault_path = "signal-hub/api-keys";  // vault: secret path under the mount
+    std::string vault_auth = "token";      // vault: token | kubernetes
+    std::string vault_token_env = "VAULT_TOKEN";  // vault (token auth): env var holding the token
+    std::string vault_role{};              // vault (kubernetes auth): the Vault role
+    std::string vault_jwt_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";  // kubernetes auth
+    std::string vault_namespace{};         // vault: X-Vault-Namespace (Enterprise), "" = none
+    std::string vault_ca_file{};           // vault: CA bundle verifying the server ("" = system store)
+    double cache_ttl = 30;                 // vault: seconds key records are cached
+
+    bool operator==(const ApiKeysConfig&) const = default;
+};
+
+struct SecurityConfig {
+    ApiKeysConfig api_keys{};
+    // Authentication failures, refusals and key administration as JSON lines:
+    // "-" = standard error, otherwise a file appended to (created 0600).
+    std::string audit_log = "-";
+
+    bool operator==(const SecurityConfig&) const = default;
+};
+
 struct Config {
     DatabaseConfig database{};
     StoreConfig store{};
@@ -138,6 +173,7 @@ struct Config {
     SearchConfig search{};
     ServerConfig server{};
     PerformanceConfig performance{};
+    SecurityConfig security{};
     std::string source{};  // where it came from: "defaults", or the file path
 
     bool operator==(const Config&) const = default;

@@ -294,7 +294,7 @@ TEST(Config, UnknownKeyWithoutCloseMatchListsTheValidKeys) {
               "config.yaml:2:3: unknown key 'search.colour' (keys in 'search': mode, k, rrf_k, ef_search)");
     EXPECT_EQ(ParseError("plugins: []\n"),
               "config.yaml:1:1: unknown key 'plugins' (sections: database, store, index, embedding, search, server, "
-              "performance)");
+              "performance, security)");
 }
 
 TEST(Config, KeyInTheWrongSectionPointsToItsSection) {
@@ -351,15 +351,12 @@ TEST(Config, AcceptedScalarSpellings) {
 }
 
 TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
-    EXPECT_EQ(ParseError("store:\n  path: x\nsecurity:\n  tls: {enabled: true}\n"),
-              "config.yaml:3:1: section 'security' is not supported by this version of signal-hub "
-              "(only database, store, index, embedding, search, server, performance)");
-    for (const std::string section : {"security", "monitoring"}) {
-        EXPECT_EQ(ParseError(section + ": {}\n"),
-                  "config.yaml:1:1: section '" + section +
-                      "' is not supported by this version of signal-hub "
-                      "(only database, store, index, embedding, search, server, performance)");
-    }
+    EXPECT_EQ(ParseError("store:\n  path: x\nmonitoring:\n  metrics: {enabled: true}\n"),
+              "config.yaml:3:1: section 'monitoring' is not supported by this version of signal-hub "
+              "(only database, store, index, embedding, search, server, performance, security)");
+    EXPECT_EQ(ParseError("monitoring: {}\n"),
+              "config.yaml:1:1: section 'monitoring' is not supported by this version of signal-hub "
+              "(only database, store, index, embedding, search, server, performance, security)");
 }
 
 TEST(Config, ByteSizesTakeIntegersAndUnits) {
@@ -393,7 +390,7 @@ TEST(Config, DuplicateKeysAreErrors) {
 TEST(Config, DocumentShapeErrors) {
     EXPECT_EQ(ParseError("- store\n- index\n"),
               "config.yaml:1:1: expected a mapping of sections (database, store, index, embedding, search, server, "
-              "performance), found a list");
+              "performance, security), found a list");
     EXPECT_THAT(ParseError("search: {k: 1}\n---\nsearch: {k: 2}\n"),
                 HasSubstr("config.yaml:3:1: the file holds 2 YAML documents"));
     EXPECT_THAT(ParseError("? [a, b]\n: 1\n"), HasSubstr("config.yaml:1:3: keys must be plain names, found a list"));
@@ -473,7 +470,7 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__METRICS__PORT"),
               "environment variable SIGNAL_HUB_MONITORING__METRICS__PORT: section 'monitoring' is not supported by "
-              "this version of signal-hub (only database, store, index, embedding, search, server, performance)");
+              "this version of signal-hub (only database, store, index, embedding, search, server, performance, security)");
 }
 
 TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
@@ -720,9 +717,9 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 41u);
+    EXPECT_EQ(paths.size(), 59u);
     EXPECT_EQ(paths.front(), "database.type");
-    EXPECT_EQ(paths.back(), "performance.caching.max_memory");
+    EXPECT_EQ(paths.back(), "security.audit_log");
 }
 
 TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
@@ -749,6 +746,14 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("server.allowed_origins")] = "https://a.example, *";
     vars[OverrideVariable("performance.max_request_size")] = "8KiB";
     vars[OverrideVariable("performance.caching.enabled")] = "false";
+    vars[OverrideVariable("security.api_keys.enabled")] = "true";
+    vars[OverrideVariable("security.api_keys.storage")] = "vault";
+    vars[OverrideVariable("security.api_keys.pepper_env")] = "P";
+    vars[OverrideVariable("security.api_keys.database_url")] = "postgresql://k/db";
+    vars[OverrideVariable("security.api_keys.vault_url")] = "https://v:8200";
+    vars[OverrideVariable("security.api_keys.vault_auth")] = "kubernetes";
+    vars[OverrideVariable("security.api_keys.vault_token_env")] = "T";
+    vars[OverrideVariable("security.audit_log")] = "/a";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -793,6 +798,52 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.performance.max_request_size.bytes, 8192);
     EXPECT_FALSE(c.performance.caching.enabled);
     EXPECT_EQ(c.performance.caching.max_memory.bytes, 8);
+    const ApiKeysConfig& k = c.security.api_keys;
+    EXPECT_TRUE(k.enabled);
+    EXPECT_EQ(k.storage, "vault");
+    EXPECT_EQ(k.file, "8");
+    EXPECT_EQ(k.pepper_env, "P");
+    EXPECT_EQ(k.pepper_file, "8");
+    EXPECT_DOUBLE_EQ(k.rotation_grace, 8);
+    EXPECT_EQ(k.database_url, "postgresql://k/db");
+    EXPECT_EQ(k.vault_url, "https://v:8200");
+    EXPECT_EQ(k.vault_mount, "8");
+    EXPECT_EQ(k.vault_path, "8");
+    EXPECT_EQ(k.vault_auth, "kubernetes");
+    EXPECT_EQ(k.vault_token_env, "T");
+    EXPECT_EQ(k.vault_role, "8");
+    EXPECT_EQ(k.vault_jwt_file, "8");
+    EXPECT_EQ(k.vault_namespace, "8");
+    EXPECT_EQ(k.vault_ca_file, "8");
+    EXPECT_DOUBLE_EQ(k.cache_ttl, 8);
+    EXPECT_EQ(c.security.audit_log, "/a");
+}
+
+TEST(Config, ApiKeyStorageIsValidatedWithTheKeyNamed) {
+    auto problems = [](const std::string& yaml) {
+        Result<Config> c = ParseConfig(yaml, "config.yaml", FakeEnv({}));
+        if (!c.ok()) return c.status().message();
+        Status valid = Validate(*c);
+        return valid.ok() ? std::string("ok") : valid.message();
+    };
+    EXPECT_EQ(problems("security:\n  api_keys:\n    storage: ldap\n"),
+              "security.api_keys.storage: must be one of file, database, vault, got 'ldap'");
+    EXPECT_EQ(problems("security:\n  api_keys:\n    storage: vault\n"),
+              "security.api_keys.vault_url: is required when security.api_keys.storage is vault: an https:// URL such "
+              "as https://vault.internal:8200, got ''");
+    EXPECT_EQ(problems("security:\n  api_keys:\n    storage: vault\n    vault_url: https://v:8200\n"
+                       "    vault_auth: kubernetes\n"),
+              "security.api_keys.vault_role: is required when vault_auth is kubernetes");
+    EXPECT_EQ(problems("security:\n  api_keys:\n    storage: database\n"),
+              "security.api_keys.database_url: is required when security.api_keys.storage is database and "
+              "database.type is not postgresql (postgresql://USER@HOST:5432/DATABASE)");
+    EXPECT_EQ(problems("security:\n  api_keys:\n    pepper_env: ''\n"),
+              "security.api_keys.pepper_file: is required when security.api_keys.pepper_env is empty (the keys' "
+              "hashing pepper)");
+    EXPECT_EQ(problems("security:\n  api_keys:\n    rotation_grace: -1\n"),
+              "security.api_keys.rotation_grace: must be a number of seconds from 0 to 7776000 (90 days), got "
+              "-1.000000");
+    EXPECT_EQ(problems("security:\n  api_keys:\n    storage: file\n    file: /etc/signal-hub/keys.json\n"), "ok");
 }
 
 std::string ReadReference() {
