@@ -32,6 +32,7 @@ int Run(int argc, char** argv) {
     AddStatusCommand(app, global, exit_code);
     AddServeCommand(app, global, exit_code);
     AddMigrateCommand(app, global, exit_code);
+    AddKeysCommand(app, global, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -4,6 +4,10 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "embed/embedder.hpp"
@@ -13,6 +17,8 @@
 #include "mcp/tools.hpp"
 #include "search/cache.hpp"
 #include "search/searcher.hpp"
+#include "cli/security_setup.hpp"
+#include "server/api_key_guard.hpp"
 #include "server/http_server.hpp"
 
 namespace signalhub::cli {
@@ -100,6 +106,44 @@ void LogPass(const index::WatchPass& pass) {
                  FormatDuration(s.seconds).c_str());
 }
 
+bool IsLoopbackHost(const std::string& host) {
+    return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+// Calls `flush` every minute on its own thread, and once more when destroyed.
+class UsageFlusher {
+   public:
+    explicit UsageFlusher(std::function<Status()> flush) : flush_(std::move(flush)) {
+        if (!flush_) return;
+        thread_ = std::thread([this] {
+            std::unique_lock<std::mutex> lock(mu_);
+            while (!cv_.wait_for(lock, std::chrono::minutes(1), [this] { return stop_; })) Flush();
+        });
+    }
+    ~UsageFlusher() {
+        if (!flush_) return;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+        Flush();
+    }
+
+   private:
+    void Flush() {
+        if (Status s = flush_(); !s.ok()) {
+            std::fprintf(stderr, "signal-hub: warning: cannot record API key usage: %s\n", s.message().c_str());
+        }
+    }
+    std::function<Status()> flush_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
 Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
     if (options.host) cfg.server.host = *options.host;
@@ -168,12 +212,29 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         http.session_idle_timeout_seconds = cfg.server.session_timeout;
         http.allowed_origins = cfg.server.allowed_origins;
         http.shutdown_timeout_seconds = cfg.server.shutdown_timeout;
+        // security.api_keys: the guard authenticates /mcp; failures and refusals go to the audit log.
+        std::optional<OpenedKeyStore> keys;
+        SH_ASSIGN_OR_RETURN(std::unique_ptr<security::AuditLog> audit, OpenAuditLog(cfg, Clock::Real()));
+        if (cfg.security.api_keys.enabled) {
+            SH_ASSIGN_OR_RETURN(keys, OpenApiKeyStore(cfg, location.dir, Clock::Real()));
+        } else if (!global.quiet && !IsLoopbackHost(cfg.server.host)) {
+            std::fprintf(stderr, "signal-hub: warning: %s is reachable from other machines and "
+                                 "security.api_keys.enabled is false: anyone who can connect can read the code\n",
+                         cfg.server.host.c_str());
+        }
+        http.guard = std::make_shared<server::ApiKeyGuard>(
+            server::ApiKeyGuardOptions{.keys = keys ? keys->store.get() : nullptr, .audit = audit.get()});
+        // last_used times are kept in memory and written every minute and at exit.
+        UsageFlusher flusher(keys ? keys->flush_usage : std::function<Status()>());
         store::VectorStore* readable = store.get();
         SH_ASSIGN_OR_RETURN(auto listener,
                             server::HttpServer::Start(http, server, [readable] { return CheckReady(*readable); }));
         // Always printed (also with --quiet): with --port 0 it is the only way to learn the port.
         std::fprintf(stderr, "signal-hub: serving %s over MCP Streamable HTTP at http://%s:%u/mcp\n",
                      location.display.c_str(), HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
+        if (keys && !global.quiet) {
+            std::fprintf(stderr, "signal-hub: API keys required (%s)\n", keys->description.c_str());
+        }
         served = server::ServeUntilSignal(*listener);
         if (served.code() == ErrorCode::kDeadlineExceeded) {
             // Tool handlers still run on abandoned threads and use the store,

@@ -15,5 +15,6 @@ void AddSearchCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddStatusCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddKeysCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace signalhub::cli

@@ -35,7 +35,7 @@ void Server::AddTool(Tool tool) {
     tools_[name] = std::move(tool);
 }
 
-Json Server::Dispatch(Session& session, const std::string& method, const Json& params) const {
+Json Server::Dispatch(Session& session, const std::string& method, const Json& params, const Caller& caller) const {
     if (method == "initialize") {
         if (!params.contains("protocolVersion") || !params["protocolVersion"].is_string())
             throw ProtocolError{kInvalidParams, "Invalid params: protocolVersion (string) is required"};
@@ -77,10 +77,14 @@ Json Server::Dispatch(Session& session, const std::string& method, const Json& p
         const std::string name = params["name"];
         auto it = tools_.find(name);
         if (it == tools_.end()) throw ProtocolError{kInvalidParams, "Unknown tool: " + name};
+        if (!caller.HasScope(it->second.scope)) {
+            throw ProtocolError{kForbidden, "Forbidden: tool " + name + " needs the '" + it->second.scope +
+                                                "' scope, which this API key does not have"};
+        }
         const Json arguments = params.contains("arguments") ? params["arguments"] : Json::object();
         if (!arguments.is_object())
             throw ProtocolError{kInvalidParams, "Invalid params: arguments must be an object"};
-        Result<ToolResult> r = it->second.handler(arguments);
+        Result<ToolResult> r = it->second.handler(arguments, caller);
         if (!r.ok()) {
             if (r.status().code() == ErrorCode::kInvalidArgument)
                 throw ProtocolError{kInvalidParams, "Invalid params: " + r.status().message()};
@@ -112,28 +116,42 @@ std::size_t Session::requests_in_flight() const {
     return in_flight_.size();
 }
 
-std::optional<std::string> Session::HandleMessage(std::string_view message) {
+bool Caller::HasScope(std::string_view scope) const {
+    return !scopes || std::find(scopes->begin(), scopes->end(), scope) != scopes->end();
+}
+
+bool Caller::AllowsCollection(std::string_view collection) const {
+    return !collections || std::find(collections->begin(), collections->end(), collection) != collections->end();
+}
+
+std::optional<std::string> Server::ToolScope(std::string_view name) const {
+    auto it = tools_.find(name);
+    if (it == tools_.end()) return std::nullopt;
+    return it->second.scope;
+}
+
+std::optional<std::string> Session::HandleMessage(std::string_view message, const Caller& caller) {
     Json parsed = Json::parse(message, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) return Error(nullptr, kParseError, "Parse error: the message is not valid JSON").dump();
-    std::optional<Json> reply = HandleJson(parsed);
+    std::optional<Json> reply = HandleJson(parsed, caller);
     if (!reply) return std::nullopt;
     return reply->dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-std::optional<Json> Session::HandleJson(const Json& message) {
+std::optional<Json> Session::HandleJson(const Json& message, const Caller& caller) {
     if (message.is_array()) {  // JSON-RPC batch (protocol 2025-03-26)
         if (message.empty()) return Error(nullptr, kInvalidRequest, "Invalid Request: empty batch");
         Json replies = Json::array();
         for (const auto& m : message) {
             bool reply = false;
-            Json r = HandleOne(m, reply);
+            Json r = HandleOne(m, reply, caller);
             if (reply) replies.push_back(std::move(r));
         }
         if (replies.empty()) return std::nullopt;
         return replies;
     }
     bool reply = false;
-    Json r = HandleOne(message, reply);
+    Json r = HandleOne(message, reply, caller);
     if (!reply) return std::nullopt;
     return r;
 }
@@ -149,7 +167,7 @@ void Session::Cancel(const Json& params) {
     if (it != in_flight_.end() && it->second.method != "initialize") it->second.cancelled = true;
 }
 
-Json Session::HandleOne(const Json& message, bool& reply) {
+Json Session::HandleOne(const Json& message, bool& reply, const Caller& caller) {
     reply = true;
     if (!message.is_object() || message.value("jsonrpc", "") != "2.0")
         return Error(nullptr, kInvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message");
@@ -186,7 +204,7 @@ Json Session::HandleOne(const Json& message, bool& reply) {
     }
     Json result;
     try {
-        result = Success(id, server_.Dispatch(*this, method, params));
+        result = Success(id, server_.Dispatch(*this, method, params, caller));
     } catch (const ProtocolError& e) {
         result = Error(id, e.code, e.message);
     } catch (const std::exception& e) {

@@ -43,15 +43,33 @@ struct ToolResult {
     nlohmann::json structured;    // structuredContent (a JSON object)
 };
 
+// Who is calling, as an authenticating transport established it (the HTTP
+// server with security.api_keys). The default, Caller{}, may do everything:
+// the stdio transport, and HTTP without keys.
+struct Caller {
+    std::string id;                                       // the API key id, for logs; "" = not authenticated
+    std::string name;                                     // the key's name, for logs
+    std::string remote;                                   // the client's address, for logs ("" = local)
+    std::optional<std::vector<std::string>> scopes;       // nullopt = every scope
+    std::optional<std::vector<std::string>> collections;  // allow-list; nullopt = every collection
+
+    bool HasScope(std::string_view scope) const;
+    bool AllowsCollection(std::string_view collection) const;
+};
+
 struct Tool {
     std::string name;
     std::string title;
     std::string description;
     nlohmann::json input_schema;   // JSON Schema (type: object)
     nlohmann::json output_schema;  // JSON Schema of structuredContent
+    // The scope a caller needs (Caller::scopes): "search" for reading tools,
+    // "index" for tools that write, "admin" for administration.
+    std::string scope = "search";
     // InvalidArgument becomes JSON-RPC -32602; any other error becomes a tool
-    // result with isError = true and the message as text.
-    std::function<Result<ToolResult>(const nlohmann::json& arguments)> handler;
+    // result with isError = true and the message as text. The caller has the
+    // tool's scope (checked before); a handler honours caller.collections.
+    std::function<Result<ToolResult>(const nlohmann::json& arguments, const Caller& caller)> handler;
 };
 
 struct ServerInfo {
@@ -74,15 +92,18 @@ class Server {
     void AddTool(Tool tool);
 
     const ServerInfo& info() const { return info_; }
+    // The scope tool `name` requires; nullopt for an unknown tool.
+    std::optional<std::string> ToolScope(std::string_view name) const;
 
    private:
     friend class Session;
     // Runs one request for `session`; throws ProtocolError (server.cpp) for
     // JSON-RPC errors. Thread-safe.
-    nlohmann::json Dispatch(Session& session, const std::string& method, const nlohmann::json& params) const;
+    nlohmann::json Dispatch(Session& session, const std::string& method, const nlohmann::json& params,
+                            const Caller& caller) const;
 
     ServerInfo info_;
-    std::map<std::string, Tool> tools_;  // by name; listed in name order
+    std::map<std::string, Tool, std::less<>> tools_;  // by name; listed in name order
 };
 
 class Session {
@@ -96,10 +117,11 @@ class Session {
     // Handles one JSON-RPC message (a request, a notification or a batch) and
     // returns the reply to send: nullopt for notifications and responses, and
     // for requests cancelled (notifications/cancelled) while in flight — a
-    // batch reply leaves cancelled requests out. Thread-safe.
-    std::optional<std::string> HandleMessage(std::string_view message);
+    // batch reply leaves cancelled requests out. Thread-safe. A tools/call
+    // whose tool needs a scope `caller` lacks gets JSON-RPC error kForbidden.
+    std::optional<std::string> HandleMessage(std::string_view message, const Caller& caller = {});
     // The same for a message the transport has already parsed.
-    std::optional<nlohmann::json> HandleJson(const nlohmann::json& message);
+    std::optional<nlohmann::json> HandleJson(const nlohmann::json& message, const Caller& caller = {});
 
     bool initialized() const;
     // Empty until initialize succeeded.
@@ -114,7 +136,7 @@ class Session {
         bool cancelled = false;
     };
 
-    nlohmann::json HandleOne(const nlohmann::json& message, bool& reply);
+    nlohmann::json HandleOne(const nlohmann::json& message, bool& reply, const Caller& caller);
     void Cancel(const nlohmann::json& params);
 
     const Server& server_;
@@ -131,5 +153,8 @@ inline constexpr int kInvalidRequest = -32600;
 inline constexpr int kMethodNotFound = -32601;
 inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
+// Implementation-defined (JSON-RPC reserves -32000..-32099 for servers): the
+// caller's key lacks the tool's scope.
+inline constexpr int kForbidden = -32003;
 
 }  // namespace signalhub::mcp

@@ -43,7 +43,7 @@ Tool EchoTool() {
             .description = "Echoes its text argument",
             .input_schema = Json::parse(R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"]})"),
             .output_schema = Json::parse(R"({"type":"object","properties":{"text":{"type":"string"}}})"),
-            .handler = [](const Json& args) -> Result<ToolResult> {
+            .handler = [](const Json& args, const Caller&) -> Result<ToolResult> {
                 if (!args.contains("text") || !args["text"].is_string()) return InvalidArgument("text is required");
                 std::string t = args["text"];
                 if (t == "fail") return Unavailable("the backend is down");
@@ -93,7 +93,7 @@ Tool BlockingTool(Event& entered, Event& release) {
             .description = "Waits until the test releases it",
             .input_schema = Json{{"type", "object"}},
             .output_schema = Json{{"type", "object"}},
-            .handler = [&entered, &release](const Json&) -> Result<ToolResult> {
+            .handler = [&entered, &release](const Json&, const Caller&) -> Result<ToolResult> {
                 entered.Set();
                 if (!release.WaitFor()) return DeadlineExceeded("never released");
                 return ToolResult{"done", Json::object()};
@@ -187,7 +187,7 @@ TEST(McpSession, ConcurrentCallsInOneSessionRunInParallel) {
                     .description = "Returns once all concurrent calls are inside",
                     .input_schema = Json{{"type", "object"}},
                     .output_schema = Json{{"type", "object"}},
-                    .handler = [&](const Json&) -> Result<ToolResult> {
+                    .handler = [&](const Json&, const Caller&) -> Result<ToolResult> {
                         if (!all_inside.ArriveAndWait()) return DeadlineExceeded("calls were not concurrent");
                         return ToolResult{"met", Json::object()};
                     }});

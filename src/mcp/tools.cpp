@@ -12,6 +12,7 @@
 #include "core/clock.hpp"
 #include "search/context.hpp"
 #include "search/json.hpp"
+#include "store/restricted_store.hpp"
 
 namespace signalhub::mcp {
 namespace {
@@ -1209,6 +1210,23 @@ Result<std::string> NormalizeRepoPath(std::string_view path, const std::optional
     return out;
 }
 
+// Runs a tool for `caller`: over the whole store, or, for a caller limited to
+// some collections, over a store::RestrictedStore view of it and a Searcher
+// over that view (its cache entries scoped to the allow-list). Every tool goes
+// through here, so none can read a collection outside the caller's list.
+template <class Run>
+Result<ToolResult> ForCaller(const ToolContext& ctx, const Caller& caller, Run run) {
+    if (!caller.collections) return run(ctx);
+    std::vector<std::string> allowed = *caller.collections;
+    std::sort(allowed.begin(), allowed.end());
+    store::RestrictedStore view(*ctx.store, allowed);
+    const search::Searcher searcher = ctx.searcher->WithStore(view, "allow:" + Json(allowed).dump());
+    ToolContext restricted = ctx;
+    restricted.store = &view;
+    restricted.searcher = &searcher;
+    return run(restricted);
+}
+
 void AddCodeSearchTools(Server& server, const ToolContext& context) {
     const ToolContext ctx = context;
     server.AddTool({.name = "search_code",
@@ -1223,7 +1241,9 @@ void AddCodeSearchTools(Server& server, const ToolContext& context) {
                                             {"mode", {{"type", "string"}}},
                                             {"results", {{"type", "array"}, {"items", Json::parse(kResultItem)}}}}},
                                           {"required", {"query", "mode", "results"}}},
-                    .handler = [ctx](const Json& args) { return SearchCode(*ctx.searcher, args); }});
+                    .handler = [ctx](const Json& args, const Caller& caller) {
+                        return ForCaller(ctx, caller, [&](const ToolContext& c) { return SearchCode(*c.searcher, args); });
+                    }});
     server.AddTool({.name = "index_status",
                     .title = "Index status",
                     .description = "The indexed collections: record counts, embedding model, dimension, metric, "
@@ -1231,7 +1251,9 @@ void AddCodeSearchTools(Server& server, const ToolContext& context) {
                                    "files new, modified or deleted since). Use it to check what is searchable.",
                     .input_schema = Json::parse(kStatusInput),
                     .output_schema = Json::parse(kStatusOutput),
-                    .handler = [ctx](const Json& args) { return IndexStatus(ctx, args); }});
+                    .handler = [ctx](const Json& args, const Caller& caller) {
+                        return ForCaller(ctx, caller, [&](const ToolContext& c) { return IndexStatus(c, args); });
+                    }});
     server.AddTool({.name = "find_similar",
                     .title = "Find similar code",
                     .description = "Find code that looks like a snippet (semantic vector search with the snippet as "
@@ -1240,7 +1262,9 @@ void AddCodeSearchTools(Server& server, const ToolContext& context) {
                                    "Scores are cosine similarities (1 = identical direction).",
                     .input_schema = Json::parse(kSimilarInput),
                     .output_schema = ResultsSchema(),
-                    .handler = [ctx](const Json& args) { return FindSimilar(ctx, args); }});
+                    .handler = [ctx](const Json& args, const Caller& caller) {
+                        return ForCaller(ctx, caller, [&](const ToolContext& c) { return FindSimilar(c, args); });
+                    }});
     server.AddTool({.name = "get_context",
                     .title = "Get context for a task",
                     .description = "Assemble the code relevant to a task in one call, within a token budget: "
@@ -1251,7 +1275,9 @@ void AddCodeSearchTools(Server& server, const ToolContext& context) {
                                    "before editing or when you need to understand an area of the code.",
                     .input_schema = Json::parse(kContextInput),
                     .output_schema = Json::parse(kContextOutput),
-                    .handler = [ctx](const Json& args) { return GetContext(ctx, args); }});
+                    .handler = [ctx](const Json& args, const Caller& caller) {
+                        return ForCaller(ctx, caller, [&](const ToolContext& c) { return GetContext(c, args); });
+                    }});
     server.AddTool({.name = "explain_code",
                     .title = "Explain code",
                     .description = "Show one function or method (function_name), type (class_name) or line range "
@@ -1261,7 +1287,9 @@ void AddCodeSearchTools(Server& server, const ToolContext& context) {
                                    "file_path is relative to the repository root.",
                     .input_schema = Json::parse(kExplainInput),
                     .output_schema = SchemaWithLocations(kExplainOutput),
-                    .handler = [ctx](const Json& args) { return ExplainCode(ctx, args); }});
+                    .handler = [ctx](const Json& args, const Caller& caller) {
+                        return ForCaller(ctx, caller, [&](const ToolContext& c) { return ExplainCode(c, args); });
+                    }});
     server.AddTool({.name = "find_references",
                     .title = "Find references",
                     .description = "Find where a symbol is defined and where its name is used: definitions first, "
@@ -1270,7 +1298,9 @@ void AddCodeSearchTools(Server& server, const ToolContext& context) {
                                    "symbols are included. Use it before renaming or changing a signature.",
                     .input_schema = Json::parse(kReferencesInput),
                     .output_schema = SchemaWithLocations(kReferencesOutput),
-                    .handler = [ctx](const Json& args) { return FindReferences(ctx, args); }});
+                    .handler = [ctx](const Json& args, const Caller& caller) {
+                        return ForCaller(ctx, caller, [&](const ToolContext& c) { return FindReferences(c, args); });
+                    }});
 }
 
 void AddCodeSearchTools(Server& server, store::VectorStore& store, const search::Searcher& searcher) {

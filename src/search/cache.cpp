@@ -156,7 +156,7 @@ void OptionalStr(ByteWriter& w, const std::optional<std::string>& s) {
 }  // namespace
 
 std::string SearchCacheKey(std::int64_t data_version, const CollectionSpec& embedder, const SearchRequest& request,
-                           const config::SearchConfig& config) {
+                           const config::SearchConfig& config, std::string_view scope) {
     ByteWriter w;
     w.Str(kValueMagic);
     w.Str(embedder.model);
@@ -171,6 +171,7 @@ std::string SearchCacheKey(std::int64_t data_version, const CollectionSpec& embe
     w.F64(request.min_score);
     w.I64(config.rrf_k);
     w.I64(config.ef_search);
+    w.Str(scope);
     return "search:" + std::to_string(data_version) + ":" + Hash128Hex(w.Take());
 }
 

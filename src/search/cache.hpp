@@ -88,10 +88,12 @@ class LruQueryCache final : public QueryCache {
 // The cache key of a search: the data version in clear (readable in a Redis
 // listing) and an XXH3-128 hash over everything else that decides the
 // response: the embedder's model, dimension and metric, every SearchRequest
-// field, the SearchConfig fields the Searcher uses (rrf_k, ef_search) and the
-// value-format version.
+// field, the SearchConfig fields the Searcher uses (rrf_k, ef_search), the
+// value-format version and `scope`: what the searched store view may see (a
+// key's collection allow-list, store/restricted_store.hpp), so a response
+// computed for one view never answers another.
 std::string SearchCacheKey(std::int64_t data_version, const CollectionSpec& embedder, const SearchRequest& request,
-                           const config::SearchConfig& config);
+                           const config::SearchConfig& config, std::string_view scope = {});
 
 // A compact versioned binary encoding of a SearchResponse (exact: scores keep
 // every bit). Decode returns nullopt for anything it did not encode (another

@@ -242,6 +242,9 @@ TEST(SearchCacheKey, EveryInputThatShapesTheResponseChangesTheKey) {
     shifted_b.query = "a";
     shifted_b.collection = "bc";
     EXPECT_NE(SearchCacheKey(7, spec, shifted_a, config), SearchCacheKey(7, spec, shifted_b, config));
+    // The store view's scope (a key's collection allow-list) is part of the key.
+    EXPECT_NE(SearchCacheKey(7, spec, base, config, "allow:a"), key);
+    EXPECT_NE(SearchCacheKey(7, spec, base, config, "allow:a"), SearchCacheKey(7, spec, base, config, "allow:b"));
 }
 
 }  // namespace

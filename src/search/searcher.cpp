@@ -82,11 +82,18 @@ constexpr std::int64_t kNoVersion = std::numeric_limits<std::int64_t>::min();
 
 Searcher::Searcher(store::VectorStore& store, embed::Embedder& embedder, config::SearchConfig config,
                    QueryCache* cache)
-    : store_(store),
+    : store_(&store),
       embedder_(embedder),
       config_(std::move(config)),
       cache_(cache),
       cache_version_(std::make_shared<std::atomic<std::int64_t>>(kNoVersion)) {}
+
+Searcher Searcher::WithStore(store::VectorStore& view, std::string cache_scope) const {
+    Searcher copy = *this;
+    copy.store_ = &view;
+    copy.cache_scope_ = std::move(cache_scope);
+    return copy;
+}
 
 Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     if (request.query.find_first_not_of(" \t\r\n") == std::string::npos)
@@ -94,7 +101,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     if (request.k < 1 || request.k > 1000) return InvalidArgument("k must be between 1 and 1000");
     if (cache_ == nullptr) return SearchUncached(request);
 
-    auto version = store_.DataVersion();
+    auto version = store_->DataVersion();
     if (!version.ok()) return SearchUncached(request);
     // Any change of version (even backwards, e.g. a restored backup) frees
     // what the old version cached. Concurrent searches straddling a commit may
@@ -102,7 +109,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     std::int64_t seen = cache_version_->load();
     if (seen != *version && cache_version_->compare_exchange_strong(seen, *version)) cache_->Clear();
 
-    const std::string key = SearchCacheKey(*version, embedder_.SpecFor(""), request, config_);
+    const std::string key = SearchCacheKey(*version, embedder_.SpecFor(""), request, config_, cache_scope_);
     if (std::optional<std::string> hit = cache_->Get(key)) {
         if (std::optional<SearchResponse> decoded = DecodeSearchResponse(*hit)) return std::move(*decoded);
     }
@@ -115,10 +122,10 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
 Result<SearchResponse> Searcher::SearchUncached(const SearchRequest& request) const {
     std::vector<CollectionInfo> collections;
     if (!request.collection.empty()) {
-        SH_ASSIGN_OR_RETURN(auto info, store_.GetCollection(request.collection));
+        SH_ASSIGN_OR_RETURN(auto info, store_->GetCollection(request.collection));
         collections.push_back(std::move(info));
     } else {
-        SH_ASSIGN_OR_RETURN(collections, store_.ListCollections());
+        SH_ASSIGN_OR_RETURN(collections, store_->ListCollections());
         if (collections.empty()) return NotFound("the store has no collections yet; run `signal-hub index` first");
     }
 
@@ -158,10 +165,10 @@ Result<std::vector<SearchResult>> Searcher::SearchCollection(const CollectionInf
     std::vector<store::Hit> vector_hits;
     std::vector<store::Hit> lexical_hits;
     if (request.mode != Mode::kLexical) {
-        SH_ASSIGN_OR_RETURN(vector_hits, store_.VectorSearch(name, *query_vector, options));
+        SH_ASSIGN_OR_RETURN(vector_hits, store_->VectorSearch(name, *query_vector, options));
     }
     if (request.mode != Mode::kVector) {
-        SH_ASSIGN_OR_RETURN(lexical_hits, store_.LexicalSearch(name, request.query, options));
+        SH_ASSIGN_OR_RETURN(lexical_hits, store_->LexicalSearch(name, request.query, options));
     }
 
     std::unordered_map<std::string, const Record*> by_id;

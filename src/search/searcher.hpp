@@ -75,15 +75,22 @@ class Searcher {
              QueryCache* cache = nullptr);
     Result<SearchResponse> Search(const SearchRequest& request) const;
 
+    // The same searcher (embedder, config, cache) over another view of the
+    // store, e.g. a store::RestrictedStore for an API key limited to some
+    // collections. `cache_scope` must differ for views that see different
+    // data (it becomes part of every cache key); the view must outlive the copy.
+    Searcher WithStore(store::VectorStore& view, std::string cache_scope) const;
+
    private:
     Result<SearchResponse> SearchUncached(const SearchRequest& request) const;
     Result<std::vector<SearchResult>> SearchCollection(const CollectionInfo& collection, const SearchRequest& request,
                                                        const std::vector<float>* query_vector) const;
 
-    store::VectorStore& store_;
+    store::VectorStore* store_;
     embed::Embedder& embedder_;
     config::SearchConfig config_;
     QueryCache* cache_;
+    std::string cache_scope_;
     // The DataVersion last seen by Search (shared by copies: they share the cache).
     std::shared_ptr<std::atomic<std::int64_t>> cache_version_;
 };

@@ -26,6 +26,7 @@
 
 #include "server/mcp_endpoint.hpp"
 #include "server/mcp_sessions.hpp"
+#include "server/request_guard.hpp"
 #include "server/worker_pool.hpp"
 
 namespace signalhub::server {
@@ -122,7 +123,19 @@ struct Shared {
           sessions(mcp, options.max_sessions,
                    std::chrono::duration_cast<std::chrono::nanoseconds>(Seconds(options.session_idle_timeout_seconds)),
                    options.clock ? *options.clock : Clock::Real()),
-          endpoint(sessions) {}
+          endpoint(sessions, [guard = options.guard](const mcp::Caller& caller, const std::string& what) {
+              if (guard) guard->Forbidden(caller, what);
+          }) {}
+
+    // The guard's decision; everyone is admitted as Caller{} without one.
+    GuardDecision Admit(const HttpRequest& req, const std::string& remote) const {
+        if (!options.guard) {
+            GuardDecision admitted;
+            admitted.caller.remote = remote;
+            return admitted;
+        }
+        return options.guard->Admit(req, remote);
+    }
 
     std::uint64_t Register(std::weak_ptr<ConnectionBase> c) {
         std::lock_guard<std::mutex> lock(mu);
@@ -155,6 +168,19 @@ struct Shared {
     std::uint64_t next_connection_id = 0;
     std::unordered_map<std::uint64_t, std::weak_ptr<ConnectionBase>> connections;
 };
+
+void AddHeaders(HttpResponse& res, const std::vector<std::pair<std::string, std::string>>& headers) {
+    for (const auto& [name, value] : headers) res.set(Bsv(name), Bsv(value));
+}
+
+// Asks the guard about `req`, then runs `handle` for the admitted caller.
+template <class Handle>
+HttpResponse Guarded(const Shared& shared, const HttpRequest& req, const std::string& remote, Handle handle) {
+    GuardDecision decision = shared.Admit(req, remote);
+    HttpResponse res = decision.refusal ? std::move(*decision.refusal) : handle(decision.caller);
+    AddHeaders(res, decision.headers);
+    return res;
+}
 
 HttpResponse MethodNotAllowed(const HttpRequest& req, std::string_view allow) {
     HttpResponse res = ErrorResponse(req, http::status::method_not_allowed,
@@ -202,6 +228,14 @@ class HttpConnection final : public ConnectionBase,
     }
 
     void Start() {
+        beast::error_code ec;
+        const tcp::endpoint peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+        if (!ec) {
+            const net::ip::address a = peer.address();
+            remote_ = a.is_v6() && !a.to_v6().is_v4_mapped() ? "[" + a.to_string() + "]"
+                      : a.is_v6()                            ? net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string()
+                                                             : a.to_string();
+        }
         id_ = shared_->Register(this->weak_from_this());
         net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->DoRead(); });
     }
@@ -401,13 +435,26 @@ class HttpConnection final : public ConnectionBase,
                 });
                 return;
             case HttpRoute::kMcpPost:
-                RunOnWorker(seq, [shared = shared_, req = std::move(req)] { return shared->endpoint.Post(req); });
+                RunOnWorker(seq, [shared = shared_, remote = remote_, req = std::move(req)] {
+                    return Guarded(*shared, req, remote,
+                                   [&](const mcp::Caller& caller) { return shared->endpoint.Post(req, caller); });
+                });
                 return;
             case HttpRoute::kMcpDelete:
-                Complete(seq, shared_->endpoint.Delete(req));
+                RunOnWorker(seq, [shared = shared_, remote = remote_, req = std::move(req)] {
+                    return Guarded(*shared, req, remote,
+                                   [&](const mcp::Caller& caller) { return shared->endpoint.Delete(req, caller); });
+                });
                 return;
             case HttpRoute::kMcpGet: {
-                auto checked = shared_->endpoint.CheckStream(req);
+                // Authenticated here, on the I/O thread: a stream opens once per session.
+                GuardDecision decision = shared_->Admit(req, remote_);
+                if (decision.refusal) {
+                    AddHeaders(*decision.refusal, decision.headers);
+                    Complete(seq, std::move(*decision.refusal));
+                    return;
+                }
+                auto checked = shared_->endpoint.CheckStream(req, decision.caller);
                 if (auto* refused = std::get_if<HttpResponse>(&checked)) {
                     Complete(seq, std::move(*refused));
                     return;
@@ -726,6 +773,7 @@ class HttpConnection final : public ConnectionBase,
     const std::shared_ptr<Shared> shared_;
     WorkerPool& pool_;
     std::uint64_t id_ = 0;
+    std::string remote_;  // the client's address, for the guard and the audit log
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     net::steady_timer read_timer_;  // request/idle deadline, then linger deadline

@@ -8,6 +8,9 @@
 //                          from the ReadinessCheck, or "shutting down"
 // Other paths 404, other methods 405 with Allow; every error body is JSON
 // {"error": "..."}. A request whose Origin header is not allowed gets 403.
+// With a RequestGuard (options.guard), every /mcp request is first admitted or
+// refused by it (401 / 429 / 503, on a worker thread for POST and DELETE, on
+// the I/O thread for GET); /health and /ready are never guarded.
 //
 // Threads: `io_threads` run the sockets (they only read, write and enforce
 // limits); `workers` run MCP handlers and readiness checks, whose results go
@@ -43,6 +46,8 @@
 
 namespace signalhub::server {
 
+class RequestGuard;  // server/request_guard.hpp
+
 struct HttpOptions {
     std::string host = "127.0.0.1";        // an address or a name resolving to one
     std::uint16_t port = 8080;             // 0 = ephemeral (tests; see HttpServer::port())
@@ -57,6 +62,8 @@ struct HttpOptions {
     double shutdown_timeout_seconds = 30;  // drain deadline
     double sse_keepalive_seconds = 15;     // comment sent on idle GET /mcp streams
     const Clock* clock = nullptr;          // session expiry; null = Clock::Real(). Must outlive the server.
+    // Authentication and rate limiting of /mcp (request_guard.hpp); null = every request admitted.
+    std::shared_ptr<RequestGuard> guard;
 };
 
 // OK = ready; otherwise its message is the 503 reason. Runs on a worker thread,

@@ -226,7 +226,7 @@ void AddTestTools(mcp::Server& server, Hold& hold, std::atomic<int>& echoes) {
                     .description = "Echoes text",
                     .input_schema = Json{{"type", "object"}},
                     .output_schema = Json{{"type", "object"}},
-                    .handler = [&echoes](const Json& args) -> Result<mcp::ToolResult> {
+                    .handler = [&echoes](const Json& args, const mcp::Caller&) -> Result<mcp::ToolResult> {
                         std::string text = args.value("text", "");
                         echoes.fetch_add(1);
                         return mcp::ToolResult{text, Json{{"text", text}}};
@@ -236,7 +236,7 @@ void AddTestTools(mcp::Server& server, Hold& hold, std::atomic<int>& echoes) {
                     .description = "Blocks until the test releases it",
                     .input_schema = Json{{"type", "object"}},
                     .output_schema = Json{{"type", "object"}},
-                    .handler = [&hold](const Json&) -> Result<mcp::ToolResult> {
+                    .handler = [&hold](const Json&, const mcp::Caller&) -> Result<mcp::ToolResult> {
                         hold.Enter();
                         hold.Exit();
                         return mcp::ToolResult{"released", Json::object()};
@@ -818,7 +818,7 @@ TEST(HttpServerShutdown, WaitReportsWorkAbandonedAtTheDeadline) {
                         .description = "Blocks until the test releases it",
                         .input_schema = Json{{"type", "object"}},
                         .output_schema = Json{{"type", "object"}},
-                        .handler = [](const Json&) -> Result<mcp::ToolResult> {
+                        .handler = [](const Json&, const mcp::Caller&) -> Result<mcp::ToolResult> {
                             std::shared_ptr<Hold> h;
                             {
                                 std::lock_guard<std::mutex> lock(current_mu);

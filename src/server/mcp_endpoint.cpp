@@ -136,7 +136,48 @@ std::optional<HttpResponse> McpEndpoint::CheckProtocolVersion(const HttpRequest&
                          "unsupported MCP-Protocol-Version '" + version + "' (supported: " + list + ")");
 }
 
-HttpResponse McpEndpoint::Post(const HttpRequest& req) {
+std::optional<HttpResponse> McpEndpoint::Authorize(const HttpRequest& req, const Json& message,
+                                                   const mcp::Caller& caller) const {
+    if (!caller.scopes && !caller.collections) return std::nullopt;
+    std::optional<std::string> refusal;
+    auto check = [&](const Json& m) {
+        if (refusal || !IsRequest(m) || m["method"] != "tools/call") return;
+        const Json* params = m.contains("params") && m["params"].is_object() ? &m["params"] : nullptr;
+        if (!params || !params->contains("name") || !(*params)["name"].is_string()) return;  // -32602 later
+        const std::string tool = (*params)["name"];
+        if (std::optional<std::string> scope = sessions_.server().ToolScope(tool); scope && !caller.HasScope(*scope)) {
+            refusal = "API key " + caller.id + " lacks the '" + *scope + "' scope that tool " + tool + " needs";
+            return;
+        }
+        if (params->contains("arguments") && (*params)["arguments"].is_object()) {
+            const Json& args = (*params)["arguments"];
+            if (args.contains("collection") && args["collection"].is_string()) {
+                const std::string collection = args["collection"];
+                if (!caller.AllowsCollection(collection))
+                    refusal = "API key " + caller.id + " may not read collection '" + collection + "'";
+            }
+        }
+    };
+    if (message.is_array()) {
+        for (const Json& m : message) check(m);
+    } else {
+        check(message);
+    }
+    if (!refusal) return std::nullopt;
+    if (on_forbidden_) on_forbidden_(caller, *refusal);
+    return ErrorResponse(req, http::status::forbidden, *refusal);
+}
+
+std::shared_ptr<McpSessions::Entry> McpEndpoint::AcquireOwn(std::string_view id, const mcp::Caller& caller) {
+    std::shared_ptr<McpSessions::Entry> entry = sessions_.Acquire(id);
+    if (entry && entry->owner != caller.id) {
+        sessions_.Release(entry);
+        return nullptr;
+    }
+    return entry;
+}
+
+HttpResponse McpEndpoint::Post(const HttpRequest& req, const mcp::Caller& caller) {
     if (auto refused = CheckProtocolVersion(req)) return std::move(*refused);
     const AcceptedTypes accepted = ParseAccept(Sv(req[http::field::accept]));
     if (!accepted.json || !accepted.sse)
@@ -153,6 +194,7 @@ HttpResponse McpEndpoint::Post(const HttpRequest& req) {
                                  {"id", nullptr},
                                  {"error", {{"code", mcp::kParseError}, {"message", "Parse error: the body is not valid JSON"}}}});
     }
+    if (auto forbidden = Authorize(req, message, caller)) return std::move(*forbidden);
     bool has_requests = false;
     bool has_initialize = false;
     bool wants_stream = false;
@@ -186,15 +228,16 @@ HttpResponse McpEndpoint::Post(const HttpRequest& req) {
                                  opened.status().message());
         }
         entry = std::move(*opened);
+        entry->owner = caller.id;
         created = true;
     } else {
-        entry = sessions_.Acquire(session_id);
+        entry = AcquireOwn(session_id, caller);
         if (!entry)
             return ErrorResponse(req, http::status::not_found,
                                  "unknown or expired MCP session; send initialize without Mcp-Session-Id to start a new one");
     }
 
-    std::optional<Json> reply = entry->session.HandleJson(message);
+    std::optional<Json> reply = entry->session.HandleJson(message, caller);
     const bool opened_ok = created && reply && reply->is_object() && reply->contains("result");
     if (created && !opened_ok) {
         sessions_.Discard(entry);
@@ -242,10 +285,15 @@ HttpResponse McpEndpoint::Post(const HttpRequest& req) {
     return res;
 }
 
-HttpResponse McpEndpoint::Delete(const HttpRequest& req) {
+HttpResponse McpEndpoint::Delete(const HttpRequest& req, const mcp::Caller& caller) {
     if (auto refused = CheckProtocolVersion(req)) return std::move(*refused);
     const std::string session_id(Trim(Sv(req[kSessionHeader])));
     if (session_id.empty()) return ErrorResponse(req, http::status::bad_request, "the Mcp-Session-Id header is required");
+    if (auto own = AcquireOwn(session_id, caller)) {
+        sessions_.Release(own);
+    } else {
+        return ErrorResponse(req, http::status::not_found, "unknown or expired MCP session");
+    }
     if (!sessions_.Remove(session_id)) return ErrorResponse(req, http::status::not_found, "unknown or expired MCP session");
     HttpResponse res{http::status::no_content, req.version()};
     res.set(http::field::server, "signal-hub");
@@ -254,13 +302,13 @@ HttpResponse McpEndpoint::Delete(const HttpRequest& req) {
     return res;
 }
 
-std::variant<std::string, HttpResponse> McpEndpoint::CheckStream(const HttpRequest& req) {
+std::variant<std::string, HttpResponse> McpEndpoint::CheckStream(const HttpRequest& req, const mcp::Caller& caller) {
     if (auto refused = CheckProtocolVersion(req)) return std::move(*refused);
     if (!ParseAccept(Sv(req[http::field::accept])).sse)
         return ErrorResponse(req, http::status::not_acceptable, "GET /mcp opens an SSE stream: Accept must list text/event-stream");
     const std::string session_id(Trim(Sv(req[kSessionHeader])));
     if (session_id.empty()) return ErrorResponse(req, http::status::bad_request, "the Mcp-Session-Id header is required");
-    auto entry = sessions_.Acquire(session_id);
+    auto entry = AcquireOwn(session_id, caller);
     if (!entry) return ErrorResponse(req, http::status::not_found, "unknown or expired MCP session");
     sessions_.Release(entry);
     return session_id;

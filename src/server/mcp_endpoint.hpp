@@ -25,6 +25,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,22 +70,38 @@ struct AcceptedTypes {
 // header accepts everything.
 AcceptedTypes ParseAccept(std::string_view accept);
 
+// Authorisation (the caller comes from the RequestGuard, request_guard.hpp):
+// a POST whose tools/call names a tool needing a scope the caller lacks, or a
+// `collection` argument outside the caller's allow-list, is refused whole with
+// 403 before anything runs (the mcp::Server and the tools enforce the same
+// again). A session belongs to the key that opened it: another key gets 404
+// for it, as if it did not exist.
 class McpEndpoint {
    public:
+    // Told about every 403 (the caller and what was refused), e.g. for the audit log.
+    using ForbiddenHook = std::function<void(const mcp::Caller& caller, const std::string& what)>;
+
     // Borrows `sessions`, which must outlive the endpoint.
-    explicit McpEndpoint(McpSessions& sessions) : sessions_(sessions) {}
+    explicit McpEndpoint(McpSessions& sessions, ForbiddenHook on_forbidden = {})
+        : sessions_(sessions), on_forbidden_(std::move(on_forbidden)) {}
 
     // POST /mcp. Blocks while MCP handlers run.
-    HttpResponse Post(const HttpRequest& req);
+    HttpResponse Post(const HttpRequest& req, const mcp::Caller& caller = {});
     // DELETE /mcp.
-    HttpResponse Delete(const HttpRequest& req);
+    HttpResponse Delete(const HttpRequest& req, const mcp::Caller& caller = {});
     // GET /mcp: the session id the stream belongs to, or the response refusing it.
-    std::variant<std::string, HttpResponse> CheckStream(const HttpRequest& req);
+    std::variant<std::string, HttpResponse> CheckStream(const HttpRequest& req, const mcp::Caller& caller = {});
 
    private:
     std::optional<HttpResponse> CheckProtocolVersion(const HttpRequest& req) const;
+    // 403 when a message of `message` asks for what `caller` may not have.
+    std::optional<HttpResponse> Authorize(const HttpRequest& req, const nlohmann::json& message,
+                                          const mcp::Caller& caller) const;
+    // The caller's live session, busy until Release; nullptr when unknown or another key's.
+    std::shared_ptr<McpSessions::Entry> AcquireOwn(std::string_view id, const mcp::Caller& caller);
 
     McpSessions& sessions_;
+    ForbiddenHook on_forbidden_;
     std::atomic<std::uint64_t> next_event_id_{1};
 };
 

@@ -169,5 +169,97 @@ TEST(McpEndpoint, FailedInitializeOpensNoSession) {
     EXPECT_EQ(endpoint.Post(text).result(), http::status::unsupported_media_type);
 }
 
+mcp::Tool CountingTool(const std::string& name, const std::string& scope, std::atomic<int>* ran) {
+    mcp::Tool tool;
+    tool.name = name;
+    tool.input_schema = {{"type", "object"}};
+    tool.scope = scope;
+    tool.handler = [ran](const Json&, const mcp::Caller&) -> Result<mcp::ToolResult> {
+        if (ran) ran->fetch_add(1);
+        return mcp::ToolResult{"ran", Json::object()};
+    };
+    return tool;
+}
+
+mcp::Caller MakeCaller(const std::string& id, std::vector<std::string> scopes,
+                       std::optional<std::vector<std::string>> collections = std::nullopt) {
+    mcp::Caller caller;
+    caller.id = id;
+    caller.scopes = std::move(scopes);
+    caller.collections = std::move(collections);
+    return caller;
+}
+
+Json Call(const std::string& tool, Json arguments, int id = 2) {
+    return {{"jsonrpc", "2.0"},
+            {"id", id},
+            {"method", "tools/call"},
+            {"params", {{"name", tool}, {"arguments", std::move(arguments)}}}};
+}
+
+TEST(McpEndpoint, ScopesCollectionsAndSessionOwnersAreEnforced) {
+    FakeClock clock;
+    mcp::Server server(mcp::ServerInfo{});
+    std::atomic<int> ran{0};
+    server.AddTool(CountingTool("read", "search", &ran));
+    server.AddTool(CountingTool("write", "index", &ran));
+    McpSessions sessions(server, 10, std::chrono::seconds(60), clock);
+    std::vector<std::string> forbidden;
+    McpEndpoint endpoint(sessions, [&](const mcp::Caller& c, const std::string& what) {
+        forbidden.push_back(c.id + ": " + what);
+    });
+    const mcp::Caller reader = MakeCaller("aaaa", {"search"}, std::vector<std::string>{"mine"});
+    const mcp::Caller other = MakeCaller("bbbb", {"search", "index"});
+
+    HttpResponse opened = endpoint.Post(Post(Initialize()), reader);
+    ASSERT_NE(opened.find(kSessionHeader), opened.end());
+    const std::string sid(opened[kSessionHeader]);
+
+    EXPECT_EQ(endpoint.Post(Post(Call("read", {{"collection", "mine"}}), sid), reader).result(), http::status::ok);
+    HttpResponse scope = endpoint.Post(Post(Call("write", Json::object()), sid), reader);
+    EXPECT_EQ(scope.result(), http::status::forbidden);
+    EXPECT_EQ(Json::parse(scope.body())["error"], "API key aaaa lacks the 'index' scope that tool write needs");
+    HttpResponse collection = endpoint.Post(Post(Call("read", {{"collection", "theirs"}}), sid), reader);
+    EXPECT_EQ(collection.result(), http::status::forbidden);
+    EXPECT_EQ(Json::parse(collection.body())["error"], "API key aaaa may not read collection 'theirs'");
+    // One forbidden message refuses the whole batch: nothing in it runs.
+    const int before = ran.load();
+    HttpResponse batch = endpoint.Post(
+        Post(Json::array({Call("read", Json::object(), 3), Call("write", Json::object(), 4)}), sid), reader);
+    EXPECT_EQ(batch.result(), http::status::forbidden);
+    EXPECT_EQ(ran.load(), before);
+    EXPECT_EQ(forbidden.size(), 3u);
+    EXPECT_EQ(forbidden[0], "aaaa: API key aaaa lacks the 'index' scope that tool write needs");
+
+    // The session belongs to the key that opened it.
+    EXPECT_EQ(endpoint.Post(Post(Call("read", Json::object()), sid), other).result(), http::status::not_found);
+    HttpRequest del{http::verb::delete_, "/mcp", 11};
+    del.set(kSessionHeader, sid);
+    EXPECT_EQ(endpoint.Delete(del, other).result(), http::status::not_found);
+    EXPECT_EQ(sessions.active(), 1u);
+    HttpRequest get{http::verb::get, "/mcp", 11};
+    get.set(http::field::accept, "text/event-stream");
+    get.set(kSessionHeader, sid);
+    EXPECT_TRUE(std::holds_alternative<HttpResponse>(endpoint.CheckStream(get, other)));
+    EXPECT_TRUE(std::holds_alternative<std::string>(endpoint.CheckStream(get, reader)));
+    EXPECT_EQ(endpoint.Delete(del, reader).result(), http::status::no_content);
+}
+
+TEST(McpEndpoint, TheServerRefusesAToolOutsideTheCallersScopesToo) {
+    // Defence in depth: a transport that skipped McpEndpoint's check still
+    // cannot run a tool without its scope.
+    mcp::Server server(mcp::ServerInfo{});
+    server.AddTool(CountingTool("write", "index", nullptr));
+    mcp::Session session(server);
+    const mcp::Caller reader = MakeCaller("aaaa", {"search"});
+    ASSERT_TRUE(session.HandleJson(Initialize(), reader));
+    std::optional<Json> reply = session.HandleJson(Call("write", Json::object()), reader);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ((*reply)["error"]["code"], mcp::kForbidden);
+    std::optional<Json> allowed = session.HandleJson(Call("write", Json::object(), 3));
+    ASSERT_TRUE(allowed);
+    EXPECT_FALSE((*allowed).contains("error")) << allowed->dump();
+}
+
 }  // namespace
 }  // namespace signalhub::server

@@ -39,6 +39,10 @@ class McpSessions {
         Entry(std::string session_id, const mcp::Server& server) : id(std::move(session_id)), session(server) {}
         const std::string id;
         mcp::Session session;
+        // The API key id that opened the session ("" without authentication).
+        // Set once by the creator before the id is handed out; only that key
+        // may use the session afterwards (McpEndpoint).
+        std::string owner;
 
        private:
         friend class McpSessions;
@@ -74,6 +78,7 @@ class McpSessions {
     // Returns how many expired.
     std::size_t ExpireIdle();
 
+    const mcp::Server& server() const { return server_; }
     std::size_t active() const;
     std::uint64_t created() const;
     std::uint64_t expired() const;

@@ -98,7 +98,7 @@ wait_for_address() {
     local pid="$1" err="$2"
     PORT=""
     for _ in $(seq 1 300); do
-        PORT="$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$err" | head -1)"
+        PORT="$(sed -n 's|.*https\{0,1\}://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$err" | head -1)"
         [ -n "$PORT" ] && return 0
         kill -0 "$pid" 2>/dev/null || fail "the server exited: $(cat "$err")"
         sleep 0.1

@@ -1,0 +1,114 @@
+#include "server/api_key_guard.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace signalhub::server {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+std::string_view TrimSpace(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+    if (s.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+            return false;
+    }
+    return true;
+}
+
+HttpResponse Unauthorized(const HttpRequest& req, const std::string& message, const char* error) {
+    HttpResponse res = ErrorResponse(req, http::status::unauthorized, message);
+    res.set(http::field::www_authenticate,
+            std::string("Bearer realm=\"signal-hub\"") + (error ? std::string(", error=\"") + error + "\"" : ""));
+    return res;
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> PresentedKey(const HttpRequest& req) {
+    std::optional<std::string> bearer;
+    std::optional<std::string> header;
+    if (auto it = req.find(http::field::authorization); it != req.end()) {
+        const std::string_view value = TrimSpace(Sv(it->value()));
+        if (!StartsWithNoCase(value, "bearer ")) {
+            return InvalidArgument("the Authorization header must be \"Bearer KEY\"");
+        }
+        bearer = std::string(TrimSpace(value.substr(7)));
+    }
+    if (auto it = req.find("X-API-Key"); it != req.end()) header = std::string(TrimSpace(Sv(it->value())));
+    if (bearer && header && *bearer != *header) {
+        return InvalidArgument("the Authorization and X-API-Key headers carry different keys");
+    }
+    if (bearer) return bearer;
+    return header;
+}
+
+void ApiKeyGuard::Audit(const std::string& event, const HttpRequest& req, std::string_view remote,
+                        std::map<std::string, std::string> fields) {
+    if (!options_.audit) return;
+    fields["remote"] = std::string(remote);
+    fields["method"] = std::string(Sv(req.method_string()));
+    const std::string_view target = Sv(req.target());
+    fields["path"] = std::string(target.substr(0, std::min<std::size_t>(target.find('?'), 256)));
+    if (auto it = req.find(http::field::user_agent); it != req.end())
+        fields["user_agent"] = std::string(Sv(it->value()).substr(0, 256));
+    options_.audit->Write({event, std::move(fields)});
+}
+
+GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote) {
+    GuardDecision decision;
+    decision.caller.remote = std::string(remote);
+    if (!options_.keys) return decision;
+
+    Result<std::optional<std::string>> presented = PresentedKey(req);
+    if (!presented.ok()) {
+        Audit("auth_failure", req, remote, {{"reason", "malformed"}});
+        decision.refusal = Unauthorized(req, presented.status().message(), "invalid_request");
+        return decision;
+    }
+    if (!*presented) {
+        Audit("auth_failure", req, remote, {{"reason", "missing"}});
+        decision.refusal = Unauthorized(
+            req, "an API key is required: send Authorization: Bearer KEY or X-API-Key: KEY", nullptr);
+        return decision;
+    }
+    security::AuthFailure failure = security::AuthFailure::kNone;
+    Result<security::AuthenticatedKey> auth = options_.keys->Authenticate(**presented, &failure);
+    if (!auth.ok()) {
+        if (auth.status().code() == ErrorCode::kUnauthenticated) {
+            std::map<std::string, std::string> fields = {{"reason", std::string(security::AuthFailureName(failure))}};
+            if (auto parsed = security::ParseApiKey(**presented); parsed.ok()) fields["key_id"] = parsed->id;
+            Audit("auth_failure", req, remote, std::move(fields));
+            decision.refusal = Unauthorized(req, auth.status().message(), "invalid_token");
+        } else {
+            Audit("auth_error", req, remote, {{"reason", auth.status().message()}});
+            decision.refusal = ErrorResponse(req, http::status::service_unavailable,
+                                             "cannot check the API key now: " + auth.status().message());
+        }
+        return decision;
+    }
+    const security::ApiKeyRecord& record = auth->record;
+    mcp::Caller& caller = decision.caller;
+    caller.id = record.id;
+    caller.name = record.name;
+    caller.scopes.emplace();
+    for (security::Scope scope : record.scopes) caller.scopes->push_back(std::string(security::ScopeName(scope)));
+    if (!record.collections.empty()) caller.collections = record.collections;
+    return decision;
+}
+
+void ApiKeyGuard::Forbidden(const mcp::Caller& caller, const std::string& what) {
+    if (!options_.audit) return;
+    options_.audit->Write(
+        {"forbidden", {{"key_id", caller.id}, {"key_name", caller.name}, {"remote", caller.remote}, {"reason", what}}});
+}
+
+}  // namespace signalhub::server

@@ -1,0 +1,54 @@
+#pragma once
+// ApiKeyGuard: the RequestGuard of `serve` (security.api_keys).
+//
+// A key is read from `Authorization: Bearer KEY` (scheme case-insensitive) or
+// `X-API-Key: KEY`; when both are present they must carry the same key.
+//   - no key while keys are required, malformed, unknown, wrong secret,
+//     revoked, expired: 401 with `WWW-Authenticate: Bearer realm="signal-hub"`
+//     and {"error": "..."} naming the reason (revoked/expired only to a caller
+//     holding the right secret: KeyStore's contract);
+//   - the key store failing (database or Vault down): 503, fail closed;
+//   - otherwise admitted as a Caller with the key's id, name, scopes and
+//     collection allow-list (empty list = every collection).
+// Every refusal and every 403 the endpoint reports goes to the audit log
+// (event, reason, key id when known, remote address, method, path); a key
+// itself is never logged.
+//
+// Thread-safe: the KeyStore and the AuditLog are.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "security/audit_log.hpp"
+#include "security/key_store.hpp"
+#include "server/request_guard.hpp"
+
+namespace signalhub::server {
+
+struct ApiKeyGuardOptions {
+    // Null: no authentication (every request is Caller{} with its address).
+    security::KeyStore* keys = nullptr;
+    security::AuditLog* audit = nullptr;  // null: no audit events
+};
+
+class ApiKeyGuard final : public RequestGuard {
+   public:
+    // Borrows what the options point to; it must outlive the guard.
+    explicit ApiKeyGuard(ApiKeyGuardOptions options) : options_(options) {}
+
+    GuardDecision Admit(const HttpRequest& req, std::string_view remote) override;
+    void Forbidden(const mcp::Caller& caller, const std::string& what) override;
+
+   private:
+    void Audit(const std::string& event, const HttpRequest& req, std::string_view remote,
+               std::map<std::string, std::string> fields);
+
+    ApiKeyGuardOptions options_;
+};
+
+// The key a request presents: nullopt when none; InvalidArgument when the
+// Authorization header is not "Bearer KEY" or disagrees with X-API-Key.
+Result<std::optional<std::string>> PresentedKey(const HttpRequest& req);
+
+}  // namespace signalhub::server
