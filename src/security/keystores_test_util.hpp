@@ -162,6 +162,7 @@ class VaultFixture {
 
     bool ok() const { return port_ > 0; }
     std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::string HttpsUrl() const { return "https://127.0.0.1:" + std::to_string(port_); }
 
     // Raw request to the fixture (test controls under /fixture/, or Vault paths).
     net::HttpResponse Request(const std::string& method, const std::string& target, const std::string& body = "",

@@ -450,18 +450,21 @@ Result<AuthenticatedKey> VaultKeyStore::Authenticate(std::string_view presented_
         SH_RETURN_IF_ERROR(m.Fetch());
         refreshed = true;
     }
-    const auto known = [&] {
-        return std::any_of(m.cache->records.begin(), m.cache->records.end(),
-                           [&](const ApiKeyRecord& r) { return r.id == parsed->id; });
-    };
-    if (!refreshed && !known() &&
-        (!m.last_miss_refresh || steady_now - *m.last_miss_refresh >= std::chrono::seconds(1))) {
-        m.last_miss_refresh = steady_now;  // at most one such read per second, whatever callers present
-        SH_RETURN_IF_ERROR(m.Fetch());
-    }
     const std::int64_t now = m.clock.UnixSeconds();
-    SH_ASSIGN_OR_RETURN(AuthenticatedKey authenticated,
-                        CheckKeyIn(m.cache->records, presented_key, m.hasher, now, failure));
+    AuthFailure reason = AuthFailure::kNone;
+    auto checked = CheckKeyIn(m.cache->records, presented_key, m.hasher, now, &reason);
+    // An id the cache does not know (created elsewhere) or a secret it does not match (rotated
+    // elsewhere): read the secret again before refusing — at most once per second per store,
+    // whatever callers present, so unknown keys cannot make it hammer Vault.
+    if (!checked.ok() && (reason == AuthFailure::kUnknownKey || reason == AuthFailure::kWrongSecret) &&
+        !refreshed && (!m.last_miss_refresh || steady_now - *m.last_miss_refresh >= std::chrono::seconds(1))) {
+        m.last_miss_refresh = steady_now;
+        SH_RETURN_IF_ERROR(m.Fetch());
+        checked = CheckKeyIn(m.cache->records, presented_key, m.hasher, now, &reason);
+    }
+    if (failure != nullptr) *failure = reason;
+    if (!checked.ok()) return checked.status();
+    AuthenticatedKey authenticated = std::move(checked).value();
     m.pending_usage[authenticated.record.id] = now;
     authenticated.record.last_used = now;
     if (now - m.last_usage_write >= m.options.usage_write_interval) {

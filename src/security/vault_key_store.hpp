@@ -23,10 +23,12 @@
 //
 // Reads and the cache: Authenticate serves from the document read at most
 // cache_ttl seconds ago (the store's Clock, monotonic); older, it reads the
-// secret again. A well-formed key whose id is not in the cache reads the
-// secret again at most once per second per store (unknown ids cannot make it
-// hammer Vault). List always reads the secret. A store sees its own changes
-// at once; another replica's revocation reaches it within cache_ttl. When the
+// secret again. A well-formed key whose id is not in the cache, or whose
+// secret does not match the cached hash, makes it read the secret again
+// before refusing — at most once per second per store (unknown keys cannot
+// make it hammer Vault) — so a key created or rotated elsewhere works at once.
+// List always reads the secret. A store sees its own changes at once; another
+// replica's revocation reaches it within cache_ttl. When the
 // secret cannot be read and the cache is older than cache_ttl, Authenticate
 // fails with that error (fail closed: a revoked key is never honoured longer
 // than cache_ttl).

@@ -272,6 +272,22 @@ TEST(VaultKeyStoreTest, CacheServesForTheTtlAndUnknownIdsRefreshAtMostOncePerSec
     // Malformed keys never reach Vault.
     EXPECT_EQ(Why(*reader, "shk_nonsense"), AuthFailure::kMalformed);
     EXPECT_EQ(reader->stats().reads, 5);
+
+    // A key rotated elsewhere: the new secret does not match the cached hash, so the reader reads
+    // the secret again (rate-limited like unknown ids) and accepts it at once.
+    auto second = writer->Create(Request("svc2"));
+    ASSERT_TRUE(second.ok());
+    clock.Advance(std::chrono::seconds(1));
+    EXPECT_EQ(Why(*reader, second->key), AuthFailure::kNone);  // unknown id: read 6
+    auto rotated = writer->Rotate(second->record.id, 0);
+    ASSERT_TRUE(rotated.ok());
+    EXPECT_EQ(Why(*reader, rotated->key), AuthFailure::kWrongSecret);  // < 1 s since the last such read
+    EXPECT_EQ(reader->stats().reads, 6);
+    clock.Advance(std::chrono::seconds(1));
+    EXPECT_EQ(Why(*reader, rotated->key), AuthFailure::kNone);  // wrong secret in the cache: read 7
+    EXPECT_EQ(reader->stats().reads, 7);
+    EXPECT_EQ(Why(*reader, second->key), AuthFailure::kWrongSecret);  // the replaced key, no read
+    EXPECT_EQ(reader->stats().reads, 7);
     // The writer sees its own changes at once, without reading.
     EXPECT_EQ(writer->stats().reads, 1);
 }
@@ -404,6 +420,30 @@ TEST(VaultKeyStoreTest, OptionsAreChecked) {
     o.url = "http://127.0.0.1:1";
     o.ca_file.clear();
     EXPECT_EQ(VaultKeyStore::Open(o, TestHasher(), clock).status().code(), ErrorCode::kUnavailable);
+}
+
+// https with a private CA: vault_ca_file is what makes the certificate trusted.
+TEST(VaultKeyStoreTest, HttpsWithAPrivateCaFile) {
+    TempDir dir;
+    const std::string cert = (dir.path_ / "vault.crt").string(), key = (dir.path_ / "vault.key").string();
+    const std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                                "-addext subjectAltName=IP:127.0.0.1 -keyout '" + key + "' -out '" + cert +
+                                "' >/dev/null 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0) << "openssl could not make a test certificate";
+    VaultFixture fixture({"--token", kFixtureToken, "--tls-cert", cert, "--tls-key", key});
+    ASSERT_TRUE(fixture.ok());
+    FakeClock clock;
+    VaultKeyStoreOptions options = TokenOptions(fixture);
+    options.url = fixture.HttpsUrl();
+    auto untrusted = VaultKeyStore::Open(options, TestHasher(), clock);  // the system store does not know it
+    ASSERT_FALSE(untrusted.ok());
+    EXPECT_EQ(untrusted.status().code(), ErrorCode::kUnavailable) << untrusted.status().ToString();
+    options.ca_file = cert;
+    auto store = MustOpen(options, clock);
+    ASSERT_TRUE(store);
+    auto issued = store->Create(Request("tls"));
+    ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+    EXPECT_EQ(Why(*store, issued->key), AuthFailure::kNone);
 }
 
 TEST(VaultKeyStoreTest, FactoryOpensTheVaultStore) {
