@@ -288,6 +288,17 @@ HttpClient::HttpClient(HttpUrl origin, std::chrono::milliseconds timeout) : impl
     impl_->timeout = timeout;
 }
 
+Status HttpClient::SetCaFile(const std::string& pem_path) {
+    boost::system::error_code ec;
+    ssl::context ctx(ssl::context::tls_client);
+    ctx.load_verify_file(pem_path, ec);
+    if (ec) return InvalidArgument("cannot load CA certificates from " + pem_path + ": " + ec.message());
+    ctx.set_verify_mode(ssl::verify_peer);
+    impl_->Close();
+    impl_->ssl_ctx.emplace(std::move(ctx));
+    return Status::Ok();
+}
+
 HttpClient::~HttpClient() {
     if (impl_) impl_->Close();
 }

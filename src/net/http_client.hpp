@@ -70,6 +70,12 @@ class HttpClient {
     Result<HttpResponse> Request(std::string_view method, const std::string& target,
                                  const std::vector<HttpHeader>& headers, const std::string& body);
 
+    // Trust the CA certificates in this PEM file (instead of the system trust
+    // store) for https origins, e.g. a private CA that signed Vault's
+    // certificate. Call before the first request. InvalidArgument when the
+    // file cannot be read or holds no certificate.
+    Status SetCaFile(const std::string& pem_path);
+
     // True when the last failure cannot be cured by retrying (TLS verification).
     bool PermanentError() const;
     // Number of TCP connections opened so far.

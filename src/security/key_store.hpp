@@ -1,7 +1,9 @@
 #pragma once
 // KeyStore: where API key records live, and the one place a presented key is
-// checked. Implementations: FileKeyStore (file_key_store.hpp). The database
-// and Vault backends of issue 5 implement the same interface.
+// checked. Implementations: MemoryKeyStore (tests), FileKeyStore
+// (file_key_store.hpp), and in sh_keystores DatabaseKeyStore
+// (database_key_store.hpp, PostgreSQL) and VaultKeyStore (vault_key_store.hpp,
+// HashiCorp Vault KV v2); OpenKeyStore (key_store_factory.hpp) picks one.
 
 #include <cstdint>
 #include <optional>

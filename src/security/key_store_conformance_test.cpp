@@ -10,6 +10,10 @@
 #include "security/file_key_store.hpp"
 #include "security/key_store.hpp"
 #include "security/memory_key_store.hpp"
+#ifdef SIGNAL_HUB_KEYSTORES_CONFORMANCE
+// keystores_test compiles this suite again for the sh_keystores backends.
+#include "security/keystores_test_util.hpp"
+#endif
 
 // The KeyStore contract (key_store.hpp), run against every implementation.
 namespace signalhub::security {
@@ -43,6 +47,9 @@ class KeyStoreConformance : public ::testing::TestWithParam<std::string> {
 
     std::unique_ptr<KeyStore> OpenStore() {
         if (GetParam() == "memory") return std::make_unique<MemoryKeyStore>(Hasher(), clock_);
+#ifdef SIGNAL_HUB_KEYSTORES_CONFORMANCE
+        if (GetParam() != "file") return keystoretest::OpenConformanceBackend(GetParam(), Hasher(), clock_);
+#endif
         auto store = FileKeyStore::Open((dir_ / "keys.json").string(), Hasher(), clock_);
         EXPECT_TRUE(store.ok()) << store.status().ToString();
         if (!store.ok()) return nullptr;
@@ -221,7 +228,13 @@ TEST_P(KeyStoreConformance, CreateValidatesTheRequest) {
 }
 
 
-INSTANTIATE_TEST_SUITE_P(Backends, KeyStoreConformance, ::testing::Values("memory", "file"),
+#ifdef SIGNAL_HUB_KEYSTORES_CONFORMANCE
+// database: the `postgres` CTest fixture's server (label postgres); vault: the KV v2 fixture (label vault).
+#define SH_KEY_STORE_BACKENDS "database", "vault"
+#else
+#define SH_KEY_STORE_BACKENDS "memory", "file"
+#endif
+INSTANTIATE_TEST_SUITE_P(Backends, KeyStoreConformance, ::testing::Values(SH_KEY_STORE_BACKENDS),
                          [](const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
 
 }  // namespace
