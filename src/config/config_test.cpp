@@ -294,7 +294,7 @@ TEST(Config, UnknownKeyWithoutCloseMatchListsTheValidKeys) {
               "config.yaml:2:3: unknown key 'search.colour' (keys in 'search': mode, k, rrf_k, ef_search)");
     EXPECT_EQ(ParseError("plugins: []\n"),
               "config.yaml:1:1: unknown key 'plugins' (sections: database, store, index, embedding, search, server, "
-              "performance)");
+              "security, performance)");
 }
 
 TEST(Config, KeyInTheWrongSectionPointsToItsSection) {
@@ -351,15 +351,15 @@ TEST(Config, AcceptedScalarSpellings) {
 }
 
 TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
-    EXPECT_EQ(ParseError("store:\n  path: x\nsecurity:\n  tls: {enabled: true}\n"),
-              "config.yaml:3:1: section 'security' is not supported by this version of signal-hub "
-              "(only database, store, index, embedding, search, server, performance)");
-    for (const std::string section : {"security", "monitoring"}) {
-        EXPECT_EQ(ParseError(section + ": {}\n"),
-                  "config.yaml:1:1: section '" + section +
-                      "' is not supported by this version of signal-hub "
-                      "(only database, store, index, embedding, search, server, performance)");
-    }
+    EXPECT_EQ(ParseError("store:\n  path: x\nmonitoring:\n  metrics: {enabled: true}\n"),
+              "config.yaml:3:1: section 'monitoring' is not supported by this version of signal-hub "
+              "(only database, store, index, embedding, search, server, security, performance)");
+    EXPECT_EQ(ParseError("monitoring: {}\n"),
+              "config.yaml:1:1: section 'monitoring' is not supported by this version of signal-hub "
+              "(only database, store, index, embedding, search, server, security, performance)");
+    // security is supported with rate_limiting only (for now).
+    EXPECT_EQ(ParseError("security:\n  tls: {enabled: true}\n"),
+              "config.yaml:2:3: unknown key 'security.tls' (keys in 'security': rate_limiting)");
 }
 
 TEST(Config, ByteSizesTakeIntegersAndUnits) {
@@ -393,7 +393,7 @@ TEST(Config, DuplicateKeysAreErrors) {
 TEST(Config, DocumentShapeErrors) {
     EXPECT_EQ(ParseError("- store\n- index\n"),
               "config.yaml:1:1: expected a mapping of sections (database, store, index, embedding, search, server, "
-              "performance), found a list");
+              "security, performance), found a list");
     EXPECT_THAT(ParseError("search: {k: 1}\n---\nsearch: {k: 2}\n"),
                 HasSubstr("config.yaml:3:1: the file holds 2 YAML documents"));
     EXPECT_THAT(ParseError("? [a, b]\n: 1\n"), HasSubstr("config.yaml:1:3: keys must be plain names, found a list"));
@@ -473,7 +473,8 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__METRICS__PORT"),
               "environment variable SIGNAL_HUB_MONITORING__METRICS__PORT: section 'monitoring' is not supported by "
-              "this version of signal-hub (only database, store, index, embedding, search, server, performance)");
+              "this version of signal-hub (only database, store, index, embedding, search, server, security, "
+              "performance)");
 }
 
 TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
@@ -720,9 +721,9 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 41u);
+    EXPECT_EQ(paths.size(), 56u);
     EXPECT_EQ(paths.front(), "database.type");
-    EXPECT_EQ(paths.back(), "performance.caching.max_memory");
+    EXPECT_EQ(paths.back(), "performance.caching.ttl");
 }
 
 TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
@@ -749,6 +750,12 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("server.allowed_origins")] = "https://a.example, *";
     vars[OverrideVariable("performance.max_request_size")] = "8KiB";
     vars[OverrideVariable("performance.caching.enabled")] = "false";
+    vars[OverrideVariable("performance.caching.backend")] = "redis";
+    vars[OverrideVariable("performance.caching.redis_url")] = "redis://cache:6380/1";
+    vars[OverrideVariable("security.rate_limiting.enabled")] = "true";
+    vars[OverrideVariable("security.rate_limiting.backend")] = "redis";
+    vars[OverrideVariable("security.rate_limiting.redis_url")] = "redis://:pw@rl:6379/2";
+    vars[OverrideVariable("security.rate_limiting.fail_mode")] = "closed";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -793,6 +800,89 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.performance.max_request_size.bytes, 8192);
     EXPECT_FALSE(c.performance.caching.enabled);
     EXPECT_EQ(c.performance.caching.max_memory.bytes, 8);
+    EXPECT_EQ(c.performance.caching.backend, "redis");
+    EXPECT_EQ(c.performance.caching.redis_url, "redis://cache:6380/1");
+    EXPECT_DOUBLE_EQ(c.performance.caching.ttl, 8);
+    const RateLimitingConfig& rl = c.security.rate_limiting;
+    EXPECT_TRUE(rl.enabled);
+    EXPECT_EQ(rl.backend, "redis");
+    EXPECT_EQ(rl.redis_url, "redis://:pw@rl:6379/2");
+    EXPECT_EQ(rl.fail_mode, "closed");
+    for (const RateLimitScope& scope : {rl.limits.search, rl.limits.index, rl.limits.admin, rl.limits.anonymous}) {
+        EXPECT_DOUBLE_EQ(scope.requests_per_second, 8);
+        EXPECT_EQ(scope.burst, 8);
+    }
+}
+
+TEST(Config, RateLimitingDefaultsAndParsing) {
+    const RateLimitingConfig defaults;
+    EXPECT_FALSE(defaults.enabled);
+    EXPECT_EQ(defaults.backend, "memory");
+    EXPECT_EQ(defaults.fail_mode, "open");
+    EXPECT_EQ(defaults.limits.search, (RateLimitScope{20, 40}));
+    EXPECT_EQ(defaults.limits.index, (RateLimitScope{2, 10}));
+    EXPECT_EQ(defaults.limits.admin, (RateLimitScope{1, 5}));
+    EXPECT_EQ(defaults.limits.anonymous, (RateLimitScope{5, 10}));
+
+    Result<Config> parsed = Parse(
+        "security:\n  rate_limiting:\n    enabled: true\n    backend: redis\n    redis_url: ${REDIS_URL}\n"
+        "    fail_mode: closed\n    limits:\n      search: {requests_per_second: 0.5, burst: 3}\n",
+        {{"REDIS_URL", "redis://:secret@127.0.0.1:6379/0"}});
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    const RateLimitingConfig& rl = parsed->security.rate_limiting;
+    EXPECT_TRUE(rl.enabled);
+    EXPECT_EQ(rl.backend, "redis");
+    EXPECT_EQ(rl.redis_url, "redis://:secret@127.0.0.1:6379/0");
+    EXPECT_EQ(rl.fail_mode, "closed");
+    EXPECT_EQ(rl.limits.search, (RateLimitScope{0.5, 3}));
+    EXPECT_EQ(rl.limits.index, defaults.limits.index);
+    EXPECT_TRUE(Validate(*parsed).ok());
+}
+
+TEST(Config, RateLimitingValidationNamesTheKey) {
+    auto problems = [](const std::string& yaml) {
+        Result<Config> parsed = Parse(yaml);
+        EXPECT_TRUE(parsed.ok()) << parsed.status().ToString();
+        return parsed.ok() ? Validate(*parsed).message() : std::string();
+    };
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: memcached\n"),
+              "security.rate_limiting.backend: must be one of memory, redis, got 'memcached'");
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    fail_mode: maybe\n"),
+              "security.rate_limiting.fail_mode: must be one of open, closed, got 'maybe'");
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: redis\n"),
+              "security.rate_limiting.redis_url: is required when security.rate_limiting.backend is redis "
+              "(redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
+    EXPECT_THAT(problems("security:\n  rate_limiting:\n    backend: redis\n    redis_url: rediss://h:6380\n"),
+                HasSubstr("security.rate_limiting.redis_url: rediss:// (Redis over TLS) is not supported"));
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: redis\n    redis_url: http://h\n"),
+              "security.rate_limiting.redis_url: must be a redis:// URL (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]), "
+              "got a value starting 'http'");
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    limits:\n      admin: {requests_per_second: 0, burst: 0}\n"),
+              "security.rate_limiting.limits.admin.requests_per_second: must be a number between 0.001 and 1000000, "
+              "got 0.000000; security.rate_limiting.limits.admin.burst: must be between 1 and 1000000, got 0");
+    // The memory backend does not need a URL; the file location is given for file values.
+    Result<Config> loaded = Parse("security:\n  rate_limiting:\n    limits:\n      index:\n        burst: -1\n");
+    ASSERT_TRUE(loaded.ok());
+    EXPECT_EQ(Validate(*loaded).message(),
+              "security.rate_limiting.limits.index.burst: must be between 1 and 1000000, got -1");
+}
+
+TEST(Config, CachingBackendRedisNeedsAUrl) {
+    auto problems = [](const std::string& yaml) {
+        Result<Config> parsed = Parse(yaml);
+        EXPECT_TRUE(parsed.ok()) << parsed.status().ToString();
+        return parsed.ok() ? Validate(*parsed).message() : std::string();
+    };
+    EXPECT_EQ(problems("performance:\n  caching:\n    backend: redis\n"),
+              "performance.caching.redis_url: is required when performance.caching.backend is redis "
+              "(redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
+    EXPECT_EQ(problems("performance:\n  caching:\n    backend: disk\n"),
+              "performance.caching.backend: must be one of memory, redis, got 'disk'");
+    EXPECT_EQ(problems("performance:\n  caching:\n    ttl: 0\n"),
+              "performance.caching.ttl: must be a number of seconds greater than 0 and at most 2592000, got 0.000000");
+    EXPECT_EQ(problems("performance:\n  caching:\n    backend: redis\n    redis_url: redis://127.0.0.1:6379\n"
+                       "    ttl: 60\n"),
+              "");
 }
 
 std::string ReadReference() {
