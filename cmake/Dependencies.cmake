@@ -17,6 +17,8 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 # libpq (Debian libpq-dev) for the postgresql:// store; imported, so its headers are SYSTEM includes.
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+# hiredis (Debian libhiredis-dev 0.14, no TLS) for the Redis rate limiter and query cache (sh_redis).
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 find_package(benchmark QUIET)
 
 # hnswlib is header-only; mark it SYSTEM so -Werror applies to our code only.

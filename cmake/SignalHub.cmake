@@ -30,6 +30,8 @@ endfunction()
 set(SIGNAL_HUB_PG_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/pg-test)
 # Where the CTest fixture `chroma` keeps its throw-away ChromaDB server (data, pid, log, url).
 set(SIGNAL_HUB_CHROMA_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/chroma-test)
+# Where the CTest fixture `redis` keeps its throw-away redis-server (pid, log, url with the password).
+set(SIGNAL_HUB_REDIS_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/redis-test)
 
 # signal_hub_test(NAME SOURCES a_test.cpp ... DEPS lib ... [LABELS unit|integration] [TEST_FILTER gtest-filter])
 # One GoogleTest executable; each TEST becomes its own CTest case. TEST_FILTER limits

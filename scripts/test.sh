@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): installs what the tests need, builds with
 # -Werror under AddressSanitizer + UndefinedBehaviorSanitizer, and runs the
-# whole CTest suite (unit, postgres, chroma, integration and end-to-end tests).
+# whole CTest suite (unit, postgres, chroma, redis, integration and end-to-end tests).
 # Usage: scripts/test.sh [--build-dir DIR] [--no-sanitize] [-L LABEL]
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 

@@ -1,4 +1,6 @@
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -16,6 +18,7 @@
 #include "mcp/stdio_transport.hpp"
 #include "mcp/tools.hpp"
 #include "search/cache.hpp"
+#include "search/redis_cache.hpp"
 #include "search/searcher.hpp"
 #include "cli/security_setup.hpp"
 #include "server/api_key_guard.hpp"
@@ -82,6 +85,18 @@ Status CheckReady(store::VectorStore& store) {
     SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, store.ListCollections());
     if (collections.empty()) return Unavailable("the store has no collection yet: run `signal-hub index`");
     return Status::Ok();
+}
+
+// What names the store for a shared (Redis) query cache: replicas that open
+// the same database share entries (its URL without the password); an embedded
+// store is only shared by processes on this host opening that directory.
+std::string CacheIdentity(const StoreLocation& location) {
+    if (!location.dir) return location.display;
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    std::error_code ec;
+    const fs::path dir = fs::weakly_canonical(*location.dir, ec);
+    return std::string("embedded://") + host + (ec ? location.dir->string() : dir.string());
 }
 
 std::string HostForUrl(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
@@ -178,11 +193,8 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     }
 
     SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(location.url, store::OpenOptions{.read_only = true}));
-    std::unique_ptr<search::QueryCache> cache;
-    if (cfg.performance.caching.enabled && cfg.performance.caching.max_memory.bytes > 0) {
-        cache = std::make_unique<search::LruQueryCache>(
-            static_cast<size_t>(cfg.performance.caching.max_memory.bytes));
-    }
+    SH_ASSIGN_OR_RETURN(std::unique_ptr<search::QueryCache> cache,
+                        search::MakeQueryCache(cfg.performance.caching, CacheIdentity(location), Clock::Real()));
     search::Searcher searcher(*store, *embedder, cfg.search, cache.get());
     mcp::Server server(mcp::ServerInfo{
         .instructions = "Code search over the repository indexed in " + location.display +

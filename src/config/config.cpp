@@ -98,12 +98,18 @@ const std::vector<Field>& Fields() {
         {"server.allowed_origins", [](Config& c) -> FieldRef { return &c.server.allowed_origins; }},
         {"server.session_timeout", [](Config& c) -> FieldRef { return &c.server.session_timeout; }},
         {"server.shutdown_timeout", [](Config& c) -> FieldRef { return &c.server.shutdown_timeout; }},
+        // ---- security.rate_limiting ----
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.anonymous.burst; }},
+        // ---- end of security.rate_limiting ----
         {"performance.workers", [](Config& c) -> FieldRef { return &c.performance.workers; }},
         {"performance.max_connections", [](Config& c) -> FieldRef { return &c.performance.max_connections; }},
         {"performance.request_timeout", [](Config& c) -> FieldRef { return &c.performance.request_timeout; }},
         {"performance.max_request_size", [](Config& c) -> FieldRef { return &c.performance.max_request_size; }},
         {"performance.caching.enabled", [](Config& c) -> FieldRef { return &c.performance.caching.enabled; }},
         {"performance.caching.max_memory", [](Config& c) -> FieldRef { return &c.performance.caching.max_memory; }},
+        {"performance.caching.backend", [](Config& c) -> FieldRef { return &c.performance.caching.backend; }},
+        {"performance.caching.redis_url", [](Config& c) -> FieldRef { return &c.performance.caching.redis_url; }},
+        {"performance.caching.ttl", [](Config& c) -> FieldRef { return &c.performance.caching.ttl; }},
         {"security.api_keys.enabled", [](Config& c) -> FieldRef { return &c.security.api_keys.enabled; }},
         {"security.api_keys.storage", [](Config& c) -> FieldRef { return &c.security.api_keys.storage; }},
         {"security.api_keys.file", [](Config& c) -> FieldRef { return &c.security.api_keys.file; }},
@@ -122,6 +128,27 @@ const std::vector<Field>& Fields() {
         {"security.api_keys.vault_ca_file", [](Config& c) -> FieldRef { return &c.security.api_keys.vault_ca_file; }},
         {"security.api_keys.cache_ttl", [](Config& c) -> FieldRef { return &c.security.api_keys.cache_ttl; }},
         {"security.audit_log", [](Config& c) -> FieldRef { return &c.security.audit_log; }},
+        {"security.rate_limiting.enabled", [](Config& c) -> FieldRef { return &c.security.rate_limiting.enabled; }},
+        {"security.rate_limiting.backend", [](Config& c) -> FieldRef { return &c.security.rate_limiting.backend; }},
+        {"security.rate_limiting.redis_url",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.redis_url; }},
+        {"security.rate_limiting.fail_mode",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.fail_mode; }},
+        {"security.rate_limiting.limits.search.requests_per_second",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.search.requests_per_second; }},
+        {"security.rate_limiting.limits.search.burst",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.search.burst; }},
+        {"security.rate_limiting.limits.index.requests_per_second",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.index.requests_per_second; }},
+        {"security.rate_limiting.limits.index.burst",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.index.burst; }},
+        {"security.rate_limiting.limits.admin.requests_per_second",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.admin.requests_per_second; }},
+        {"security.rate_limiting.limits.admin.burst",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.admin.burst; }},
+        {"security.rate_limiting.limits.anonymous.requests_per_second",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.anonymous.requests_per_second; }},
+        {"security.rate_limiting.limits.anonymous.burst",
     };
     return kFields;
 }
@@ -780,6 +807,23 @@ Problems FindProblems(const Config& c) {
                                   "must be \"*\" or an origin such as https://app.example.com, got " + Quote(origin));
         }
     }
+    // A Redis URL: required when its backend is redis; the full syntax is
+    // checked where the connection is made (net/redis_client.hpp).
+    auto redis_url = [&problems](const std::string& path, const std::string& url, const std::string& backend_key) {
+        const std::string scheme = Lower(url.substr(0, std::min(url.find("://"), url.size())));
+        if (url.empty()) {
+            problems.emplace_back(path, "is required when " + backend_key +
+                                            " is redis (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
+        } else if (scheme == "rediss") {
+            problems.emplace_back(path, "rediss:// (Redis over TLS) is not supported: this build uses Debian 12's "
+                                        "hiredis 0.14, which has no TLS; use redis:// on a trusted network or a "
+                                        "TLS tunnel");
+        } else if (url.find("://") == std::string::npos || scheme != "redis") {
+            problems.emplace_back(path, "must be a redis:// URL (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]), got "
+                                        "a value starting " +
+                                            Quote(url.substr(0, std::min<std::size_t>(url.find(':'), 16))));
+        }
+    };
     auto positive_seconds = [&problems](const std::string& path, double value, double max) {
         if (!(value > 0) || !(value <= max)) {
             problems.emplace_back(path, "must be a number of seconds greater than 0 and at most " +
@@ -845,6 +889,32 @@ Problems FindProblems(const Config& c) {
     if (Trim(c.security.audit_log).empty()) {
         problems.emplace_back("security.audit_log", "must be \"-\" (standard error) or a file path");
     }
+    one_of("performance.caching.backend", c.performance.caching.backend, {"memory", "redis"});
+    if (c.performance.caching.backend == "redis") {
+        redis_url("performance.caching.redis_url", c.performance.caching.redis_url, "performance.caching.backend");
+    }
+    positive_seconds("performance.caching.ttl", c.performance.caching.ttl, 30 * 24 * 3600);
+
+    // ---- security.rate_limiting ----
+    const RateLimitingConfig& rl = c.security.rate_limiting;
+    one_of("security.rate_limiting.backend", rl.backend, {"memory", "redis"});
+    one_of("security.rate_limiting.fail_mode", rl.fail_mode, {"open", "closed"});
+    if (rl.backend == "redis") {
+        redis_url("security.rate_limiting.redis_url", rl.redis_url, "security.rate_limiting.backend");
+    }
+    for (const auto& [scope, limit] : {std::pair<const char*, const RateLimitScope&>{"search", rl.limits.search},
+                                       {"index", rl.limits.index},
+                                       {"admin", rl.limits.admin},
+                                       {"anonymous", rl.limits.anonymous}}) {
+        const std::string prefix = std::string("security.rate_limiting.limits.") + scope;
+        if (!(limit.requests_per_second >= 0.001 && limit.requests_per_second <= 1e6)) {
+            problems.emplace_back(prefix + ".requests_per_second",
+                                  "must be a number between 0.001 and 1000000, got " +
+                                      std::to_string(limit.requests_per_second));
+        }
+        between(prefix + ".burst", limit.burst, 1, 1000000);
+    }
+    // ---- end of security.rate_limiting ----
     return problems;
 }
 

@@ -114,11 +114,46 @@ struct ServerConfig {
 };
 
 struct CachingConfig {
-    bool enabled = true;                          // cache search results in memory (LRU)
-    ByteSize max_memory{256LL * 1000 * 1000};     // bound on cached bytes
+    bool enabled = true;                          // cache search results
+    ByteSize max_memory{256LL * 1000 * 1000};     // memory: LRU bound; redis: Puts stop at this used_memory
+    // ---- Redis backend of the query cache (search/redis_cache.hpp) ----
+    std::string backend = "memory";  // memory (in-process LRU) | redis (shared by replicas)
+    std::string redis_url{};         // redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+    double ttl = 3600;               // redis: seconds an entry lives
 
     bool operator==(const CachingConfig&) const = default;
 };
+
+// ---- security.rate_limiting (security/rate_limiter.hpp) ----
+// One scope's GCRA limit: `burst` requests at once, refilled at
+// `requests_per_second`.
+struct RateLimitScope {
+    double requests_per_second = 10;
+    int burst = 20;
+
+    bool operator==(const RateLimitScope&) const = default;
+};
+
+// Per-scope limits: a request is charged to the scope of what it does.
+struct RateLimitLimits {
+    RateLimitScope search{20, 40};    // search tools (search_code, find_similar, get_context, ...)
+    RateLimitScope index{2, 10};      // indexing / writes
+    RateLimitScope admin{1, 5};       // key management and other administration
+    RateLimitScope anonymous{5, 10};  // requests without an API key (per client address)
+
+    bool operator==(const RateLimitLimits&) const = default;
+};
+
+struct RateLimitingConfig {
+    bool enabled = false;
+    std::string backend = "memory";  // memory (per process) | redis (one budget across replicas)
+    std::string redis_url{};         // redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+    std::string fail_mode = "open";  // redis unreachable: open (admit) | closed (refuse with 429)
+    RateLimitLimits limits{};
+
+    bool operator==(const RateLimitingConfig&) const = default;
+};
+// ---- end of security.rate_limiting ----
 
 struct PerformanceConfig {
     int workers = 4;               // threads running searches and tools (off the I/O thread)
@@ -158,6 +193,7 @@ struct ApiKeysConfig {
 
 struct SecurityConfig {
     ApiKeysConfig api_keys{};
+    RateLimitingConfig rate_limiting{};
     // Authentication failures, refusals and key administration as JSON lines:
     // "-" = standard error, otherwise a file appended to (created 0600).
     std::string audit_log = "-";

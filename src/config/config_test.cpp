@@ -717,9 +717,9 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 59u);
+    EXPECT_EQ(paths.size(), 74u);
     EXPECT_EQ(paths.front(), "database.type");
-    EXPECT_EQ(paths.back(), "security.audit_log");
+    EXPECT_EQ(paths.back(), "security.rate_limiting.limits.anonymous.burst");
 }
 
 TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
@@ -754,6 +754,12 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("security.api_keys.vault_auth")] = "kubernetes";
     vars[OverrideVariable("security.api_keys.vault_token_env")] = "T";
     vars[OverrideVariable("security.audit_log")] = "/a";
+    vars[OverrideVariable("performance.caching.backend")] = "redis";
+    vars[OverrideVariable("performance.caching.redis_url")] = "redis://cache:6380/1";
+    vars[OverrideVariable("security.rate_limiting.enabled")] = "true";
+    vars[OverrideVariable("security.rate_limiting.backend")] = "redis";
+    vars[OverrideVariable("security.rate_limiting.redis_url")] = "redis://:pw@rl:6379/2";
+    vars[OverrideVariable("security.rate_limiting.fail_mode")] = "closed";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -844,6 +850,89 @@ TEST(Config, ApiKeyStorageIsValidatedWithTheKeyNamed) {
               "security.api_keys.rotation_grace: must be a number of seconds from 0 to 7776000 (90 days), got "
               "-1.000000");
     EXPECT_EQ(problems("security:\n  api_keys:\n    storage: file\n    file: /etc/signal-hub/keys.json\n"), "ok");
+    EXPECT_EQ(c.performance.caching.backend, "redis");
+    EXPECT_EQ(c.performance.caching.redis_url, "redis://cache:6380/1");
+    EXPECT_DOUBLE_EQ(c.performance.caching.ttl, 8);
+    const RateLimitingConfig& rl = c.security.rate_limiting;
+    EXPECT_TRUE(rl.enabled);
+    EXPECT_EQ(rl.backend, "redis");
+    EXPECT_EQ(rl.redis_url, "redis://:pw@rl:6379/2");
+    EXPECT_EQ(rl.fail_mode, "closed");
+    for (const RateLimitScope& scope : {rl.limits.search, rl.limits.index, rl.limits.admin, rl.limits.anonymous}) {
+        EXPECT_DOUBLE_EQ(scope.requests_per_second, 8);
+        EXPECT_EQ(scope.burst, 8);
+    }
+}
+
+TEST(Config, RateLimitingDefaultsAndParsing) {
+    const RateLimitingConfig defaults;
+    EXPECT_FALSE(defaults.enabled);
+    EXPECT_EQ(defaults.backend, "memory");
+    EXPECT_EQ(defaults.fail_mode, "open");
+    EXPECT_EQ(defaults.limits.search, (RateLimitScope{20, 40}));
+    EXPECT_EQ(defaults.limits.index, (RateLimitScope{2, 10}));
+    EXPECT_EQ(defaults.limits.admin, (RateLimitScope{1, 5}));
+    EXPECT_EQ(defaults.limits.anonymous, (RateLimitScope{5, 10}));
+
+    Result<Config> parsed = Parse(
+        "security:\n  rate_limiting:\n    enabled: true\n    backend: redis\n    redis_url: ${REDIS_URL}\n"
+        "    fail_mode: closed\n    limits:\n      search: {requests_per_second: 0.5, burst: 3}\n",
+        {{"REDIS_URL", "redis://:secret@127.0.0.1:6379/0"}});
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    const RateLimitingConfig& rl = parsed->security.rate_limiting;
+    EXPECT_TRUE(rl.enabled);
+    EXPECT_EQ(rl.backend, "redis");
+    EXPECT_EQ(rl.redis_url, "redis://:secret@127.0.0.1:6379/0");
+    EXPECT_EQ(rl.fail_mode, "closed");
+    EXPECT_EQ(rl.limits.search, (RateLimitScope{0.5, 3}));
+    EXPECT_EQ(rl.limits.index, defaults.limits.index);
+    EXPECT_TRUE(Validate(*parsed).ok());
+}
+
+TEST(Config, RateLimitingValidationNamesTheKey) {
+    auto problems = [](const std::string& yaml) {
+        Result<Config> parsed = Parse(yaml);
+        EXPECT_TRUE(parsed.ok()) << parsed.status().ToString();
+        return parsed.ok() ? Validate(*parsed).message() : std::string();
+    };
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: memcached\n"),
+              "security.rate_limiting.backend: must be one of memory, redis, got 'memcached'");
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    fail_mode: maybe\n"),
+              "security.rate_limiting.fail_mode: must be one of open, closed, got 'maybe'");
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: redis\n"),
+              "security.rate_limiting.redis_url: is required when security.rate_limiting.backend is redis "
+              "(redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
+    EXPECT_THAT(problems("security:\n  rate_limiting:\n    backend: redis\n    redis_url: rediss://h:6380\n"),
+                HasSubstr("security.rate_limiting.redis_url: rediss:// (Redis over TLS) is not supported"));
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: redis\n    redis_url: http://h\n"),
+              "security.rate_limiting.redis_url: must be a redis:// URL (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]), "
+              "got a value starting 'http'");
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    limits:\n      admin: {requests_per_second: 0, burst: 0}\n"),
+              "security.rate_limiting.limits.admin.requests_per_second: must be a number between 0.001 and 1000000, "
+              "got 0.000000; security.rate_limiting.limits.admin.burst: must be between 1 and 1000000, got 0");
+    // The memory backend does not need a URL; the file location is given for file values.
+    Result<Config> loaded = Parse("security:\n  rate_limiting:\n    limits:\n      index:\n        burst: -1\n");
+    ASSERT_TRUE(loaded.ok());
+    EXPECT_EQ(Validate(*loaded).message(),
+              "security.rate_limiting.limits.index.burst: must be between 1 and 1000000, got -1");
+}
+
+TEST(Config, CachingBackendRedisNeedsAUrl) {
+    auto problems = [](const std::string& yaml) {
+        Result<Config> parsed = Parse(yaml);
+        EXPECT_TRUE(parsed.ok()) << parsed.status().ToString();
+        return parsed.ok() ? Validate(*parsed).message() : std::string();
+    };
+    EXPECT_EQ(problems("performance:\n  caching:\n    backend: redis\n"),
+              "performance.caching.redis_url: is required when performance.caching.backend is redis "
+              "(redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
+    EXPECT_EQ(problems("performance:\n  caching:\n    backend: disk\n"),
+              "performance.caching.backend: must be one of memory, redis, got 'disk'");
+    EXPECT_EQ(problems("performance:\n  caching:\n    ttl: 0\n"),
+              "performance.caching.ttl: must be a number of seconds greater than 0 and at most 2592000, got 0.000000");
+    EXPECT_EQ(problems("performance:\n  caching:\n    backend: redis\n    redis_url: redis://127.0.0.1:6379\n"
+                       "    ttl: 60\n"),
+              "");
 }
 
 std::string ReadReference() {

@@ -106,8 +106,12 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     // Any change of version (even backwards, e.g. a restored backup) frees
     // what the old version cached. Concurrent searches straddling a commit may
     // clear twice; that only costs misses.
+    // The first version seen clears nothing: a shared (Redis) cache may hold
+    // other replicas' entries for it, and a private one is still empty.
     std::int64_t seen = cache_version_->load();
-    if (seen != *version && cache_version_->compare_exchange_strong(seen, *version)) cache_->Clear();
+    if (seen != *version && cache_version_->compare_exchange_strong(seen, *version) && seen != kNoVersion) {
+        cache_->Clear();
+    }
 
     const std::string key = SearchCacheKey(*version, embedder_.SpecFor(""), request, config_, cache_scope_);
     if (std::optional<std::string> hit = cache_->Get(key)) {

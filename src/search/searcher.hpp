@@ -14,8 +14,10 @@
 // (search/cache.hpp); a hit returns the stored response, a miss searches and
 // stores the response. A version read before the data guarantees the cached
 // response reflects at least that version, so the cache never answers from an
-// older index. When the version differs from the last one seen, the cache is
-// cleared (entries of other versions can no longer be hit). If DataVersion
+// older index. When the version differs from the last one seen (not on the
+// first search), the cache is cleared (entries of other versions can no
+// longer be hit; a cache shared by replicas is cleared by each of them once
+// per new version, which costs them some misses). If DataVersion
 // fails, the search runs uncached. One cache per store: the Searcher clears it.
 
 #include <atomic>
