@@ -21,6 +21,7 @@
 #include "search/redis_cache.hpp"
 #include "search/searcher.hpp"
 #include "cli/security_setup.hpp"
+#include "security/rate_limiter.hpp"
 #include "server/api_key_guard.hpp"
 #include "server/http_server.hpp"
 
@@ -234,8 +235,21 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
                                  "security.api_keys.enabled is false: anyone who can connect can read the code\n",
                          cfg.server.host.c_str());
         }
-        http.guard = std::make_shared<server::ApiKeyGuard>(
-            server::ApiKeyGuardOptions{.keys = keys ? keys->store.get() : nullptr, .audit = audit.get()});
+        // security.rate_limiting: per key (per address without one), in this process or in Redis.
+        std::unique_ptr<security::RateLimiter> limiter;
+        server::ApiKeyGuardOptions guard;
+        guard.keys = keys ? keys->store.get() : nullptr;
+        guard.audit = audit.get();
+        if (cfg.security.rate_limiting.enabled) {
+            SH_ASSIGN_OR_RETURN(limiter, security::MakeRateLimiter(cfg.security.rate_limiting, Clock::Real()));
+            const config::RateLimitLimits& l = cfg.security.rate_limiting.limits;
+            guard.limiter = limiter.get();
+            guard.limits = {.search = security::ToRateLimit(l.search),
+                            .index = security::ToRateLimit(l.index),
+                            .admin = security::ToRateLimit(l.admin),
+                            .anonymous = security::ToRateLimit(l.anonymous)};
+        }
+        http.guard = std::make_shared<server::ApiKeyGuard>(guard);
         // last_used times are kept in memory and written every minute and at exit.
         UsageFlusher flusher(keys ? keys->flush_usage : std::function<Status()>());
         store::VectorStore* readable = store.get();
@@ -246,6 +260,10 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
                      location.display.c_str(), HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
         if (keys && !global.quiet) {
             std::fprintf(stderr, "signal-hub: API keys required (%s)\n", keys->description.c_str());
+        }
+        if (limiter && !global.quiet) {
+            std::fprintf(stderr, "signal-hub: rate limiting on (%s backend, fail %s)\n",
+                         cfg.security.rate_limiting.backend.c_str(), cfg.security.rate_limiting.fail_mode.c_str());
         }
         served = server::ServeUntilSignal(*listener);
         if (served.code() == ErrorCode::kDeadlineExceeded) {

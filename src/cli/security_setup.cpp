@@ -6,6 +6,9 @@
 
 #include "security/api_key.hpp"
 #include "security/file_key_store.hpp"
+#include "security/key_store_factory.hpp"
+#include "security/vault_key_store.hpp"
+#include "cli/common.hpp"
 
 namespace signalhub::cli {
 
@@ -73,7 +76,37 @@ Result<OpenedKeyStore> OpenApiKeyStore(const config::Config& config, const std::
         opened.store = std::move(file);
         return opened;
     }
-    return InvalidArgument("security.api_keys.storage: " + keys.storage + " is not available in this build");
+    security::KeyStoreOptions options;
+    options.storage = keys.storage;
+    if (keys.storage == "database") {
+        // The key table lives in database.url unless the keys have their own database.
+        options.database_url = !keys.database_url.empty() ? keys.database_url : config.database.url;
+        opened.description = "database " + RedactUrl(options.database_url);
+    } else {  // vault (Validate allows nothing else)
+        options.vault_url = keys.vault_url;
+        options.vault_mount = keys.vault_mount;
+        options.vault_path = keys.vault_path;
+        options.vault_auth = keys.vault_auth;
+        options.vault_role = keys.vault_role;
+        options.vault_jwt_file = keys.vault_jwt_file;
+        options.vault_namespace = keys.vault_namespace;
+        options.vault_ca_file = keys.vault_ca_file;
+        options.cache_ttl = keys.cache_ttl;
+        if (keys.vault_auth == "token") {
+            const char* token = std::getenv(keys.vault_token_env.c_str());
+            if (!token || !*token) {
+                return FailedPrecondition("security.api_keys.vault_auth is token but the environment variable " +
+                                          keys.vault_token_env + " (security.api_keys.vault_token_env) is not set");
+            }
+            options.vault_token = token;
+        }
+        opened.description = "vault " + keys.vault_url + "/v1/" + keys.vault_mount + "/data/" + keys.vault_path;
+    }
+    SH_ASSIGN_OR_RETURN(opened.store, security::OpenKeyStore(options, std::move(hasher), clock));
+    if (auto* vault = dynamic_cast<security::VaultKeyStore*>(opened.store.get())) {
+        opened.flush_usage = [vault] { return vault->FlushUsage(); };
+    }
+    return opened;
 }
 
 Result<std::unique_ptr<security::AuditLog>> OpenAuditLog(const config::Config& config, const Clock& clock) {

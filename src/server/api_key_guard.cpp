@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 namespace signalhub::server {
 
@@ -63,21 +64,46 @@ void ApiKeyGuard::Audit(const std::string& event, const HttpRequest& req, std::s
     options_.audit->Write({event, std::move(fields)});
 }
 
+bool ApiKeyGuard::Limit(const HttpRequest& req, const std::string& bucket, const security::RateLimit& limit,
+                        GuardDecision& decision) {
+    if (!options_.limiter) return true;
+    const security::RateDecision d = options_.limiter->Admit(bucket, limit);
+    auto whole = [](double seconds) { return std::to_string(static_cast<long long>(std::ceil(std::max(0.0, seconds)))); };
+    decision.headers.emplace_back("RateLimit-Limit", std::to_string(d.limit));
+    decision.headers.emplace_back("RateLimit-Remaining", std::to_string(std::max(0, d.remaining)));
+    decision.headers.emplace_back("RateLimit-Reset", whole(d.reset_seconds));
+    if (d.allowed) return true;
+    const std::string retry = whole(std::max(d.retry_after_seconds, 1e-9));
+    decision.refusal = ErrorResponse(req, http::status::too_many_requests,
+                                     d.backend_failed ? "rate limit store unavailable (fail closed); retry after " +
+                                                            retry + " s"
+                                                      : "rate limit exceeded; retry after " + retry + " s");
+    decision.headers.emplace_back("Retry-After", retry);
+    return false;
+}
+
 GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote) {
     GuardDecision decision;
     decision.caller.remote = std::string(remote);
-    if (!options_.keys) return decision;
+    const std::string ip_bucket = "ip:" + std::string(remote);
+    if (!options_.keys) {
+        Limit(req, ip_bucket, options_.limits.anonymous, decision);
+        return decision;
+    }
+    // A refused authentication still counts against the client's address: 429 once it guesses too fast.
+    auto refuse = [&](HttpResponse response) {
+        if (Limit(req, ip_bucket, options_.limits.anonymous, decision)) decision.refusal = std::move(response);
+    };
 
     Result<std::optional<std::string>> presented = PresentedKey(req);
     if (!presented.ok()) {
         Audit("auth_failure", req, remote, {{"reason", "malformed"}});
-        decision.refusal = Unauthorized(req, presented.status().message(), "invalid_request");
+        refuse(Unauthorized(req, presented.status().message(), "invalid_request"));
         return decision;
     }
     if (!*presented) {
         Audit("auth_failure", req, remote, {{"reason", "missing"}});
-        decision.refusal = Unauthorized(
-            req, "an API key is required: send Authorization: Bearer KEY or X-API-Key: KEY", nullptr);
+        refuse(Unauthorized(req, "an API key is required: send Authorization: Bearer KEY or X-API-Key: KEY", nullptr));
         return decision;
     }
     security::AuthFailure failure = security::AuthFailure::kNone;
@@ -87,7 +113,7 @@ GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote
             std::map<std::string, std::string> fields = {{"reason", std::string(security::AuthFailureName(failure))}};
             if (auto parsed = security::ParseApiKey(**presented); parsed.ok()) fields["key_id"] = parsed->id;
             Audit("auth_failure", req, remote, std::move(fields));
-            decision.refusal = Unauthorized(req, auth.status().message(), "invalid_token");
+            refuse(Unauthorized(req, auth.status().message(), "invalid_token"));
         } else {
             Audit("auth_error", req, remote, {{"reason", auth.status().message()}});
             decision.refusal = ErrorResponse(req, http::status::service_unavailable,
@@ -102,6 +128,10 @@ GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote
     caller.scopes.emplace();
     for (security::Scope scope : record.scopes) caller.scopes->push_back(std::string(security::ScopeName(scope)));
     if (!record.collections.empty()) caller.collections = record.collections;
+    const security::RateLimit& limit = record.HasScope(security::Scope::kAdmin)   ? options_.limits.admin
+                                       : record.HasScope(security::Scope::kIndex) ? options_.limits.index
+                                                                                  : options_.limits.search;
+    Limit(req, "key:" + record.id, limit, decision);
     return decision;
 }
 

@@ -14,7 +14,16 @@
 // (event, reason, key id when known, remote address, method, path); a key
 // itself is never logged.
 //
-// Thread-safe: the KeyStore and the AuditLog are.
+// Rate limiting (security.rate_limiting, when a limiter is given): an
+// authenticated request counts against the bucket "key:<id>" with the limit
+// of the key's broadest scope (admin, else index, else search); any other
+// request — anonymous when keys are off, or failing authentication — against
+// "ip:<address>" with the anonymous limit, so guessing keys is throttled too.
+// A refused request gets 429 with Retry-After (whole seconds, rounded up) and
+// {"error": ...}; every limited response carries RateLimit-Limit,
+// RateLimit-Remaining and RateLimit-Reset (IETF draft-ietf-httpapi-ratelimit-headers).
+//
+// Thread-safe: the KeyStore, the AuditLog and the RateLimiter are.
 
 #include <map>
 #include <memory>
@@ -22,6 +31,7 @@
 
 #include "security/audit_log.hpp"
 #include "security/key_store.hpp"
+#include "security/rate_limiter.hpp"
 #include "server/request_guard.hpp"
 
 namespace signalhub::server {
@@ -30,6 +40,13 @@ struct ApiKeyGuardOptions {
     // Null: no authentication (every request is Caller{} with its address).
     security::KeyStore* keys = nullptr;
     security::AuditLog* audit = nullptr;  // null: no audit events
+    security::RateLimiter* limiter = nullptr;  // null: no rate limiting
+    struct Limits {
+        security::RateLimit search{20, 40};
+        security::RateLimit index{2, 10};
+        security::RateLimit admin{1, 5};
+        security::RateLimit anonymous{5, 10};
+    } limits{};
 };
 
 class ApiKeyGuard final : public RequestGuard {
@@ -43,6 +60,9 @@ class ApiKeyGuard final : public RequestGuard {
    private:
     void Audit(const std::string& event, const HttpRequest& req, std::string_view remote,
                std::map<std::string, std::string> fields);
+    // Counts the request against `bucket`; false (and `decision` refused with 429) when over the limit.
+    bool Limit(const HttpRequest& req, const std::string& bucket, const security::RateLimit& limit,
+               GuardDecision& decision);
 
     ApiKeyGuardOptions options_;
 };
