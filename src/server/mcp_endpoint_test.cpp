@@ -169,5 +169,52 @@ TEST(McpEndpoint, FailedInitializeOpensNoSession) {
     EXPECT_EQ(endpoint.Post(text).result(), http::status::unsupported_media_type);
 }
 
+TEST(McpEndpoint, RefusesDeepNestingAndLargeBatchesBeforeAnySession) {
+    FakeClock clock;
+    mcp::Server server(mcp::ServerInfo{});
+    McpSessions sessions(server, 10, std::chrono::seconds(60), clock);
+    McpEndpoint endpoint(sessions);
+    auto rpc_error = [](const HttpResponse& res) {
+        const Json body = Json::parse(res.body());
+        return std::pair(body["error"]["code"].get<int>(), body["error"]["message"].get<std::string>());
+    };
+
+    // 65 levels: params {"x": [[...]]} inside the message object. Refused unparsed.
+    HttpRequest deep = Post(Initialize());
+    deep.body() = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"x":)" + std::string(63, '[') +
+                  std::string(63, ']') + "}}";
+    deep.prepare_payload();
+    HttpResponse res = endpoint.Post(deep);
+    EXPECT_EQ(res.result(), http::status::bad_request);
+    EXPECT_EQ(rpc_error(res),
+              std::pair(mcp::kInvalidRequest, std::string("Invalid Request: JSON nested deeper than 64 levels")));
+    EXPECT_EQ(sessions.active(), 0u);
+    // 64 levels are fine (an unknown params key is ignored by initialize).
+    deep.body() = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","x":)" +
+                  std::string(62, '[') + std::string(62, ']') + "}}";
+    deep.prepare_payload();
+    EXPECT_EQ(endpoint.Post(deep).result(), http::status::ok);
+    // Brackets inside strings do not count.
+    deep.body() = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","x":")" +
+                  std::string(1000, '[') + ""
+}
+}
+";
+    deep.prepare_payload();
+EXPECT_EQ(endpoint.Post(deep).result(), http::status::ok);
+
+const std::string session = std::string(Sv(endpoint.Post(Post(Initialize())).at(kSessionHeader)));
+Json batch = Json::array();
+for (int i = 0; i < 101; ++i) batch.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "ping"}});
+res = endpoint.Post(Post(batch, session));
+EXPECT_EQ(res.result(), http::status::bad_request);
+EXPECT_EQ(rpc_error(res), std::pair(mcp::kInvalidRequest,
+                                    std::string("Invalid Request: a batch may hold at most 100 messages (got 101)")));
+batch.erase(batch.size() - 1);
+res = endpoint.Post(Post(batch, session));
+EXPECT_EQ(res.result(), http::status::ok);
+EXPECT_EQ(Json::parse(res.body()).size(), 100u);
+}
+
 }  // namespace
 }  // namespace signalhub::server
