@@ -7,6 +7,7 @@
 #include <atomic>
 #include <set>
 
+#include "server/http_policy.hpp"
 #include "server/mcp_sessions.hpp"
 
 namespace signalhub::server {
@@ -214,6 +215,49 @@ batch.erase(batch.size() - 1);
 res = endpoint.Post(Post(batch, session));
 EXPECT_EQ(res.result(), http::status::ok);
 EXPECT_EQ(Json::parse(res.body()).size(), 100u);
+}
+
+// CORS decisions as pure functions (http_policy.hpp).
+TEST(CorsPolicy, OnlyForListedCrossOrigins) {
+    auto request = [](http::verb verb, const char* target, const char* origin, const char* host) {
+        HttpRequest req{verb, target, 11};
+        if (origin) req.set(http::field::origin, origin);
+        if (host) req.set(http::field::host, host);
+        return req;
+    };
+    const std::vector<std::string> none;
+    const std::vector<std::string> list = {"https://app.example.com"};
+    const std::vector<std::string> any = {"*"};
+    const auto post = http::verb::post;
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "http://localhost:3000", "127.0.0.1"), none), "");  // no list: off
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://app.example.com", "hub:8080"), list),
+              "https://app.example.com");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://evil.example", "hub:8080"), list), "");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", nullptr, "hub:8080"), list), "");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://app.example.com", "APP.example.com"), list),
+              "");                                                                  // same origin
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "http://hub:80", "hub"), any), "");  // default port
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://x.example", "hub"), any), "https://x.example");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "null", "hub"), any), "");  // the opaque origin is never echoed
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://a.example, https://b.example", "hub"), any), "");
+
+    auto preflight = CorsPreflight(request(http::verb::options, "/mcp?x=1", "https://app.example.com", "hub"), list);
+    ASSERT_TRUE(preflight);
+    EXPECT_EQ(preflight->result(), http::status::no_content);
+    EXPECT_EQ(Sv((*preflight)[http::field::access_control_allow_methods]), "GET, POST, DELETE");
+    EXPECT_FALSE(CorsPreflight(request(http::verb::options, "/mcp", "https://app.example.com", "hub"), none));
+    EXPECT_FALSE(CorsPreflight(request(http::verb::options, "/health", "https://app.example.com", "hub"), list));
+    EXPECT_FALSE(CorsPreflight(request(http::verb::options, "/mcp", "https://evil.example", "hub"), list));
+    EXPECT_FALSE(CorsPreflight(request(post, "/mcp", "https://app.example.com", "hub"), list));
+
+    HttpResponse res{http::status::ok, 11};
+    FinalizeResponse(res, "");
+    EXPECT_EQ(Sv(res["X-Content-Type-Options"]), "nosniff");
+    EXPECT_EQ(res.find(http::field::access_control_allow_origin), res.end());
+    FinalizeResponse(res, "https://app.example.com");
+    EXPECT_EQ(Sv(res[http::field::access_control_allow_origin]), "https://app.example.com");
+    EXPECT_EQ(Sv(res[http::field::vary]), "Origin");
+    EXPECT_EQ(Sv(res[http::field::access_control_expose_headers]), "Mcp-Session-Id");
 }
 
 }  // namespace
