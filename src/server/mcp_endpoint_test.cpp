@@ -197,24 +197,21 @@ TEST(McpEndpoint, RefusesDeepNestingAndLargeBatchesBeforeAnySession) {
     EXPECT_EQ(endpoint.Post(deep).result(), http::status::ok);
     // Brackets inside strings do not count.
     deep.body() = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","x":")" +
-                  std::string(1000, '[') + ""
-}
-}
-";
+                  std::string(1000, '[') + "\"}}";
     deep.prepare_payload();
-EXPECT_EQ(endpoint.Post(deep).result(), http::status::ok);
+    EXPECT_EQ(endpoint.Post(deep).result(), http::status::ok);
 
-const std::string session = std::string(Sv(endpoint.Post(Post(Initialize())).at(kSessionHeader)));
-Json batch = Json::array();
-for (int i = 0; i < 101; ++i) batch.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "ping"}});
-res = endpoint.Post(Post(batch, session));
-EXPECT_EQ(res.result(), http::status::bad_request);
-EXPECT_EQ(rpc_error(res), std::pair(mcp::kInvalidRequest,
-                                    std::string("Invalid Request: a batch may hold at most 100 messages (got 101)")));
-batch.erase(batch.size() - 1);
-res = endpoint.Post(Post(batch, session));
-EXPECT_EQ(res.result(), http::status::ok);
-EXPECT_EQ(Json::parse(res.body()).size(), 100u);
+    const std::string session = std::string(Sv(endpoint.Post(Post(Initialize())).at(kSessionHeader)));
+    Json batch = Json::array();
+    for (int i = 0; i < 101; ++i) batch.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "ping"}});
+    res = endpoint.Post(Post(batch, session));
+    EXPECT_EQ(res.result(), http::status::bad_request);
+    EXPECT_EQ(rpc_error(res), std::pair(mcp::kInvalidRequest,
+                                        std::string("Invalid Request: a batch may hold at most 100 messages (got 101)")));
+    batch.erase(batch.size() - 1);
+    res = endpoint.Post(Post(batch, session));
+    EXPECT_EQ(res.result(), http::status::ok);
+    EXPECT_EQ(Json::parse(res.body()).size(), 100u);
 }
 
 // CORS decisions as pure functions (http_policy.hpp).
@@ -234,9 +231,9 @@ TEST(CorsPolicy, OnlyForListedCrossOrigins) {
               "https://app.example.com");
     EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://evil.example", "hub:8080"), list), "");
     EXPECT_EQ(CorsOrigin(request(post, "/mcp", nullptr, "hub:8080"), list), "");
-    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://app.example.com", "APP.example.com"), list),
-              "");                                                                  // same origin
-    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "http://hub:80", "hub"), any), "");  // default port
+    // Same origin (Host names the origin's host, default ports ignored): no CORS headers.
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://app.example.com", "APP.example.com"), list), "");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "http://hub:80", "hub"), any), "");
     EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://x.example", "hub"), any), "https://x.example");
     EXPECT_EQ(CorsOrigin(request(post, "/mcp", "null", "hub"), any), "");  // the opaque origin is never echoed
     EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://a.example, https://b.example", "hub"), any), "");
