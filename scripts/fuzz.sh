@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
         --build-only) RUN=0; shift ;;
         --run-only) BUILD=0; shift ;;
         --jobs) JOBS="$2"; shift 2 ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
