@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): installs what the tests need, builds with
 # -Werror under AddressSanitizer + UndefinedBehaviorSanitizer, and runs the
-# whole CTest suite (unit, postgres, chroma, redis, integration and end-to-end tests).
-# Usage: scripts/test.sh [--build-dir DIR] [--no-sanitize] [-L LABEL]
+# whole CTest suite (unit, postgres, chroma, redis, integration, end-to-end and
+# fuzz tests). The fuzz targets need clang: they are built first, in build-fuzz/
+# (scripts/fuzz.sh --build-only), and CTest runs each for 20 s (label fuzz).
+# Usage: scripts/test.sh [--build-dir DIR] [--no-sanitize] [--no-fuzz] [-L LABEL]
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 BUILD_DIR="$REPO_ROOT/build-test"
 SANITIZE=ON
+FUZZ=1
 CTEST_ARGS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --build-dir) BUILD_DIR="$2"; shift 2 ;;
         --no-sanitize) SANITIZE=OFF; shift ;;
+        --no-fuzz) FUZZ=0; shift ;;
         -L) CTEST_ARGS+=(-L "$2"); shift 2 ;;
-        -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -27,9 +31,16 @@ pgbouncer_ensure_installed   # PgBouncer for integration.pgbouncer (transaction 
 source "$REPO_ROOT/scripts/lib/chroma.sh"
 chroma_ensure_installed   # the pinned ChromaDB server for the `chroma` tests (their CTest fixture starts it)
 
+FUZZ_BUILD_DIR=""
+if [ "$FUZZ" = 1 ]; then
+    FUZZ_BUILD_DIR="$REPO_ROOT/build-fuzz"
+    "$REPO_ROOT/scripts/fuzz.sh" --build-only --build-dir "$FUZZ_BUILD_DIR"   # clang + libFuzzer; CTest runs them
+fi
+
 log "configuring $BUILD_DIR (sanitizers: $SANITIZE)"
 cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DSIGNAL_HUB_WERROR=ON -DSIGNAL_HUB_SANITIZE="$SANITIZE" -DSIGNAL_HUB_BUILD_TESTS=ON >/dev/null
+    -DSIGNAL_HUB_WERROR=ON -DSIGNAL_HUB_SANITIZE="$SANITIZE" -DSIGNAL_HUB_BUILD_TESTS=ON \
+    -DSIGNAL_HUB_FUZZ_BUILD_DIR="$FUZZ_BUILD_DIR" >/dev/null
 log "building"
 cmake --build "$BUILD_DIR" -j "$(build_jobs)"
 

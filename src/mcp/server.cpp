@@ -19,6 +19,15 @@ Json Error(const Json& id, int code, const std::string& message) {
 
 Json Success(const Json& id, Json result) { return Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}; }
 
+// A client-chosen name quoted in an error message, cut to a sane length.
+std::string Quoted(const std::string& name) {
+    constexpr std::size_t kMax = 100;
+    if (name.size() <= kMax) return name;
+    std::size_t cut = kMax;
+    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+    return name.substr(0, cut) + "...";
+}
+
 // Thrown inside Dispatch for protocol errors; caught in HandleOne.
 struct ProtocolError {
     int code;
@@ -26,6 +35,41 @@ struct ProtocolError {
 };
 
 }  // namespace
+
+std::size_t JsonNestingDepth(std::string_view text, std::size_t stop_above) {
+    std::size_t depth = 0;
+    std::size_t deepest = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;  // the escaped character
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+            if (deepest > stop_above) return deepest;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+std::string TooDeepMessage() {
+    return "Invalid Request: JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+}
+
+std::string BatchTooLargeMessage(std::size_t size) {
+    return "Invalid Request: a batch may hold at most " + std::to_string(kMaxBatchSize) + " messages (got " +
+           std::to_string(size) + ")";
+}
 
 Server::Server(ServerInfo info) : info_(std::move(info)) {}
 Server::~Server() = default;
@@ -76,7 +120,7 @@ Json Server::Dispatch(Session& session, const std::string& method, const Json& p
             throw ProtocolError{kInvalidParams, "Invalid params: name (string) is required"};
         const std::string name = params["name"];
         auto it = tools_.find(name);
-        if (it == tools_.end()) throw ProtocolError{kInvalidParams, "Unknown tool: " + name};
+        if (it == tools_.end()) throw ProtocolError{kInvalidParams, "Unknown tool: " + Quoted(name)};
         if (!caller.HasScope(it->second.scope)) {
             throw ProtocolError{kForbidden, "Forbidden: tool " + name + " needs the '" + it->second.scope +
                                                 "' scope, which this API key does not have"};
@@ -95,7 +139,7 @@ Json Server::Dispatch(Session& session, const std::string& method, const Json& p
                     {"structuredContent", std::move(r->structured)},
                     {"isError", false}};
     }
-    throw ProtocolError{kMethodNotFound, "Method not found: " + method};
+    throw ProtocolError{kMethodNotFound, "Method not found: " + Quoted(method)};
 }
 
 Session::Session(const Server& server) : server_(server) {}
@@ -131,6 +175,7 @@ std::optional<std::string> Server::ToolScope(std::string_view name) const {
 }
 
 std::optional<std::string> Session::HandleMessage(std::string_view message, const Caller& caller) {
+    if (JsonNestingDepth(message) > kMaxJsonDepth) return Error(nullptr, kInvalidRequest, TooDeepMessage()).dump();
     Json parsed = Json::parse(message, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) return Error(nullptr, kParseError, "Parse error: the message is not valid JSON").dump();
     std::optional<Json> reply = HandleJson(parsed, caller);
@@ -141,6 +186,8 @@ std::optional<std::string> Session::HandleMessage(std::string_view message, cons
 std::optional<Json> Session::HandleJson(const Json& message, const Caller& caller) {
     if (message.is_array()) {  // JSON-RPC batch (protocol 2025-03-26)
         if (message.empty()) return Error(nullptr, kInvalidRequest, "Invalid Request: empty batch");
+        if (message.size() > kMaxBatchSize)
+            return Error(nullptr, kInvalidRequest, BatchTooLargeMessage(message.size()));
         Json replies = Json::array();
         for (const auto& m : message) {
             bool reply = false;
@@ -169,7 +216,8 @@ void Session::Cancel(const Json& params) {
 
 Json Session::HandleOne(const Json& message, bool& reply, const Caller& caller) {
     reply = true;
-    if (!message.is_object() || message.value("jsonrpc", "") != "2.0")
+    // (value() would throw for a non-string "jsonrpc".)
+    if (!message.is_object() || !message.contains("jsonrpc") || message["jsonrpc"] != "2.0")
         return Error(nullptr, kInvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message");
     const bool has_id = message.contains("id");
     if (!message.contains("method")) {

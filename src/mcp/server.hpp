@@ -147,6 +147,23 @@ class Session {
     std::map<std::string, InFlight> in_flight_;  // by the request id's JSON text ("7" and "\"7\"" differ)
 };
 
+// Input limits of every transport. A message nested deeper than
+// kMaxJsonDepth arrays/objects is refused before it is parsed (-32600), so no
+// recursive copy, comparison or dump of it can exhaust the stack; a batch of
+// more than kMaxBatchSize messages is refused whole (-32600).
+inline constexpr std::size_t kMaxJsonDepth = 64;
+inline constexpr std::size_t kMaxBatchSize = 100;
+
+// The deepest nesting of arrays and objects in a JSON text (brackets inside
+// strings do not count), scanning no further once `stop_above` is exceeded.
+// Not a validator: any text gives some answer, and for valid JSON it is exact
+// up to stop_above + 1.
+std::size_t JsonNestingDepth(std::string_view text, std::size_t stop_above = kMaxJsonDepth);
+
+// The -32600 messages for those limits (the HTTP transport answers them too).
+std::string TooDeepMessage();
+std::string BatchTooLargeMessage(std::size_t size);
+
 // JSON-RPC error codes.
 inline constexpr int kParseError = -32700;
 inline constexpr int kInvalidRequest = -32600;

@@ -149,6 +149,73 @@ TEST(McpServer, ProtocolErrorsHaveJsonRpcCodes) {
     EXPECT_EQ(Call(s, Request(5, "tools/call", {{"name", "echo"}, {"arguments", 3}}))["error"]["code"], kInvalidParams);
 }
 
+// Regression: Json::value("jsonrpc", "") throws type_error for a non-string
+// "jsonrpc"; the exception escaped HandleMessage (the stdio server died, the
+// HTTP transport answered 500).
+TEST(McpServer, NonStringJsonrpcIsAnInvalidRequestNotAnException) {
+    Server server(ServerInfo{});
+    Session s(server);
+    for (const char* m : {R"({"jsonrpc":2,"id":1,"method":"ping"})", R"({"jsonrpc":null,"id":1,"method":"ping"})",
+                          R"({"jsonrpc":["2.0"],"id":1,"method":"ping"})", R"([{"jsonrpc":{},"id":1}])"}) {
+        std::optional<std::string> reply;
+        ASSERT_NO_THROW(reply = s.HandleMessage(m)) << m;
+        ASSERT_TRUE(reply) << m;
+        Json r = Json::parse(*reply);
+        if (r.is_array()) r = r[0];
+        EXPECT_EQ(r["error"]["code"], kInvalidRequest) << m;
+        EXPECT_EQ(r["error"]["message"], "Invalid Request: not a JSON-RPC 2.0 message") << m;
+    }
+}
+
+TEST(McpServer, DeeplyNestedMessagesAreRefusedBeforeParsing) {
+    Server server(ServerInfo{});
+    Session s(server);
+    Initialize(s);
+    // nested(n): n + 1 levels (two objects, n - 1 arrays). 65 levels: refused; 64: handled.
+    auto nested = [](int arrays) {
+        return R"({"jsonrpc":"2.0","id":7,"method":"ping","params":{"x":)" + std::string(arrays - 1, '[') +
+               std::string(arrays - 1, ']') + "}}";
+    };
+    Json refused = Json::parse(*s.HandleMessage(nested(64)));
+    EXPECT_EQ(refused["error"]["code"], kInvalidRequest);
+    EXPECT_EQ(refused["error"]["message"], "Invalid Request: JSON nested deeper than 64 levels");
+    EXPECT_TRUE(refused["id"].is_null());
+    Json handled = Json::parse(*s.HandleMessage(nested(63)));
+    EXPECT_EQ(handled["id"], 7);
+    EXPECT_TRUE(handled.contains("result")) << handled.dump();
+    // A million levels: refused as quickly, no stack overflow.
+    EXPECT_EQ(Json::parse(*s.HandleMessage(std::string(1000000, '[')))["error"]["code"], kInvalidRequest);
+
+    EXPECT_EQ(JsonNestingDepth(R"({"a":"[[[{{{","b":[1,{"c":"\"]"}]})"), 3u);
+    EXPECT_EQ(JsonNestingDepth("[[[]]][[]]"), 3u);
+    EXPECT_EQ(JsonNestingDepth(std::string(100, '['), 10), 11u);  // stops scanning past the limit
+}
+
+TEST(McpServer, BatchesAreLimitedTo100Messages) {
+    Server server(ServerInfo{});
+    Session s(server);
+    Initialize(s);
+    Json batch = Json::array();
+    for (int i = 0; i < 101; ++i) batch.push_back(Request(100 + i, "ping"));
+    Json refused = Json::parse(*s.HandleMessage(batch.dump()));
+    ASSERT_TRUE(refused.is_object()) << refused.dump();
+    EXPECT_EQ(refused["error"]["code"], kInvalidRequest);
+    EXPECT_EQ(refused["error"]["message"], "Invalid Request: a batch may hold at most 100 messages (got 101)");
+    batch.erase(batch.size() - 1);
+    EXPECT_EQ(Json::parse(*s.HandleMessage(batch.dump())).size(), 100u);
+}
+
+TEST(McpServer, ErrorsQuoteLongNamesShortened) {
+    Server server(ServerInfo{});
+    Session s(server);
+    Initialize(s);
+    const std::string long_name(5000, 'm');
+    Json r = Call(s, Request(2, long_name));
+    EXPECT_EQ(r["error"]["message"], "Method not found: " + std::string(100, 'm') + "...");
+    r = Call(s, Request(3, "tools/call", {{"name", long_name}}));
+    EXPECT_EQ(r["error"]["message"], "Unknown tool: " + std::string(100, 'm') + "...");
+}
+
 TEST(McpServer, ToolResultsCarryTextAndStructuredContentAndFailuresAreIsError) {
     Server server(ServerInfo{});
     server.AddTool(EchoTool());

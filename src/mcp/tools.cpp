@@ -41,14 +41,45 @@ constexpr size_t kMaxListedSymbols = 60;
 // Rejects arguments that are not in `allowed` (a typo must not be ignored).
 Status CheckKnown(const Json& args, const std::set<std::string>& allowed) {
     for (const auto& [key, value] : args.items()) {
-        if (!allowed.count(key)) return InvalidArgument("unknown argument '" + key + "'");
+        if (!allowed.count(key)) return InvalidArgument("unknown argument '" + search::Abbreviate(key, 64) + "'");
     }
+    return Status::Ok();
+}
+
+// The longest value a string argument may have, in characters (the kMax* constants of tools.hpp).
+size_t MaxChars(std::string_view key) {
+    if (key == "query" || key == "task_description") return kMaxQueryChars;
+    if (key == "code_snippet") return kMaxSnippetChars;
+    if (key == "file_path" || key == "current_file" || key == "exclude_file" || key == "related_files" ||
+        key == "file_pattern")
+        return kMaxPathChars;
+    return kMaxNameChars;
+}
+
+// Unicode characters of UTF-8 text (the JSON parser has validated it).
+size_t CharCount(std::string_view text) {
+    return static_cast<size_t>(
+        std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+// A string argument's value within its limits: no NUL, at most MaxChars(key) characters.
+Status CheckText(std::string_view key, std::string_view value) {
+    const size_t max = MaxChars(key);
+    if (value.size() > max) {  // cheap test first: characters <= bytes
+        const size_t chars = CharCount(value);
+        if (chars > max)
+            return InvalidArgument(std::string(key) + " must be at most " + std::to_string(max) + " characters (got " +
+                                   std::to_string(chars) + ")");
+    }
+    if (value.find('\0') != std::string_view::npos)
+        return InvalidArgument(std::string(key) + " must not contain NUL bytes");
     return Status::Ok();
 }
 
 Result<std::optional<std::string>> OptString(const Json& args, const char* key) {
     if (!args.contains(key) || args[key].is_null()) return std::optional<std::string>();
     if (!args[key].is_string()) return InvalidArgument(std::string(key) + " must be a string");
+    SH_RETURN_IF_ERROR(CheckText(key, args[key].get_ref<const std::string&>()));
     return std::optional<std::string>(args[key].get<std::string>());
 }
 
@@ -56,7 +87,32 @@ Result<std::string> RequiredString(const Json& args, const char* key) {
     if (!args.contains(key) || !args[key].is_string() ||
         args[key].get<std::string>().find_first_not_of(" \t\r\n") == std::string::npos)
         return InvalidArgument(std::string(key) + " (a non-empty string) is required");
+    SH_RETURN_IF_ERROR(CheckText(key, args[key].get_ref<const std::string&>()));
     return args[key].get<std::string>();
+}
+
+// A path argument as NormalizeRepoPath makes it; errors name the argument.
+Result<std::string> PathArg(std::string_view key, std::string_view value, const std::optional<fs::path>& root) {
+    SH_RETURN_IF_ERROR(CheckText(key, value));
+    Result<std::string> path = NormalizeRepoPath(value, root);
+    if (!path.ok()) return InvalidArgument(std::string(key) + ": " + path.status().message());
+    return path;
+}
+
+// A file_pattern glob: relative to the repository root like the stored paths
+// it is matched against, without '..' segments.
+Result<std::optional<std::string>> GlobArg(const Json& args, const char* key) {
+    SH_ASSIGN_OR_RETURN(std::optional<std::string> glob, OptString(args, key));
+    if (!glob) return glob;
+    if (glob->starts_with('/'))
+        return InvalidArgument(std::string(key) + " must be relative to the repository root: '" + *glob + "'");
+    for (size_t start = 0; start <= glob->size();) {
+        const size_t end = std::min(glob->find('/', start), glob->size());
+        if (std::string_view(*glob).substr(start, end - start) == "..")
+            return InvalidArgument(std::string(key) + " must not contain '..' segments: '" + *glob + "'");
+        start = end + 1;
+    }
+    return glob;
 }
 
 // An optional integer argument within [min, max].
@@ -512,6 +568,7 @@ Result<ToolResult> SearchCode(const search::Searcher& searcher, const Json& args
     search::SearchRequest request;
     if (!args.contains("query") || !args["query"].is_string() || args["query"].get<std::string>().empty())
         return InvalidArgument("query (a non-empty string) is required");
+    SH_RETURN_IF_ERROR(CheckText("query", args["query"].get_ref<const std::string&>()));
     request.query = args["query"];
     SH_ASSIGN_OR_RETURN(auto limit, OptInt(args, "limit", 1, 100));
     if (limit) request.k = static_cast<size_t>(*limit);
@@ -524,7 +581,7 @@ Result<ToolResult> SearchCode(const search::Searcher& searcher, const Json& args
         SH_ASSIGN_OR_RETURN(request.mode, search::ParseMode(*mode));
     }
     SH_ASSIGN_OR_RETURN(request.filter.language, OptString(args, "language"));
-    SH_ASSIGN_OR_RETURN(request.filter.path_glob, OptString(args, "file_pattern"));
+    SH_ASSIGN_OR_RETURN(request.filter.path_glob, GlobArg(args, "file_pattern"));
     SH_ASSIGN_OR_RETURN(auto collection, OptString(args, "collection"));
     request.collection = collection.value_or("");
 
@@ -592,7 +649,7 @@ Result<ToolResult> FindSimilar(const ToolContext& ctx, const Json& args) {
     SH_ASSIGN_OR_RETURN(auto exclude_arg, OptString(args, "exclude_file"));
     std::optional<std::string> exclude;
     if (exclude_arg) {
-        SH_ASSIGN_OR_RETURN(exclude, NormalizeRepoPath(*exclude_arg, ctx.root));
+        SH_ASSIGN_OR_RETURN(exclude, PathArg("exclude_file", *exclude_arg, ctx.root));
     }
 
     // Ask for as many more results as the excluded file has chunks, so that
@@ -642,7 +699,7 @@ Result<ToolResult> GetContext(const ToolContext& ctx, const Json& args) {
     context_request.max_tokens = max_tokens ? static_cast<size_t>(*max_tokens) : 4000;
     SH_ASSIGN_OR_RETURN(auto current, OptString(args, "current_file"));
     if (current) {
-        SH_ASSIGN_OR_RETURN(context_request.current_file, NormalizeRepoPath(*current, ctx.root));
+        SH_ASSIGN_OR_RETURN(context_request.current_file, PathArg("current_file", *current, ctx.root));
     }
     if (args.contains("related_files") && !args["related_files"].is_null()) {
         const Json& related = args["related_files"];
@@ -651,7 +708,7 @@ Result<ToolResult> GetContext(const ToolContext& ctx, const Json& args) {
             return InvalidArgument("related_files may list at most " + std::to_string(kMaxRelatedFiles) + " paths");
         for (const auto& p : related) {
             if (!p.is_string()) return InvalidArgument("related_files must be an array of paths (strings)");
-            SH_ASSIGN_OR_RETURN(std::string path, NormalizeRepoPath(p.get<std::string>(), ctx.root));
+            SH_ASSIGN_OR_RETURN(std::string path, PathArg("related_files", p.get<std::string>(), ctx.root));
             context_request.related_files.push_back(std::move(path));
         }
     }
@@ -944,7 +1001,7 @@ class Explainer {
 Result<ToolResult> ExplainCode(const ToolContext& ctx, const Json& args) {
     SH_RETURN_IF_ERROR(CheckKnown(args, {"file_path", "function_name", "class_name", "line_range", "collection"}));
     SH_ASSIGN_OR_RETURN(const std::string raw_path, RequiredString(args, "file_path"));
-    SH_ASSIGN_OR_RETURN(const std::string path, NormalizeRepoPath(raw_path, ctx.root));
+    SH_ASSIGN_OR_RETURN(const std::string path, PathArg("file_path", raw_path, ctx.root));
     SH_ASSIGN_OR_RETURN(auto function_name, OptString(args, "function_name"));
     SH_ASSIGN_OR_RETURN(auto class_name, OptString(args, "class_name"));
     std::optional<std::pair<int, int>> range;

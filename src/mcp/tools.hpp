@@ -13,6 +13,7 @@
 // Errors: bad arguments are InvalidArgument (JSON-RPC -32602); an unindexed
 // file or unknown symbol is NotFound (a tool result with isError = true).
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -25,6 +26,22 @@
 #include "store/vector_store.hpp"
 
 namespace signalhub::mcp {
+
+// Argument limits, each refused with JSON-RPC -32602 naming the argument.
+// Strings are counted in Unicode characters and must not contain NUL.
+// query, task_description:
+inline constexpr std::size_t kMaxQueryChars = 4096;
+// code_snippet:
+inline constexpr std::size_t kMaxSnippetChars = 16384;
+// file_path, current_file, exclude_file, each of related_files, file_pattern:
+inline constexpr std::size_t kMaxPathChars = 1024;
+// every other string: symbol, function_name, class_name, language, collection, mode:
+inline constexpr std::size_t kMaxNameChars = 256;
+// Paths must stay inside the repository (no escaping '..', absolute only
+// under a known root); file_pattern must be relative and free of '..'
+// segments. Numbers: limit 1..100 (search_code, find_similar), 1..500
+// (find_references); max_tokens 100..100000 (get_context); line_range
+// 1..100000000; related_files at most 20; min_similarity 0..1.
 
 struct ToolContext {
     store::VectorStore* store = nullptr;         // borrowed; the store the searcher searches

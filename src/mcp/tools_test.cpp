@@ -462,6 +462,73 @@ TEST_F(ToolsTest, FindReferencesListsDefinitionsFirstThenUsesWithLines) {
     EXPECT_EQ(missing["result"]["isError"], true);
 }
 
+TEST_F(ToolsTest, ArgumentLimitsAreInvalidParamsNamingTheArgument) {
+    auto message = [&](const std::string& tool, Json args) {
+        Json reply = CallRaw(tool, std::move(args));
+        EXPECT_EQ(reply["error"]["code"], kInvalidParams) << reply.dump().substr(0, 300);
+        return reply["error"]["message"].is_string() ? reply["error"]["message"].get<std::string>() : std::string();
+    };
+    // Lengths, in characters (a 2-byte character counts once).
+    EXPECT_EQ(message("search_code", {{"query", std::string(4097, 'q')}}),
+              "Invalid params: query must be at most 4096 characters (got 4097)");
+    std::string wide;
+    for (int i = 0; i < 4096; ++i) wide += "\xc3\xa9";  // é
+    EXPECT_TRUE(CallRaw("search_code", {{"query", wide}}).contains("result"));
+    EXPECT_EQ(message("search_code", {{"query", wide + "\xc3\xa9"}}),
+              "Invalid params: query must be at most 4096 characters (got 4097)");
+    EXPECT_EQ(message("get_context", {{"task_description", std::string(5000, 't')}}),
+              "Invalid params: task_description must be at most 4096 characters (got 5000)");
+    EXPECT_EQ(message("find_similar", {{"code_snippet", std::string(16385, 'c')}}),
+              "Invalid params: code_snippet must be at most 16384 characters (got 16385)");
+    EXPECT_TRUE(CallRaw("find_similar", {{"code_snippet", std::string(16384, 'c')}}).contains("result"));
+    EXPECT_EQ(message("find_references", {{"symbol", std::string(257, 's')}}),
+              "Invalid params: symbol must be at most 256 characters (got 257)");
+    EXPECT_EQ(message("explain_code", {{"file_path", "shop/cart.py"}, {"function_name", std::string(300, 'f')}}),
+              "Invalid params: function_name must be at most 256 characters (got 300)");
+    EXPECT_EQ(message("search_code", {{"query", "x"}, {"collection", std::string(257, 'c')}}),
+              "Invalid params: collection must be at most 256 characters (got 257)");
+    EXPECT_EQ(message("search_code", {{"query", "x"}, {"language", std::string(257, 'l')}}),
+              "Invalid params: language must be at most 256 characters (got 257)");
+    EXPECT_EQ(message("explain_code", {{"file_path", std::string(1025, 'p')}, {"function_name", "x"}}),
+              "Invalid params: file_path must be at most 1024 characters (got 1025)");
+    EXPECT_EQ(message("search_code", {{"query", "x"}, {"file_pattern", std::string(1025, '*')}}),
+              "Invalid params: file_pattern must be at most 1024 characters (got 1025)");
+    // NUL bytes.
+    EXPECT_EQ(message("search_code", {{"query", std::string("a\0b", 3)}}),
+              "Invalid params: query must not contain NUL bytes");
+    EXPECT_EQ(message("find_references", {{"symbol", "x"}, {"collection", std::string("repo\0x", 6)}}),
+              "Invalid params: collection must not contain NUL bytes");
+    EXPECT_EQ(message("explain_code", {{"file_path", std::string("shop/cart.py\0.txt", 17)}, {"function_name", "x"}}),
+              "Invalid params: file_path must not contain NUL bytes");
+    // Paths: named, refused when they leave the repository.
+    EXPECT_EQ(message("find_similar", {{"code_snippet", "x"}, {"exclude_file", "../x.py"}}),
+              "Invalid params: exclude_file: file path '../x.py' escapes the repository root");
+    EXPECT_EQ(message("get_context", {{"task_description", "x"}, {"current_file", "/etc/passwd"}}),
+              "Invalid params: current_file: file path '/etc/passwd' is outside the indexed root " + root_.string());
+    EXPECT_EQ(message("get_context", {{"task_description", "x"}, {"related_files", {"shop/cart.py", "a/../../b"}}}),
+              "Invalid params: related_files: file path 'a/../../b' escapes the repository root");
+    EXPECT_EQ(message("explain_code", {{"file_path", "shop/../.."}, {"class_name", "Cart"}}),
+              "Invalid params: file_path: file path 'shop/../..' escapes the repository root");
+    // Globs: relative, without '..' segments.
+    EXPECT_EQ(message("search_code", {{"query", "x"}, {"file_pattern", "/etc/*"}}),
+              "Invalid params: file_pattern must be relative to the repository root: '/etc/*'");
+    EXPECT_EQ(message("search_code", {{"query", "x"}, {"file_pattern", "src/../../*.py"}}),
+              "Invalid params: file_pattern must not contain '..' segments: 'src/../../*.py'");
+    EXPECT_EQ(message("search_code", {{"query", "x"}, {"file_pattern", ".."}}),
+              "Invalid params: file_pattern must not contain '..' segments: '..'");
+    EXPECT_TRUE(CallRaw("search_code", {{"query", "cart"}, {"file_pattern", "shop/**/*..py"}}).contains("result"));
+    // Unknown argument names are quoted shortened.
+    EXPECT_EQ(message("index_status", {{std::string(500, 'k'), 1}}),
+              "Invalid params: unknown argument '" + std::string(64, 'k') + "...'");
+    // The numeric ranges that already existed.
+    EXPECT_EQ(message("search_code", {{"query", "x"}, {"limit", 101}}),
+              "Invalid params: limit must be an integer from 1 to 100");
+    EXPECT_EQ(message("get_context", {{"task_description", "x"}, {"max_tokens", 100001}}),
+              "Invalid params: max_tokens must be an integer from 100 to 100000");
+    EXPECT_EQ(message("find_references", {{"symbol", "x"}, {"limit", 0}}),
+              "Invalid params: limit must be an integer from 1 to 500");
+}
+
 TEST(NormalizeRepoPath, RepoRelativeOrUnderTheRootOnly) {
     const fs::path root = "/srv/repo";
     EXPECT_EQ(*NormalizeRepoPath("./src//a.py", std::nullopt), "src/a.py");

@@ -24,6 +24,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "server/http_policy.hpp"
 #include "server/mcp_endpoint.hpp"
 #include "server/mcp_sessions.hpp"
 #include "server/request_guard.hpp"
@@ -53,7 +54,6 @@ std::string_view HttpRouteName(HttpRoute route) {
 namespace {
 
 constexpr std::size_t kPipelineLimit = 8;          // requests read ahead of their responses, per connection
-constexpr std::uint32_t kHeaderLimit = 16 * 1024;  // request line + headers
 constexpr std::size_t kLingerBytes = 1 << 20;      // discarded after we close our side
 constexpr std::chrono::seconds kLingerTime{2};     // how long a closing connection waits for the client's FIN
 constexpr int kMaxRefusing = 64;                   // refused connections being answered 503 at once
@@ -259,6 +259,7 @@ class HttpConnection final : public ConnectionBase,
         bool ready = false;
         HttpResponse res;
         std::string session_id;  // kStream
+        std::string cors_origin;  // Access-Control-Allow-Origin for the response ("" = none)
         unsigned version = 11;   // kStream
     };
 
@@ -407,11 +408,16 @@ class HttpConnection final : public ConnectionBase,
             route = HttpRoute::kReady;
         }
         const std::uint64_t seq = NewSlot(route);
+        SlotFor(seq).cors_origin = CorsOrigin(req, options().allowed_origins);
 
         auto origin = req.find(http::field::origin);
         if (origin != req.end() && !OriginAllowed(Sv(origin->value()), options().allowed_origins)) {
             Complete(seq, ErrorResponse(req, http::status::forbidden,
                                         "origin '" + std::string(Sv(origin->value())) + "' is not allowed"));
+            return;
+        }
+        if (auto preflight = CorsPreflight(req, options().allowed_origins)) {
+            Complete(seq, std::move(*preflight));
             return;
         }
         switch (route) {
@@ -543,6 +549,7 @@ class HttpConnection final : public ConnectionBase,
         // During shutdown the last response announces the close.
         if (shared_->shutting_down.load() && queue_.size() == 1 && (read_done_ || !PartialRequest()))
             slot.res.keep_alive(false);
+        FinalizeResponse(slot.res, slot.cors_origin);
         writing_ = true;
         lowest().expires_after(Seconds(options().request_timeout_seconds));  // a client that stops reading
         http::async_write(stream_, slot.res,
@@ -606,6 +613,7 @@ class HttpConnection final : public ConnectionBase,
         sse_res_->set("X-Accel-Buffering", "no");  // proxies must not buffer the stream
         sse_res_->keep_alive(false);
         sse_res_->chunked(true);
+        FinalizeResponse(*sse_res_, slot.cors_origin);
         sse_sr_.emplace(*sse_res_);
         writing_ = true;
         lowest().expires_after(Seconds(options().request_timeout_seconds));
@@ -809,6 +817,7 @@ class Refusal : public std::enable_shared_from_this<Refusal> {
         : stream_(std::move(socket)),
           shared_(std::move(shared)),
           res_(ErrorResponse(http::status::service_unavailable, "too many connections")) {
+        FinalizeResponse(res_, "");
         shared_->refusing.fetch_add(1);
     }
     ~Refusal() { shared_->refusing.fetch_sub(1); }

@@ -11,6 +11,9 @@
 // With a RequestGuard (options.guard), every /mcp request is first admitted or
 // refused by it (401 / 429 / 503, on a worker thread for POST and DELETE, on
 // the I/O thread for GET); /health and /ready are never guarded.
+// Every response carries the security headers of server/http_policy.hpp, and
+// CORS headers when allowed_origins is configured (OPTIONS /mcp preflights
+// from listed origins get 204; otherwise OPTIONS is 405).
 //
 // Threads: `io_threads` run the sockets (they only read, write and enforce
 // limits); `workers` run MCP handlers and readiness checks, whose results go
@@ -58,7 +61,7 @@ struct HttpOptions {
     std::size_t max_body_bytes = 4 << 20;  // larger bodies: 413
     double session_idle_timeout_seconds = 3600;  // MCP sessions unused this long expire (404 afterwards)
     std::size_t max_sessions = 10000;      // open MCP sessions; initialize beyond this gets 503
-    std::vector<std::string> allowed_origins;  // empty: loopback origins only; "*": any
+    std::vector<std::string> allowed_origins;  // empty: loopback origins only, no CORS; "*": any
     double shutdown_timeout_seconds = 30;  // drain deadline
     double sse_keepalive_seconds = 15;     // comment sent on idle GET /mcp streams
     const Clock* clock = nullptr;          // session expiry; null = Clock::Real(). Must outlive the server.

@@ -20,6 +20,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "server/http_policy.hpp"
 #include "server/mcp_endpoint.hpp"
 
 namespace signalhub::server {
@@ -566,6 +567,130 @@ TEST_F(HttpServerTest, ConfiguredOriginsReplaceTheLoopbackDefault) {
     HttpRequest local = Get("/health");
     local.set(http::field::origin, "http://localhost");
     EXPECT_EQ(c->Exchange(local).result_int(), 403);
+}
+
+// The headers FinalizeResponse (http_policy.hpp) puts on every response.
+void ExpectSecurityHeaders(const Response& r, const std::string& what) {
+    EXPECT_EQ(Header(r, "X-Content-Type-Options"), "nosniff") << what;
+    EXPECT_EQ(Header(r, "Cache-Control"), "no-store") << what;
+    EXPECT_EQ(Header(r, "X-Frame-Options"), "DENY") << what;
+    EXPECT_EQ(Header(r, "Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'") << what;
+    EXPECT_EQ(Header(r, "Referrer-Policy"), "no-referrer") << what;
+}
+
+void ExpectNoCors(const Response& r, const std::string& what) {
+    for (const char* h : {"Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
+                          "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Vary"}) {
+        EXPECT_EQ(r.find(h), r.end()) << what << ": " << h;
+    }
+}
+
+TEST_F(HttpServerTest, EveryResponseCarriesTheSecurityHeaders) {
+    StartServer();
+    auto c = Connected();
+    ExpectSecurityHeaders(c->Exchange(Get("/health")), "health");
+    ExpectSecurityHeaders(c->Exchange(Get("/ready")), "ready");
+    ExpectSecurityHeaders(c->Exchange(Get("/nope")), "404");
+    HttpRequest put{http::verb::put, "/mcp", 11};
+    ExpectSecurityHeaders(c->Exchange(put), "405");
+    ExpectSecurityHeaders(c->Exchange(McpPost(Rpc(1, "tools/list"))), "400 without session");
+    const std::string session = OpenSession(*c);
+    Response sse =
+        c->Exchange(McpPost(CallTool(2, "echo", {{"text", "hi"}}), session, "application/json, text/event-stream"));
+    ExpectSecurityHeaders(sse, "tool call");
+    HttpRequest evil = Get("/health");
+    evil.set(http::field::origin, "http://evil.example");
+    ExpectSecurityHeaders(c->Exchange(evil), "403");
+
+    // Errors written without a parsed request: malformed (400) and oversized (413).
+    auto bad = Connected();
+    ASSERT_FALSE(bad->SendRaw("NOT HTTP\r\n\r\n"));
+    Response r;
+    ASSERT_FALSE(bad->Read(r));
+    EXPECT_EQ(r.result_int(), 400);
+    ExpectSecurityHeaders(r, "malformed");
+    auto big = Connected();
+    ASSERT_FALSE(big->SendRaw("POST /mcp HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n"));
+    ASSERT_FALSE(big->Read(r));
+    EXPECT_EQ(r.result_int(), 413);
+    ExpectSecurityHeaders(r, "413");
+
+    // The GET /mcp stream's header too.
+    auto stream = Connected();
+    HttpRequest get = Get("/mcp");
+    get.set(http::field::accept, "text/event-stream");
+    get.set(kSessionHeader, session);
+    ASSERT_FALSE(stream->Send(get));
+    http::response_parser<http::string_body> parser;
+    ASSERT_FALSE(stream->ReadHeader(parser));
+    EXPECT_EQ(parser.get().result_int(), 200);
+    ExpectSecurityHeaders(parser.get(), "stream");
+    stream->Close();
+}
+
+TEST_F(HttpServerTest, NoCorsWithoutAnAllowList) {
+    StartServer();
+    auto c = Connected();
+    HttpRequest local = McpPost(Rpc(1, "initialize", {{"protocolVersion", "2025-06-18"}}));
+    local.set(http::field::origin, "http://localhost:6274");
+    Response r = c->Exchange(local);
+    EXPECT_EQ(r.result_int(), 200);
+    ExpectNoCors(r, "loopback origin");
+    HttpRequest preflight{http::verb::options, "/mcp", 11};
+    preflight.set(http::field::host, "127.0.0.1");
+    preflight.set(http::field::origin, "http://localhost:6274");
+    preflight.set(http::field::access_control_request_method, "POST");
+    Response p = c->Exchange(preflight);
+    EXPECT_EQ(p.result_int(), 405);
+    EXPECT_EQ(Header(p, "Allow"), "GET, POST, DELETE");
+    ExpectNoCors(p, "OPTIONS");
+}
+
+TEST_F(HttpServerTest, AllowedOriginsGetCorsHeadersAndPreflights) {
+    HttpOptions o;
+    o.allowed_origins = {"https://app.example.com"};
+    StartServer(o);
+    auto c = Connected();
+    HttpRequest preflight{http::verb::options, "/mcp", 11};
+    preflight.set(http::field::host, "hub.example.com");
+    preflight.set(http::field::origin, "https://app.example.com");
+    preflight.set(http::field::access_control_request_method, "POST");
+    preflight.set(http::field::access_control_request_headers, "content-type, mcp-session-id, x-api-key");
+    Response p = c->Exchange(preflight);
+    EXPECT_EQ(p.result_int(), 204);
+    EXPECT_EQ(Header(p, "Access-Control-Allow-Origin"), "https://app.example.com");
+    EXPECT_EQ(Header(p, "Access-Control-Allow-Methods"), "GET, POST, DELETE");
+    EXPECT_EQ(Header(p, "Access-Control-Allow-Headers"),
+              "Authorization, X-API-Key, Mcp-Session-Id, MCP-Protocol-Version, Content-Type, Accept, Last-Event-ID");
+    EXPECT_EQ(Header(p, "Access-Control-Max-Age"), "600");
+    EXPECT_EQ(Header(p, "Vary"), "Origin");
+    ExpectSecurityHeaders(p, "preflight");
+
+    HttpRequest init = McpPost(Rpc(1, "initialize", {{"protocolVersion", "2025-06-18"}}));
+    init.set(http::field::host, "hub.example.com");
+    init.set(http::field::origin, "https://app.example.com");
+    Response r = c->Exchange(init);
+    EXPECT_EQ(r.result_int(), 200);
+    EXPECT_FALSE(Header(r, kSessionHeader).empty());
+    EXPECT_EQ(Header(r, "Access-Control-Allow-Origin"), "https://app.example.com");
+    EXPECT_EQ(Header(r, "Access-Control-Expose-Headers"), "Mcp-Session-Id");
+    EXPECT_EQ(Header(r, "Vary"), "Origin");
+
+    // Same origin (Origin names the Host): not a cross-origin request, no CORS headers.
+    HttpRequest same = Get("/health");
+    same.set(http::field::host, "app.example.com:443");
+    same.set(http::field::origin, "https://app.example.com");
+    ExpectNoCors(c->Exchange(same), "same origin");
+    // Without Origin (not a browser): no CORS headers; OPTIONS stays 405.
+    ExpectNoCors(c->Exchange(Get("/health")), "no origin");
+    HttpRequest bare{http::verb::options, "/mcp", 11};
+    EXPECT_EQ(c->Exchange(bare).result_int(), 405);
+    // A refused origin gets 403 and no CORS headers, preflight included.
+    HttpRequest evil = preflight;
+    evil.set(http::field::origin, "https://evil.example");
+    Response e = c->Exchange(evil);
+    EXPECT_EQ(e.result_int(), 403);
+    ExpectNoCors(e, "refused origin");
 }
 
 TEST_F(HttpServerTest, OversizedBodiesGet413AndTheServerCarriesOn) {

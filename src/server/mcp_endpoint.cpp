@@ -187,13 +187,18 @@ HttpResponse McpEndpoint::Post(const HttpRequest& req, const mcp::Caller& caller
     if (!content_type.empty() && MediaType(content_type) != "application/json")
         return ErrorResponse(req, http::status::unsupported_media_type, "the body must be application/json");
 
+    auto rpc_error = [&](int code, const std::string& message) {
+        return JsonResponse(
+            req, http::status::bad_request,
+            Json{{"jsonrpc", "2.0"}, {"id", nullptr}, {"error", {{"code", code}, {"message", message}}}});
+    };
+    // Refused before parsing: the parsed value would be copied and compared recursively.
+    if (mcp::JsonNestingDepth(req.body()) > mcp::kMaxJsonDepth)
+        return rpc_error(mcp::kInvalidRequest, mcp::TooDeepMessage());
     const Json message = Json::parse(req.body(), nullptr, /*allow_exceptions=*/false);
-    if (message.is_discarded()) {
-        return JsonResponse(req, http::status::bad_request,
-                            Json{{"jsonrpc", "2.0"},
-                                 {"id", nullptr},
-                                 {"error", {{"code", mcp::kParseError}, {"message", "Parse error: the body is not valid JSON"}}}});
-    }
+    if (message.is_discarded()) return rpc_error(mcp::kParseError, "Parse error: the body is not valid JSON");
+    if (message.is_array() && message.size() > mcp::kMaxBatchSize)
+        return rpc_error(mcp::kInvalidRequest, mcp::BatchTooLargeMessage(message.size()));
     if (auto forbidden = Authorize(req, message, caller)) return std::move(*forbidden);
     bool has_requests = false;
     bool has_initialize = false;

@@ -8,7 +8,9 @@
 //                200 text/event-stream when a request carries
 //                params._meta.progressToken; 202 when there is nothing to
 //                answer (only notifications/responses, or every request was
-//                cancelled); 400 parse error (JSON-RPC body), missing session
+//                cancelled); 400 parse error or a body nested deeper than
+//                mcp::kMaxJsonDepth or a batch over mcp::kMaxBatchSize
+//                (JSON-RPC -32700 / -32600 body), missing session
 //                id or unsupported MCP-Protocol-Version; 404 unknown session;
 //                406 Accept without application/json + text/event-stream;
 //                415 Content-Type other than application/json; 503 when

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <set>
 
+#include "server/http_policy.hpp"
 #include "server/mcp_sessions.hpp"
 
 namespace signalhub::server {
@@ -259,6 +260,92 @@ TEST(McpEndpoint, TheServerRefusesAToolOutsideTheCallersScopesToo) {
     std::optional<Json> allowed = session.HandleJson(Call("write", Json::object(), 3));
     ASSERT_TRUE(allowed);
     EXPECT_FALSE((*allowed).contains("error")) << allowed->dump();
+
+TEST(McpEndpoint, RefusesDeepNestingAndLargeBatchesBeforeAnySession) {
+    FakeClock clock;
+    mcp::Server server(mcp::ServerInfo{});
+    McpSessions sessions(server, 10, std::chrono::seconds(60), clock);
+    McpEndpoint endpoint(sessions);
+    auto rpc_error = [](const HttpResponse& res) {
+        const Json body = Json::parse(res.body());
+        return std::pair(body["error"]["code"].get<int>(), body["error"]["message"].get<std::string>());
+    };
+
+    // 65 levels: params {"x": [[...]]} inside the message object. Refused unparsed.
+    HttpRequest deep = Post(Initialize());
+    deep.body() = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"x":)" + std::string(63, '[') +
+                  std::string(63, ']') + "}}";
+    deep.prepare_payload();
+    HttpResponse res = endpoint.Post(deep);
+    EXPECT_EQ(res.result(), http::status::bad_request);
+    EXPECT_EQ(rpc_error(res),
+              std::pair(mcp::kInvalidRequest, std::string("Invalid Request: JSON nested deeper than 64 levels")));
+    EXPECT_EQ(sessions.active(), 0u);
+    // 64 levels are fine (an unknown params key is ignored by initialize).
+    deep.body() = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","x":)" +
+                  std::string(62, '[') + std::string(62, ']') + "}}";
+    deep.prepare_payload();
+    EXPECT_EQ(endpoint.Post(deep).result(), http::status::ok);
+    // Brackets inside strings do not count.
+    deep.body() = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","x":")" +
+                  std::string(1000, '[') + "\"}}";
+    deep.prepare_payload();
+    EXPECT_EQ(endpoint.Post(deep).result(), http::status::ok);
+
+    const std::string session = std::string(Sv(endpoint.Post(Post(Initialize())).at(kSessionHeader)));
+    Json batch = Json::array();
+    for (int i = 0; i < 101; ++i) batch.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "ping"}});
+    res = endpoint.Post(Post(batch, session));
+    EXPECT_EQ(res.result(), http::status::bad_request);
+    EXPECT_EQ(rpc_error(res), std::pair(mcp::kInvalidRequest,
+                                        std::string("Invalid Request: a batch may hold at most 100 messages (got 101)")));
+    batch.erase(batch.size() - 1);
+    res = endpoint.Post(Post(batch, session));
+    EXPECT_EQ(res.result(), http::status::ok);
+    EXPECT_EQ(Json::parse(res.body()).size(), 100u);
+}
+
+// CORS decisions as pure functions (http_policy.hpp).
+TEST(CorsPolicy, OnlyForListedCrossOrigins) {
+    auto request = [](http::verb verb, const char* target, const char* origin, const char* host) {
+        HttpRequest req{verb, target, 11};
+        if (origin) req.set(http::field::origin, origin);
+        if (host) req.set(http::field::host, host);
+        return req;
+    };
+    const std::vector<std::string> none;
+    const std::vector<std::string> list = {"https://app.example.com"};
+    const std::vector<std::string> any = {"*"};
+    const auto post = http::verb::post;
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "http://localhost:3000", "127.0.0.1"), none), "");  // no list: off
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://app.example.com", "hub:8080"), list),
+              "https://app.example.com");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://evil.example", "hub:8080"), list), "");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", nullptr, "hub:8080"), list), "");
+    // Same origin (Host names the origin's host, default ports ignored): no CORS headers.
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://app.example.com", "APP.example.com"), list), "");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "http://hub:80", "hub"), any), "");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://x.example", "hub"), any), "https://x.example");
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "null", "hub"), any), "");  // the opaque origin is never echoed
+    EXPECT_EQ(CorsOrigin(request(post, "/mcp", "https://a.example, https://b.example", "hub"), any), "");
+
+    auto preflight = CorsPreflight(request(http::verb::options, "/mcp?x=1", "https://app.example.com", "hub"), list);
+    ASSERT_TRUE(preflight);
+    EXPECT_EQ(preflight->result(), http::status::no_content);
+    EXPECT_EQ(Sv((*preflight)[http::field::access_control_allow_methods]), "GET, POST, DELETE");
+    EXPECT_FALSE(CorsPreflight(request(http::verb::options, "/mcp", "https://app.example.com", "hub"), none));
+    EXPECT_FALSE(CorsPreflight(request(http::verb::options, "/health", "https://app.example.com", "hub"), list));
+    EXPECT_FALSE(CorsPreflight(request(http::verb::options, "/mcp", "https://evil.example", "hub"), list));
+    EXPECT_FALSE(CorsPreflight(request(post, "/mcp", "https://app.example.com", "hub"), list));
+
+    HttpResponse res{http::status::ok, 11};
+    FinalizeResponse(res, "");
+    EXPECT_EQ(Sv(res["X-Content-Type-Options"]), "nosniff");
+    EXPECT_EQ(res.find(http::field::access_control_allow_origin), res.end());
+    FinalizeResponse(res, "https://app.example.com");
+    EXPECT_EQ(Sv(res[http::field::access_control_allow_origin]), "https://app.example.com");
+    EXPECT_EQ(Sv(res[http::field::vary]), "Origin");
+    EXPECT_EQ(Sv(res[http::field::access_control_expose_headers]), "Mcp-Session-Id");
 }
 
 }  // namespace
