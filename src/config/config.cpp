@@ -98,9 +98,6 @@ const std::vector<Field>& Fields() {
         {"server.allowed_origins", [](Config& c) -> FieldRef { return &c.server.allowed_origins; }},
         {"server.session_timeout", [](Config& c) -> FieldRef { return &c.server.session_timeout; }},
         {"server.shutdown_timeout", [](Config& c) -> FieldRef { return &c.server.shutdown_timeout; }},
-        // ---- security.rate_limiting ----
-         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.anonymous.burst; }},
-        // ---- end of security.rate_limiting ----
         {"performance.workers", [](Config& c) -> FieldRef { return &c.performance.workers; }},
         {"performance.max_connections", [](Config& c) -> FieldRef { return &c.performance.max_connections; }},
         {"performance.request_timeout", [](Config& c) -> FieldRef { return &c.performance.request_timeout; }},
@@ -149,6 +146,7 @@ const std::vector<Field>& Fields() {
         {"security.rate_limiting.limits.anonymous.requests_per_second",
          [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.anonymous.requests_per_second; }},
         {"security.rate_limiting.limits.anonymous.burst",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.anonymous.burst; }},
     };
     return kFields;
 }
