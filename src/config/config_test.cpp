@@ -351,15 +351,69 @@ TEST(Config, AcceptedScalarSpellings) {
 }
 
 TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
-    EXPECT_EQ(ParseError("store:\n  path: x\nsecurity:\n  tls: {enabled: true}\n"),
-              "config.yaml:3:1: section 'security' is not supported by this version of signal-hub "
-              "(only database, store, index, embedding, search, server, performance)");
-    for (const std::string section : {"security", "monitoring"}) {
-        EXPECT_EQ(ParseError(section + ": {}\n"),
-                  "config.yaml:1:1: section '" + section +
-                      "' is not supported by this version of signal-hub "
-                      "(only database, store, index, embedding, search, server, performance)");
+    EXPECT_EQ(ParseError("store:\n  path: x\nmonitoring:\n  metrics: {enabled: true}\n"),
+              "config.yaml:3:1: section 'monitoring' is not supported by this version of signal-hub "
+              "(only database, store, index, embedding, search, server, security, performance)");
+    for (const std::string section : {"api_keys", "rate_limiting"}) {
+        EXPECT_EQ(ParseError("security:\n  " + section + ": {}\n"),
+                  "config.yaml:2:3: section 'security." + section +
+                      "' is not supported by this version of signal-hub (only tls in 'security')");
     }
+    std::map<std::string, std::string> vars = {{"SIGNAL_HUB_SECURITY__API_KEYS__STORAGE", "file"}};
+    Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().message(),
+              "environment variable SIGNAL_HUB_SECURITY__API_KEYS__STORAGE: section 'security.api_keys' is not "
+              "supported by this version of signal-hub (only tls in 'security')");
+}
+
+TEST(Config, TlsSectionParsesAndValidates) {
+    Result<Config> parsed = Parse(
+        "security:\n  tls:\n    enabled: true\n    cert_file: /certs/server.crt\n    key_file: /certs/server.key\n"
+        "    client_ca_file: /certs/ca.crt\n    client_auth: require\n    min_version: 1.3\n"
+        "    hsts_max_age: 0\n    reload_interval: 5\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    const TlsConfig& tls = parsed->security.tls;
+    EXPECT_TRUE(tls.enabled);
+    EXPECT_EQ(tls.cert_file, "/certs/server.crt");
+    EXPECT_EQ(tls.key_file, "/certs/server.key");
+    EXPECT_EQ(tls.client_ca_file, "/certs/ca.crt");
+    EXPECT_EQ(tls.client_auth, "require");
+    EXPECT_EQ(tls.min_version, "1.3");
+    EXPECT_EQ(tls.hsts_max_age, 0);
+    EXPECT_DOUBLE_EQ(tls.reload_interval, 5);
+    EXPECT_TRUE(Validate(*parsed).ok()) << Validate(*parsed).ToString();
+
+    Config defaults;
+    EXPECT_FALSE(defaults.security.tls.enabled);
+    EXPECT_EQ(defaults.security.tls.client_auth, "none");
+    EXPECT_EQ(defaults.security.tls.min_version, "1.2");
+    EXPECT_EQ(defaults.security.tls.hsts_max_age, 31536000);
+    EXPECT_DOUBLE_EQ(defaults.security.tls.reload_interval, 60);
+
+    Result<Config> enabled_only = Parse("security:\n  tls: {enabled: true}\n");
+    ASSERT_TRUE(enabled_only.ok());
+    EXPECT_EQ(Validate(*enabled_only).message(),
+              "security.tls.cert_file: is required when security.tls.enabled is true (a PEM file: the server "
+              "certificate, then its intermediates); security.tls.key_file: is required when security.tls.enabled is "
+              "true (the PEM private key of cert_file)");
+
+    Result<Config> bad = Parse(
+        "security:\n  tls:\n    client_auth: optional\n    min_version: \"1.1\"\n    hsts_max_age: -1\n"
+        "    reload_interval: -2\n");
+    ASSERT_TRUE(bad.ok());
+    const std::string message = Validate(*bad).message();
+    EXPECT_THAT(message, HasSubstr("security.tls.client_ca_file: is required when security.tls.client_auth is "
+                                   "'optional'"));
+    EXPECT_THAT(message, HasSubstr("security.tls.min_version: must be one of 1.2, 1.3, got '1.1'"));
+    EXPECT_THAT(message, HasSubstr("security.tls.hsts_max_age: must be between 0 and"));
+    EXPECT_THAT(message, HasSubstr("security.tls.reload_interval: must be a number of seconds from 0"));
+    Result<Config> weird_auth = Parse("security:\n  tls:\n    client_auth: maybe\n");
+    ASSERT_TRUE(weird_auth.ok());
+    EXPECT_THAT(Validate(*weird_auth).message(),
+                HasSubstr("security.tls.client_auth: must be one of none, optional, require, got 'maybe'"));
+    EXPECT_EQ(ParseError("security:\n  tls:\n    cert: x\n"),
+              "config.yaml:3:5: unknown key 'security.tls.cert' (did you mean 'cert_file'?)");
 }
 
 TEST(Config, ByteSizesTakeIntegersAndUnits) {
@@ -473,7 +527,8 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__METRICS__PORT"),
               "environment variable SIGNAL_HUB_MONITORING__METRICS__PORT: section 'monitoring' is not supported by "
-              "this version of signal-hub (only database, store, index, embedding, search, server, performance)");
+              "this version of signal-hub (only database, store, index, embedding, search, server, security, "
+              "performance)");
 }
 
 TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
@@ -720,7 +775,7 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 41u);
+    EXPECT_EQ(paths.size(), 49u);
     EXPECT_EQ(paths.front(), "database.type");
     EXPECT_EQ(paths.back(), "performance.caching.max_memory");
 }
@@ -749,6 +804,12 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("server.allowed_origins")] = "https://a.example, *";
     vars[OverrideVariable("performance.max_request_size")] = "8KiB";
     vars[OverrideVariable("performance.caching.enabled")] = "false";
+    vars[OverrideVariable("security.tls.enabled")] = "true";
+    vars[OverrideVariable("security.tls.cert_file")] = "/c.pem";
+    vars[OverrideVariable("security.tls.key_file")] = "/k.pem";
+    vars[OverrideVariable("security.tls.client_ca_file")] = "/ca.pem";
+    vars[OverrideVariable("security.tls.client_auth")] = "require";
+    vars[OverrideVariable("security.tls.min_version")] = "1.3";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -787,6 +848,14 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.server.allowed_origins, (std::vector<std::string>{"https://a.example", "*"}));
     EXPECT_DOUBLE_EQ(c.server.session_timeout, 8);
     EXPECT_DOUBLE_EQ(c.server.shutdown_timeout, 8);
+    EXPECT_TRUE(c.security.tls.enabled);
+    EXPECT_EQ(c.security.tls.cert_file, "/c.pem");
+    EXPECT_EQ(c.security.tls.key_file, "/k.pem");
+    EXPECT_EQ(c.security.tls.client_ca_file, "/ca.pem");
+    EXPECT_EQ(c.security.tls.client_auth, "require");
+    EXPECT_EQ(c.security.tls.min_version, "1.3");
+    EXPECT_EQ(c.security.tls.hsts_max_age, 8);
+    EXPECT_DOUBLE_EQ(c.security.tls.reload_interval, 8);
     EXPECT_EQ(c.performance.workers, 8);
     EXPECT_EQ(c.performance.max_connections, 8);
     EXPECT_DOUBLE_EQ(c.performance.request_timeout, 8);
