@@ -80,6 +80,34 @@ Status CheckReady(store::VectorStore& store) {
 
 std::string HostForUrl(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
 
+// security.tls -> the server's TLS options (the values are validated already).
+server::TlsOptions TlsFromConfig(const config::TlsConfig& tls) {
+    server::TlsOptions out;
+    out.enabled = tls.enabled;
+    out.cert_file = tls.cert_file;
+    out.key_file = tls.key_file;
+    out.client_ca_file = tls.client_ca_file;
+    out.client_auth = tls.client_auth == "require"    ? server::TlsClientAuth::kRequire
+                      : tls.client_auth == "optional" ? server::TlsClientAuth::kOptional
+                                                      : server::TlsClientAuth::kNone;
+    out.min_version = tls.min_version;
+    out.hsts_max_age_seconds = tls.hsts_max_age;
+    out.reload_interval_seconds = tls.reload_interval;
+    return out;
+}
+
+// Every TLS reload (SIGHUP or a file change) is logged; a failed one keeps the
+// previous certificate.
+void LogTlsReload(std::string_view cause, const Status& status) {
+    const std::string why(cause == "requested" ? "SIGHUP" : cause);
+    if (status.ok()) {
+        std::fprintf(stderr, "signal-hub: TLS certificate reloaded (%s)\n", why.c_str());
+    } else {
+        std::fprintf(stderr, "signal-hub: TLS certificate reload (%s) failed, keeping the previous one: %s\n",
+                     why.c_str(), status.message().c_str());
+    }
+}
+
 void LogPass(const index::WatchPass& pass) {
     const std::string trigger(index::TriggerName(pass.trigger));
     if (!pass.coverage_note.empty()) std::fprintf(stderr, "signal-hub: watch: %s\n", pass.coverage_note.c_str());
@@ -168,12 +196,15 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         http.session_idle_timeout_seconds = cfg.server.session_timeout;
         http.allowed_origins = cfg.server.allowed_origins;
         http.shutdown_timeout_seconds = cfg.server.shutdown_timeout;
+        http.tls = TlsFromConfig(cfg.security.tls);
+        http.on_tls_reload = LogTlsReload;
         store::VectorStore* readable = store.get();
         SH_ASSIGN_OR_RETURN(auto listener,
                             server::HttpServer::Start(http, server, [readable] { return CheckReady(*readable); }));
         // Always printed (also with --quiet): with --port 0 it is the only way to learn the port.
-        std::fprintf(stderr, "signal-hub: serving %s over MCP Streamable HTTP at http://%s:%u/mcp\n",
-                     location.display.c_str(), HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
+        std::fprintf(stderr, "signal-hub: serving %s over MCP Streamable HTTP at %s://%s:%u/mcp\n",
+                     location.display.c_str(), http.tls.enabled ? "https" : "http",
+                     HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
         served = server::ServeUntilSignal(*listener);
         if (served.code() == ErrorCode::kDeadlineExceeded) {
             // Tool handlers still run on abandoned threads and use the store,
@@ -209,7 +240,7 @@ void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     cmd->footer(
         "stdio: stdout carries only protocol messages, logs go to stderr; exits when stdin closes.\n"
         "http: prints the address on stderr; SIGTERM or SIGINT drain in-flight requests (server.shutdown_timeout)\n"
-        "and exit 0. Limits and the result cache are set in the performance section of the configuration.\n"
+        "and exit 0. With security.tls.enabled it serves https; SIGHUP reloads the certificate and key. Limits and the result cache are set in the performance section of the configuration.\n"
         "Tools: search_code, find_similar, get_context, explain_code, find_references, index_status.\n"
         "See docs/mcp.md.");
     // The callback owns the option storage (CLI11 writes into it while parsing).
