@@ -99,6 +99,12 @@ Result<std::shared_ptr<ssl::context>> BuildServerTlsContext(const TlsOptions& tl
                                "' is not a PEM certificate chain: " + OpenSslErrors());
     }
     if (SSL_CTX_use_PrivateKey_file(native, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+        const unsigned long e = ERR_peek_last_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
+            return InvalidArgument("tls.key_file '" + tls.key_file +
+                                   "' does not match the certificate in tls.cert_file '" + tls.cert_file +
+                                   "': " + OpenSslErrors());
+        }
         return InvalidArgument("tls.key_file '" + tls.key_file +
                                "' is not an unencrypted PEM private key: " + OpenSslErrors());
     }
