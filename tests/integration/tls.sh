@@ -91,7 +91,7 @@ done
 for version in -tls1_2 -tls1_3; do
     s_client "$version" -verify_return_error || fail "s_client $version failed: $SOUT"
     assert_contains "$SOUT" "Verify return code: 0 (ok)" "s_client $version"
-    pass "s_client $version negotiates and verifies ($(echo "$SOUT" | sed -n 's/^ *Protocol *: *//p' | head -1), $(echo "$SOUT" | sed -n 's/^ *Cipher *: *//p' | head -1))"
+    pass "s_client $version negotiates and verifies ($(echo "$SOUT" | sed -n 's/^New, \(TLSv[0-9.]*\), Cipher is \(.*\)/\1, \2/p' | head -1))"
 done
 for weak in AES128-SHA AES256-GCM-SHA384 ECDHE-RSA-AES128-SHA ECDHE-RSA-AES256-SHA384 DHE-RSA-AES128-GCM-SHA256; do
     if s_client -tls1_2 -cipher "$weak:@SECLEVEL=0"; then
