@@ -936,14 +936,14 @@ class TlsClient {
     // TCP connect + handshake.
     beast::error_code Connect() {
         beast::error_code result = net::error::in_progress;
-        auto& tcp = beast::get_lowest_layer(*stream_);
-        tcp.expires_after(kLimit);
-        tcp.async_connect(tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), port_),
-                          [&](beast::error_code ec) { result = ec; });
+        auto& lowest = beast::get_lowest_layer(*stream_);
+        lowest.expires_after(kLimit);
+        lowest.async_connect(tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), port_),
+                             [&](beast::error_code ec) { result = ec; });
         Run();
         if (result) return result;
         result = net::error::in_progress;
-        tcp.expires_after(kLimit);
+        lowest.expires_after(kLimit);
         stream_->async_handshake(ssl::stream_base::client, [&](beast::error_code ec) { result = ec; });
         Run();
         return result;
@@ -1341,13 +1341,14 @@ TEST_F(HttpsServerTest, SighupReloadsTlsAndCallsOnReloadWithoutStopping) {
     StartServer(TlsOptionsFor(501));
     std::atomic<int> reloaded{0};
     Status result = Internal("not returned");
+    // The signal set may not be installed yet when the thread starts: SIGHUP
+    // is repeated until it is handled, and ignored (not fatal) until then.
+    // (Set before the thread starts, so it never replaces asio's handler.)
+    std::signal(SIGHUP, SIG_IGN);
     std::thread serving([&] { result = ServeUntilSignal(*server_, [&] { reloaded.fetch_add(1); }); });
     testing::IssuedCert next = pki_.IssueServer("signal-hub test server", 502);
     testing::WriteTextFile(dir_ / "cert.pem", next.cert_pem);
     testing::WriteTextFile(dir_ / "key.pem", next.key_pem);
-    // The signal set may not be installed yet when the thread starts: repeat
-    // SIGHUP until it is handled; until then it is ignored (not fatal).
-    std::signal(SIGHUP, SIG_IGN);
     ASSERT_TRUE(Eventually([&] {
         ::kill(::getpid(), SIGHUP);
         return reloaded.load() > 0;
