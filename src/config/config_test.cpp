@@ -294,7 +294,7 @@ TEST(Config, UnknownKeyWithoutCloseMatchListsTheValidKeys) {
               "config.yaml:2:3: unknown key 'search.colour' (keys in 'search': mode, k, rrf_k, ef_search)");
     EXPECT_EQ(ParseError("plugins: []\n"),
               "config.yaml:1:1: unknown key 'plugins' (sections: database, store, index, embedding, search, server, "
-              "performance)");
+              "security, performance)");
 }
 
 TEST(Config, KeyInTheWrongSectionPointsToItsSection) {
@@ -413,7 +413,8 @@ TEST(Config, TlsSectionParsesAndValidates) {
     EXPECT_THAT(Validate(*weird_auth).message(),
                 HasSubstr("security.tls.client_auth: must be one of none, optional, require, got 'maybe'"));
     EXPECT_EQ(ParseError("security:\n  tls:\n    cert: x\n"),
-              "config.yaml:3:5: unknown key 'security.tls.cert' (did you mean 'cert_file'?)");
+              "config.yaml:3:5: unknown key 'security.tls.cert' (keys in 'security.tls': enabled, cert_file, key_file, "
+              "client_ca_file, client_auth, min_version, hsts_max_age, reload_interval)");
 }
 
 TEST(Config, ByteSizesTakeIntegersAndUnits) {
@@ -447,7 +448,7 @@ TEST(Config, DuplicateKeysAreErrors) {
 TEST(Config, DocumentShapeErrors) {
     EXPECT_EQ(ParseError("- store\n- index\n"),
               "config.yaml:1:1: expected a mapping of sections (database, store, index, embedding, search, server, "
-              "performance), found a list");
+              "security, performance), found a list");
     EXPECT_THAT(ParseError("search: {k: 1}\n---\nsearch: {k: 2}\n"),
                 HasSubstr("config.yaml:3:1: the file holds 2 YAML documents"));
     EXPECT_THAT(ParseError("? [a, b]\n: 1\n"), HasSubstr("config.yaml:1:3: keys must be plain names, found a list"));
