@@ -33,6 +33,7 @@ int Run(int argc, char** argv) {
     AddServeCommand(app, global, exit_code);
     AddMigrateCommand(app, global, exit_code);
     AddKeysCommand(app, global, exit_code);
+    AddCheckCommand(app, global, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -102,6 +102,34 @@ std::string CacheIdentity(const StoreLocation& location) {
 
 std::string HostForUrl(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
 
+// security.tls -> the server's TLS options (the values are validated already).
+server::TlsOptions TlsFromConfig(const config::TlsConfig& tls) {
+    server::TlsOptions out;
+    out.enabled = tls.enabled;
+    out.cert_file = tls.cert_file;
+    out.key_file = tls.key_file;
+    out.client_ca_file = tls.client_ca_file;
+    out.client_auth = tls.client_auth == "require"    ? server::TlsClientAuth::kRequire
+                      : tls.client_auth == "optional" ? server::TlsClientAuth::kOptional
+                                                      : server::TlsClientAuth::kNone;
+    out.min_version = tls.min_version;
+    out.hsts_max_age_seconds = tls.hsts_max_age;
+    out.reload_interval_seconds = tls.reload_interval;
+    return out;
+}
+
+// Every TLS reload (SIGHUP or a file change) is logged; a failed one keeps the
+// previous certificate.
+void LogTlsReload(std::string_view cause, const Status& status) {
+    const std::string why(cause == "requested" ? "SIGHUP" : cause);
+    if (status.ok()) {
+        std::fprintf(stderr, "signal-hub: TLS certificate reloaded (%s)\n", why.c_str());
+    } else {
+        std::fprintf(stderr, "signal-hub: TLS certificate reload (%s) failed, keeping the previous one: %s\n",
+                     why.c_str(), status.message().c_str());
+    }
+}
+
 void LogPass(const index::WatchPass& pass) {
     const std::string trigger(index::TriggerName(pass.trigger));
     if (!pass.coverage_note.empty()) std::fprintf(stderr, "signal-hub: watch: %s\n", pass.coverage_note.c_str());
@@ -225,6 +253,8 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         http.session_idle_timeout_seconds = cfg.server.session_timeout;
         http.allowed_origins = cfg.server.allowed_origins;
         http.shutdown_timeout_seconds = cfg.server.shutdown_timeout;
+        http.tls = TlsFromConfig(cfg.security.tls);
+        http.on_tls_reload = LogTlsReload;
         // security.api_keys: the guard authenticates /mcp; failures and refusals go to the audit log.
         std::optional<OpenedKeyStore> keys;
         SH_ASSIGN_OR_RETURN(std::unique_ptr<security::AuditLog> audit, OpenAuditLog(cfg, Clock::Real()));
@@ -256,8 +286,9 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         SH_ASSIGN_OR_RETURN(auto listener,
                             server::HttpServer::Start(http, server, [readable] { return CheckReady(*readable); }));
         // Always printed (also with --quiet): with --port 0 it is the only way to learn the port.
-        std::fprintf(stderr, "signal-hub: serving %s over MCP Streamable HTTP at http://%s:%u/mcp\n",
-                     location.display.c_str(), HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
+        std::fprintf(stderr, "signal-hub: serving %s over MCP Streamable HTTP at %s://%s:%u/mcp\n",
+                     location.display.c_str(), http.tls.enabled ? "https" : "http",
+                     HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
         if (keys && !global.quiet) {
             std::fprintf(stderr, "signal-hub: API keys required (%s)\n", keys->description.c_str());
         }
@@ -265,7 +296,20 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
             std::fprintf(stderr, "signal-hub: rate limiting on (%s backend, fail %s)\n",
                          cfg.security.rate_limiting.backend.c_str(), cfg.security.rate_limiting.fail_mode.c_str());
         }
-        served = server::ServeUntilSignal(*listener);
+        // SIGHUP: the TLS certificate (HttpServer) and the API key file are read again.
+        std::function<void()> on_reload;
+        if (keys && keys->reload) {
+            on_reload = [reload = keys->reload, &global] {
+                const Status s = reload();
+                if (!s.ok()) {
+                    std::fprintf(stderr, "signal-hub: error: API keys not reloaded (the old ones stay): %s\n",
+                                 s.message().c_str());
+                } else if (!global.quiet) {
+                    std::fprintf(stderr, "signal-hub: API keys reloaded\n");
+                }
+            };
+        }
+        served = server::ServeUntilSignal(*listener, on_reload);
         if (served.code() == ErrorCode::kDeadlineExceeded) {
             // Tool handlers still run on abandoned threads and use the store,
             // searcher and server below: end the process without destroying
@@ -300,7 +344,7 @@ void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     cmd->footer(
         "stdio: stdout carries only protocol messages, logs go to stderr; exits when stdin closes.\n"
         "http: prints the address on stderr; SIGTERM or SIGINT drain in-flight requests (server.shutdown_timeout)\n"
-        "and exit 0. Limits and the result cache are set in the performance section of the configuration.\n"
+        "and exit 0. With security.tls.enabled it serves https; SIGHUP reloads the certificate and key. Limits and the result cache are set in the performance section of the configuration.\n"
         "Tools: search_code, find_similar, get_context, explain_code, find_references, index_status.\n"
         "See docs/mcp.md.");
     // The callback owns the option storage (CLI11 writes into it while parsing).

@@ -16,5 +16,6 @@ void AddStatusCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddKeysCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddCheckCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace signalhub::cli

@@ -33,10 +33,15 @@ const std::vector<std::string>& SupportedSections() {
 }
 
 // Sections of the production configuration that this version does not
-// implement yet: rejected with a clear message instead of "unknown key".
+// implement yet (as key paths): rejected with a clear message instead of
+// "unknown key".
 const std::vector<std::string>& FutureSections() {
     static const std::vector<std::string> kSections = {"monitoring"};
     return kSections;
+}
+
+bool IsFutureSection(std::string_view path) {
+    return std::find(FutureSections().begin(), FutureSections().end(), path) != FutureSections().end();
 }
 
 std::string JoinNames(const std::vector<std::string>& names) {
@@ -45,7 +50,15 @@ std::string JoinNames(const std::vector<std::string>& names) {
     return joined;
 }
 
+std::vector<std::string> ChildrenOf(const std::string& prefix);
+
 std::string UnsupportedSectionMessage(const std::string& section) {
+    const std::size_t dot = section.rfind('.');
+    if (dot != std::string::npos) {
+        const std::string parent = section.substr(0, dot);
+        return "section '" + section + "' is not supported by this version of signal-hub (only " +
+               JoinNames(ChildrenOf(parent)) + " in '" + parent + "')";
+    }
     return "section '" + section + "' is not supported by this version of signal-hub (only " +
            JoinNames(SupportedSections()) + ")";
 }
@@ -107,6 +120,14 @@ const std::vector<Field>& Fields() {
         {"performance.caching.backend", [](Config& c) -> FieldRef { return &c.performance.caching.backend; }},
         {"performance.caching.redis_url", [](Config& c) -> FieldRef { return &c.performance.caching.redis_url; }},
         {"performance.caching.ttl", [](Config& c) -> FieldRef { return &c.performance.caching.ttl; }},
+        {"security.tls.enabled", [](Config& c) -> FieldRef { return &c.security.tls.enabled; }},
+        {"security.tls.cert_file", [](Config& c) -> FieldRef { return &c.security.tls.cert_file; }},
+        {"security.tls.key_file", [](Config& c) -> FieldRef { return &c.security.tls.key_file; }},
+        {"security.tls.client_ca_file", [](Config& c) -> FieldRef { return &c.security.tls.client_ca_file; }},
+        {"security.tls.client_auth", [](Config& c) -> FieldRef { return &c.security.tls.client_auth; }},
+        {"security.tls.min_version", [](Config& c) -> FieldRef { return &c.security.tls.min_version; }},
+        {"security.tls.hsts_max_age", [](Config& c) -> FieldRef { return &c.security.tls.hsts_max_age; }},
+        {"security.tls.reload_interval", [](Config& c) -> FieldRef { return &c.security.tls.reload_interval; }},
         {"security.api_keys.enabled", [](Config& c) -> FieldRef { return &c.security.api_keys.enabled; }},
         {"security.api_keys.storage", [](Config& c) -> FieldRef { return &c.security.api_keys.storage; }},
         {"security.api_keys.file", [](Config& c) -> FieldRef { return &c.security.api_keys.file; }},
@@ -528,10 +549,7 @@ class YamlLoader {
                 return Error(key.Mark(),
                              "duplicate key '" + path + "' (first given on line " + std::to_string(pos->second) + ")");
             }
-            if (prefix.empty() &&
-                std::find(FutureSections().begin(), FutureSections().end(), name) != FutureSections().end()) {
-                return Error(key.Mark(), UnsupportedSectionMessage(name));
-            }
+            if (IsFutureSection(path)) return Error(key.Mark(), UnsupportedSectionMessage(path));
             if (const Field* field = FindField(path)) {
                 SH_RETURN_IF_ERROR(SetField(*field, key, value));
             } else if (IsSection(path)) {
@@ -657,9 +675,10 @@ Status CheckOverrideNames(const std::vector<std::string>& names) {
             return InvalidArgument(prefix + "override variables are upper case (did you mean " +
                                    OverrideVariable(path) + "?)");
         }
-        const std::string section = path.substr(0, path.find('.'));
-        if (std::find(FutureSections().begin(), FutureSections().end(), section) != FutureSections().end()) {
-            return InvalidArgument(prefix + UnsupportedSectionMessage(section));
+        for (std::size_t dot = 0; dot != std::string::npos;) {  // each enclosing section, outermost first
+            dot = path.find('.', dot + 1);
+            const std::string section = path.substr(0, dot);
+            if (IsFutureSection(section)) return InvalidArgument(prefix + UnsupportedSectionMessage(section));
         }
         if (IsSection(path)) {
             return InvalidArgument(prefix + "'" + path + "' is a section, not a key; name one of its keys, e.g. " +
@@ -832,6 +851,30 @@ Problems FindProblems(const Config& c) {
     positive_seconds("database.pool_timeout", c.database.pool_timeout, 3600);
     positive_seconds("server.session_timeout", c.server.session_timeout, 30 * 24 * 3600);
     positive_seconds("server.shutdown_timeout", c.server.shutdown_timeout, 3600);
+
+    const TlsConfig& tls = c.security.tls;
+    if (tls.enabled && Trim(tls.cert_file).empty()) {
+        problems.emplace_back("security.tls.cert_file", "is required when security.tls.enabled is true (a PEM file: "
+                                                        "the server certificate, then its intermediates)");
+    }
+    if (tls.enabled && Trim(tls.key_file).empty()) {
+        problems.emplace_back("security.tls.key_file",
+                              "is required when security.tls.enabled is true (the PEM private key of cert_file)");
+    }
+    one_of("security.tls.client_auth", tls.client_auth, {"none", "optional", "require"});
+    if (tls.client_auth != "none" && Trim(tls.client_ca_file).empty()) {
+        problems.emplace_back("security.tls.client_ca_file", "is required when security.tls.client_auth is " +
+                                                                 Quote(tls.client_auth) +
+                                                                 " (the PEM CA certificates client certificates "
+                                                                 "must chain to)");
+    }
+    one_of("security.tls.min_version", tls.min_version, {"1.2", "1.3"});
+    between("security.tls.hsts_max_age", tls.hsts_max_age, 0, 10LL * 365 * 24 * 3600);
+    if (!(tls.reload_interval >= 0) || !(tls.reload_interval <= 86400)) {
+        problems.emplace_back("security.tls.reload_interval",
+                              "must be a number of seconds from 0 (no checks) to 86400, got " +
+                                  std::to_string(tls.reload_interval));
+    }
 
     between("performance.workers", c.performance.workers, 1, 1024);
     between("performance.max_connections", c.performance.max_connections, 1, 1000000);

@@ -113,6 +113,23 @@ struct ServerConfig {
     bool operator==(const ServerConfig&) const = default;
 };
 
+// security.tls: HTTPS for `serve --transport http` (server::TlsOptions). The
+// files are PEM; cert_file holds the server certificate followed by its
+// intermediates. Reloaded on SIGHUP and when the files change.
+struct TlsConfig {
+    bool enabled = false;
+    std::string cert_file{};
+    std::string key_file{};
+    std::string client_ca_file{};          // CA for client certificates (mTLS)
+    std::string client_auth = "none";      // none | optional | require (the last two need client_ca_file)
+    std::string min_version = "1.2";       // 1.2 | 1.3
+    std::int64_t hsts_max_age = 31536000;  // Strict-Transport-Security max-age in seconds; 0 = no header
+    double reload_interval = 60;           // seconds between checks of the files for changes; 0 = off
+
+    bool operator==(const TlsConfig&) const = default;
+};
+
+
 struct CachingConfig {
     bool enabled = true;                          // cache search results
     ByteSize max_memory{256LL * 1000 * 1000};     // memory: LRU bound; redis: Puts stop at this used_memory
@@ -192,6 +209,7 @@ struct ApiKeysConfig {
 };
 
 struct SecurityConfig {
+    TlsConfig tls{};
     ApiKeysConfig api_keys{};
     RateLimitingConfig rate_limiting{};
     // Authentication failures, refusals and key administration as JSON lines:

@@ -359,6 +359,56 @@ TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
               "(only database, store, index, embedding, search, server, performance, security)");
 }
 
+TEST(Config, TlsSectionParsesAndValidates) {
+    Result<Config> parsed = Parse(
+        "security:\n  tls:\n    enabled: true\n    cert_file: /certs/server.crt\n    key_file: /certs/server.key\n"
+        "    client_ca_file: /certs/ca.crt\n    client_auth: require\n    min_version: 1.3\n"
+        "    hsts_max_age: 0\n    reload_interval: 5\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    const TlsConfig& tls = parsed->security.tls;
+    EXPECT_TRUE(tls.enabled);
+    EXPECT_EQ(tls.cert_file, "/certs/server.crt");
+    EXPECT_EQ(tls.key_file, "/certs/server.key");
+    EXPECT_EQ(tls.client_ca_file, "/certs/ca.crt");
+    EXPECT_EQ(tls.client_auth, "require");
+    EXPECT_EQ(tls.min_version, "1.3");
+    EXPECT_EQ(tls.hsts_max_age, 0);
+    EXPECT_DOUBLE_EQ(tls.reload_interval, 5);
+    EXPECT_TRUE(Validate(*parsed).ok()) << Validate(*parsed).ToString();
+
+    Config defaults;
+    EXPECT_FALSE(defaults.security.tls.enabled);
+    EXPECT_EQ(defaults.security.tls.client_auth, "none");
+    EXPECT_EQ(defaults.security.tls.min_version, "1.2");
+    EXPECT_EQ(defaults.security.tls.hsts_max_age, 31536000);
+    EXPECT_DOUBLE_EQ(defaults.security.tls.reload_interval, 60);
+
+    Result<Config> enabled_only = Parse("security:\n  tls: {enabled: true}\n");
+    ASSERT_TRUE(enabled_only.ok());
+    EXPECT_EQ(Validate(*enabled_only).message(),
+              "security.tls.cert_file: is required when security.tls.enabled is true (a PEM file: the server "
+              "certificate, then its intermediates); security.tls.key_file: is required when security.tls.enabled is "
+              "true (the PEM private key of cert_file)");
+
+    Result<Config> bad = Parse(
+        "security:\n  tls:\n    client_auth: optional\n    min_version: \"1.1\"\n    hsts_max_age: -1\n"
+        "    reload_interval: -2\n");
+    ASSERT_TRUE(bad.ok());
+    const std::string message = Validate(*bad).message();
+    EXPECT_THAT(message, HasSubstr("security.tls.client_ca_file: is required when security.tls.client_auth is "
+                                   "'optional'"));
+    EXPECT_THAT(message, HasSubstr("security.tls.min_version: must be one of 1.2, 1.3, got '1.1'"));
+    EXPECT_THAT(message, HasSubstr("security.tls.hsts_max_age: must be between 0 and"));
+    EXPECT_THAT(message, HasSubstr("security.tls.reload_interval: must be a number of seconds from 0"));
+    Result<Config> weird_auth = Parse("security:\n  tls:\n    client_auth: maybe\n");
+    ASSERT_TRUE(weird_auth.ok());
+    EXPECT_THAT(Validate(*weird_auth).message(),
+                HasSubstr("security.tls.client_auth: must be one of none, optional, require, got 'maybe'"));
+    EXPECT_EQ(ParseError("security:\n  tls:\n    cert: x\n"),
+              "config.yaml:3:5: unknown key 'security.tls.cert' (keys in 'security.tls': enabled, cert_file, key_file, "
+              "client_ca_file, client_auth, min_version, hsts_max_age, reload_interval)");
+}
+
 TEST(Config, ByteSizesTakeIntegersAndUnits) {
     const std::vector<std::pair<std::string, std::int64_t>> cases = {
         {"4096", 4096},           {"1KB", 1000},          {"1kb", 1000},           {"64KiB", 65536},
@@ -717,7 +767,7 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 74u);
+    EXPECT_EQ(paths.size(), 82u);
     EXPECT_EQ(paths.front(), "database.type");
     EXPECT_EQ(paths.back(), "security.rate_limiting.limits.anonymous.burst");
 }
@@ -760,6 +810,12 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("security.rate_limiting.backend")] = "redis";
     vars[OverrideVariable("security.rate_limiting.redis_url")] = "redis://:pw@rl:6379/2";
     vars[OverrideVariable("security.rate_limiting.fail_mode")] = "closed";
+    vars[OverrideVariable("security.tls.enabled")] = "true";
+    vars[OverrideVariable("security.tls.cert_file")] = "/c.pem";
+    vars[OverrideVariable("security.tls.key_file")] = "/k.pem";
+    vars[OverrideVariable("security.tls.client_ca_file")] = "/ca.pem";
+    vars[OverrideVariable("security.tls.client_auth")] = "require";
+    vars[OverrideVariable("security.tls.min_version")] = "1.3";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -798,6 +854,14 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.server.allowed_origins, (std::vector<std::string>{"https://a.example", "*"}));
     EXPECT_DOUBLE_EQ(c.server.session_timeout, 8);
     EXPECT_DOUBLE_EQ(c.server.shutdown_timeout, 8);
+    EXPECT_TRUE(c.security.tls.enabled);
+    EXPECT_EQ(c.security.tls.cert_file, "/c.pem");
+    EXPECT_EQ(c.security.tls.key_file, "/k.pem");
+    EXPECT_EQ(c.security.tls.client_ca_file, "/ca.pem");
+    EXPECT_EQ(c.security.tls.client_auth, "require");
+    EXPECT_EQ(c.security.tls.min_version, "1.3");
+    EXPECT_EQ(c.security.tls.hsts_max_age, 8);
+    EXPECT_DOUBLE_EQ(c.security.tls.reload_interval, 8);
     EXPECT_EQ(c.performance.workers, 8);
     EXPECT_EQ(c.performance.max_connections, 8);
     EXPECT_DOUBLE_EQ(c.performance.request_timeout, 8);

@@ -23,11 +23,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "server/http_policy.hpp"
 #include "server/mcp_endpoint.hpp"
 #include "server/mcp_sessions.hpp"
 #include "server/request_guard.hpp"
+#include "server/tls_context.hpp"
 #include "server/worker_pool.hpp"
 
 namespace signalhub::server {
@@ -38,6 +40,7 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 using Json = nlohmann::json;
 using SteadyDuration = std::chrono::steady_clock::duration;
+using TlsContext = net::ssl::context;
 
 std::string_view HttpRouteName(HttpRoute route) {
     switch (route) {
@@ -79,6 +82,9 @@ struct Counters {
     std::atomic<std::uint64_t> requests_in_progress{0};
     std::atomic<std::uint64_t> bytes_received{0};
     std::atomic<std::uint64_t> bytes_sent{0};
+    std::atomic<std::uint64_t> tls_handshakes_failed{0};
+    std::atomic<std::uint64_t> tls_reloads_ok{0};
+    std::atomic<std::uint64_t> tls_reloads_failed{0};
     std::array<std::array<std::atomic<std::uint64_t>, 5>, kHttpRouteCount> responses{};
 
     void CountResponse(HttpRoute route, unsigned status) {
@@ -125,7 +131,10 @@ struct Shared {
                    options.clock ? *options.clock : Clock::Real()),
           endpoint(sessions, [guard = options.guard](const mcp::Caller& caller, const std::string& what) {
               if (guard) guard->Forbidden(caller, what);
-          }) {}
+          }),
+          hsts(options.tls.enabled && options.tls.hsts_max_age_seconds > 0
+                   ? "max-age=" + std::to_string(options.tls.hsts_max_age_seconds)
+                   : std::string()) {}
 
     // The guard's decision; everyone is admitted as Caller{} without one.
     GuardDecision Admit(const HttpRequest& req, const std::string& remote) const {
@@ -153,10 +162,20 @@ struct Shared {
         cv.notify_all();
     }
 
+    std::shared_ptr<TlsContext> CurrentTls() {
+        std::lock_guard<std::mutex> lock(tls_mu);
+        return tls;
+    }
+    void SetTls(std::shared_ptr<TlsContext> context) {
+        std::lock_guard<std::mutex> lock(tls_mu);
+        tls = std::move(context);
+    }
+
     const HttpOptions options;
     const ReadinessCheck ready;
     McpSessions sessions;
     McpEndpoint endpoint;
+    const std::string hsts;  // Strict-Transport-Security value; empty = none
     Counters counters;
     Gate gate;
     std::atomic<bool> shutting_down{false};
@@ -167,6 +186,9 @@ struct Shared {
     std::chrono::steady_clock::time_point shutdown_started;
     std::uint64_t next_connection_id = 0;
     std::unordered_map<std::uint64_t, std::weak_ptr<ConnectionBase>> connections;
+
+    std::mutex tls_mu;                // guards tls
+    std::shared_ptr<TlsContext> tls;  // for new connections (null: plain HTTP)
 };
 
 void AddHeaders(HttpResponse& res, const std::vector<std::pair<std::string, std::string>>& headers) {
@@ -195,7 +217,8 @@ bool IsHttpParseError(const beast::error_code& ec) {
            ec != http::error::partial_message && ec != http::error::end_of_stream;
 }
 
-// Half-closes our side. TLS would send close_notify first (async_shutdown).
+// Half-closes our side (plain TCP; TLS sends close_notify instead, see
+// HttpConnection::GracefulClose).
 void ShutdownSend(beast::tcp_stream& stream) {
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -213,9 +236,15 @@ template <class Stream>
 class HttpConnection final : public ConnectionBase,
                              public SessionStream,
                              public std::enable_shared_from_this<HttpConnection<Stream>> {
+    static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
    public:
-    HttpConnection(Stream&& stream, std::shared_ptr<Shared> shared, WorkerPool& pool)
-        : stream_(std::move(stream)),
+    // `tls` is the context `stream` was made with (TLS only): the connection
+    // keeps it for its lifetime, whatever ReloadTls() installs meanwhile.
+    HttpConnection(Stream&& stream, std::shared_ptr<Shared> shared, WorkerPool& pool,
+                   std::shared_ptr<TlsContext> tls = nullptr)
+        : tls_(std::move(tls)),
+          stream_(std::move(stream)),
           shared_(std::move(shared)),
           pool_(pool),
           read_timer_(stream_.get_executor()),
@@ -237,7 +266,13 @@ class HttpConnection final : public ConnectionBase,
                                                              : a.to_string();
         }
         id_ = shared_->Register(this->weak_from_this());
-        net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->DoRead(); });
+        net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+            if constexpr (kTls) {
+                self->DoHandshake();
+            } else {
+                self->DoRead();
+            }
+        });
     }
 
     void NotifyShutdown() override {
@@ -265,6 +300,31 @@ class HttpConnection final : public ConnectionBase,
 
     const HttpOptions& options() const { return shared_->options; }
     auto& lowest() { return beast::get_lowest_layer(stream_); }
+
+    // ---- TLS handshake ---------------------------------------------------
+
+    void DoHandshake() {
+        if constexpr (kTls) {
+            if (shared_->shutting_down.load()) {
+                Close();
+                return;
+            }
+            handshaking_ = true;
+            lowest().expires_after(Seconds(options().request_timeout_seconds));
+            stream_.async_handshake(net::ssl::stream_base::server,
+                                    [self = this->shared_from_this()](beast::error_code ec) { self->OnHandshake(ec); });
+        }
+    }
+
+    void OnHandshake(beast::error_code ec) {
+        handshaking_ = false;
+        if (ec || closed_) {  // timeout, a refused protocol/cipher/client certificate, or the client left
+            if (ec && !closed_) shared_->counters.tls_handshakes_failed.fetch_add(1);
+            Close();
+            return;
+        }
+        DoRead();
+    }
 
     // ---- reading ---------------------------------------------------------
 
@@ -329,6 +389,10 @@ class HttpConnection final : public ConnectionBase,
         ++read_gen_;
         shared_->counters.bytes_received.fetch_add(bytes);
         if (ec) peer_done_ = true;  // never read again after an error (a read after EOF may never complete)
+        if (kTls && closing_) {  // GracefulClose cancelled this read to send close_notify
+            ContinueTlsClose(ec);
+            return;
+        }
         if (closing_) {  // read_timer_ is the linger deadline now: keep it
             if (peer_done_) {
                 Close();
@@ -550,6 +614,7 @@ class HttpConnection final : public ConnectionBase,
         if (shared_->shutting_down.load() && queue_.size() == 1 && (read_done_ || !PartialRequest()))
             slot.res.keep_alive(false);
         FinalizeResponse(slot.res, slot.cors_origin);
+        if (!shared_->hsts.empty()) slot.res.set(http::field::strict_transport_security, shared_->hsts);
         writing_ = true;
         lowest().expires_after(Seconds(options().request_timeout_seconds));  // a client that stops reading
         http::async_write(stream_, slot.res,
@@ -611,6 +676,7 @@ class HttpConnection final : public ConnectionBase,
         sse_res_->set(http::field::content_type, "text/event-stream");
         sse_res_->set(http::field::cache_control, "no-cache");
         sse_res_->set("X-Accel-Buffering", "no");  // proxies must not buffer the stream
+        if (!shared_->hsts.empty()) sse_res_->set(http::field::strict_transport_security, shared_->hsts);
         sse_res_->keep_alive(false);
         sse_res_->chunked(true);
         FinalizeResponse(*sse_res_, slot.cors_origin);
@@ -697,6 +763,10 @@ class HttpConnection final : public ConnectionBase,
 
     void OnShutdown() {
         if (closing_) return;
+        if (handshaking_) {  // no request yet: nothing to answer
+            Close();
+            return;
+        }
         if (sse_active_) {
             EndSse();
             return;
@@ -721,7 +791,11 @@ class HttpConnection final : public ConnectionBase,
         sse_timer_.cancel();
         EndStreamCount();
         DropQueue();
-        ShutdownSend(stream_);
+        if constexpr (kTls) {
+            TlsGracefulClose();
+            return;
+        }
+        ShutdownSend(lowest());  // plain TCP (the TLS branch returned above)
         if (peer_done_) {  // the client closed its side already: nothing to wait for
             Close();
             return;
@@ -731,6 +805,46 @@ class HttpConnection final : public ConnectionBase,
             if (!ec) self->Close();
         });
         if (!reading_) StartDrain();  // a pending read drains when it completes (OnRead)
+    }
+
+    // TLS: sends close_notify (async_shutdown), which also waits for the
+    // client's close_notify or EOF, bounded by the linger deadline. A read in
+    // progress is cancelled first (an SSL stream runs one read at a time);
+    // its handler continues here (ContinueTlsClose).
+    void TlsGracefulClose() {
+        if (peer_done_) {
+            Close();
+            return;
+        }
+        read_timer_.expires_after(std::min<SteadyDuration>(kLingerTime, Seconds(options().request_timeout_seconds)));
+        read_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+            if (!ec) self->Close();
+        });
+        if (reading_ || draining_) {
+            beast::error_code ignored;
+            lowest().socket().cancel(ignored);
+            return;
+        }
+        StartTlsShutdown();
+    }
+
+    void ContinueTlsClose(beast::error_code ec) {
+        if (closed_) return;
+        if (ec && ec != net::error::operation_aborted) {  // the client is gone
+            Close();
+            return;
+        }
+        if (reading_ || draining_) return;  // the other one completes later
+        StartTlsShutdown();
+    }
+
+    void StartTlsShutdown() {
+        if constexpr (kTls) {
+            if (closed_ || tls_shutdown_started_) return;
+            tls_shutdown_started_ = true;
+            lowest().expires_never();  // read_timer_ is the deadline
+            stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->Close(); });
+        }
     }
 
     void StartDrain() {
@@ -748,6 +862,10 @@ class HttpConnection final : public ConnectionBase,
         drained_ += bytes;
         if (ec) peer_done_ = true;
         shared_->counters.bytes_received.fetch_add(bytes);
+        if (kTls && closing_) {
+            ContinueTlsClose(ec);
+            return;
+        }
         if (ec || closed_ || drained_ > kLingerBytes) {
             Close();  // the client went away (or floods us)
             return;
@@ -777,6 +895,7 @@ class HttpConnection final : public ConnectionBase,
         lowest().socket().close(ec);
     }
 
+    const std::shared_ptr<TlsContext> tls_;  // declared before stream_, which uses it
     Stream stream_;
     const std::shared_ptr<Shared> shared_;
     WorkerPool& pool_;
@@ -799,6 +918,8 @@ class HttpConnection final : public ConnectionBase,
     bool closed_ = false;     // socket closed
     bool draining_ = false;
     bool peer_done_ = false;  // a read failed or hit EOF: the client sends nothing more
+    bool handshaking_ = false;          // TLS handshake in progress
+    bool tls_shutdown_started_ = false; // close_notify sent (or being sent)
     std::size_t drained_ = 0;
     std::array<char, 4096> drain_buffer_{};
     bool sse_active_ = false;
@@ -808,6 +929,7 @@ class HttpConnection final : public ConnectionBase,
 };
 
 using PlainConnection = HttpConnection<beast::tcp_stream>;
+using TlsConnection = HttpConnection<beast::ssl_stream<beast::tcp_stream>>;
 
 // A connection over max_connections: answered 503 and closed, without
 // reading its request (it is drained briefly so the close does not reset it).
@@ -865,7 +987,7 @@ Status ValidateOptions(const HttpOptions& o) {
     if (o.max_sessions < 1) return bad("max_sessions must be at least 1");
     if (!(o.shutdown_timeout_seconds >= 0)) return bad("shutdown_timeout must not be negative");
     if (!(o.sse_keepalive_seconds > 0)) return bad("sse_keepalive must be positive");
-    return Status::Ok();
+    return ValidateTlsOptions(o.tls);
 }
 
 }  // namespace
@@ -879,7 +1001,8 @@ struct HttpServer::Impl {
           ioc(shared->options.io_threads),
           acceptor(net::make_strand(ioc)),
           sweep_timer(acceptor.get_executor()),
-          retry_timer(acceptor.get_executor()) {}
+          retry_timer(acceptor.get_executor()),
+          tls_poll_timer(acceptor.get_executor()) {}
 
     ~Impl() {
         // Wait() joined the threads and closed the gate; the handlers still
@@ -909,10 +1032,57 @@ struct HttpServer::Impl {
         return Status::Ok();
     }
 
+    // Loads the first TLS context (before Listen, so a bad file fails Start).
+    Status LoadTls() {
+        const TlsOptions& tls = shared->options.tls;
+        if (!tls.enabled) return Status::Ok();
+        tls_fingerprint = TlsFilesFingerprint(tls);
+        SH_ASSIGN_OR_RETURN(std::shared_ptr<TlsContext> context, BuildServerTlsContext(tls));
+        shared->SetTls(std::move(context));
+        return Status::Ok();
+    }
+
+    Status ReloadTls(std::string_view cause) {
+        const HttpOptions& o = shared->options;
+        if (!o.tls.enabled) return FailedPrecondition("TLS is not enabled: there is no certificate to reload");
+        Status status;
+        {
+            std::lock_guard<std::mutex> lock(reload_mu);
+            Result<std::shared_ptr<TlsContext>> context = BuildServerTlsContext(o.tls);
+            if (context.ok()) {
+                shared->SetTls(std::move(*context));
+                shared->counters.tls_reloads_ok.fetch_add(1);
+            } else {
+                status = context.status();
+                shared->counters.tls_reloads_failed.fetch_add(1);
+            }
+        }
+        if (o.on_tls_reload) o.on_tls_reload(cause, status);
+        return status;
+    }
+
+    // Polls the TLS files (on the acceptor's strand) and reloads when their
+    // fingerprint changes. A failed reload is retried at the next change.
+    void ArmTlsPoll() {
+        const TlsOptions& tls = shared->options.tls;
+        if (!tls.enabled || !(tls.reload_interval_seconds > 0)) return;
+        tls_poll_timer.expires_after(Seconds(tls.reload_interval_seconds));
+        tls_poll_timer.async_wait([this](beast::error_code ec) {
+            if (ec || shared->shutting_down.load()) return;
+            std::string fingerprint = TlsFilesFingerprint(shared->options.tls);
+            if (fingerprint != tls_fingerprint) {
+                tls_fingerprint = std::move(fingerprint);
+                (void)ReloadTls("file change");  // reported through on_tls_reload
+            }
+            ArmTlsPoll();
+        });
+    }
+
     void Run() {
         net::dispatch(acceptor.get_executor(), [this] {
             DoAccept();
             ArmSweep();
+            ArmTlsPoll();
         });
         const int n = shared->options.io_threads;
         io_threads.reserve(static_cast<std::size_t>(n));
@@ -935,9 +1105,10 @@ struct HttpServer::Impl {
             return;
         }
         Counters& c = shared->counters;
+        std::shared_ptr<TlsContext> tls = shared->CurrentTls();
         if (c.connections_active.load() >= static_cast<std::uint64_t>(shared->options.max_connections)) {
             c.connections_refused.fetch_add(1);
-            if (shared->refusing.load() < kMaxRefusing) {
+            if (!tls && shared->refusing.load() < kMaxRefusing) {
                 std::make_shared<Refusal>(std::move(socket), shared)->Start();
             } else {
                 beast::error_code ignored;
@@ -945,7 +1116,12 @@ struct HttpServer::Impl {
             }
         } else {
             c.connections_accepted.fetch_add(1);
-            std::make_shared<PlainConnection>(beast::tcp_stream(std::move(socket)), shared, pool)->Start();
+            if (tls) {
+                beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
+                std::make_shared<TlsConnection>(std::move(stream), shared, pool, std::move(tls))->Start();
+            } else {
+                std::make_shared<PlainConnection>(beast::tcp_stream(std::move(socket)), shared, pool)->Start();
+            }
         }
         DoAccept();
     }
@@ -974,6 +1150,7 @@ struct HttpServer::Impl {
             acceptor.close(ec);
             sweep_timer.cancel();
             retry_timer.cancel();
+            tls_poll_timer.cancel();
         });
         for (const auto& w : connections) {
             if (auto c = w.lock()) c->NotifyShutdown();
@@ -1025,6 +1202,9 @@ struct HttpServer::Impl {
     tcp::acceptor acceptor;
     net::steady_timer sweep_timer;  // session expiry
     net::steady_timer retry_timer;  // accept errors
+    net::steady_timer tls_poll_timer;  // TLS file changes
+    std::string tls_fingerprint;       // of the files last loaded (only on the acceptor's strand after Start)
+    std::mutex reload_mu;              // one TLS reload at a time
     // Keeps the io threads running while connections only wait for workers.
     net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
     std::vector<std::thread> io_threads;
@@ -1046,6 +1226,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpOptions options, const
                                                       ReadinessCheck ready) {
     SH_RETURN_IF_ERROR(ValidateOptions(options));
     auto impl = std::make_unique<Impl>(std::move(options), mcp, std::move(ready));
+    SH_RETURN_IF_ERROR(impl->LoadTls());
     SH_RETURN_IF_ERROR(impl->Listen());
     impl->Run();
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
@@ -1056,6 +1237,10 @@ std::uint16_t HttpServer::port() const { return impl_->port; }
 void HttpServer::Shutdown() { impl_->Shutdown(); }
 
 Status HttpServer::Wait() { return impl_->Wait(); }
+
+Status HttpServer::ReloadTls() { return impl_->ReloadTls("requested"); }
+
+bool HttpServer::tls_enabled() const { return impl_->shared->options.tls.enabled; }
 
 HttpStats HttpServer::stats() const {
     const Shared& s = *impl_->shared;
@@ -1074,11 +1259,31 @@ HttpStats HttpServer::stats() const {
     out.sessions_deleted = s.sessions.deleted();
     out.bytes_received = c.bytes_received.load();
     out.bytes_sent = c.bytes_sent.load();
+    out.tls_handshakes_failed = c.tls_handshakes_failed.load();
+    out.tls_reloads_ok = c.tls_reloads_ok.load();
+    out.tls_reloads_failed = c.tls_reloads_failed.load();
     return out;
 }
 
-Status ServeUntilSignal(HttpServer& server) {
+namespace {
+
+// SIGHUP: reload, then wait for the next one.
+void AwaitHangup(net::signal_set& hangup, HttpServer& server, const std::function<void()>& on_reload,
+                 bool tls_enabled) {
+    hangup.async_wait([&hangup, &server, &on_reload, tls_enabled](const beast::error_code& ec, int) {
+        if (ec) return;
+        if (tls_enabled) (void)server.ReloadTls();  // the outcome goes to HttpOptions::on_tls_reload
+        if (on_reload) on_reload();
+        AwaitHangup(hangup, server, on_reload, tls_enabled);
+    });
+}
+
+}  // namespace
+
+Status ServeUntilSignal(HttpServer& server, std::function<void()> on_reload) {
     net::io_context ioc;
+    net::signal_set hangup(ioc, SIGHUP);
+    AwaitHangup(hangup, server, on_reload, server.tls_enabled());
     net::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&server, &signals](const beast::error_code& ec, int) {
         if (ec) return;
@@ -1092,6 +1297,7 @@ Status ServeUntilSignal(HttpServer& server) {
     Status status = server.Wait();
     beast::error_code ec;
     signals.cancel(ec);
+    hangup.cancel(ec);
     ioc.stop();
     signal_thread.join();
     return status;

@@ -1,6 +1,7 @@
 #pragma once
 // Streamable HTTP transport for MCP (protocol 2025-03-26 / 2025-06-18) over
-// plain HTTP/1.1 (Boost.Beast), plus the Kubernetes probes.
+// HTTP/1.1 (Boost.Beast), plain or over TLS (OpenSSL), plus the Kubernetes
+// probes.
 //
 //   POST/GET/DELETE /mcp   MCP (see server/mcp_endpoint.hpp for the statuses)
 //   GET /health            200 {"status":"ok"} while the process serves (no store access)
@@ -33,6 +34,15 @@
 // saying how much. Abandoned tool handlers keep running on detached threads, so
 // after such a Wait() the process should exit rather than destroy the
 // mcp::Server and the store its tools use.
+//
+// TLS (options.tls.enabled): TLS 1.2 (ECDHE with AES-GCM or ChaCha20-Poly1305
+// only) and 1.3, server cipher preference, no compression, no renegotiation,
+// session tickets on. The handshake must finish within request_timeout. Every
+// response carries Strict-Transport-Security unless hsts_max_age_seconds is 0.
+// Closing sends close_notify (waiting at most 2 s for the client's). Clients
+// over max_connections are closed without a handshake (no 503). Certificates
+// are reloaded by ReloadTls() and, when reload_interval_seconds > 0, when the
+// files change; established connections keep the context they started with.
 
 #include <array>
 #include <cstddef>
@@ -48,6 +58,19 @@
 #include "mcp/server.hpp"
 
 namespace signalhub::server {
+
+enum class TlsClientAuth { kNone, kOptional, kRequire };
+
+struct TlsOptions {
+    bool enabled = false;
+    std::string cert_file;       // PEM: the server certificate, then its intermediates
+    std::string key_file;        // PEM private key (unencrypted) matching cert_file
+    std::string client_ca_file;  // PEM CA certificates client certificates must chain to (mTLS)
+    TlsClientAuth client_auth = TlsClientAuth::kNone;  // optional/require need client_ca_file
+    std::string min_version = "1.2";          // "1.2" or "1.3"; older versions are never offered
+    std::int64_t hsts_max_age_seconds = 31536000;  // Strict-Transport-Security max-age; 0 = no header
+    double reload_interval_seconds = 60;      // poll the files for changes (symlink swaps too); 0 = off
+};
 
 class RequestGuard;  // server/request_guard.hpp
 
@@ -67,6 +90,12 @@ struct HttpOptions {
     const Clock* clock = nullptr;          // session expiry; null = Clock::Real(). Must outlive the server.
     // Authentication and rate limiting of /mcp (request_guard.hpp); null = every request admitted.
     std::shared_ptr<RequestGuard> guard;
+    TlsOptions tls{};
+    // Told the outcome of every TLS reload (ReloadTls(), SIGHUP in
+    // ServeUntilSignal, file change), with its cause ("requested", "file
+    // change"). Runs on the reloading thread (an I/O thread for file changes);
+    // must not block. Optional.
+    std::function<void(std::string_view cause, const Status& status)> on_tls_reload;
 };
 
 // OK = ready; otherwise its message is the 503 reason. Runs on a worker thread,
@@ -93,6 +122,9 @@ struct HttpStats {
     std::uint64_t sessions_deleted = 0;
     std::uint64_t bytes_received = 0;
     std::uint64_t bytes_sent = 0;
+    std::uint64_t tls_handshakes_failed = 0;  // includes handshake timeouts and refused client certificates
+    std::uint64_t tls_reloads_ok = 0;         // certificate reloads that took effect
+    std::uint64_t tls_reloads_failed = 0;     // reloads that kept the previous certificate
 
     std::uint64_t Responses(HttpRoute route, int status_class) const {
         return responses[static_cast<std::size_t>(route)][static_cast<std::size_t>(status_class - 1)];
@@ -101,7 +133,10 @@ struct HttpStats {
 
 class HttpServer {
    public:
-    // Validates the options (InvalidArgument), binds and listens (Unavailable:
+    // Validates the options (InvalidArgument), loads the TLS files when TLS is
+    // on (FailedPrecondition naming a file that cannot be read, InvalidArgument
+    // naming a file that is not PEM, a key that does not match the certificate,
+    // a bad CA file), binds and listens (Unavailable:
     // "cannot listen on 127.0.0.1:8080: address in use"), starts the threads.
     // Borrows `mcp`, which must be fully set up and outlive the server.
     static Result<std::unique_ptr<HttpServer>> Start(HttpOptions options, const mcp::Server& mcp,
@@ -123,6 +158,12 @@ class HttpServer {
     Status Wait();
     // Thread-safe.
     HttpStats stats() const;
+    // Builds a new TLS context from options.tls's files. OK: connections
+    // accepted from now on use it (established ones keep theirs). Otherwise
+    // the current context stays and the error (as from Start) is returned.
+    // FailedPrecondition when TLS is off. Thread-safe; reloads are serialised.
+    Status ReloadTls();
+    bool tls_enabled() const;
 
    private:
     struct Impl;
@@ -133,6 +174,9 @@ class HttpServer {
 // Blocks until SIGTERM or SIGINT (or until something else calls Shutdown()),
 // then shuts the server down and returns Wait()'s status. A second signal
 // during the drain gets the default action (the process ends at once).
-Status ServeUntilSignal(HttpServer& server);
+// SIGHUP does not stop the server: it reloads the TLS certificate (when TLS is
+// on; the outcome goes to HttpOptions::on_tls_reload), then calls `on_reload`
+// (if set) on the signal thread.
+Status ServeUntilSignal(HttpServer& server, std::function<void()> on_reload = {});
 
 }  // namespace signalhub::server

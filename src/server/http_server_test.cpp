@@ -18,10 +18,19 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <csignal>
+#include <filesystem>
+#include <unistd.h>
 
 #include "server/http_policy.hpp"
 #include "server/mcp_endpoint.hpp"
+#include "tests/support/test_pki.hpp"
 
 namespace signalhub::server {
 namespace {
@@ -1004,6 +1013,479 @@ TEST(HttpServerStart, ReportsBadOptionsAndBusyPorts) {
     EXPECT_EQ(b.status().code(), ErrorCode::kUnavailable);
     EXPECT_EQ(b.status().message(), "cannot listen on 127.0.0.1:" + std::to_string(second.port) + ": address in use");
 
+}
+
+// ---------------------------------------------------------------------------
+// TLS. Certificates come from a throw-away CA (tests/support/test_pki.hpp),
+// written to a temporary directory.
+
+namespace ssl = net::ssl;
+namespace fs = std::filesystem;
+
+class TempDir {
+   public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "sh-tls-test.XXXXXX").string();
+        path_ = ::mkdtemp(pattern.data()) ? pattern : std::string();
+        EXPECT_FALSE(path_.empty());
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+    const std::string& path() const { return path_; }
+
+   private:
+    std::string path_;
+};
+
+// A blocking TLS client (the same shape as Client), verifying the server
+// against `ca_file` and the host name 127.0.0.1.
+class TlsClient {
+   public:
+    TlsClient(std::uint16_t port, const std::string& ca_file, const testing::IssuedCert* client_cert = nullptr,
+              int max_version = 0)
+        : port_(port), ctx_(ssl::context::tls_client) {
+        ctx_.load_verify_file(ca_file);
+        ctx_.set_verify_mode(ssl::verify_peer);
+        if (client_cert) {
+            ctx_.use_certificate(net::buffer(client_cert->cert_pem), ssl::context::pem);
+            ctx_.use_private_key(net::buffer(client_cert->key_pem), ssl::context::pem);
+        }
+        if (max_version) SSL_CTX_set_max_proto_version(ctx_.native_handle(), max_version);
+        stream_.emplace(ioc_, ctx_);
+        stream_->set_verify_callback(ssl::host_name_verification("127.0.0.1"));
+    }
+
+    // TCP connect + handshake.
+    beast::error_code Connect() {
+        beast::error_code result = net::error::in_progress;
+        auto& lowest = beast::get_lowest_layer(*stream_);
+        lowest.expires_after(kLimit);
+        lowest.async_connect(tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), port_),
+                             [&](beast::error_code ec) { result = ec; });
+        Run();
+        if (result) return result;
+        result = net::error::in_progress;
+        lowest.expires_after(kLimit);
+        stream_->async_handshake(ssl::stream_base::client, [&](beast::error_code ec) { result = ec; });
+        Run();
+        return result;
+    }
+
+    // Send + Read; the transport error, if any.
+    beast::error_code Exchange(HttpRequest req, Response& res) {
+        req.prepare_payload();
+        beast::error_code result = net::error::in_progress;
+        beast::get_lowest_layer(*stream_).expires_after(kLimit);
+        http::async_write(*stream_, req, [&](beast::error_code ec, std::size_t) { result = ec; });
+        Run();
+        if (result) return result;
+        res = {};
+        result = net::error::in_progress;
+        http::async_read(*stream_, buffer_, res, [&](beast::error_code ec, std::size_t) { result = ec; });
+        Run();
+        return result;
+    }
+
+    Response Get(const std::string& target) {
+        Response res;
+        beast::error_code ec = Exchange(server::Get(target), res);
+        EXPECT_FALSE(ec) << ec.message();
+        return res;
+    }
+
+    // The serial number of the certificate the server presented.
+    long PeerSerial() {
+        X509* cert = SSL_get1_peer_certificate(stream_->native_handle());
+        if (!cert) return -1;
+        const long serial = ASN1_INTEGER_get(X509_get_serialNumber(cert));
+        X509_free(cert);
+        return serial;
+    }
+
+    // Reads until the server ends the connection: true for a clean TLS close
+    // (close_notify: eof), false for a timeout or any other error.
+    bool WaitCloseNotify() {
+        for (;;) {
+            beast::error_code result = net::error::in_progress;
+            std::array<char, 1024> scratch{};
+            beast::get_lowest_layer(*stream_).expires_after(kLimit);
+            stream_->async_read_some(net::buffer(scratch), [&](beast::error_code ec, std::size_t) { result = ec; });
+            Run();
+            if (result == net::error::eof) return true;
+            if (result) {
+                ADD_FAILURE() << "expected close_notify, got: " << result.message();
+                return false;
+            }
+        }
+    }
+
+   private:
+    void Run() {
+        ioc_.restart();
+        ioc_.run();
+    }
+
+    std::uint16_t port_;
+    net::io_context ioc_;
+    ssl::context ctx_;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> stream_;
+    beast::flat_buffer buffer_;
+};
+
+class HttpsServerTest : public HttpServerTest {
+   protected:
+    // Writes a server certificate issued by pki_ to cert.pem/key.pem and returns TLS options using them.
+    HttpOptions TlsOptionsFor(long serial) {
+        testing::IssuedCert cert = pki_.IssueServer("signal-hub test server", serial);
+        testing::WriteTextFile(dir_ / "cert.pem", cert.cert_pem);
+        testing::WriteTextFile(dir_ / "key.pem", cert.key_pem);
+        testing::WriteTextFile(dir_ / "ca.pem", pki_.ca_pem());
+        HttpOptions o;
+        o.tls.enabled = true;
+        o.tls.cert_file = dir_ / "cert.pem";
+        o.tls.key_file = dir_ / "key.pem";
+        o.tls.reload_interval_seconds = 0;
+        return o;
+    }
+
+    std::string ca_file() const { return dir_ / "ca.pem"; }
+
+    std::unique_ptr<TlsClient> TlsConnected(const testing::IssuedCert* client_cert = nullptr) {
+        auto c = std::make_unique<TlsClient>(port(), ca_file(), client_cert);
+        beast::error_code ec = c->Connect();
+        EXPECT_FALSE(ec) << ec.message();
+        return c;
+    }
+
+    TempDir dir_;
+    testing::TestPki pki_;
+};
+
+TEST_F(HttpsServerTest, HttpsRequestsWorkAndCarryHsts) {
+    StartServer(TlsOptionsFor(101));
+    auto c = TlsConnected();
+    EXPECT_EQ(c->PeerSerial(), 101);
+    Response health = c->Get("/health");
+    EXPECT_EQ(health.result_int(), 200);
+    EXPECT_EQ(Body(health)["status"], "ok");
+    EXPECT_EQ(Header(health, "Strict-Transport-Security"), "max-age=31536000");
+    Response missing = c->Get("/nowhere");  // errors too, on the same keep-alive connection
+    EXPECT_EQ(missing.result_int(), 404);
+    EXPECT_EQ(Header(missing, "Strict-Transport-Security"), "max-age=31536000");
+    // MCP over TLS.
+    Response init;
+    ASSERT_FALSE(c->Exchange(McpPost(Rpc(1, "initialize", {{"protocolVersion", "2025-06-18"}})), init));
+    EXPECT_EQ(init.result_int(), 200) << init.body();
+    EXPECT_FALSE(Header(init, kSessionHeader).empty());
+}
+
+TEST_F(HttpsServerTest, HstsMaxAgeZeroSendsNoHeaderAndPlainHttpSendsNone) {
+    HttpOptions o = TlsOptionsFor(102);
+    o.tls.hsts_max_age_seconds = 0;
+    StartServer(o);
+    auto c = TlsConnected();
+    Response health = c->Get("/health");
+    EXPECT_EQ(health.result_int(), 200);
+    EXPECT_EQ(health.find(http::field::strict_transport_security), health.end());
+
+    TearDown();
+    StartServer();  // plain HTTP as before
+    auto p = Connected();
+    Response plain = p->Exchange(Get("/health"));
+    EXPECT_EQ(plain.result_int(), 200);
+    EXPECT_EQ(plain.find(http::field::strict_transport_security), plain.end());
+}
+
+TEST_F(HttpsServerTest, PlaintextAndUntrustingClientsFailTheHandshake) {
+    StartServer(TlsOptionsFor(103));
+    // A plain HTTP request to the TLS port gets no HTTP response.
+    Client plain(port());
+    ASSERT_FALSE(plain.Connect());
+    ASSERT_FALSE(plain.SendRaw(Wire(Get("/health"))));
+    Response res;
+    EXPECT_TRUE(plain.Read(res));
+    // A client trusting another CA refuses the server.
+    testing::TestPki other("Another CA");
+    testing::WriteTextFile(dir_ / "other-ca.pem", other.ca_pem());
+    TlsClient stranger(port(), dir_ / "other-ca.pem");
+    EXPECT_TRUE(stranger.Connect());
+    // A client that allows at most TLS 1.2 still gets in; min_version 1.3 refuses it.
+    TlsClient tls12(port(), ca_file(), nullptr, TLS1_2_VERSION);
+    ASSERT_FALSE(tls12.Connect());
+    EXPECT_EQ(tls12.Get("/health").result_int(), 200);
+    EXPECT_TRUE(Eventually([&] { return server_->stats().tls_handshakes_failed >= 2; }));
+
+    TearDown();
+    HttpOptions o = TlsOptionsFor(104);
+    o.tls.min_version = "1.3";
+    StartServer(o);
+    TlsClient old(port(), ca_file(), nullptr, TLS1_2_VERSION);
+    EXPECT_TRUE(old.Connect());
+    TlsClient modern(port(), ca_file());
+    ASSERT_FALSE(modern.Connect());
+    EXPECT_EQ(modern.Get("/health").result_int(), 200);
+}
+
+TEST_F(HttpsServerTest, HandshakesMustFinishWithinTheRequestTimeout) {
+    HttpOptions o = TlsOptionsFor(105);
+    o.request_timeout_seconds = 0.2;
+    StartServer(o);
+    Client silent(port());  // connects, never says hello
+    ASSERT_FALSE(silent.Connect());
+    EXPECT_TRUE(silent.WaitClosed());
+    EXPECT_TRUE(Eventually([&] { return server_->stats().tls_handshakes_failed == 1; }));
+}
+
+TEST_F(HttpsServerTest, RequiredClientCertificatesMustChainToTheClientCa) {
+    HttpOptions o = TlsOptionsFor(106);
+    o.tls.client_auth = TlsClientAuth::kRequire;
+    o.tls.client_ca_file = ca_file();
+    StartServer(o);
+
+    // No certificate: refused (under TLS 1.3 the refusal may arrive after the
+    // client's side of the handshake, so the exchange fails at the latest).
+    {
+        TlsClient anonymous(port(), ca_file());
+        beast::error_code ec = anonymous.Connect();
+        Response res;
+        if (!ec) ec = anonymous.Exchange(Get("/health"), res);
+        EXPECT_TRUE(ec) << "a client without a certificate got: " << res.result_int();
+    }
+    // A certificate from another CA: refused.
+    {
+        testing::TestPki other("Another CA");
+        testing::IssuedCert stranger_cert = other.IssueClient("stranger", 7);
+        TlsClient stranger(port(), ca_file(), &stranger_cert);
+        beast::error_code ec = stranger.Connect();
+        Response res;
+        if (!ec) ec = stranger.Exchange(Get("/health"), res);
+        EXPECT_TRUE(ec) << "a client with a foreign certificate got: " << res.result_int();
+    }
+    // A certificate issued by the client CA: accepted.
+    testing::IssuedCert client_cert = pki_.IssueClient("trusted client", 8);
+    auto trusted = TlsConnected(&client_cert);
+    EXPECT_EQ(trusted->Get("/health").result_int(), 200);
+    EXPECT_GE(server_->stats().tls_handshakes_failed, 2u);
+}
+
+TEST_F(HttpsServerTest, OptionalClientCertificatesAdmitAnonymousClients) {
+    HttpOptions o = TlsOptionsFor(107);
+    o.tls.client_auth = TlsClientAuth::kOptional;
+    o.tls.client_ca_file = ca_file();
+    StartServer(o);
+    auto anonymous = TlsConnected();
+    EXPECT_EQ(anonymous->Get("/health").result_int(), 200);
+    testing::IssuedCert client_cert = pki_.IssueClient("trusted client", 9);
+    auto trusted = TlsConnected(&client_cert);
+    EXPECT_EQ(trusted->Get("/health").result_int(), 200);
+}
+
+TEST_F(HttpsServerTest, StartNamesTheFileThatIsWrong) {
+    mcp::Server mcp(mcp::ServerInfo{});
+    auto start_error = [&](const HttpOptions& o) {
+        HttpOptions copy = o;
+        copy.port = 0;
+        auto r = HttpServer::Start(copy, mcp, nullptr);
+        EXPECT_FALSE(r.ok());
+        return r.ok() ? Status::Ok() : r.status();
+    };
+    const HttpOptions good = TlsOptionsFor(108);
+
+    // The key of another certificate.
+    testing::IssuedCert other = pki_.IssueServer("other", 109);
+    testing::WriteTextFile(dir_ / "other-key.pem", other.key_pem);
+    HttpOptions mismatched = good;
+    mismatched.tls.key_file = dir_ / "other-key.pem";
+    Status s = start_error(mismatched);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("tls.key_file '" + mismatched.tls.key_file + "' does not match the certificate"),
+              std::string::npos)
+        << s.message();
+
+    HttpOptions missing = good;
+    missing.tls.cert_file = dir_ / "absent.pem";
+    s = start_error(missing);
+    EXPECT_EQ(s.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(s.message().find("tls.cert_file '" + missing.tls.cert_file + "' cannot be read"), std::string::npos)
+        << s.message();
+
+    testing::WriteTextFile(dir_ / "garbage.pem", "this is not PEM\n");
+    HttpOptions not_pem = good;
+    not_pem.tls.cert_file = dir_ / "garbage.pem";
+    s = start_error(not_pem);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("tls.cert_file '" + not_pem.tls.cert_file + "' is not a PEM certificate chain"),
+              std::string::npos)
+        << s.message();
+
+    HttpOptions key_not_pem = good;
+    key_not_pem.tls.key_file = dir_ / "garbage.pem";
+    s = start_error(key_not_pem);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("tls.key_file '" + key_not_pem.tls.key_file + "'"), std::string::npos) << s.message();
+
+    HttpOptions bad_ca = good;
+    bad_ca.tls.client_auth = TlsClientAuth::kRequire;
+    bad_ca.tls.client_ca_file = dir_ / "garbage.pem";
+    s = start_error(bad_ca);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("tls.client_ca_file '" + bad_ca.tls.client_ca_file + "'"), std::string::npos)
+        << s.message();
+
+    HttpOptions no_ca = good;
+    no_ca.tls.client_auth = TlsClientAuth::kOptional;
+    s = start_error(no_ca);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("tls.client_ca_file is required"), std::string::npos) << s.message();
+
+    HttpOptions old = good;
+    old.tls.min_version = "1.1";
+    s = start_error(old);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("tls.min_version"), std::string::npos) << s.message();
+
+    HttpOptions no_key = good;
+    no_key.tls.key_file.clear();
+    s = start_error(no_key);
+    EXPECT_NE(s.message().find("tls.key_file is required"), std::string::npos) << s.message();
+}
+
+TEST_F(HttpsServerTest, ReloadServesTheNewCertificateToNewConnectionsOnly) {
+    std::vector<std::pair<std::string, std::string>> reloads;  // cause, status
+    std::mutex reloads_mu;
+    HttpOptions o = TlsOptionsFor(201);
+    o.on_tls_reload = [&](std::string_view cause, const Status& status) {
+        std::lock_guard<std::mutex> lock(reloads_mu);
+        reloads.emplace_back(std::string(cause), status.ToString());
+    };
+    StartServer(o);
+    auto old_connection = TlsConnected();
+    EXPECT_EQ(old_connection->PeerSerial(), 201);
+    EXPECT_EQ(old_connection->Get("/health").result_int(), 200);
+
+    // A new certificate and key, then ReloadTls().
+    testing::IssuedCert next = pki_.IssueServer("signal-hub test server", 202);
+    testing::WriteTextFile(dir_ / "cert.pem", next.cert_pem);
+    testing::WriteTextFile(dir_ / "key.pem", next.key_pem);
+    ASSERT_TRUE(server_->ReloadTls().ok());
+    EXPECT_EQ(server_->stats().tls_reloads_ok, 1u);
+
+    auto new_connection = TlsConnected();
+    EXPECT_EQ(new_connection->PeerSerial(), 202);
+    EXPECT_EQ(new_connection->Get("/health").result_int(), 200);
+    // The connection opened before the reload still works.
+    EXPECT_EQ(old_connection->Get("/health").result_int(), 200);
+    EXPECT_EQ(old_connection->Get("/health").result_int(), 200);
+
+    // A half-written pair (new certificate, old key) is refused and the
+    // current certificate stays.
+    testing::IssuedCert broken = pki_.IssueServer("signal-hub test server", 203);
+    testing::WriteTextFile(dir_ / "cert.pem", broken.cert_pem);
+    Status failed = server_->ReloadTls();
+    EXPECT_EQ(failed.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(failed.message().find("does not match"), std::string::npos) << failed.message();
+    HttpStats stats = server_->stats();
+    EXPECT_EQ(stats.tls_reloads_ok, 1u);
+    EXPECT_EQ(stats.tls_reloads_failed, 1u);
+    auto after_failure = TlsConnected();
+    EXPECT_EQ(after_failure->PeerSerial(), 202);
+    EXPECT_EQ(after_failure->Get("/health").result_int(), 200);
+    EXPECT_EQ(old_connection->Get("/health").result_int(), 200);
+
+    std::lock_guard<std::mutex> lock(reloads_mu);
+    ASSERT_EQ(reloads.size(), 2u);
+    EXPECT_EQ(reloads[0].first, "requested");
+    EXPECT_EQ(reloads[0].second, "OK");
+    EXPECT_NE(reloads[1].second.find("does not match"), std::string::npos);
+}
+
+TEST_F(HttpsServerTest, ChangedFilesAreReloadedIncludingSymlinkSwaps) {
+    // The layout of a Kubernetes Secret volume: cert.pem -> ..data/cert.pem,
+    // ..data -> ..2026_v1; an update writes ..2026_v2 and renames a new
+    // ..data symlink over the old one.
+    const std::string secret = dir_ / "secret";
+    fs::create_directories(secret + "/..v1");
+    testing::IssuedCert first = pki_.IssueServer("signal-hub test server", 301);
+    testing::WriteTextFile(secret + "/..v1/cert.pem", first.cert_pem);
+    testing::WriteTextFile(secret + "/..v1/key.pem", first.key_pem);
+    testing::WriteTextFile(ca_file(), pki_.ca_pem());
+    fs::create_directory_symlink("..v1", secret + "/..data");
+    fs::create_symlink("..data/cert.pem", secret + "/cert.pem");
+    fs::create_symlink("..data/key.pem", secret + "/key.pem");
+
+    HttpOptions o;
+    o.tls.enabled = true;
+    o.tls.cert_file = secret + "/cert.pem";
+    o.tls.key_file = secret + "/key.pem";
+    o.tls.reload_interval_seconds = 0.02;
+    StartServer(o);
+    auto old_connection = TlsConnected();
+    EXPECT_EQ(old_connection->PeerSerial(), 301);
+
+    fs::create_directories(secret + "/..v2");
+    testing::IssuedCert second = pki_.IssueServer("signal-hub test server", 302);
+    testing::WriteTextFile(secret + "/..v2/cert.pem", second.cert_pem);
+    testing::WriteTextFile(secret + "/..v2/key.pem", second.key_pem);
+    fs::create_directory_symlink("..v2", secret + "/..data_tmp");
+    fs::rename(secret + "/..data_tmp", secret + "/..data");  // the atomic swap
+    ASSERT_TRUE(Eventually([&] { return server_->stats().tls_reloads_ok == 1; }));
+    EXPECT_EQ(server_->stats().tls_reloads_failed, 0u);
+
+    auto new_connection = TlsConnected();
+    EXPECT_EQ(new_connection->PeerSerial(), 302);
+    EXPECT_EQ(new_connection->Get("/health").result_int(), 200);
+    EXPECT_EQ(old_connection->Get("/health").result_int(), 200);
+}
+
+TEST_F(HttpsServerTest, ReloadWithoutTlsIsAFailedPrecondition) {
+    StartServer();
+    EXPECT_FALSE(server_->tls_enabled());
+    EXPECT_EQ(server_->ReloadTls().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(HttpsServerTest, ShutdownClosesTlsConnectionsWithCloseNotify) {
+    StartServer(TlsOptionsFor(401));
+    auto idle = TlsConnected();
+    EXPECT_EQ(idle->Get("/health").result_int(), 200);
+    auto closing = TlsConnected();
+    HttpRequest last = Get("/health");
+    last.keep_alive(false);
+    Response res;
+    ASSERT_FALSE(closing->Exchange(last, res));
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_TRUE(closing->WaitCloseNotify());  // Connection: close ends with close_notify
+    server_->Shutdown();
+    EXPECT_TRUE(idle->WaitCloseNotify());     // so does the drain
+    EXPECT_TRUE(server_->Wait().ok());
+}
+
+TEST_F(HttpsServerTest, SighupReloadsTlsAndCallsOnReloadWithoutStopping) {
+    StartServer(TlsOptionsFor(501));
+    std::atomic<int> reloaded{0};
+    Status result = Internal("not returned");
+    // The signal set may not be installed yet when the thread starts: SIGHUP
+    // is repeated until it is handled, and ignored (not fatal) until then.
+    // (Set before the thread starts, so it never replaces asio's handler.)
+    std::signal(SIGHUP, SIG_IGN);
+    std::thread serving([&] { result = ServeUntilSignal(*server_, [&] { reloaded.fetch_add(1); }); });
+    testing::IssuedCert next = pki_.IssueServer("signal-hub test server", 502);
+    testing::WriteTextFile(dir_ / "cert.pem", next.cert_pem);
+    testing::WriteTextFile(dir_ / "key.pem", next.key_pem);
+    ASSERT_TRUE(Eventually([&] {
+        ::kill(::getpid(), SIGHUP);
+        return reloaded.load() > 0;
+    }));
+    EXPECT_GE(server_->stats().tls_reloads_ok, 1u);
+    auto c = TlsConnected();
+    EXPECT_EQ(c->PeerSerial(), 502);
+    EXPECT_EQ(c->Get("/health").result_int(), 200);
+    server_->Shutdown();
+    serving.join();
+    std::signal(SIGHUP, SIG_DFL);
+    EXPECT_TRUE(result.ok()) << result.ToString();
 }
 
 }  // namespace

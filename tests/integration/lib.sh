@@ -92,7 +92,7 @@ CPP
 }
 
 # wait_for_address PID ERRFILE: waits until `signal-hub serve --transport http` (process PID) has
-# printed its address on stderr (ERRFILE); sets PORT. Fails when the server exits first or prints
+# printed its http:// or https:// address on stderr (ERRFILE); sets PORT. Fails when the server exits first or prints
 # nothing within 30 s.
 wait_for_address() {
     local pid="$1" err="$2"

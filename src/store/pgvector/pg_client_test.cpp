@@ -48,6 +48,19 @@ TEST(PgUrl, SplitsStoreParametersFromLibpqOnes) {
     EXPECT_EQ(tuned->hnsw_ef_construction, 300);
 }
 
+// TLS to PostgreSQL is libpq's: the ssl* parameters reach PQconnectdbParams unchanged.
+TEST(PgUrl, TlsParametersPassThroughToLibpq) {
+    auto url = ParsePgUrl(
+        "postgresql://app@db.example/signal?sslmode=verify-full&sslrootcert=/certs/ca.pem&sslcert=/certs/client.crt&"
+        "sslkey=/certs/client.key&schema=hub");
+    ASSERT_TRUE(url.ok()) << url.status().ToString();
+    EXPECT_EQ(Param(*url, "sslmode"), "verify-full");
+    EXPECT_EQ(Param(*url, "sslrootcert"), "/certs/ca.pem");
+    EXPECT_EQ(Param(*url, "sslcert"), "/certs/client.crt");
+    EXPECT_EQ(Param(*url, "sslkey"), "/certs/client.key");
+    EXPECT_EQ(url->schema, "hub");
+}
+
 TEST(PgUrl, BadUrlsAreInvalidArgumentWithoutThePassword) {
     for (const std::string url : {"postgresql://u:hunter2@h/db?pool_size=0", "postgresql://u:hunter2@h/db?bogus=1",
                                   "postgresql://u:hunter2@h:notaport/db", "postgresql://u:hunter2@h/db?pool_timeout=-1",
