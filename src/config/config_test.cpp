@@ -887,6 +887,18 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(k.vault_ca_file, "8");
     EXPECT_DOUBLE_EQ(k.cache_ttl, 8);
     EXPECT_EQ(c.security.audit_log, "/a");
+    EXPECT_EQ(c.performance.caching.backend, "redis");
+    EXPECT_EQ(c.performance.caching.redis_url, "redis://cache:6380/1");
+    EXPECT_DOUBLE_EQ(c.performance.caching.ttl, 8);
+    const RateLimitingConfig& rl = c.security.rate_limiting;
+    EXPECT_TRUE(rl.enabled);
+    EXPECT_EQ(rl.backend, "redis");
+    EXPECT_EQ(rl.redis_url, "redis://:pw@rl:6379/2");
+    EXPECT_EQ(rl.fail_mode, "closed");
+    for (const RateLimitScope& scope : {rl.limits.search, rl.limits.index, rl.limits.admin, rl.limits.anonymous}) {
+        EXPECT_DOUBLE_EQ(scope.requests_per_second, 8);
+        EXPECT_EQ(scope.burst, 8);
+    }
 }
 
 TEST(Config, ApiKeyStorageIsValidatedWithTheKeyNamed) {
@@ -914,18 +926,6 @@ TEST(Config, ApiKeyStorageIsValidatedWithTheKeyNamed) {
               "security.api_keys.rotation_grace: must be a number of seconds from 0 to 7776000 (90 days), got "
               "-1.000000");
     EXPECT_EQ(problems("security:\n  api_keys:\n    storage: file\n    file: /etc/signal-hub/keys.json\n"), "ok");
-    EXPECT_EQ(c.performance.caching.backend, "redis");
-    EXPECT_EQ(c.performance.caching.redis_url, "redis://cache:6380/1");
-    EXPECT_DOUBLE_EQ(c.performance.caching.ttl, 8);
-    const RateLimitingConfig& rl = c.security.rate_limiting;
-    EXPECT_TRUE(rl.enabled);
-    EXPECT_EQ(rl.backend, "redis");
-    EXPECT_EQ(rl.redis_url, "redis://:pw@rl:6379/2");
-    EXPECT_EQ(rl.fail_mode, "closed");
-    for (const RateLimitScope& scope : {rl.limits.search, rl.limits.index, rl.limits.admin, rl.limits.anonymous}) {
-        EXPECT_DOUBLE_EQ(scope.requests_per_second, 8);
-        EXPECT_EQ(scope.burst, 8);
-    }
 }
 
 TEST(Config, RateLimitingDefaultsAndParsing) {

@@ -260,6 +260,7 @@ TEST(McpEndpoint, TheServerRefusesAToolOutsideTheCallersScopesToo) {
     std::optional<Json> allowed = session.HandleJson(Call("write", Json::object(), 3));
     ASSERT_TRUE(allowed);
     EXPECT_FALSE((*allowed).contains("error")) << allowed->dump();
+}
 
 TEST(McpEndpoint, RefusesDeepNestingAndLargeBatchesBeforeAnySession) {
     FakeClock clock;

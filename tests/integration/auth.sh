@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # API keys end to end (security.api_keys, storage: file): `signal-hub keys create|list|revoke|rotate`
-# against the key file a running `serve --transport http` uses, and the auth matrix over real
-# sockets: no key, malformed, unknown, wrong secret, revoked, expired -> 401; a key without the
+# against the key file a running `serve --transport http` uses, and the auth matrix over HTTPS
+# (security.tls with a throw-away CA): no key, malformed, unknown, wrong secret, revoked, expired -> 401; a key without the
 # tool's scope or the collection -> 403; valid -> 200. Also: a collection allow-list enforced
 # inside the search layer (no tool returns another collection's code), sessions bound to their
 # key, /health and /ready open, keys created and revoked while the server runs take effect without
@@ -17,10 +17,26 @@ STORE="$WORK/store"
 run_expect 0 "$SH" -q --store "$STORE" index "$WORK/repo"
 run_expect 0 "$SH" -q --store "$STORE" index "$WORK/other"
 
+# A throw-away CA and a server certificate for 127.0.0.1.
+PKI="$WORK/pki"
+mkdir -p "$PKI"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" \
+    -days 2 -subj "/CN=auth test CA" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$PKI/server.key" -out "$PKI/server.csr" \
+    -subj "/CN=127.0.0.1" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$PKI/server.ext"
+openssl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -set_serial 7 -days 2 \
+    -extfile "$PKI/server.ext" -out "$PKI/server.crt" 2>/dev/null
+chmod 600 "$PKI/server.key"
+
 export SIGNAL_HUB_API_KEY_PEPPER="$(head -c 48 /dev/urandom | base64 -w0)"
 CONFIG="$WORK/signal-hub.yaml"
 cat > "$CONFIG" <<YAML
 security:
+  tls:
+    enabled: true
+    cert_file: $PKI/server.crt
+    key_file: $PKI/server.key
   api_keys:
     enabled: true
     storage: file
@@ -71,12 +87,13 @@ pass "keys list shows 5 keys, never a secret"
 PID=$!
 wait_for_address "$PID" "$WORK/serve.err"
 assert_contains "$(cat "$WORK/serve.err")" "API keys required" "serve says keys are required"
+assert_contains "$(cat "$WORK/serve.err")" "https://127.0.0.1:$PORT/mcp" "serve listens on https"
 
 # post KEYHEADER BODY [SESSION]: POST /mcp; sets CODE, BODY, HDRS.
 post() {
     local auth="$1" body="$2" sid="${3:-}"
     HDRS="$WORK/.headers"
-    BODY="$(curl -s -m 30 -D "$HDRS" -o - -w '\n%{http_code}' -X POST "http://127.0.0.1:$PORT/mcp" \
+    BODY="$(curl -s -m 30 --cacert "$PKI/ca.crt" -D "$HDRS" -o - -w '\n%{http_code}' -X POST "https://127.0.0.1:$PORT/mcp" \
         -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
         ${auth:+-H "$auth"} ${sid:+-H "Mcp-Session-Id: $sid"} --data-binary "$body" || true)"
     CODE="${BODY##*$'\n'}"; BODY="${BODY%$'\n'*}"
@@ -121,7 +138,8 @@ post "Authorization: Bearer $SEARCH_KEY" "$SEARCH_CALL" "$SID"; expect 200 "vali
 assert_contains "$BODY" "url.py" "a valid key gets results"
 post "X-API-Key: $SEARCH_KEY" "$SEARCH_CALL" "$SID"; expect 200 "valid key (X-API-Key)"
 post "Authorization: Bearer $SEARCH_KEY" "$SEARCH_CALL" "$SID" ; expect 200 "valid key again"
-pass "auth matrix: none/malformed/Basic/unknown/wrong secret/revoked/expired 401, scope/collection 403, valid 200"
+grep -qi '^Strict-Transport-Security: max-age=' "$HDRS" || fail "no HSTS header over HTTPS: $(cat "$HDRS")"
+pass "auth matrix over HTTPS: none/malformed/Basic/unknown/wrong secret/revoked/expired 401, scope/collection 403, valid 200"
 
 # Sessions belong to their key.
 post "Authorization: Bearer $OTHER_KEY" "$SEARCH_CALL" "$SID"; expect 404 "another key's session"
@@ -144,8 +162,12 @@ done
 pass "with --collections other, no tool (search, status, references, explain, context, similar) shows collection repo"
 
 # /health and /ready need no key.
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = 200 ] || fail "/health needs a key"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/ready")" = 200 ] || fail "/ready needs a key"
+for probe in health ready; do
+    code="$(curl -s --cacert "$PKI/ca.crt" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/$probe")"
+    [ "$code" = 200 ] || fail "/$probe without a key: $code"
+done
+# Plain HTTP on the TLS port gets nowhere.
+! curl -s -m 5 -o /dev/null "http://127.0.0.1:$PORT/health" || fail "plain HTTP answered on the TLS port"
 pass "/health and /ready are open"
 
 # Keys created, rotated and revoked while the server runs take effect at once (no restart).
