@@ -134,7 +134,9 @@ def main():
             fail("promtool check config did not load the rule files:\n" + output)
         print("ok: promtool check config (rule files loaded):\n" + output.strip())
 
-        rc, output, stdout = run(["promtool", "check", "service-discovery", derived_path, K8S_JOB])
+        # Static targets are discovered at once, but promtool waits for --timeout (30 s by default)
+        # before it prints; a short wait cannot hide a target, the count below would catch it.
+        rc, output, stdout = run(["promtool", "check", "service-discovery", "--timeout=5s", derived_path, K8S_JOB])
         if rc != 0:
             fail("promtool check service-discovery %s:\n%s" % (K8S_JOB, output))
         try:
@@ -168,7 +170,8 @@ def main():
                     fail("%s: label %s: expected %r, got %r (all: %s)" % (address, key, value, labels.get(key), labels))
             print("ok: %s scraped as %s%s" % (address, labels["__address__"], labels["__metrics_path__"]))
 
-        rc, output, stdout = run(["promtool", "check", "service-discovery", derived_path, STATIC_JOB])
+        rc, output, stdout = run(["promtool", "check", "service-discovery", "--timeout=5s", derived_path,
+                                  STATIC_JOB])
         if rc != 0:
             fail("promtool check service-discovery %s:\n%s" % (STATIC_JOB, output))
         if not json.loads(stdout):
