@@ -23,6 +23,7 @@ The catalogue is the table of docs/production/monitoring/metrics.md: metric name
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -368,6 +369,9 @@ def main():
         print("usage: check_assets.py REPO_ROOT", file=sys.stderr)
         sys.exit(2)
     root = os.path.abspath(sys.argv[1])
+    if shutil.which("promtool") is None:
+        print("FAIL: promtool not found (Debian package prometheus; scripts/test.sh installs it)", file=sys.stderr)
+        sys.exit(1)
     catalogue = load_catalogue(os.path.join(root, "docs/production/monitoring/metrics.md"))
     print("ok: %d metrics in the catalogue" % len(catalogue))
     rules = check_rules(root, catalogue)
