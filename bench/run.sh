@@ -9,6 +9,8 @@
 #      parameters), hybrid search, exact scan vs the memory-bandwidth floor
 #   4. MCP over HTTP: search_code through POST /mcp on a running
 #      `serve --transport http` (keep-alive, loopback) vs in-process search
+#   security: search_code over plaintext vs TLS 1.3 + API key + rate limiting, two `serve` processes on
+#      the stdlib store (secure_http_bench), plus the cost of a refused request (401, 429) and of a TLS handshake
 #   migrate (not in the default set: starts PostgreSQL 15 + pgvector and ChromaDB 1.0 on loopback):
 #      `migrate import` rows/s vs raw libpq COPY BINARY and INSERT-per-row loaders (pg_copy_bench),
 #      HNSW build under maintenance_work_mem / parallel-worker settings, export rows/s from
@@ -16,11 +18,11 @@
 #   stores (likewise): one collection in embedded, PostgreSQL and Chroma stores: recall@10, p50/p99,
 #      QPS at 1 and 4 threads, the ef_search sweep (store_query_bench), and pgbench driving the SQL
 #      our PostgreSQL backend sends, at the same concurrency
-# Usage: bench/run.sh [retrieval|indexing|query|mcp|migrate|stores ...]
-#        (default: retrieval indexing query mcp; BENCH_NO_BUILD=1 uses the binaries already in build/)
+# Usage: bench/run.sh [retrieval|indexing|query|mcp|security|migrate|stores ...]
+#        (default: retrieval indexing query mcp security; BENCH_NO_BUILD=1 uses the binaries already in build/)
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-case "${1:-}" in -h|--help) sed -n '2,20p' "$0"; exit 0 ;; esac
-WHAT=("${@:-retrieval indexing query mcp}"); WHAT=(${WHAT[*]})
+case "${1:-}" in -h|--help) sed -n '2,22p' "$0"; exit 0 ;; esac
+WHAT=("${@:-retrieval indexing query mcp security}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
 BUILD="$REPO_ROOT/build"
 mkdir -p "$DATA" "$RESULTS"
@@ -30,6 +32,7 @@ TARGETS=()
 if want retrieval || want indexing || want query || want mcp; then
     TARGETS+=(retrieval_bench query_bench raw_hnswlib_bench mcp_http_bench)
 fi
+if want security; then TARGETS+=(secure_http_bench); fi
 if want migrate || want stores; then
     source "$REPO_ROOT/scripts/lib/postgres.sh"
     pg_ensure_installed
@@ -44,7 +47,7 @@ now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 
 PY="$DATA/retrieval"
-if want retrieval || want query || want mcp; then
+if want retrieval || want query || want mcp || want security; then
     if [ ! -f "$PY/queries.jsonl" ]; then
         log "building the docstring benchmark from /usr/lib/python3.11"
         rm -rf "$PY"; python3 "$REPO_ROOT/bench/make_docstring_corpus.py" /usr/lib/python3.11 "$PY" --max-queries 2000
@@ -118,6 +121,58 @@ if want mcp; then
         --url "http://127.0.0.1:$PORT/mcp" --threads 1,4 --json "$RESULTS/mcp-http.json"
     kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || die "serve did not exit cleanly after SIGTERM"
     trap - EXIT
+fi
+if want security; then
+    log "5. search_code: plaintext vs TLS 1.3 + API key + rate limiting (stdlib store, two servers)"
+    SEC="$DATA/security"; rm -rf "$SEC"; mkdir -p "$SEC"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$SEC/ca.key" -out "$SEC/ca.crt" \
+        -days 2 -subj "/CN=bench CA" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$SEC/server.key" -out "$SEC/server.csr" \
+        -subj "/CN=127.0.0.1" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$SEC/server.ext"
+    openssl x509 -req -in "$SEC/server.csr" -CA "$SEC/ca.crt" -CAkey "$SEC/ca.key" -set_serial 1 -days 2 \
+        -extfile "$SEC/server.ext" -out "$SEC/server.crt" 2>/dev/null
+    chmod 600 "$SEC/server.key"
+    export SIGNAL_HUB_API_KEY_PEPPER="$(head -c 48 /dev/urandom | base64 -w0)"
+    # The limit of the search scope is far above what the benchmark sends: every request is checked, none refused.
+    cat > "$SEC/secure.yaml" <<YAML
+security:
+  tls: {enabled: true, cert_file: $SEC/server.crt, key_file: $SEC/server.key}
+  api_keys: {enabled: true, storage: file, file: $SEC/api-keys.json}
+  rate_limiting:
+    enabled: true
+    backend: memory
+    limits:
+      search: {requests_per_second: 1000000, burst: 1000000}
+YAML
+    KEY="$("$SH" --config "$SEC/secure.yaml" --store "$PY/store" keys create --name bench --scopes search | tail -1)"
+    LIMITED="$("$SH" --config "$SEC/secure.yaml" --store "$PY/store" keys create --name spent --scopes search \
+        --rate-limit 0.001:1 | tail -1)"
+    start_serve() { # NAME ARGS... -> sets URL
+        SIGNAL_HUB_PERFORMANCE__CACHING__ENABLED=false "$SH" "${@:2}" --store "$PY/store" serve --transport http \
+            --port 0 2>"$SEC/$1.err" &
+        echo $! > "$SEC/$1.pid"
+        URL=""
+        for _ in $(seq 1 300); do
+            URL="$(grep -o 'https\{0,1\}://127\.0\.0\.1:[0-9]*/mcp' "$SEC/$1.err" | head -1)"
+            [ -n "$URL" ] && return 0
+            kill -0 "$(cat "$SEC/$1.pid")" 2>/dev/null || die "serve ($1) exited: $(cat "$SEC/$1.err")"
+            sleep 0.1
+        done
+        die "serve ($1) printed no address: $(cat "$SEC/$1.err")"
+    }
+    stop_serve() { kill -TERM "$(cat "$SEC/plain.pid")" "$(cat "$SEC/secure.pid")" 2>/dev/null || true; }
+    trap stop_serve EXIT
+    start_serve plain; PLAIN_URL="$URL"
+    start_serve secure --config "$SEC/secure.yaml"; SECURE_URL="$URL"
+    # The spent key's single request, so that every request of the benchmark gets 429.
+    curl -s -o /dev/null --cacert "$SEC/ca.crt" -X POST -H "Authorization: Bearer $LIMITED" \
+        -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+        --data '{"jsonrpc":"2.0","method":"notifications/initialized"}' "$SECURE_URL"
+    "$BUILD/bench/secure_http_bench" --queries "$PY/queries.jsonl" --plain-url "$PLAIN_URL" \
+        --secure-url "$SECURE_URL" --ca "$SEC/ca.crt" --key "$KEY" --limited-key "$LIMITED" --threads 1,4 \
+        --json "$RESULTS/security.json"
+    stop_serve; wait; trap - EXIT
 fi
 # ---- migrate / stores: PostgreSQL 15 + pgvector and ChromaDB 1.0, throw-away, loopback only ----
 if want migrate || want stores; then

@@ -1,4 +1,4 @@
-// signal-hub keys create|list|revoke|rotate: API key administration on the
+// signal-hub keys create|list|revoke|rotate|set-rate-limit: API key administration on the
 // store security.api_keys configures (the same --config as serve). Secrets are
 // printed once, alone on the last line of stdout; every change goes to the
 // audit log.
@@ -69,6 +69,14 @@ std::string CollectionsText(const ApiKeyRecord& r) {
     return s;
 }
 
+// "5/s:20" (per-key rate limit) or "scope" (the limit of the key's broadest scope applies).
+std::string RateLimitText(const ApiKeyRecord& r) {
+    if (!r.rate_limit) return "scope";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%g/s:%d", r.rate_limit->requests_per_second, r.rate_limit->burst);
+    return buf;
+}
+
 std::string State(const ApiKeyRecord& r, std::int64_t now) {
     if (r.revoked) return "revoked";
     if (r.expires && *r.expires <= now) return "expired";
@@ -108,7 +116,8 @@ Result<KeysContext> Open(const GlobalOptions& global) {
 void Audit(KeysContext& ctx, const std::string& event, const ApiKeyRecord& r) {
     ctx.audit->Write({event,
                       {{"key_id", r.id}, {"key_name", r.name}, {"scopes", ScopesText(r)},
-                       {"collections", CollectionsText(r)}, {"actor", Actor()}, {"remote", "cli"},
+                       {"collections", CollectionsText(r)}, {"rate_limit", RateLimitText(r)},
+                       {"actor", Actor()}, {"remote", "cli"},
                        {"storage", ctx.keys.description}}});
 }
 
@@ -135,6 +144,7 @@ struct CreateArgs {
     std::string scopes = "search";
     std::string collections;
     std::string expires;
+    std::string rate_limit;
 };
 
 Status RunCreate(const GlobalOptions& global, const CreateArgs& args) {
@@ -151,14 +161,19 @@ Status RunCreate(const GlobalOptions& global, const CreateArgs& args) {
         SH_ASSIGN_OR_RETURN(std::int64_t ttl, ParseDuration(args.expires, "--expires"));
         request.ttl_seconds = ttl;
     }
+    if (!args.rate_limit.empty()) {
+        Result<security::KeyRateLimit> limit = security::ParseKeyRateLimit(args.rate_limit);
+        if (!limit.ok()) return InvalidArgument("--rate-limit: " + limit.status().message());
+        request.rate_limit = *limit;
+    }
     SH_ASSIGN_OR_RETURN(KeysContext ctx, Open(global));
     SH_ASSIGN_OR_RETURN(security::IssuedKey issued, ctx.keys.store->Create(request));
     Audit(ctx, "key_created", issued.record);
     const ApiKeyRecord& r = issued.record;
     if (!global.quiet) {
-        std::printf("created API key %s (name %s, scopes %s, collections %s, expires %s) in %s\n", r.id.c_str(),
-                    r.name.c_str(), ScopesText(r).c_str(), CollectionsText(r).c_str(), Time(r.expires, "never").c_str(),
-                    ctx.keys.description.c_str());
+        std::printf("created API key %s (name %s, scopes %s, collections %s, expires %s, rate limit %s) in %s\n",
+                    r.id.c_str(), r.name.c_str(), ScopesText(r).c_str(), CollectionsText(r).c_str(),
+                    Time(r.expires, "never").c_str(), RateLimitText(r).c_str(), ctx.keys.description.c_str());
     }
     PrintSecret(issued.key);
     return Status::Ok();
@@ -176,7 +191,12 @@ Status RunList(const GlobalOptions& global, bool json) {
             auto t = [](const std::optional<std::int64_t>& v) {
                 return v ? nlohmann::json(FormatIso8601Utc(*v)) : nlohmann::json(nullptr);
             };
+            nlohmann::json limit = nullptr;
+            if (r.rate_limit) {
+                limit = {{"requests_per_second", r.rate_limit->requests_per_second}, {"burst", r.rate_limit->burst}};
+            }
             list.push_back({{"id", r.id}, {"name", r.name}, {"scopes", scopes}, {"collections", r.collections},
+                            {"rate_limit", limit},
                             {"state", State(r, now)}, {"created", FormatIso8601Utc(r.created)},
                             {"expires", t(r.expires)}, {"last_used", t(r.last_used)}, {"revoked", t(r.revoked)},
                             {"previous_valid_until", t(r.previous_valid_until)}});
@@ -189,11 +209,11 @@ Status RunList(const GlobalOptions& global, bool json) {
                     ctx.keys.description.c_str());
         return Status::Ok();
     }
-    std::printf("%-16s  %-20s  %-19s  %-14s  %-8s  %-20s  %-20s  %s\n", "ID", "NAME", "SCOPES", "COLLECTIONS", "STATE",
-                "CREATED", "EXPIRES", "LAST USED");
+    std::printf("%-16s  %-20s  %-19s  %-14s  %-12s  %-8s  %-20s  %-20s  %s\n", "ID", "NAME", "SCOPES", "COLLECTIONS",
+                "RATE LIMIT", "STATE", "CREATED", "EXPIRES", "LAST USED");
     for (const ApiKeyRecord& r : all) {
-        std::printf("%-16s  %-20s  %-19s  %-14s  %-8s  %-20s  %-20s  %s\n", r.id.c_str(), r.name.c_str(),
-                    ScopesText(r).c_str(), CollectionsText(r).c_str(), State(r, now).c_str(),
+        std::printf("%-16s  %-20s  %-19s  %-14s  %-12s  %-8s  %-20s  %-20s  %s\n", r.id.c_str(), r.name.c_str(),
+                    ScopesText(r).c_str(), CollectionsText(r).c_str(), RateLimitText(r).c_str(), State(r, now).c_str(),
                     FormatIso8601Utc(r.created).c_str(), Time(r.expires, "never").c_str(),
                     Time(r.last_used, "never").c_str());
     }
@@ -230,6 +250,25 @@ Status RunRotate(const GlobalOptions& global, const std::string& ref, const std:
     return Status::Ok();
 }
 
+Status RunSetRateLimit(const GlobalOptions& global, const std::string& ref, const std::string& text) {
+    std::optional<security::KeyRateLimit> limit;
+    if (text != "scope") {
+        Result<security::KeyRateLimit> parsed = security::ParseKeyRateLimit(text);
+        if (!parsed.ok()) return InvalidArgument(parsed.status().message() + ", or 'scope' to use the scope's limit");
+        limit = *parsed;
+    }
+    SH_ASSIGN_OR_RETURN(KeysContext ctx, Open(global));
+    SH_ASSIGN_OR_RETURN(ApiKeyRecord found, FindKey(*ctx.keys.store, ref));
+    SH_ASSIGN_OR_RETURN(ApiKeyRecord r, ctx.keys.store->SetRateLimit(found.id, limit));
+    Audit(ctx, "key_rate_limit_set", r);
+    if (!global.quiet) {
+        std::printf("API key %s (%s): rate limit %s\n", r.id.c_str(), r.name.c_str(),
+                    r.rate_limit ? security::FormatKeyRateLimit(*r.rate_limit).c_str()
+                                 : "of its broadest scope (security.rate_limiting.limits)");
+    }
+    return Status::Ok();
+}
+
 }  // namespace
 
 void AddKeysCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
@@ -248,6 +287,9 @@ void AddKeysCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     c->add_option("--collections", create->collections,
                   "Comma-separated collections the key may read (default: all)");
     c->add_option("--expires", create->expires, "Lifetime: 90d, 12h, 30m, seconds, or never (default: never)");
+    c->add_option("--rate-limit", create->rate_limit,
+                  "This key's own limit, RPS or RPS:BURST (e.g. 5:20); default: the limit of its broadest scope "
+                  "(security.rate_limiting.limits)");
     c->callback([&global, &exit_code, create] { exit_code = Finish(RunCreate(global, *create)); });
 
     auto json = std::make_shared<bool>(false);
@@ -270,6 +312,16 @@ void AddKeysCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     o->add_option("--grace", *grace,
                   "How long the old secret keeps working: 24h, 30m, 0 (default: security.api_keys.rotation_grace)");
     o->callback([&global, &exit_code, rotate_ref, grace] { exit_code = Finish(RunRotate(global, *rotate_ref, *grace)); });
+
+    auto limit_ref = std::make_shared<std::string>();
+    auto limit_text = std::make_shared<std::string>();
+    auto* sl = keys->add_subcommand("set-rate-limit", "Set a key's own rate limit, or go back to its scope's limit; a "
+                                                      "running server applies it from its next key reload");
+    sl->add_option("KEY", *limit_ref, "The key's id or name")->required();
+    sl->add_option("LIMIT", *limit_text, "RPS or RPS:BURST (e.g. 5:20), or 'scope'")->required();
+    sl->callback([&global, &exit_code, limit_ref, limit_text] {
+        exit_code = Finish(RunSetRateLimit(global, *limit_ref, *limit_text));
+    });
 }
 
 }  // namespace signalhub::cli

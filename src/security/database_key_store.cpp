@@ -78,7 +78,7 @@ Result<std::vector<std::string>> JsonStringArray(std::string_view text, const ch
 
 constexpr const char* kColumns =
     "id, name, array_to_json(scopes)::text, array_to_json(collections)::text, created, expires, revoked, "
-    "last_used, hash, previous_hash, previous_valid_until";
+    "last_used, hash, previous_hash, previous_valid_until, rate_limit_rps, rate_limit_burst";
 
 std::optional<std::int64_t> OptionalInt8(const PgResult& r, int row, int col) {
     if (r.IsNull(row, col)) return std::nullopt;
@@ -105,10 +105,21 @@ Result<ApiKeyRecord> RowToRecord(const PgResult& r, int row) {
     k.hash = r.String(row, 8);
     if (!r.IsNull(row, 9)) k.previous_hash = r.String(row, 9);
     k.previous_valid_until = OptionalInt8(r, row, 10);
+    if (!r.IsNull(row, 11)) {
+        KeyRateLimit limit;
+        limit.requests_per_second = r.Float8(row, 11);
+        limit.burst = r.Int4(row, 12);
+        k.rate_limit = limit;
+    }
     return k;
 }
 
 PgParams& OptionalInt8Param(PgParams& p, const std::optional<std::int64_t>& v) { return v ? p.Int8(*v) : p.Null(); }
+
+// Two parameters: requests per second and burst, both NULL without a per-key limit.
+PgParams& RateLimitParams(PgParams& p, const std::optional<KeyRateLimit>& limit) {
+    return limit ? p.Float8(limit->requests_per_second).Int4(limit->burst) : p.Null().Null();
+}
 
 template <typename T>
 bool IsOk(const Result<T>& r) {
@@ -186,6 +197,13 @@ struct DatabaseKeyStore::Impl {
                 "INSERT INTO " + migrations + "(version, description) VALUES "
                 "(1, 'API keys: signal_hub_api_keys, signal_hub_api_key_meta')"));
         }
+        if (version < 2) {
+            SH_RETURN_IF_ERROR(c.Exec(
+                "ALTER TABLE " + keys + " ADD COLUMN rate_limit_rps double precision CHECK (rate_limit_rps > 0),"
+                "  ADD COLUMN rate_limit_burst integer CHECK (rate_limit_burst >= 1),"
+                "  ADD CHECK ((rate_limit_rps IS NULL) = (rate_limit_burst IS NULL));"
+                "INSERT INTO " + migrations + "(version, description) VALUES (2, 'API keys: per-key rate limits')"));
+        }
         // The pepper: the first store to open the table records its fingerprint; a replica
         // with another pepper fails loudly instead of refusing every key.
         SH_ASSIGN_OR_RETURN(PgResult fp, c.Query("SELECT value FROM " + meta + " WHERE key = 'pepper_fingerprint'"));
@@ -232,9 +250,11 @@ struct DatabaseKeyStore::Impl {
                 p.Null();
             }
             OptionalInt8Param(p, r.previous_valid_until);
+            RateLimitParams(p, r.rate_limit);
             SH_RETURN_IF_ERROR(c.Query("UPDATE " + keys +
                                            " SET revoked = $2, hash = $3, previous_hash = $4, "
-                                           "previous_valid_until = $5 WHERE id = $1",
+                                           "previous_valid_until = $5, rate_limit_rps = $6, rate_limit_burst = $7 "
+                                           "WHERE id = $1",
                                        p)
                                    .status());
             SH_RETURN_IF_ERROR(txn.Commit());
@@ -312,12 +332,14 @@ Result<IssuedKey> DatabaseKeyStore::Create(const CreateKeyRequest& request) {
             p.Int8(r.created);
             OptionalInt8Param(p, r.expires);
             p.Text(r.hash);
+            RateLimitParams(p, r.rate_limit);
             // Any unique violation (the id, or the name among keys not revoked) inserts nothing;
             // a concurrent insert of the same name waits for the other transaction to finish.
             SH_ASSIGN_OR_RETURN(PgResult ins,
                                 c.Query("INSERT INTO " + m.keys +
-                                            "(id, name, scopes, collections, created, expires, hash) "
-                                            "VALUES ($1, $2, $3::text[], $4::text[], $5, $6, $7) "
+                                            "(id, name, scopes, collections, created, expires, hash, "
+                                            "rate_limit_rps, rate_limit_burst) "
+                                            "VALUES ($1, $2, $3::text[], $4::text[], $5, $6, $7, $8, $9) "
                                             "ON CONFLICT DO NOTHING RETURNING id",
                                         p));
             inserted = ins.rows() == 1;
@@ -371,6 +393,15 @@ Result<IssuedKey> DatabaseKeyStore::Rotate(std::string_view id, std::int64_t gra
             return RotateKeyIn(records, id, grace_seconds, m.hasher, m.clock.UnixSeconds());
         },
         out));
+    return std::move(*out);
+}
+
+Result<ApiKeyRecord> DatabaseKeyStore::SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) {
+    if (limit) SH_RETURN_IF_ERROR(ValidateKeyRateLimit(*limit));
+    Impl& m = *impl_;
+    std::optional<ApiKeyRecord> out;
+    SH_RETURN_IF_ERROR(
+        m.Mutate(id, [&](std::vector<ApiKeyRecord>& records) { return SetRateLimitIn(records, id, limit); }, out));
     return std::move(*out);
 }
 

@@ -76,10 +76,11 @@ class DatabaseKeyStore final : public KeyStore {
     Result<std::vector<ApiKeyRecord>> List() override;
     Result<ApiKeyRecord> Revoke(std::string_view id) override;
     Result<IssuedKey> Rotate(std::string_view id, std::int64_t grace_seconds) override;
+    Result<ApiKeyRecord> SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) override;
     Result<AuthenticatedKey> Authenticate(std::string_view presented_key, AuthFailure* failure = nullptr) override;
 
     // The schema version this build creates and reads.
-    static constexpr std::int64_t kSchemaVersion = 1;
+    static constexpr std::int64_t kSchemaVersion = 2;
 
    private:
     struct Impl;

@@ -158,16 +158,51 @@ TEST(DatabaseKeyStoreTest, SchemaIsCreatedOnceAndVersioned) {
     for (auto& t : threads) t.join();
     for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
     const std::string table = "\"" + schema.name() + "\".signal_hub_api_key_migrations";
-    EXPECT_EQ(QueryText(schema.server(), "SELECT string_agg(version::text, ',') FROM " + table), "1");
+    EXPECT_EQ(QueryText(schema.server(), "SELECT string_agg(version::text, ',' ORDER BY version) FROM " + table),
+              "1,2");
 
     // A database migrated by a newer build is refused, not misread.
-    ASSERT_EQ(keystoretest::ExecSql(schema.server(), "INSERT INTO " + table + "(version, description) VALUES (2, 'x')"),
+    ASSERT_EQ(keystoretest::ExecSql(schema.server(), "INSERT INTO " + table + "(version, description) VALUES (3, 'x')"),
               "");
     auto newer = DatabaseKeyStore::Open(schema.StoreUrl(), TestHasher(), clock);
     ASSERT_FALSE(newer.ok());
     EXPECT_EQ(newer.status().code(), ErrorCode::kFailedPrecondition);
-    EXPECT_NE(newer.status().message().find("newer than this build's 1"), std::string::npos)
+    EXPECT_NE(newer.status().message().find("newer than this build's 2"), std::string::npos)
         << newer.status().message();
+}
+
+TEST(DatabaseKeyStoreTest, AVersion1TableIsUpgradedWithItsKeys) {
+    PgSchema schema;
+    ASSERT_TRUE(schema.ok());
+    FakeClock clock;
+    IssuedKey issued;
+    {
+        auto store = MustOpen(schema, clock);
+        ASSERT_TRUE(store);
+        auto created = store->Create(Request("old"));
+        ASSERT_TRUE(created.ok());
+        issued = *created;
+    }
+    // Back to what a build of schema version 1 left behind.
+    const std::string q = "\"" + schema.name() + "\".";
+    ASSERT_EQ(keystoretest::ExecSql(schema.server(), "ALTER TABLE " + q + "signal_hub_api_keys DROP COLUMN rate_limit_rps, "
+                                                     "DROP COLUMN rate_limit_burst; DELETE FROM " + q +
+                                                     "signal_hub_api_key_migrations WHERE version = 2"),
+              "");
+    auto store = MustOpen(schema, clock);
+    ASSERT_TRUE(store);
+    EXPECT_EQ(QueryText(schema.server(), "SELECT string_agg(version::text, ',' ORDER BY version) FROM " + q +
+                                             "signal_hub_api_key_migrations"),
+              "1,2");
+    auto auth = store->Authenticate(issued.key);
+    ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+    EXPECT_FALSE(auth->record.rate_limit);
+    auto limited = store->SetRateLimit(issued.record.id, KeyRateLimit{3, 9});
+    ASSERT_TRUE(limited.ok()) << limited.status().ToString();
+    EXPECT_EQ(store->Authenticate(issued.key)->record.rate_limit, (KeyRateLimit{3, 9}));
+    // The table refuses half a limit whoever writes it.
+    EXPECT_NE(keystoretest::ExecSql(schema.server(), "UPDATE " + q + "signal_hub_api_keys SET rate_limit_burst = NULL"),
+              "");
 }
 
 TEST(DatabaseKeyStoreTest, RefusesKeysHashedWithAnotherPepper) {

@@ -269,6 +269,17 @@ Result<IssuedKey> FileKeyStore::Rotate(std::string_view id, std::int64_t grace_s
     return std::move(*issued);
 }
 
+Result<ApiKeyRecord> FileKeyStore::SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) {
+    if (limit) SH_RETURN_IF_ERROR(ValidateKeyRateLimit(*limit));  // before touching the file
+    std::lock_guard lock(mu_);
+    std::optional<ApiKeyRecord> changed;
+    SH_RETURN_IF_ERROR(MutateLocked([&](std::vector<ApiKeyRecord>& records) -> Status {
+        SH_ASSIGN_OR_RETURN(changed, SetRateLimitIn(records, id, limit));
+        return Status::Ok();
+    }));
+    return std::move(*changed);
+}
+
 Result<AuthenticatedKey> FileKeyStore::Authenticate(std::string_view presented_key, AuthFailure* failure) {
     if (failure != nullptr) *failure = AuthFailure::kNone;
     if (!ParseApiKey(presented_key).ok()) {  // refuse garbage before taking the lock

@@ -48,6 +48,7 @@ class FileKeyStore final : public KeyStore {
     Result<std::vector<ApiKeyRecord>> List() override;
     Result<ApiKeyRecord> Revoke(std::string_view id) override;
     Result<IssuedKey> Rotate(std::string_view id, std::int64_t grace_seconds) override;
+    Result<ApiKeyRecord> SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) override;
     Result<AuthenticatedKey> Authenticate(std::string_view presented_key, AuthFailure* failure = nullptr) override;
 
     // Re-reads the file now. On error the keys in memory stay as they were.

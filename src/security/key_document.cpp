@@ -35,6 +35,10 @@ json RecordToJson(const ApiKeyRecord& r) {
     j["hash"] = r.hash;
     if (r.previous_hash) j["previous_hash"] = *r.previous_hash;
     if (r.previous_valid_until) j["previous_valid_until"] = *r.previous_valid_until;
+    if (r.rate_limit) {
+        j["rate_limit"] = {{"requests_per_second", r.rate_limit->requests_per_second},
+                           {"burst", r.rate_limit->burst}};
+    }
     return j;
 }
 
@@ -48,7 +52,8 @@ Result<std::optional<std::int64_t>> OptionalTime(const json& j, const char* fiel
 Result<ApiKeyRecord> RecordFromJson(const json& j) {
     static const std::set<std::string> kFields = {"id",       "name",      "scopes", "collections",
                                                   "created",  "expires",   "revoked", "last_used",
-                                                  "hash",     "previous_hash", "previous_valid_until"};
+                                                  "hash",     "previous_hash", "previous_valid_until",
+                                                  "rate_limit"};
     if (!j.is_object()) return InvalidArgument("a key is not a JSON object");
     for (const auto& item : j.items()) {
         if (!kFields.contains(item.key())) return InvalidArgument("unknown field '" + item.key() + "'");
@@ -108,6 +113,25 @@ Result<ApiKeyRecord> RecordFromJson(const json& j) {
     }
     if (r.previous_hash.has_value() != r.previous_valid_until.has_value()) {
         return InvalidArgument(where + ": previous_hash and previous_valid_until come together");
+    }
+    auto limit = j.find("rate_limit");
+    if (limit != j.end() && !limit->is_null()) {
+        auto rps = limit->is_object() ? limit->find("requests_per_second") : limit->end();
+        auto burst = limit->is_object() ? limit->find("burst") : limit->end();
+        if (!limit->is_object() || limit->size() != 2 || rps == limit->end() || !rps->is_number() ||
+            burst == limit->end() || !burst->is_number_integer()) {
+            return InvalidArgument(where + ": rate_limit is not {\"requests_per_second\": N, \"burst\": N}");
+        }
+        KeyRateLimit parsed;
+        parsed.requests_per_second = rps->get<double>();
+        if (burst->get<std::int64_t>() < 1 || burst->get<std::int64_t>() > 1000000) {
+            return InvalidArgument(where + ": rate_limit.burst must be between 1 and 1000000");
+        }
+        parsed.burst = static_cast<int>(burst->get<std::int64_t>());
+        if (Status valid = ValidateKeyRateLimit(parsed); !valid.ok()) {
+            return InvalidArgument(where + ": " + valid.message());
+        }
+        r.rate_limit = parsed;
     }
     return r;
 }

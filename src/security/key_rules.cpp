@@ -47,6 +47,7 @@ Result<IssuedKey> CreateKeyIn(std::vector<ApiKeyRecord>& records, const CreateKe
     r.collections = request.collections;
     r.created = now;
     if (request.ttl_seconds) r.expires = now + *request.ttl_seconds;
+    r.rate_limit = request.rate_limit;
     std::string key = FormatApiKey(id, secret);
     SH_ASSIGN_OR_RETURN(r.hash, hasher.Hash(key));
     records.push_back(r);
@@ -85,6 +86,16 @@ Result<IssuedKey> RotateKeyIn(std::vector<ApiKeyRecord>& records, std::string_vi
     }
     r->hash = std::move(hash);
     return IssuedKey{*r, std::move(key)};
+}
+
+Result<ApiKeyRecord> SetRateLimitIn(std::vector<ApiKeyRecord>& records, std::string_view id,
+                                    const std::optional<KeyRateLimit>& limit) {
+    if (limit) SH_RETURN_IF_ERROR(ValidateKeyRateLimit(*limit));
+    ApiKeyRecord* r = FindRecord(records, id);
+    if (r == nullptr) return NotFound("no API key with id '" + std::string(id) + "'");
+    if (r->revoked) return FailedPrecondition("API key " + r->id + " is revoked");
+    r->rate_limit = limit;
+    return *r;
 }
 
 Result<AuthenticatedKey> CheckKeyIn(const std::vector<ApiKeyRecord>& records, std::string_view presented_key,

@@ -5,6 +5,7 @@
 // unchanged). Error codes and messages are those documented on KeyStore.
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +20,8 @@ Result<IssuedKey> CreateKeyIn(std::vector<ApiKeyRecord>& records, const CreateKe
 Result<ApiKeyRecord> RevokeKeyIn(std::vector<ApiKeyRecord>& records, std::string_view id, std::int64_t now);
 Result<IssuedKey> RotateKeyIn(std::vector<ApiKeyRecord>& records, std::string_view id, std::int64_t grace_seconds,
                               const KeyHasher& hasher, std::int64_t now);
+Result<ApiKeyRecord> SetRateLimitIn(std::vector<ApiKeyRecord>& records, std::string_view id,
+                                    const std::optional<KeyRateLimit>& limit);
 // Checks a presented key against the records (does not record usage: the
 // caller sets last_used on its copy). Same refusals as KeyStore::Authenticate.
 Result<AuthenticatedKey> CheckKeyIn(const std::vector<ApiKeyRecord>& records, std::string_view presented_key,

@@ -1,6 +1,9 @@
 #include "security/key_store.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 
 namespace signalhub::security {
 
@@ -38,7 +41,46 @@ Status ValidateCreateRequest(const CreateKeyRequest& request) {
     if (request.ttl_seconds && *request.ttl_seconds <= 0) {
         return InvalidArgument("the expiry must be a positive number of seconds");
     }
+    if (request.rate_limit) SH_RETURN_IF_ERROR(ValidateKeyRateLimit(*request.rate_limit));
     return Status::Ok();
+}
+
+Status ValidateKeyRateLimit(const KeyRateLimit& limit) {
+    if (!std::isfinite(limit.requests_per_second) || limit.requests_per_second <= 0 ||
+        limit.requests_per_second > 1e6) {
+        return InvalidArgument("a key's rate limit must be more than 0 and at most 1000000 requests per second");
+    }
+    if (limit.burst < 1 || limit.burst > 1000000) {
+        return InvalidArgument("a key's burst must be between 1 and 1000000 requests");
+    }
+    return Status::Ok();
+}
+
+std::string FormatKeyRateLimit(const KeyRateLimit& limit) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%g req/s, burst %d", limit.requests_per_second, limit.burst);
+    return buf;
+}
+
+Result<KeyRateLimit> ParseKeyRateLimit(std::string_view text) {
+    const std::string expected = "rate limit '" + std::string(text) + "': expected RPS or RPS:BURST, e.g. 5 or 5:20";
+    const std::size_t colon = text.find(':');
+    const std::string_view rps = text.substr(0, colon);
+    KeyRateLimit limit;
+    auto [rps_end, rps_ec] = std::from_chars(rps.data(), rps.data() + rps.size(), limit.requests_per_second);
+    if (rps.empty() || rps_ec != std::errc() || rps_end != rps.data() + rps.size()) return InvalidArgument(expected);
+    if (colon == std::string_view::npos) {
+        limit.burst = static_cast<int>(std::clamp(std::floor(limit.requests_per_second), 1.0, 1e6));
+    } else {
+        const std::string_view burst = text.substr(colon + 1);
+        auto [end, ec] = std::from_chars(burst.data(), burst.data() + burst.size(), limit.burst);
+        if (burst.empty() || ec != std::errc() || end != burst.data() + burst.size()) {
+            return InvalidArgument(expected + " (the burst is a whole number)");
+        }
+    }
+    if (!std::isfinite(limit.requests_per_second)) return InvalidArgument(expected);
+    SH_RETURN_IF_ERROR(ValidateKeyRateLimit(limit));
+    return limit;
 }
 
 }  // namespace signalhub::security

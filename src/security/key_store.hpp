@@ -16,6 +16,18 @@
 
 namespace signalhub::security {
 
+// A rate limit set on one key; it replaces the limit of the key's broadest
+// scope (security.rate_limiting.limits.<scope>) for that key's bucket.
+struct KeyRateLimit {
+    double requests_per_second = 0;  // > 0, finite
+    int burst = 1;                   // 1..1000000: requests admitted at once after a quiet spell
+    bool operator==(const KeyRateLimit&) const = default;
+};
+// "5 req/s, burst 20".
+std::string FormatKeyRateLimit(const KeyRateLimit& limit);
+// "RPS" or "RPS:BURST" (burst defaults to max(1, RPS)); InvalidArgument naming the problem.
+Result<KeyRateLimit> ParseKeyRateLimit(std::string_view text);
+
 // One key as stored: never the secret, only its keyed hash.
 struct ApiKeyRecord {
     std::string id;                        // 16 lowercase hex characters, unique in a store
@@ -30,6 +42,7 @@ struct ApiKeyRecord {
     // After Rotate: the hash of the replaced key, accepted until previous_valid_until (exclusive).
     std::optional<std::string> previous_hash;
     std::optional<std::int64_t> previous_valid_until;
+    std::optional<KeyRateLimit> rate_limit;  // unset: the scope's limit applies
 
     bool HasScope(Scope scope) const;
     // True when the allow-list is empty or names the collection exactly.
@@ -43,6 +56,7 @@ struct CreateKeyRequest {
     std::vector<Scope> scopes;               // at least one (duplicates are removed)
     std::vector<std::string> collections;    // optional allow-list (non-empty names)
     std::optional<std::int64_t> ttl_seconds; // > 0; expires = created + ttl
+    std::optional<KeyRateLimit> rate_limit;  // optional per-key limit (ValidateKeyRateLimit)
 };
 
 // The result of Create and Rotate: the only time the full key exists outside the caller.
@@ -97,6 +111,10 @@ class KeyStore {
     // InvalidArgument for a negative grace.
     virtual Result<IssuedKey> Rotate(std::string_view id, std::int64_t grace_seconds) = 0;
 
+    // Sets the key's own rate limit (nullopt: back to its scope's limit).
+    // InvalidArgument for a bad limit, FailedPrecondition for a revoked key.
+    virtual Result<ApiKeyRecord> SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) = 0;
+
     // Checks a presented key. On success returns the record (with last_used
     // updated). On refusal returns kUnauthenticated with a message naming the
     // reason and, when well-formed, the key id (never the secret), and sets
@@ -108,5 +126,6 @@ class KeyStore {
 
 // Validation shared by the implementations (InvalidArgument naming the field).
 Status ValidateCreateRequest(const CreateKeyRequest& request);
+Status ValidateKeyRateLimit(const KeyRateLimit& limit);
 
 }  // namespace signalhub::security

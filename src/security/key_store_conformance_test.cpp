@@ -227,6 +227,65 @@ TEST_P(KeyStoreConformance, CreateValidatesTheRequest) {
     EXPECT_EQ(store->List()->size(), 0u);
 }
 
+TEST_P(KeyStoreConformance, PerKeyRateLimitIsStoredSetAndCleared) {
+    auto store = OpenStore();
+    ASSERT_TRUE(store);
+    CreateKeyRequest request = Request("limited");
+    request.rate_limit = KeyRateLimit{2.5, 7};
+    IssuedKey limited = MustCreate(*store, request);
+    EXPECT_EQ(limited.record.rate_limit, (KeyRateLimit{2.5, 7}));
+    clock_.Advance(std::chrono::seconds(1));  // List orders by creation time
+    IssuedKey plain = MustCreate(*store, Request("plain"));
+    EXPECT_FALSE(plain.record.rate_limit);
+
+    auto auth = store->Authenticate(limited.key);
+    ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+    EXPECT_EQ(auth->record.rate_limit, (KeyRateLimit{2.5, 7}));
+
+    auto set = store->SetRateLimit(plain.record.id, KeyRateLimit{100, 1});
+    ASSERT_TRUE(set.ok()) << set.status().ToString();
+    EXPECT_EQ(set->rate_limit, (KeyRateLimit{100, 1}));
+    ASSERT_TRUE(store->SetRateLimit(limited.record.id, std::nullopt).ok());
+    auto list = store->List();
+    ASSERT_TRUE(list.ok());
+    ASSERT_EQ(list->size(), 2u);
+    EXPECT_FALSE((*list)[0].rate_limit);
+    EXPECT_EQ((*list)[1].rate_limit, (KeyRateLimit{100, 1}));
+    // Still the same keys: a limit change does not touch the secret.
+    EXPECT_TRUE(store->Authenticate(plain.key).ok());
+
+    // Refusals change nothing.
+    EXPECT_EQ(store->SetRateLimit(plain.record.id, KeyRateLimit{0, 1}).status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(store->SetRateLimit(plain.record.id, KeyRateLimit{1, 0}).status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(store->SetRateLimit("0123456789abcdef", std::nullopt).status().code(), ErrorCode::kNotFound);
+    ASSERT_TRUE(store->Revoke(plain.record.id).ok());
+    EXPECT_EQ(store->SetRateLimit(plain.record.id, std::nullopt).status().code(), ErrorCode::kFailedPrecondition);
+    CreateKeyRequest bad = Request("bad");
+    bad.rate_limit = KeyRateLimit{-1, 1};
+    EXPECT_EQ(store->Create(bad).status().code(), ErrorCode::kInvalidArgument);
+    list = store->List();
+    ASSERT_TRUE(list.ok());
+    EXPECT_EQ((*list)[1].rate_limit, (KeyRateLimit{100, 1}));
+    EXPECT_EQ(list->size(), 2u);
+}
+
+#ifndef SIGNAL_HUB_KEYSTORES_CONFORMANCE
+TEST(KeyRateLimitText, ParsesRpsAndBurst) {
+    auto both = ParseKeyRateLimit("5:20");
+    ASSERT_TRUE(both.ok()) << both.status().ToString();
+    EXPECT_EQ(*both, (KeyRateLimit{5, 20}));
+    auto rps_only = ParseKeyRateLimit("0.5");
+    ASSERT_TRUE(rps_only.ok());
+    EXPECT_EQ(*rps_only, (KeyRateLimit{0.5, 1})) << "the burst defaults to max(1, rps)";
+    EXPECT_EQ(ParseKeyRateLimit("12")->burst, 12);
+    EXPECT_EQ(FormatKeyRateLimit(KeyRateLimit{2.5, 4}), "2.5 req/s, burst 4");
+    for (const char* bad : {"", "x", "5:", ":5", "5:2.5", "0", "-1", "5:0", "inf", "nan", "5:20:1", "1e7"}) {
+        auto parsed = ParseKeyRateLimit(bad);
+        EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument) << bad;
+    }
+    EXPECT_NE(ParseKeyRateLimit("x").status().message().find("RPS:BURST"), std::string::npos);
+}
+#endif
 
 #ifdef SIGNAL_HUB_KEYSTORES_CONFORMANCE
 // database: the `postgres` CTest fixture's server (label postgres); vault: the KV v2 fixture (label vault).

@@ -193,6 +193,9 @@ class OwningKeyStore final : public KeyStore {
     Result<std::vector<ApiKeyRecord>> List() override { return store_->List(); }
     Result<ApiKeyRecord> Revoke(std::string_view id) override { return store_->Revoke(id); }
     Result<IssuedKey> Rotate(std::string_view id, std::int64_t g) override { return store_->Rotate(id, g); }
+    Result<ApiKeyRecord> SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& l) override {
+        return store_->SetRateLimit(id, l);
+    }
     Result<AuthenticatedKey> Authenticate(std::string_view k, AuthFailure* f = nullptr) override {
         return store_->Authenticate(k, f);
     }

@@ -26,6 +26,11 @@ Result<IssuedKey> MemoryKeyStore::Rotate(std::string_view id, std::int64_t grace
     return RotateKeyIn(records_, id, grace_seconds, hasher_, clock_.UnixSeconds());
 }
 
+Result<ApiKeyRecord> MemoryKeyStore::SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) {
+    std::lock_guard lock(mu_);
+    return SetRateLimitIn(records_, id, limit);
+}
+
 Result<AuthenticatedKey> MemoryKeyStore::Authenticate(std::string_view presented_key, AuthFailure* failure) {
     std::lock_guard lock(mu_);
     const std::int64_t now = clock_.UnixSeconds();

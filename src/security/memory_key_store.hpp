@@ -22,6 +22,7 @@ class MemoryKeyStore final : public KeyStore {
     Result<std::vector<ApiKeyRecord>> List() override;
     Result<ApiKeyRecord> Revoke(std::string_view id) override;
     Result<IssuedKey> Rotate(std::string_view id, std::int64_t grace_seconds) override;
+    Result<ApiKeyRecord> SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) override;
     Result<AuthenticatedKey> Authenticate(std::string_view presented_key, AuthFailure* failure = nullptr) override;
 
    private:

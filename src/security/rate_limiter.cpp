@@ -72,7 +72,11 @@ RateDecision MemoryRateLimiter::Admit(std::string_view bucket, const RateLimit& 
     try {
         std::lock_guard lock(shard.mu);
         auto it = shard.tat_ns.find(bucket);
-        const std::int64_t tat = it == shard.tat_ns.end() ? now : std::max(it->second, now);
+        std::int64_t tat = it == shard.tat_ns.end() ? now : std::max(it->second, now);
+        // With an unchanged limit the stored TAT never exceeds now + tolerance. Beyond it, the limit
+        // was raised (keys set-rate-limit): the old limit's debt becomes one request short of an empty
+        // bucket of the new limit, so the new limit applies at once (one request now, then its rate).
+        if (tat > now + tolerance) tat = now + tolerance - interval;
         const std::int64_t new_tat = tat + interval;
         const std::int64_t diff = new_tat - now;  // > 0
         if (diff <= tolerance) {
@@ -151,6 +155,7 @@ local burst = tonumber(ARGV[2])
 local tolerance = interval * burst
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
+if tat > now + tolerance then tat = now + tolerance - interval end  -- a raised limit applies at once
 local new_tat = tat + interval
 local diff = new_tat - now
 if diff <= tolerance then

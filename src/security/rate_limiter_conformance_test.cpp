@@ -102,6 +102,26 @@ TEST_P(RateLimiterConformance, BucketsAreIndependentAndBinarySafe) {
     EXPECT_EQ(limiter->Stats().backend_errors, 0u);
 }
 
+TEST_P(RateLimiterConformance, ARaisedLimitAppliesAtOnce) {
+    auto limiter = Make();
+    ASSERT_TRUE(limiter);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(limiter->Admit("k", kSlow).allowed);
+    ASSERT_FALSE(limiter->Admit("k", kSlow).allowed);
+    // The key's limit is raised (keys set-rate-limit): the old limit's debt (5000 s) shrinks to one
+    // request short of an empty bucket of the new limit, so one request passes at once, and then the
+    // new rate applies.
+    const RateLimit fast{100, 3};  // T = 10 ms, burst 3
+    EXPECT_TRUE(limiter->Admit("k", fast).allowed);
+    EXPECT_FALSE(limiter->Admit("k", fast).allowed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(35));  // Redis: its own clock
+    clock_.Advance(std::chrono::milliseconds(35));               // memory: the fake clock
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter->Admit("k", fast).allowed) << i;
+    // Lowered again: the debt carried over is the fast limit's (3 ms), so the slow bucket is nearly full.
+    RateDecision slow = limiter->Admit("k", kSlow);
+    EXPECT_TRUE(slow.allowed);
+    EXPECT_EQ(slow.remaining, 3);
+}
+
 TEST_P(RateLimiterConformance, InvalidLimitsAreRefused) {
     auto limiter = Make();
     ASSERT_TRUE(limiter);

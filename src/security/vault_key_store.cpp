@@ -438,6 +438,18 @@ Result<IssuedKey> VaultKeyStore::Rotate(std::string_view id, std::int64_t grace_
     return std::move(*issued);
 }
 
+Result<ApiKeyRecord> VaultKeyStore::SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) {
+    if (limit) SH_RETURN_IF_ERROR(ValidateKeyRateLimit(*limit));
+    Impl& m = *impl_;
+    std::lock_guard lock(m.mu);
+    std::optional<ApiKeyRecord> changed;
+    SH_RETURN_IF_ERROR(m.MutateLocked([&](std::vector<ApiKeyRecord>& records) -> Status {
+        SH_ASSIGN_OR_RETURN(changed, SetRateLimitIn(records, id, limit));
+        return Status::Ok();
+    }));
+    return std::move(*changed);
+}
+
 Result<AuthenticatedKey> VaultKeyStore::Authenticate(std::string_view presented_key, AuthFailure* failure) {
     if (failure != nullptr) *failure = AuthFailure::kNone;
     auto parsed = ParseApiKey(presented_key);

@@ -128,9 +128,14 @@ GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote
     caller.scopes.emplace();
     for (security::Scope scope : record.scopes) caller.scopes->push_back(std::string(security::ScopeName(scope)));
     if (!record.collections.empty()) caller.collections = record.collections;
-    const security::RateLimit& limit = record.HasScope(security::Scope::kAdmin)   ? options_.limits.admin
-                                       : record.HasScope(security::Scope::kIndex) ? options_.limits.index
-                                                                                  : options_.limits.search;
+    // The key's own limit when it has one, else the limit of its broadest scope.
+    security::RateLimit limit = record.HasScope(security::Scope::kAdmin)   ? options_.limits.admin
+                                : record.HasScope(security::Scope::kIndex) ? options_.limits.index
+                                                                           : options_.limits.search;
+    if (record.rate_limit) {
+        limit.requests_per_second = record.rate_limit->requests_per_second;
+        limit.burst = record.rate_limit->burst;
+    }
     Limit(req, "key:" + record.id, limit, decision);
     return decision;
 }

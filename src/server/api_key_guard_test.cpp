@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "security/memory_key_store.hpp"
+#include "security/rate_limiter.hpp"
 
 namespace signalhub::server {
 namespace {
@@ -149,6 +150,38 @@ TEST_F(ApiKeyGuardTest, AValidKeyBecomesACallerWithItsScopesAndCollections) {
     GuardDecision unrestricted = guard_->Admit(Request({{"X-API-Key", all}}), "127.0.0.1");
     ASSERT_FALSE(unrestricted.refusal);
     EXPECT_FALSE(unrestricted.caller.collections) << "an empty allow-list means every collection";
+}
+
+TEST_F(ApiKeyGuardTest, AKeysOwnRateLimitReplacesItsScopesLimit) {
+    security::MemoryRateLimiter limiter(clock_);
+    ApiKeyGuardOptions options;
+    options.keys = keys_.get();
+    options.limiter = &limiter;
+    options.limits.search = {100, 5};
+    ApiKeyGuard guard(options);
+    const std::string plain = NewKey({Scope::kSearch});
+    security::CreateKeyRequest request;
+    request.name = "throttled";
+    request.scopes = {Scope::kSearch};
+    request.rate_limit = security::KeyRateLimit{1, 2};
+    auto throttled = keys_->Create(request);
+    ASSERT_TRUE(throttled.ok());
+
+    auto admitted = [&](const std::string& key, int n) {
+        int ok = 0;
+        for (int i = 0; i < n; ++i) ok += guard.Admit(Request({{"X-API-Key", key}}), "127.0.0.1").refusal ? 0 : 1;
+        return ok;
+    };
+    EXPECT_EQ(admitted(throttled->key, 4), 2) << "the key's burst of 2, not the scope's 5";
+    EXPECT_EQ(admitted(plain, 7), 5) << "keys without their own limit keep the scope's";
+    GuardDecision refused = guard.Admit(Request({{"X-API-Key", throttled->key}}), "127.0.0.1");
+    ASSERT_TRUE(refused.refusal);
+    EXPECT_EQ(refused.refusal->result(), http::status::too_many_requests);
+
+    // Back to the scope's limit (a fresh burst of 5 after the key's own bucket drained).
+    ASSERT_TRUE(keys_->SetRateLimit(throttled->record.id, std::nullopt).ok());
+    clock_.Advance(std::chrono::seconds(10));
+    EXPECT_EQ(admitted(throttled->key, 7), 5);
 }
 
 TEST_F(ApiKeyGuardTest, WithoutAKeyStoreEveryoneIsAdmitted) {
