@@ -134,7 +134,8 @@ if want security; then
         -extfile "$SEC/server.ext" -out "$SEC/server.crt" 2>/dev/null
     chmod 600 "$SEC/server.key"
     export SIGNAL_HUB_API_KEY_PEPPER="$(head -c 48 /dev/urandom | base64 -w0)"
-    # The limit of the search scope is far above what the benchmark sends: every request is checked, none refused.
+    # The limits (search, and anonymous, which also throttles failed authentication) are far above what the
+    # benchmark sends: every request is checked, none refused except the spent key's.
     cat > "$SEC/secure.yaml" <<YAML
 security:
   tls: {enabled: true, cert_file: $SEC/server.crt, key_file: $SEC/server.key}
@@ -144,6 +145,7 @@ security:
     backend: memory
     limits:
       search: {requests_per_second: 1000000, burst: 1000000}
+      anonymous: {requests_per_second: 1000000, burst: 1000000}
 YAML
     KEY="$("$SH" --config "$SEC/secure.yaml" --store "$PY/store" keys create --name bench --scopes search | tail -1)"
     LIMITED="$("$SH" --config "$SEC/secure.yaml" --store "$PY/store" keys create --name spent --scopes search \
@@ -154,14 +156,14 @@ YAML
         echo $! > "$SEC/$1.pid"
         URL=""
         for _ in $(seq 1 300); do
-            URL="$(grep -o 'https\{0,1\}://127\.0\.0\.1:[0-9]*/mcp' "$SEC/$1.err" | head -1)"
+            URL="$(grep -o 'https\{0,1\}://127\.0\.0\.1:[0-9]*/mcp' "$SEC/$1.err" | head -1 || true)"
             [ -n "$URL" ] && return 0
             kill -0 "$(cat "$SEC/$1.pid")" 2>/dev/null || die "serve ($1) exited: $(cat "$SEC/$1.err")"
             sleep 0.1
         done
         die "serve ($1) printed no address: $(cat "$SEC/$1.err")"
     }
-    stop_serve() { kill -TERM "$(cat "$SEC/plain.pid")" "$(cat "$SEC/secure.pid")" 2>/dev/null || true; }
+    stop_serve() { for p in "$SEC"/*.pid; do kill -TERM "$(cat "$p")" 2>/dev/null || true; done; }
     trap stop_serve EXIT
     start_serve plain; PLAIN_URL="$URL"
     start_serve secure --config "$SEC/secure.yaml"; SECURE_URL="$URL"

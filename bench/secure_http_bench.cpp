@@ -19,6 +19,7 @@
 //
 // Usage: secure_http_bench --queries FILE --plain-url http://127.0.0.1:P/mcp
 //          --secure-url https://127.0.0.1:Q/mcp --ca CA.crt --key KEY --limited-key KEY2
+// (the secure server's anonymous limit must not throttle the 401 run: failed authentication counts there)
 //          [--n 500] [--threads 1,4] [--json OUT]
 
 #include <openssl/ssl.h>
@@ -290,9 +291,15 @@ int main(int argc, char** argv) {
             secure_conns.push_back(std::make_unique<Connection>(secure, &tls));
         }
         auto call = [&](std::vector<std::unique_ptr<Connection>>& conns, const std::string& session,
-                        const std::string& k) {
-            return [&conns, &session, &k, &bodies, &expected](int t, size_t i) {
-                auto top = TopResult(conns[static_cast<size_t>(t)]->Post(bodies[i], session, k));
+                        std::string k) {
+            return [&conns, &session, k, &bodies, &expected](int t, size_t i) {
+                std::optional<std::string> top;
+                try {
+                    top = TopResult(conns[static_cast<size_t>(t)]->Post(bodies[i], session, k));
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "%s server: %s\n", k.empty() ? "plain" : "secure", e.what());
+                    return false;
+                }
                 if (!top) return false;
                 if (*top != expected[i]) {
                     std::fprintf(stderr, "query %zu: top %s, plain server's top %s\n", i, top->c_str(),

@@ -287,9 +287,9 @@ TEST(DatabaseKeyStoreTest, MissingServerUrlIsAFailureNotASkip) {
     const char* saved_file_env = std::getenv("SIGNAL_HUB_TEST_PG_URL_FILE");
     const std::string saved_file = saved_file_env != nullptr ? saved_file_env : "";
     ::setenv("SIGNAL_HUB_TEST_PG_URL_FILE", "/nonexistent/signal-hub-test/url", 1);
-    EXPECT_NONFATAL_FAILURE((void)keystoretest::PgServerUrl(), "no PostgreSQL URL in /nonexistent/signal-hub-test/url");
+    EXPECT_NONFATAL_FAILURE((void)keystoretest::ServerUrl(), "no PostgreSQL URL in /nonexistent/signal-hub-test/url");
     ::unsetenv("SIGNAL_HUB_TEST_PG_URL_FILE");
-    EXPECT_NONFATAL_FAILURE((void)keystoretest::PgServerUrl(), "PostgreSQL tests need a server");
+    EXPECT_NONFATAL_FAILURE((void)keystoretest::ServerUrl(), "PostgreSQL tests need a server");
     if (!saved_file.empty()) ::setenv("SIGNAL_HUB_TEST_PG_URL_FILE", saved_file.c_str(), 1);
     if (!saved.empty()) ::setenv("SIGNAL_HUB_TEST_PG_URL", saved.c_str(), 1);
 }

@@ -2,8 +2,7 @@
 // Test helpers for keystores_test (header-only, tests only):
 //  - PostgreSQL: the server of the CTest fixture `postgres` (SIGNAL_HUB_TEST_PG_URL, or the file
 //    named by SIGNAL_HUB_TEST_PG_URL_FILE); a test FAILS, never skips, without one. Each store
-//    lives in a schema of its own, dropped afterwards (the rules of store/pgvector/pg_test_util.hpp,
-//    without its dependency on the vector store).
+//    lives in a schema of its own, dropped afterwards (store/pgvector/pg_test_server.hpp).
 //  - Vault: VaultFixture starts tests/fixtures/vault_fixture.py (python3 stdlib, 127.0.0.1, a free
 //    port) for one test and stops it when destroyed.
 
@@ -29,6 +28,7 @@
 #include "security/database_key_store.hpp"
 #include "security/key_store.hpp"
 #include "security/vault_key_store.hpp"
+#include "store/pgvector/pg_test_server.hpp"
 
 namespace signalhub::security::keystoretest {
 
@@ -40,63 +40,19 @@ inline KeyHasher TestHasher(char fill = 'p') {
 
 // ---- PostgreSQL -------------------------------------------------------------------------------
 
-inline std::string PgServerUrl() {
-    if (const char* url = std::getenv("SIGNAL_HUB_TEST_PG_URL"); url != nullptr && *url != '\0') return url;
-    if (const char* file = std::getenv("SIGNAL_HUB_TEST_PG_URL_FILE"); file != nullptr && *file != '\0') {
-        std::ifstream in(file);
-        std::string line;
-        if (std::getline(in, line) && !line.empty()) return line;
-        ADD_FAILURE() << "no PostgreSQL URL in " << file << " (did the CTest fixture postgres.cluster_start fail?)";
-        return "";
-    }
-    ADD_FAILURE() << "PostgreSQL tests need a server: run them through `ctest -L postgres` (the fixture starts a "
-                     "throw-away cluster) or set SIGNAL_HUB_TEST_PG_URL=postgresql://...";
-    return "";
-}
-
-inline std::string UniqueSchema() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    return "sh_keys_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" +
-           std::to_string(rd() % 100000);
-}
-
-inline std::string WithParam(const std::string& url, const std::string& param) {
-    return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
-}
-
-// Runs SQL on a direct connection; returns the error message or "".
-inline std::string ExecSql(const std::string& url, const std::string& sql) {
-    PGconn* conn = PQconnectdb(url.c_str());
-    std::string error;
-    if (PQstatus(conn) != CONNECTION_OK) {
-        error = PQerrorMessage(conn);
-    } else {
-        PGresult* r = PQexec(conn, sql.c_str());
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) error = PQerrorMessage(conn);
-        PQclear(r);
-    }
-    PQfinish(conn);
-    return error;
-}
+using store::pgtest::ExecSql;
+using store::pgtest::ServerUrl;
+using store::pgtest::WithParam;
 
 // The first value of the first row as text ("" on error or no rows).
 inline std::string QueryText(const std::string& url, const std::string& sql) {
-    PGconn* conn = PQconnectdb(url.c_str());
-    std::string out;
-    if (PQstatus(conn) == CONNECTION_OK) {
-        PGresult* r = PQexec(conn, sql.c_str());
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
-        PQclear(r);
-    }
-    PQfinish(conn);
-    return out;
+    return store::pgtest::QueryValue(url, sql).value_or("");
 }
 
 // A schema of the test server, dropped when destroyed.
 class PgSchema {
    public:
-    PgSchema() : server_(PgServerUrl()), name_(UniqueSchema()) {}
+    PgSchema() : server_(ServerUrl()), name_(store::pgtest::UniqueSchema("sh_keys_")) {}
     ~PgSchema() {
         if (server_.empty()) return;
         EXPECT_EQ(ExecSql(server_, "DROP SCHEMA IF EXISTS \"" + name_ + "\" CASCADE"), "") << "dropping " << name_;

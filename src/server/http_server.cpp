@@ -1116,6 +1116,10 @@ struct HttpServer::Impl {
             }
         } else {
             c.connections_accepted.fetch_add(1);
+            // Responses leave in more than one write (TLS: a record for the header, then the body;
+            // SSE: event by event), so Nagle would hold the last segment for the client's delayed ACK.
+            beast::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
             if (tls) {
                 beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
                 std::make_shared<TlsConnection>(std::move(stream), shared, pool, std::move(tls))->Start();

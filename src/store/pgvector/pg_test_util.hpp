@@ -5,74 +5,14 @@
 // store lives in a schema of its own, dropped when the store is destroyed, so
 // tests are hermetic and may run in parallel against one server.
 
-#include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <fstream>
 #include <memory>
-#include <optional>
-#include <random>
 #include <string>
 
 #include "store/forwarding_store.hpp"
+#include "store/pgvector/pg_test_server.hpp"
 #include "store/vector_store.hpp"
 
 namespace signalhub::store::pgtest {
-
-// The test server's URL; a test failure (not a skip) when none is configured.
-inline std::string ServerUrl() {
-    if (const char* url = std::getenv("SIGNAL_HUB_TEST_PG_URL"); url != nullptr && *url != '\0') return url;
-    if (const char* file = std::getenv("SIGNAL_HUB_TEST_PG_URL_FILE"); file != nullptr && *file != '\0') {
-        std::ifstream in(file);
-        std::string line;
-        if (std::getline(in, line) && !line.empty()) return line;
-        ADD_FAILURE() << "no PostgreSQL URL in " << file << " (did the CTest fixture postgres.cluster_start fail?)";
-        return "";
-    }
-    ADD_FAILURE() << "PostgreSQL tests need a server: run them through `ctest -L postgres` (the fixture starts a "
-                     "throw-away cluster) or set SIGNAL_HUB_TEST_PG_URL=postgresql://...";
-    return "";
-}
-
-inline std::string UniqueSchema() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    return "sh_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" + std::to_string(rd() % 100000);
-}
-
-inline std::string WithParam(const std::string& url, const std::string& param) {
-    return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
-}
-
-// Runs SQL on a direct connection (outside the store); returns the error message or "".
-inline std::string ExecSql(const std::string& url, const std::string& sql) {
-    PGconn* conn = PQconnectdb(url.c_str());
-    std::string error;
-    if (PQstatus(conn) != CONNECTION_OK) {
-        error = PQerrorMessage(conn);
-    } else {
-        PGresult* r = PQexec(conn, sql.c_str());
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) error = PQerrorMessage(conn);
-        PQclear(r);
-    }
-    PQfinish(conn);
-    return error;
-}
-
-// The first value of the first row of `sql` as text (nullopt on error or no rows).
-inline std::optional<std::string> QueryValue(const std::string& url, const std::string& sql) {
-    PGconn* conn = PQconnectdb(url.c_str());
-    std::optional<std::string> out;
-    if (PQstatus(conn) == CONNECTION_OK) {
-        PGresult* r = PQexec(conn, sql.c_str());
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = std::string(PQgetvalue(r, 0, 0));
-        PQclear(r);
-    }
-    PQfinish(conn);
-    return out;
-}
 
 // Forwards to a store and drops its schema when destroyed.
 class SchemaScopedStore final : public ForwardingStore {
