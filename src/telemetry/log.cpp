@@ -11,9 +11,8 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace signalhub::telemetry {
 namespace {
@@ -184,7 +183,7 @@ struct Global {
 Global& TheGlobal() {
     static Global* global = [] {
         auto* g = new Global();  // never destroyed: threads may log during static destruction
-        g->logger = std::make_shared<Logger>(STDERR_FILENO, LogLevel::kInfo, LogFormat::kText);
+        g->logger = std::shared_ptr<Logger>(std::move(*Logger::Open(LogOptions{})));  // stderr: cannot fail
         return g;
     }();
     return *global;
@@ -234,8 +233,8 @@ std::string FormatTimestamp(std::chrono::system_clock::time_point time) {
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
     return buf;
 }
 
@@ -468,8 +467,7 @@ std::string RedactText(std::string_view text) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
     };
     auto ends_url = [](char c) {
-        return std::isspace(static_cast<unsigned char>(c)) || c == '"' || c == '\'' || c == '<' || c == '>' ||
-               c == '`';
+        return std::isspace(static_cast<unsigned char>(c)) || c == '"' || c == '\'' || c == '<' || c == '>' || c == '`';
     };
     std::string out;
     out.reserve(text.size());
@@ -496,8 +494,8 @@ bool IsSecretFieldName(std::string_view key) {
     const std::string k = Lower(key);
     // The last word of the name: "db_password" -> "password", "x-api-key" -> "api-key".
     static const std::array<std::string_view, 13> kSecretEndings = {
-        "password", "passwd", "secret",      "token",   "pepper",  "authorization", "api_key",
-        "api-key",  "apikey", "credentials", "cookie",  "set-cookie", "private_key"};
+        "password", "passwd", "secret",      "token",  "pepper",     "authorization", "api_key",
+        "api-key",  "apikey", "credentials", "cookie", "set-cookie", "private_key"};
     for (std::string_view ending : kSecretEndings) {
         if (k.size() < ending.size() || k.compare(k.size() - ending.size(), ending.size(), ending) != 0) continue;
         if (k.size() == ending.size()) return true;

@@ -67,8 +67,7 @@ struct LogField {
     LogField(std::string_view k, const std::string& v) : key(k), value(v) {}
     LogField(std::string_view k, bool v) : key(k), value(v) {}
     template <std::integral T>
-        requires(!std::same_as<T, bool>)
-    LogField(std::string_view k, T v) : key(k), value(static_cast<std::int64_t>(v)) {}
+    requires(!std::same_as<T, bool>) LogField(std::string_view k, T v) : key(k), value(static_cast<std::int64_t>(v)) {}
     template <std::floating_point T>
     LogField(std::string_view k, T v) : key(k), value(static_cast<double>(v)) {}
 
@@ -180,7 +179,7 @@ void Announce(std::string_view message, std::initializer_list<LogField> fields =
 // The access log: one record per HTTP request.
 
 struct RequestLogFields {
-    std::string request_id;                // AcceptRequestId / NewRequestId
+    std::string request_id;                 // AcceptRequestId / NewRequestId
     std::optional<std::string> trace_id{};  // W3C trace id, when tracing is on
     std::optional<std::string> key_id{};    // the API key's id (never the key)
     std::string remote{};                   // client address

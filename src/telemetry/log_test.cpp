@@ -9,13 +9,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace signalhub::telemetry {
 namespace {
@@ -94,9 +93,11 @@ TEST(LogFormat, TimestampIsRfc3339UtcWithMilliseconds) {
 }
 
 TEST(LogFormat, JsonRecordHasTsLevelMsgThenTheFieldsInOrder) {
-    const std::string line =
-        Json("serving", {{"url", "http://127.0.0.1:8080/mcp"}, {"workers", 4}, {"ratio", 0.5}, {"tls", false},
-                         {"bytes", std::size_t{12}}});
+    const std::string line = Json("serving", {{"url", "http://127.0.0.1:8080/mcp"},
+                                              {"workers", 4},
+                                              {"ratio", 0.5},
+                                              {"tls", false},
+                                              {"bytes", std::size_t{12}}});
     EXPECT_EQ(line,
               "{\"ts\":\"2026-11-30T12:00:00.123Z\",\"level\":\"info\",\"msg\":\"serving\","
               "\"url\":\"http://127.0.0.1:8080/mcp\",\"workers\":4,\"ratio\":0.5,\"tls\":false,\"bytes\":12}\n");
@@ -106,9 +107,12 @@ TEST(LogFormat, JsonRecordHasTsLevelMsgThenTheFieldsInOrder) {
 }
 
 TEST(LogFormat, TextRecordIsReadableAndQuotesValuesWithSpaces) {
-    EXPECT_EQ(Text("serving over MCP Streamable HTTP",
-                   {{"url", "http://127.0.0.1:8080/mcp"}, {"store", "/srv/my repo/.signal-hub"}, {"workers", 4},
-                    {"tls", true}, {"ratio", 0.25}, {"empty", ""}}),
+    EXPECT_EQ(Text("serving over MCP Streamable HTTP", {{"url", "http://127.0.0.1:8080/mcp"},
+                                                        {"store", "/srv/my repo/.signal-hub"},
+                                                        {"workers", 4},
+                                                        {"tls", true},
+                                                        {"ratio", 0.25},
+                                                        {"empty", ""}}),
               "2026-11-30T12:00:00.123Z INFO serving over MCP Streamable HTTP url=http://127.0.0.1:8080/mcp "
               "store=\"/srv/my repo/.signal-hub\" workers=4 tls=true ratio=0.25 empty=\"\"\n");
     EXPECT_EQ(Text("x", {}, LogLevel::kWarn), "2026-11-30T12:00:00.123Z WARN x\n");
@@ -248,7 +252,8 @@ TEST(Logger, ConcurrentRecordsAreWholeValidJsonLines) {
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&logger, &padding, t] {
             for (int i = 0; i < kLines; ++i) {
-                logger.Log(LogLevel::kInfo, "line", {{"thread", t}, {"seq", i}, {"pad", padding.substr(0, 100 + 9 * i)}});
+                logger.Log(LogLevel::kInfo, "line",
+                           {{"thread", t}, {"seq", i}, {"pad", padding.substr(0, 100 + 9 * i)}});
             }
         });
     }
@@ -309,8 +314,8 @@ TEST(Logger, FileOutputAppendsIsCreated0640AndReopens) {
 }
 
 TEST(Logger, OpenNamesTheProblem) {
-    auto missing = Logger::Open(LogOptions{.level = LogLevel::kInfo, .format = LogFormat::kText,
-                                           .output = "/nonexistent-signal-hub-dir/x.log"});
+    auto missing = Logger::Open(LogOptions{
+        .level = LogLevel::kInfo, .format = LogFormat::kText, .output = "/nonexistent-signal-hub-dir/x.log"});
     ASSERT_FALSE(missing.ok());
     EXPECT_EQ(missing.status().code(), ErrorCode::kUnavailable);
     EXPECT_THAT(missing.status().message(), HasSubstr("/nonexistent-signal-hub-dir/x.log"));
