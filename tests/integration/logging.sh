@@ -169,7 +169,7 @@ no_secret "$LOG" "$LOG.1"
 pass "output to a file (mode 640), reopened on SIGHUP after the file was moved away"
 
 # --- stdio: stdout carries the protocol ---------------------------------------------------------------
-SIGNAL_HUB_MONITORING__LOGGING__OUTPUT=stdout run_expect 2 "$SH" --store "$STORE" serve --transport stdio </dev/null
+run_expect 2 env SIGNAL_HUB_MONITORING__LOGGING__OUTPUT=stdout "$SH" --store "$STORE" serve --transport stdio </dev/null
 assert_contains "$ERR" "monitoring.logging.output is stdout, but \`serve --transport stdio\` speaks MCP on stdout" \
     "stdio refuses output stdout"
 [ -z "$OUT" ] || fail "stdio with output stdout wrote to stdout: $OUT"
