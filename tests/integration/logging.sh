@@ -39,7 +39,13 @@ start() {
     case "$where" in
         out) wait_for_address "$PID" "$WORK/$name.out" ;;
         err) wait_for_address "$PID" "$WORK/$name.err" ;;
-        *) wait_for_address "$PID" "$where" ;;
+        *)
+            for _ in $(seq 1 300); do
+                [ -e "$where" ] && break
+                kill -0 "$PID" 2>/dev/null || fail "serve exited: $(cat "$WORK/$name.err")"
+                sleep 0.1
+            done
+            wait_for_address "$PID" "$where" ;;
     esac
 }
 
