@@ -165,13 +165,15 @@ sys.exit(0 if any(match(json.loads(l)) for l in sys.stdin) else 1)
 }
 
 # wait_for_address PID ERRFILE: waits until `signal-hub serve --transport http` (process PID) has
-# printed its http:// or https:// address on stderr (ERRFILE); sets PORT. Fails when the server exits first or prints
+# logged its http:// or https:// address ("url=" in text format, "url": in JSON) in ERRFILE (its stderr,
+# stdout or log file); sets PORT. Fails when the server exits first or prints
 # nothing within 30 s.
 wait_for_address() {
     local pid="$1" err="$2"
     PORT=""
     for _ in $(seq 1 300); do
-        PORT="$(sed -n 's|.*https\{0,1\}://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$err" | head -1)"
+        # The file appears when the background job's redirection (or the server's log file) is opened.
+        [ -e "$err" ] && PORT="$(sed -n 's|.*https\{0,1\}://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$err" | head -1)"
         [ -n "$PORT" ] && return 0
         kill -0 "$pid" 2>/dev/null || fail "the server exited: $(cat "$err")"
         sleep 0.1
