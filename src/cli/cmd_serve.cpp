@@ -24,6 +24,7 @@
 #include "security/rate_limiter.hpp"
 #include "server/api_key_guard.hpp"
 #include "server/http_server.hpp"
+#include "telemetry/log.hpp"
 
 namespace signalhub::cli {
 namespace fs = std::filesystem;
@@ -123,31 +124,33 @@ server::TlsOptions TlsFromConfig(const config::TlsConfig& tls) {
 void LogTlsReload(std::string_view cause, const Status& status) {
     const std::string why(cause == "requested" ? "SIGHUP" : cause);
     if (status.ok()) {
-        std::fprintf(stderr, "signal-hub: TLS certificate reloaded (%s)\n", why.c_str());
+        telemetry::Info("TLS certificate reloaded", {{"cause", why}});
     } else {
-        std::fprintf(stderr, "signal-hub: TLS certificate reload (%s) failed, keeping the previous one: %s\n",
-                     why.c_str(), status.message().c_str());
+        telemetry::Error("TLS certificate reload failed, keeping the previous one",
+                         {{"cause", why}, {"error", status.message()}});
     }
 }
 
 void LogPass(const index::WatchPass& pass) {
     const std::string trigger(index::TriggerName(pass.trigger));
-    if (!pass.coverage_note.empty()) std::fprintf(stderr, "signal-hub: watch: %s\n", pass.coverage_note.c_str());
+    if (!pass.coverage_note.empty()) {
+        telemetry::Warn("watch: not every directory is watched", {{"note", pass.coverage_note}});
+    }
     if (!pass.result.ok()) {
-        std::fprintf(stderr, "signal-hub: watch: re-index (%s) failed: %s\n", trigger.c_str(),
-                     pass.result.status().message().c_str());
+        telemetry::Error("watch: re-index failed", {{"trigger", trigger}, {"error", pass.result.status().message()}});
         return;
     }
     const index::IndexStats& s = *pass.result;
     if (s.files_added + s.files_changed + s.files_removed == 0 && pass.trigger != index::WatchPass::Trigger::kStart)
         return;
-    std::fprintf(stderr,
-                 "signal-hub: watch: re-indexed (%s, %lld events): %lld added, %lld changed, %lld removed; %lld chunks "
-                 "written, %lld deleted in %s\n",
-                 trigger.c_str(), static_cast<long long>(pass.events), static_cast<long long>(s.files_added),
-                 static_cast<long long>(s.files_changed), static_cast<long long>(s.files_removed),
-                 static_cast<long long>(s.chunks_written), static_cast<long long>(s.chunks_deleted),
-                 FormatDuration(s.seconds).c_str());
+    telemetry::Info("watch: re-indexed", {{"trigger", trigger},
+                                          {"events", pass.events},
+                                          {"files_added", s.files_added},
+                                          {"files_changed", s.files_changed},
+                                          {"files_removed", s.files_removed},
+                                          {"chunks_written", s.chunks_written},
+                                          {"chunks_deleted", s.chunks_deleted},
+                                          {"seconds", s.seconds}});
 }
 
 bool IsLoopbackHost(const std::string& host) {
@@ -178,7 +181,7 @@ class UsageFlusher {
    private:
     void Flush() {
         if (Status s = flush_(); !s.ok()) {
-            std::fprintf(stderr, "signal-hub: warning: cannot record API key usage: %s\n", s.message().c_str());
+            telemetry::Warn("cannot record API key usage", {{"error", s.message()}});
         }
     }
     std::function<Status()> flush_;
@@ -188,11 +191,30 @@ class UsageFlusher {
     std::thread thread_;
 };
 
+// Fail() (the "signal-hub: error:" line on stderr), and the same as a log
+// record when the log goes elsewhere (stdout, a file), so that the log says why
+// the server stopped.
+int FailServe(const Status& status) {
+    if (telemetry::CurrentLogger()->output() != "stderr") {
+        telemetry::Error("serve failed",
+                         {{"error", status.message()}, {"code", std::string(ErrorCodeName(status.code()))}});
+    }
+    return Fail(status);
+}
+
 Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
     if (options.host) cfg.server.host = *options.host;
     if (options.port) cfg.server.port = *options.port;
     SH_RETURN_IF_ERROR(config::Validate(cfg));
+    // monitoring.logging: from here on, status lines are log records.
+    SH_ASSIGN_OR_RETURN(telemetry::LogOptions log_options, LogOptionsFor(cfg, global));
+    if (options.transport == "stdio" && log_options.output == "stdout") {
+        return InvalidArgument(
+            "monitoring.logging.output is stdout, but `serve --transport stdio` speaks MCP on stdout: log to stderr "
+            "or a file");
+    }
+    SH_RETURN_IF_ERROR(telemetry::ConfigureLogging(log_options));
     SH_ASSIGN_OR_RETURN(StoreLocation location, FindStore(global, cfg));
     SH_ASSIGN_OR_RETURN(std::optional<fs::path> root, ResolveRoot(options, cfg, location));
     SH_ASSIGN_OR_RETURN(auto embedder, embed::CreateEmbedder(cfg.embedding));
@@ -239,7 +261,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
 
     Status served;
     if (options.transport == "stdio") {
-        if (!global.quiet) std::fprintf(stderr, "signal-hub: serving %s over MCP stdio\n", location.display.c_str());
+        telemetry::Info("serving over MCP stdio", {{"store", location.display}});
         served = mcp::ServeStdio(server, std::cin, std::cout);
     } else {
         SH_RETURN_IF_ERROR(WarmUp(*store));
@@ -260,10 +282,10 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         SH_ASSIGN_OR_RETURN(std::unique_ptr<security::AuditLog> audit, OpenAuditLog(cfg, Clock::Real()));
         if (cfg.security.api_keys.enabled) {
             SH_ASSIGN_OR_RETURN(keys, OpenApiKeyStore(cfg, location.dir, Clock::Real()));
-        } else if (!global.quiet && !IsLoopbackHost(cfg.server.host)) {
-            std::fprintf(stderr, "signal-hub: warning: %s is reachable from other machines and "
-                                 "security.api_keys.enabled is false: anyone who can connect can read the code\n",
-                         cfg.server.host.c_str());
+        } else if (!IsLoopbackHost(cfg.server.host)) {
+            telemetry::Warn("the server is reachable from other machines and security.api_keys.enabled is false: "
+                            "anyone who can connect can read the code",
+                            {{"host", cfg.server.host}});
         }
         // security.rate_limiting: per key (per address without one), in this process or in Redis.
         std::unique_ptr<security::RateLimiter> limiter;
@@ -285,38 +307,39 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         store::VectorStore* readable = store.get();
         SH_ASSIGN_OR_RETURN(auto listener,
                             server::HttpServer::Start(http, server, [readable] { return CheckReady(*readable); }));
-        // Always printed (also with --quiet): with --port 0 it is the only way to learn the port.
-        std::fprintf(stderr, "signal-hub: serving %s over MCP Streamable HTTP at %s://%s:%u/mcp\n",
-                     location.display.c_str(), http.tls.enabled ? "https" : "http",
-                     HostForUrl(cfg.server.host).c_str(), static_cast<unsigned>(listener->port()));
-        if (keys && !global.quiet) {
-            std::fprintf(stderr, "signal-hub: API keys required (%s)\n", keys->description.c_str());
+        // Always written (also with --quiet or level warn): with --port 0 it is the only way to learn the port.
+        // The URL is the last field, so that scripts find ".../mcp" at the end of the line in text format.
+        telemetry::Announce("serving over MCP Streamable HTTP",
+                            {{"store", location.display},
+                             {"url", std::string(http.tls.enabled ? "https" : "http") + "://" +
+                                         HostForUrl(cfg.server.host) + ":" + std::to_string(listener->port()) +
+                                         "/mcp"}});
+        if (keys) telemetry::Info("API keys required", {{"keys", keys->description}});
+        if (limiter) {
+            telemetry::Info("rate limiting on", {{"backend", cfg.security.rate_limiting.backend},
+                                                 {"fail_mode", cfg.security.rate_limiting.fail_mode}});
         }
-        if (limiter && !global.quiet) {
-            std::fprintf(stderr, "signal-hub: rate limiting on (%s backend, fail %s)\n",
-                         cfg.security.rate_limiting.backend.c_str(), cfg.security.rate_limiting.fail_mode.c_str());
-        }
-        // SIGHUP: the TLS certificate (HttpServer) and the API key file are read again.
-        std::function<void()> on_reload;
-        if (keys && keys->reload) {
-            on_reload = [reload = keys->reload, &global] {
-                const Status s = reload();
-                if (!s.ok()) {
-                    std::fprintf(stderr, "signal-hub: error: API keys not reloaded (the old ones stay): %s\n",
-                                 s.message().c_str());
-                } else if (!global.quiet) {
-                    std::fprintf(stderr, "signal-hub: API keys reloaded\n");
-                }
-            };
-        }
+        // SIGHUP: the TLS certificate (HttpServer), the API key file and the log file are opened again.
+        std::function<Status()> reload_keys = keys ? keys->reload : std::function<Status()>();
+        auto on_reload = [reload_keys] {
+            if (Status s = telemetry::CurrentLogger()->Reopen(); !s.ok()) {
+                telemetry::Error("log file not reopened", {{"error", s.message()}});
+            }
+            if (!reload_keys) return;
+            if (const Status s = reload_keys(); !s.ok()) {
+                telemetry::Error("API keys not reloaded, the old ones stay", {{"error", s.message()}});
+            } else {
+                telemetry::Info("API keys reloaded");
+            }
+        };
         served = server::ServeUntilSignal(*listener, on_reload);
         if (served.code() == ErrorCode::kDeadlineExceeded) {
             // Tool handlers still run on abandoned threads and use the store,
             // searcher and server below: end the process without destroying
             // them. Store writes are transactional; nothing half-done remains.
-            std::_Exit(Fail(served));
+            std::_Exit(FailServe(served));
         }
-        if (!global.quiet && served.ok()) std::fprintf(stderr, "signal-hub: shut down cleanly\n");
+        if (served.ok()) telemetry::Info("shut down cleanly");
     }
     if (watcher) watcher->Stop();
     return served;
@@ -342,13 +365,19 @@ void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                     "The indexed tree (default: the directory holding the store when it is at store.path, e.g. "
                     "repo for repo/.signal-hub). Needed by --watch; explain_code refuses paths outside it");
     cmd->footer(
-        "stdio: stdout carries only protocol messages, logs go to stderr; exits when stdin closes.\n"
-        "http: prints the address on stderr; SIGTERM or SIGINT drain in-flight requests (server.shutdown_timeout)\n"
-        "and exit 0. With security.tls.enabled it serves https; SIGHUP reloads the certificate and key. Limits and the result cache are set in the performance section of the configuration.\n"
+        "stdio: stdout carries only protocol messages, logs go to stderr (or a file); exits when stdin closes.\n"
+        "http: logs the address (\"serving over MCP Streamable HTTP ... url=...\"); SIGTERM or SIGINT drain in-flight\n"
+        "requests (server.shutdown_timeout) and exit 0. With security.tls.enabled it serves https; SIGHUP reloads the\n"
+        "certificate and key, the API key file and reopens the log file. Limits and the result cache are set in the\n"
+        "performance section of the configuration.\n"
+        "Logs: monitoring.logging (level, format text|json, output stderr|stdout|FILE); see docs/configuration.md.\n"
         "Tools: search_code, find_similar, get_context, explain_code, find_references, index_status.\n"
         "See docs/mcp.md.");
     // The callback owns the option storage (CLI11 writes into it while parsing).
-    cmd->callback([&global, &exit_code, options] { exit_code = Finish(RunServe(global, *options)); });
+    cmd->callback([&global, &exit_code, options] {
+        const Status served = RunServe(global, *options);
+        exit_code = served.ok() ? 0 : FailServe(served);
+    });
 }
 
 }  // namespace signalhub::cli

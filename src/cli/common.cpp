@@ -35,37 +35,17 @@ StoreLocation GivenStore(const std::string& store) {
 
 }  // namespace
 
-std::string RedactUrl(std::string_view url) {
-    const size_t scheme = url.find("://");
-    if (scheme == std::string_view::npos) return std::string(url);
-    const size_t auth_begin = scheme + 3;
-    const size_t auth_end = url.find_first_of("/?#", auth_begin);
-    const std::string_view authority = url.substr(auth_begin, auth_end == std::string_view::npos
-                                                                  ? std::string_view::npos
-                                                                  : auth_end - auth_begin);
-    const size_t at = authority.rfind('@');
-    std::string out(url);
-    if (at != std::string_view::npos) {
-        const size_t colon = authority.substr(0, at).find(':');
-        if (colon != std::string_view::npos) out.replace(auth_begin + colon + 1, at - colon - 1, "***");
-    }
-    // A secret given as a query parameter.
-    const size_t query = out.find('?');
-    if (query != std::string::npos) {
-        size_t pos = query + 1;
-        while (pos < out.size()) {
-            size_t end = out.find('&', pos);
-            if (end == std::string::npos) end = out.size();
-            for (const std::string_view key : {"password=", "token="}) {  // libpq's password, Chroma's token
-                if (out.compare(pos, key.size(), key) != 0) continue;
-                out.replace(pos + key.size(), end - pos - key.size(), "***");
-                end = out.find('&', pos);
-                if (end == std::string::npos) end = out.size();
-            }
-            pos = end + 1;
-        }
-    }
-    return out;
+Result<telemetry::LogOptions> LogOptionsFor(const config::Config& config, const GlobalOptions& global) {
+    const config::LoggingConfig& logging = config.monitoring.logging;
+    const std::optional<telemetry::LogLevel> level = telemetry::ParseLogLevel(logging.level);
+    if (!level) return InvalidArgument("monitoring.logging.level: unknown level '" + logging.level + "'");
+    const std::optional<telemetry::LogFormat> format = telemetry::ParseLogFormat(logging.format);
+    if (!format) return InvalidArgument("monitoring.logging.format: unknown format '" + logging.format + "'");
+    telemetry::LogOptions options;
+    options.level = global.quiet && *level < telemetry::LogLevel::kWarn ? telemetry::LogLevel::kWarn : *level;
+    options.format = *format;
+    options.output = logging.output;
+    return options;
 }
 
 std::string DatabaseUrl(const config::DatabaseConfig& database) {

@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "core/status.hpp"
 #include "store/vector_store.hpp"
+#include "telemetry/log.hpp"
 
 namespace signalhub::cli {
 
@@ -32,7 +33,11 @@ struct StoreLocation {
 };
 
 // "postgresql://hub:***@db:5432/hub": the URL with any password masked.
-std::string RedactUrl(std::string_view url);
+using telemetry::RedactUrl;
+
+// monitoring.logging as the logger's options; --quiet raises the level to warn.
+// InvalidArgument for a level or format the logger does not know.
+Result<telemetry::LogOptions> LogOptionsFor(const config::Config& config, const GlobalOptions& global);
 
 // database.url with database.pool_size / max_overflow / pool_timeout added as
 // the store's URL parameters (ones the URL already sets are kept).

@@ -27,8 +27,8 @@ constexpr std::size_t kMaxFileBytes = 4 * 1024 * 1024;
 constexpr std::size_t kMaxShownValue = 80;
 
 const std::vector<std::string>& SupportedSections() {
-    static const std::vector<std::string> kSections = {"database", "store",  "index",      "embedding",
-                                                         "search",   "server", "performance", "security"};
+    static const std::vector<std::string> kSections = {"database", "store",       "index",    "embedding", "search",
+                                                         "server",   "performance", "security", "monitoring"};
     return kSections;
 }
 
@@ -36,7 +36,7 @@ const std::vector<std::string>& SupportedSections() {
 // implement yet (as key paths): rejected with a clear message instead of
 // "unknown key".
 const std::vector<std::string>& FutureSections() {
-    static const std::vector<std::string> kSections = {"monitoring"};
+    static const std::vector<std::string> kSections = {"monitoring.metrics", "monitoring.tracing"};
     return kSections;
 }
 
@@ -168,6 +168,9 @@ const std::vector<Field>& Fields() {
          [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.anonymous.requests_per_second; }},
         {"security.rate_limiting.limits.anonymous.burst",
          [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.anonymous.burst; }},
+        {"monitoring.logging.level", [](Config& c) -> FieldRef { return &c.monitoring.logging.level; }},
+        {"monitoring.logging.format", [](Config& c) -> FieldRef { return &c.monitoring.logging.format; }},
+        {"monitoring.logging.output", [](Config& c) -> FieldRef { return &c.monitoring.logging.output; }},
     };
     return kFields;
 }
@@ -956,6 +959,21 @@ Problems FindProblems(const Config& c) {
         between(prefix + ".burst", limit.burst, 1, 1000000);
     }
     // ---- end of security.rate_limiting ----
+
+    // ---- monitoring.logging ----
+    const LoggingConfig& logging = c.monitoring.logging;
+    if (const std::string level = Lower(logging.level);
+        level != "debug" && level != "info" && level != "warn" && level != "warning" && level != "error") {
+        problems.emplace_back("monitoring.logging.level",
+                              "must be one of debug, info, warn, error, got " + Quote(logging.level));
+    }
+    if (const std::string format = Lower(logging.format); format != "json" && format != "text") {
+        problems.emplace_back("monitoring.logging.format", "must be one of json, text, got " + Quote(logging.format));
+    }
+    if (Trim(logging.output).empty()) {
+        problems.emplace_back("monitoring.logging.output", "must be stdout, stderr or a file path");
+    }
+    // ---- end of monitoring.logging ----
     return problems;
 }
 

@@ -219,6 +219,22 @@ struct SecurityConfig {
     bool operator==(const SecurityConfig&) const = default;
 };
 
+// monitoring.logging: the process's log records (telemetry/log.hpp,
+// docs/production/monitoring/logging.md).
+struct LoggingConfig {
+    std::string level = "info";     // debug, info, warn, error (case-insensitive; warning = warn)
+    std::string format = "text";    // text (for people) or json (one JSON object per line)
+    std::string output = "stderr";  // stdout, stderr, or a file path (appended to, created 0640)
+
+    bool operator==(const LoggingConfig&) const = default;
+};
+
+struct MonitoringConfig {
+    LoggingConfig logging{};
+
+    bool operator==(const MonitoringConfig&) const = default;
+};
+
 struct Config {
     DatabaseConfig database{};
     StoreConfig store{};
@@ -228,6 +244,7 @@ struct Config {
     ServerConfig server{};
     PerformanceConfig performance{};
     SecurityConfig security{};
+    MonitoringConfig monitoring{};
     std::string source{};  // where it came from: "defaults", or the file path
 
     bool operator==(const Config&) const = default;

@@ -294,7 +294,7 @@ TEST(Config, UnknownKeyWithoutCloseMatchListsTheValidKeys) {
               "config.yaml:2:3: unknown key 'search.colour' (keys in 'search': mode, k, rrf_k, ef_search)");
     EXPECT_EQ(ParseError("plugins: []\n"),
               "config.yaml:1:1: unknown key 'plugins' (sections: database, store, index, embedding, search, server, "
-              "performance, security)");
+              "performance, security, monitoring)");
 }
 
 TEST(Config, KeyInTheWrongSectionPointsToItsSection) {
@@ -352,11 +352,51 @@ TEST(Config, AcceptedScalarSpellings) {
 
 TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
     EXPECT_EQ(ParseError("store:\n  path: x\nmonitoring:\n  metrics: {enabled: true}\n"),
-              "config.yaml:3:1: section 'monitoring' is not supported by this version of signal-hub "
-              "(only database, store, index, embedding, search, server, performance, security)");
-    EXPECT_EQ(ParseError("monitoring: {}\n"),
-              "config.yaml:1:1: section 'monitoring' is not supported by this version of signal-hub "
-              "(only database, store, index, embedding, search, server, performance, security)");
+              "config.yaml:4:3: section 'monitoring.metrics' is not supported by this version of signal-hub "
+              "(only logging in 'monitoring')");
+    EXPECT_EQ(ParseError("monitoring:\n  tracing: {}\n"),
+              "config.yaml:2:3: section 'monitoring.tracing' is not supported by this version of signal-hub "
+              "(only logging in 'monitoring')");
+    EXPECT_EQ(ParseError("monitoring:\n  loging: {}\n"),
+              "config.yaml:2:3: unknown key 'monitoring.loging' (did you mean 'logging'?)");
+    EXPECT_EQ(ParseError("monitoring:\n  alerts: {}\n"),
+              "config.yaml:2:3: unknown key 'monitoring.alerts' (keys in 'monitoring': logging)");
+}
+
+TEST(Config, MonitoringLoggingParsesAndValidates) {
+    const LoggingConfig defaults;
+    EXPECT_EQ(defaults.level, "info");
+    EXPECT_EQ(defaults.format, "text");
+    EXPECT_EQ(defaults.output, "stderr");
+    Result<Config> parsed = Parse("monitoring:\n  logging: {level: INFO, format: json, output: stdout}\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(parsed->monitoring.logging.level, "INFO");
+    EXPECT_EQ(parsed->monitoring.logging.format, "json");
+    EXPECT_EQ(parsed->monitoring.logging.output, "stdout");
+    EXPECT_TRUE(Validate(*parsed).ok()) << Validate(*parsed).ToString();
+    Result<Config> file = Parse("monitoring:\n  logging:\n    output: /var/log/signal-hub/hub.log\n    level: debug\n");
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    EXPECT_EQ(file->monitoring.logging.output, "/var/log/signal-hub/hub.log");
+    EXPECT_TRUE(Validate(*file).ok());
+
+    auto invalid = [](const std::string& text) {
+        Result<Config> c = Parse(text);
+        EXPECT_TRUE(c.ok()) << c.status().ToString();
+        return c.ok() ? Validate(*c).message() : std::string();
+    };
+    EXPECT_EQ(invalid("monitoring:\n  logging: {level: verbose}\n"),
+              "monitoring.logging.level: must be one of debug, info, warn, error, got 'verbose'");
+    EXPECT_EQ(invalid("monitoring:\n  logging: {format: logfmt}\n"),
+              "monitoring.logging.format: must be one of json, text, got 'logfmt'");
+    EXPECT_EQ(invalid("monitoring:\n  logging: {output: ''}\n"),
+              "monitoring.logging.output: must be stdout, stderr or a file path");
+
+    const std::map<std::string, std::string> vars = {{"SIGNAL_HUB_MONITORING__LOGGING__FORMAT", "json"},
+                                                     {"SIGNAL_HUB_MONITORING__LOGGING__LEVEL", "warn"},
+                                                     {"SIGNAL_HUB_MONITORING__LOGGING__OUTPUT", "stdout"}};
+    Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->monitoring.logging, (LoggingConfig{"warn", "json", "stdout"}));
 }
 
 TEST(Config, TlsSectionParsesAndValidates) {
@@ -440,7 +480,7 @@ TEST(Config, DuplicateKeysAreErrors) {
 TEST(Config, DocumentShapeErrors) {
     EXPECT_EQ(ParseError("- store\n- index\n"),
               "config.yaml:1:1: expected a mapping of sections (database, store, index, embedding, search, server, "
-              "performance, security), found a list");
+              "performance, security, monitoring), found a list");
     EXPECT_THAT(ParseError("search: {k: 1}\n---\nsearch: {k: 2}\n"),
                 HasSubstr("config.yaml:3:1: the file holds 2 YAML documents"));
     EXPECT_THAT(ParseError("? [a, b]\n: 1\n"), HasSubstr("config.yaml:1:3: keys must be plain names, found a list"));
@@ -519,8 +559,8 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
               "environment variable SIGNAL_HUB_INDEX__CHUNK: 'index.chunk' is a section, not a key; name one of its "
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__METRICS__PORT"),
-              "environment variable SIGNAL_HUB_MONITORING__METRICS__PORT: section 'monitoring' is not supported by "
-              "this version of signal-hub (only database, store, index, embedding, search, server, performance, security)");
+              "environment variable SIGNAL_HUB_MONITORING__METRICS__PORT: section 'monitoring.metrics' is not "
+              "supported by this version of signal-hub (only logging in 'monitoring')");
 }
 
 TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
@@ -767,9 +807,9 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 82u);
+    EXPECT_EQ(paths.size(), 85u);
     EXPECT_EQ(paths.front(), "database.type");
-    EXPECT_EQ(paths.back(), "security.rate_limiting.limits.anonymous.burst");
+    EXPECT_EQ(paths.back(), "monitoring.logging.output");
 }
 
 TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
@@ -816,6 +856,8 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("security.tls.client_ca_file")] = "/ca.pem";
     vars[OverrideVariable("security.tls.client_auth")] = "require";
     vars[OverrideVariable("security.tls.min_version")] = "1.3";
+    vars[OverrideVariable("monitoring.logging.level")] = "debug";
+    vars[OverrideVariable("monitoring.logging.format")] = "json";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -899,6 +941,9 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
         EXPECT_DOUBLE_EQ(scope.requests_per_second, 8);
         EXPECT_EQ(scope.burst, 8);
     }
+    EXPECT_EQ(c.monitoring.logging.level, "debug");
+    EXPECT_EQ(c.monitoring.logging.format, "json");
+    EXPECT_EQ(c.monitoring.logging.output, "8");
 }
 
 TEST(Config, ApiKeyStorageIsValidatedWithTheKeyNamed) {

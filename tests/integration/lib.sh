@@ -91,14 +91,89 @@ CPP
     printf '# Guide\n\nHow to deploy.\n\n## Rollback\n\nRestore the previous release.\n' > "$1/docs/guide.md"
 }
 
+# log_records FILE: the log records in FILE (monitoring.logging, text or JSON format) as JSON lines
+# on stdout, {"ts":...,"level":...,"msg":...,<fields>}; lines that are not log records are skipped.
+# Text values come out as strings, so compare field values as text.
+log_records() {
+    python3 - "$1" <<'PY'
+import json, re, sys
+TEXT = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (DEBUG|INFO|WARN|ERROR) (.*)$')
+FIELD = re.compile(r' ([A-Za-z0-9_.-]+)=("(?:[^"\\]|\\.)*"|[^ ]*)')
+def unquote(v):
+    if not v.startswith('"'):
+        return v
+    out, i, body = [], 0, v[1:-1]
+    while i < len(body):
+        c = body[i]
+        if c == '\\' and i + 1 < len(body):
+            n = body[i + 1]
+            if n == 'x':
+                out.append(chr(int(body[i + 2:i + 4], 16))); i += 4; continue
+            out.append({'n': '\n', 'r': '\r', 't': '\t'}.get(n, n)); i += 2; continue
+        out.append(c); i += 1
+    return ''.join(out)
+for line in open(sys.argv[1], encoding='utf-8', errors='replace'):
+    line = line.rstrip('\n')
+    if line.startswith('{'):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and {'ts', 'level', 'msg'} <= rec.keys():
+            print(json.dumps(rec))
+        continue
+    m = TEXT.match(line)
+    if not m:
+        continue
+    rest = m.group(3)
+    first = FIELD.search(rest)
+    while first and not re.fullmatch(r'(?: [A-Za-z0-9_.-]+=(?:"(?:[^"\\]|\\.)*"|[^ ]*))*', rest[first.start():]):
+        first = FIELD.search(rest, first.start() + 1)
+    msg = rest[:first.start()] if first else rest
+    rec = {'ts': m.group(1), 'level': m.group(2).lower(), 'msg': msg}
+    for k, v in FIELD.findall(rest[len(msg):]):
+        rec[k] = unquote(v)
+    print(json.dumps(rec))
+PY
+}
+
+# log_has FILE MSG [KEY=VALUE | KEY~SUBSTRING]...: true when FILE holds a log record (text or JSON format)
+# with message MSG whose fields equal VALUE (compared as text) or contain SUBSTRING.
+log_has() {
+    local file="$1" msg="$2"; shift 2
+    log_records "$file" | python3 -c '
+import json, sys
+msg, conds = sys.argv[1], sys.argv[2:]
+def text(v):
+    return json.dumps(v) if isinstance(v, bool) else str(v)
+def match(rec):
+    if rec.get("msg") != msg:
+        return False
+    for c in conds:
+        eq, sub = c.find("="), c.find("~")
+        if eq > 0 and (sub < 0 or eq < sub):
+            k, v = c[:eq], c[eq + 1:]
+            if k not in rec or text(rec[k]) != v:
+                return False
+        else:
+            k, v = c[:sub], c[sub + 1:]
+            if k not in rec or v not in text(rec[k]):
+                return False
+    return True
+sys.exit(0 if any(match(json.loads(l)) for l in sys.stdin) else 1)
+' "$msg" "$@"
+}
+
 # wait_for_address PID ERRFILE: waits until `signal-hub serve --transport http` (process PID) has
-# printed its http:// or https:// address on stderr (ERRFILE); sets PORT. Fails when the server exits first or prints
+# logged its http:// or https:// address ("url=" in text format, "url": in JSON) in ERRFILE (its stderr,
+# stdout or log file); sets PORT. Fails when the server exits first or prints
 # nothing within 30 s.
 wait_for_address() {
     local pid="$1" err="$2"
     PORT=""
     for _ in $(seq 1 300); do
-        PORT="$(sed -n 's|.*https\{0,1\}://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$err" | head -1)"
+        # The file appears when the background job's redirection (or the server's log file) is opened.
+        [ -e "$err" ] && PORT="$(sed -n 's|.*https\{0,1\}://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$err" | head -1)"
         [ -n "$PORT" ] && return 0
         kill -0 "$pid" 2>/dev/null || fail "the server exited: $(cat "$err")"
         sleep 0.1

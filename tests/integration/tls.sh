@@ -174,11 +174,11 @@ cp "$PKI/signal-hub-two.key" "$LIVE/server.key"
 assert_contains "$(served_certificate)" "serial=1001" "the certificate before SIGHUP"
 kill -HUP "$PID"
 for _ in $(seq 1 300); do
-    grep -q "TLS certificate reloaded (SIGHUP)" "$WORK/main.err" && break
+    log_has "$WORK/main.err" "TLS certificate reloaded" cause=SIGHUP && break
     kill -0 "$PID" 2>/dev/null || fail "SIGHUP stopped the server: $(cat "$WORK/main.err")"
     sleep 0.1
 done
-grep -q "TLS certificate reloaded (SIGHUP)" "$WORK/main.err" || fail "no reload logged: $(cat "$WORK/main.err")"
+log_has "$WORK/main.err" "TLS certificate reloaded" cause=SIGHUP || fail "no reload logged: $(cat "$WORK/main.err")"
 cert="$(served_certificate)"
 assert_contains "$cert" "serial=2002" "new connections after SIGHUP"
 assert_contains "$cert" "CN=signal-hub-two" "new connections after SIGHUP"
@@ -190,10 +190,11 @@ pass "SIGHUP: new connections get the new certificate ($cert), the keep-alive co
 cp "$PKI/signal-hub-one.crt" "$LIVE/server.crt"
 kill -HUP "$PID"
 for _ in $(seq 1 300); do
-    grep -q "reload (SIGHUP) failed" "$WORK/main.err" && break
+    log_has "$WORK/main.err" "TLS certificate reload failed, keeping the previous one" cause=SIGHUP && break
     sleep 0.1
 done
-assert_contains "$(cat "$WORK/main.err")" "TLS certificate reload (SIGHUP) failed, keeping the previous one: tls.key_file '$LIVE/server.key' does not match" "failed reload"
+log_has "$WORK/main.err" "TLS certificate reload failed, keeping the previous one" cause=SIGHUP \
+    "error~tls.key_file '$LIVE/server.key' does not match" || fail "failed reload not logged: $(cat "$WORK/main.err")"
 assert_contains "$(served_certificate)" "serial=2002" "the certificate after a failed reload"
 pass "a reload with a mismatched key is logged and the previous certificate stays"
 stop_server main
@@ -216,10 +217,11 @@ keepalive_client swap
 ln -s ..v2 "$SECRET/..data_tmp"
 mv -T "$SECRET/..data_tmp" "$SECRET/..data"
 for _ in $(seq 1 300); do
-    grep -q "TLS certificate reloaded (file change)" "$WORK/watch.err" && break
+    log_has "$WORK/watch.err" "TLS certificate reloaded" "cause=file change" && break
     sleep 0.1
 done
-grep -q "TLS certificate reloaded (file change)" "$WORK/watch.err" || fail "no reload after the swap: $(cat "$WORK/watch.err")"
+log_has "$WORK/watch.err" "TLS certificate reloaded" "cause=file change" ||
+    fail "no reload after the swap: $(cat "$WORK/watch.err")"
 cert="$(served_certificate)"
 assert_contains "$cert" "serial=2002" "new connections after the swap"
 finish_keepalive swap 1001
