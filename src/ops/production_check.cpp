@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <memory>
 #include <regex>
@@ -275,6 +276,19 @@ CheckItem CheckOrigins(const config::Config& c) {
     return Pass("origins", origins.empty() ? "browser origins: loopback only" : "browser origins: an explicit list");
 }
 
+// Logs a log pipeline can parse: JSON lines (docs/production/monitoring/logging.md).
+CheckItem CheckLogs(const config::Config& c) {
+    const config::LoggingConfig& log = c.monitoring.logging;
+    std::string format = log.format;  // validated case-insensitively
+    std::transform(format.begin(), format.end(), format.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (format != "json") {
+        return Failed("json_logs", "monitoring.logging.format is " + log.format,
+                      "set monitoring.logging.format: json (and output: stdout in containers) so the log "
+                      "pipeline gets one JSON object per line");
+    }
+    return Pass("json_logs", "JSON lines to " + log.output + ", level " + log.level);
+}
+
 }  // namespace
 
 std::vector<CheckItem> CheckProduction(const config::Config& config, const std::string& raw_config,
@@ -290,6 +304,7 @@ std::vector<CheckItem> CheckProduction(const config::Config& config, const std::
     add(CheckDatabase(config));
     items.push_back(CheckInlineSecrets(raw_config));
     items.push_back(CheckOrigins(config));
+    items.push_back(CheckLogs(config));
     return items;
 }
 
