@@ -28,7 +28,8 @@ constexpr std::size_t kMaxShownValue = 80;
 
 const std::vector<std::string>& SupportedSections() {
     static const std::vector<std::string> kSections = {"database", "store",  "index",      "embedding",
-                                                         "search",   "server", "performance", "security"};
+                                                         "search",   "server", "performance", "security",
+                                                         "monitoring"};
     return kSections;
 }
 
@@ -36,7 +37,7 @@ const std::vector<std::string>& SupportedSections() {
 // implement yet (as key paths): rejected with a clear message instead of
 // "unknown key".
 const std::vector<std::string>& FutureSections() {
-    static const std::vector<std::string> kSections = {"monitoring"};
+    static const std::vector<std::string> kSections = {"monitoring.logging", "monitoring.tracing"};
     return kSections;
 }
 
@@ -168,6 +169,10 @@ const std::vector<Field>& Fields() {
          [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.anonymous.requests_per_second; }},
         {"security.rate_limiting.limits.anonymous.burst",
          [](Config& c) -> FieldRef { return &c.security.rate_limiting.limits.anonymous.burst; }},
+        {"monitoring.metrics.enabled", [](Config& c) -> FieldRef { return &c.monitoring.metrics.enabled; }},
+        {"monitoring.metrics.host", [](Config& c) -> FieldRef { return &c.monitoring.metrics.host; }},
+        {"monitoring.metrics.port", [](Config& c) -> FieldRef { return &c.monitoring.metrics.port; }},
+        {"monitoring.metrics.path", [](Config& c) -> FieldRef { return &c.monitoring.metrics.path; }},
     };
     return kFields;
 }
@@ -817,6 +822,19 @@ Problems FindProblems(const Config& c) {
 
     if (Trim(c.server.host).empty()) problems.emplace_back("server.host", "must not be empty");
     between("server.port", c.server.port, 0, 65535);
+
+    const MetricsConfig& m = c.monitoring.metrics;
+    if (Trim(m.host).empty()) problems.emplace_back("monitoring.metrics.host", "must not be empty");
+    between("monitoring.metrics.port", m.port, 0, 65535);
+    if (m.path.empty() || m.path[0] != '/' || m.path.find_first_of("?# \t") != std::string::npos) {
+        problems.emplace_back("monitoring.metrics.path", "must start with '/' and hold no '?', '#' or spaces, got '" +
+                                                             m.path + "'");
+    }
+    if (m.enabled && m.port != 0 && m.port == c.server.port) {
+        problems.emplace_back("monitoring.metrics.port",
+                              "must differ from server.port (" + std::to_string(c.server.port) +
+                                  "): metrics have their own listener");
+    }
     for (std::size_t i = 0; i < c.server.allowed_origins.size(); ++i) {
         const std::string& origin = c.server.allowed_origins[i];
         if (origin != "*" && origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0) {

@@ -219,6 +219,23 @@ struct SecurityConfig {
     bool operator==(const SecurityConfig&) const = default;
 };
 
+// monitoring.metrics: the Prometheus scrape listener of `serve --transport http`
+// (docs/production/monitoring/metrics.md). Plain HTTP on its own port.
+struct MetricsConfig {
+    bool enabled = true;
+    std::string host = "127.0.0.1";
+    int port = 9090;              // 0 = any free port (tests); must differ from server.port
+    std::string path = "/metrics";  // starts with "/"
+
+    bool operator==(const MetricsConfig&) const = default;
+};
+
+struct MonitoringConfig {
+    MetricsConfig metrics{};
+
+    bool operator==(const MonitoringConfig&) const = default;
+};
+
 struct Config {
     DatabaseConfig database{};
     StoreConfig store{};
@@ -228,6 +245,7 @@ struct Config {
     ServerConfig server{};
     PerformanceConfig performance{};
     SecurityConfig security{};
+    MonitoringConfig monitoring{};
     std::string source{};  // where it came from: "defaults", or the file path
 
     bool operator==(const Config&) const = default;

@@ -294,7 +294,7 @@ TEST(Config, UnknownKeyWithoutCloseMatchListsTheValidKeys) {
               "config.yaml:2:3: unknown key 'search.colour' (keys in 'search': mode, k, rrf_k, ef_search)");
     EXPECT_EQ(ParseError("plugins: []\n"),
               "config.yaml:1:1: unknown key 'plugins' (sections: database, store, index, embedding, search, server, "
-              "performance, security)");
+              "performance, security, monitoring)");
 }
 
 TEST(Config, KeyInTheWrongSectionPointsToItsSection) {
@@ -351,12 +351,53 @@ TEST(Config, AcceptedScalarSpellings) {
 }
 
 TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
-    EXPECT_EQ(ParseError("store:\n  path: x\nmonitoring:\n  metrics: {enabled: true}\n"),
-              "config.yaml:3:1: section 'monitoring' is not supported by this version of signal-hub "
-              "(only database, store, index, embedding, search, server, performance, security)");
-    EXPECT_EQ(ParseError("monitoring: {}\n"),
-              "config.yaml:1:1: section 'monitoring' is not supported by this version of signal-hub "
-              "(only database, store, index, embedding, search, server, performance, security)");
+    EXPECT_EQ(ParseError("store:\n  path: x\nmonitoring:\n  tracing: {enabled: true}\n"),
+              "config.yaml:4:3: section 'monitoring.tracing' is not supported by this version of signal-hub "
+              "(only metrics in 'monitoring')");
+    EXPECT_EQ(ParseError("monitoring:\n  logging: {}\n"),
+              "config.yaml:2:3: section 'monitoring.logging' is not supported by this version of signal-hub "
+              "(only metrics in 'monitoring')");
+}
+
+TEST(Config, MonitoringMetricsParsesAndValidates) {
+    Config defaults;
+    EXPECT_TRUE(defaults.monitoring.metrics.enabled);
+    EXPECT_EQ(defaults.monitoring.metrics.host, "127.0.0.1");
+    EXPECT_EQ(defaults.monitoring.metrics.port, 9090);
+    EXPECT_EQ(defaults.monitoring.metrics.path, "/metrics");
+    EXPECT_TRUE(Validate(defaults).ok());
+
+    Result<Config> parsed =
+        Parse("monitoring:\n  metrics: {enabled: false, host: 0.0.0.0, port: 9464, path: /prometheus}\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_FALSE(parsed->monitoring.metrics.enabled);
+    EXPECT_EQ(parsed->monitoring.metrics.host, "0.0.0.0");
+    EXPECT_EQ(parsed->monitoring.metrics.port, 9464);
+    EXPECT_EQ(parsed->monitoring.metrics.path, "/prometheus");
+    EXPECT_TRUE(Validate(*parsed).ok());
+
+    Result<Config> bad = Parse("monitoring:\n  metrics: {host: ' ', port: 70000, path: metrics}\n");
+    ASSERT_TRUE(bad.ok());
+    const std::string message = Validate(*bad).message();
+    EXPECT_THAT(message, HasSubstr("monitoring.metrics.host: must not be empty"));
+    EXPECT_THAT(message, HasSubstr("monitoring.metrics.port: must be between 0 and 65535, got 70000"));
+    EXPECT_THAT(message, HasSubstr("monitoring.metrics.path: must start with '/'"));
+
+    Result<Config> same = Parse("server: {port: 9100}\nmonitoring:\n  metrics: {port: 9100}\n");
+    ASSERT_TRUE(same.ok());
+    EXPECT_THAT(Validate(*same).message(),
+                HasSubstr("monitoring.metrics.port: must differ from server.port (9100): metrics have their own "
+                          "listener"));
+    Result<Config> same_disabled =
+        Parse("server: {port: 9100}\nmonitoring:\n  metrics: {port: 9100, enabled: false}\n");
+    ASSERT_TRUE(same_disabled.ok());
+    EXPECT_TRUE(Validate(*same_disabled).ok());
+    Result<Config> both_ephemeral = Parse("server: {port: 0}\nmonitoring:\n  metrics: {port: 0}\n");
+    ASSERT_TRUE(both_ephemeral.ok());
+    EXPECT_TRUE(Validate(*both_ephemeral).ok());
+
+    EXPECT_THAT(ParseError("monitoring:\n  metrics: {prot: 1}\n"),
+                HasSubstr("unknown key 'monitoring.metrics.prot'"));
 }
 
 TEST(Config, TlsSectionParsesAndValidates) {
@@ -440,7 +481,7 @@ TEST(Config, DuplicateKeysAreErrors) {
 TEST(Config, DocumentShapeErrors) {
     EXPECT_EQ(ParseError("- store\n- index\n"),
               "config.yaml:1:1: expected a mapping of sections (database, store, index, embedding, search, server, "
-              "performance, security), found a list");
+              "performance, security, monitoring), found a list");
     EXPECT_THAT(ParseError("search: {k: 1}\n---\nsearch: {k: 2}\n"),
                 HasSubstr("config.yaml:3:1: the file holds 2 YAML documents"));
     EXPECT_THAT(ParseError("? [a, b]\n: 1\n"), HasSubstr("config.yaml:1:3: keys must be plain names, found a list"));
@@ -518,9 +559,9 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
     EXPECT_EQ(error_for("SIGNAL_HUB_INDEX__CHUNK"),
               "environment variable SIGNAL_HUB_INDEX__CHUNK: 'index.chunk' is a section, not a key; name one of its "
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
-    EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__METRICS__PORT"),
-              "environment variable SIGNAL_HUB_MONITORING__METRICS__PORT: section 'monitoring' is not supported by "
-              "this version of signal-hub (only database, store, index, embedding, search, server, performance, security)");
+    EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__TRACING__ENABLED"),
+              "environment variable SIGNAL_HUB_MONITORING__TRACING__ENABLED: section 'monitoring.tracing' is not "
+              "supported by this version of signal-hub (only metrics in 'monitoring')");
 }
 
 TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
@@ -767,9 +808,9 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 82u);
+    EXPECT_EQ(paths.size(), 86u);
     EXPECT_EQ(paths.front(), "database.type");
-    EXPECT_EQ(paths.back(), "security.rate_limiting.limits.anonymous.burst");
+    EXPECT_EQ(paths.back(), "monitoring.metrics.path");
 }
 
 TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
@@ -816,6 +857,10 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("security.tls.client_ca_file")] = "/ca.pem";
     vars[OverrideVariable("security.tls.client_auth")] = "require";
     vars[OverrideVariable("security.tls.min_version")] = "1.3";
+    vars[OverrideVariable("monitoring.metrics.enabled")] = "false";
+    vars[OverrideVariable("monitoring.metrics.host")] = "0.0.0.0";
+    vars[OverrideVariable("monitoring.metrics.port")] = "9464";
+    vars[OverrideVariable("monitoring.metrics.path")] = "/m";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -899,6 +944,10 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
         EXPECT_DOUBLE_EQ(scope.requests_per_second, 8);
         EXPECT_EQ(scope.burst, 8);
     }
+    EXPECT_FALSE(c.monitoring.metrics.enabled);
+    EXPECT_EQ(c.monitoring.metrics.host, "0.0.0.0");
+    EXPECT_EQ(c.monitoring.metrics.port, 9464);
+    EXPECT_EQ(c.monitoring.metrics.path, "/m");
 }
 
 TEST(Config, ApiKeyStorageIsValidatedWithTheKeyNamed) {
