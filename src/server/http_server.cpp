@@ -196,9 +196,12 @@ void AddHeaders(HttpResponse& res, const std::vector<std::pair<std::string, std:
 }
 
 // Asks the guard about `req`, then runs `handle` for the admitted caller.
+// `key_id` receives the admitted caller's key id (for HttpOptions::on_request).
 template <class Handle>
-HttpResponse Guarded(const Shared& shared, const HttpRequest& req, const std::string& remote, Handle handle) {
+HttpResponse Guarded(const Shared& shared, const HttpRequest& req, const std::string& remote, std::string& key_id,
+                     Handle handle) {
     GuardDecision decision = shared.Admit(req, remote);
+    if (!decision.refusal) key_id = decision.caller.id;
     HttpResponse res = decision.refusal ? std::move(*decision.refusal) : handle(decision.caller);
     AddHeaders(res, decision.headers);
     return res;
@@ -296,6 +299,13 @@ class HttpConnection final : public ConnectionBase,
         std::string session_id;  // kStream
         std::string cors_origin;  // Access-Control-Allow-Origin for the response ("" = none)
         unsigned version = 11;   // kStream
+        // For HttpOptions::on_request:
+        std::chrono::steady_clock::time_point read_at{};
+        std::string method;
+        std::string target;
+        // Written by the worker running the request before its result is
+        // posted back to the strand (so read after OnWorkerDone).
+        std::shared_ptr<std::string> key_id;
     };
 
     const HttpOptions& options() const { return shared_->options; }
@@ -446,6 +456,7 @@ class HttpConnection final : public ConnectionBase,
     std::uint64_t NewSlot(HttpRoute route) {
         queue_.push_back(Slot{});
         queue_.back().route = route;
+        if (options().on_request) queue_.back().read_at = std::chrono::steady_clock::now();
         shared_->counters.requests_in_progress.fetch_add(1);
         return front_seq_ + queue_.size() - 1;
     }
@@ -473,6 +484,12 @@ class HttpConnection final : public ConnectionBase,
         }
         const std::uint64_t seq = NewSlot(route);
         SlotFor(seq).cors_origin = CorsOrigin(req, options().allowed_origins);
+        if (options().on_request) {
+            SlotFor(seq).method = std::string(Sv(req.method_string()));
+            SlotFor(seq).target = std::string(target.substr(0, 2048));
+        }
+        auto key_id = std::make_shared<std::string>();
+        SlotFor(seq).key_id = key_id;
 
         auto origin = req.find(http::field::origin);
         if (origin != req.end() && !OriginAllowed(Sv(origin->value()), options().allowed_origins)) {
@@ -505,20 +522,21 @@ class HttpConnection final : public ConnectionBase,
                 });
                 return;
             case HttpRoute::kMcpPost:
-                RunOnWorker(seq, [shared = shared_, remote = remote_, req = std::move(req)] {
-                    return Guarded(*shared, req, remote,
+                RunOnWorker(seq, [shared = shared_, remote = remote_, key_id, req = std::move(req)] {
+                    return Guarded(*shared, req, remote, *key_id,
                                    [&](const mcp::Caller& caller) { return shared->endpoint.Post(req, caller); });
                 });
                 return;
             case HttpRoute::kMcpDelete:
-                RunOnWorker(seq, [shared = shared_, remote = remote_, req = std::move(req)] {
-                    return Guarded(*shared, req, remote,
+                RunOnWorker(seq, [shared = shared_, remote = remote_, key_id, req = std::move(req)] {
+                    return Guarded(*shared, req, remote, *key_id,
                                    [&](const mcp::Caller& caller) { return shared->endpoint.Delete(req, caller); });
                 });
                 return;
             case HttpRoute::kMcpGet: {
                 // Authenticated here, on the I/O thread: a stream opens once per session.
                 GuardDecision decision = shared_->Admit(req, remote_);
+                if (!decision.refusal) *key_id = decision.caller.id;
                 if (decision.refusal) {
                     AddHeaders(*decision.refusal, decision.headers);
                     Complete(seq, std::move(*decision.refusal));
@@ -623,6 +641,19 @@ class HttpConnection final : public ConnectionBase,
 
     void PopFront(unsigned status) {
         shared_->counters.CountResponse(queue_.front().route, status);
+        if (options().on_request) {
+            const Slot& slot = queue_.front();
+            RequestEvent event;
+            event.route = slot.route;
+            event.method = slot.method;
+            event.target = slot.target;
+            event.status = status;
+            event.duration_seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - slot.read_at).count();
+            event.remote = remote_;
+            if (slot.key_id) event.key_id = *slot.key_id;
+            options().on_request(event);
+        }
         shared_->counters.requests_in_progress.fetch_sub(1);
         queue_.pop_front();
         ++front_seq_;
