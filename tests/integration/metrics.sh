@@ -141,6 +141,26 @@ kill -TERM "$PID"
 set +e; wait "$PID"; set -e
 pass "TLS: certificate expiry $want (openssl's notAfter) and one failed handshake counted"
 
+# --- serve --watch: index passes and chunks written ------------------------------------------------
+"$SH" --store "$STORE" serve --transport http --port 0 --watch --root "$WORK/repo" >"$WORK/watch.out" 2>"$WORK/watch.err" &
+PID=$!
+wait_for_address "$PID" "$WORK/watch.err"
+wait_for_metrics "$WORK/watch.err"
+printf 'def watched_function():\n    return 42\n' >"$WORK/repo/src/watched.py"
+runs=""
+for _ in $(seq 1 100); do
+    curl -s -o "$WORK/watch-scrape.txt" "$METRICS_URL"
+    chunks="$(value "$WORK/watch-scrape.txt" 'signal_hub_index_chunks_total{collection="repo"}')"
+    [ -n "$chunks" ] && [ "$chunks" != 0 ] && break
+    sleep 0.2
+done
+runs="$(value "$WORK/watch-scrape.txt" 'signal_hub_index_runs_total{collection="repo",outcome="ok"}')"
+[ -n "$runs" ] && [ "$runs" -ge 2 ] || fail "index runs after the start pass and a change: '$runs'"
+[ -n "$chunks" ] && [ "$chunks" -ge 1 ] || fail "chunks written for the new file: '$chunks'"
+kill -TERM "$PID"
+set +e; wait "$PID"; set -e
+pass "serve --watch: $runs index passes, $chunks chunks written counted"
+
 # --- configuration ---------------------------------------------------------------------------------
 run_expect 2 env SIGNAL_HUB_MONITORING__METRICS__PORT=18999 "$SH" --store "$STORE" serve --transport http --port 18999
 assert_contains "$ERR" "monitoring.metrics.port: must differ from server.port (18999)" "same port"
