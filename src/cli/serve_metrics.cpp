@@ -212,7 +212,9 @@ void ServeMetrics::CountIndexPass(const std::string& collection, const index::Wa
 
 void ServeMetrics::WatchHttpServer(const server::HttpServer* http) {
     auto one = [http](auto field) {
-        return [http, field]() -> std::vector<Sample> { return {Sample{{}, static_cast<double>(field(http->stats()))}}; };
+        return [http, field]() -> std::vector<Sample> {
+            return {Sample{{}, static_cast<double>(field(http->stats()))}};
+        };
     };
     registry_.AddCallback("signal_hub_http_requests_in_flight", "Requests read and not yet answered.",
                           MetricType::kGauge, {},

@@ -272,7 +272,9 @@ HistogramFamily& Registry::AddHistogram(std::string name, std::string help, std:
 
 void Registry::AddCallback(std::string name, std::string help, MetricType type, std::vector<std::string> label_names,
                            SampleCallback callback) {
-    if (type == MetricType::kHistogram) throw std::invalid_argument("callback metric " + name + " cannot be a histogram");
+    if (type == MetricType::kHistogram) {
+        throw std::invalid_argument("callback metric " + name + " cannot be a histogram");
+    }
     auto e = std::make_unique<Entry>();
     e->name = std::move(name);
     e->help = std::move(help);

@@ -94,8 +94,8 @@ TEST(RenderPrometheus, SpecialValues) {
     f.name = "g";
     f.help = "G.";
     f.label_names = {"k"};
-    f.samples = {Sample{{"nan"}, std::nan("")}, Sample{{"inf"}, std::numeric_limits<double>::infinity()}, Sample{{"neg"}, -2},
-                 Sample{{"big"}, 1e20}, Sample{{"small"}, 0.000123}};
+    f.samples = {Sample{{"nan"}, std::nan("")}, Sample{{"inf"}, std::numeric_limits<double>::infinity()},
+                 Sample{{"neg"}, -2}, Sample{{"big"}, 1e20}, Sample{{"small"}, 0.000123}};
     s.families.push_back(f);
     EXPECT_EQ(RenderPrometheus(s),
               "# HELP g G.\n# TYPE g gauge\n"
