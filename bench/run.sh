@@ -105,7 +105,7 @@ fi
 if want mcp; then
     log "4. search through MCP Streamable HTTP vs in-process (stdlib store)"
     # The server's result cache is off: every request searches, as in-process does.
-    SIGNAL_HUB_PERFORMANCE__CACHING__ENABLED=false "$SH" --store "$PY/store" serve --transport http --port 0 \
+    SIGNAL_HUB_PERFORMANCE__CACHING__ENABLED=false SIGNAL_HUB_MONITORING__METRICS__PORT=0 "$SH" --store "$PY/store" serve --transport http --port 0 \
         2>"$DATA/serve.err" &
     SERVE_PID=$!
     trap 'kill $SERVE_PID 2>/dev/null || true' EXIT

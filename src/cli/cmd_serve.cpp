@@ -21,10 +21,12 @@
 #include "search/redis_cache.hpp"
 #include "search/searcher.hpp"
 #include "cli/security_setup.hpp"
+#include "cli/serve_metrics.hpp"
 #include "security/rate_limiter.hpp"
 #include "server/api_key_guard.hpp"
 #include "server/http_server.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/metrics_server.hpp"
 
 namespace signalhub::cli {
 namespace fs = std::filesystem;
@@ -99,6 +101,15 @@ std::string CacheIdentity(const StoreLocation& location) {
     std::error_code ec;
     const fs::path dir = fs::weakly_canonical(*location.dir, ec);
     return std::string("embedded://") + host + (ec ? location.dir->string() : dir.string());
+}
+
+// The store's kind, as the metrics' `backend` label: from the URL actually opened (--store may
+// override database.type).
+std::string StoreBackend(const StoreLocation& location) {
+    if (location.dir) return "embedded";
+    if (location.url.rfind("postgresql://", 0) == 0 || location.url.rfind("postgres://", 0) == 0) return "postgresql";
+    if (location.url.rfind("chroma", 0) == 0) return "chromadb";
+    return "other";
 }
 
 std::string HostForUrl(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
@@ -218,6 +229,13 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     SH_ASSIGN_OR_RETURN(StoreLocation location, FindStore(global, cfg));
     SH_ASSIGN_OR_RETURN(std::optional<fs::path> root, ResolveRoot(options, cfg, location));
     SH_ASSIGN_OR_RETURN(auto embedder, embed::CreateEmbedder(cfg.embedding));
+    // monitoring.metrics: only the HTTP transport serves them (stdout is the protocol under stdio).
+    // (Validate refused a metrics port equal to server.port, --port included.)
+    std::unique_ptr<ServeMetrics> metrics;
+    if (options.transport == "http" && cfg.monitoring.metrics.enabled) {
+        metrics = std::make_unique<ServeMetrics>(StoreBackend(location), cfg.embedding.provider);
+        embedder = metrics->Instrument(std::move(embedder));
+    }
 
     // --watch: this process becomes the store's writer and re-indexes changes;
     // searches use a separate read-only open, which sees each commit.
@@ -240,13 +258,25 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         SH_ASSIGN_OR_RETURN(writer, store::OpenStore(location.url, store::OpenOptions{}));
         index::WatchOptions watch;
         watch.index = *tree;
-        SH_ASSIGN_OR_RETURN(watcher, index::Watcher::Start(*writer, *embedder, watch, LogPass));
+        index::Watcher::PassCallback on_pass = LogPass;
+        if (metrics) {
+            on_pass = [m = metrics.get(), collection = tree->collection](const index::WatchPass& pass) {
+                m->CountIndexPass(collection, pass);
+                LogPass(pass);
+            };
+        }
+        SH_ASSIGN_OR_RETURN(watcher, index::Watcher::Start(*writer, *embedder, watch, on_pass));
     }
 
     SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(location.url, store::OpenOptions{.read_only = true}));
     SH_ASSIGN_OR_RETURN(std::unique_ptr<search::QueryCache> cache,
                         search::MakeQueryCache(cfg.performance.caching, CacheIdentity(location), Clock::Real()));
     search::Searcher searcher(*store, *embedder, cfg.search, cache.get());
+    if (metrics) {
+        searcher.SetDurationObserver(metrics->SearchObserver());
+        if (cache) metrics->WatchCache(cache.get(), cfg.performance.caching.backend);
+        metrics->WatchCollections(store.get());
+    }
     mcp::Server server(mcp::ServerInfo{
         .instructions = "Code search over the repository indexed in " + location.display +
                         ". Use search_code to find code by description or identifier, find_similar for code like a "
@@ -258,6 +288,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
                                                      .root = root,
                                                      .tree = tree,
                                                      .watching = watcher != nullptr});
+    if (metrics) server.SetObserver(metrics->McpObserver());
 
     Status served;
     if (options.transport == "stdio") {
@@ -277,6 +308,38 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         http.shutdown_timeout_seconds = cfg.server.shutdown_timeout;
         http.tls = TlsFromConfig(cfg.security.tls);
         http.on_tls_reload = LogTlsReload;
+        // One access record per response (info; warn/error for 5xx), and the HTTP metrics.
+        std::function<void(const server::RequestEvent&)> observe_http;
+        if (metrics) observe_http = metrics->HttpObserver();
+        http.on_request = [observe_http](const server::RequestEvent& e) {
+            if (observe_http) observe_http(e);
+            telemetry::RequestLogFields r;
+            r.request_id = std::string(e.request_id);
+            if (!e.key_id.empty()) r.key_id = std::string(e.key_id);
+            r.remote = std::string(e.remote);
+            r.method = std::string(e.method);
+            switch (e.route) {
+                case server::HttpRoute::kMcpPost:
+                case server::HttpRoute::kMcpGet:
+                case server::HttpRoute::kMcpDelete: r.route = "/mcp"; break;
+                case server::HttpRoute::kHealth: r.route = "/health"; break;
+                case server::HttpRoute::kReady: r.route = "/ready"; break;
+                case server::HttpRoute::kOther: r.route = "other"; break;
+            }
+            r.status = static_cast<int>(e.status);
+            r.latency_ms = e.duration_seconds * 1000.0;
+            r.bytes = static_cast<std::int64_t>(e.body_bytes);
+            telemetry::LogRequest(r);
+        };
+        if (metrics) {
+            if (http.tls.enabled) {
+                metrics->WatchTlsCertificate(http.tls.cert_file);
+                http.on_tls_reload = [m = metrics.get()](std::string_view cause, const Status& status) {
+                    if (status.ok()) m->TlsReloaded();
+                    LogTlsReload(cause, status);
+                };
+            }
+        }
         // security.api_keys: the guard authenticates /mcp; failures and refusals go to the audit log.
         std::optional<OpenedKeyStore> keys;
         SH_ASSIGN_OR_RETURN(std::unique_ptr<security::AuditLog> audit, OpenAuditLog(cfg, Clock::Real()));
@@ -296,17 +359,24 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
             SH_ASSIGN_OR_RETURN(limiter, security::MakeRateLimiter(cfg.security.rate_limiting, Clock::Real()));
             const config::RateLimitLimits& l = cfg.security.rate_limiting.limits;
             guard.limiter = limiter.get();
+            if (metrics) metrics->WatchRateLimiter(limiter.get(), cfg.security.rate_limiting.fail_mode);
             guard.limits = {.search = security::ToRateLimit(l.search),
                             .index = security::ToRateLimit(l.index),
                             .admin = security::ToRateLimit(l.admin),
                             .anonymous = security::ToRateLimit(l.anonymous)};
         }
+        if (metrics) guard.observer = metrics->GuardObserver();
         http.guard = std::make_shared<server::ApiKeyGuard>(guard);
         // last_used times are kept in memory and written every minute and at exit.
         UsageFlusher flusher(keys ? keys->flush_usage : std::function<Status()>());
         store::VectorStore* readable = store.get();
-        SH_ASSIGN_OR_RETURN(auto listener,
-                            server::HttpServer::Start(http, server, [readable] { return CheckReady(*readable); }));
+        ServeMetrics* m = metrics.get();
+        if (m) m->SetReady(CheckReady(*readable).ok());
+        SH_ASSIGN_OR_RETURN(auto listener, server::HttpServer::Start(http, server, [readable, m] {
+                                Status ready = CheckReady(*readable);
+                                if (m) m->SetReady(ready.ok());
+                                return ready;
+                            }));
         // Always written (also with --quiet or level warn): with --port 0 it is the only way to learn the port.
         // The URL is the last field, so that scripts find ".../mcp" at the end of the line in text format.
         telemetry::Announce("serving over MCP Streamable HTTP",
@@ -314,6 +384,25 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
                              {"url", std::string(http.tls.enabled ? "https" : "http") + "://" +
                                          HostForUrl(cfg.server.host) + ":" + std::to_string(listener->port()) +
                                          "/mcp"}});
+        // Declared after the listener: stopped before it, while what it reads still exists.
+        std::unique_ptr<telemetry::MetricsServer> metrics_listener;
+        if (metrics) {
+            metrics->WatchHttpServer(listener.get());
+            telemetry::MetricsServerOptions mo;
+            mo.host = cfg.monitoring.metrics.host;
+            mo.port = static_cast<std::uint16_t>(cfg.monitoring.metrics.port);
+            mo.path = cfg.monitoring.metrics.path;
+            auto started = telemetry::MetricsServer::Start(mo, [m] { return m->Render(); });
+            if (!started.ok()) {
+                listener->Shutdown();
+                (void)listener->Wait();
+                return Status(started.status().code(), "monitoring.metrics: " + started.status().message());
+            }
+            metrics_listener = std::move(*started);
+            // Always written, like the MCP address: with port 0 it is the only way to learn the port.
+            telemetry::Announce("metrics at", {{"url", "http://" + HostForUrl(mo.host) + ":" +
+                                                          std::to_string(metrics_listener->port()) + mo.path}});
+        }
         if (keys) telemetry::Info("API keys required", {{"keys", keys->description}});
         if (limiter) {
             telemetry::Info("rate limiting on", {{"backend", cfg.security.rate_limiting.backend},
@@ -333,6 +422,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
             }
         };
         served = server::ServeUntilSignal(*listener, on_reload);
+        if (metrics_listener) metrics_listener->Stop();
         if (served.code() == ErrorCode::kDeadlineExceeded) {
             // Tool handlers still run on abandoned threads and use the store,
             // searcher and server below: end the process without destroying

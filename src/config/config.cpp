@@ -36,7 +36,7 @@ const std::vector<std::string>& SupportedSections() {
 // implement yet (as key paths): rejected with a clear message instead of
 // "unknown key".
 const std::vector<std::string>& FutureSections() {
-    static const std::vector<std::string> kSections = {"monitoring.metrics", "monitoring.tracing"};
+    static const std::vector<std::string> kSections = {"monitoring.tracing"};
     return kSections;
 }
 
@@ -171,6 +171,10 @@ const std::vector<Field>& Fields() {
         {"monitoring.logging.level", [](Config& c) -> FieldRef { return &c.monitoring.logging.level; }},
         {"monitoring.logging.format", [](Config& c) -> FieldRef { return &c.monitoring.logging.format; }},
         {"monitoring.logging.output", [](Config& c) -> FieldRef { return &c.monitoring.logging.output; }},
+        {"monitoring.metrics.enabled", [](Config& c) -> FieldRef { return &c.monitoring.metrics.enabled; }},
+        {"monitoring.metrics.host", [](Config& c) -> FieldRef { return &c.monitoring.metrics.host; }},
+        {"monitoring.metrics.port", [](Config& c) -> FieldRef { return &c.monitoring.metrics.port; }},
+        {"monitoring.metrics.path", [](Config& c) -> FieldRef { return &c.monitoring.metrics.path; }},
     };
     return kFields;
 }
@@ -820,6 +824,19 @@ Problems FindProblems(const Config& c) {
 
     if (Trim(c.server.host).empty()) problems.emplace_back("server.host", "must not be empty");
     between("server.port", c.server.port, 0, 65535);
+
+    const MetricsConfig& m = c.monitoring.metrics;
+    if (Trim(m.host).empty()) problems.emplace_back("monitoring.metrics.host", "must not be empty");
+    between("monitoring.metrics.port", m.port, 0, 65535);
+    if (m.path.empty() || m.path[0] != '/' || m.path.find_first_of("?# \t") != std::string::npos) {
+        problems.emplace_back("monitoring.metrics.path", "must start with '/' and hold no '?', '#' or spaces, got '" +
+                                                             m.path + "'");
+    }
+    if (m.enabled && m.port != 0 && m.port == c.server.port) {
+        problems.emplace_back("monitoring.metrics.port",
+                              "must differ from server.port (" + std::to_string(c.server.port) +
+                                  "): metrics have their own listener");
+    }
     for (std::size_t i = 0; i < c.server.allowed_origins.size(); ++i) {
         const std::string& origin = c.server.allowed_origins[i];
         if (origin != "*" && origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0) {

@@ -229,8 +229,20 @@ struct LoggingConfig {
     bool operator==(const LoggingConfig&) const = default;
 };
 
+// monitoring.metrics: the Prometheus scrape listener of `serve --transport http`
+// (docs/production/monitoring/metrics.md). Plain HTTP on its own port.
+struct MetricsConfig {
+    bool enabled = true;
+    std::string host = "127.0.0.1";
+    int port = 9090;              // 0 = any free port (tests); must differ from server.port
+    std::string path = "/metrics";  // starts with "/"
+
+    bool operator==(const MetricsConfig&) const = default;
+};
+
 struct MonitoringConfig {
     LoggingConfig logging{};
+    MetricsConfig metrics{};
 
     bool operator==(const MonitoringConfig&) const = default;
 };

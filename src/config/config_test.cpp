@@ -351,16 +351,13 @@ TEST(Config, AcceptedScalarSpellings) {
 }
 
 TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
-    EXPECT_EQ(ParseError("store:\n  path: x\nmonitoring:\n  metrics: {enabled: true}\n"),
-              "config.yaml:4:3: section 'monitoring.metrics' is not supported by this version of signal-hub "
-              "(only logging in 'monitoring')");
-    EXPECT_EQ(ParseError("monitoring:\n  tracing: {}\n"),
-              "config.yaml:2:3: section 'monitoring.tracing' is not supported by this version of signal-hub "
-              "(only logging in 'monitoring')");
+    EXPECT_EQ(ParseError("store:\n  path: x\nmonitoring:\n  tracing: {enabled: true}\n"),
+              "config.yaml:4:3: section 'monitoring.tracing' is not supported by this version of signal-hub "
+              "(only logging, metrics in 'monitoring')");
     EXPECT_EQ(ParseError("monitoring:\n  loging: {}\n"),
               "config.yaml:2:3: unknown key 'monitoring.loging' (did you mean 'logging'?)");
     EXPECT_EQ(ParseError("monitoring:\n  alerts: {}\n"),
-              "config.yaml:2:3: unknown key 'monitoring.alerts' (keys in 'monitoring': logging)");
+              "config.yaml:2:3: unknown key 'monitoring.alerts' (keys in 'monitoring': logging, metrics)");
 }
 
 TEST(Config, MonitoringLoggingParsesAndValidates) {
@@ -397,6 +394,47 @@ TEST(Config, MonitoringLoggingParsesAndValidates) {
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     EXPECT_EQ(loaded->monitoring.logging, (LoggingConfig{"warn", "json", "stdout"}));
+}
+
+TEST(Config, MonitoringMetricsParsesAndValidates) {
+    Config defaults;
+    EXPECT_TRUE(defaults.monitoring.metrics.enabled);
+    EXPECT_EQ(defaults.monitoring.metrics.host, "127.0.0.1");
+    EXPECT_EQ(defaults.monitoring.metrics.port, 9090);
+    EXPECT_EQ(defaults.monitoring.metrics.path, "/metrics");
+    EXPECT_TRUE(Validate(defaults).ok());
+
+    Result<Config> parsed =
+        Parse("monitoring:\n  metrics: {enabled: false, host: 0.0.0.0, port: 9464, path: /prometheus}\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_FALSE(parsed->monitoring.metrics.enabled);
+    EXPECT_EQ(parsed->monitoring.metrics.host, "0.0.0.0");
+    EXPECT_EQ(parsed->monitoring.metrics.port, 9464);
+    EXPECT_EQ(parsed->monitoring.metrics.path, "/prometheus");
+    EXPECT_TRUE(Validate(*parsed).ok());
+
+    Result<Config> bad = Parse("monitoring:\n  metrics: {host: ' ', port: 70000, path: metrics}\n");
+    ASSERT_TRUE(bad.ok());
+    const std::string message = Validate(*bad).message();
+    EXPECT_THAT(message, HasSubstr("monitoring.metrics.host: must not be empty"));
+    EXPECT_THAT(message, HasSubstr("monitoring.metrics.port: must be between 0 and 65535, got 70000"));
+    EXPECT_THAT(message, HasSubstr("monitoring.metrics.path: must start with '/'"));
+
+    Result<Config> same = Parse("server: {port: 9100}\nmonitoring:\n  metrics: {port: 9100}\n");
+    ASSERT_TRUE(same.ok());
+    EXPECT_THAT(Validate(*same).message(),
+                HasSubstr("monitoring.metrics.port: must differ from server.port (9100): metrics have their own "
+                          "listener"));
+    Result<Config> same_disabled =
+        Parse("server: {port: 9100}\nmonitoring:\n  metrics: {port: 9100, enabled: false}\n");
+    ASSERT_TRUE(same_disabled.ok());
+    EXPECT_TRUE(Validate(*same_disabled).ok());
+    Result<Config> both_ephemeral = Parse("server: {port: 0}\nmonitoring:\n  metrics: {port: 0}\n");
+    ASSERT_TRUE(both_ephemeral.ok());
+    EXPECT_TRUE(Validate(*both_ephemeral).ok());
+
+    EXPECT_THAT(ParseError("monitoring:\n  metrics: {prot: 1}\n"),
+                HasSubstr("unknown key 'monitoring.metrics.prot'"));
 }
 
 TEST(Config, TlsSectionParsesAndValidates) {
@@ -558,9 +596,9 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
     EXPECT_EQ(error_for("SIGNAL_HUB_INDEX__CHUNK"),
               "environment variable SIGNAL_HUB_INDEX__CHUNK: 'index.chunk' is a section, not a key; name one of its "
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
-    EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__METRICS__PORT"),
-              "environment variable SIGNAL_HUB_MONITORING__METRICS__PORT: section 'monitoring.metrics' is not "
-              "supported by this version of signal-hub (only logging in 'monitoring')");
+    EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__TRACING__ENABLED"),
+              "environment variable SIGNAL_HUB_MONITORING__TRACING__ENABLED: section 'monitoring.tracing' is not "
+              "supported by this version of signal-hub (only logging, metrics in 'monitoring')");
 }
 
 TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
@@ -807,9 +845,9 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 85u);
+    EXPECT_EQ(paths.size(), 89u);
     EXPECT_EQ(paths.front(), "database.type");
-    EXPECT_EQ(paths.back(), "monitoring.logging.output");
+    EXPECT_EQ(paths.back(), "monitoring.metrics.path");
 }
 
 TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
@@ -858,6 +896,10 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("security.tls.min_version")] = "1.3";
     vars[OverrideVariable("monitoring.logging.level")] = "debug";
     vars[OverrideVariable("monitoring.logging.format")] = "json";
+    vars[OverrideVariable("monitoring.metrics.enabled")] = "false";
+    vars[OverrideVariable("monitoring.metrics.host")] = "0.0.0.0";
+    vars[OverrideVariable("monitoring.metrics.port")] = "9464";
+    vars[OverrideVariable("monitoring.metrics.path")] = "/m";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -944,6 +986,10 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.monitoring.logging.level, "debug");
     EXPECT_EQ(c.monitoring.logging.format, "json");
     EXPECT_EQ(c.monitoring.logging.output, "8");
+    EXPECT_FALSE(c.monitoring.metrics.enabled);
+    EXPECT_EQ(c.monitoring.metrics.host, "0.0.0.0");
+    EXPECT_EQ(c.monitoring.metrics.port, 9464);
+    EXPECT_EQ(c.monitoring.metrics.path, "/m");
 }
 
 TEST(Config, ApiKeyStorageIsValidatedWithTheKeyNamed) {

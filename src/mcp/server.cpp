@@ -1,6 +1,7 @@
 #include "mcp/server.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace signalhub::mcp {
 
@@ -72,6 +73,25 @@ std::string BatchTooLargeMessage(std::size_t size) {
 }
 
 Server::Server(ServerInfo info) : info_(std::move(info)) {}
+
+void Server::Observe(const std::string& method, const Json& params, const Json& reply, double seconds) const {
+    const bool ok = !reply.contains("error");
+    if (observer_.on_request) {
+        static const std::vector<std::string> kMethods = {"initialize", "ping", "tools/list", "tools/call"};
+        const bool known = std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+        observer_.on_request(known ? std::string_view(method) : std::string_view("other"), ok);
+    }
+    if (method == "tools/call" && observer_.on_tool_call) {
+        std::string_view tool = "other";
+        if (params.contains("name") && params["name"].is_string()) {
+            auto it = tools_.find(params["name"].get_ref<const std::string&>());
+            if (it != tools_.end()) tool = it->first;
+        }
+        const bool tool_ok = ok && !(reply.contains("result") && reply["result"].is_object() &&
+                                     reply["result"].value("isError", false));
+        observer_.on_tool_call(tool, tool_ok, seconds);
+    }
+}
 Server::~Server() = default;
 
 void Server::AddTool(Tool tool) {
@@ -175,9 +195,17 @@ std::optional<std::string> Server::ToolScope(std::string_view name) const {
 }
 
 std::optional<std::string> Session::HandleMessage(std::string_view message, const Caller& caller) {
-    if (JsonNestingDepth(message) > kMaxJsonDepth) return Error(nullptr, kInvalidRequest, TooDeepMessage()).dump();
+    if (JsonNestingDepth(message) > kMaxJsonDepth) {
+        Json error = Error(nullptr, kInvalidRequest, TooDeepMessage());
+        server_.Observe("", Json::object(), error, 0);
+        return error.dump();
+    }
     Json parsed = Json::parse(message, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) return Error(nullptr, kParseError, "Parse error: the message is not valid JSON").dump();
+    if (parsed.is_discarded()) {
+        Json error = Error(nullptr, kParseError, "Parse error: the message is not valid JSON");
+        server_.Observe("", Json::object(), error, 0);
+        return error.dump();
+    }
     std::optional<Json> reply = HandleJson(parsed, caller);
     if (!reply) return std::nullopt;
     return reply->dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -185,9 +213,12 @@ std::optional<std::string> Session::HandleMessage(std::string_view message, cons
 
 std::optional<Json> Session::HandleJson(const Json& message, const Caller& caller) {
     if (message.is_array()) {  // JSON-RPC batch (protocol 2025-03-26)
-        if (message.empty()) return Error(nullptr, kInvalidRequest, "Invalid Request: empty batch");
-        if (message.size() > kMaxBatchSize)
-            return Error(nullptr, kInvalidRequest, BatchTooLargeMessage(message.size()));
+        if (message.empty() || message.size() > kMaxBatchSize) {
+            Json error = Error(nullptr, kInvalidRequest,
+                               message.empty() ? "Invalid Request: empty batch" : BatchTooLargeMessage(message.size()));
+            server_.Observe("", Json::object(), error, 0);
+            return error;
+        }
         Json replies = Json::array();
         for (const auto& m : message) {
             bool reply = false;
@@ -215,6 +246,20 @@ void Session::Cancel(const Json& params) {
 }
 
 Json Session::HandleOne(const Json& message, bool& reply, const Caller& caller) {
+    const auto start = std::chrono::steady_clock::now();
+    Json answer = Answer(message, reply, caller);
+    if (reply || (message.is_object() && message.contains("id") && message.contains("method"))) {
+        // Answered, or a request whose reply was dropped because it was cancelled.
+        const bool valid = message.is_object() && message.contains("method") && message["method"].is_string();
+        const std::string method = valid ? message["method"].get<std::string>() : std::string();
+        const Json params = valid && message.contains("params") ? message["params"] : Json::object();
+        server_.Observe(method, params.is_object() ? params : Json::object(), answer,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return answer;
+}
+
+Json Session::Answer(const Json& message, bool& reply, const Caller& caller) {
     reply = true;
     // (value() would throw for a non-string "jsonrpc".)
     if (!message.is_object() || !message.contains("jsonrpc") || message["jsonrpc"] != "2.0")

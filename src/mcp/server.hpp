@@ -72,6 +72,21 @@ struct Tool {
     std::function<Result<ToolResult>(const nlohmann::json& arguments, const Caller& caller)> handler;
 };
 
+// Told about the requests a Server answers, for metrics (no Prometheus types
+// here). Label values are bounded: `method` is one the server implements
+// ("initialize", "ping", "tools/list", "tools/call") or "other"; `tool` is a
+// registered tool's name or "other". Called on the thread that handled the
+// request, possibly concurrently: the functions must be thread-safe, quick and
+// must not throw. Each is optional.
+struct ServerObserver {
+    // Every JSON-RPC request answered (notifications and client responses are
+    // not requests), including invalid ones ("other"): ok = a result, not an error.
+    std::function<void(std::string_view method, bool ok)> on_request;
+    // Every tools/call: ok = neither a JSON-RPC error nor a result with
+    // isError; `seconds` = the whole call, the tool handler included.
+    std::function<void(std::string_view tool, bool ok, double seconds)> on_tool_call;
+};
+
 struct ServerInfo {
     std::string name = "signal-hub";
     std::string version = "0.1.0";
@@ -91,6 +106,9 @@ class Server {
     // Tool handlers may then be called concurrently from several threads.
     void AddTool(Tool tool);
 
+    // Set-up only, like AddTool.
+    void SetObserver(ServerObserver observer) { observer_ = std::move(observer); }
+
     const ServerInfo& info() const { return info_; }
     // The scope tool `name` requires; nullopt for an unknown tool.
     std::optional<std::string> ToolScope(std::string_view name) const;
@@ -102,8 +120,13 @@ class Server {
     nlohmann::json Dispatch(Session& session, const std::string& method, const nlohmann::json& params,
                             const Caller& caller) const;
 
+    // Tells the observer about one answered request (`reply` = the response sent).
+    void Observe(const std::string& method, const nlohmann::json& params, const nlohmann::json& reply,
+                 double seconds) const;
+
     ServerInfo info_;
     std::map<std::string, Tool, std::less<>> tools_;  // by name; listed in name order
+    ServerObserver observer_;
 };
 
 class Session {
@@ -137,6 +160,8 @@ class Session {
     };
 
     nlohmann::json HandleOne(const nlohmann::json& message, bool& reply, const Caller& caller);
+    // HandleOne without telling the observer.
+    nlohmann::json Answer(const nlohmann::json& message, bool& reply, const Caller& caller);
     void Cancel(const nlohmann::json& params);
 
     const Server& server_;

@@ -51,6 +51,37 @@ Tool EchoTool() {
             }};
 }
 
+TEST(McpServer, ObserverCountsRequestsAndToolCallsWithBoundedNames) {
+    Server server(ServerInfo{});
+    server.AddTool(EchoTool());
+    std::vector<std::pair<std::string, bool>> requests;
+    std::vector<std::pair<std::string, bool>> calls;
+    ServerObserver observer;
+    observer.on_request = [&](std::string_view method, bool ok) { requests.emplace_back(method, ok); };
+    observer.on_tool_call = [&](std::string_view tool, bool ok, double seconds) {
+        EXPECT_GE(seconds, 0);
+        calls.emplace_back(tool, ok);
+    };
+    server.SetObserver(observer);
+    Session s(server);
+    Initialize(s);
+    Call(s, Request(2, "tools/list"));
+    Call(s, Request(3, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}}));
+    Call(s, Request(4, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "fail"}}}}));  // isError
+    Call(s, Request(5, "tools/call", {{"name", "echo"}, {"arguments", Json::object()}}));      // -32602
+    Call(s, Request(6, "tools/call", {{"name", "no such tool"}}));
+    Call(s, Request(7, "resources/list"));
+    EXPECT_EQ(*s.HandleMessage("{not json"), s.HandleMessage("{not json").value());
+    const std::vector<std::pair<std::string, bool>> want_requests = {
+        {"initialize", true}, {"tools/list", true},  {"tools/call", true}, {"tools/call", true},
+        {"tools/call", false}, {"tools/call", false}, {"other", false},    {"other", false},
+        {"other", false}};
+    EXPECT_EQ(requests, want_requests);
+    const std::vector<std::pair<std::string, bool>> want_calls = {
+        {"echo", true}, {"echo", false}, {"echo", false}, {"other", false}};
+    EXPECT_EQ(calls, want_calls);
+}
+
 // A one-shot event with a bounded wait (a test that would hang fails instead).
 class Event {
    public:

@@ -289,6 +289,23 @@ CheckItem CheckLogs(const config::Config& c) {
     return Pass("json_logs", "JSON lines to " + log.output + ", level " + log.level);
 }
 
+// Metrics Prometheus can scrape (docs/production/monitoring/metrics.md).
+CheckItem CheckMetrics(const config::Config& c) {
+    const config::MetricsConfig& m = c.monitoring.metrics;
+    if (!m.enabled) {
+        return Failed("metrics", "monitoring.metrics.enabled is false: no error rates, latencies or alerts",
+                      "set monitoring.metrics.enabled: true and scrape it (deploy/monitoring/prometheus/)");
+    }
+    if (m.host == "127.0.0.1" || m.host == "::1" || m.host == "localhost") {
+        return Failed("metrics", "the metrics listener is on " + m.host + ":" + std::to_string(m.port) +
+                                     ", which a Prometheus in another pod or host cannot reach",
+                      "set monitoring.metrics.host: 0.0.0.0 and allow only Prometheus to reach port " +
+                          std::to_string(m.port) + " (NetworkPolicy or firewall), unless a Prometheus agent "
+                          "runs on the same host");
+    }
+    return Pass("metrics", "Prometheus metrics on " + m.host + ":" + std::to_string(m.port) + m.path);
+}
+
 }  // namespace
 
 std::vector<CheckItem> CheckProduction(const config::Config& config, const std::string& raw_config,
@@ -304,6 +321,7 @@ std::vector<CheckItem> CheckProduction(const config::Config& config, const std::
     add(CheckDatabase(config));
     items.push_back(CheckInlineSecrets(raw_config));
     items.push_back(CheckOrigins(config));
+    items.push_back(CheckMetrics(config));
     items.push_back(CheckLogs(config));
     return items;
 }

@@ -1,6 +1,7 @@
 #include "search/searcher.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <unordered_map>
 #include <unordered_set>
@@ -96,6 +97,14 @@ Searcher Searcher::WithStore(store::VectorStore& view, std::string cache_scope) 
 }
 
 Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
+    if (!on_duration_) return SearchUntimed(request);
+    const auto start = std::chrono::steady_clock::now();
+    Result<SearchResponse> response = SearchUntimed(request);
+    on_duration_(request.mode, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return response;
+}
+
+Result<SearchResponse> Searcher::SearchUntimed(const SearchRequest& request) const {
     if (request.query.find_first_not_of(" \t\r\n") == std::string::npos)
         return InvalidArgument("the search query is empty");
     if (request.k < 1 || request.k > 1000) return InvalidArgument("k must be between 1 and 1000");

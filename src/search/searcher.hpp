@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,14 @@ class Searcher {
              QueryCache* cache = nullptr);
     Result<SearchResponse> Search(const SearchRequest& request) const;
 
+    // Told the duration of every Search (cache lookup and query embedding
+    // included, failed searches too), for metrics. Set up before searching;
+    // copies made by WithStore keep it. Called on the searching thread,
+    // possibly concurrently: thread-safe, quick, no throwing.
+    void SetDurationObserver(std::function<void(Mode mode, double seconds)> observer) {
+        on_duration_ = std::move(observer);
+    }
+
     // The same searcher (embedder, config, cache) over another view of the
     // store, e.g. a store::RestrictedStore for an API key limited to some
     // collections. `cache_scope` must differ for views that see different
@@ -84,6 +93,7 @@ class Searcher {
     Searcher WithStore(store::VectorStore& view, std::string cache_scope) const;
 
    private:
+    Result<SearchResponse> SearchUntimed(const SearchRequest& request) const;
     Result<SearchResponse> SearchUncached(const SearchRequest& request) const;
     Result<std::vector<SearchResult>> SearchCollection(const CollectionInfo& collection, const SearchRequest& request,
                                                        const std::vector<float>* query_vector) const;
@@ -95,6 +105,7 @@ class Searcher {
     std::string cache_scope_;
     // The DataVersion last seen by Search (shared by copies: they share the cache).
     std::shared_ptr<std::atomic<std::int64_t>> cache_version_;
+    std::function<void(Mode mode, double seconds)> on_duration_;
 };
 
 // Exposed for tests: fuses ranked lists of ids by RRF with constant k; returns

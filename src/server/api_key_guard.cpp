@@ -64,10 +64,11 @@ void ApiKeyGuard::Audit(const std::string& event, const HttpRequest& req, std::s
     options_.audit->Write({event, std::move(fields)});
 }
 
-bool ApiKeyGuard::Limit(const HttpRequest& req, const std::string& bucket, const security::RateLimit& limit,
-                        GuardDecision& decision) {
+bool ApiKeyGuard::Limit(const HttpRequest& req, const std::string& bucket, std::string_view scope,
+                        const security::RateLimit& limit, GuardDecision& decision) {
     if (!options_.limiter) return true;
     const security::RateDecision d = options_.limiter->Admit(bucket, limit);
+    if (options_.observer.on_rate_limit) options_.observer.on_rate_limit(scope, d.allowed, d.backend_failed);
     auto whole = [](double seconds) { return std::to_string(static_cast<long long>(std::ceil(std::max(0.0, seconds)))); };
     decision.headers.emplace_back("RateLimit-Limit", std::to_string(d.limit));
     decision.headers.emplace_back("RateLimit-Remaining", std::to_string(std::max(0, d.remaining)));
@@ -87,22 +88,25 @@ GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote
     decision.caller.remote = std::string(remote);
     const std::string ip_bucket = "ip:" + std::string(remote);
     if (!options_.keys) {
-        Limit(req, ip_bucket, options_.limits.anonymous, decision);
+        Limit(req, ip_bucket, "anonymous", options_.limits.anonymous, decision);
         return decision;
     }
     // A refused authentication still counts against the client's address: 429 once it guesses too fast.
     auto refuse = [&](HttpResponse response) {
-        if (Limit(req, ip_bucket, options_.limits.anonymous, decision)) decision.refusal = std::move(response);
+        if (Limit(req, ip_bucket, "anonymous", options_.limits.anonymous, decision))
+            decision.refusal = std::move(response);
     };
 
     Result<std::optional<std::string>> presented = PresentedKey(req);
     if (!presented.ok()) {
         Audit("auth_failure", req, remote, {{"reason", "malformed"}});
+        AuthFailed("malformed");
         refuse(Unauthorized(req, presented.status().message(), "invalid_request"));
         return decision;
     }
     if (!*presented) {
         Audit("auth_failure", req, remote, {{"reason", "missing"}});
+        AuthFailed("missing");
         refuse(Unauthorized(req, "an API key is required: send Authorization: Bearer KEY or X-API-Key: KEY", nullptr));
         return decision;
     }
@@ -113,9 +117,12 @@ GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote
             std::map<std::string, std::string> fields = {{"reason", std::string(security::AuthFailureName(failure))}};
             if (auto parsed = security::ParseApiKey(**presented); parsed.ok()) fields["key_id"] = parsed->id;
             Audit("auth_failure", req, remote, std::move(fields));
+            const std::string_view reason = security::AuthFailureName(failure);
+            AuthFailed(reason == "none" ? std::string_view("unknown_key") : reason);
             refuse(Unauthorized(req, auth.status().message(), "invalid_token"));
         } else {
             Audit("auth_error", req, remote, {{"reason", auth.status().message()}});
+            AuthFailed("store_unavailable");
             decision.refusal = ErrorResponse(req, http::status::service_unavailable,
                                              "cannot check the API key now: " + auth.status().message());
         }
@@ -129,18 +136,26 @@ GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote
     for (security::Scope scope : record.scopes) caller.scopes->push_back(std::string(security::ScopeName(scope)));
     if (!record.collections.empty()) caller.collections = record.collections;
     // The key's own limit when it has one, else the limit of its broadest scope.
-    security::RateLimit limit = record.HasScope(security::Scope::kAdmin)   ? options_.limits.admin
-                                : record.HasScope(security::Scope::kIndex) ? options_.limits.index
-                                                                           : options_.limits.search;
+    const std::string_view scope = record.HasScope(security::Scope::kAdmin)   ? "admin"
+                                   : record.HasScope(security::Scope::kIndex) ? "index"
+                                                                              : "search";
+    security::RateLimit limit = scope == "admin"   ? options_.limits.admin
+                                : scope == "index" ? options_.limits.index
+                                                   : options_.limits.search;
     if (record.rate_limit) {
         limit.requests_per_second = record.rate_limit->requests_per_second;
         limit.burst = record.rate_limit->burst;
     }
-    Limit(req, "key:" + record.id, limit, decision);
+    Limit(req, "key:" + record.id, scope, limit, decision);
     return decision;
 }
 
 void ApiKeyGuard::Forbidden(const mcp::Caller& caller, const std::string& what) {
+    if (options_.observer.on_forbidden) {
+        // McpEndpoint::Authorize's two refusals: a collection outside the key's list, or a missing scope.
+        options_.observer.on_forbidden(what.find("may not read collection") != std::string::npos ? "collection"
+                                                                                                : "scope");
+    }
     if (!options_.audit) return;
     options_.audit->Write(
         {"forbidden", {{"key_id", caller.id}, {"key_name", caller.name}, {"remote", caller.remote}, {"reason", what}}});

@@ -25,6 +25,7 @@
 //
 // Thread-safe: the KeyStore, the AuditLog and the RateLimiter are.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,20 @@
 #include "server/request_guard.hpp"
 
 namespace signalhub::server {
+
+// Told about the guard's decisions, for metrics. Called on the deciding thread
+// (a worker, or an I/O thread for GET /mcp): thread-safe, quick, no throwing.
+// Each function is optional; every value passed comes from the fixed sets below.
+struct GuardObserver {
+    // A refused authentication: "missing", "malformed", "unknown_key",
+    // "wrong_secret", "revoked", "expired", or "store_unavailable" (503).
+    std::function<void(std::string_view reason)> on_auth_failure;
+    // A 403 for an authenticated key: "scope" or "collection".
+    std::function<void(std::string_view reason)> on_forbidden;
+    // A rate-limiter answer: scope "search", "index", "admin" or "anonymous";
+    // `backend_failed`: decided by the fail mode because Redis did not answer.
+    std::function<void(std::string_view scope, bool allowed, bool backend_failed)> on_rate_limit;
+};
 
 struct ApiKeyGuardOptions {
     // Null: no authentication (every request is Caller{} with its address).
@@ -47,6 +62,7 @@ struct ApiKeyGuardOptions {
         security::RateLimit admin{1, 5};
         security::RateLimit anonymous{5, 10};
     } limits{};
+    GuardObserver observer{};
 };
 
 class ApiKeyGuard final : public RequestGuard {
@@ -61,8 +77,11 @@ class ApiKeyGuard final : public RequestGuard {
     void Audit(const std::string& event, const HttpRequest& req, std::string_view remote,
                std::map<std::string, std::string> fields);
     // Counts the request against `bucket`; false (and `decision` refused with 429) when over the limit.
-    bool Limit(const HttpRequest& req, const std::string& bucket, const security::RateLimit& limit,
-               GuardDecision& decision);
+    bool Limit(const HttpRequest& req, const std::string& bucket, std::string_view scope,
+               const security::RateLimit& limit, GuardDecision& decision);
+    void AuthFailed(std::string_view reason) {
+        if (options_.observer.on_auth_failure) options_.observer.on_auth_failure(reason);
+    }
 
     ApiKeyGuardOptions options_;
 };

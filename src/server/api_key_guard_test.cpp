@@ -209,3 +209,44 @@ TEST_F(ApiKeyGuardTest, ForbiddenIsAudited) {
 
 }  // namespace
 }  // namespace signalhub::server
+
+namespace signalhub::server {
+namespace {
+
+TEST_F(ApiKeyGuardTest, ObserverSeesReasonsAndRateLimitDecisions) {
+    std::vector<std::string> failures;
+    std::vector<std::string> forbidden;
+    std::vector<std::string> limits;
+    security::MemoryRateLimiter limiter(clock_);
+    ApiKeyGuardOptions options;
+    options.keys = keys_.get();
+    options.limiter = &limiter;
+    options.limits.search = security::RateLimit{1, 1};
+    options.limits.anonymous = security::RateLimit{1, 2};
+    options.observer.on_auth_failure = [&](std::string_view reason) { failures.emplace_back(reason); };
+    options.observer.on_forbidden = [&](std::string_view reason) { forbidden.emplace_back(reason); };
+    options.observer.on_rate_limit = [&](std::string_view scope, bool allowed, bool backend_failed) {
+        EXPECT_FALSE(backend_failed);
+        limits.push_back(std::string(scope) + (allowed ? ":allowed" : ":limited"));
+    };
+    ApiKeyGuard guard(options);
+    const std::string key = NewKey({Scope::kSearch});
+    EXPECT_FALSE(guard.Admit(Request({{"Authorization", "Bearer " + key}}), "10.0.0.1").refusal);
+    EXPECT_TRUE(guard.Admit(Request({{"Authorization", "Bearer " + key}}), "10.0.0.1").refusal);  // 429
+    EXPECT_TRUE(guard.Admit(Request({}), "10.0.0.2").refusal);                                     // missing
+    EXPECT_TRUE(guard.Admit(Request({{"Authorization", "Basic x"}}), "10.0.0.2").refusal);         // malformed
+    EXPECT_TRUE(guard.Admit(Request({{"Authorization", "Bearer " + key + "x"}}), "10.0.0.3").refusal);
+    guard.Forbidden(mcp::Caller{}, "API key 0123456789abcdef may not read collection 'x'");
+    guard.Forbidden(mcp::Caller{}, "API key 0123456789abcdef lacks the 'index' scope that tool t needs");
+    ASSERT_EQ(failures.size(), 3u);
+    EXPECT_EQ(failures[0], "missing");
+    EXPECT_EQ(failures[1], "malformed");
+    EXPECT_TRUE(failures[2] == "wrong_secret" || failures[2] == "unknown_key" || failures[2] == "malformed")
+        << failures[2];
+    EXPECT_EQ(forbidden, (std::vector<std::string>{"collection", "scope"}));
+    EXPECT_EQ(limits, (std::vector<std::string>{"search:allowed", "search:limited", "anonymous:allowed",
+                                                "anonymous:allowed", "anonymous:allowed"}));
+}
+
+}  // namespace
+}  // namespace signalhub::server

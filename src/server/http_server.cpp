@@ -29,6 +29,7 @@
 #include "server/mcp_endpoint.hpp"
 #include "server/mcp_sessions.hpp"
 #include "server/request_guard.hpp"
+#include "telemetry/log.hpp"
 #include "server/tls_context.hpp"
 #include "server/worker_pool.hpp"
 
@@ -196,9 +197,12 @@ void AddHeaders(HttpResponse& res, const std::vector<std::pair<std::string, std:
 }
 
 // Asks the guard about `req`, then runs `handle` for the admitted caller.
+// `key_id` receives the admitted caller's key id (for HttpOptions::on_request).
 template <class Handle>
-HttpResponse Guarded(const Shared& shared, const HttpRequest& req, const std::string& remote, Handle handle) {
+HttpResponse Guarded(const Shared& shared, const HttpRequest& req, const std::string& remote, std::string& key_id,
+                     Handle handle) {
     GuardDecision decision = shared.Admit(req, remote);
+    if (!decision.refusal) key_id = decision.caller.id;
     HttpResponse res = decision.refusal ? std::move(*decision.refusal) : handle(decision.caller);
     AddHeaders(res, decision.headers);
     return res;
@@ -296,6 +300,14 @@ class HttpConnection final : public ConnectionBase,
         std::string session_id;  // kStream
         std::string cors_origin;  // Access-Control-Allow-Origin for the response ("" = none)
         unsigned version = 11;   // kStream
+        // For HttpOptions::on_request:
+        std::chrono::steady_clock::time_point read_at{};
+        std::string method;
+        std::string target;
+        // Written by the worker running the request before its result is
+        // posted back to the strand (so read after OnWorkerDone).
+        std::shared_ptr<std::string> key_id;
+        std::string request_id;  // X-Request-Id of the response
     };
 
     const HttpOptions& options() const { return shared_->options; }
@@ -446,6 +458,7 @@ class HttpConnection final : public ConnectionBase,
     std::uint64_t NewSlot(HttpRoute route) {
         queue_.push_back(Slot{});
         queue_.back().route = route;
+        if (options().on_request) queue_.back().read_at = std::chrono::steady_clock::now();
         shared_->counters.requests_in_progress.fetch_add(1);
         return front_seq_ + queue_.size() - 1;
     }
@@ -473,6 +486,17 @@ class HttpConnection final : public ConnectionBase,
         }
         const std::uint64_t seq = NewSlot(route);
         SlotFor(seq).cors_origin = CorsOrigin(req, options().allowed_origins);
+        {
+            auto incoming = req.find("X-Request-Id");
+            SlotFor(seq).request_id =
+                telemetry::AcceptRequestId(incoming == req.end() ? std::string_view() : Sv(incoming->value()));
+        }
+        if (options().on_request) {
+            SlotFor(seq).method = std::string(Sv(req.method_string()));
+            SlotFor(seq).target = std::string(target.substr(0, 2048));
+        }
+        auto key_id = std::make_shared<std::string>();
+        SlotFor(seq).key_id = key_id;
 
         auto origin = req.find(http::field::origin);
         if (origin != req.end() && !OriginAllowed(Sv(origin->value()), options().allowed_origins)) {
@@ -505,20 +529,21 @@ class HttpConnection final : public ConnectionBase,
                 });
                 return;
             case HttpRoute::kMcpPost:
-                RunOnWorker(seq, [shared = shared_, remote = remote_, req = std::move(req)] {
-                    return Guarded(*shared, req, remote,
+                RunOnWorker(seq, [shared = shared_, remote = remote_, key_id, req = std::move(req)] {
+                    return Guarded(*shared, req, remote, *key_id,
                                    [&](const mcp::Caller& caller) { return shared->endpoint.Post(req, caller); });
                 });
                 return;
             case HttpRoute::kMcpDelete:
-                RunOnWorker(seq, [shared = shared_, remote = remote_, req = std::move(req)] {
-                    return Guarded(*shared, req, remote,
+                RunOnWorker(seq, [shared = shared_, remote = remote_, key_id, req = std::move(req)] {
+                    return Guarded(*shared, req, remote, *key_id,
                                    [&](const mcp::Caller& caller) { return shared->endpoint.Delete(req, caller); });
                 });
                 return;
             case HttpRoute::kMcpGet: {
                 // Authenticated here, on the I/O thread: a stream opens once per session.
                 GuardDecision decision = shared_->Admit(req, remote_);
+                if (!decision.refusal) *key_id = decision.caller.id;
                 if (decision.refusal) {
                     AddHeaders(*decision.refusal, decision.headers);
                     Complete(seq, std::move(*decision.refusal));
@@ -614,6 +639,7 @@ class HttpConnection final : public ConnectionBase,
         if (shared_->shutting_down.load() && queue_.size() == 1 && (read_done_ || !PartialRequest()))
             slot.res.keep_alive(false);
         FinalizeResponse(slot.res, slot.cors_origin);
+        if (!slot.request_id.empty()) slot.res.set("X-Request-Id", slot.request_id);
         if (!shared_->hsts.empty()) slot.res.set(http::field::strict_transport_security, shared_->hsts);
         writing_ = true;
         lowest().expires_after(Seconds(options().request_timeout_seconds));  // a client that stops reading
@@ -623,6 +649,21 @@ class HttpConnection final : public ConnectionBase,
 
     void PopFront(unsigned status) {
         shared_->counters.CountResponse(queue_.front().route, status);
+        if (options().on_request) {
+            const Slot& slot = queue_.front();
+            RequestEvent event;
+            event.route = slot.route;
+            event.method = slot.method;
+            event.target = slot.target;
+            event.status = status;
+            event.duration_seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - slot.read_at).count();
+            event.remote = remote_;
+            if (slot.key_id) event.key_id = *slot.key_id;
+            event.request_id = slot.request_id;
+            if (slot.kind != SlotKind::kStream) event.body_bytes = slot.res.body().size();
+            options().on_request(event);
+        }
         shared_->counters.requests_in_progress.fetch_sub(1);
         queue_.pop_front();
         ++front_seq_;

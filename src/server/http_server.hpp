@@ -74,6 +74,32 @@ struct TlsOptions {
 
 class RequestGuard;  // server/request_guard.hpp
 
+enum class HttpRoute { kMcpPost, kMcpGet, kMcpDelete, kHealth, kReady, kOther };
+inline constexpr std::size_t kHttpRouteCount = 6;
+// "mcp_post", "mcp_get", "mcp_delete", "health", "ready", "other".
+std::string_view HttpRouteName(HttpRoute route);
+
+// One response written (HttpOptions::on_request): for metrics and access logs.
+// The views are valid during the call only.
+struct RequestEvent {
+    HttpRoute route = HttpRoute::kOther;
+    // The request method as received ("GET"); "" when the request was refused
+    // before it was read whole (400 malformed, 408 timeout, 413, 431).
+    std::string_view method;
+    std::string_view target;   // the request target as received (path and query); "" as for method
+    unsigned status = 0;       // the status code written (200 for an opened GET /mcp stream)
+    // From the moment the request was read whole (or refused) to the moment its
+    // response (a stream: its headers) was written, queueing behind earlier
+    // pipelined responses included.
+    double duration_seconds = 0;
+    std::string_view remote;   // the client's address ("203.0.113.7", "[2001:db8::1]")
+    std::string_view key_id;   // the admitted caller's API key id; "" = none (no keys, refused, not /mcp)
+    // The client's X-Request-Id when safe (telemetry::AcceptRequestId), else a fresh one; also sent back
+    // as the response's X-Request-Id header.
+    std::string_view request_id;
+    std::size_t body_bytes = 0;  // response body bytes (0 for a stream's headers)
+};
+
 struct HttpOptions {
     std::string host = "127.0.0.1";        // an address or a name resolving to one
     std::uint16_t port = 8080;             // 0 = ephemeral (tests; see HttpServer::port())
@@ -96,16 +122,18 @@ struct HttpOptions {
     // change"). Runs on the reloading thread (an I/O thread for file changes);
     // must not block. Optional.
     std::function<void(std::string_view cause, const Status& status)> on_tls_reload;
+    // Told about every response written on a connection (not the 503s of
+    // connections refused over max_connections, which only count in
+    // HttpStats::connections_refused), once, after the write completed, even
+    // when the client had gone. Runs on an I/O thread, concurrently with
+    // itself when io_threads > 1: must be thread-safe, must not block and must
+    // not throw. Optional.
+    std::function<void(const RequestEvent&)> on_request;
 };
 
 // OK = ready; otherwise its message is the 503 reason. Runs on a worker thread,
 // possibly concurrently with itself.
 using ReadinessCheck = std::function<Status()>;
-
-enum class HttpRoute { kMcpPost, kMcpGet, kMcpDelete, kHealth, kReady, kOther };
-inline constexpr std::size_t kHttpRouteCount = 6;
-// "mcp_post", "mcp_get", "mcp_delete", "health", "ready", "other".
-std::string_view HttpRouteName(HttpRoute route);
 
 // A snapshot of the counters (totals since Start unless named "active").
 struct HttpStats {

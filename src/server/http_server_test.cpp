@@ -550,6 +550,57 @@ TEST_F(HttpServerTest, UnknownPathsAre404AndWrongMethods405WithAllow) {
     EXPECT_EQ(Header(h, "Allow"), "GET");
 }
 
+TEST_F(HttpServerTest, OnRequestSeesEveryResponseOnce) {
+    struct Seen {
+        HttpRoute route;
+        std::string method;
+        std::string target;
+        unsigned status;
+        double seconds;
+        std::string remote;
+        std::string key_id;
+    };
+    std::mutex mu;
+    std::vector<Seen> seen;
+    HttpOptions options;
+    options.on_request = [&](const RequestEvent& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        seen.push_back(Seen{e.route, std::string(e.method), std::string(e.target), e.status, e.duration_seconds,
+                            std::string(e.remote), std::string(e.key_id)});
+    };
+    StartServer(std::move(options));
+    auto c = Connected();
+    EXPECT_EQ(c->Exchange(Get("/health?x=1")).result_int(), 200);
+    EXPECT_EQ(c->Exchange(Get("/nope")).result_int(), 404);
+    OpenSession(*c);  // initialize (200) + notifications/initialized (202)
+    HttpRequest put{http::verb::put, "/mcp", 11};
+    put.body() = "{}";
+    EXPECT_EQ(c->Exchange(put).result_int(), 405);
+    ASSERT_TRUE(Eventually([&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return seen.size() == 5;
+    }));
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(seen[0].route, HttpRoute::kHealth);
+    EXPECT_EQ(seen[0].method, "GET");
+    EXPECT_EQ(seen[0].target, "/health?x=1");
+    EXPECT_EQ(seen[0].status, 200u);
+    EXPECT_EQ(seen[1].route, HttpRoute::kOther);
+    EXPECT_EQ(seen[1].status, 404u);
+    EXPECT_EQ(seen[2].route, HttpRoute::kMcpPost);
+    EXPECT_EQ(seen[2].method, "POST");
+    EXPECT_EQ(seen[2].status, 200u);
+    EXPECT_EQ(seen[3].status, 202u);
+    EXPECT_EQ(seen[4].route, HttpRoute::kOther);
+    EXPECT_EQ(seen[4].method, "PUT");
+    EXPECT_EQ(seen[4].status, 405u);
+    for (const Seen& s : seen) {
+        EXPECT_EQ(s.remote, "127.0.0.1");
+        EXPECT_EQ(s.key_id, "");  // no guard: nobody authenticated
+        EXPECT_GE(s.seconds, 0);
+    }
+}
+
 TEST_F(HttpServerTest, ForeignOriginsAre403) {
     StartServer();
     auto c = Connected();

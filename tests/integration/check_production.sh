@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `signal-hub check production` (docs/production/security/hardening-checklist.md): a production
 # configuration passes every item (exit 0); each weakness fails its item by name with a fix (exit 1):
-# TLS off, text logs, a world-readable key, a certificate about to expire, keys off, a missing pepper, an
+# TLS off, metrics off or on loopback only, text logs, a world-readable key, a certificate about to expire, keys off, a missing pepper, an
 # in-process rate limiter for 3 replicas, the embedded store, a default password, a literal secret in
 # the file, a "*" origin. --json carries the same.
 source "$(dirname "$0")/lib.sh"
@@ -43,6 +43,8 @@ security:
     redis_url: \${REDIS_URL}
   audit_log: "-"
 monitoring:
+  metrics:
+    host: 0.0.0.0
   logging:
     format: json
     output: stdout
@@ -52,12 +54,12 @@ check() { "$SH" --config "$WORK/c.yaml" check production "$@"; }
 
 write "$WORK/c.yaml"
 run_expect 0 check --replicas 3
-assert_contains "$OUT" "13 passed, 0 failed" "production configuration"
+assert_contains "$OUT" "14 passed, 0 failed" "production configuration"
 ! grep -q FAIL <<<"$OUT" || fail "a production configuration failed: $OUT"
-pass "the production configuration passes all 13 items"
+pass "the production configuration passes all 14 items"
 run_expect 0 check --replicas 3 --json
-[ "$(json_get "$OUT" "d['failed']")" = 0 ] && [ "$(json_get "$OUT" "len(d['checks'])")" = 13 ] || fail "--json: $OUT"
-pass "--json: 13 checks, 0 failed"
+[ "$(json_get "$OUT" "d['failed']")" = 0 ] && [ "$(json_get "$OUT" "len(d['checks'])")" = 14 ] || fail "--json: $OUT"
+pass "--json: 14 checks, 0 failed"
 
 # expect_fail ITEM WHAT [check args]: the current c.yaml fails ITEM (and only the listed item is asserted).
 expect_fail() {
@@ -75,6 +77,12 @@ s=s.replace("  tls:\n    enabled: true", "  tls:\n    enabled: false"); open(p,"
 PY
 expect_fail tls "TLS removed" --replicas 3
 assert_contains "$OUT" "security.tls.enabled" "the TLS failure names the key"
+
+write "$WORK/c.yaml"; sed -i 's/    host: 0.0.0.0/    enabled: false/' "$WORK/c.yaml"
+expect_fail metrics "metrics off" --replicas 3
+write "$WORK/c.yaml"; sed -i 's/    host: 0.0.0.0/    host: 127.0.0.1/' "$WORK/c.yaml"
+expect_fail metrics "metrics on loopback only" --replicas 3
+assert_contains "$OUT" "monitoring.metrics.host" "the metrics failure names the key"
 
 write "$WORK/c.yaml"; sed -i 's/format: json/format: text/' "$WORK/c.yaml"
 expect_fail json_logs "text logs" --replicas 3

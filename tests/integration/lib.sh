@@ -7,6 +7,9 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/signal-hub-it.XXXXXX")"
 trap 'rc=$?; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
 export NO_COLOR=1
 unset SIGNAL_HUB_CONFIG
+# `serve --transport http` also opens the metrics listener (monitoring.metrics, default port 9090):
+# on a free port, so that tests running in parallel never collide. metrics.sh reads the port it prints.
+export SIGNAL_HUB_MONITORING__METRICS__PORT=0
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
@@ -179,6 +182,20 @@ wait_for_address() {
         sleep 0.1
     done
     fail "the server printed no address: $(cat "$err")"
+}
+
+# wait_for_metrics ERRFILE: reads the metrics address `serve --transport http` printed on stderr
+# (the log record "metrics at url=http://127.0.0.1:PORT/metrics", text or JSON, written right after the MCP
+# address); sets METRICS_URL.
+wait_for_metrics() {
+    local err="$1"
+    METRICS_URL=""
+    for _ in $(seq 1 100); do
+        METRICS_URL="$(sed -n 's|.*metrics at.*\(http://[^ "]*\).*|\1|p' "$err" | head -1)"
+        [ -n "$METRICS_URL" ] && return 0
+        sleep 0.1
+    done
+    fail "the server printed no metrics address: $(cat "$err")"
 }
 
 # mcp MESSAGE: POSTs one JSON-RPC message to http://127.0.0.1:$PORT/mcp with the MCP headers and
