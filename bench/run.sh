@@ -151,7 +151,8 @@ YAML
     LIMITED="$("$SH" --config "$SEC/secure.yaml" --store "$PY/store" keys create --name spent --scopes search \
         --rate-limit 0.001:1 | tail -1)"
     start_serve() { # NAME ARGS... -> sets URL
-        SIGNAL_HUB_PERFORMANCE__CACHING__ENABLED=false "$SH" "${@:2}" --store "$PY/store" serve --transport http \
+        SIGNAL_HUB_PERFORMANCE__CACHING__ENABLED=false SIGNAL_HUB_MONITORING__METRICS__PORT=0 \
+            "$SH" "${@:2}" --store "$PY/store" serve --transport http \
             --port 0 2>"$SEC/$1.err" &
         echo $! > "$SEC/$1.pid"
         URL=""
