@@ -31,6 +31,7 @@
 #include <regex>
 #include <thread>
 
+#include "concurrent_runs.hpp"
 #include "embed/embedder.hpp"
 #include "search/searcher.hpp"
 
@@ -43,47 +44,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-struct Run {
-    std::vector<double> ms;
-    double seconds = 0;
-    Json Summary() const {
-        auto v = ms;
-        std::sort(v.begin(), v.end());
-        auto pct = [&](double p) { return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))]; };
-        return {{"requests", v.size()}, {"p50_ms", pct(0.50)}, {"p99_ms", pct(0.99)},
-                {"qps", seconds > 0 ? static_cast<double>(v.size()) / seconds : 0.0}};
-    }
-};
-
-// Runs fn(thread, query_index) -> ok for every query, `threads` at a time;
-// query i goes to thread i % threads. Fails the benchmark on any error.
-template <typename F>
-Run Measure(size_t n, int threads, F&& fn) {
-    Run run;
-    std::mutex mu;
-    std::atomic<bool> failed{false};
-    auto start = SteadyClock::now();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-            std::vector<double> mine;
-            for (size_t i = static_cast<size_t>(t); i < n && !failed; i += static_cast<size_t>(threads)) {
-                auto t0 = SteadyClock::now();
-                if (!fn(t, i)) failed = true;
-                mine.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
-            }
-            std::lock_guard lock(mu);
-            run.ms.insert(run.ms.end(), mine.begin(), mine.end());
-        });
-    }
-    for (auto& th : pool) th.join();
-    run.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
-    if (failed) {
-        std::fprintf(stderr, "mcp_http_bench: a request failed (see above)\n");
-        std::exit(1);
-    }
-    return run;
-}
+using bench::Measure;
 
 // One keep-alive HTTP/1.1 connection posting JSON-RPC messages to /mcp.
 class McpConnection {
@@ -250,10 +211,10 @@ int main(int argc, char** argv) {
         };
         auto in_process = [&](int, size_t i) { return searcher.Search({.query = queries[i], .k = 10}).ok(); };
         // Warm-up (page cache, HNSW, connections), then the measured runs.
-        Measure(std::min<size_t>(n, 50), threads, in_process);
-        Measure(std::min<size_t>(n, 50), threads, http_call);
-        Json local = Measure(n, threads, in_process).Summary();
-        Json remote = Measure(n, threads, http_call).Summary();
+        Measure("mcp_http_bench", std::min<size_t>(n, 50), threads, in_process);
+        Measure("mcp_http_bench", std::min<size_t>(n, 50), threads, http_call);
+        Json local = Measure("mcp_http_bench", n, threads, in_process).Summary();
+        Json remote = Measure("mcp_http_bench", n, threads, http_call).Summary();
         double qps_ratio = remote["qps"].get<double>() / local["qps"].get<double>();
         double p50_overhead = remote["p50_ms"].get<double>() - local["p50_ms"].get<double>();
         std::printf("%-8d %-12s %9.3f %9.3f %9.0f\n", threads, "in-process", local["p50_ms"].get<double>(),

@@ -46,6 +46,8 @@
 #include <sstream>
 #include <thread>
 
+#include "concurrent_runs.hpp"
+
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;
@@ -135,48 +137,7 @@ class Connection {
     beast::flat_buffer buffer_;
 };
 
-struct Run {
-    std::vector<double> ms;
-    double seconds = 0;
-    Json Summary() const {
-        auto v = ms;
-        std::sort(v.begin(), v.end());
-        auto pct = [&](double p) { return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))]; };
-        return {{"requests", v.size()}, {"p50_ms", pct(0.50)}, {"p99_ms", pct(0.99)},
-                {"qps", seconds > 0 ? static_cast<double>(v.size()) / seconds : 0.0}};
-    }
-};
-
-// Runs fn(thread, i) -> ok for i in [0, n), `threads` at a time (i goes to thread i % threads).
-template <typename F>
-Run Measure(size_t n, int threads, F&& fn) {
-    Run run;
-    std::mutex mu;
-    std::atomic<bool> failed{false};
-    const auto start = SteadyClock::now();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-            std::vector<double> mine;
-            for (size_t i = static_cast<size_t>(t); i < n && !failed; i += static_cast<size_t>(threads)) {
-                const auto t0 = SteadyClock::now();
-                try {
-                    if (!fn(t, i)) failed = true;
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "request %zu: %s\n", i, e.what());
-                    failed = true;
-                }
-                mine.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
-            }
-            std::lock_guard lock(mu);
-            run.ms.insert(run.ms.end(), mine.begin(), mine.end());
-        });
-    }
-    for (auto& th : pool) th.join();
-    run.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
-    if (failed) Die("a request failed (see above)");
-    return run;
-}
+using signalhub::bench::Measure;
 
 std::string OpenSession(const Endpoint& ep, ssl::context* tls, const std::string& key) {
     Connection c(ep, tls);
@@ -311,12 +272,12 @@ int main(int argc, char** argv) {
         };
         auto plain_call = call(plain_conns, plain_session, std::string());
         auto secure_call = call(secure_conns, secure_session, key);
-        Measure(std::min<size_t>(n, 50), threads, plain_call);  // warm-up
-        Measure(std::min<size_t>(n, 50), threads, secure_call);
+        Measure("secure_http_bench", std::min<size_t>(n, 50), threads, plain_call);  // warm-up
+        Measure("secure_http_bench", std::min<size_t>(n, 50), threads, secure_call);
         Json best_plain, best_secure;
         for (int round = 0; round < 2; ++round) {
-            Json p = Measure(n, threads, plain_call).Summary();
-            Json s = Measure(n, threads, secure_call).Summary();
+            Json p = Measure("secure_http_bench", n, threads, plain_call).Summary();
+            Json s = Measure("secure_http_bench", n, threads, secure_call).Summary();
             if (best_plain.is_null() || p["qps"].get<double>() > best_plain["qps"].get<double>()) best_plain = p;
             if (best_secure.is_null() || s["qps"].get<double>() > best_secure["qps"].get<double>()) best_secure = s;
         }
@@ -333,8 +294,8 @@ int main(int argc, char** argv) {
                 return true;
             };
         };
-        Json r401 = Measure(n, threads, refused(unknown_key, 401)).Summary();
-        Json r429 = Measure(n, threads, refused(limited_key, 429)).Summary();
+        Json r401 = Measure("secure_http_bench", n, threads, refused(unknown_key, 401)).Summary();
+        Json r429 = Measure("secure_http_bench", n, threads, refused(limited_key, 429)).Summary();
 
         const double ratio = best_secure["qps"].get<double>() / best_plain["qps"].get<double>();
         PrintRow(threads, "plain (http, no auth)", best_plain);
@@ -355,8 +316,8 @@ int main(int argc, char** argv) {
         };
     };
     const size_t connects = std::min<size_t>(n, 200);
-    Json plain_connect = Measure(connects, 1, connect_once(plain, nullptr)).Summary();
-    Json tls_connect = Measure(connects, 1, connect_once(secure, &tls)).Summary();
+    Json plain_connect = Measure("secure_http_bench", connects, 1, connect_once(plain, nullptr)).Summary();
+    Json tls_connect = Measure("secure_http_bench", connects, 1, connect_once(secure, &tls)).Summary();
     std::printf("new connection + GET /health: plain p50 %.3f ms, TLS 1.3 p50 %.3f ms (%zu each)\n",
                 plain_connect["p50_ms"].get<double>(), tls_connect["p50_ms"].get<double>(), connects);
     report["connect_plain"] = plain_connect;

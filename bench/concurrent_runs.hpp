@@ -1,0 +1,66 @@
+#pragma once
+// The timing harness of the HTTP benchmarks (mcp_http_bench, secure_http_bench): n calls of a
+// function spread over T threads, their latencies, and p50 / p99 / QPS.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+namespace signalhub::bench {
+
+struct Run {
+    std::vector<double> ms;  // one latency per call
+    double seconds = 0;      // wall time of the whole run
+    nlohmann::json Summary() const {
+        auto v = ms;
+        std::sort(v.begin(), v.end());
+        auto pct = [&](double p) { return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))]; };
+        return {{"requests", v.size()}, {"p50_ms", pct(0.50)}, {"p99_ms", pct(0.99)},
+                {"qps", seconds > 0 ? static_cast<double>(v.size()) / seconds : 0.0}};
+    }
+};
+
+// Runs fn(thread, i) -> ok for i in [0, n), `threads` at a time (i goes to thread i % threads). A call
+// that returns false or throws ends the benchmark: "<who>: a request failed" and exit status 1.
+template <typename F>
+Run Measure(const char* who, size_t n, int threads, F&& fn) {
+    using SteadyClock = std::chrono::steady_clock;
+    Run run;
+    std::mutex mu;
+    std::atomic<bool> failed{false};
+    const auto start = SteadyClock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            std::vector<double> mine;
+            for (size_t i = static_cast<size_t>(t); i < n && !failed; i += static_cast<size_t>(threads)) {
+                const auto t0 = SteadyClock::now();
+                try {
+                    if (!fn(t, i)) failed = true;
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "request %zu: %s\n", i, e.what());
+                    failed = true;
+                }
+                mine.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+            }
+            std::lock_guard lock(mu);
+            run.ms.insert(run.ms.end(), mine.begin(), mine.end());
+        });
+    }
+    for (auto& th : pool) th.join();
+    run.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    if (failed) {
+        std::fprintf(stderr, "%s: a request failed (see above)\n", who);
+        std::exit(1);
+    }
+    return run;
+}
+
+}  // namespace signalhub::bench
