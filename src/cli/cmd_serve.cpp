@@ -22,6 +22,9 @@
 #include "search/searcher.hpp"
 #include "cli/security_setup.hpp"
 #include "cli/serve_metrics.hpp"
+#include "cli/serve_tracing.hpp"
+#include "embed/traced_embedder.hpp"
+#include "store/traced_store.hpp"
 #include "security/rate_limiter.hpp"
 #include "server/api_key_guard.hpp"
 #include "server/http_server.hpp"
@@ -228,7 +231,13 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     SH_RETURN_IF_ERROR(telemetry::ConfigureLogging(log_options));
     SH_ASSIGN_OR_RETURN(StoreLocation location, FindStore(global, cfg));
     SH_ASSIGN_OR_RETURN(std::optional<fs::path> root, ResolveRoot(options, cfg, location));
+    // monitoring.tracing: first in, last out, so that every span of the server below is exported.
+    std::unique_ptr<ServeTracing> tracing;
+    if (cfg.monitoring.tracing.enabled) {
+        SH_ASSIGN_OR_RETURN(tracing, ServeTracing::Start(cfg.monitoring.tracing));
+    }
     SH_ASSIGN_OR_RETURN(auto embedder, embed::CreateEmbedder(cfg.embedding));
+    if (tracing) embedder = embed::TraceEmbedder(std::move(embedder), cfg.embedding.provider);
     // monitoring.metrics: only the HTTP transport serves them (stdout is the protocol under stdio).
     // (Validate refused a metrics port equal to server.port, --port included.)
     std::unique_ptr<ServeMetrics> metrics;
@@ -269,6 +278,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     }
 
     SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(location.url, store::OpenOptions{.read_only = true}));
+    if (tracing) store = store::TraceStore(std::move(store), StoreBackend(location));
     SH_ASSIGN_OR_RETURN(std::unique_ptr<search::QueryCache> cache,
                         search::MakeQueryCache(cfg.performance.caching, CacheIdentity(location), Clock::Real()));
     search::Searcher searcher(*store, *embedder, cfg.search, cache.get());
@@ -276,6 +286,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         searcher.SetDurationObserver(metrics->SearchObserver());
         if (cache) metrics->WatchCache(cache.get(), cfg.performance.caching.backend);
         metrics->WatchCollections(store.get());
+        if (tracing) metrics->WatchTracer(&tracing->tracer());
     }
     mcp::Server server(mcp::ServerInfo{
         .instructions = "Code search over the repository indexed in " + location.display +
@@ -315,6 +326,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
             if (observe_http) observe_http(e);
             telemetry::RequestLogFields r;
             r.request_id = std::string(e.request_id);
+            if (!e.trace_id.empty()) r.trace_id = std::string(e.trace_id);
             if (!e.key_id.empty()) r.key_id = std::string(e.key_id);
             r.remote = std::string(e.remote);
             r.method = std::string(e.method);

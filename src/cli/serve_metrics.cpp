@@ -261,6 +261,43 @@ void ServeMetrics::WatchRateLimiter(const security::RateLimiter* limiter, std::s
                           });
 }
 
+void ServeMetrics::WatchTracer(const telemetry::Tracer* tracer) {
+    auto value = [](std::uint64_t v) { return static_cast<double>(v); };
+    registry_.AddCallback("signal_hub_tracing_spans_started_total", "Spans recorded (sampled traces only).",
+                          MetricType::kCounter, {}, [tracer, value]() -> std::vector<Sample> {
+                              return {Sample{{}, value(tracer->stats().spans_started)}};
+                          });
+    registry_.AddCallback("signal_hub_tracing_spans_exported_total", "Spans the collector accepted.",
+                          MetricType::kCounter, {}, [tracer, value]() -> std::vector<Sample> {
+                              return {Sample{{}, value(tracer->stats().spans_exported)}};
+                          });
+    registry_.AddCallback(
+        "signal_hub_tracing_spans_dropped_total",
+        "Spans lost: queue_full (the export queue was full), export_failed (the collector refused the batch or "
+        "could not be reached, after one retry), shutdown (still queued at exit).",
+        MetricType::kCounter, {"reason"}, [tracer, value]() -> std::vector<Sample> {
+            const telemetry::TracerStats s = tracer->stats();
+            return {Sample{{"queue_full"}, value(s.spans_dropped_queue_full)},
+                    Sample{{"export_failed"}, value(s.spans_dropped_export_failed)},
+                    Sample{{"shutdown"}, value(s.spans_dropped_shutdown)}};
+        });
+    registry_.AddCallback("signal_hub_tracing_export_requests_total", "OTLP export requests, retries included.",
+                          MetricType::kCounter, {"outcome"}, [tracer, value]() -> std::vector<Sample> {
+                              const telemetry::TracerStats s = tracer->stats();
+                              return {Sample{{"ok"}, value(s.export_requests_ok)},
+                                      Sample{{"error"}, value(s.export_requests_failed)}};
+                          });
+    registry_.AddCallback("signal_hub_tracing_queue_spans", "Ended spans waiting for export.", MetricType::kGauge, {},
+                          [tracer, value]() -> std::vector<Sample> {
+                              return {Sample{{}, value(tracer->stats().queued)}};
+                          });
+    registry_.AddCallback("signal_hub_tracing_queue_capacity_spans",
+                          "monitoring.tracing.max_queue_spans: spans beyond it are dropped.", MetricType::kGauge, {},
+                          [tracer, value]() -> std::vector<Sample> {
+                              return {Sample{{}, value(tracer->stats().queue_capacity)}};
+                          });
+}
+
 void ServeMetrics::WatchCollections(store::VectorStore* store, double max_age_seconds) {
     collections_ = std::make_shared<CollectionCache>();
     collections_->store = store;

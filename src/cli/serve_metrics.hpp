@@ -23,6 +23,7 @@
 #include "server/http_server.hpp"
 #include "store/vector_store.hpp"
 #include "telemetry/metrics.hpp"
+#include "telemetry/trace.hpp"
 
 namespace signalhub::cli {
 
@@ -59,6 +60,9 @@ class ServeMetrics {
     // last value (the server keeps serving the certificate it had).
     void WatchTlsCertificate(std::string cert_file);
     void TlsReloaded();
+
+    // signal_hub_tracing_*: the tracer's span counts, drops by reason and queue (monitoring.tracing).
+    void WatchTracer(const telemetry::Tracer* tracer);
 
     // Collection gauges from store.ListCollections(), cached `max_age_seconds`
     // so that scrapes never hammer the store.

@@ -36,7 +36,7 @@ const std::vector<std::string>& SupportedSections() {
 // implement yet (as key paths): rejected with a clear message instead of
 // "unknown key".
 const std::vector<std::string>& FutureSections() {
-    static const std::vector<std::string> kSections = {"monitoring.tracing"};
+    static const std::vector<std::string> kSections = {};
     return kSections;
 }
 
@@ -175,6 +175,19 @@ const std::vector<Field>& Fields() {
         {"monitoring.metrics.host", [](Config& c) -> FieldRef { return &c.monitoring.metrics.host; }},
         {"monitoring.metrics.port", [](Config& c) -> FieldRef { return &c.monitoring.metrics.port; }},
         {"monitoring.metrics.path", [](Config& c) -> FieldRef { return &c.monitoring.metrics.path; }},
+        {"monitoring.tracing.enabled", [](Config& c) -> FieldRef { return &c.monitoring.tracing.enabled; }},
+        {"monitoring.tracing.jaeger_endpoint",
+         [](Config& c) -> FieldRef { return &c.monitoring.tracing.jaeger_endpoint; }},
+        {"monitoring.tracing.service_name", [](Config& c) -> FieldRef { return &c.monitoring.tracing.service_name; }},
+        {"monitoring.tracing.sample_ratio", [](Config& c) -> FieldRef { return &c.monitoring.tracing.sample_ratio; }},
+        {"monitoring.tracing.max_queue_spans",
+         [](Config& c) -> FieldRef { return &c.monitoring.tracing.max_queue_spans; }},
+        {"monitoring.tracing.max_batch_spans",
+         [](Config& c) -> FieldRef { return &c.monitoring.tracing.max_batch_spans; }},
+        {"monitoring.tracing.export_interval",
+         [](Config& c) -> FieldRef { return &c.monitoring.tracing.export_interval; }},
+        {"monitoring.tracing.export_timeout",
+         [](Config& c) -> FieldRef { return &c.monitoring.tracing.export_timeout; }},
     };
     return kFields;
 }
@@ -991,6 +1004,32 @@ Problems FindProblems(const Config& c) {
         problems.emplace_back("monitoring.logging.output", "must be stdout, stderr or a file path");
     }
     // ---- end of monitoring.logging ----
+
+    // ---- monitoring.tracing ----
+    const TracingConfig& tracing = c.monitoring.tracing;
+    if (tracing.enabled) {
+        const std::string& url = tracing.jaeger_endpoint;
+        if (Trim(url).empty()) {
+            problems.emplace_back("monitoring.tracing.jaeger_endpoint",
+                                  "is required when tracing is enabled (the collector's OTLP/HTTP endpoint, "
+                                  "e.g. http://jaeger:4318)");
+        } else if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+            problems.emplace_back("monitoring.tracing.jaeger_endpoint",
+                                  "must be an http:// or https:// URL (OTLP/HTTP, port 4318), got a value starting " +
+                                      Quote(url.substr(0, std::min<std::size_t>(url.find(':'), 16))));
+        }
+    }
+    if (Trim(tracing.service_name).empty())
+        problems.emplace_back("monitoring.tracing.service_name", "must not be empty");
+    if (!(tracing.sample_ratio >= 0 && tracing.sample_ratio <= 1)) {
+        problems.emplace_back("monitoring.tracing.sample_ratio",
+                              "must be between 0 and 1, got " + std::to_string(tracing.sample_ratio));
+    }
+    between("monitoring.tracing.max_queue_spans", tracing.max_queue_spans, 1, 1000000);
+    between("monitoring.tracing.max_batch_spans", tracing.max_batch_spans, 1, std::max(1, tracing.max_queue_spans));
+    positive_seconds("monitoring.tracing.export_interval", tracing.export_interval, 3600);
+    positive_seconds("monitoring.tracing.export_timeout", tracing.export_timeout, 300);
+    // ---- end of monitoring.tracing ----
     return problems;
 }
 

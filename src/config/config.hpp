@@ -240,9 +240,27 @@ struct MetricsConfig {
     bool operator==(const MetricsConfig&) const = default;
 };
 
+// monitoring.tracing: spans of `serve` exported over OTLP/HTTP to Jaeger or any
+// OpenTelemetry collector (telemetry/trace.hpp, docs/production/monitoring/tracing.md).
+struct TracingConfig {
+    bool enabled = false;
+    // The collector's OTLP/HTTP endpoint: http(s)://HOST:4318, to which /v1/traces is added, or the full
+    // URL of the traces resource. Required when enabled.
+    std::string jaeger_endpoint;
+    std::string service_name = "signal-hub";  // the service.name of every span (one per deployment)
+    double sample_ratio = 1.0;                // share of new traces recorded (0..1); callers' traceparent decides theirs
+    int max_queue_spans = 2048;               // ended spans waiting for export; beyond it they are dropped (counted)
+    int max_batch_spans = 512;                // spans per export request (1..max_queue_spans)
+    double export_interval = 5;               // seconds a partial batch may wait
+    double export_timeout = 10;               // seconds for one export request
+
+    bool operator==(const TracingConfig&) const = default;
+};
+
 struct MonitoringConfig {
     LoggingConfig logging{};
     MetricsConfig metrics{};
+    TracingConfig tracing{};
 
     bool operator==(const MonitoringConfig&) const = default;
 };

@@ -350,14 +350,58 @@ TEST(Config, AcceptedScalarSpellings) {
     EXPECT_EQ(parsed->embedding.max_retries, 4);
 }
 
-TEST(Config, FutureSectionsAreRejectedAsUnsupported) {
-    EXPECT_EQ(ParseError("store:\n  path: x\nmonitoring:\n  tracing: {enabled: true}\n"),
-              "config.yaml:4:3: section 'monitoring.tracing' is not supported by this version of signal-hub "
-              "(only logging, metrics in 'monitoring')");
+TEST(Config, UnknownMonitoringSectionsAreRejected) {
     EXPECT_EQ(ParseError("monitoring:\n  loging: {}\n"),
               "config.yaml:2:3: unknown key 'monitoring.loging' (did you mean 'logging'?)");
     EXPECT_EQ(ParseError("monitoring:\n  alerts: {}\n"),
-              "config.yaml:2:3: unknown key 'monitoring.alerts' (keys in 'monitoring': logging, metrics)");
+              "config.yaml:2:3: unknown key 'monitoring.alerts' (keys in 'monitoring': logging, metrics, tracing)");
+}
+
+TEST(Config, MonitoringTracingParsesAndValidates) {
+    const TracingConfig defaults;
+    EXPECT_FALSE(defaults.enabled);
+    EXPECT_EQ(defaults.jaeger_endpoint, "");
+    EXPECT_EQ(defaults.service_name, "signal-hub");
+    EXPECT_DOUBLE_EQ(defaults.sample_ratio, 1.0);
+    EXPECT_EQ(defaults.max_queue_spans, 2048);
+    EXPECT_EQ(defaults.max_batch_spans, 512);
+    EXPECT_DOUBLE_EQ(defaults.export_interval, 5);
+    EXPECT_DOUBLE_EQ(defaults.export_timeout, 10);
+    EXPECT_TRUE(Validate(Config{}).ok());
+
+    Result<Config> parsed = Parse(
+        "monitoring:\n  tracing: {enabled: true, jaeger_endpoint: 'http://jaeger:4318', service_name: hub-eu,\n"
+        "            sample_ratio: 0.1, max_queue_spans: 100, max_batch_spans: 10, export_interval: 0.5,\n"
+        "            export_timeout: 3}\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    const TracingConfig& t = parsed->monitoring.tracing;
+    EXPECT_TRUE(t.enabled);
+    EXPECT_EQ(t.jaeger_endpoint, "http://jaeger:4318");
+    EXPECT_EQ(t.service_name, "hub-eu");
+    EXPECT_DOUBLE_EQ(t.sample_ratio, 0.1);
+    EXPECT_EQ(t.max_queue_spans, 100);
+    EXPECT_EQ(t.max_batch_spans, 10);
+    EXPECT_DOUBLE_EQ(t.export_interval, 0.5);
+    EXPECT_DOUBLE_EQ(t.export_timeout, 3);
+    EXPECT_TRUE(Validate(*parsed).ok()) << Validate(*parsed).ToString();
+
+    auto invalid = [](const std::string& text) {
+        Result<Config> c = Parse(text);
+        EXPECT_TRUE(c.ok()) << c.status().ToString();
+        return c.ok() ? Validate(*c).message() : std::string();
+    };
+    EXPECT_THAT(invalid("monitoring:\n  tracing: {enabled: true}\n"),
+                HasSubstr("monitoring.tracing.jaeger_endpoint: is required when tracing is enabled"));
+    EXPECT_THAT(invalid("monitoring:\n  tracing: {enabled: true, jaeger_endpoint: 'udp://jaeger:6831'}\n"),
+                HasSubstr("monitoring.tracing.jaeger_endpoint: must be an http:// or https:// URL"));
+    // A disabled section is still checked, so that turning it on later does not surprise.
+    const std::string bad = invalid(
+        "monitoring:\n  tracing: {sample_ratio: 1.5, max_queue_spans: 10, max_batch_spans: 11, export_interval: 0,"
+        " service_name: ' '}\n");
+    EXPECT_THAT(bad, HasSubstr("monitoring.tracing.sample_ratio: must be between 0 and 1, got 1.5"));
+    EXPECT_THAT(bad, HasSubstr("monitoring.tracing.max_batch_spans: must be between 1 and 10, got 11"));
+    EXPECT_THAT(bad, HasSubstr("monitoring.tracing.export_interval: must be a number of seconds greater than 0"));
+    EXPECT_THAT(bad, HasSubstr("monitoring.tracing.service_name: must not be empty"));
 }
 
 TEST(Config, MonitoringLoggingParsesAndValidates) {
@@ -596,9 +640,6 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
     EXPECT_EQ(error_for("SIGNAL_HUB_INDEX__CHUNK"),
               "environment variable SIGNAL_HUB_INDEX__CHUNK: 'index.chunk' is a section, not a key; name one of its "
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
-    EXPECT_EQ(error_for("SIGNAL_HUB_MONITORING__TRACING__ENABLED"),
-              "environment variable SIGNAL_HUB_MONITORING__TRACING__ENABLED: section 'monitoring.tracing' is not "
-              "supported by this version of signal-hub (only logging, metrics in 'monitoring')");
 }
 
 TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
@@ -845,9 +886,9 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 89u);
+    EXPECT_EQ(paths.size(), 97u);
     EXPECT_EQ(paths.front(), "database.type");
-    EXPECT_EQ(paths.back(), "monitoring.metrics.path");
+    EXPECT_EQ(paths.back(), "monitoring.tracing.export_timeout");
 }
 
 TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
@@ -900,6 +941,14 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("monitoring.metrics.host")] = "0.0.0.0";
     vars[OverrideVariable("monitoring.metrics.port")] = "9464";
     vars[OverrideVariable("monitoring.metrics.path")] = "/m";
+    vars[OverrideVariable("monitoring.tracing.enabled")] = "true";
+    vars[OverrideVariable("monitoring.tracing.jaeger_endpoint")] = "https://otel.internal:4318";
+    vars[OverrideVariable("monitoring.tracing.service_name")] = "hub-blue";
+    vars[OverrideVariable("monitoring.tracing.sample_ratio")] = "0.25";
+    vars[OverrideVariable("monitoring.tracing.max_queue_spans")] = "4096";
+    vars[OverrideVariable("monitoring.tracing.max_batch_spans")] = "256";
+    vars[OverrideVariable("monitoring.tracing.export_interval")] = "2";
+    vars[OverrideVariable("monitoring.tracing.export_timeout")] = "4";
     Result<Config> loaded = LoadConfig(std::nullopt, FakeEnv(vars), FakeNames(vars));
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     const Config& c = *loaded;
@@ -990,6 +1039,14 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.monitoring.metrics.host, "0.0.0.0");
     EXPECT_EQ(c.monitoring.metrics.port, 9464);
     EXPECT_EQ(c.monitoring.metrics.path, "/m");
+    EXPECT_TRUE(c.monitoring.tracing.enabled);
+    EXPECT_EQ(c.monitoring.tracing.jaeger_endpoint, "https://otel.internal:4318");
+    EXPECT_EQ(c.monitoring.tracing.service_name, "hub-blue");
+    EXPECT_DOUBLE_EQ(c.monitoring.tracing.sample_ratio, 0.25);
+    EXPECT_EQ(c.monitoring.tracing.max_queue_spans, 4096);
+    EXPECT_EQ(c.monitoring.tracing.max_batch_spans, 256);
+    EXPECT_DOUBLE_EQ(c.monitoring.tracing.export_interval, 2);
+    EXPECT_DOUBLE_EQ(c.monitoring.tracing.export_timeout, 4);
 }
 
 TEST(Config, ApiKeyStorageIsValidatedWithTheKeyNamed) {

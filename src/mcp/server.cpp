@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "telemetry/trace.hpp"
+
 namespace signalhub::mcp {
 
 using Json = nlohmann::json;
@@ -93,6 +95,16 @@ void Server::Observe(const std::string& method, const Json& params, const Json& 
     }
 }
 Server::~Server() = default;
+
+std::string Server::SpanName(const std::string& method, const Json& params) const {
+    static const std::vector<std::string> kMethods = {"initialize", "ping", "tools/list", "tools/call"};
+    if (std::find(kMethods.begin(), kMethods.end(), method) == kMethods.end()) return "other";
+    if (method == "tools/call" && params.contains("name") && params["name"].is_string()) {
+        auto it = tools_.find(params["name"].get_ref<const std::string&>());
+        return "tools/call " + (it != tools_.end() ? it->first : std::string("other"));
+    }
+    return method;
+}
 
 void Server::AddTool(Tool tool) {
     std::string name = tool.name;
@@ -295,6 +307,20 @@ Json Session::Answer(const Json& message, bool& reply, const Caller& caller) {
         if (!in_flight_.emplace(key, InFlight{method, false}).second)
             return Error(id, kInvalidRequest, "Invalid Request: a request with this id is already in progress");
     }
+    // One span per request (monitoring.tracing): under the HTTP request's span, or the start of a trace
+    // for a request that came over stdio.
+    const bool nested = telemetry::CurrentSpanContext().valid();
+    telemetry::ScopedSpan span(server_.SpanName(method, params),
+                               nested ? telemetry::SpanKind::kInternal : telemetry::SpanKind::kServer,
+                               telemetry::ScopedSpan::kStartTrace);
+    if (span->recording()) {
+        span->SetAttribute("mcp.method.name", std::string_view(method).substr(0, 128));
+        span->SetAttribute("jsonrpc.request.id", key.substr(0, 128));
+        if (method == "tools/call" && params.contains("name") && params["name"].is_string()) {
+            span->SetAttribute("gen_ai.operation.name", "execute_tool");
+            span->SetAttribute("gen_ai.tool.name", params["name"].get_ref<const std::string&>().substr(0, 128));
+        }
+    }
     Json result;
     try {
         result = Success(id, server_.Dispatch(*this, method, params, caller));
@@ -302,6 +328,16 @@ Json Session::Answer(const Json& message, bool& reply, const Caller& caller) {
         result = Error(id, e.code, e.message);
     } catch (const std::exception& e) {
         result = Error(id, kInternalError, std::string("Internal error: ") + e.what());
+    }
+    if (span->recording()) {
+        if (result.contains("error")) {
+            span->SetAttribute("rpc.jsonrpc.error_code", result["error"].value("code", 0));
+            span->SetError(result["error"].value("message", std::string()));
+        } else if (result["result"].is_object() && result["result"].value("isError", false)) {
+            span->SetAttribute("error.type", "tool_error");
+            const Json& content = result["result"]["content"];
+            span->SetError(content.is_array() && !content.empty() ? content[0].value("text", std::string()) : "");
+        }
     }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = in_flight_.find(key);

@@ -120,6 +120,10 @@ class Server {
     nlohmann::json Dispatch(Session& session, const std::string& method, const nlohmann::json& params,
                             const Caller& caller) const;
 
+    // The span name of a request: "tools/call <tool>" (a registered tool's name or "other"), a
+    // method this server implements, or "other" (bounded, like the observer's labels).
+    std::string SpanName(const std::string& method, const nlohmann::json& params) const;
+
     // Tells the observer about one answered request (`reply` = the response sent).
     void Observe(const std::string& method, const nlohmann::json& params, const nlohmann::json& reply,
                  double seconds) const;

@@ -15,6 +15,8 @@
 #include <cctype>
 #include <exception>
 
+#include "telemetry/trace.hpp"
+
 namespace signalhub::net {
 namespace {
 
@@ -310,6 +312,28 @@ Result<HttpResponse> HttpClient::Request(std::string_view method, const std::str
                                          const std::vector<HttpHeader>& headers, const std::string& body) {
     Impl& s = *impl_;
     s.permanent_error = false;
+    // A client span under the request being served (if any); its context goes out as traceparent.
+    telemetry::ScopedSpan span(method, telemetry::SpanKind::kClient);
+    if (span->recording()) {
+        span->SetAttribute("http.request.method", method);
+        span->SetAttribute("server.address", s.origin.host);
+        span->SetAttribute("server.port", static_cast<std::int64_t>(std::atoi(s.origin.port.c_str())));
+        span->SetAttribute("url.full", std::string(s.origin.tls ? "https://" : "http://") + s.origin.HostHeader() +
+                                           target.substr(0, target.find('?')));
+    }
+    Result<HttpResponse> result = Send(method, target, headers, body);
+    if (result.ok()) {
+        span->SetAttribute("http.response.status_code", static_cast<std::int64_t>(result->status));
+        if (result->status >= 400) span->SetError("HTTP " + std::to_string(result->status));
+    } else {
+        span->SetStatus(result.status());
+    }
+    return result;
+}
+
+Result<HttpResponse> HttpClient::Send(std::string_view method, const std::string& target,
+                                      const std::vector<HttpHeader>& headers, const std::string& body) {
+    Impl& s = *impl_;
     try {
         http::verb verb = http::string_to_verb(beast::string_view(method.data(), method.size()));
         if (verb == http::verb::unknown) return InvalidArgument("unknown HTTP method '" + std::string(method) + "'");
@@ -317,6 +341,10 @@ Result<HttpResponse> HttpClient::Request(std::string_view method, const std::str
         req.set(http::field::host, s.origin.HostHeader());
         req.set(http::field::user_agent, "signal-hub");
         for (const auto& h : headers) req.set(h.name, h.value);
+        if (const telemetry::SpanContext& trace = telemetry::CurrentSpanContext(); trace.valid()) {
+            req.set("traceparent", telemetry::FormatTraceparent(trace));
+            if (!trace.trace_state.empty()) req.set("tracestate", trace.trace_state);
+        }
         req.keep_alive(true);
         req.body() = body;
         req.prepare_payload();

@@ -67,6 +67,8 @@ class HttpClient {
     // Sends one request on the persistent connection (opening it if needed; a
     // request that fails on a reused connection is re-sent once on a fresh one).
     // `method` is "GET", "POST", ...
+    // Tracing: under a current span context (telemetry/trace.hpp) the request
+    // is a client span and carries `traceparent` (and `tracestate`).
     Result<HttpResponse> Request(std::string_view method, const std::string& target,
                                  const std::vector<HttpHeader>& headers, const std::string& body);
 
@@ -82,6 +84,8 @@ class HttpClient {
     int connections_opened() const;
 
    private:
+    Result<HttpResponse> Send(std::string_view method, const std::string& target,
+                              const std::vector<HttpHeader>& headers, const std::string& body);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -8,6 +8,7 @@
 
 #include "search/cache.hpp"
 #include "search/context.hpp"
+#include "telemetry/trace.hpp"
 
 namespace signalhub::search {
 
@@ -97,14 +98,23 @@ Searcher Searcher::WithStore(store::VectorStore& view, std::string cache_scope) 
 }
 
 Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
-    if (!on_duration_) return SearchUntimed(request);
+    // The embedding and store calls below are this span's children (monitoring.tracing).
+    telemetry::ScopedSpan span("search");
+    if (span->recording()) {
+        span->SetAttribute("signal_hub.search.mode", ModeName(request.mode));
+        span->SetAttribute("signal_hub.search.k", request.k);
+        if (!request.collection.empty()) span->SetAttribute("signal_hub.collection", request.collection);
+    }
     const auto start = std::chrono::steady_clock::now();
-    Result<SearchResponse> response = SearchUntimed(request);
-    on_duration_(request.mode, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    Result<SearchResponse> response = SearchUntimed(request, span.span());
+    if (on_duration_)
+        on_duration_(request.mode, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    span->SetStatus(response.status());
+    if (response.ok()) span->SetAttribute("signal_hub.search.results", response->results.size());
     return response;
 }
 
-Result<SearchResponse> Searcher::SearchUntimed(const SearchRequest& request) const {
+Result<SearchResponse> Searcher::SearchUntimed(const SearchRequest& request, telemetry::Span& span) const {
     if (request.query.find_first_not_of(" \t\r\n") == std::string::npos)
         return InvalidArgument("the search query is empty");
     if (request.k < 1 || request.k > 1000) return InvalidArgument("k must be between 1 and 1000");
@@ -124,8 +134,12 @@ Result<SearchResponse> Searcher::SearchUntimed(const SearchRequest& request) con
 
     const std::string key = SearchCacheKey(*version, embedder_.SpecFor(""), request, config_, cache_scope_);
     if (std::optional<std::string> hit = cache_->Get(key)) {
-        if (std::optional<SearchResponse> decoded = DecodeSearchResponse(*hit)) return std::move(*decoded);
+        if (std::optional<SearchResponse> decoded = DecodeSearchResponse(*hit)) {
+            span.SetAttribute("signal_hub.search.cache_hit", true);
+            return std::move(*decoded);
+        }
     }
+    span.SetAttribute("signal_hub.search.cache_hit", false);
     SH_ASSIGN_OR_RETURN(SearchResponse response, SearchUncached(request));
     // Not after a newer version was seen: that entry could never be hit again.
     if (cache_version_->load() == *version) cache_->Put(key, EncodeSearchResponse(response));

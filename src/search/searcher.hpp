@@ -33,6 +33,10 @@
 #include "embed/embedder.hpp"
 #include "store/vector_store.hpp"
 
+namespace signalhub::telemetry {
+class Span;
+}
+
 namespace signalhub::search {
 
 enum class Mode { kHybrid, kVector, kLexical };
@@ -93,7 +97,7 @@ class Searcher {
     Searcher WithStore(store::VectorStore& view, std::string cache_scope) const;
 
    private:
-    Result<SearchResponse> SearchUntimed(const SearchRequest& request) const;
+    Result<SearchResponse> SearchUntimed(const SearchRequest& request, telemetry::Span& span) const;
     Result<SearchResponse> SearchUncached(const SearchRequest& request) const;
     Result<std::vector<SearchResult>> SearchCollection(const CollectionInfo& collection, const SearchRequest& request,
                                                        const std::vector<float>* query_vector) const;

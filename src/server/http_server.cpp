@@ -30,6 +30,7 @@
 #include "server/mcp_sessions.hpp"
 #include "server/request_guard.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/trace.hpp"
 #include "server/tls_context.hpp"
 #include "server/worker_pool.hpp"
 
@@ -308,6 +309,8 @@ class HttpConnection final : public ConnectionBase,
         // posted back to the strand (so read after OnWorkerDone).
         std::shared_ptr<std::string> key_id;
         std::string request_id;  // X-Request-Id of the response
+        // /mcp requests, with tracing on: the server span, ended when the response is written.
+        telemetry::Span span;
     };
 
     const HttpOptions& options() const { return shared_->options; }
@@ -497,6 +500,7 @@ class HttpConnection final : public ConnectionBase,
         }
         auto key_id = std::make_shared<std::string>();
         SlotFor(seq).key_id = key_id;
+        if (path == "/mcp" && telemetry::TracingEnabled()) StartSpan(SlotFor(seq), req);
 
         auto origin = req.find(http::field::origin);
         if (origin != req.end() && !OriginAllowed(Sv(origin->value()), options().allowed_origins)) {
@@ -576,14 +580,44 @@ class HttpConnection final : public ConnectionBase,
         }
     }
 
+    // The server span of an /mcp request: a child of the caller's traceparent, else a new trace
+    // (docs/production/monitoring/tracing.md lists its attributes).
+    void StartSpan(Slot& slot, const HttpRequest& req) {
+        std::optional<telemetry::SpanContext> parent;
+        if (auto header = req.find("traceparent"); header != req.end()) {
+            parent = telemetry::ParseTraceparent(Sv(header->value()));
+            if (auto state = req.find("tracestate"); parent && state != req.end())
+                parent->trace_state = telemetry::AcceptTracestate(Sv(state->value()));
+        }
+        const std::string method(Sv(req.method_string()));
+        slot.span = telemetry::Span::Server(method + " /mcp", parent);
+        if (!slot.span.recording()) return;
+        telemetry::Span& span = slot.span;
+        span.SetAttribute("http.request.method", method);
+        span.SetAttribute("http.route", "/mcp");
+        span.SetAttribute("url.path", "/mcp");
+        span.SetAttribute("url.scheme", kTls ? "https" : "http");
+        span.SetAttribute("network.protocol.version", req.version() == 10 ? "1.0" : "1.1");
+        span.SetAttribute("client.address", remote_);
+        span.SetAttribute("signal_hub.request_id", slot.request_id);
+        if (auto agent = req.find(http::field::user_agent); agent != req.end())
+            span.SetAttribute("user_agent.original", Sv(agent->value()).substr(0, 256));
+        if (auto session = req.find("Mcp-Session-Id"); session != req.end())
+            span.SetAttribute("mcp.session.id", Sv(session->value()).substr(0, 128));
+    }
+
     // Runs `work` (returning the HttpResponse) on the worker pool; the result
     // comes back to this strand unless the connection or the server is gone.
+    // The work runs under the slot's span context (when it has one).
     template <class Work>
     void RunOnWorker(std::uint64_t seq, Work work) {
         std::weak_ptr<HttpConnection> weak = this->weak_from_this();
-        const bool posted = pool_.Post([shared = shared_, weak, seq, work = std::move(work)]() mutable {
+        const bool posted = pool_.Post([shared = shared_, weak, seq, trace = SlotFor(seq).span.context(),
+                                        work = std::move(work)]() mutable {
             HttpResponse res;
             try {
+                std::optional<telemetry::ScopedContext> scope;
+                if (trace.valid()) scope.emplace(trace);
                 res = work();
             } catch (const std::exception& e) {
                 res = ErrorResponse(http::status::internal_server_error, std::string("internal error: ") + e.what());
@@ -649,6 +683,15 @@ class HttpConnection final : public ConnectionBase,
 
     void PopFront(unsigned status) {
         shared_->counters.CountResponse(queue_.front().route, status);
+        std::string trace_id;
+        if (telemetry::Span& span = queue_.front().span; span.context().valid()) {
+            trace_id = span.context().trace_id.Hex();
+            span.SetAttribute("http.response.status_code", static_cast<std::int64_t>(status));
+            if (queue_.front().key_id && !queue_.front().key_id->empty())
+                span.SetAttribute("signal_hub.key_id", *queue_.front().key_id);
+            if (status >= 500) span.SetError("HTTP " + std::to_string(status));
+            span.End();
+        }
         if (options().on_request) {
             const Slot& slot = queue_.front();
             RequestEvent event;
@@ -661,6 +704,7 @@ class HttpConnection final : public ConnectionBase,
             event.remote = remote_;
             if (slot.key_id) event.key_id = *slot.key_id;
             event.request_id = slot.request_id;
+            event.trace_id = trace_id;
             if (slot.kind != SlotKind::kStream) event.body_bytes = slot.res.body().size();
             options().on_request(event);
         }

@@ -97,6 +97,9 @@ struct RequestEvent {
     // The client's X-Request-Id when safe (telemetry::AcceptRequestId), else a fresh one; also sent back
     // as the response's X-Request-Id header.
     std::string_view request_id;
+    // The W3C trace id of the request's server span (monitoring.tracing; /mcp only, sampled or not);
+    // "" when tracing is off or for other routes.
+    std::string_view trace_id;
     std::size_t body_bytes = 0;  // response body bytes (0 for a stream's headers)
 };
 

@@ -30,6 +30,7 @@
 
 #include "server/http_policy.hpp"
 #include "server/mcp_endpoint.hpp"
+#include "telemetry/trace.hpp"
 #include "tests/support/test_pki.hpp"
 
 namespace signalhub::server {
@@ -250,6 +251,16 @@ void AddTestTools(mcp::Server& server, Hold& hold, std::atomic<int>& echoes) {
                         hold.Enter();
                         hold.Exit();
                         return mcp::ToolResult{"released", Json::object()};
+                    }});
+    server.AddTool({.name = "trace_context",
+                    .title = "Trace context",
+                    .description = "The traceparent of the thread running the tool, or none",
+                    .input_schema = Json{{"type", "object"}},
+                    .output_schema = Json{{"type", "object"}},
+                    .handler = [](const Json&, const mcp::Caller&) -> Result<mcp::ToolResult> {
+                        const telemetry::SpanContext& ctx = telemetry::CurrentSpanContext();
+                        std::string text = ctx.valid() ? telemetry::FormatTraceparent(ctx) : "none";
+                        return mcp::ToolResult{text, Json{{"traceparent", text}}};
                     }});
 }
 
@@ -599,6 +610,67 @@ TEST_F(HttpServerTest, OnRequestSeesEveryResponseOnce) {
         EXPECT_EQ(s.key_id, "");  // no guard: nobody authenticated
         EXPECT_GE(s.seconds, 0);
     }
+}
+
+// monitoring.tracing: the caller's traceparent parents the server span, the tool runs on a worker
+// under the request's context, and on_request learns the trace id.
+TEST_F(HttpServerTest, McpRequestsAreTracedAcrossTheWorkerHandOff) {
+    std::mutex mu;
+    std::vector<Json> exported;
+    auto started = telemetry::Tracer::Start({}, telemetry::Resource{{{"service.name", std::string("t")}}},
+                                            [&](const std::string& body) {
+                                                const Json parsed = Json::parse(body);
+                                                std::lock_guard<std::mutex> lock(mu);
+                                                for (const Json& sp : parsed["resourceSpans"][0]["scopeSpans"][0]["spans"])
+                                                    exported.push_back(sp);
+                                                return Status::Ok();
+                                            });
+    ASSERT_TRUE(started.ok());
+    std::shared_ptr<telemetry::Tracer> tracer = std::move(*started);
+    telemetry::SetTracer(tracer);
+    std::string seen_trace;
+    HttpOptions options;
+    options.on_request = [&](const RequestEvent& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (e.route == HttpRoute::kMcpPost) seen_trace = std::string(e.trace_id);
+    };
+    StartServer(std::move(options));
+    auto c = Connected();
+    const std::string session = OpenSession(*c);
+    const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736", caller = "00f067aa0ba902b7";
+    HttpRequest req = McpPost(CallTool(9, "trace_context"), session);
+    req.set("traceparent", "00-" + trace + "-" + caller + "-01");
+    Response r = c->Exchange(req);
+    ASSERT_EQ(r.result_int(), 200) << r.body();
+    const std::string inside = Body(r)["result"]["structuredContent"]["traceparent"];
+    ASSERT_EQ(inside.substr(0, 36), "00-" + trace + "-") << inside;
+    EXPECT_NE(inside.substr(36, 16), caller);  // the tool runs under the server's own spans
+    ASSERT_TRUE(Eventually([&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return seen_trace == trace;
+    }));
+    ASSERT_TRUE(tracer->Flush(kLimit).ok());
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        const Json* server_span = nullptr;
+        const Json* tool_span = nullptr;
+        for (const Json& sp : exported) {
+            if (sp["traceId"] != trace) continue;
+            if (sp["name"] == "POST /mcp") server_span = &sp;
+            if (sp["name"] == "tools/call trace_context") tool_span = &sp;
+        }
+        ASSERT_NE(server_span, nullptr) << Json(exported).dump();
+        ASSERT_NE(tool_span, nullptr) << Json(exported).dump();
+        EXPECT_EQ((*server_span)["parentSpanId"], caller);
+        EXPECT_EQ((*server_span)["kind"], 2);
+        EXPECT_EQ((*tool_span)["parentSpanId"], (*server_span)["spanId"]);
+        EXPECT_EQ(inside.substr(36, 16), (*tool_span)["spanId"]);
+    }
+    // Without a tracer nothing is read, propagated or reported.
+    telemetry::SetTracer(nullptr);
+    Response off = c->Exchange(req);
+    EXPECT_EQ(Body(off)["result"]["structuredContent"]["traceparent"], "none");
+    (void)tracer->Shutdown(kLimit);
 }
 
 TEST_F(HttpServerTest, ForeignOriginsAre403) {

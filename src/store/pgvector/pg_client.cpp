@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "telemetry/trace.hpp"
+
 namespace signalhub::store::pg {
 namespace {
 
@@ -392,7 +394,7 @@ Status PgConn::ErrorFrom(pg_result* r, std::string_view what) {
     return Internal(text);
 }
 
-Status PgConn::Exec(const std::string& sql) {
+Status PgConn::ExecImpl(const std::string& sql) {
     if (sql.starts_with("COMMIT")) commit_sent_ = true;
     pg_result* r = PQexec(conn_, sql.c_str());
     ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -404,7 +406,7 @@ Status PgConn::Exec(const std::string& sql) {
     return ErrorFrom(r, what);
 }
 
-Result<PgResult> PgConn::Query(const std::string& sql, const PgParams& params) {
+Result<PgResult> PgConn::QueryImpl(const std::string& sql, const PgParams& params) {
     const size_t n = params.values_.size();
     std::vector<const char*> values(n);
     std::vector<int> lengths(n);
@@ -421,7 +423,7 @@ Result<PgResult> PgConn::Query(const std::string& sql, const PgParams& params) {
     return ErrorFrom(r, std::string_view(sql).substr(0, cut));
 }
 
-Status PgConn::CopyIn(const std::string& sql, std::string_view data) {
+Status PgConn::CopyInImpl(const std::string& sql, std::string_view data) {
     const std::string_view what = std::string_view(sql).substr(0, std::min<size_t>(sql.size(), 60));
     pg_result* r = PQexec(conn_, sql.c_str());
     if (r == nullptr || PQresultStatus(r) != PGRES_COPY_IN) return ErrorFrom(r, what);
@@ -447,6 +449,68 @@ Status PgConn::CopyIn(const std::string& sql, std::string_view data) {
             PQclear(res);
         }
     }
+    return status;
+}
+
+// ---- traced round trips (monitoring.tracing) ---------------------------------
+
+namespace {
+
+// "SELECT", "INSERT", "BEGIN", "COPY", ...: the statement's first word.
+std::string OperationName(std::string_view sql) {
+    std::size_t start = sql.find_first_not_of(" \t\r\n(");
+    if (start == std::string_view::npos) return "postgresql";
+    std::string op;
+    for (std::size_t i = start; i < sql.size() && op.size() < 16 && std::isalpha(static_cast<unsigned char>(sql[i]));
+         ++i)
+        op += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i])));
+    return op.empty() ? "postgresql" : op;
+}
+
+// A client span per round trip, a child of the current context (a store call of a traced request).
+class DbSpan {
+   public:
+    DbSpan(std::string_view sql, const std::string& endpoint)
+        : span_(OperationName(sql), telemetry::SpanKind::kClient) {
+        if (!span_->recording()) return;
+        span_->SetAttribute("db.system.name", "postgresql");
+        span_->SetAttribute("db.operation.name", OperationName(sql));
+        // Statements carry no values (those are parameters), so the text is safe to export.
+        span_->SetAttribute("db.query.text", sql.substr(0, 2048));
+        const std::size_t colon = endpoint.rfind(':');
+        span_->SetAttribute("server.address", endpoint.substr(0, colon));
+        if (colon != std::string::npos)
+            span_->SetAttribute("server.port", static_cast<std::int64_t>(std::atoi(endpoint.c_str() + colon + 1)));
+    }
+    void Finish(const Status& status) { span_->SetStatus(status); }
+    telemetry::Span& span() { return span_.span(); }
+
+   private:
+    telemetry::ScopedSpan span_;
+};
+
+}  // namespace
+
+Status PgConn::Exec(const std::string& sql) {
+    DbSpan span(sql, endpoint_);
+    Status status = ExecImpl(sql);
+    span.Finish(status);
+    return status;
+}
+
+Result<PgResult> PgConn::Query(const std::string& sql, const PgParams& params) {
+    DbSpan span(sql, endpoint_);
+    Result<PgResult> result = QueryImpl(sql, params);
+    span.Finish(result.status());
+    if (result.ok()) span.span().SetAttribute("db.response.returned_rows", static_cast<std::int64_t>(result->rows()));
+    return result;
+}
+
+Status PgConn::CopyIn(const std::string& sql, std::string_view data) {
+    DbSpan span(sql, endpoint_);
+    span.span().SetAttribute("signal_hub.db.copy_bytes", static_cast<std::int64_t>(data.size()));
+    Status status = CopyInImpl(sql, data);
+    span.Finish(status);
     return status;
 }
 

@@ -122,6 +122,9 @@ class PgConn {
     // (message names host:port, never the password).
     static Result<std::unique_ptr<PgConn>> Connect(const PgUrl& url);
 
+    // Each of Exec, Query and CopyIn is one traced round trip: under a current
+    // span context (telemetry/trace.hpp) a client span named by the statement's
+    // first word, with the statement's text (never parameter values).
     // Simple-query protocol (no parameters): BEGIN, SET LOCAL with constants, COMMIT.
     Status Exec(const std::string& sql);
     // Extended protocol, unnamed statement, binary results.
@@ -144,6 +147,10 @@ class PgConn {
     const std::string& endpoint() const { return endpoint_; }
 
    private:
+    // Exec, Query and CopyIn without their span (monitoring.tracing).
+    Status ExecImpl(const std::string& sql);
+    Result<PgResult> QueryImpl(const std::string& sql, const PgParams& params);
+    Status CopyInImpl(const std::string& sql, std::string_view data);
     Status ErrorFrom(pg_result* r, std::string_view what);
     pg_conn* conn_;
     std::string endpoint_;
