@@ -6,7 +6,7 @@
 # and stdio open no listener. Embedding tokens as an OpenAI-compatible provider (the fixture
 # tests/fixtures/openai_fixture.js, Node.js) reports them; none for the builtin embedder.
 source "$(dirname "$0")/lib.sh"
-command -v node >/dev/null || fail "node is required for the OpenAI fixture (scripts/test.sh installs it)"
+command -v node >/dev/null || fail "node is required for the OpenAI fixture (Debian package nodejs, scripts/debian-packages.txt)"
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
 command -v openssl >/dev/null || fail "openssl is required (scripts/test.sh installs it)"
 command -v promtool >/dev/null || fail "promtool is required (Debian package prometheus; scripts/test.sh installs it)"
