@@ -265,6 +265,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
                                    " is not at store.path inside a tree)");
         }
         SH_ASSIGN_OR_RETURN(writer, store::OpenStore(location.url, store::OpenOptions{}));
+        if (metrics) metrics->WatchPool("store_writer", [w = writer.get()] { return w->pool_stats(); });
         index::WatchOptions watch;
         watch.index = *tree;
         index::Watcher::PassCallback on_pass = LogPass;
@@ -286,6 +287,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         searcher.SetDurationObserver(metrics->SearchObserver());
         if (cache) metrics->WatchCache(cache.get(), cfg.performance.caching.backend);
         metrics->WatchCollections(store.get());
+        metrics->WatchPool("store", [r = store.get()] { return r->pool_stats(); });
         if (tracing) metrics->WatchTracer(&tracing->tracer());
     }
     mcp::Server server(mcp::ServerInfo{
@@ -357,6 +359,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         SH_ASSIGN_OR_RETURN(std::unique_ptr<security::AuditLog> audit, OpenAuditLog(cfg, Clock::Real()));
         if (cfg.security.api_keys.enabled) {
             SH_ASSIGN_OR_RETURN(keys, OpenApiKeyStore(cfg, location.dir, Clock::Real()));
+            if (metrics) metrics->WatchPool("api_keys", [k = keys->store.get()] { return k->pool_stats(); });
         } else if (!IsLoopbackHost(cfg.server.host)) {
             telemetry::Warn("the server is reachable from other machines and security.api_keys.enabled is false: "
                             "anyone who can connect can read the code",

@@ -72,6 +72,7 @@ class ServeMetrics::InstrumentedEmbedder final : public embed::Embedder {
     int dimension() const override { return inner_->dimension(); }
     DistanceMetric metric() const override { return inner_->metric(); }
     size_t batch_size() const override { return inner_->batch_size(); }
+    std::optional<std::uint64_t> tokens_used() const override { return inner_->tokens_used(); }
     Result<std::vector<std::vector<float>>> Embed(std::span<const std::string> texts,
                                                   embed::Purpose purpose) override {
         const auto start = std::chrono::steady_clock::now();
@@ -110,6 +111,22 @@ struct ServeMetrics::CollectionCache {
             taken = now;
         }
         return collections;
+    }
+};
+
+struct ServeMetrics::PoolSources {
+    std::mutex mu;
+    std::vector<std::pair<std::string, std::function<std::optional<PoolStats>()>>> sources;
+
+    // One sample per watched pool that reports now.
+    template <class F>
+    std::vector<Sample> Each(F sample) {
+        std::lock_guard<std::mutex> lock(mu);
+        std::vector<Sample> out;
+        for (const auto& [pool, stats] : sources) {
+            if (std::optional<PoolStats> s = stats()) sample(pool, *s, out);
+        }
+        return out;
     }
 };
 
@@ -199,10 +216,20 @@ std::function<void(search::Mode, double)> ServeMetrics::SearchObserver() {
 }
 
 std::unique_ptr<embed::Embedder> ServeMetrics::Instrument(std::unique_ptr<embed::Embedder> inner) {
-    return std::make_unique<InstrumentedEmbedder>(
+    const embed::Embedder* reporter = inner.get();
+    const bool reports_tokens = reporter->tokens_used().has_value();
+    auto out = std::make_unique<InstrumentedEmbedder>(
         std::move(inner), embedding_requests_->WithLabels({provider_, "ok"}),
         embedding_requests_->WithLabels({provider_, "error"}), embedding_duration_->WithLabels({provider_}),
         embedding_inputs_->WithLabels({provider_}));
+    if (reports_tokens) {
+        registry_.AddCallback("signal_hub_embedding_tokens_total", "Tokens the embedding provider reported using.",
+                              MetricType::kCounter, {"provider"},
+                              [reporter, provider = provider_]() -> std::vector<Sample> {
+                                  return {Sample{{provider}, static_cast<double>(reporter->tokens_used().value_or(0))}};
+                              });
+    }
+    return out;
 }
 
 void ServeMetrics::CountIndexPass(const std::string& collection, const index::WatchPass& pass) {
@@ -321,6 +348,39 @@ void ServeMetrics::WatchCollections(store::VectorStore* store, double max_age_se
                               if (!c.last_indexed_unix) return std::nullopt;
                               return static_cast<double>(*c.last_indexed_unix);
                           }));
+}
+
+void ServeMetrics::WatchPool(std::string pool, std::function<std::optional<PoolStats>()> stats) {
+    if (!stats().has_value()) return;
+    if (!pools_) {
+        pools_ = std::make_shared<PoolSources>();
+        auto family = [pools = pools_](auto value) {
+            return [pools, value]() -> std::vector<Sample> {
+                return pools->Each([&value](const std::string& name, const PoolStats& s, std::vector<Sample>& out) {
+                    out.push_back(Sample{{name}, static_cast<double>(value(s))});
+                });
+            };
+        };
+        registry_.AddCallback("signal_hub_db_pool_connections", "Open database connections by state.",
+                              MetricType::kGauge, {"pool", "state"}, [pools = pools_]() -> std::vector<Sample> {
+                                  return pools->Each([](const std::string& name, const PoolStats& s,
+                                                        std::vector<Sample>& out) {
+                                      out.push_back(Sample{{name, "idle"}, static_cast<double>(s.idle)});
+                                      out.push_back(Sample{{name, "in_use"}, static_cast<double>(s.in_use)});
+                                  });
+                              });
+        registry_.AddCallback("signal_hub_db_pool_max_connections",
+                              "The most connections the pool opens (pool_size + max_overflow).", MetricType::kGauge,
+                              {"pool"}, family([](const PoolStats& s) { return s.max_connections; }));
+        registry_.AddCallback("signal_hub_db_pool_waiting", "Callers waiting for a free database connection.",
+                              MetricType::kGauge, {"pool"}, family([](const PoolStats& s) { return s.waiting; }));
+        registry_.AddCallback("signal_hub_db_pool_acquire_timeouts_total",
+                              "Waits for a database connection that ended after pool_timeout without one.",
+                              MetricType::kCounter, {"pool"},
+                              family([](const PoolStats& s) { return s.acquire_timeouts; }));
+    }
+    std::lock_guard<std::mutex> lock(pools_->mu);
+    pools_->sources.emplace_back(std::move(pool), std::move(stats));
 }
 
 }  // namespace signalhub::cli

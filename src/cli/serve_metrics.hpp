@@ -9,9 +9,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/pool_stats.hpp"
 #include "core/record.hpp"
 #include "embed/embedder.hpp"
 #include "index/watch.hpp"
@@ -42,7 +44,10 @@ class ServeMetrics {
     server::GuardObserver GuardObserver();
     std::function<void(search::Mode, double)> SearchObserver();
 
-    // Wraps `inner` so that every Embed call is counted and timed.
+    // Wraps `inner` so that every Embed call is counted and timed. When `inner`
+    // reports token usage (Embedder::tokens_used), also exports
+    // signal_hub_embedding_tokens_total, read at scrape time: the returned
+    // embedder must then outlive the registry's last Collect.
     std::unique_ptr<embed::Embedder> Instrument(std::unique_ptr<embed::Embedder> inner);
 
     // signal_hub_ready: the outcome of the last readiness check.
@@ -67,6 +72,12 @@ class ServeMetrics {
     // Collection gauges from store.ListCollections(), cached `max_age_seconds`
     // so that scrapes never hammer the store.
     void WatchCollections(store::VectorStore* store, double max_age_seconds = 5);
+
+    // signal_hub_db_pool_*{pool}: the connection pool `stats` describes, read at
+    // scrape time. `pool` names it ("store", "store_writer", "api_keys"). A
+    // source that reports nullopt now (a backend without a pool) is not watched.
+    // `stats` must be cheap, thread-safe and callable until the registry's last Collect.
+    void WatchPool(std::string pool, std::function<std::optional<PoolStats>()> stats);
 
    private:
     class InstrumentedEmbedder;
@@ -97,6 +108,9 @@ class ServeMetrics {
 
     struct CollectionCache;
     std::shared_ptr<CollectionCache> collections_;
+
+    struct PoolSources;
+    std::shared_ptr<PoolSources> pools_;  // created (and its families registered) by the first WatchPool
 };
 
 }  // namespace signalhub::cli

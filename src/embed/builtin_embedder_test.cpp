@@ -115,6 +115,13 @@ TEST(BuiltinEmbedder, VectorsAreNormalisedAndSized) {
     }
 }
 
+TEST(BuiltinEmbedder, ReportsNoTokenUsage) {
+    auto e = Make();
+    std::vector<std::string> texts = {kUrlParse};
+    ASSERT_TRUE(e->Embed(texts, Purpose::kDocument).ok());
+    EXPECT_EQ(e->tokens_used(), std::nullopt);  // no provider usage: no signal_hub_embedding_tokens_total
+}
+
 TEST(BuiltinEmbedder, EmptyTextGivesZeroVector) {
     auto e = Make();
     for (const char* text : {"", "   \n\t", "+-*/ (){}"}) {

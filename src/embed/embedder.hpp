@@ -12,7 +12,9 @@
 //    (timeout after retries), Unauthenticated (401/403), Internal (protocol
 //    violation, e.g. wrong dimension or count in a response).
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,6 +37,13 @@ class Embedder {
     // pass more, the embedder splits them.
     virtual size_t batch_size() const = 0;
     virtual Result<std::vector<std::vector<float>>> Embed(std::span<const std::string> texts, Purpose purpose) = 0;
+
+    // Tokens the provider reported consuming (the response's usage), summed
+    // over this embedder's lifetime; for metrics. nullopt when the provider
+    // reports no usage at all (the builtin embedder). The OpenAI-compatible
+    // embedder returns a value from the start: responses without a usage
+    // object (some servers, e.g. older TEI) add nothing. Thread-safe, cheap.
+    virtual std::optional<std::uint64_t> tokens_used() const { return std::nullopt; }
 
     // The collection spec this embedder reads and writes.
     CollectionSpec SpecFor(const std::string& collection) const {

@@ -101,12 +101,26 @@ Status Normalise(std::vector<float>& v) {
     return Status::Ok();
 }
 
+// The tokens a response's "usage" reports: total_tokens, else prompt_tokens
+// (embeddings have no completion tokens); 0 without a usable number.
+std::uint64_t UsageTokens(const json& body) {
+    auto usage = body.find("usage");
+    if (usage == body.end() || !usage->is_object()) return 0;
+    for (const char* field : {"total_tokens", "prompt_tokens"}) {
+        auto n = usage->find(field);
+        if (n != usage->end() && n->is_number_unsigned()) return n->get<std::uint64_t>();
+    }
+    return 0;
+}
+
 // Parses {"data":[{"index","embedding"}]}: vectors placed by index, count and
 // dimension verified, each L2-normalised. Internal on any protocol violation.
+// Adds the response's usage (UsageTokens) to *tokens, whatever the data.
 Result<std::vector<std::vector<float>>> ParseEmbeddings(const std::string& body_text, size_t count, int dimension,
-                                                        const std::string& where) {
+                                                        const std::string& where, std::atomic<std::uint64_t>* tokens) {
     json body = json::parse(body_text, nullptr, false);
     if (!body.is_object()) return Internal(where + ": response is not a JSON object");
+    tokens->fetch_add(UsageTokens(body), std::memory_order_relaxed);
     auto data = body.find("data");
     if (data == body.end() || !data->is_array()) return Internal(where + ": response has no \"data\" array");
     if (data->size() != count) {
@@ -372,7 +386,7 @@ Result<std::vector<std::vector<float>>> OpenAiEmbedder::EmbedBatch(const std::ve
             if (permanent) return last;
             delay = BackoffDelay(attempt);
         } else if (r->status >= 200 && r->status < 300) {
-            return ParseEmbeddings(r->body, inputs.size(), dimension_, where);
+            return ParseEmbeddings(r->body, inputs.size(), dimension_, where, &tokens_);
         } else {
             int status = r->status;
             std::string msg = Scrub(ServerMessage(*r));

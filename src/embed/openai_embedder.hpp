@@ -10,6 +10,9 @@
 //           index, count and dimension are verified (Internal otherwise) and
 //           every vector is L2-normalised. Empty texts are not sent (the API
 //           rejects them): they get a zero vector.
+// Usage:    "usage": {"total_tokens"} (else "prompt_tokens") of every 2xx
+//           response is added to tokens_used(); a response without usage (or
+//           with a malformed one) is accepted and adds nothing.
 // Dimension: must be known at creation: embedding.dimension, or 0 for a model
 //           of known size (text-embedding-3-small 1536, -3-large 3072,
 //           ada-002 1536); otherwise CreateOpenAiEmbedder is InvalidArgument.
@@ -30,7 +33,9 @@
 //           Unavailable; timeouts after retries → DeadlineExceeded.
 // Thread safety: Embed() may be called concurrently.
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -66,6 +71,7 @@ class OpenAiEmbedder final : public Embedder {
     int dimension() const override { return dimension_; }
     size_t batch_size() const override { return batch_size_; }
     Result<std::vector<std::vector<float>>> Embed(std::span<const std::string> texts, Purpose purpose) override;
+    std::optional<std::uint64_t> tokens_used() const override { return tokens_.load(std::memory_order_relaxed); }
 
    private:
     Result<std::vector<std::vector<float>>> EmbedBatch(const std::vector<const std::string*>& inputs);
@@ -86,6 +92,7 @@ class OpenAiEmbedder final : public Embedder {
     bool azure_;
     OpenAiOptions options_;
 
+    std::atomic<std::uint64_t> tokens_{0};
     std::mutex mu_;  // guards idle_ and rng_
     std::vector<std::unique_ptr<net::HttpClient>> idle_;
     std::minstd_rand rng_;

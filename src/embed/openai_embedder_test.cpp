@@ -375,6 +375,39 @@ TEST(OpenAiEmbedder, WrongCountOrDimensionIsInternal) {
     EXPECT_TRUE(e->Embed(Texts(3), Purpose::kDocument).ok());
 }
 
+TEST(OpenAiEmbedder, CountsTheTokensTheProviderReports) {
+    START_FIXTURE(fx);
+    SleepRecorder rec;
+    auto e = MustCreate(TestConfig(fx), TestOptions(rec));
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->tokens_used(), std::optional<std::uint64_t>(0));  // reported from the start, for the metric
+
+    // Three requests (batch size 4), each answer's usage added; the empty text is not sent.
+    // The fixture reports words + 1 per input: "text number i" is 4, "one-word" 2.
+    std::vector<std::string> texts = Texts(9);
+    texts.push_back("");
+    texts.push_back("one-word");
+    ASSERT_TRUE(e->Embed(texts, Purpose::kDocument).ok());
+    EXPECT_EQ(fx.Stats()["embedding_requests"], 3);
+    EXPECT_EQ(e->tokens_used(), std::optional<std::uint64_t>(9 * 4 + 2));
+    EXPECT_EQ(fx.Stats()["tokens"], 9 * 4 + 2);
+
+    // An answer without usage (older TEI) is accepted and adds nothing.
+    fx.Control({{"no_usage", 1}});
+    ASSERT_TRUE(e->Embed(Texts(2), Purpose::kQuery).ok());
+    EXPECT_EQ(e->tokens_used(), std::optional<std::uint64_t>(38));
+    // prompt_tokens alone counts.
+    fx.Control({{"prompt_tokens_only", 1}});
+    ASSERT_TRUE(e->Embed(Texts(1), Purpose::kQuery).ok());
+    EXPECT_EQ(e->tokens_used(), std::optional<std::uint64_t>(42));
+    // A retried request counts the answer it finally got, once.
+    fx.Control({{"fail_500", 1}});
+    ASSERT_TRUE(e->Embed(Texts(3), Purpose::kDocument).ok());
+    EXPECT_EQ(fx.Stats()["served_500"], 1);
+    EXPECT_EQ(e->tokens_used(), std::optional<std::uint64_t>(54));
+    EXPECT_EQ(fx.Stats()["tokens"], 54);
+}
+
 TEST(OpenAiEmbedder, ReconnectsWhenServerDropsIdleConnection) {
     START_FIXTURE(fx);
     SleepRecorder rec;

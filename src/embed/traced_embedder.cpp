@@ -15,6 +15,7 @@ class TracedEmbedder final : public Embedder {
     int dimension() const override { return inner_->dimension(); }
     DistanceMetric metric() const override { return inner_->metric(); }
     size_t batch_size() const override { return inner_->batch_size(); }
+    std::optional<std::uint64_t> tokens_used() const override { return inner_->tokens_used(); }
 
     Result<std::vector<std::vector<float>>> Embed(std::span<const std::string> texts, Purpose purpose) override {
         telemetry::ScopedSpan span(span_name_);

@@ -302,6 +302,8 @@ struct DatabaseKeyStore::Impl {
 DatabaseKeyStore::DatabaseKeyStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DatabaseKeyStore::~DatabaseKeyStore() = default;
 
+std::optional<PoolStats> DatabaseKeyStore::pool_stats() const { return impl_->pool.Stats(); }
+
 Result<std::unique_ptr<DatabaseKeyStore>> DatabaseKeyStore::Open(const std::string& url, KeyHasher hasher,
                                                                  const Clock& clock, DatabaseKeyStoreOptions options) {
     if (url.empty()) return InvalidArgument("empty PostgreSQL URL for the API key store");

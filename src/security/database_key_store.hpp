@@ -78,6 +78,8 @@ class DatabaseKeyStore final : public KeyStore {
     Result<IssuedKey> Rotate(std::string_view id, std::int64_t grace_seconds) override;
     Result<ApiKeyRecord> SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) override;
     Result<AuthenticatedKey> Authenticate(std::string_view presented_key, AuthFailure* failure = nullptr) override;
+    // The connection pool's numbers (store/pgvector/pg_client.hpp, PgPool::Stats).
+    std::optional<PoolStats> pool_stats() const override;
 
     // The schema version this build creates and reads.
     static constexpr std::int64_t kSchemaVersion = 2;

@@ -11,6 +11,7 @@
 
 #include "security/key_store_factory.hpp"
 #include "security/keystores_test_util.hpp"
+#include "security/memory_key_store.hpp"
 
 // DatabaseKeyStore against the real PostgreSQL 15 of the CTest fixture `postgres` (label postgres).
 // Each test uses a schema of its own. The KeyStore contract itself is the conformance suite's
@@ -254,6 +255,29 @@ TEST(DatabaseKeyStoreTest, LastUsedIsWrittenAtMostOncePerInterval) {
     clock.Advance(std::chrono::seconds(1));
     ASSERT_TRUE(eager->Authenticate(issued->key).ok());
     EXPECT_EQ(QueryText(schema.server(), stored), std::to_string(t0 + 61));
+}
+
+TEST(DatabaseKeyStoreTest, ReportsItsConnectionPool) {
+    PgSchema schema;
+    ASSERT_TRUE(schema.ok());
+    FakeClock clock;
+    auto store = DatabaseKeyStore::Open(keystoretest::WithParam(schema.StoreUrl(), "pool_size=2&max_overflow=3"),
+                                        TestHasher(), clock);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto issued = (*store)->Create(Request("pooled"));
+    ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+    EXPECT_EQ(Why(**store, issued->key), AuthFailure::kNone);
+    // Through the KeyStore interface, as serve reads it for signal_hub_db_pool_*{pool="api_keys"}.
+    const KeyStore& keys = **store;
+    std::optional<PoolStats> stats = keys.pool_stats();
+    ASSERT_TRUE(stats.has_value());
+    EXPECT_EQ(stats->max_connections, 5u);
+    EXPECT_EQ(stats->in_use, 0u);  // every operation gave its connection back
+    EXPECT_GE(stats->idle, 1u);
+    EXPECT_LE(stats->idle, 2u);
+    EXPECT_EQ(stats->waiting, 0u);
+    EXPECT_EQ(stats->acquire_timeouts, 0u);
+    EXPECT_EQ(MemoryKeyStore(TestHasher(), clock).pool_stats(), std::nullopt);  // no pool, no stats
 }
 
 TEST(DatabaseKeyStoreTest, UnreachableServerIsUnavailableWithoutThePassword) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "security/api_key.hpp"
+#include "core/pool_stats.hpp"
 #include "core/status.hpp"
 
 namespace signalhub::security {
@@ -122,6 +123,11 @@ class KeyStore {
     // to a caller presenting the right secret; a wrong secret is kWrongSecret.
     // Other codes mean the store itself failed (*failure = kNone).
     virtual Result<AuthenticatedKey> Authenticate(std::string_view presented_key, AuthFailure* failure = nullptr) = 0;
+
+    // The store's database connection pool, for metrics: nullopt for stores
+    // without one (file, memory, vault); DatabaseKeyStore reports its PgPool.
+    // Cheap, no I/O, thread-safe (called on every metrics scrape).
+    virtual std::optional<PoolStats> pool_stats() const { return std::nullopt; }
 };
 
 // Validation shared by the implementations (InvalidArgument naming the field).

@@ -155,6 +155,7 @@ class OwningKeyStore final : public KeyStore {
     Result<AuthenticatedKey> Authenticate(std::string_view k, AuthFailure* f = nullptr) override {
         return store_->Authenticate(k, f);
     }
+    std::optional<PoolStats> pool_stats() const override { return store_->pool_stats(); }
 
    private:
     std::shared_ptr<void> keep_alive_;

@@ -40,6 +40,7 @@ class ForwardingStore : public VectorStore {
     Status CheckHealth() override { return target_.CheckHealth(); }
     Result<std::int64_t> DataVersion() override { return target_.DataVersion(); }
     Status Flush() override { return target_.Flush(); }
+    std::optional<PoolStats> pool_stats() const override { return target_.pool_stats(); }
 
    private:
     VectorStore& target_;

@@ -12,7 +12,7 @@
 //    whether or not it exists, so the view does not reveal other names.
 //  - Writes (EnsureCollection, DropCollection, Commit) fail with
 //    PermissionDenied: the view is for readers.
-//  - CheckHealth, DataVersion and Flush pass through.
+//  - CheckHealth, DataVersion, Flush and pool_stats pass through.
 //  - Thread-safe when the base store is; borrows it (it must outlive the view).
 
 #include <string>
@@ -43,6 +43,7 @@ class RestrictedStore final : public VectorStore {
     Status CheckHealth() override { return base_.CheckHealth(); }
     Result<std::int64_t> DataVersion() override { return base_.DataVersion(); }
     Status Flush() override { return base_.Flush(); }
+    std::optional<PoolStats> pool_stats() const override { return base_.pool_stats(); }
 
    private:
     Status Check(std::string_view collection) const;

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/pool_stats.hpp"
 #include "core/record.hpp"
 #include "core/status.hpp"
 
@@ -136,6 +137,12 @@ class VectorStore {
     // next open need not replay or rebuild. Committed data never depends on it.
     // No-op for backends without derived state and for read-only stores.
     virtual Status Flush() { return Status::Ok(); }
+
+    // The backend's connection pool, for metrics: nullopt for backends without
+    // one (embedded, memory, ChromaDB); PostgreSQL reports its PgPool
+    // (store/pgvector/pg_client.hpp says how each number is counted). Cheap, no
+    // I/O, thread-safe: the metrics endpoint calls it on every scrape.
+    virtual std::optional<PoolStats> pool_stats() const { return std::nullopt; }
 };
 
 struct OpenOptions {

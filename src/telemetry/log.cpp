@@ -232,7 +232,7 @@ std::string FormatTimestamp(std::chrono::system_clock::time_point time) {
     const std::time_t t = static_cast<std::time_t>(seconds);
     std::tm tm{};
     gmtime_r(&t, &tm);
-    char buf[40];
+    char buf[96];  // room for any int values: GCC -O0 with sanitizers warns of truncation otherwise
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                   tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
     return buf;

@@ -3,8 +3,10 @@
 # the metrics listener on its own (ephemeral) port, a scripted MCP exchange with curl, then a scrape
 # that `promtool check metrics` accepts and that counts exactly what the exchange did. Also: GET/HEAD
 # only on the metrics path, the metrics port may not be the MCP port, monitoring.metrics.enabled=false
-# and stdio open no listener.
+# and stdio open no listener. Embedding tokens as an OpenAI-compatible provider (the fixture
+# tests/fixtures/openai_fixture.js, Node.js) reports them; none for the builtin embedder.
 source "$(dirname "$0")/lib.sh"
+command -v node >/dev/null || fail "node is required for the OpenAI fixture (Debian package nodejs, scripts/debian-packages.txt)"
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
 command -v openssl >/dev/null || fail "openssl is required (scripts/test.sh installs it)"
 command -v promtool >/dev/null || fail "promtool is required (Debian package prometheus; scripts/test.sh installs it)"
@@ -95,6 +97,9 @@ expect_positive "$S" 'process_open_fds'
 expect_positive "$S" 'process_start_time_seconds'
 expect_value "$S" 'signal_hub_auth_failures_total{reason="missing"}' 0
 pass "build_info, ready, process_* and zero-initialised security counters"
+grep -q '^signal_hub_db_pool_' "$S" && fail "the embedded store has no connection pool, yet: $(grep '^signal_hub_db_pool_' "$S")"
+grep -q '^signal_hub_embedding_tokens_total' "$S" && fail "the builtin embedder reports no tokens, yet the series exists"
+pass "no signal_hub_db_pool_* (embedded store) and no signal_hub_embedding_tokens_total (builtin embedder)"
 
 # A second tools/call shows up in the next scrape (counters move; nothing is cached for long).
 mcp '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"search_code","arguments":{"query":"split a url into scheme and host"}}}'
@@ -175,6 +180,54 @@ set +e; wait "$PID"; rc=$?; set -e
 [ "$rc" -eq 0 ] || fail "serve (metrics off) exited $rc"
 grep -q "metrics at" "$WORK/off.err" && fail "monitoring.metrics.enabled=false still opened a listener: $(cat "$WORK/off.err")"
 pass "monitoring.metrics.enabled=false: no metrics listener"
+
+# --- embedding tokens: the usage an OpenAI-compatible provider reports -----------------------------
+# The fixture runs while its stdin (a FIFO we hold open on fd 8) is open.
+mkfifo "$WORK/fx.in"
+node "$TESTS_DIR/../fixtures/openai_fixture.js" <"$WORK/fx.in" >"$WORK/fx.out" 2>"$WORK/fx.err" &
+FX_PID=$!
+exec 8>"$WORK/fx.in"
+FX_PORT=""
+for _ in $(seq 1 100); do
+    FX_PORT="$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$WORK/fx.out")"
+    [ -n "$FX_PORT" ] && break
+    sleep 0.1
+done
+[ -n "$FX_PORT" ] || fail "the OpenAI fixture printed no port: $(cat "$WORK/fx.out" "$WORK/fx.err")"
+cat >"$WORK/openai.yaml" <<YAML
+embedding:
+  provider: openai
+  base_url: http://127.0.0.1:$FX_PORT/v1
+  model: test-model
+  dimension: 8
+  api_key_env: ""
+YAML
+make_tree "$WORK/oa-repo"
+run_expect 0 "$SH" -q --config "$WORK/openai.yaml" index "$WORK/oa-repo"
+curl -s -m 5 -X POST "http://127.0.0.1:$FX_PORT/reset" >/dev/null || fail "fixture reset"
+"$SH" --config "$WORK/openai.yaml" --store "$WORK/oa-repo/.signal-hub" serve --transport http --port 0 \
+    >"$WORK/oa.out" 2>"$WORK/oa.err" &
+PID=$!
+wait_for_address "$PID" "$WORK/oa.err"
+wait_for_metrics "$WORK/oa.err"
+mcp_initialize
+for q in "split a url into scheme and host" "adler checksum"; do
+    mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_code","arguments":{"query":"'"$q"'"}}}'
+    [ "$CODE" = 200 ] || fail "search_code over the openai provider: $CODE $BODY"
+done
+curl -s -o "$WORK/oa-scrape.txt" "$METRICS_URL"
+promtool check metrics <"$WORK/oa-scrape.txt" >"$WORK/promtool.out" 2>&1 \
+    || fail "promtool check metrics: $(cat "$WORK/promtool.out")"
+reported="$(json_get "$(curl -s -m 5 "http://127.0.0.1:$FX_PORT/stats")" "d['tokens']")"
+[ "$reported" -gt 0 ] || fail "the fixture reported no tokens"
+expect_value "$WORK/oa-scrape.txt" 'signal_hub_embedding_tokens_total{provider="openai"}' "$reported"
+expect_value "$WORK/oa-scrape.txt" 'signal_hub_embedding_inputs_total{provider="openai"}' 2
+kill -TERM "$PID"
+set +e; wait "$PID"; rc=$?; set -e
+[ "$rc" -eq 0 ] || fail "serve (openai) exited $rc after SIGTERM: $(cat "$WORK/oa.err")"
+pass "signal_hub_embedding_tokens_total{provider=\"openai\"} is the usage the provider reported ($reported tokens)"
+exec 8>&-  # the fixture exits on EOF
+wait "$FX_PID" || true
 
 run_expect 0 "$SH" --store "$STORE" serve </dev/null
 case "$ERR" in *"metrics at"*) fail "stdio opened a metrics listener: $ERR" ;; esac

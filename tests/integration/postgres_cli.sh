@@ -2,10 +2,12 @@
 # The CLI on PostgreSQL + pgvector chosen by configuration (database.type: postgresql): index,
 # incremental re-index, search, status and serve --transport http against the real server of the
 # CTest fixture `postgres`; results match the embedded store's on the same tree; the password never
-# appears in output; a wrong password is a clear error.
+# appears in output; a wrong password is a clear error; the metrics of serve carry the PostgreSQL
+# connection pools (signal_hub_db_pool_*: the store's, serve --watch's writer's, the API keys').
 #   postgres_cli.sh path/to/signal-hub     (SIGNAL_HUB_TEST_PG_URL_FILE names the fixture's URL file)
 source "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
+command -v promtool >/dev/null || fail "promtool is required (Debian package prometheus; scripts/test.sh installs it)"
 URL_FILE="${SIGNAL_HUB_TEST_PG_URL_FILE:?the postgres CTest fixture sets SIGNAL_HUB_TEST_PG_URL_FILE}"
 [ -s "$URL_FILE" ] || fail "no PostgreSQL URL in $URL_FILE (did the postgres fixture start?)"
 BASE_URL="$(cat "$URL_FILE")"
@@ -23,6 +25,13 @@ database:
   pool_size: 3
   max_overflow: 2
 YAML
+
+value() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
+expect_value() { # FILE SERIES WANT
+    local got; got="$(value "$1" "$2")"
+    [ "$got" = "$3" ] || fail "$2: expected $3, got '${got}' in the scrape:
+$(grep '^signal_hub_db_pool' "$1" || true)"
+}
 
 no_password() { # TEXT WHAT
     case "$1" in *"$PASSWORD"*) fail "$2 shows the database password: $1" ;; esac
@@ -77,10 +86,63 @@ reply="$BODY"
 [ "$(json_get "$reply" "d['result']['structuredContent']['collections'][0]['tree']['up_to_date']")" = True ] ||
     fail "index_status over PostgreSQL: $reply"
 pass "index_status through MCP: the tree is up to date with the database"
+# The store's pool, idle between requests: database.pool_size 3 + max_overflow 2.
+wait_for_metrics "$WORK/serve.err"
+curl -s -m 10 -o "$WORK/scrape.txt" "$METRICS_URL" || fail "scrape $METRICS_URL"
+promtool check metrics <"$WORK/scrape.txt" >"$WORK/promtool.out" 2>&1 || fail "promtool: $(cat "$WORK/promtool.out")"
+expect_value "$WORK/scrape.txt" 'signal_hub_db_pool_max_connections{pool="store"}' 5
+expect_value "$WORK/scrape.txt" 'signal_hub_db_pool_connections{pool="store",state="in_use"}' 0
+idle="$(value "$WORK/scrape.txt" 'signal_hub_db_pool_connections{pool="store",state="idle"}')"
+[ -n "$idle" ] && [ "$idle" -ge 1 ] && [ "$idle" -le 3 ] || fail "idle store connections: '$idle' (1 to pool_size 3)"
+expect_value "$WORK/scrape.txt" 'signal_hub_db_pool_waiting{pool="store"}' 0
+expect_value "$WORK/scrape.txt" 'signal_hub_db_pool_acquire_timeouts_total{pool="store"}' 0
+grep -q '^signal_hub_db_pool_[a-z_]*{pool="\(store_writer\|api_keys\)"' "$WORK/scrape.txt" &&
+    fail "pools this serve does not have: $(grep '^signal_hub_db_pool' "$WORK/scrape.txt")"
+grep -q '^signal_hub_embedding_tokens_total' "$WORK/scrape.txt" && fail "the builtin embedder reports tokens"
+pass "metrics: the store's pool ($idle idle, 0 in use, max 5, nobody waiting, no timeout); no token series"
 kill -TERM "$PID"
 set +e; wait "$PID"; rc=$?; set -e
 [ "$rc" -eq 0 ] || fail "serve exited with $rc after SIGTERM"
 pass "serve from PostgreSQL shuts down cleanly"
+
+# serve --watch with API keys in the database: three pools, each with its own label.
+export SIGNAL_HUB_API_KEY_PEPPER="$(head -c 48 /dev/urandom | base64 -w0)"
+cat "$WORK/pg.yaml" - >"$WORK/pg-keys.yaml" <<'YAML'
+security:
+  api_keys: { enabled: true, storage: database }
+YAML
+KEY="$("$SH" --config "$WORK/pg-keys.yaml" keys create --name metrics --scopes search | tail -n 1)"
+[[ "$KEY" =~ ^shk_ ]] || fail "keys create in the database: $KEY"
+"$SH" --config "$WORK/pg-keys.yaml" serve --transport http --port 0 --watch --root "$WORK/repo" \
+    >"$WORK/keys.out" 2>"$WORK/keys.err" &
+PID=$!
+wait_for_address "$PID" "$WORK/keys.err"
+wait_for_metrics "$WORK/keys.err"
+code="$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/mcp" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -H "Authorization: Bearer $KEY" \
+    --data-binary '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"it","version":"0"}}}' || true)"
+[ "$code" = 200 ] || fail "initialize with a key from the database: HTTP $code"
+curl -s -m 10 -o "$WORK/scrape.txt" "$METRICS_URL" || fail "scrape $METRICS_URL"
+promtool check metrics <"$WORK/scrape.txt" >"$WORK/promtool.out" 2>&1 || fail "promtool: $(cat "$WORK/promtool.out")"
+for pool in store store_writer; do
+    expect_value "$WORK/scrape.txt" "signal_hub_db_pool_max_connections{pool=\"$pool\"}" 5
+done
+expect_value "$WORK/scrape.txt" 'signal_hub_db_pool_max_connections{pool="api_keys"}' 15  # the URL's defaults 5 + 10
+for pool in store store_writer api_keys; do
+    for state in idle in_use; do
+        n="$(value "$WORK/scrape.txt" "signal_hub_db_pool_connections{pool=\"$pool\",state=\"$state\"}")"
+        [ -n "$n" ] && [ "$n" -ge 0 ] || fail "pool $pool, $state: '$n'"
+    done
+    expect_value "$WORK/scrape.txt" "signal_hub_db_pool_waiting{pool=\"$pool\"}" 0
+    expect_value "$WORK/scrape.txt" "signal_hub_db_pool_acquire_timeouts_total{pool=\"$pool\"}" 0
+done
+n="$(value "$WORK/scrape.txt" 'signal_hub_db_pool_connections{pool="api_keys",state="idle"}')"
+[ "$n" -ge 1 ] || fail "the API-key pool has no idle connection after authenticating a request: '$n'"
+kill -TERM "$PID"
+set +e; wait "$PID"; rc=$?; set -e
+[ "$rc" -eq 0 ] || fail "serve (--watch, database keys) exited with $rc after SIGTERM"
+pass "metrics: pools store, store_writer and api_keys, each with its own size"
 
 BAD_URL="${PG_URL/:$PASSWORD@/:wrong-$RANDOM@}"
 run_expect 5 "$SH" --store "$BAD_URL" status

@@ -544,6 +544,15 @@ size_t PgPool::open_connections() const {
     return open_;
 }
 
+PoolStats PgPool::Stats() const {
+    std::lock_guard lock(mu_);
+    return PoolStats{.max_connections = url_.pool_size + url_.max_overflow,
+                     .idle = idle_.size(),
+                     .in_use = open_ - idle_.size(),
+                     .waiting = waiting_,
+                     .acquire_timeouts = acquire_timeouts_};
+}
+
 Result<PgPool::Lease> PgPool::Acquire() {
     const auto deadline = std::chrono::steady_clock::now() + url_.pool_timeout;
     std::unique_lock lock(mu_);
@@ -572,8 +581,11 @@ Result<PgPool::Lease> PgPool::Acquire() {
             }
             return Lease(this, std::move(*conn), true);
         }
-        if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-            open_ >= url_.pool_size + url_.max_overflow) {
+        ++waiting_;
+        const std::cv_status waited = cv_.wait_until(lock, deadline);
+        --waiting_;
+        if (waited == std::cv_status::timeout && idle_.empty() && open_ >= url_.pool_size + url_.max_overflow) {
+            ++acquire_timeouts_;
             return ResourceExhausted("no PostgreSQL connection became free within " +
                                      std::to_string(url_.pool_timeout.count()) + " ms (pool_size " +
                                      std::to_string(url_.pool_size) + " + max_overflow " +

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/pool_stats.hpp"
 #include "core/status.hpp"
 
 struct pg_conn;
@@ -163,6 +164,14 @@ class PgConn {
 // connection (ResourceExhausted after that). A connection that is broken when
 // released, or found dead when handed out, is discarded and replaced by a new
 // one, so the pool recovers from a server restart. Thread-safe.
+//
+// Stats() (for metrics; cheap, never touches the server): max_connections is
+// pool_size + max_overflow; idle counts the open connections waiting in the
+// pool; in_use the leased ones plus those being opened or checked for a caller (so
+// idle + in_use = open_connections()); waiting the callers blocked in Acquire
+// because every connection is in use; acquire_timeouts the Acquire calls that
+// returned ResourceExhausted since the pool was created (connection failures
+// are not counted: they are Unavailable and reach the caller as such).
 class PgPool {
    public:
     explicit PgPool(PgUrl url);
@@ -196,6 +205,7 @@ class PgPool {
     const PgUrl& url() const { return url_; }
     // Connections currently open (idle + leased), for tests.
     size_t open_connections() const;
+    PoolStats Stats() const;
 
    private:
     void Return(std::unique_ptr<PgConn> conn);
@@ -205,6 +215,8 @@ class PgPool {
     std::condition_variable cv_;
     std::vector<std::unique_ptr<PgConn>> idle_;
     size_t open_ = 0;  // idle + leased + being opened
+    size_t waiting_ = 0;  // callers blocked in Acquire
+    std::uint64_t acquire_timeouts_ = 0;
 };
 
 }  // namespace signalhub::store::pg

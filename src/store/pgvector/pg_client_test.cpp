@@ -1,4 +1,5 @@
-// Unit tests of the postgresql store's URL handling and glob translation (no server needed).
+// Unit tests of the postgresql store's URL handling and glob translation (no server needed), and of
+// PgPool against the test server (PgPoolTest.*: label `postgres`, see src/store/CMakeLists.txt).
 
 #include "store/pgvector/pg_client.hpp"
 
@@ -6,8 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "store/pgvector/glob_regex.hpp"
+#include "store/pgvector/pg_test_server.hpp"
 #include "store/vector_store.hpp"
 
 namespace signalhub::store::pg {
@@ -90,6 +95,85 @@ TEST(PgUrl, UnreachableServerIsUnavailableNamingHostAndPort) {
 TEST(PgUrl, QuoteIdentDoublesQuotes) {
     EXPECT_EQ(QuoteIdent("a\"b"), "\"a\"\"b\"");
     EXPECT_EQ(QuoteIdent("plain"), "\"plain\"");
+}
+
+// ---- PgPool against the test server ------------------------------------------
+
+PgUrl PoolUrl(const std::string& params) {
+    auto url = ParsePgUrl(pgtest::WithParam(pgtest::ServerUrl(), params));
+    EXPECT_TRUE(url.ok()) << url.status().ToString();
+    return url.ok() ? *url : PgUrl{};
+}
+
+void ExpectStats(const PgPool& pool, size_t idle, size_t in_use, size_t waiting, std::uint64_t timeouts) {
+    const PoolStats s = pool.Stats();
+    EXPECT_EQ(s.idle, idle);
+    EXPECT_EQ(s.in_use, in_use);
+    EXPECT_EQ(s.waiting, waiting);
+    EXPECT_EQ(s.acquire_timeouts, timeouts);
+}
+
+TEST(PgPoolTest, StatsCountIdleAndLeasedConnections) {
+    PgPool pool(PoolUrl("pool_size=2&max_overflow=1"));
+    EXPECT_EQ(pool.Stats().max_connections, 3u);
+    ExpectStats(pool, 0, 0, 0, 0);
+    std::vector<PgPool::Lease> leases;
+    for (size_t n = 1; n <= 3; ++n) {
+        auto lease = pool.Acquire();
+        ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+        leases.push_back(std::move(lease).value());
+        ExpectStats(pool, 0, n, 0, 0);
+    }
+    leases.pop_back();
+    ExpectStats(pool, 1, 2, 0, 0);  // kept: fewer than pool_size idle
+    leases.clear();
+    ExpectStats(pool, 2, 0, 0, 0);  // the overflow connection was closed
+    EXPECT_EQ(pool.open_connections(), 2u);
+    auto again = pool.Acquire();
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(again->fresh());
+    ExpectStats(pool, 1, 1, 0, 0);
+}
+
+TEST(PgPoolTest, StatsCountAcquireTimeouts) {
+    PgPool pool(PoolUrl("pool_size=1&max_overflow=0&pool_timeout=0.05"));
+    auto held = pool.Acquire();
+    ASSERT_TRUE(held.ok());
+    for (std::uint64_t n = 1; n <= 2; ++n) {
+        auto refused = pool.Acquire();
+        EXPECT_EQ(refused.status().code(), ErrorCode::kResourceExhausted) << refused.status().ToString();
+        ExpectStats(pool, 0, 1, 0, n);
+    }
+    held->Release();
+    ExpectStats(pool, 1, 0, 0, 2);
+    auto ok = pool.Acquire();
+    EXPECT_TRUE(ok.ok());
+    ExpectStats(pool, 0, 1, 0, 2);  // a successful Acquire is no timeout
+}
+
+TEST(PgPoolTest, StatsCountCallersWaitingForAConnection) {
+    // pool_timeout only bounds the test if the waiter is never seen waiting.
+    PgPool pool(PoolUrl("pool_size=1&max_overflow=0&pool_timeout=60"));
+    std::optional<PgPool::Lease> held;
+    {
+        auto lease = pool.Acquire();
+        ASSERT_TRUE(lease.ok());
+        held.emplace(std::move(lease).value());
+    }
+    std::atomic<bool> done{false};
+    Status waited;
+    std::thread waiter([&] {
+        auto lease = pool.Acquire();
+        waited = lease.status();
+        done = true;
+    });
+    while (pool.Stats().waiting == 0 && !done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_FALSE(done.load()) << "the waiter returned before it was counted: " << waited.ToString();
+    ExpectStats(pool, 0, 1, 1, 0);
+    held.reset();  // hands the connection to the waiter
+    waiter.join();
+    EXPECT_TRUE(waited.ok()) << waited.ToString();
+    ExpectStats(pool, 1, 0, 0, 0);  // the waiter's lease ended with its thread
 }
 
 TEST(PgGlobRegex, EmptyPatternsMatchNothingAndPathsMapBytesToChars) {

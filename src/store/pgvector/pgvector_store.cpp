@@ -1094,6 +1094,7 @@ class PgVectorStore::Impl {
 
     Stats stats() const { return {exact_searches_.load(), index_searches_.load(), retries_.load()}; }
     size_t open_connections() const { return pool_.open_connections(); }
+    PoolStats pool_stats() const { return pool_.Stats(); }
 
    private:
     pg::PgPool pool_;
@@ -1163,5 +1164,6 @@ Status PgVectorStore::CheckHealth() { return impl_->CheckHealth(); }
 Result<std::int64_t> PgVectorStore::DataVersion() { return impl_->DataVersion(); }
 PgVectorStore::Stats PgVectorStore::stats() const { return impl_->stats(); }
 size_t PgVectorStore::open_connections() const { return impl_->open_connections(); }
+std::optional<PoolStats> PgVectorStore::pool_stats() const { return impl_->pool_stats(); }
 
 }  // namespace signalhub::store

@@ -75,6 +75,8 @@ class PgVectorStore final : public VectorStore {
     Status CheckHealth() override;
     // The store-wide counter in signal_hub_meta, bumped in every writing transaction.
     Result<std::int64_t> DataVersion() override;
+    // The connection pool's numbers (pool_size, max_overflow and pool_timeout from the URL).
+    std::optional<PoolStats> pool_stats() const override;
 
     // ---- bulk load (signal-hub migrate import) ----------------------------------
     //

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "store/memory_store.hpp"
+#include "store/restricted_store.hpp"
 #include "store/pgvector/glob_regex.hpp"
 #include "store/pgvector/pg_client.hpp"
 #include "store/pgvector/pg_test_util.hpp"
@@ -328,11 +329,28 @@ TEST_F(PgVectorStoreTest, AcquireTimesOutWhenThePoolIsExhausted) {
     auto version = store->DataVersion();  // needs a connection: none is free
     EXPECT_EQ(version.status().code(), ErrorCode::kResourceExhausted) << version.status().ToString();
     EXPECT_FALSE(waiting_done.load());
+    // The pool's numbers cross the VectorStore interface (for signal_hub_db_pool_*), through wrappers too.
+    RestrictedStore view(*store, {"c"});
+    for (const VectorStore* s : {static_cast<const VectorStore*>(store.get()), static_cast<const VectorStore*>(&view)}) {
+        std::optional<PoolStats> stats = s->pool_stats();
+        ASSERT_TRUE(stats.has_value());
+        EXPECT_EQ(stats->max_connections, 1u);
+        EXPECT_EQ(stats->in_use, 1u);  // the waiter's GetCollection
+        EXPECT_EQ(stats->idle, 0u);
+        EXPECT_EQ(stats->waiting, 0u);
+        EXPECT_EQ(stats->acquire_timeouts, 1u);  // the DataVersion above
+    }
     PQclear(PQexec(blocker, "COMMIT"));
     PQfinish(blocker);
     waiter.join();
     EXPECT_TRUE(waited.ok()) << waited.ToString();
     EXPECT_TRUE(store->DataVersion().ok());  // the connection is back in the pool
+    std::optional<PoolStats> after = store->pool_stats();
+    ASSERT_TRUE(after.has_value());
+    EXPECT_EQ(after->in_use, 0u);
+    EXPECT_EQ(after->idle, 1u);
+    EXPECT_EQ(after->acquire_timeouts, 1u);
+    EXPECT_EQ(MemoryStore().pool_stats(), std::nullopt);  // backends without a pool report none
 }
 
 TEST_F(PgVectorStoreTest, HealthReportsARemovedSchema) {
