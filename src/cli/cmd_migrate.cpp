@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "ops/backup_metrics.hpp"
 #include "ops/migrate.hpp"
 
 namespace signalhub::cli {
@@ -20,6 +21,7 @@ struct MigrateArgs {
     std::vector<std::string> collections;
     bool all = false;
     std::string output, input;
+    std::optional<std::string> metrics_file;
     std::optional<std::string> against;
     size_t batch_size = 1000;
     size_t sample = 100;
@@ -159,6 +161,9 @@ Status RunExport(const MigrateArgs& a, const GlobalOptions& global) {
     o.progress = progress.Fn();
     SH_ASSIGN_OR_RETURN(ops::ExportSummary s, ops::ExportCollections(o));
     progress.Done();
+    if (a.metrics_file) {
+        SH_RETURN_IF_ERROR(ops::WriteBackupMetrics(*a.metrics_file, kind, s, std::chrono::system_clock::now()));
+    }
     for (const auto& w : s.warnings) std::fprintf(stderr, "signal-hub: warning: %s\n", w.c_str());
     if (!global.quiet) {
         for (const auto& c : s.collections) {
@@ -296,9 +301,14 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                     "Output file: JSON Lines; zstd-compressed when it ends in .zst; - for stdout. Written to FILE.partial "
                     "and renamed when complete")
         ->required();
+    exp->add_option("--metrics-file", args->metrics_file,
+                    "After a successful export, write the backup metrics (signal_hub_backup_*: when, records, bytes) "
+                    "to this file, atomically, for node_exporter's textfile collector or a Pushgateway; a failed "
+                    "export leaves it as it was");
     exp->footer(
         "All chosen collections go into one file (one header/records/trailer block each), records in id order.\n"
-        "Stop writers first: pages are read one by one, not from one snapshot (a count that changed is reported).");
+        "Stop writers first: pages are read one by one, not from one snapshot (a count that changed is reported).\n"
+        "Scheduled with --metrics-file, an export is a monitored backup: docs/production/monitoring/metrics.md.");
     exp->callback([&global, &exit_code, args] { exit_code = Finish(RunExport(*args, global)); });
 
     auto* init = migrate->add_subcommand(

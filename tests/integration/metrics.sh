@@ -232,3 +232,26 @@ wait "$FX_PID" || true
 run_expect 0 "$SH" --store "$STORE" serve </dev/null
 case "$ERR" in *"metrics at"*) fail "stdio opened a metrics listener: $ERR" ;; esac
 pass "stdio: no metrics listener"
+
+# --- backup metrics: `migrate export --metrics-file` (a scheduled export is the monitored backup) ---
+mkdir -p "$WORK/textfile"
+PROM="$WORK/textfile/signal_hub_backup.prom"
+before="$(date +%s)"
+run_expect 0 "$SH" migrate export --source embedded --store "$STORE" --all --output "$WORK/backup.jsonl.zst" \
+    --metrics-file "$PROM"
+after="$(date +%s)"
+promtool check metrics <"$PROM" >"$WORK/promtool.out" 2>&1 || fail "promtool check metrics (backup): $(cat "$WORK/promtool.out")"
+written="$(echo "$ERR" | sed -n 's/^wrote \([0-9]*\) records.*/\1/p')"
+[ -n "$written" ] && [ "$written" -gt 0 ] || fail "no record count in the export summary: $ERR"
+expect_value "$PROM" 'signal_hub_backup_records{source="embedded"}' "$written"
+expect_value "$PROM" 'signal_hub_backup_collections{source="embedded"}' 1
+expect_value "$PROM" 'signal_hub_backup_bytes{source="embedded"}' "$(stat -c %s "$WORK/backup.jsonl.zst")"
+stamp="$(value "$PROM" 'signal_hub_backup_last_success_timestamp_seconds{source="embedded"}')"
+python3 -c 'import sys; s, b, a = map(float, sys.argv[1:]); sys.exit(0 if b <= s <= a + 1 else 1)' "$stamp" "$before" "$after" \
+    || fail "backup timestamp $stamp is not between $before and $after"
+[ ! -e "$PROM.tmp" ] || fail "the temporary metrics file was left behind"
+cp "$PROM" "$WORK/prom.before"
+run_expect 3 "$SH" migrate export --source embedded --store "$WORK/no-such-store" --all --output "$WORK/b2.jsonl" \
+    --metrics-file "$PROM"
+cmp -s "$PROM" "$WORK/prom.before" || fail "a failed export changed the backup metrics file"
+pass "migrate export --metrics-file: signal_hub_backup_* ($written records) pass promtool; a failed export leaves the file alone"

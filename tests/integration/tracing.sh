@@ -28,11 +28,14 @@ FIXTURES="$TESTS_DIR/../fixtures"
 
 # --- the fixtures: their stdin is a FIFO this script holds open; when the script ends (however it
 # ends) the FIFO closes and they exit. They are background jobs too, which lib.sh's EXIT trap kills.
+FIXTURE_PIDS=(); FIXTURE_FDS=()
 start_fixture() { # NAME COMMAND...: starts it, sets FIXTURE_PORT from its "PORT n" line
     local name="$1" fd; shift
     mkfifo "$WORK/$name.in"
     "$@" <"$WORK/$name.in" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    FIXTURE_PIDS+=("$!")
     exec {fd}>"$WORK/$name.in"
+    FIXTURE_FDS+=("$fd")
     FIXTURE_PORT=""
     for _ in $(seq 1 100); do
         FIXTURE_PORT="$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$WORK/$name.out" 2>/dev/null | head -1)"
@@ -330,3 +333,7 @@ GOT="$(embed_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["la
 if log_has "$WORK/serve3.err" request trace_id~9999; then fail "tracing off, yet the access record has a trace id"; fi
 kill -TERM "$PID"; wait "$PID" || fail "serve exited with $?"
 pass "tracing off: no traceparent downstream, no trace id in the access log"
+
+# The fixtures exit when their stdin closes.
+for fd in "${FIXTURE_FDS[@]}"; do exec {fd}>&-; done
+wait "${FIXTURE_PIDS[@]}" 2>/dev/null || true
