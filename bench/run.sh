@@ -11,6 +11,9 @@
 #      `serve --transport http` (keep-alive, loopback) vs in-process search
 #   security: search_code over plaintext vs TLS 1.3 + API key + rate limiting, two `serve` processes on
 #      the stdlib store (secure_http_bench), plus the cost of a refused request (401, 429) and of a TLS handshake
+#   tracing: search_code through two `serve` processes on the stdlib store, tracing off vs on (every
+#      request sampled, spans exported over OTLP/HTTP to tests/fixtures/otlp_receiver.py), each beside
+#      the in-process search (mcp_http_bench), plus how many spans the receiver got and dropped
 #   migrate (not in the default set: starts PostgreSQL 15 + pgvector and ChromaDB 1.0 on loopback):
 #      `migrate import` rows/s vs raw libpq COPY BINARY and INSERT-per-row loaders (pg_copy_bench),
 #      HNSW build under maintenance_work_mem / parallel-worker settings, export rows/s from
@@ -18,7 +21,7 @@
 #   stores (likewise): one collection in embedded, PostgreSQL and Chroma stores: recall@10, p50/p99,
 #      QPS at 1 and 4 threads, the ef_search sweep (store_query_bench), and pgbench driving the SQL
 #      our PostgreSQL backend sends, at the same concurrency
-# Usage: bench/run.sh [retrieval|indexing|query|mcp|security|migrate|stores ...]
+# Usage: bench/run.sh [retrieval|indexing|query|mcp|security|tracing|migrate|stores ...]
 #        (default: retrieval indexing query mcp security; BENCH_NO_BUILD=1 uses the binaries already in build/)
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 case "${1:-}" in -h|--help) sed -n '2,22p' "$0"; exit 0 ;; esac
@@ -29,7 +32,7 @@ mkdir -p "$DATA" "$RESULTS"
 want() { [[ " ${WHAT[*]} " == *" $1 "* ]]; }
 install_packages <(printf "python3 python3\nlibpython3.11-stdlib\ngit git\ntime\n")
 TARGETS=()
-if want retrieval || want indexing || want query || want mcp; then
+if want retrieval || want indexing || want query || want mcp || want tracing; then
     TARGETS+=(retrieval_bench query_bench raw_hnswlib_bench mcp_http_bench)
 fi
 if want security; then TARGETS+=(secure_http_bench); fi
@@ -176,6 +179,75 @@ YAML
         --secure-url "$SECURE_URL" --ca "$SEC/ca.crt" --key "$KEY" --limited-key "$LIMITED" --threads 1,4 \
         --json "$RESULTS/security.json"
     stop_serve; wait; trap - EXIT
+fi
+if want tracing; then
+    log "6. search_code with tracing off vs on (every request sampled, OTLP/HTTP to a local receiver)"
+    TR="$DATA/tracing"; rm -rf "$TR"; mkdir -p "$TR"
+    mkfifo "$TR/receiver.in"
+    python3 "$REPO_ROOT/tests/fixtures/otlp_receiver.py" <"$TR/receiver.in" >"$TR/receiver.out" 2>"$TR/receiver.err" &
+    exec 9>"$TR/receiver.in"  # the receiver exits when this closes
+    RPORT=""
+    for _ in $(seq 1 100); do
+        RPORT="$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$TR/receiver.out" | head -1)"; [ -n "$RPORT" ] && break; sleep 0.1
+    done
+    [ -n "$RPORT" ] || die "the OTLP receiver did not start: $(cat "$TR/receiver.err")"
+    start_traced() { # NAME ENABLED -> sets URL and METRICS
+        SIGNAL_HUB_PERFORMANCE__CACHING__ENABLED=false SIGNAL_HUB_MONITORING__METRICS__PORT=0 \
+        SIGNAL_HUB_MONITORING__TRACING__ENABLED="$2" \
+        SIGNAL_HUB_MONITORING__TRACING__JAEGER_ENDPOINT="http://127.0.0.1:$RPORT" \
+        SIGNAL_HUB_MONITORING__TRACING__EXPORT_INTERVAL=1 \
+            "$SH" --store "$PY/store" serve --transport http --port 0 2>"$TR/$1.err" &
+        echo $! > "$TR/$1.pid"
+        URL=""; METRICS=""
+        for _ in $(seq 1 300); do
+            URL="$(grep -o 'http://127\.0\.0\.1:[0-9]*/mcp' "$TR/$1.err" | head -1 || true)"
+            METRICS="$(grep -o 'http://127\.0\.0\.1:[0-9]*/metrics' "$TR/$1.err" | head -1 || true)"
+            [ -n "$URL" ] && [ -n "$METRICS" ] && return 0
+            kill -0 "$(cat "$TR/$1.pid")" 2>/dev/null || die "serve ($1) exited: $(cat "$TR/$1.err")"
+            sleep 0.1
+        done
+        die "serve ($1) printed no address: $(cat "$TR/$1.err")"
+    }
+    stop_traced() { for p in "$TR"/*.pid; do kill -TERM "$(cat "$p")" 2>/dev/null || true; done; }
+    trap stop_traced EXIT
+    start_traced off false; OFF_URL="$URL"
+    start_traced on true; ON_URL="$URL"; ON_METRICS="$METRICS"
+    # Alternating rounds, so that neither configuration gets the warmer machine.
+    for round in 1 2; do
+        for mode in off on; do
+            url="$OFF_URL"; [ "$mode" = on ] && url="$ON_URL"
+            "$BUILD/bench/mcp_http_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --url "$url" \
+                --threads 1,4 --json "$TR/$mode-$round.json" >/dev/null
+        done
+    done
+    sleep 2  # one export interval: the last batch leaves
+    curl -s "$ON_METRICS" | grep '^signal_hub_tracing' >"$TR/tracing-metrics.txt"
+    curl -s "http://127.0.0.1:$RPORT/spans" >"$TR/spans.json"
+    stop_traced; wait "$(cat "$TR/off.pid")" "$(cat "$TR/on.pid")" || true; trap - EXIT
+    exec 9>&-
+    python3 - "$TR" "$RESULTS/tracing.json" <<'PY'
+import json, sys
+tr, out = sys.argv[1], sys.argv[2]
+def best(mode, threads):  # the better of the two rounds, by HTTP QPS
+    runs = [next(r for r in json.load(open(f"{tr}/{mode}-{k}.json"))["runs"] if r["threads"] == threads) for k in (1, 2)]
+    return max(runs, key=lambda r: r["http"]["qps"])
+metrics = dict(l.rsplit(" ", 1) for l in open(f"{tr}/tracing-metrics.txt"))
+spans = json.load(open(f"{tr}/spans.json"))
+result = {"runs": [], "spans_received": len(spans["spans"]), "receiver_errors": spans["errors"],
+          "tracing_metrics": {k: float(v) for k, v in metrics.items()}}
+print(f"{'threads':>7} {'off QPS':>8} {'off p50/p99 ms':>15} {'on QPS':>8} {'on p50/p99 ms':>15} {'on/off QPS':>10}")
+for t in (1, 4):
+    off, on = best("off", t), best("on", t)
+    ratio = on["http"]["qps"] / off["http"]["qps"]
+    result["runs"].append({"threads": t, "off": off["http"], "on": on["http"], "qps_ratio_on_vs_off": ratio,
+                           "off_in_process": off["in_process"], "on_in_process": on["in_process"]})
+    print(f"{t:>7} {off['http']['qps']:>8.1f} {off['http']['p50_ms']:>7.2f}/{off['http']['p99_ms']:<7.2f}"
+          f" {on['http']['qps']:>8.1f} {on['http']['p50_ms']:>7.2f}/{on['http']['p99_ms']:<7.2f} {ratio:>10.2f}")
+print(f"spans received by the OTLP receiver: {result['spans_received']} (payload errors: {len(spans['errors'])})")
+for k, v in sorted(result["tracing_metrics"].items()):
+    print(f"  {k} {v:.0f}")
+json.dump(result, open(out, "w"), indent=1)
+PY
 fi
 # ---- migrate / stores: PostgreSQL 15 + pgvector and ChromaDB 1.0, throw-away, loopback only ----
 if want migrate || want stores; then

@@ -399,7 +399,7 @@ TEST_F(HttpServerTest, InitializeOpensASessionThatLaterRequestsMustName) {
     Response list = c->Exchange(McpPost(Rpc(2, "tools/list"), session));
     EXPECT_EQ(list.result_int(), 200);
     EXPECT_EQ(Header(list, "Content-Type"), "application/json");
-    EXPECT_EQ(Body(list)["result"]["tools"].size(), 2u);
+    EXPECT_EQ(Body(list)["result"]["tools"].size(), 3u);  // echo, hold, trace_context
 
     Response call = c->Exchange(McpPost(CallTool(3, "echo", {{"text", "hi"}}), session));
     EXPECT_EQ(Body(call)["result"]["structuredContent"]["text"], "hi");
