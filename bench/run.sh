@@ -22,10 +22,10 @@
 #      QPS at 1 and 4 threads, the ef_search sweep (store_query_bench), and pgbench driving the SQL
 #      our PostgreSQL backend sends, at the same concurrency
 # Usage: bench/run.sh [retrieval|indexing|query|mcp|security|tracing|migrate|stores ...]
-#        (default: retrieval indexing query mcp security; BENCH_NO_BUILD=1 uses the binaries already in build/)
+#        (default: retrieval indexing query mcp security tracing; BENCH_NO_BUILD=1 uses the binaries already in build/)
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 case "${1:-}" in -h|--help) sed -n '2,22p' "$0"; exit 0 ;; esac
-WHAT=("${@:-retrieval indexing query mcp security}"); WHAT=(${WHAT[*]})
+WHAT=("${@:-retrieval indexing query mcp security tracing}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
 BUILD="$REPO_ROOT/build"
 mkdir -p "$DATA" "$RESULTS"
