@@ -74,36 +74,45 @@ std::string BatchTooLargeMessage(std::size_t size) {
            std::to_string(size) + ")";
 }
 
+namespace {
+
+// The bounded labels of the observer and the spans: `method` when the server implements it, else
+// "other"; the registered tool a tools/call's params name, else "other".
+std::string_view MethodLabel(const std::string& method) {
+    static const std::vector<std::string> kMethods = {"initialize", "ping", "tools/list", "tools/call"};
+    const bool known = std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+    return known ? std::string_view(method) : std::string_view("other");
+}
+
+template <class Tools>
+std::string_view ToolLabel(const Tools& tools, const Json& params) {
+    if (params.contains("name") && params["name"].is_string()) {
+        auto it = tools.find(params["name"].get_ref<const std::string&>());
+        if (it != tools.end()) return it->first;
+    }
+    return "other";
+}
+
+}  // namespace
+
 Server::Server(ServerInfo info) : info_(std::move(info)) {}
 
 void Server::Observe(const std::string& method, const Json& params, const Json& reply, double seconds) const {
     const bool ok = !reply.contains("error");
-    if (observer_.on_request) {
-        static const std::vector<std::string> kMethods = {"initialize", "ping", "tools/list", "tools/call"};
-        const bool known = std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
-        observer_.on_request(known ? std::string_view(method) : std::string_view("other"), ok);
-    }
+    if (observer_.on_request) observer_.on_request(MethodLabel(method), ok);
     if (method == "tools/call" && observer_.on_tool_call) {
-        std::string_view tool = "other";
-        if (params.contains("name") && params["name"].is_string()) {
-            auto it = tools_.find(params["name"].get_ref<const std::string&>());
-            if (it != tools_.end()) tool = it->first;
-        }
         const bool tool_ok = ok && !(reply.contains("result") && reply["result"].is_object() &&
                                      reply["result"].value("isError", false));
-        observer_.on_tool_call(tool, tool_ok, seconds);
+        observer_.on_tool_call(ToolLabel(tools_, params), tool_ok, seconds);
     }
 }
 Server::~Server() = default;
 
 std::string Server::SpanName(const std::string& method, const Json& params) const {
-    static const std::vector<std::string> kMethods = {"initialize", "ping", "tools/list", "tools/call"};
-    if (std::find(kMethods.begin(), kMethods.end(), method) == kMethods.end()) return "other";
-    if (method == "tools/call" && params.contains("name") && params["name"].is_string()) {
-        auto it = tools_.find(params["name"].get_ref<const std::string&>());
-        return "tools/call " + (it != tools_.end() ? it->first : std::string("other"));
-    }
-    return method;
+    const std::string_view label = MethodLabel(method);
+    if (label == "tools/call" && params.contains("name") && params["name"].is_string())
+        return "tools/call " + std::string(ToolLabel(tools_, params));
+    return std::string(label);
 }
 
 void Server::AddTool(Tool tool) {

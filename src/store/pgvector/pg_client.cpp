@@ -470,11 +470,16 @@ std::string OperationName(std::string_view sql) {
 // A client span per round trip, a child of the current context (a store call of a traced request).
 class DbSpan {
    public:
-    DbSpan(std::string_view sql, const std::string& endpoint)
-        : span_(OperationName(sql), telemetry::SpanKind::kClient) {
+    DbSpan(std::string_view sql, const std::string& endpoint) : DbSpan(sql, endpoint, OperationName(sql)) {}
+    void Finish(const Status& status) { span_->SetStatus(status); }
+    telemetry::Span& span() { return span_.span(); }
+
+   private:
+    DbSpan(std::string_view sql, const std::string& endpoint, const std::string& operation)
+        : span_(operation, telemetry::SpanKind::kClient) {
         if (!span_->recording()) return;
         span_->SetAttribute("db.system.name", "postgresql");
-        span_->SetAttribute("db.operation.name", OperationName(sql));
+        span_->SetAttribute("db.operation.name", operation);
         // Statements carry no values (those are parameters), so the text is safe to export.
         span_->SetAttribute("db.query.text", sql.substr(0, 2048));
         const std::size_t colon = endpoint.rfind(':');
@@ -482,10 +487,7 @@ class DbSpan {
         if (colon != std::string::npos)
             span_->SetAttribute("server.port", static_cast<std::int64_t>(std::atoi(endpoint.c_str() + colon + 1)));
     }
-    void Finish(const Status& status) { span_->SetStatus(status); }
-    telemetry::Span& span() { return span_.span(); }
 
-   private:
     telemetry::ScopedSpan span_;
 };
 
