@@ -27,6 +27,13 @@ stdout: $OUT
 stderr: $ERR"
 }
 
+# key_secret KEY: the secret part of an API key "shk_<16 hex id>_<43 base64url>". The secret itself may
+# contain '_', so it is cut by position, never at the last underscore (a short tail would match any log).
+key_secret() {
+    [[ "$1" =~ ^shk_[0-9a-f]{16}_([A-Za-z0-9_-]{43})$ ]] || fail "not an API key: '$1'"
+    printf '%s' "${BASH_REMATCH[1]}"
+}
+
 assert_contains() { # HAYSTACK NEEDLE WHAT
     case "$1" in *"$2"*) ;; *) fail "$3: expected to find '$2' in: $1" ;; esac
 }

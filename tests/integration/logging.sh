@@ -23,7 +23,7 @@ security:
 YAML
 KEY="$("$SH" --config "$CONFIG" --store "$STORE" keys create --name logging-test --scopes search | tail -n 1)"
 [[ "$KEY" == shk_* ]] || fail "keys create printed no key: $KEY"
-SECRET="${KEY##*_}"
+SECRET="$(key_secret "$KEY")"
 
 # start NAME ADDRESS_FILE [VAR=VALUE...] -- [serve args...]: starts serve --transport http --port 0 with
 # the environment given, stdout in $WORK/NAME.out and stderr in $WORK/NAME.err; waits until
