@@ -14,6 +14,14 @@ if(SIGNAL_HUB_SANITIZE)
   # non-sanitized -Werror build keeps the diagnostic.
   list(APPEND SIGNAL_HUB_WARNINGS -Wno-maybe-uninitialized)
   add_link_options(-fsanitize=address,undefined)
+  # The test and benchmark programs' own sources compile at -O0 in a sanitizer build (the option comes
+  # after the build type's -O, so it wins); everything they test keeps the build type's optimisation.
+  # Instrumentation is the same at -O0; a gmock-heavy test file compiles in about half the time of -O1.
+  # The benchmarks are only compiled here, to keep them building: bench/run.sh measures a Release build.
+  # See ADR-19 (docs/architecture.md).
+  set(SIGNAL_HUB_HARNESS_OPTIONS -O0)
+else()
+  set(SIGNAL_HUB_HARNESS_OPTIONS "")
 endif()
 
 # signal_hub_module(NAME SOURCES a.cpp ... DEPS lib ... [PRIVATE_DEPS lib ...])
@@ -45,7 +53,7 @@ function(signal_hub_test name)
     set(ARG_LABELS unit)
   endif()
   add_executable(${name} ${ARG_SOURCES})
-  target_compile_options(${name} PRIVATE ${SIGNAL_HUB_WARNINGS})
+  target_compile_options(${name} PRIVATE ${SIGNAL_HUB_WARNINGS} ${SIGNAL_HUB_HARNESS_OPTIONS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
     SIGNAL_HUB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"

@@ -6,6 +6,27 @@ export REPO_ROOT
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# phase NAME [MESSAGE]: logs MESSAGE (default NAME) and starts timing NAME (ending the phase before); phase_table prints each
+# phase's wall-clock seconds, for the "Build and CI" figures in docs/performance.md.
+PHASE_NAMES=()
+PHASE_STARTS=()
+phase() {
+    log "${2:-$1}"
+    PHASE_NAMES+=("$1")
+    PHASE_STARTS+=("$(date +%s)")
+}
+phase_table() {
+    local now i end
+    now="$(date +%s)"
+    [ ${#PHASE_NAMES[@]} -gt 0 ] || return 0
+    printf '%-34s %6s\n' "phase" "s" >&2
+    for i in "${!PHASE_NAMES[@]}"; do
+        end="${PHASE_STARTS[$((i + 1))]:-$now}"
+        printf '%-34s %6d\n' "${PHASE_NAMES[$i]}" "$((end - PHASE_STARTS[i]))" >&2
+    done
+    printf '%-34s %6d\n' "total so far" "$((now - PHASE_STARTS[0]))" >&2
+}
+
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"
     elif command -v sudo >/dev/null 2>&1; then sudo "$@"

@@ -48,7 +48,9 @@ inline std::string WithParam(const std::string& url, const std::string& param) {
     return url + (url.find('?') == std::string::npos ? "?" : "&") + param;
 }
 
-// One raw API v2 call on the test server (outside the store): the HTTP status, or -1.
+// One raw API v2 call on the test server (outside the store): the HTTP status, or -1. Chroma answers
+// 500 "database is locked" while its SQLite is busy with another test's writes (tests run in parallel
+// against one server): such a call is tried again, up to 20 times, 100 ms apart.
 inline int RawCall(const std::string& server, const std::string& method, const std::string& api_path,
                    const std::string& body = "", std::string* reply = nullptr) {
     auto url = net::ParseHttpUrl(server.substr(std::string("chroma+").size()));
@@ -56,10 +58,23 @@ inline int RawCall(const std::string& server, const std::string& method, const s
     url->query.clear();
     net::HttpClient client(*url, std::chrono::milliseconds(30'000));
     std::vector<net::HttpHeader> headers = {{"Content-Type", "application/json"}};
-    auto r = client.Request(method, url->Target("/api/v2" + api_path), headers, body);
-    if (!r.ok()) return -1;
-    if (reply != nullptr) *reply = r->body;
-    return r->status;
+    for (int attempt = 0;; ++attempt) {
+        auto r = client.Request(method, url->Target("/api/v2" + api_path), headers, body);
+        if (!r.ok()) return -1;
+        const bool locked = r->status == 500 && r->body.find("database is locked") != std::string::npos;
+        if (!locked || attempt == 19) {
+            if (reply != nullptr) *reply = r->body;
+            return r->status;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+// Deletes a test database; a test failure naming Chroma's answer when that fails.
+inline void DeleteDatabase(const std::string& server, const std::string& database) {
+    std::string reply;
+    const int status = RawCall(server, "DELETE", "/tenants/default_tenant/databases/" + database, "", &reply);
+    EXPECT_EQ(status, 200) << "deleting test database " << database << ": " << reply;
 }
 
 // Forwards to a store and deletes its database when destroyed.
@@ -69,14 +84,7 @@ class DatabaseScopedStore final : public VectorStore {
         : store_(std::move(store)), server_url_(std::move(server_url)), database_(std::move(database)) {}
     ~DatabaseScopedStore() override {
         store_.reset();
-        std::string reply;
-        int status = 0;
-        for (int attempt = 0; attempt < 20; ++attempt) {  // Chroma's SQLite may be busy with another test
-            status = RawCall(server_url_, "DELETE", "/tenants/default_tenant/databases/" + database_, "", &reply);
-            if (status != 500 || reply.find("database is locked") == std::string::npos) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        EXPECT_EQ(status, 200) << "deleting test database " << database_ << ": " << reply;
+        DeleteDatabase(server_url_, database_);
     }
     Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override { return store_->EnsureCollection(spec); }
     Result<CollectionInfo> GetCollection(std::string_view name) override { return store_->GetCollection(name); }
