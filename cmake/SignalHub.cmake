@@ -41,6 +41,15 @@ set(SIGNAL_HUB_CHROMA_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/chroma-test)
 # Where the CTest fixture `redis` keeps its throw-away redis-server (pid, log, url with the password).
 set(SIGNAL_HUB_REDIS_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/redis-test)
 
+# The tests' source and build directories, for the few tests that open files of the tree: a generated
+# header (#include "signal_hub_test_paths.hpp"), not a definition on every test's command line, so that
+# only the files that use the paths depend on where the clone is (ccache shares the rest, ADR-19).
+if(SIGNAL_HUB_BUILD_TESTS)
+  file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/generated/signal_hub_test_paths.hpp
+       CONTENT "#pragma once\n#define SIGNAL_HUB_SOURCE_DIR \"@PROJECT_SOURCE_DIR@\"\n#define SIGNAL_HUB_BINARY_DIR \"@PROJECT_BINARY_DIR@\"\n"
+       @ONLY)
+endif()
+
 # signal_hub_test(NAME SOURCES a_test.cpp ... DEPS lib ... [LABELS unit|integration] [TEST_FILTER gtest-filter])
 # One GoogleTest executable; each TEST becomes its own CTest case. TEST_FILTER limits
 # which tests get these LABELS (the rest can be discovered again with other properties).
@@ -55,9 +64,7 @@ function(signal_hub_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE ${SIGNAL_HUB_WARNINGS} ${SIGNAL_HUB_HARNESS_OPTIONS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
-  target_compile_definitions(${name} PRIVATE
-    SIGNAL_HUB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    SIGNAL_HUB_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  target_include_directories(${name} PRIVATE ${PROJECT_BINARY_DIR}/generated)
   if(ARG_TEST_FILTER)
     gtest_discover_tests(${name} TEST_FILTER "${ARG_TEST_FILTER}" PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
   else()

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include "signal_hub_test_paths.hpp"
 #include "tests/support/unprivileged.hpp"
 
 #include <gmock/gmock.h>

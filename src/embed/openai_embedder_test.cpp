@@ -3,6 +3,7 @@
 // started per test on 127.0.0.1 with an ephemeral port.
 
 #include "embed/openai_embedder.hpp"
+#include "signal_hub_test_paths.hpp"
 
 #include <fcntl.h>
 #include <gmock/gmock.h>

@@ -28,6 +28,7 @@
 #include "security/database_key_store.hpp"
 #include "security/key_store.hpp"
 #include "security/vault_key_store.hpp"
+#include "signal_hub_test_paths.hpp"
 #include "store/pgvector/pg_test_server.hpp"
 
 namespace signalhub::security::keystoretest {

@@ -20,11 +20,12 @@
 #include <random>
 #include <thread>
 
+#include "signal_hub_test_paths.hpp"
 #include "store/memory_store.hpp"
-#include "store/restricted_store.hpp"
 #include "store/pgvector/glob_regex.hpp"
 #include "store/pgvector/pg_client.hpp"
 #include "store/pgvector/pg_test_util.hpp"
+#include "store/restricted_store.hpp"
 
 namespace signalhub::store {
 namespace {
