@@ -45,9 +45,11 @@ set(SIGNAL_HUB_REDIS_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/redis-test)
 # header (#include "signal_hub_test_paths.hpp"), not a definition on every test's command line, so that
 # only the files that use the paths depend on where the clone is (ccache shares the rest, ADR-19).
 if(SIGNAL_HUB_BUILD_TESTS)
+  string(CONCAT SIGNAL_HUB_TEST_PATHS "#pragma once\n"
+         "#define SIGNAL_HUB_SOURCE_DIR \"@PROJECT_SOURCE_DIR@\"\n"
+         "#define SIGNAL_HUB_BINARY_DIR \"@PROJECT_BINARY_DIR@\"\n")
   file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/generated/signal_hub_test_paths.hpp
-       CONTENT "#pragma once\n#define SIGNAL_HUB_SOURCE_DIR \"@PROJECT_SOURCE_DIR@\"\n#define SIGNAL_HUB_BINARY_DIR \"@PROJECT_BINARY_DIR@\"\n"
-       @ONLY)
+       CONTENT "${SIGNAL_HUB_TEST_PATHS}" @ONLY)
 endif()
 
 # signal_hub_test(NAME SOURCES a_test.cpp ... DEPS lib ... [LABELS unit|integration] [TEST_FILTER gtest-filter])

@@ -6,8 +6,8 @@ export REPO_ROOT
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# phase NAME [MESSAGE]: logs MESSAGE (default NAME) and starts timing NAME (ending the phase before); phase_table prints each
-# phase's wall-clock seconds, for the "Build and CI" figures in docs/performance.md.
+# phase NAME [MESSAGE]: logs MESSAGE (default NAME) and starts timing NAME, ending the phase before.
+# phase_table prints each phase's wall-clock seconds (the "Build and CI" figures of docs/performance.md).
 PHASE_NAMES=()
 PHASE_STARTS=()
 phase() {
