@@ -35,7 +35,7 @@ mkdir -p "$WORK/guide"
     bash -euo pipefail "$WORK/guide.sh"
 ) >"$WORK/guide.out" 2>"$WORK/guide.err" || fail "the guide's commands failed: $(tail -20 "$WORK/guide.err") $(tail -20 "$WORK/guide.out")"
 for want in "exported collection code_384: 3000 records" "exported collection docs_1536: 200 records" \
-            "exported collection notes_ip: 46 records" "wrote 3246 records" "database schema is current"; do
+            "exported collection notes_ip: 46 records" "wrote 3246 records" "created database schema v1"; do
     assert_contains "$(cat "$WORK/guide.err")" "$want" "guide output (stderr)"
 done
 for want in "imported collection code_384: 3000 records in file, 3000 written, 0 already imported (checkpoint)" \
