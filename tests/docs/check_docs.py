@@ -207,6 +207,8 @@ def check_command(where, toks, start):
         if not seen_positional and t in h.subcommands:
             path.append(t)
             continue
+        if not seen_positional and "|" in t and all(x in h.subcommands for x in t.split("|")):
+            return path  # "export|init-db|import" in a heading: several subcommands, nothing to follow
         if h.requires_subcommand and not seen_positional:
             problem(where, f"`signal-hub {' '.join(path)}` has no subcommand '{t}' (it has: "
                            f"{', '.join(sorted(h.subcommands))})")
@@ -217,7 +219,7 @@ def check_command(where, toks, start):
 
 def check_commands():
     root = help_of([])
-    count = skipped = 0
+    count = skipped = inline = 0
     for f in doc_files():
         for first, info, body in code_blocks(f):
             if info in ("json", "yaml", "yml", "toml", "ini", "dockerfile"):
@@ -238,9 +240,18 @@ def check_commands():
                         continue
                     count += 1
                     check_command(f"{rel(f)}:{first + n}", toks, k)
+        # `signal-hub ...` in running text (inline code, also across a line break)
+        text = re.sub(r"^\s*(`{3,}|~{3,}).*?^\s*\1\s*$", lambda b: "\n" * b.group(0).count("\n"),
+                      f.read_text(encoding="utf-8"), flags=re.S | re.M)
+        for m in re.finditer(r"(?<!`)`(signal-hub [^`]+)`(?!`)", text):
+            toks = tokens_of(m.group(1).replace("\n", " "))
+            if len(toks) > 1 and (toks[1] in root.subcommands or re.match(r"^--?[A-Za-z]", toks[1])):
+                inline += 1
+                check_command(f"{rel(f)}:{text.count(chr(10), 0, m.start()) + 1} (inline)", toks, 0)
     if count < 20:
         problem("docs", f"only {count} signal-hub command lines found in code blocks: is the extraction broken?")
-    print(f"commands: {count} command lines checked against --help ({skipped} error examples skipped)")
+    print(f"commands: {count} command lines in code blocks and {inline} in running text checked against --help "
+          f"({skipped} error examples skipped)")
 
 
 # ---- 2. configuration keys and environment variables ------------------------------------------------
