@@ -200,8 +200,8 @@ def check_command(where, toks, start):
             if found and "=" not in t and not raw.endswith(("]", ")")):
                 i += 1  # its value
             continue
-        if re.fullmatch(r"[A-Z][A-Z0-9_-]*", t):
-            seen_positional = True  # a placeholder (COMMAND, PATH): nothing to resolve after it
+        if re.fullmatch(r"[A-Z][A-Z0-9_-]*", t) or t.startswith(("<", "$", "{")):
+            seen_positional = True  # a placeholder (COMMAND, <command>, $CMD): nothing to resolve after it
             continue
         h = help_of(path)
         if not seen_positional and t in h.subcommands:
