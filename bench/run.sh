@@ -303,12 +303,13 @@ if want migrate; then
     "$BUILD/bench/store_query_bench" --input "$GEN" --store "chroma=$CHROMA_URL?database=shb_export" --load-only \
         --json "$RESULTS/migrate-chroma-load.json"
     CHROMA_HTTP="${CHROMA_URL#chroma+}"
+    # --force: the files of an earlier run of this script (bench/data persists)
     exp_chroma=$(timed "$RESULTS/migrate-export-chroma.txt" "$SH" migrate export --source chromadb \
-        --chroma-url "$CHROMA_HTTP?database=shb_export" --all --output "$DATA/export-chroma.jsonl.zst")
+        --chroma-url "$CHROMA_HTTP?database=shb_export" --all --output "$DATA/export-chroma.jsonl.zst" --force)
     exp_pg=$(timed "$RESULTS/migrate-export-pg.txt" "$SH" migrate export --source postgresql \
-        --database "$(db_url shb_import)" --all --output "$DATA/export-pg.jsonl.zst")
+        --database "$(db_url shb_import)" --all --output "$DATA/export-pg.jsonl.zst" --force)
     exp_emb=$(timed "$RESULTS/migrate-export-embedded.txt" "$SH" migrate export --source embedded \
-        --store "$DATA/migrate-embedded" --all --output "$DATA/export-embedded.jsonl.zst")
+        --store "$DATA/migrate-embedded" --all --output "$DATA/export-embedded.jsonl.zst" --force)
     python3 "$REPO_ROOT/bench/chroma_get_peer.py" --url "$CHROMA_HTTP" --database shb_export --collection bench \
         --json "$RESULTS/migrate-chroma-get.json"
     python3 - "$RESULTS" "$DATA" "$imp_pg" "$imp_emb" "$exp_chroma" "$exp_pg" "$exp_emb" <<'PYEOF'

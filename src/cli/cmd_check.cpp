@@ -63,9 +63,16 @@ void AddCheckCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     auto* production = check->add_subcommand(
         "production",
         "The production checklist as code: TLS, certificate and key files, API keys and their storage, rate "
-        "limiting (shared when replicas > 1), PostgreSQL, no inline secrets or default passwords, browser origins. "
-        "Prints PASS/FAIL with a fix for each; exits 1 when anything fails (docs/production/security/"
-        "hardening-checklist.md)");
+        "limiting (shared when replicas > 1), PostgreSQL, no inline secrets or default passwords, browser origins, "
+        "metrics and JSON logs. Prints PASS/FAIL with a fix for each; exits 1 when anything fails "
+        "(docs/production/security/hardening-checklist.md)");
+    std::string items = "Items:\n";
+    for (const ops::CheckItemInfo& item : ops::ProductionCheckItems()) {
+        char line[160];
+        std::snprintf(line, sizeof line, "  %-20s %s\n", item.name, item.what);
+        items += line;
+    }
+    production->footer(items + "With TLS off the certificate items, with API keys off the key items are not reported.");
     production->add_option("--replicas", options->replicas, "How many replicas the deployment runs")
         ->check(CLI::Range(1, 10000))
         ->capture_default_str();

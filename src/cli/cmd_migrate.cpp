@@ -26,7 +26,7 @@ struct MigrateArgs {
     size_t batch_size = 1000;
     size_t sample = 100;
     double min_recall = 0.95;
-    bool json = false, yes = false, no_resume = false, keep_index = false;
+    bool json = false, yes = false, no_resume = false, keep_index = false, force = false;
 };
 
 void AddConnectionOptions(CLI::App* cmd, MigrateArgs& a) {
@@ -90,7 +90,23 @@ Result<std::string> TargetUrl(const MigrateArgs& a, const GlobalOptions& global)
     return TargetUrl(a, global, m);
 }
 
-// Progress on stderr: a redrawn line on a terminal, a plain line every few seconds otherwise.
+// --source embedded without --store: the embedded store found as `search` finds it (store.path, in the
+// working directory or its nearest parent; an absolute store.path as is), whatever database.type says.
+Status DiscoverEmbeddedStore(const GlobalOptions& global, ops::Connections& c, bool quiet) {
+    if (c.store_path) return Status::Ok();
+    SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
+    cfg.database.type = "embedded";
+    auto found = FindStore(global, cfg);
+    if (!found.ok()) {
+        return found.status().WithContext("--source embedded without --store (give --store PATH, the store directory)");
+    }
+    c.store_path = found->url;
+    if (!quiet) std::fprintf(stderr, "source: embedded store %s\n", found->display.c_str());
+    return Status::Ok();
+}
+
+// Progress on stderr: a redrawn bar on a terminal; otherwise (a log file, a pipe) a plain line every few
+// seconds and one at the end of each phase, without bar or carriage return.
 class ProgressPrinter {
    public:
     explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
@@ -122,7 +138,11 @@ class ProgressPrinter {
         const double secs = std::chrono::duration<double>(now - phase_start_).count();
         const double rate = secs > 0 ? static_cast<double>(p.done) / secs : 0;
         char line[300];
-        if (p.total > 0) {
+        if (p.total > 0 && !tty_) {
+            std::snprintf(line, sizeof line, "%s %s: %lld/%lld records (%.0f%%), %.0f/s", p.phase.c_str(),
+                          p.collection.c_str(), static_cast<long long>(p.done), static_cast<long long>(p.total),
+                          std::min(100.0, 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total)), rate);
+        } else if (p.total > 0) {
             const double frac = std::min(1.0, static_cast<double>(p.done) / static_cast<double>(p.total));
             const int width = 24, filled = static_cast<int>(frac * width);
             std::string bar(static_cast<size_t>(filled), '#');
@@ -131,7 +151,7 @@ class ProgressPrinter {
                           p.collection.c_str(), bar.c_str(), frac * 100, static_cast<long long>(p.done),
                           static_cast<long long>(p.total), rate);
         } else {
-            std::snprintf(line, sizeof line, "%s %s %lld records  %.0f/s", p.phase.c_str(), p.collection.c_str(),
+            std::snprintf(line, sizeof line, "%s %s: %lld records, %.0f/s", p.phase.c_str(), p.collection.c_str(),
                           static_cast<long long>(p.done), rate);
         }
         if (tty_) {
@@ -154,9 +174,11 @@ Status RunExport(const MigrateArgs& a, const GlobalOptions& global) {
     ops::ExportOptions o;
     o.source = kind;
     SH_ASSIGN_OR_RETURN(MigrateConnections conns, ConnectionsOf(a, global));
+    if (kind == ops::SourceKind::kEmbedded) SH_RETURN_IF_ERROR(DiscoverEmbeddedStore(global, conns.resolved, global.quiet));
     SH_ASSIGN_OR_RETURN(o.source_url, ops::StoreUrlFor(kind, conns.resolved));
     o.collections = a.collections;
     o.output = a.output;
+    o.overwrite = a.force;
     ProgressPrinter progress(global.quiet);
     o.progress = progress.Fn();
     SH_ASSIGN_OR_RETURN(ops::ExportSummary s, ops::ExportCollections(o));
@@ -185,8 +207,20 @@ Status RunInitDb(const MigrateArgs& a, const GlobalOptions& global) {
                                "postgresql)");
     }
     SH_ASSIGN_OR_RETURN(std::string db, ops::StoreUrlFor(ops::SourceKind::kPostgresql, conns));
-    SH_RETURN_IF_ERROR(ops::InitDatabase(db));
-    if (!global.quiet) std::fprintf(stderr, "database schema is current\n");
+    SH_ASSIGN_OR_RETURN(ops::InitDbResult r, ops::InitDatabase(db));
+    if (!global.quiet) {
+        switch (r.action) {
+            case ops::InitDbResult::Action::kCreated:
+                std::fprintf(stderr, "created database schema v%d\n", r.version);
+                break;
+            case ops::InitDbResult::Action::kUpgraded:
+                std::fprintf(stderr, "upgraded database schema to v%d\n", r.version);
+                break;
+            case ops::InitDbResult::Action::kCurrent:
+                std::fprintf(stderr, "database schema v%d is current; nothing to do\n", r.version);
+                break;
+        }
+    }
     return Status::Ok();
 }
 
@@ -230,7 +264,13 @@ int RunVerify(const MigrateArgs& a, const GlobalOptions& global) {
     } else {
         auto kind = ops::ParseSourceKind(*a.source);
         if (!kind.ok()) return Fail(kind.status());
-        auto source = ops::StoreUrlFor(*kind, conns);
+        ops::Connections source_conns = conns;
+        if (*kind == ops::SourceKind::kEmbedded) {
+            if (Status found = DiscoverEmbeddedStore(global, source_conns, global.quiet || a.json); !found.ok()) {
+                return Fail(found);
+            }
+        }
+        auto source = ops::StoreUrlFor(*kind, source_conns);
         if (!source.ok()) return Fail(source.status());
         o.source_url = *source;
         // The target: the one connection given on the command line besides the source's; without
@@ -266,8 +306,11 @@ int RunVerify(const MigrateArgs& a, const GlobalOptions& global) {
 Status RunDrop(const MigrateArgs& a, const GlobalOptions& global) {
     if (a.collections.size() != 1) return InvalidArgument("drop needs exactly one --collection NAME");
     SH_ASSIGN_OR_RETURN(std::string target, TargetUrl(a, global));
-    SH_RETURN_IF_ERROR(ops::DropMigratedCollection(target, a.collections.front(), a.yes));
-    if (!global.quiet) std::fprintf(stderr, "dropped collection %s\n", a.collections.front().c_str());
+    SH_ASSIGN_OR_RETURN(std::int64_t records, ops::DropMigratedCollection(target, a.collections.front(), a.yes));
+    if (!global.quiet) {
+        std::fprintf(stderr, "dropped collection %s (%lld records)\n", a.collections.front().c_str(),
+                     static_cast<long long>(records));
+    }
     return Status::Ok();
 }
 
@@ -292,7 +335,8 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
 
     auto* exp = migrate->add_subcommand("export", "Write collections of a store to an export file (streaming)");
     AddConnectionOptions(exp, *args);
-    exp->add_option("--source", args->source, "Store to read: embedded (--store), postgresql (--database), chromadb (--chroma-url)")
+    exp->add_option("--source", args->source, "Store to read: embedded (--store; default: found like `search` finds it), postgresql "
+                    "(--database), chromadb (--chroma-url)")
         ->required()
         ->check(CLI::IsMember({"embedded", "postgresql", "chromadb"}));
     exp->add_option("--collection", args->collections, "Collection to export (repeatable)");
@@ -301,6 +345,9 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                     "Output file: JSON Lines; zstd-compressed when it ends in .zst; - for stdout. Written to FILE.partial "
                     "and renamed when complete")
         ->required();
+    exp->add_flag("--force", args->force,
+                  "Replace an existing output file (without it, an existing file is refused with exit 4; either way "
+                  "the old file stays until the new one is complete)");
     exp->add_option("--metrics-file", args->metrics_file,
                     "After a successful export, write the backup metrics (signal_hub_backup_*: when, records, bytes) "
                     "to this file, atomically, for node_exporter's textfile collector or a Pushgateway; a failed "
@@ -358,7 +405,9 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     auto* drop = migrate->add_subcommand("drop", "Drop a collection from a target store (asks for --yes)");
     AddConnectionOptions(drop, *args);
     drop->add_option("--collection", args->collections, "Collection to drop")->required();
-    drop->add_flag("--yes", args->yes, "Confirm: delete the collection's records, files and index");
+    drop->add_flag("--yes", args->yes,
+                   "Confirm: delete the collection's records, files and index (without it: says how many records it "
+                   "would delete, exit 2)");
     drop->callback([&global, &exit_code, args] { exit_code = Finish(RunDrop(*args, global)); });
 }
 

@@ -341,5 +341,52 @@ TEST(ExportFile, MalformedLinesAndOrderAreRefused) {
     EXPECT_NE(s.message().find("m.jsonl:3: not valid JSON"), std::string::npos) << s.ToString();
 }
 
+TEST(LineWriter, WithoutReplaceAnExistingFileIsKeptAndNothingIsLeftBehind) {
+    TempDir dir;
+    const std::string path = (dir / "backup.jsonl").string();
+    {
+        std::ofstream old(path);
+        old << "the old backup\n";
+    }
+    auto w = LineWriter::Open(path, /*replace=*/false);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->WriteLine("new").ok());
+    const Status closed = (*w)->Close();
+    EXPECT_EQ(closed.code(), ErrorCode::kAlreadyExists) << closed.ToString();
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "the old backup");
+    EXPECT_FALSE(fs::exists(path + ".partial"));
+
+    auto r = LineWriter::Open(path, /*replace=*/true);  // the default: replaced once complete
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE((*r)->WriteLine("new").ok());
+    ASSERT_TRUE((*r)->Close().ok());
+    std::ifstream again(path);
+    std::getline(again, line);
+    EXPECT_EQ(line, "new");
+}
+
+TEST(LineWriter, AnUnfinishedFileNeverReplacesTheOldOne) {
+    TempDir dir;
+    const std::string path = (dir / "backup.jsonl").string();
+    {
+        std::ofstream old(path);
+        old << "the old backup\n";
+    }
+    {
+        auto w = LineWriter::Open(path, /*replace=*/true);
+        ASSERT_TRUE(w.ok());
+        ASSERT_TRUE((*w)->WriteLine("half of a new export").ok());
+        // destroyed without Close(): an export that failed part-way
+    }
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "the old backup");
+    EXPECT_FALSE(fs::exists(path + ".partial"));
+}
+
 }  // namespace
 }  // namespace signalhub::ops

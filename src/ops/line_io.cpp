@@ -17,10 +17,11 @@ constexpr size_t kBufSize = 1 << 17;
 
 // ---- LineWriter ---------------------------------------------------------------
 
-Result<std::unique_ptr<LineWriter>> LineWriter::Open(const std::string& path) {
+Result<std::unique_ptr<LineWriter>> LineWriter::Open(const std::string& path, bool replace) {
     if (path.empty()) return InvalidArgument("empty output path");
     std::unique_ptr<LineWriter> w(new LineWriter());
     w->path_ = path;
+    w->replace_ = replace;
     if (path == "-") {
         w->file_ = stdout;
         w->is_stdout_ = true;
@@ -93,6 +94,26 @@ Status LineWriter::Close() {
         if (::fsync(fileno(file_)) != 0) return Unavailable("cannot sync " + tmp_path_ + ": " + Errno());
         std::fclose(file_);
         file_ = nullptr;
+        if (!replace_) {
+            // link() fails with EEXIST when PATH exists: no window in which another file is replaced.
+            if (::link(tmp_path_.c_str(), path_.c_str()) == 0) {
+                std::remove(tmp_path_.c_str());
+                closed_ = true;
+                return Status::Ok();
+            }
+            if (errno == EEXIST) {
+                std::remove(tmp_path_.c_str());
+                closed_ = true;  // nothing left to remove in the destructor
+                return AlreadyExists(path_ + " exists; it was left as it was (pass --force to replace it)");
+            }
+            // A file system without hard links: check, then rename.
+            std::error_code exists_ec;
+            if (std::filesystem::exists(path_, exists_ec)) {
+                std::remove(tmp_path_.c_str());
+                closed_ = true;
+                return AlreadyExists(path_ + " exists; it was left as it was (pass --force to replace it)");
+            }
+        }
         std::error_code ec;
         std::filesystem::rename(tmp_path_, path_, ec);
         if (ec) return Unavailable("cannot rename " + tmp_path_ + " to " + path_ + ": " + ec.message());

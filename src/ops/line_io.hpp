@@ -14,8 +14,10 @@ namespace signalhub::ops {
 
 class LineWriter {
    public:
-    // Writes to PATH.partial and renames it to PATH on Close() (a killed export leaves no PATH).
-    static Result<std::unique_ptr<LineWriter>> Open(const std::string& path);
+    // Writes to PATH.partial and renames it to PATH on Close() (a killed export leaves no PATH, and
+    // an existing PATH stays as it was until the new file is complete). With `replace` false, Close()
+    // refuses (AlreadyExists) to put the file in place of an existing PATH.
+    static Result<std::unique_ptr<LineWriter>> Open(const std::string& path, bool replace = true);
     ~LineWriter();
     LineWriter(const LineWriter&) = delete;
     LineWriter& operator=(const LineWriter&) = delete;
@@ -36,6 +38,7 @@ class LineWriter {
     std::string in_buf_, out_buf_;
     std::int64_t bytes_ = 0;
     bool closed_ = false;
+    bool replace_ = true;
 };
 
 class LineReader {

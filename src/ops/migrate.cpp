@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <span>
 #include <map>
 #include <memory>
@@ -92,6 +93,14 @@ Result<std::string> StoreUrlFor(SourceKind kind, const Connections& c) {
 
 Result<ExportSummary> ExportCollections(const ExportOptions& options) {
     if (options.page_size == 0) return InvalidArgument("page size must be positive");
+    if (options.output != "-" && !options.overwrite) {
+        std::error_code ec;
+        if (std::filesystem::exists(options.output, ec)) {
+            return AlreadyExists(options.output + " exists (an earlier export?); nothing was written. Choose another "
+                                 "--output, or pass --force to replace it (the old file stays until the new one is "
+                                 "complete)");
+        }
+    }
     const auto start = Clock::now();
     SH_ASSIGN_OR_RETURN(auto source, store::OpenStore(options.source_url, store::OpenOptions{.read_only = true}));
     SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> all, source->ListCollections());
@@ -112,7 +121,7 @@ Result<ExportSummary> ExportCollections(const ExportOptions& options) {
     }
     if (chosen.empty()) return NotFound("the source has no collections to export");
     std::sort(chosen.begin(), chosen.end(), [](const auto& a, const auto& b) { return a.spec.name < b.spec.name; });
-    SH_ASSIGN_OR_RETURN(auto writer, LineWriter::Open(options.output));
+    SH_ASSIGN_OR_RETURN(auto writer, LineWriter::Open(options.output, options.overwrite));
     ExportSummary summary;
     for (const auto& info : chosen) {
         const std::string& name = info.spec.name;
@@ -162,11 +171,28 @@ Result<ExportSummary> ExportCollections(const ExportOptions& options) {
 
 // ---- init-db ------------------------------------------------------------------
 
-Status InitDatabase(const std::string& database_url) {
+Result<InitDbResult> InitDatabase(const std::string& database_url) {
     if (!IsPostgresUrl(database_url)) return InvalidArgument("init-db needs a postgresql:// URL (--database or DATABASE_URL)");
+    InitDbResult result;
+    result.version = store::PgVectorStore::kSchemaVersion;
+    {
+        // A read-only open creates nothing: OK when the schema is there and current, NotFound when there
+        // is none, FailedPrecondition when it is older (or newer: the read-write open below says so).
+        auto existing = store::PgVectorStore::Open(database_url, store::OpenOptions{.read_only = true});
+        if (existing.ok()) {
+            result.action = InitDbResult::Action::kCurrent;
+        } else if (existing.status().code() == ErrorCode::kNotFound) {
+            result.action = InitDbResult::Action::kCreated;
+        } else if (existing.status().code() == ErrorCode::kFailedPrecondition) {
+            result.action = InitDbResult::Action::kUpgraded;
+        } else {
+            return existing.status();
+        }
+    }
     // A read-write open applies the store's schema migrations (idempotent, serialised database-wide).
     SH_ASSIGN_OR_RETURN(auto pg, store::PgVectorStore::Open(database_url, store::OpenOptions{}));
-    return pg->EnsureImportCheckpoints();
+    SH_RETURN_IF_ERROR(pg->EnsureImportCheckpoints());
+    return result;
 }
 
 // ---- import -------------------------------------------------------------------
@@ -622,15 +648,37 @@ std::string VerifyReportJson(const VerifyReport& r) {
 
 // ---- drop ---------------------------------------------------------------------
 
-Status DropMigratedCollection(const std::string& target_url, const std::string& collection, bool confirmed) {
+namespace {
+
+// The collection's record count, or NotFound naming the collections the store has.
+Result<std::int64_t> RecordsOf(store::VectorStore& target, const std::string& target_url,
+                               const std::string& collection) {
+    SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> all, target.ListCollections());
+    std::string names;
+    for (const auto& c : all) {
+        if (c.spec.name == collection) return c.records;
+        names += (names.empty() ? "" : ", ") + c.spec.name;
+    }
+    return NotFound("the target " + ShownUrl(target_url) + " has no collection '" + collection + "' (it has: " +
+                    (names.empty() ? std::string("none") : names) + ")");
+}
+
+}  // namespace
+
+Result<std::int64_t> DropMigratedCollection(const std::string& target_url, const std::string& collection,
+                                            bool confirmed) {
     if (collection.empty()) return InvalidArgument("drop needs --collection NAME");
     if (!confirmed) {
-        return InvalidArgument("refusing to drop collection '" + collection +
-                               "' without --yes: this deletes all of its records, files and its index from the target "
-                               "store and cannot be undone (export it first if in doubt)");
+        SH_ASSIGN_OR_RETURN(auto target, store::OpenStore(target_url, store::OpenOptions{.read_only = true}));
+        SH_ASSIGN_OR_RETURN(std::int64_t records, RecordsOf(*target, target_url, collection));
+        return InvalidArgument("refusing to drop collection '" + collection + "' (" + std::to_string(records) +
+                               " records) without --yes: this deletes all of its records, files and its index from "
+                               "the target store and cannot be undone (export it first if in doubt)");
     }
     SH_ASSIGN_OR_RETURN(auto target, store::OpenStore(target_url, store::OpenOptions{}));
-    return target->DropCollection(collection);
+    SH_ASSIGN_OR_RETURN(std::int64_t records, RecordsOf(*target, target_url, collection));
+    SH_RETURN_IF_ERROR(target->DropCollection(collection));
+    return records;
 }
 
 }  // namespace signalhub::ops

@@ -50,6 +50,7 @@ struct ExportOptions {
     std::string source_url;
     std::vector<std::string> collections;  // empty: every collection
     std::string output;                    // path, ".zst" compresses, "-" is stdout
+    bool overwrite = false;                // replace an existing output file (else AlreadyExists, before any work)
     size_t page_size = 1000;               // records per Scan page (bounds memory)
     ProgressFn progress;
 };
@@ -75,7 +76,12 @@ Result<ExportSummary> ExportCollections(const ExportOptions& options);
 // Creates (or upgrades) the PostgreSQL store schema and the import checkpoint table;
 // idempotent. FailedPrecondition naming the SQL a superuser must run when the vector
 // extension cannot be created.
-Status InitDatabase(const std::string& database_url);
+struct InitDbResult {
+    enum class Action { kCreated, kUpgraded, kCurrent };
+    Action action = Action::kCurrent;
+    int version = 0;  // the schema version now in the database
+};
+Result<InitDbResult> InitDatabase(const std::string& database_url);
 
 // ---- import -------------------------------------------------------------------
 
@@ -143,7 +149,10 @@ std::string VerifyReportJson(const VerifyReport& report);
 
 // ---- drop ---------------------------------------------------------------------
 
-// Drops a collection of a target store. InvalidArgument unless `confirmed`.
-Status DropMigratedCollection(const std::string& target_url, const std::string& collection, bool confirmed);
+// Drops a collection of a target store and returns how many records it held. NotFound when
+// there is no such collection; InvalidArgument unless `confirmed` (its message says how many
+// records would be deleted).
+Result<std::int64_t> DropMigratedCollection(const std::string& target_url, const std::string& collection,
+                                            bool confirmed);
 
 }  // namespace signalhub::ops

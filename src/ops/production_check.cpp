@@ -308,6 +308,26 @@ CheckItem CheckMetrics(const config::Config& c) {
 
 }  // namespace
 
+const std::vector<CheckItemInfo>& ProductionCheckItems() {
+    static const std::vector<CheckItemInfo> kItems = {
+        {"tls", "security.tls.enabled"},
+        {"tls_certificate", "the certificate and key are PEM and match"},
+        {"tls_key_permissions", "the TLS key file is private"},
+        {"certificate_expiry", "the certificate is valid for --certificate-min-days more"},
+        {"api_keys", "security.api_keys.enabled"},
+        {"key_pepper", "the key pepper comes from the environment or a private file, >= 32 bytes"},
+        {"key_storage", "the key storage is private (file mode, https Vault)"},
+        {"rate_limiting", "rate limiting on; shared through Redis when --replicas > 1"},
+        {"database", "database.type: postgresql"},
+        {"passwords", "no empty, short or default password in connection URLs"},
+        {"inline_secrets", "no literal secrets in the configuration file"},
+        {"origins", "no '*' in server.allowed_origins"},
+        {"metrics", "monitoring.metrics on, reachable by a Prometheus elsewhere"},
+        {"json_logs", "monitoring.logging.format: json"},
+    };
+    return kItems;
+}
+
 std::vector<CheckItem> CheckProduction(const config::Config& config, const std::string& raw_config,
                                        const ProductionCheckOptions& options, const config::EnvLookup& env,
                                        const Clock& clock) {

@@ -27,6 +27,14 @@ struct ProductionCheckOptions {
     int certificate_min_days = 30; // a certificate expiring sooner fails
 };
 
+// Every item CheckProduction can report, in its order: identifier and a short description (for
+// `check production --help`; the docs-consistency test compares them with the docs).
+struct CheckItemInfo {
+    const char* name;
+    const char* what;
+};
+const std::vector<CheckItemInfo>& ProductionCheckItems();
+
 // `raw_config` is the configuration file's text before interpolation ("" when
 // the configuration came from defaults and the environment only): secrets
 // written into it literally are found there.

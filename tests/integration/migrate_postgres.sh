@@ -39,11 +39,48 @@ run_expect 2 "$SH" migrate export --source chromadb --chroma-url ftp://127.0.0.1
 assert_contains "$ERR" "--chroma-url must be an http:// or https:// URL" "bad --chroma-url"
 pass "export errors"
 
+# --- export never silently replaces a file (the backup) -------------------------------------
+cp "$WORK/dump.jsonl" "$WORK/backup.jsonl"
+echo "an older backup" >"$WORK/old.jsonl"
+run_expect 4 "$SH" migrate export --source embedded --store "$WORK/store" --all --output "$WORK/old.jsonl"
+assert_contains "$ERR" "$WORK/old.jsonl exists" "export onto an existing file"
+assert_contains "$ERR" "--force" "export onto an existing file names the way out"
+[ "$(cat "$WORK/old.jsonl")" = "an older backup" ] || fail "a refused export changed the existing file"
+[ ! -e "$WORK/old.jsonl.partial" ] || fail "a refused export left a .partial file"
+run_expect 0 "$SH" migrate export --source embedded --store "$WORK/store" --all --output "$WORK/old.jsonl" --force
+cmp "$WORK/old.jsonl" "$WORK/dump.jsonl" || fail "export --force did not replace the file"
+pass "export: an existing file is refused (exit 4, unchanged) unless --force"
+
+# --- export --source embedded finds the store as search does ---------------------------------
+mkdir -p "$WORK/tree/src/deeper"
+cp -r "$WORK/store" "$WORK/tree/.signal-hub"
+HERE="$PWD"
+cd "$WORK/tree/src/deeper"
+run_expect 0 "$SH" migrate export --source embedded --all --output "$WORK/found.jsonl"
+cmp "$WORK/found.jsonl" "$WORK/dump.jsonl" || fail "export of the discovered store differs"
+assert_contains "$ERR" "source: embedded store $WORK/tree/.signal-hub" "export names the store it found"
+SIGNAL_HUB_STORE__PATH="$WORK/no-store-here" run_expect 3 "$SH" migrate export --source embedded --all --output "$WORK/none.jsonl"
+assert_contains "$ERR" "--store" "export without a store to find"
+cd "$HERE"
+rm -rf "$WORK/tree/.signal-hub"
+pass "export --source embedded without --store: the store search finds (nearest parent), named on stderr"
+
+# --- progress into a file: plain lines, no bar, no carriage return ---------------------------
+"$SH" migrate export --source embedded --store "$WORK/store" --all --output "$WORK/progress.jsonl" 2>"$WORK/progress.log"
+grep -q "^export $COLL: $N/$N records (100%)" "$WORK/progress.log" || fail "no plain progress line: $(cat "$WORK/progress.log")"
+if grep -q $'\r' "$WORK/progress.log" || grep -q '\[#' "$WORK/progress.log"; then
+    fail "progress bar written into a file: $(cat -A "$WORK/progress.log")"
+fi
+pass "export progress into a file: plain lines"
+
 # --- init-db (idempotent) ------------------------------------------------------
 run_expect 0 "$SH" migrate init-db --database "$DB"
+assert_contains "$ERR" "created database schema v1" "first init-db"
 run_expect 0 "$SH" migrate init-db --database "$DB"
+assert_contains "$ERR" "database schema v1 is current; nothing to do" "second init-db"
+case "$ERR" in *created*) fail "the second init-db says it created the schema: $ERR" ;; esac
 [ "$(sql "$DB" "SELECT count(*) FROM signal_hub_schema_migrations")" = 1 ] || fail "migrations applied twice"
-pass "init-db twice"
+pass "init-db twice: 'created database schema v1', then 'v1 is current'"
 
 # Without the right to CREATE EXTENSION (pgvector is not a trusted extension), init-db says what a
 # superuser must run.
@@ -135,7 +172,12 @@ pass "reverse: PostgreSQL -> embedded verified"
 # --- drop -----------------------------------------------------------------------------
 run_expect 2 "$SH" migrate drop --database "$DB" --collection "$COLL"
 assert_contains "$ERR" "without --yes" "drop without --yes"
+M="$(sql "$DB" "SELECT records FROM signal_hub_collections")"  # what the database holds now
+assert_contains "$ERR" "refusing to drop collection '$COLL' ($M records)" "drop without --yes names the count"
+run_expect 3 "$SH" migrate drop --database "$DB" --collection nope --yes
+assert_contains "$ERR" "has no collection 'nope' (it has: $COLL)" "drop of a missing collection"
 run_expect 0 "$SH" migrate drop --database "$DB" --collection "$COLL" --yes
+assert_contains "$ERR" "dropped collection $COLL ($M records)" "drop names the count"
 run_expect 7 "$SH" migrate verify --database "$DB" --against "$WORK/dump.jsonl"
 assert_contains "$OUT" "has no collection" "verify after drop"
 # A fresh import after the drop ignores the old checkpoint (it belonged to the dropped collection).

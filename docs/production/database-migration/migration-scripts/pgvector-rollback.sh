@@ -25,8 +25,8 @@ DUMP="$WORKDIR/pgvector-export.jsonl.zst"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "1/3 export from PostgreSQL"
-rm -f "$DUMP"
-"$SH" migrate export --source postgresql --database "$DATABASE_URL" --all --output "$DUMP"
+# --force: this script's own file from an earlier run; the old one stays until the new one is complete
+"$SH" migrate export --source postgresql --database "$DATABASE_URL" --all --output "$DUMP" --force
 step "2/3 import into $1"
 "$SH" migrate import --input "$DUMP" "${TARGET[@]}"
 step "3/3 verify against PostgreSQL"
