@@ -271,7 +271,8 @@ Result<std::vector<SearchResult>> Searcher::SymbolDefinitions(const std::string&
         return std::make_tuple(r.symbol == symbol ? 0 : 1, p == position.end() ? ranked.size() : p->second,
                                lexical_rank.at(r.id));
     };
-    std::sort(out.begin(), out.end(), [&](const SearchResult& a, const SearchResult& b) { return order(a) < order(b); });
+    std::sort(out.begin(), out.end(),
+              [&](const SearchResult& a, const SearchResult& b) { return order(a) < order(b); });
     return out;
 }
 

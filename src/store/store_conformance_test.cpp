@@ -576,7 +576,8 @@ TEST_P(StoreConformance, SymbolFilterMatchesTheNameOrItsQualifiedForms) {
     for (int i = 0; i < 30; ++i) body += "    part_" + std::to_string(i) + " = scheme(url)\n";
     MustCommit("c", ChangeSet{.upserts = {
                                   with_symbol("def", {0.2f, 1}, "urlsplit", "python", body),
-                                  with_symbol("method", {0.3f, 1}, "Parser.urlsplit", "python", "def urlsplit(self): pass"),
+                                  with_symbol("method", {0.3f, 1}, "Parser.urlsplit", "python",
+                                              "def urlsplit(self): pass"),
                                   with_symbol("deeper", {0.4f, 1}, "pkg.Parser.urlsplit", "go", "func urlsplit() {}"),
                                   with_symbol("longer", {1, 0.1f}, "urlsplit_all", "python", "urlsplit urlsplit"),
                                   with_symbol("glued", {1, 0.2f}, "myurlsplit", "python", "urlsplit urlsplit"),

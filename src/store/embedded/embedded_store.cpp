@@ -58,9 +58,10 @@
 //
 // Vector search: unfiltered → HNSW (ef = SearchOptions.ef_search or 128). Filtered → the
 // matching row ids come from SQL (language column, sh_glob(path_glob, file_path) function
-// implemented by GlobMatch, json_extract(metadata, '$.symbol') for a symbol); when at most max(2000, 5% of the collection) match, an exact
-// scan over their vectors; otherwise HNSW with a growing candidate count (4k, doubling)
-// keeping matching hits, and an exact scan if that still yields fewer than k.
+// implemented by GlobMatch, json_extract(metadata, '$.symbol') for a symbol); when at most
+// max(2000, 5% of the collection) match, an exact scan over their vectors; otherwise HNSW with
+// a growing candidate count (4k, doubling) keeping matching hits, and an exact scan if that
+// still yields fewer than k.
 
 #include "store/embedded/embedded_store.hpp"
 
@@ -109,8 +110,8 @@ constexpr size_t kCompactMinDeleted = 1024;
 std::string SymbolCondition(const std::string& column, int n) {
     const std::string p = "?" + std::to_string(n);
     const std::string symbol = "json_extract(" + column + ", '$.symbol')";
-    return "(" + p + " IS NULL OR " + symbol + " = " + p + " OR substr(" + symbol + ", -length(" + p + ") - 1) = '.' || " +
-           p + ")";
+    return "(" + p + " IS NULL OR " + symbol + " = " + p + " OR substr(" + symbol + ", -length(" + p +
+           ") - 1) = '.' || " + p + ")";
 }
 
 constexpr const char* kSchemaSql = R"sql(
