@@ -3,7 +3,10 @@
 // A result is a hit when it is in the target's file and its line range
 // contains the target definition's first line.
 //
-// Usage: retrieval_bench --store DIR --queries FILE [--k 10] [--json OUT]
+// With --query-field symbol, each target's symbol ("SplitResult.geturl") is the
+// query instead of its docstring sentence: the exact-symbol rule (ADR-20).
+//
+// Usage: retrieval_bench --store DIR --queries FILE [--k 10] [--json OUT] [--query-field query|symbol]
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -31,13 +34,17 @@ int main(int argc, char** argv) {
     app.add_option("--queries", queries_path, "queries.jsonl from make_docstring_corpus.py")->required();
     app.add_option("--k", k, "Cut-off");
     app.add_option("--json", json_out, "Write results as JSON here");
+    std::string query_field = "query";
+    app.add_option("--query-field", query_field, "Field of queries.jsonl to search for: query (the docstring "
+                                                 "sentence) or symbol (the target's qualified name)")
+        ->check(CLI::IsMember({"query", "symbol"}));
     CLI11_PARSE(app, argc, argv);
 
     std::vector<Query> queries;
     std::ifstream in(queries_path);
     for (std::string line; std::getline(in, line);) {
         auto j = nlohmann::json::parse(line);
-        queries.push_back({j["query"], j["file_path"], j["symbol"], j["start_line"], j["end_line"]});
+        queries.push_back({j[query_field], j["file_path"], j["symbol"], j["start_line"], j["end_line"]});
     }
     auto store = store::OpenStore(store_dir, {.read_only = true});
     if (!store.ok()) {

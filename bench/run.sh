@@ -2,7 +2,7 @@
 # Runs the benchmarks, each beside its peer on the same data in the same run,
 # prints tables and writes bench/results/*.json.
 #   1. retrieval quality on the Python 3.11 standard library (docstrings removed):
-#      MRR@10 / recall@10 for lexical, vector, hybrid
+#      MRR@10 / recall@10 for lexical, vector, hybrid; again with each target's symbol as the query
 #   2. indexing: cold throughput on the PostgreSQL 15 source; no-change re-index
 #      vs `git ls-files` + stat and `git status` on the same tree
 #   3. query latency: our HNSW search vs raw hnswlib (same vectors, same
@@ -63,6 +63,9 @@ fi
 if want retrieval; then
     log "1. retrieval quality"
     "$BUILD/bench/retrieval_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --json "$RESULTS/retrieval.json"
+    log "1b. retrieval quality, the target's symbol as the query (exact-symbol rule, ADR-20)"
+    "$BUILD/bench/retrieval_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --query-field symbol \
+        --json "$RESULTS/retrieval_symbols.json"
 fi
 
 if want indexing; then

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/usage.hpp"
 
 namespace signalhub::cli {
 
@@ -34,9 +35,19 @@ int Run(int argc, char** argv) {
     AddMigrateCommand(app, global, exit_code);
     AddKeysCommand(app, global, exit_code);
     AddCheckCommand(app, global, exit_code);
+    if (argc <= 1) {  // plain `signal-hub`: what it can do (docs/cli.md)
+        std::fputs(app.help().c_str(), stdout);
+        return 0;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() != 0) {
+            if (auto message = CommandError(app, std::vector<std::string>(argv + 1, argv + argc), e)) {
+                std::fprintf(stderr, "signal-hub: error: %s\n", message->c_str());
+                return 2;
+            }
+        }
         int rc = app.exit(e);
         return rc == 0 ? 0 : 2;
     }

@@ -2,20 +2,25 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "embed/embedder.hpp"
+#include "index/language.hpp"
 #include "search/json.hpp"
 #include "search/searcher.hpp"
 
 namespace signalhub::cli {
 namespace {
 
+constexpr int kMaxLimit = 1000;  // search::Searcher's bound on k
+
 struct SearchFlags {
     std::string query;
-    int k = 0;
-    std::string language;
+    std::optional<int> k;  // nullopt: search.k
+    std::optional<std::string> language;
     std::string path_glob;
     std::string collection;
     std::string mode;
@@ -56,14 +61,18 @@ void PrintHuman(const search::SearchResponse& response, bool color, int snippet_
 
 Status RunSearch(const GlobalOptions& global, const SearchFlags& flags) {
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
-    if (flags.k < 0 || flags.k > 1000) return InvalidArgument("-k must be between 1 and 1000");
+    if (flags.k && (*flags.k < 1 || *flags.k > kMaxLimit))
+        return InvalidArgument("-k/--limit must be from 1 to " + std::to_string(kMaxLimit) + " (got " +
+                               std::to_string(*flags.k) + ")");
     search::SearchRequest request;
     request.query = flags.query;
-    request.k = static_cast<size_t>(flags.k > 0 ? flags.k : cfg.search.k);
+    request.k = static_cast<size_t>(flags.k ? *flags.k : cfg.search.k);
     SH_ASSIGN_OR_RETURN(request.mode, search::ParseMode(flags.mode.empty() ? cfg.search.mode : flags.mode));
     request.collection = flags.collection;
     request.min_score = flags.min_score;
-    if (!flags.language.empty()) request.filter.language = flags.language;
+    if (flags.language) {
+        SH_ASSIGN_OR_RETURN(request.filter.language, index::NormalizeLanguage(*flags.language));
+    }
     if (!flags.path_glob.empty()) request.filter.path_glob = flags.path_glob;
 
     SH_ASSIGN_OR_RETURN(ReadableStore readable, OpenStoreForReading(global, cfg));
@@ -84,8 +93,10 @@ void AddSearchCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     auto flags = std::make_shared<SearchFlags>();
     auto* cmd = app.add_subcommand("search", "Search the index (hybrid vector + BM25 by default)");
     cmd->add_option("query", flags->query, "What to look for: words, identifiers or a description")->required();
-    cmd->add_option("-k,--limit", flags->k, "Number of results (default: search.k, 10)");
-    cmd->add_option("--language", flags->language, "Only results in this language (python, cpp, go, ...)");
+    cmd->add_option("-k,--limit", flags->k, "Number of results, 1-1000 (default: search.k, 10)");
+    cmd->add_option("--language", flags->language,
+                    "Only results in this language: python, cpp, go, ... (any case; aliases such as golang, py, "
+                    "c++ and file extensions work too)");
     cmd->add_option("--path", flags->path_glob, "Only files matching this glob (e.g. 'src/**/*.py', '*.go')");
     cmd->add_option("--collection", flags->collection, "Only this collection (default: all)");
     cmd->add_option("--mode", flags->mode, "hybrid | vector | lexical (default: search.mode)")

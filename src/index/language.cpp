@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "core/suggest.hpp"
 
 namespace signalhub::index {
 namespace {
@@ -349,6 +353,35 @@ constexpr std::array kInterpreters = {
     NameEntry{"dart", "dart"},
 };
 
+// Names people use for a language besides its id, file extensions and
+// interpreters (lower case; for NormalizeLanguage).
+constexpr std::array kAliases = {
+    NameEntry{"golang", "go"},
+    NameEntry{"c++", "cpp"},
+    NameEntry{"cplusplus", "cpp"},
+    NameEntry{"c#", "csharp"},
+    NameEntry{"f#", "fsharp"},
+    NameEntry{"objective-c", "objc"},
+    NameEntry{"objectivec", "objc"},
+    NameEntry{"objective-c++", "objcpp"},
+    NameEntry{"objectivecpp", "objcpp"},
+    NameEntry{"ecmascript", "javascript"},
+    NameEntry{"javascriptreact", "javascript"},
+    NameEntry{"typescriptreact", "tsx"},
+    NameEntry{"shellscript", "shell"},
+    NameEntry{"terraform", "hcl"},
+    NameEntry{"protobuf", "proto"},
+    NameEntry{"bazel", "starlark"},
+    NameEntry{"docker", "dockerfile"},
+    NameEntry{"makefile", "make"},
+    NameEntry{"plaintext", "text"},
+    NameEntry{"vimscript", "vim"},
+    NameEntry{"emacs-lisp", "elisp"},
+    NameEntry{"visualbasic", "vb"},
+    NameEntry{"vb.net", "vb"},
+    NameEntry{"tex", "latex"},
+};
+
 template <std::size_t N>
 const NameEntry *Find(const std::array<NameEntry, N> &table, std::string_view key) {
     for (const NameEntry &entry : table) {
@@ -419,7 +452,56 @@ std::string LanguageFromShebang(std::string_view first_line) {
     return {};
 }
 
+// The language id `lower` (lower case) names, or "" when none.
+std::string_view LookupLanguage(std::string_view lower) {
+    const std::vector<std::string> &known = KnownLanguages();
+    if (std::binary_search(known.begin(), known.end(), lower)) return lower;
+    if (const NameEntry *entry = Find(kAliases, lower)) return entry->language;
+    if (const NameEntry *entry = Find(kExtensions, lower); entry != nullptr && !entry->language.empty())
+        return entry->language;
+    for (std::string_view name : {lower, StripVersion(lower)}) {
+        for (const NameEntry &entry : kInterpreters) {
+            if (ToLower(entry.key) == name) return entry.language;
+        }
+    }
+    if (lower.size() > 1 && lower[0] == '.') return LookupLanguage(lower.substr(1));
+    return {};
+}
+
 }  // namespace
+
+const std::vector<std::string> &KnownLanguages() {
+    static const std::vector<std::string> known = [] {
+        std::set<std::string, std::less<>> ids = {"text"};
+        for (const auto &table : {std::span<const NameEntry>(kExtensions), std::span<const NameEntry>(kSpecialNames),
+                                  std::span<const NameEntry>(kInterpreters)}) {
+            for (const NameEntry &entry : table) {
+                if (!entry.language.empty()) ids.emplace(entry.language);
+            }
+        }
+        return std::vector<std::string>(ids.begin(), ids.end());
+    }();
+    return known;
+}
+
+Result<std::string> NormalizeLanguage(std::string_view name) {
+    const std::string lower = ToLower(name);
+    if (lower.find_first_not_of(" \t") == std::string::npos)
+        return InvalidArgument("the language is empty; give one such as python, go or cpp");
+    if (std::string_view id = LookupLanguage(lower); !id.empty()) return std::string(id);
+
+    // The nearest id or alias, reported as the id it stands for.
+    std::vector<std::string> names = KnownLanguages();
+    for (const NameEntry &entry : kAliases) names.emplace_back(entry.key);
+    std::string message = "unknown language '" + std::string(name.substr(0, 64)) + "'";
+    if (std::optional<std::string> nearest = Suggest(lower, names)) {
+        message += "; did you mean '" + std::string(LookupLanguage(*nearest)) + "'?";
+    }
+    message += message.back() == '?' ? " known: " : "; known: ";
+    for (std::size_t i = 0; i < KnownLanguages().size(); ++i) message += (i ? ", " : "") + KnownLanguages()[i];
+    message += " (file extensions such as py or hpp and aliases such as golang or c++ work too)";
+    return InvalidArgument(std::move(message));
+}
 
 bool NeedsShebang(std::string_view rel_path) {
     const std::string_view base = Basename(rel_path);

@@ -3,6 +3,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "core/status.hpp"
 
 namespace signalhub::index {
 
@@ -15,6 +18,17 @@ std::string DetectLanguage(std::string_view rel_path, std::string_view first_lin
 
 // True when the name alone cannot decide and the first line should be read.
 bool NeedsShebang(std::string_view rel_path);
+
+// Every language id DetectLanguage can return, sorted.
+const std::vector<std::string>& KnownLanguages();
+
+// The language id a person means by `name`, for filters (CLI --language, the
+// MCP tools' language argument): any case; an id ("python"), a common alias
+// ("golang", "c++", "c#", "objective-c", "node"), a file extension with or
+// without its dot ("py", ".rs", "hpp", "jsx"), or an interpreter ("python3",
+// "bash"). InvalidArgument otherwise, naming the nearest known language when
+// one is close ("unknown language 'pyhton'; did you mean 'python'? known: ...").
+Result<std::string> NormalizeLanguage(std::string_view name);
 
 // NUL byte in the first 8 KiB, or invalid UTF-8 in a large share of it.
 bool LooksBinary(std::string_view head);

@@ -1,13 +1,18 @@
 #include "index/language.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace signalhub::index {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 using Cases = std::vector<std::pair<std::string, std::string>>;
 
@@ -218,6 +223,48 @@ TEST(Language, LooksBinaryOnInvalidUtf8Share) {
     std::string surrogates;
     for (int i = 0; i < 50; ++i) surrogates += "\xED\xA0\x80";
     EXPECT_TRUE(LooksBinary(surrogates));
+}
+
+TEST(NormalizeLanguage, AcceptsIdsAliasesExtensionsAndAnyCase) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"python", "python"}, {"Python", "python"},   {"PY", "python"},     {"py", "python"},
+        {"python3", "python"}, {".py", "python"},     {"golang", "go"},     {"Go", "go"},
+        {"js", "javascript"}, {"node", "javascript"}, {"jsx", "javascript"}, {"ts", "typescript"},
+        {"tsx", "tsx"},       {"c++", "cpp"},         {"C++", "cpp"},       {"cpp", "cpp"},
+        {"hpp", "cpp"},       {"rs", "rust"},         {"c#", "csharp"},     {"bash", "shell"},
+        {"md", "markdown"},   {"yml", "yaml"},        {"Dockerfile", "dockerfile"}, {"text", "text"},
+    };
+    for (const auto& [name, id] : cases) {
+        auto got = NormalizeLanguage(name);
+        ASSERT_TRUE(got.ok()) << name << ": " << got.status().ToString();
+        EXPECT_EQ(*got, id) << name;
+    }
+}
+
+TEST(NormalizeLanguage, EveryDetectedLanguageIsKnownAndMapsToItself) {
+    for (const std::string& id : KnownLanguages()) {
+        auto got = NormalizeLanguage(id);
+        ASSERT_TRUE(got.ok()) << id;
+        EXPECT_EQ(*got, id);
+    }
+    for (const char* path : {"a.py", "a.go", "a.rs", "a.hpp", "a.tsx", "Makefile", "README.md", "x.unknownext"}) {
+        const std::string detected = DetectLanguage(path, "");
+        EXPECT_TRUE(std::binary_search(KnownLanguages().begin(), KnownLanguages().end(), detected)) << detected;
+    }
+}
+
+TEST(NormalizeLanguage, UnknownNamesSuggestTheNearest) {
+    auto typo = NormalizeLanguage("pyhton");
+    ASSERT_EQ(typo.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(typo.status().message(), HasSubstr("unknown language 'pyhton'; did you mean 'python'? known: "));
+    EXPECT_THAT(typo.status().message(), HasSubstr("go, "));
+    auto alias_typo = NormalizeLanguage("golnag");
+    EXPECT_THAT(alias_typo.status().message(), HasSubstr("did you mean 'go'?"));
+    auto far = NormalizeLanguage("klingon");
+    ASSERT_FALSE(far.ok());
+    EXPECT_THAT(far.status().message(), Not(HasSubstr("did you mean")));
+    EXPECT_THAT(far.status().message(), HasSubstr("unknown language 'klingon'; known: "));
+    EXPECT_EQ(NormalizeLanguage("").status().code(), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/clock.hpp"
+#include "index/language.hpp"
 #include "search/context.hpp"
 #include "search/json.hpp"
 #include "store/restricted_store.hpp"
@@ -81,6 +82,19 @@ Result<std::optional<std::string>> OptString(const Json& args, const char* key) 
     if (!args[key].is_string()) return InvalidArgument(std::string(key) + " must be a string");
     SH_RETURN_IF_ERROR(CheckText(key, args[key].get_ref<const std::string&>()));
     return std::optional<std::string>(args[key].get<std::string>());
+}
+
+// The optional "language" argument as the language id the index stores (index::NormalizeLanguage:
+// any case, aliases, extensions). An unknown name is a tool error (isError, like an unknown
+// collection) naming the nearest known language, so that the model can correct it.
+Result<std::optional<std::string>> OptLanguage(const Json& args) {
+    SH_ASSIGN_OR_RETURN(std::optional<std::string> name, OptString(args, "language"));
+    if (!name) return name;
+    if (name->find_first_not_of(" \t\r\n") == std::string::npos)
+        return InvalidArgument("language must not be empty (omit it to search every language)");
+    Result<std::string> id = index::NormalizeLanguage(*name);
+    if (!id.ok()) return NotFound(id.status().message());
+    return std::optional<std::string>(std::move(*id));
 }
 
 Result<std::string> RequiredString(const Json& args, const char* key) {
@@ -323,7 +337,7 @@ constexpr const char* kSearchInput = R"json({
   "properties": {
     "query": {"type": "string", "minLength": 1, "description": "What to look for: words, identifiers or a description"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-    "language": {"type": "string", "description": "Only results in this language (python, cpp, go, ...)"},
+    "language": {"type": "string", "description": "Only results in this language: python, cpp, go, ... (any case; aliases such as golang, py, c++ and file extensions work too)"},
     "file_pattern": {"type": "string", "description": "Only files matching this glob, e.g. src/**/*.py"},
     "min_score": {"type": "number", "description": "Drop results scoring below this"},
     "collection": {"type": "string", "description": "Only this collection (default: all)"},
@@ -380,7 +394,7 @@ constexpr const char* kSimilarInput = R"json({
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
     "min_similarity": {"type": "number", "minimum": 0, "maximum": 1,
       "description": "Drop results whose cosine similarity to the snippet is below this"},
-    "language": {"type": "string", "description": "Only results in this language (python, cpp, go, ...)"},
+    "language": {"type": "string", "description": "Only results in this language: python, cpp, go, ... (any case; aliases such as golang, py, c++ and file extensions work too)"},
     "exclude_file": {"type": "string",
       "description": "Repo-relative path whose chunks are left out, e.g. the file the snippet comes from"},
     "collection": {"type": "string", "description": "Only this collection (default: all)"}
@@ -516,7 +530,7 @@ constexpr const char* kReferencesInput = R"json({
       "description": "An identifier, bare (add_item) or qualified (Cart.add_item, ns::Cart)"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50,
       "description": "Most locations returned (definitions first)"},
-    "language": {"type": "string", "description": "Only files in this language"},
+    "language": {"type": "string", "description": "Only files in this language (any case; aliases such as golang or c++ work too)"},
     "collection": {"type": "string", "description": "Only this collection (default: all)"}
   },
   "required": ["symbol"],
@@ -580,7 +594,7 @@ Result<ToolResult> SearchCode(const search::Searcher& searcher, const Json& args
     if (mode) {
         SH_ASSIGN_OR_RETURN(request.mode, search::ParseMode(*mode));
     }
-    SH_ASSIGN_OR_RETURN(request.filter.language, OptString(args, "language"));
+    SH_ASSIGN_OR_RETURN(request.filter.language, OptLanguage(args));
     SH_ASSIGN_OR_RETURN(request.filter.path_glob, GlobArg(args, "file_pattern"));
     SH_ASSIGN_OR_RETURN(auto collection, OptString(args, "collection"));
     request.collection = collection.value_or("");
@@ -643,7 +657,7 @@ Result<ToolResult> FindSimilar(const ToolContext& ctx, const Json& args) {
     const size_t wanted = limit ? static_cast<size_t>(*limit) : 10;
     SH_ASSIGN_OR_RETURN(auto min_similarity, OptNumber(args, "min_similarity", 0, 1));
     request.min_score = min_similarity.value_or(-1.0);
-    SH_ASSIGN_OR_RETURN(request.filter.language, OptString(args, "language"));
+    SH_ASSIGN_OR_RETURN(request.filter.language, OptLanguage(args));
     SH_ASSIGN_OR_RETURN(auto collection, OptString(args, "collection"));
     request.collection = collection.value_or("");
     SH_ASSIGN_OR_RETURN(auto exclude_arg, OptString(args, "exclude_file"));
@@ -1185,7 +1199,7 @@ Result<ToolResult> FindReferences(const ToolContext& ctx, const Json& args) {
     SH_ASSIGN_OR_RETURN(auto limit_arg, OptInt(args, "limit", 1, 500));
     const size_t limit = limit_arg ? static_cast<size_t>(*limit_arg) : 50;
     store::Filter filter;
-    SH_ASSIGN_OR_RETURN(filter.language, OptString(args, "language"));
+    SH_ASSIGN_OR_RETURN(filter.language, OptLanguage(args));
     SH_ASSIGN_OR_RETURN(auto collection, OptString(args, "collection"));
     SH_ASSIGN_OR_RETURN(auto collections, Collections(*ctx.store, collection));
 

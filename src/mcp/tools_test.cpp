@@ -529,6 +529,43 @@ TEST_F(ToolsTest, ArgumentLimitsAreInvalidParamsNamingTheArgument) {
               "Invalid params: limit must be an integer from 1 to 500");
 }
 
+TEST_F(ToolsTest, LanguageAcceptsAliasesAndAnyCaseAndRefusesUnknownNames) {
+    // Aliases and case: the same results as the canonical id (before: "no results").
+    for (const char* tool : {"search_code", "find_similar"}) {
+        const char* query_key = std::string(tool) == "search_code" ? "query" : "code_snippet";
+        Json canonical = Call(tool, {{query_key, "cart total"}, {"language", "python"}});
+        ASSERT_FALSE(canonical["results"].empty()) << tool;
+        for (const char* alias : {"Python", "py", "PY", ".py", "python3"}) {
+            Json aliased = Call(tool, {{query_key, "cart total"}, {"language", alias}});
+            EXPECT_EQ(aliased["results"], canonical["results"]) << tool << " " << alias;
+        }
+    }
+    Json cpp = Call("search_code", {{"query", "distance between points"}, {"language", "C++"}});
+    ASSERT_FALSE(cpp["results"].empty());
+    for (const auto& r : cpp["results"]) EXPECT_EQ(r["language"], "cpp");
+    Json refs = Call("find_references", {{"symbol", "Inventory::Count"}, {"language", "cxx"}});
+    EXPECT_EQ(refs["definitions"].size(), 1u);
+
+    // Unknown: a tool error (isError) naming the nearest language, like an unknown collection.
+    for (const char* tool : {"search_code", "find_similar", "find_references"}) {
+        const std::string key = std::string(tool) == "search_code"    ? "query"
+                                : std::string(tool) == "find_similar" ? "code_snippet"
+                                                                      : "symbol";
+        Json reply = CallRaw(tool, {{key, "cart"}, {"language", "pyhton"}});
+        ASSERT_TRUE(reply.contains("result")) << tool << " " << reply.dump();
+        EXPECT_EQ(reply["result"]["isError"], true) << tool;
+        const std::string text = reply["result"]["content"][0]["text"];
+        EXPECT_EQ(text.rfind("unknown language 'pyhton'; did you mean 'python'? known: ", 0), 0u) << text;
+        EXPECT_NE(text.find("go, "), std::string::npos) << text;
+    }
+    Json far = CallRaw("search_code", {{"query", "cart"}, {"language", "klingon"}});
+    EXPECT_EQ(far["result"]["isError"], true);
+    // An empty name is a malformed argument.
+    EXPECT_EQ(RpcError("search_code", {{"query", "cart"}, {"language", ""}}), kInvalidParams);
+    // limit 0 is refused, never read as the default.
+    EXPECT_EQ(RpcError("search_code", {{"query", "cart"}, {"limit", 0}}), kInvalidParams);
+}
+
 TEST(NormalizeRepoPath, RepoRelativeOrUnderTheRootOnly) {
     const fs::path root = "/srv/repo";
     EXPECT_EQ(*NormalizeRepoPath("./src//a.py", std::nullopt), "src/a.py");

@@ -82,6 +82,10 @@ namespace {
 
 // Bumped whenever the value encoding changes; part of both the value and the key.
 constexpr std::string_view kValueMagic = "SHSR1";
+// Bumped whenever the same request over the same data may rank differently (a shared
+// cache must not answer a new build with an older build's ranking); part of the key.
+// 2: the exact-symbol rule (searcher.hpp).
+constexpr std::int64_t kRankingRules = 2;
 
 class ByteWriter {
    public:
@@ -159,6 +163,7 @@ std::string SearchCacheKey(std::int64_t data_version, const CollectionSpec& embe
                            const config::SearchConfig& config, std::string_view scope) {
     ByteWriter w;
     w.Str(kValueMagic);
+    w.I64(kRankingRules);
     w.Str(embedder.model);
     w.I64(embedder.dimension);
     w.Str(DistanceMetricName(embedder.metric));
@@ -168,6 +173,7 @@ std::string SearchCacheKey(std::int64_t data_version, const CollectionSpec& embe
     w.Str(request.collection);
     OptionalStr(w, request.filter.language);
     OptionalStr(w, request.filter.path_glob);
+    OptionalStr(w, request.filter.symbol);
     w.F64(request.min_score);
     w.I64(config.rrf_k);
     w.I64(config.ef_search);

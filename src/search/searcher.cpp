@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <limits>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -45,6 +48,31 @@ std::vector<std::pair<std::string, double>> FuseRrf(const std::vector<std::vecto
     for (const auto& id : order) out.emplace_back(id, scores[id] / best);
     std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
     return out;
+}
+
+std::optional<std::string> ExactSymbolQuery(std::string_view query) {
+    const size_t begin = query.find_first_not_of(" \t\r\n");
+    if (begin == std::string_view::npos) return std::nullopt;
+    const size_t end = query.find_last_not_of(" \t\r\n") + 1;
+    const std::string_view word = query.substr(begin, end - begin);
+    std::string symbol;
+    bool component_start = true;
+    for (size_t i = 0; i < word.size(); ++i) {
+        const char c = word[i];
+        const bool separator = c == '.' || (c == ':' && i + 1 < word.size() && word[i + 1] == ':');
+        if (separator) {
+            if (component_start) return std::nullopt;  // empty component: ".x", "a..b", "a::"
+            if (c == ':') ++i;
+            symbol += '.';
+            component_start = true;
+            continue;
+        }
+        if (!IsIdentifierChar(c) || (component_start && c >= '0' && c <= '9')) return std::nullopt;
+        symbol += c;
+        component_start = false;
+    }
+    if (component_start) return std::nullopt;  // ends with a separator
+    return symbol;
 }
 
 bool Overlaps(const SearchResult& a, const SearchResult& b) {
@@ -167,21 +195,92 @@ Result<SearchResponse> Searcher::SearchUncached(const SearchRequest& request) co
     SearchResponse response;
     response.query = request.query;
     response.mode = request.mode;
+    std::vector<SearchResult> definitions;  // of the query's exact symbol, from every collection
     for (const auto& c : collections) {
-        SH_ASSIGN_OR_RETURN(auto results, SearchCollection(c, request, query_vector ? &*query_vector : nullptr));
-        for (auto& r : results) response.results.push_back(std::move(r));
+        size_t promoted = 0;
+        SH_ASSIGN_OR_RETURN(auto results,
+                            SearchCollection(c, request, query_vector ? &*query_vector : nullptr, &promoted));
+        for (size_t i = 0; i < results.size(); ++i) {
+            (i < promoted ? definitions : response.results).push_back(std::move(results[i]));
+        }
     }
     if (collections.size() > 1) {
-        std::stable_sort(response.results.begin(), response.results.end(),
-                         [](const SearchResult& a, const SearchResult& b) { return a.score > b.score; });
-        if (response.results.size() > request.k) response.results.resize(request.k);
+        auto by_score = [](const SearchResult& a, const SearchResult& b) { return a.score > b.score; };
+        std::stable_sort(response.results.begin(), response.results.end(), by_score);
+        // Full-name matches first, as within a collection.
+        const std::string symbol = definitions.empty() ? "" : *ExactSymbolQuery(request.query);
+        std::stable_sort(definitions.begin(), definitions.end(), [&](const SearchResult& a, const SearchResult& b) {
+            if ((a.symbol == symbol) != (b.symbol == symbol)) return a.symbol == symbol;
+            return a.score > b.score;
+        });
     }
+    // Scores keep descending: a definition gets the best score of the response if its own is lower.
+    for (const auto& r : response.results) {
+        for (auto& d : definitions) d.score = std::max(d.score, r.score);
+    }
+    response.results.insert(response.results.begin(), std::make_move_iterator(definitions.begin()),
+                            std::make_move_iterator(definitions.end()));
+    if (response.results.size() > request.k) response.results.resize(request.k);
     return response;
+}
+
+Result<std::vector<SearchResult>> Searcher::SymbolDefinitions(const std::string& collection,
+                                                              const SearchRequest& request, const std::string& symbol,
+                                                              const std::vector<SearchResult>& ranked) const {
+    // Every record whose symbol matches holds the name's tokens (LexicalSearch indexes the
+    // "symbol" metadata), so a lexical search for the name restricted to the symbol finds them all.
+    store::SearchOptions lookup;
+    lookup.k = std::max<size_t>(request.k * 4, 40);
+    lookup.filter = request.filter;
+    lookup.filter.symbol = symbol;
+    SH_ASSIGN_OR_RETURN(std::vector<store::Hit> hits, store_->LexicalSearch(collection, LastComponent(symbol), lookup));
+
+    // One chunk per definition: the first part of a unit split into several.
+    std::map<std::tuple<std::string, std::string, std::string>, SearchResult> first_parts;
+    std::unordered_map<std::string, size_t> lexical_rank;
+    for (size_t i = 0; i < hits.size(); ++i) {
+        SearchResult r = ResultFromRecord(collection, hits[i].record, hits[i].score);
+        if (!IsDefinitionKind(r.kind) || !SymbolMatches(r.symbol, symbol)) continue;
+        lexical_rank.emplace(r.id, i);
+        auto key = std::make_tuple(r.file_path, r.symbol, r.kind);
+        auto it = first_parts.find(key);
+        if (it == first_parts.end()) {
+            first_parts.emplace(std::move(key), std::move(r));
+        } else if (r.start_line < it->second.start_line) {
+            it->second = std::move(r);
+        }
+    }
+    std::unordered_map<std::string, const SearchResult*> in_ranking;
+    double best = -std::numeric_limits<double>::infinity();
+    for (const auto& r : ranked) {
+        in_ranking.emplace(r.id, &r);
+        best = std::max(best, r.score);
+    }
+    std::vector<SearchResult> out;
+    for (auto& [key, r] : first_parts) {
+        auto own = in_ranking.find(r.id);
+        if (own != in_ranking.end()) r.score = own->second->score;  // the mode's own score
+        if (!ranked.empty()) r.score = std::max(r.score, best);
+        out.push_back(std::move(r));
+    }
+    // Full-name matches first; then the mode's order (ranked ones by rank), then lexical order.
+    std::unordered_map<std::string, size_t> position;
+    for (size_t i = 0; i < ranked.size(); ++i) position.emplace(ranked[i].id, i);
+    auto order = [&](const SearchResult& r) {
+        auto p = position.find(r.id);
+        return std::make_tuple(r.symbol == symbol ? 0 : 1, p == position.end() ? ranked.size() : p->second,
+                               lexical_rank.at(r.id));
+    };
+    std::sort(out.begin(), out.end(),
+              [&](const SearchResult& a, const SearchResult& b) { return order(a) < order(b); });
+    return out;
 }
 
 Result<std::vector<SearchResult>> Searcher::SearchCollection(const CollectionInfo& collection,
                                                              const SearchRequest& request,
-                                                             const std::vector<float>* query_vector) const {
+                                                             const std::vector<float>* query_vector,
+                                                             size_t* promoted) const {
+    *promoted = 0;
     const std::string& name = collection.spec.name;
     // Over-fetch so that collapsing overlaps and fusing still leaves k results.
     store::SearchOptions options;
@@ -221,8 +320,18 @@ Result<std::vector<SearchResult>> Searcher::SearchCollection(const CollectionInf
         const auto& hits = request.mode == Mode::kVector ? vector_hits : lexical_hits;
         for (const auto& h : hits) ranked.push_back(ResultFromRecord(name, h.record, h.score));
     }
+    std::unordered_set<std::string> definition_ids;
+    if (std::optional<std::string> symbol = ExactSymbolQuery(request.query)) {
+        SH_ASSIGN_OR_RETURN(std::vector<SearchResult> definitions, SymbolDefinitions(name, request, *symbol, ranked));
+        for (const auto& d : definitions) definition_ids.insert(d.id);
+        std::erase_if(ranked, [&](const SearchResult& r) { return definition_ids.count(r.id) > 0; });
+        ranked.insert(ranked.begin(), std::make_move_iterator(definitions.begin()),
+                      std::make_move_iterator(definitions.end()));
+    }
     std::erase_if(ranked, [&](const SearchResult& r) { return r.score < request.min_score; });
-    return Collapse(std::move(ranked), request.k, text_hash);
+    std::vector<SearchResult> kept = Collapse(std::move(ranked), request.k, text_hash);
+    while (*promoted < kept.size() && definition_ids.count(kept[*promoted].id) > 0) ++*promoted;
+    return kept;
 }
 
 }  // namespace signalhub::search

@@ -2,6 +2,16 @@
 // Hybrid code search over one store: vector kNN + BM25 fused by reciprocal
 // rank fusion, with filters and collapsing of overlapping / duplicate chunks.
 //
+// Exact symbols (docs/architecture.md, ADR "exact-symbol rule"): when the
+// query is exactly one identifier, possibly qualified ("urlsplit",
+// "Cart.add_item", "ns::Cart"; ExactSymbolQuery), the definitions whose
+// symbol is that name (or ends with "." + it) come first in every mode, found
+// by a store-side lookup (store::Filter::symbol) whatever their rank in the
+// mode's own lists: full-name matches before qualified ones, then in the
+// mode's order, at most one chunk per definition (its first), the request's
+// filters applied. They carry the best score of the response (or their own,
+// if higher), so scores still descend.
+//
 // Contract: a Searcher borrows the store, embedder and optional cache (they
 // must outlive it) and is thread-safe when they are. Errors: InvalidArgument
 // (empty query, k out of range, unknown mode), NotFound (named collection
@@ -99,8 +109,15 @@ class Searcher {
    private:
     Result<SearchResponse> SearchUntimed(const SearchRequest& request, telemetry::Span& span) const;
     Result<SearchResponse> SearchUncached(const SearchRequest& request) const;
+    // The collection's best request.k results; *promoted (set) counts the leading ones that are
+    // definitions of the query's exact symbol.
     Result<std::vector<SearchResult>> SearchCollection(const CollectionInfo& collection, const SearchRequest& request,
-                                                       const std::vector<float>* query_vector) const;
+                                                       const std::vector<float>* query_vector,
+                                                       size_t* promoted) const;
+    // Definitions of `symbol` in the collection, in the order the exact-symbol rule puts them.
+    Result<std::vector<SearchResult>> SymbolDefinitions(const std::string& collection, const SearchRequest& request,
+                                                        const std::string& symbol,
+                                                        const std::vector<SearchResult>& ranked) const;
 
     store::VectorStore* store_;
     embed::Embedder& embedder_;
@@ -116,6 +133,12 @@ class Searcher {
 // (id, normalised score) best first.
 std::vector<std::pair<std::string, double>> FuseRrf(const std::vector<std::vector<std::string>>& ranked_lists,
                                                     int rrf_k);
+
+// The symbol a query names when it is exactly one identifier ([A-Za-z_$]
+// then [A-Za-z0-9_$]*), possibly qualified with '.' or '::' (normalised to
+// '.'), surrounding blanks ignored; nullopt for anything else (two words,
+// punctuation, a number).
+std::optional<std::string> ExactSymbolQuery(std::string_view query);
 
 // Exposed for tests: true when b overlaps a by more than half of the shorter
 // range in the same file.

@@ -11,6 +11,10 @@ bool Filter::Matches(const Metadata& metadata) const {
         auto value = GetString(metadata, meta::kFilePath);
         if (!value || !GlobMatch(*path_glob, *value)) return false;
     }
+    if (symbol) {
+        auto value = GetString(metadata, meta::kSymbol);
+        if (!value || !(*value == *symbol || value->ends_with("." + *symbol))) return false;
+    }
     return true;
 }
 

@@ -563,6 +563,71 @@ TEST_P(StoreConformance, LexicalSearchFindsIdentifiersBySubWords) {
     EXPECT_EQ(store_->LexicalSearch("c", "user", SearchOptions{.k = 1})->size(), 1u);
 }
 
+TEST_P(StoreConformance, SymbolFilterMatchesTheNameOrItsQualifiedForms) {
+    Ensure(Spec("c", 2));
+    auto with_symbol = [](const std::string& id, std::vector<float> v, const std::string& symbol,
+                          const std::string& language, const std::string& doc) {
+        Record r = MakeRecord(id, std::move(v), "src/" + id + ".py", language, doc);
+        r.metadata["symbol"] = symbol;
+        return r;
+    };
+    // A long definition and short callers: unfiltered, BM25 and the vector rank the callers first.
+    std::string body = "def urlsplit(url):\n";
+    for (int i = 0; i < 30; ++i) body += "    part_" + std::to_string(i) + " = scheme(url)\n";
+    MustCommit("c", ChangeSet{.upserts = {
+                                  with_symbol("def", {0.2f, 1}, "urlsplit", "python", body),
+                                  with_symbol("method", {0.3f, 1}, "Parser.urlsplit", "python",
+                                              "def urlsplit(self): pass"),
+                                  with_symbol("deeper", {0.4f, 1}, "pkg.Parser.urlsplit", "go", "func urlsplit() {}"),
+                                  with_symbol("longer", {1, 0.1f}, "urlsplit_all", "python", "urlsplit urlsplit"),
+                                  with_symbol("glued", {1, 0.2f}, "myurlsplit", "python", "urlsplit urlsplit"),
+                                  with_symbol("caller", {1, 0}, "", "python", "urlsplit(u) urlsplit(v)"),
+                              }});
+    auto sorted_ids = [](const std::vector<Hit>& hits) {
+        std::vector<std::string> ids = Ids(hits);
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    };
+    const std::vector<float> q{1, 0};
+    auto unfiltered = store_->LexicalSearch("c", "urlsplit", {.k = 10});
+    ASSERT_TRUE(unfiltered.ok()) << unfiltered.status().ToString();
+    ASSERT_EQ(unfiltered->size(), 6u);
+    EXPECT_NE((*unfiltered)[0].record.id, "def");
+
+    Filter name;
+    name.symbol = "urlsplit";
+    const std::vector<std::string> all_forms{"deeper", "def", "method"};
+    auto lexical = store_->LexicalSearch("c", "urlsplit", {.k = 10, .filter = name});
+    ASSERT_TRUE(lexical.ok()) << lexical.status().ToString();
+    EXPECT_EQ(sorted_ids(*lexical), all_forms);
+    auto vector = store_->VectorSearch("c", q, {.k = 10, .filter = name});
+    ASSERT_TRUE(vector.ok()) << vector.status().ToString();
+    EXPECT_EQ(sorted_ids(*vector), all_forms);
+    auto exact = store_->VectorSearch("c", q, {.k = 10, .filter = name, .exact = true});
+    ASSERT_TRUE(exact.ok());
+    EXPECT_EQ(sorted_ids(*exact), all_forms);
+    for (const auto& h : *lexical) EXPECT_TRUE(name.Matches(h.record.metadata)) << h.record.id;
+
+    Filter qualified;
+    qualified.symbol = "Parser.urlsplit";
+    auto q_hits = store_->LexicalSearch("c", "urlsplit", {.k = 10, .filter = qualified});
+    ASSERT_TRUE(q_hits.ok());
+    EXPECT_EQ(sorted_ids(*q_hits), (std::vector<std::string>{"deeper", "method"}));
+    Filter python_name = name;
+    python_name.language = "python";
+    auto py = store_->VectorSearch("c", q, {.k = 10, .filter = python_name});
+    ASSERT_TRUE(py.ok());
+    EXPECT_EQ(sorted_ids(*py), (std::vector<std::string>{"def", "method"}));
+    Filter none;
+    none.symbol = "rlsplit";  // a tail of a name, not a component
+    auto nothing = store_->LexicalSearch("c", "urlsplit", {.k = 10, .filter = none});
+    ASSERT_TRUE(nothing.ok());
+    EXPECT_TRUE(nothing->empty());
+    Filter empty;
+    empty.symbol = "";
+    EXPECT_EQ(store_->LexicalSearch("c", "urlsplit", {.filter = empty}).status().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST_P(StoreConformance, LexicalQuerySyntaxCharactersAreSafe) {
     Ensure(Spec("c", 2));
     MustCommit("c", ChangeSet{.upserts = {MakeRecord("a", {1, 0}, "x.py", "python", "value NOT found OR near")}});

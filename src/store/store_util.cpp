@@ -20,6 +20,7 @@ Status ValidateSpec(const CollectionSpec& spec) {
 Status ValidateFilter(const Filter& filter) {
     if (filter.language && filter.language->empty()) return InvalidArgument("filter language must not be empty");
     if (filter.path_glob && filter.path_glob->empty()) return InvalidArgument("filter path glob must not be empty");
+    if (filter.symbol && filter.symbol->empty()) return InvalidArgument("filter symbol must not be empty");
     return Status::Ok();
 }
 

@@ -54,7 +54,11 @@ struct ChangeSet {
 struct Filter {
     std::optional<std::string> language{};   // metadata "language" equals
     std::optional<std::string> path_glob{};  // metadata "file_path" matches (glob: *, **, ?, [..])
-    bool empty() const { return !language && !path_glob; }
+    // Metadata "symbol" is this name, or ends with "." + it: "add_item" matches "add_item" and
+    // "Cart.add_item", not "add_items"; "Cart.add_item" matches "shop.Cart.add_item". An
+    // exact-symbol lookup (search::Searcher puts the definition of a query that is a symbol first).
+    std::optional<std::string> symbol{};
+    bool empty() const { return !language && !path_glob && !symbol; }
     bool Matches(const Metadata& metadata) const;
 };
 

@@ -59,6 +59,52 @@ run_expect 2 "$SH" --store "$STORE" search "x" --mode fuzzy
 run_expect 3 "$SH" --store "$STORE" search "x" --collection nope
 pass "bad search arguments -> exit 2 / 3"
 
+# -k 0 is refused (it used to mean "the default, 10"), as is anything over 1000.
+run_expect 2 "$SH" --store "$STORE" search "split url" -k 0
+assert_contains "$ERR" "-k/--limit must be from 1 to 1000 (got 0)" "-k 0"
+run_expect 2 "$SH" --store "$STORE" search "split url" --limit 1001
+assert_contains "$ERR" "(got 1001)" "-k 1001"
+run_expect 0 "$SH" --store "$STORE" search "split url" -k 1 --json
+[ "$(json_get "$OUT" "len(d['results'])")" = 1 ] || fail "-k 1: $OUT"
+pass "-k outside 1..1000 -> exit 2"
+
+# Language names: any case, aliases and extensions mean the canonical id; typos fail with a suggestion.
+run_expect 0 "$SH" --store "$STORE" search "checksum of data" --language go --json
+canonical="$(json_get "$OUT" "[r['id'] for r in d['results']]")"
+[ "$canonical" != "[]" ] || fail "--language go found nothing: $OUT"
+for alias in golang Go GOLANG .go; do
+    run_expect 0 "$SH" --store "$STORE" search "checksum of data" --language "$alias" --json
+    [ "$(json_get "$OUT" "[r['id'] for r in d['results']]")" = "$canonical" ] || fail "--language $alias: $OUT"
+done
+for alias in py Python python3; do
+    run_expect 0 "$SH" --store "$STORE" search "split url" --language "$alias" --json
+    [ "$(json_get "$OUT" "sorted({r['language'] for r in d['results']})")" = "['python']" ] || fail "--language $alias: $OUT"
+done
+run_expect 0 "$SH" --store "$STORE" search "bounded queue" --language c++ --json
+[ "$(json_get "$OUT" "d['results'][0]['file_path']")" = "src/queue.cpp" ] || fail "--language c++: $OUT"
+run_expect 2 "$SH" --store "$STORE" search "split url" --language pyhton
+assert_contains "$ERR" "unknown language 'pyhton'; did you mean 'python'? known: " "language typo"
+assert_contains "$ERR" " go, " "known languages listed"
+run_expect 2 "$SH" --store "$STORE" search "split url" --language klingon
+assert_contains "$ERR" "unknown language 'klingon'; known: " "unknown language"
+pass "--language: aliases and case accepted, typos -> exit 2 with a suggestion"
+
+# Commands: a typo names the nearest command; no command at all prints the help.
+run_expect 2 "$SH" serch "split url"
+assert_contains "$ERR" "unknown command 'serch'; did you mean 'search'?" "command typo"
+run_expect 2 "$SH" --store "$STORE" statsu
+assert_contains "$ERR" "did you mean 'status'?" "command typo after a global option"
+run_expect 2 "$SH" migrate exprot
+assert_contains "$ERR" "unknown command 'migrate exprot'; did you mean 'migrate export'?" "nested command typo"
+run_expect 2 "$SH" frobnicate
+assert_contains "$ERR" "the commands are index, search, status" "far-off command lists the commands"
+run_expect 2 "$SH" --store "$STORE"
+assert_contains "$ERR" "a command is required: index, search" "options without a command"
+run_expect 0 "$SH"
+assert_contains "$OUT" "Usage: signal-hub" "plain signal-hub prints the help"
+assert_contains "$OUT" "search" "the help lists the commands"
+pass "command typos -> exit 2 with a suggestion; plain signal-hub -> help, exit 0"
+
 # Searching where nothing was indexed.
 mkdir -p "$WORK/empty"
 (cd "$WORK/empty" && run_expect 3 "$SH" search "anything" && assert_contains "$ERR" "signal-hub index" "hint")

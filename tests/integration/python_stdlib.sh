@@ -25,6 +25,23 @@ assert "urllib/parse.py" in paths[:5], f"urllib/parse.py not in the top 5: {path
 PY
 pass "urllib/parse.py in the top results"
 
+# A query that is exactly a defined symbol puts its definition first in every mode (issue 20 item 8:
+# lexical ranked the definition of urlsplit 4th, hybrid left it out of the top 3).
+for mode in lexical vector hybrid; do
+    for query in urlsplit SplitResult.geturl SplitResult::geturl; do
+        run_expect 0 "$SH" search "$query" --mode "$mode" -k 3 --json
+        python3 - "$OUT" "$query" "$mode" <<'PY'
+import json, sys
+d, query, mode = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+top = d["results"][0]
+want = query.replace("::", ".")
+assert (top["file_path"], top["symbol"]) == ("urllib/parse.py", want) and top["kind"] in ("function", "method"), \
+    f"{mode} {query}: first is {top['file_path']} {top['symbol']} {top['kind']}"
+PY
+    done
+done
+pass "exact symbols: urlsplit and SplitResult.geturl defined first in lexical, vector and hybrid"
+
 run_expect 0 "$SH" index
 echo "$OUT"
 assert_contains "$OUT" "0 added, 0 changed" "second run changes nothing"

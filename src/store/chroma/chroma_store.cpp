@@ -1066,8 +1066,8 @@ class ChromaStore::Impl {
         if (options.exact) return ExactSearch(c, spec, query, options);
 
         const json where = LanguageWhere(options.filter);
-        std::optional<std::vector<std::string>> allowed;  // ids matching path_glob
-        if (options.filter.path_glob) {
+        std::optional<std::vector<std::string>> allowed;  // ids matching path_glob and symbol
+        if (options.filter.path_glob || options.filter.symbol) {
             allowed.emplace();
             SH_RETURN_IF_ERROR(ForEachRecord(c, where, nullptr, {"metadatas"},
                                              [&](const std::string& id, const json& reply, size_t row) -> Status {

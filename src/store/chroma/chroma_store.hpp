@@ -83,8 +83,8 @@
 //   - VectorSearch: Chroma's HNSW query; the hits are re-scored here in double
 //     precision from their exact embeddings (cosine similarity, inner product,
 //     negative Euclidean distance), like every other backend. The
-//     language filter is a Chroma `where`; a path_glob is matched here over the
-//     candidates' metadata and passed to Chroma as the allowed `ids`. When HNSW
+//     language filter is a Chroma `where`; a path_glob or symbol is matched here
+//     over the candidates' metadata and passed to Chroma as the allowed `ids`. When HNSW
 //     returns fewer than k hits while more records match, and for exact=true,
 //     the search is an exact scan over the (filtered) records, computed here.
 //     SearchOptions::ef_search is ignored (Chroma sets ef_search per

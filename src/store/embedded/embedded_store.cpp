@@ -58,9 +58,10 @@
 //
 // Vector search: unfiltered → HNSW (ef = SearchOptions.ef_search or 128). Filtered → the
 // matching row ids come from SQL (language column, sh_glob(path_glob, file_path) function
-// implemented by GlobMatch); when at most max(2000, 5% of the collection) match, an exact
-// scan over their vectors; otherwise HNSW with a growing candidate count (4k, doubling)
-// keeping matching hits, and an exact scan if that still yields fewer than k.
+// implemented by GlobMatch, json_extract(metadata, '$.symbol') for a symbol); when at most
+// max(2000, 5% of the collection) match, an exact scan over their vectors; otherwise HNSW with
+// a growing candidate count (4k, doubling) keeping matching hits, and an exact scan if that
+// still yields fewer than k.
 
 #include "store/embedded/embedded_store.hpp"
 
@@ -103,6 +104,15 @@ constexpr int kSidecarFormat = 1;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr size_t kMaxIdleConnections = 8;
 constexpr size_t kCompactMinDeleted = 1024;
+
+// SQL true when Filter::symbol (parameter ?N, NULL for none) matches the "symbol" of the metadata
+// JSON in `column`: equal, or ending with "." + it.
+std::string SymbolCondition(const std::string& column, int n) {
+    const std::string p = "?" + std::to_string(n);
+    const std::string symbol = "json_extract(" + column + ", '$.symbol')";
+    return "(" + p + " IS NULL OR " + symbol + " = " + p + " OR substr(" + symbol + ", -length(" + p +
+           ") - 1) = '.' || " + p + ")";
+}
 
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE collections(
@@ -1077,10 +1087,11 @@ class EmbeddedStore::Impl {
 
     // Row ids of the collection's records that match a non-empty filter.
     Result<std::vector<std::int64_t>> MatchingRowids(sqlite3* db, const CollectionRow& row, const Filter& filter) {
-        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "SELECT row_id FROM records WHERE collection_id = ?1 AND "
-                                                         "(?2 IS NULL OR language = ?2) AND "
-                                                         "(?3 IS NULL OR sh_glob(?3, file_path))"));
-        stmt.Bind(1, row.id).Bind(2, filter.language).Bind(3, filter.path_glob);
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, std::string("SELECT row_id FROM records WHERE collection_id = "
+                                                                     "?1 AND (?2 IS NULL OR language = ?2) AND "
+                                                                     "(?3 IS NULL OR sh_glob(?3, file_path)) AND ") +
+                                                             SymbolCondition("metadata", 4)));
+        stmt.Bind(1, row.id).Bind(2, filter.language).Bind(3, filter.path_glob).Bind(4, filter.symbol);
         std::vector<std::int64_t> out;
         while (true) {
             SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
@@ -1214,7 +1225,8 @@ class EmbeddedStore::Impl {
                       " MATCH ?1 ORDER BY bm25(" + fts + ") LIMIT ?5"
                 : "SELECT f.rowid AS rid, -bm25(" + fts + ") AS score FROM " + fts + " f JOIN records r ON r.row_id = "
                       "f.rowid WHERE " + fts + " MATCH ?1 AND (?2 IS NULL OR r.language = ?2) AND (?3 IS NULL OR "
-                      "sh_glob(?3, r.file_path)) ORDER BY bm25(" + fts + "), r.id LIMIT ?4";
+                      "sh_glob(?3, r.file_path)) AND " + SymbolCondition("r.metadata", 6) + " ORDER BY bm25(" + fts +
+                      "), r.id LIMIT ?4";
         std::string sql = "SELECT s.score, r.id, r.document, r.metadata" +
                           std::string(options.include_embeddings ? ", r.embedding" : "") + " FROM (" + inner +
                           ") s JOIN records r ON r.row_id = s.rid ORDER BY s.score DESC, r.id LIMIT ?4";
@@ -1224,6 +1236,7 @@ class EmbeddedStore::Impl {
             .Bind(3, options.filter.path_glob)
             .Bind(4, static_cast<std::int64_t>(std::min<size_t>(options.k, INT32_MAX)));
         if (options.filter.empty()) stmt.Bind(5, static_cast<std::int64_t>(std::min<size_t>(options.k * 2 + 16, INT32_MAX)));
+        else stmt.Bind(6, options.filter.symbol);
         while (true) {
             SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
             if (!has_row) break;

@@ -28,14 +28,14 @@
 //   qualified with the schema the extension lives in. Values are always parameters
 //   (binary for bytea, vectors, integers, arrays; text for json, tsvector, tsquery, regex).
 //
-// Vector search: one read-only transaction with SET LOCAL hnsw.ef_search = max(ef, k) and
-// SET LOCAL hnsw.iterative_scan = relaxed_order (pgvector 0.8), the filter in the WHERE
-// clause (language = $, glob_path ~ $), ORDER BY distance LIMIT k. The iterative scan keeps
-// walking the graph until k rows pass the filter (up to hnsw.max_scan_tuples); if fewer than
-// k come back, the query is repeated as an exact scan (SET LOCAL enable_indexscan = off), so
-// a filter never loses matches. SearchOptions.exact goes straight to the exact scan. Hits are
-// re-scored in double precision from their vectors (the same Similarity as the other
-// backends) and ordered by score, then id.
+// Vector search: one read-only transaction with SET LOCAL hnsw.ef_search = max(ef, k) and SET
+// LOCAL hnsw.iterative_scan = relaxed_order (pgvector 0.8), the filter in the WHERE clause
+// (language = $, glob_path ~ $, metadata->>'symbol' for a symbol), ORDER BY distance LIMIT k.
+// The iterative scan keeps walking the graph until k rows pass the filter (up to
+// hnsw.max_scan_tuples); if fewer than k come back, the query is repeated as an exact scan
+// (SET LOCAL enable_indexscan = off), so a filter never loses matches. SearchOptions.exact
+// goes straight to the exact scan. Hits are re-scored in double precision from their vectors
+// (the same Similarity as the other backends) and ordered by score, then id.
 //
 // Lexical search: each record's CodeTokens (document, symbol, file_path) are stored as a
 // tsvector whose lexeme positions 1..tf encode the term frequency (tf capped at 256, the
@@ -751,6 +751,12 @@ class PgVectorStore::Impl {
             if (!regex) return std::nullopt;
             params.Text(*regex);
             sql += " AND r.glob_path ~ $" + std::to_string(params.size()) + "::text";
+        }
+        if (filter.symbol) {
+            params.Text(*filter.symbol);
+            const std::string p = "$" + std::to_string(params.size()) + "::text";
+            sql += " AND ((r.metadata->>'symbol') = " + p + " OR right(r.metadata->>'symbol', length(" + p +
+                   ") + 1) = '.' || " + p + ")";
         }
         return sql;
     }
