@@ -8,6 +8,8 @@
 //   store.db        SQLite (+ store.db-wal, store.db-shm): the source of truth.
 //   hnsw/<cid>.bin  HNSW graph of collection id <cid> (hnswlib 0.6.2 format); derived data.
 //   hnsw/<cid>.json sidecar: {format, collection_id, dimension, metric, seq, bytes, xxh3}.
+//   .gitignore      "*", written when a writer creates the directory (or finds it empty), so
+//                   git ignores the store; store_layout.hpp recognises a store without it.
 //
 // SQLite settings: WAL journal, synchronous=NORMAL, foreign_keys=ON, busy_timeout=5s.
 // Durability: in WAL mode with synchronous=NORMAL a transaction is in the WAL (the OS
@@ -86,6 +88,7 @@
 #include "store/embedded/file_util.hpp"
 #include "store/embedded/hnsw_index.hpp"
 #include "store/embedded/sqlite.hpp"
+#include "store/embedded/store_layout.hpp"
 #include "store/metadata_json.hpp"
 #include "store/store_util.hpp"
 
@@ -415,8 +418,14 @@ class EmbeddedStore::Impl {
 
     Status OpenWriter() {
         std::error_code ec;
+        // A store directory this open creates (or finds empty) gets a .gitignore holding "*", so
+        // git ignores the store by itself. Never written into a directory holding anything else.
+        const bool fresh = !fs::exists(dir_, ec) || fs::is_empty(dir_, ec);
         fs::create_directories(fs::path(dir_) / "hnsw", ec);
         if (ec) return Internal("cannot create " + HnswDir() + ": " + ec.message());
+        if (fresh) {
+            SH_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir_) / kStoreGitignoreName).string(), kStoreGitignoreContent));
+        }
         SH_ASSIGN_OR_RETURN(lock_, WriterLock::Acquire(dir_));
         SH_ASSIGN_OR_RETURN(write_db_, OpenConnection(DatabasePath(), /*read_only=*/false, /*create=*/true));
         sqlite3* db = write_db_.get();
