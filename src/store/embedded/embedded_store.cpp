@@ -35,6 +35,8 @@
 //   files(collection_id, path, content_hash, size, mtime_ns, record_ids JSON) PK(collection_id, path)
 //   change_log(seq INTEGER PK AUTOINCREMENT, collection_id, record_rowid, op 'upsert'|'delete')
 //       written in the same transaction as the records.
+//   collection_properties(collection_id FK ON DELETE CASCADE, key, value TEXT) PK(collection_id, key):
+//       CollectionInfo::properties; additive like meta (created by a writer when missing).
 //   meta(key PK, value INTEGER)  key 'data_version': bumped inside every transaction that changes
 //       committed data (Commit, creating EnsureCollection, DropCollection), never by Flush. Added
 //       without a schema-version bump: a writer creates the table if missing (an additive change
@@ -151,6 +153,12 @@ CREATE INDEX change_log_collection ON change_log(collection_id, seq);
 // Not part of kSchemaSql: also created in databases written before it existed.
 constexpr const char* kMetaSql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID";
+// Collection properties (CollectionInfo::properties); additive like meta: a writer creates the
+// table when missing, readers of a database without it see no properties.
+constexpr const char* kPropertiesSql =
+    "CREATE TABLE IF NOT EXISTS collection_properties(collection_id INTEGER NOT NULL REFERENCES "
+    "collections(id) ON DELETE CASCADE, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(collection_id, key)) "
+    "WITHOUT ROWID";
 constexpr const char* kBumpDataVersionSql =
     "INSERT INTO meta(key, value) VALUES('data_version', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1";
 
@@ -448,6 +456,7 @@ class EmbeddedStore::Impl {
             SH_RETURN_IF_ERROR(txn.Commit());
         }
         SH_RETURN_IF_ERROR(write_db_.Exec(kMetaSql));
+        SH_RETURN_IF_ERROR(write_db_.Exec(kPropertiesSql));
         SH_RETURN_IF_ERROR(RememberDatabaseFile());
         return SweepOrphanFiles();
     }
@@ -573,6 +582,21 @@ class EmbeddedStore::Impl {
         double share = total > 0 ? static_cast<double>(info.records) / static_cast<double>(total)
                                  : 1.0 / static_cast<double>(std::max<std::int64_t>(collections, 1));
         info.bytes = static_cast<std::int64_t>(db_bytes * share) + size_of(HnswPath(row.id));
+        SH_ASSIGN_OR_RETURN(info.files,
+                            QueryIntBound(db, "SELECT count(*) FROM files WHERE collection_id = ?1", row.id));
+        SH_ASSIGN_OR_RETURN(std::int64_t has_properties,
+                            sqlite::QueryInt(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                                                 "'collection_properties'"));
+        if (has_properties > 0) {
+            SH_ASSIGN_OR_RETURN(Stmt props,
+                                Stmt::Prepare(db, "SELECT key, value FROM collection_properties WHERE collection_id = ?1"));
+            props.Bind(1, row.id);
+            while (true) {
+                SH_ASSIGN_OR_RETURN(bool has_row, props.Step());
+                if (!has_row) break;
+                info.properties.insert_or_assign(props.Text(0), props.Text(1));
+            }
+        }
         return info;
     }
 
@@ -650,6 +674,7 @@ class EmbeddedStore::Impl {
             for (const char* sql : {"DELETE FROM records WHERE collection_id = ?1",
                                     "DELETE FROM files WHERE collection_id = ?1",
                                     "DELETE FROM change_log WHERE collection_id = ?1",
+                                    "DELETE FROM collection_properties WHERE collection_id = ?1",
                                     "DELETE FROM collections WHERE id = ?1"}) {
                 SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
                 stmt.Bind(1, row.id);
@@ -795,6 +820,15 @@ class EmbeddedStore::Impl {
                 SH_ASSIGN_OR_RETURN(Stmt touch, Stmt::Prepare(db, "UPDATE collections SET last_indexed = ?1 WHERE id = ?2"));
                 touch.Bind(1, clock_.UnixSeconds()).Bind(2, row.id);
                 SH_RETURN_IF_ERROR(touch.Run());
+            }
+            for (const auto& [key, value] : changes.set_properties) {
+                SH_ASSIGN_OR_RETURN(Stmt prop, Stmt::Prepare(db, value ? "INSERT OR REPLACE INTO collection_properties"
+                                                                         "(collection_id, key, value) VALUES(?1, ?2, ?3)"
+                                                                       : "DELETE FROM collection_properties WHERE "
+                                                                         "collection_id = ?1 AND key = ?2"));
+                prop.Bind(1, row.id).Bind(2, key);
+                if (value) prop.Bind(3, *value);
+                SH_RETURN_IF_ERROR(prop.Run());
             }
             SH_RETURN_IF_ERROR(write_db_.Exec(kBumpDataVersionSql));
             SH_RETURN_IF_ERROR(txn.Commit());
