@@ -52,6 +52,15 @@ pass "a second index changes nothing"
 run_expect 0 "$SH" --config "$WORK/pg.yaml" status --json
 no_password "$OUT" "status"
 pg_records="$(json_get "$OUT" "sum(c['records'] for c in d['collections'])")"
+# Issue 20 item 10: the store line is the URL without its password and without the pool and HNSW
+# parameters signal-hub adds internally; the collection shows its tree root and its freshness.
+run_expect 0 "$SH" --config "$WORK/pg.yaml" status
+no_password "$OUT" "status"
+assert_contains "$OUT" "store: postgresql://postgres:***@127.0.0.1" "status names the database"
+case "$OUT" in *pool_size*|*max_overflow*|*pool_timeout*|*hnsw_m*|*hnsw_ef_construction*)
+    fail "status shows internal URL parameters: $OUT" ;; esac
+assert_contains "$OUT" "root:         $WORK/repo" "status root over PostgreSQL"
+assert_contains "$OUT" "changes:      none since the last index run" "status changes over PostgreSQL"
 run_expect 0 "$SH" -q --store "$WORK/embedded" index "$WORK/repo"
 emb_records="$(record_count "$WORK/embedded")"
 [ "$pg_records" = "$emb_records" ] || fail "PostgreSQL holds $pg_records records, the embedded store $emb_records"
