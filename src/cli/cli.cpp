@@ -31,6 +31,7 @@ int Run(int argc, char** argv) {
     AddIndexCommand(app, global, exit_code);
     AddSearchCommand(app, global, exit_code);
     AddStatusCommand(app, global, exit_code);
+    AddCollectionsCommand(app, global, exit_code);
     AddServeCommand(app, global, exit_code);
     AddMigrateCommand(app, global, exit_code);
     AddKeysCommand(app, global, exit_code);

@@ -5,10 +5,13 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <string_view>
 
 #include "cli/commands.hpp"
 #include "embed/embedder.hpp"
 #include "index/pipeline.hpp"
+#include "store/embedded/store_layout.hpp"
 
 namespace signalhub::cli {
 namespace fs = std::filesystem;
@@ -62,25 +65,222 @@ void PrintSummary(const fs::path& root, const std::string& collection, const std
                 FormatDuration(s.flush_seconds).c_str());
 }
 
+struct IndexFlags {
+    std::string path;  // "" = not given
+    std::string collection;
+    bool dry_run = false;
+    bool allow_overlap = false;
+};
+
+bool IsWithin(const fs::path& inner, const fs::path& outer) {
+    auto o = outer.begin();
+    auto i = inner.begin();
+    for (; o != outer.end(); ++o, ++i) {
+        if (i == inner.end() || *i != *o) return false;
+    }
+    return true;
+}
+
+std::string CollectionFor(const config::Config& cfg, const std::string& flag, const fs::path& root) {
+    return !flag.empty() ? flag : !cfg.index.collection.empty() ? cfg.index.collection : index::DefaultCollectionName(root);
+}
+
+std::string RootOf(const CollectionInfo& c) {
+    auto it = c.properties.find(collection_property::kRoot);
+    return it == c.properties.end() ? std::string() : it->second;
+}
+
+// Where `index` without PATH works: the index found like `search` finds it (the
+// working directory or a parent holds the store, or --store / the database),
+// the collection whose tree contains the working directory, and its root.
+struct Target {
+    fs::path root;
+    std::optional<StoreLocation> location;  // nullopt: StoreForRoot(root)
+    std::string collection;                 // "" = the default for root
+};
+
+Result<Target> TargetWithoutPath(const GlobalOptions& global, const config::Config& cfg, const fs::path& cwd,
+                                 const std::string& collection) {
+    Target target{cwd, std::nullopt, collection};
+    auto found = FindStoreFrom(global, cfg, cwd);
+    if (!found.ok()) {
+        if (found.status().code() != ErrorCode::kNotFound) return found.status();
+        return target;
+    }
+    auto opened = store::OpenStore(found->url, store::OpenOptions{.read_only = true});
+    std::optional<CollectionInfo> best;
+    if (opened.ok()) {
+        SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, (*opened)->ListCollections());
+        for (const auto& c : collections) {
+            const std::string root = RootOf(c);
+            if (root.empty() || !IsWithin(cwd, fs::path(root))) continue;
+            if (!collection.empty() && c.spec.name != collection) continue;
+            if (!best || RootOf(*best).size() < root.size()) best = c;
+        }
+    } else if (opened.status().code() != ErrorCode::kNotFound) {
+        return opened.status();
+    }
+    if (best) {
+        target.root = RootOf(*best);
+        target.location = *found;
+        if (target.collection.empty()) target.collection = best->spec.name;
+    } else if (found->dir && !global.store && !fs::path(cfg.store.path).is_absolute()) {
+        // A store of an older build (no recorded root): the tree is the directory holding it.
+        target.root = found->dir->parent_path();
+        target.location = *found;
+    }
+    return target;
+}
+
+// An explicit PATH inside a tree that already has its own embedded store in a
+// parent directory (store.path relative, no --store): a second, nested store
+// would index those files twice. Returns the parent's root, if any.
+std::optional<fs::path> IndexedAncestor(const GlobalOptions& global, const config::Config& cfg, const fs::path& root) {
+    if (global.store || cfg.database.type != "embedded") return std::nullopt;
+    const fs::path rel(cfg.store.path);
+    if (rel.is_absolute()) return std::nullopt;
+    std::error_code ec;
+    if (fs::exists(root / rel, ec)) return std::nullopt;  // PATH has its own store already: keep using it
+    for (fs::path dir = root.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+        if (store::IsEmbeddedStoreDir((dir / rel).string())) return dir;
+        if (dir == dir.parent_path()) break;
+    }
+    return std::nullopt;
+}
+
+// Refuses a second collection over the same tree (or a tree inside another
+// collection's tree) in one store, naming the existing collection.
+Status CheckOverlap(store::VectorStore& store, const StoreLocation& location, const fs::path& root,
+                    const std::string& collection) {
+    SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, store.ListCollections());
+    for (const auto& c : collections) {
+        const std::string other = RootOf(c);
+        if (c.spec.name == collection || other.empty()) continue;
+        const bool same = fs::path(other) == root;
+        if (!same && !IsWithin(root, fs::path(other))) continue;
+        return FailedPrecondition(
+            root.string() + (same ? " is already indexed as collection '" : " lies inside the tree of collection '") +
+            c.spec.name + "' (root " + other + ") in store " + location.display +
+            "; indexing it as '" + collection + "' would duplicate it. Update the existing one with `signal-hub index -c " +
+            c.spec.name + (same ? " " + root.string() : " " + other) + "`, or delete it first with `signal-hub collections delete " +
+            c.spec.name + " --yes`, or pass --allow-overlap to keep both");
+    }
+    return Status::Ok();
+}
+
+// `index --dry-run`: what a run would index, skip and ignore (and why), without
+// opening the store for writing or creating anything.
+Status DryRun(const GlobalOptions& global, const config::Config& cfg, const fs::path& root,
+              const StoreLocation& location, const std::string& collection) {
+    index::IndexOptions options;
+    options.root = root;
+    options.collection = collection;
+    options.store_dir = location.dir.value_or(fs::path());
+    options.config = cfg.index;
+    index::ScanOptions scan_options = index::ScanOptionsFor(options);
+    scan_options.report_ignored = true;
+    SH_ASSIGN_OR_RETURN(index::ScanResult scan, index::ScanTree(root, scan_options));
+    // Stored file states, when the store and collection exist (read-only: nothing is created).
+    std::map<std::string, store::FileState> previous;
+    bool have_store = false;
+    {
+        std::error_code ec;
+        const bool exists = !location.dir || fs::is_directory(*location.dir, ec);
+        if (exists) {
+            auto opened = store::OpenStore(location.url, store::OpenOptions{.read_only = true});
+            if (opened.ok()) {
+                auto files = (*opened)->ListFiles(collection);
+                if (files.ok()) {
+                    have_store = true;
+                    for (auto& f : *files) previous.emplace(f.path, std::move(f));
+                } else if (files.status().code() != ErrorCode::kNotFound) {
+                    return files.status();
+                }
+            } else if (opened.status().code() != ErrorCode::kNotFound) {
+                return opened.status();
+            }
+        }
+    }
+    std::printf("dry run (nothing is written): indexing %s into collection '%s' (store %s) would\n", root.c_str(),
+                collection.c_str(), location.display.c_str());
+    std::int64_t added = 0, modified = 0, unchanged = 0;
+    for (const auto& f : scan.files) {
+        auto it = previous.find(f.rel_path);
+        const char* state = "new";
+        if (it == previous.end()) {
+            ++added;
+        } else {
+            const bool same = it->second.size == f.size && it->second.mtime_ns == f.mtime_ns;
+            state = same ? "unchanged" : "modified";
+            ++(same ? unchanged : modified);
+            previous.erase(it);
+        }
+        if (!global.quiet || std::string_view(state) != "unchanged")
+            std::printf("  index   %s  (%s, %s, %s)\n", f.rel_path.c_str(), f.language.c_str(),
+                        FormatBytes(static_cast<double>(f.size)).c_str(), state);
+    }
+    for (const auto& s : scan.skipped) std::printf("  skip    %s  (%s)\n", s.rel_path.c_str(), s.reason.c_str());
+    for (const auto& s : scan.ignored) std::printf("  ignore  %s  (%s)\n", s.rel_path.c_str(), s.reason.c_str());
+    for (const auto& [path, st] : previous)
+        std::printf("  remove  %s  (indexed before, no longer in the tree or now excluded)\n", path.c_str());
+    std::printf("summary: %zu files to index (%lld new, %lld modified, %lld unchanged%s), %zu skipped, %zu ignored, "
+                "%zu to remove\n",
+                scan.files.size(), static_cast<long long>(added), static_cast<long long>(modified),
+                static_cast<long long>(unchanged), have_store ? "" : "; no index yet", scan.skipped.size(),
+                scan.ignored.size(), previous.size());
+    return Status::Ok();
+}
+
 // Returns the exit code: 0, or kExitPartial when files could not be read.
-Result<int> RunIndex(const GlobalOptions& global, const std::string& path, const std::string& collection) {
+Result<int> RunIndex(const GlobalOptions& global, const IndexFlags& flags) {
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
     std::error_code ec;
-    fs::path root(path);
-    if (!fs::exists(root, ec)) return NotFound("path " + root.string() + " does not exist");
-    if (!fs::is_directory(root, ec)) return InvalidArgument("path " + root.string() + " is not a directory");
-    root = fs::canonical(root, ec);
-    if (ec) return PermissionDenied("cannot resolve " + path + ": " + ec.message());
-    const StoreLocation location = StoreForRoot(global, cfg, root);
+    Target target;
+    if (flags.path.empty()) {
+        fs::path cwd = fs::current_path(ec);
+        if (ec) return Internal("cannot determine the working directory: " + ec.message());
+        SH_ASSIGN_OR_RETURN(target, TargetWithoutPath(global, cfg, cwd, flags.collection));
+        if (!global.quiet) {
+            if (target.location) {
+                std::fprintf(stderr, "no PATH given: updating the index of %s (store %s)\n", target.root.c_str(),
+                             target.location->display.c_str());
+            } else {
+                std::fprintf(stderr, "no PATH given: indexing %s (the current directory)\n", target.root.c_str());
+            }
+        }
+    } else {
+        fs::path root(flags.path);
+        if (!fs::exists(root, ec)) return NotFound("path " + root.string() + " does not exist");
+        if (!fs::is_directory(root, ec)) return InvalidArgument("path " + root.string() + " is not a directory");
+        target.root = fs::canonical(root, ec);
+        if (ec) return PermissionDenied("cannot resolve " + flags.path + ": " + ec.message());
+        target.collection = flags.collection;
+        if (!flags.allow_overlap) {
+            if (auto parent = IndexedAncestor(global, cfg, target.root)) {
+                return FailedPrecondition(
+                    target.root.string() + " lies inside " + parent->string() + ", which has its own index (" +
+                    (*parent / cfg.store.path).string() + "); a second index here would hold the same files twice. "
+                    "Update the parent's index with `signal-hub index " + parent->string() +
+                    "` (search, status and index without PATH find it from any subdirectory), or pass --allow-overlap "
+                    "to create a separate index for " + target.root.string());
+            }
+        }
+    }
+    const fs::path& root = target.root;
+    const StoreLocation location = target.location ? *target.location : StoreForRoot(global, cfg, root);
+    const std::string collection = CollectionFor(cfg, target.collection, root);
+    if (flags.dry_run) {
+        SH_RETURN_IF_ERROR(DryRun(global, cfg, root, location, collection));
+        return 0;
+    }
 
     SH_ASSIGN_OR_RETURN(auto embedder, embed::CreateEmbedder(cfg.embedding));
     SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(location.url, store::OpenOptions{}));
+    if (!flags.allow_overlap) SH_RETURN_IF_ERROR(CheckOverlap(*store, location, root, collection));
 
     index::IndexOptions options;
     options.root = root;
-    options.collection = !collection.empty()             ? collection
-                         : !cfg.index.collection.empty() ? cfg.index.collection
-                                                         : index::DefaultCollectionName(root);
+    options.collection = collection;
     options.store_dir = location.dir.value_or(fs::path());
     options.config = cfg.index;
     options.cancel = &g_interrupted;
@@ -115,16 +315,22 @@ Result<int> RunIndex(const GlobalOptions& global, const std::string& path, const
 void AddIndexCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     auto* cmd = app.add_subcommand("index", "Index a source tree into the store (incremental: only changed files are "
                                             "re-read and re-embedded)");
-    auto path = std::make_shared<std::string>(".");
-    auto collection = std::make_shared<std::string>();
-    cmd->add_option("path", *path, "Root of the tree to index")->capture_default_str();
-    cmd->add_option("-c,--collection", *collection,
+    auto flags = std::make_shared<IndexFlags>();
+    cmd->add_option("path", flags->path,
+                    "Root of the tree to index (default: the tree of the index found from the working directory, "
+                    "like search finds it; else the working directory)");
+    cmd->add_option("-c,--collection", flags->collection,
                     "Collection to index into (default: index.collection, else the directory's name)");
+    cmd->add_flag("--dry-run", flags->dry_run,
+                  "List what would be indexed, skipped and ignored (and why) without writing or creating the store");
+    cmd->add_flag("--allow-overlap", flags->allow_overlap,
+                  "Index even when the tree is already indexed under another collection of the store, or lies "
+                  "inside a tree with its own index");
     cmd->footer(
         "The store lives in <path>/.signal-hub unless store.path or --store says otherwise.\n"
         "Interrupting (Ctrl-C, or even kill -9) keeps every committed file; run index again to resume.");
-    cmd->callback([&global, &exit_code, path, collection] {
-        auto result = RunIndex(global, *path, *collection);
+    cmd->callback([&global, &exit_code, flags] {
+        auto result = RunIndex(global, *flags);
         exit_code = result.ok() ? *result : Fail(result.status());
     });
 }

@@ -17,5 +17,6 @@ void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddKeysCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddCheckCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddCollectionsCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace signalhub::cli

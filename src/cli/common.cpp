@@ -24,7 +24,7 @@ bool IsDatabaseUrl(std::string_view s) {
 
 StoreLocation DirectoryLocation(const fs::path& dir) { return StoreLocation{dir.string(), dir, dir.string()}; }
 
-StoreLocation UrlLocation(const std::string& url) { return StoreLocation{url, std::nullopt, RedactUrl(url)}; }
+StoreLocation UrlLocation(const std::string& url) { return StoreLocation{url, std::nullopt, DisplayUrl(url)}; }
 
 // --store as given: a URL, sqlite://PATH or a directory.
 StoreLocation GivenStore(const std::string& store) {
@@ -46,6 +46,29 @@ Result<telemetry::LogOptions> LogOptionsFor(const config::Config& config, const 
     options.format = *format;
     options.output = logging.output;
     return options;
+}
+
+std::string DisplayUrl(const std::string& url) {
+    static constexpr std::string_view kInternal[] = {"pool_size", "max_overflow", "pool_timeout", "hnsw_m",
+                                                     "hnsw_ef_construction"};
+    const size_t query = url.find('?');
+    std::string out = url.substr(0, query);
+    if (query != std::string::npos) {
+        std::string kept;
+        std::string_view rest = std::string_view(url).substr(query + 1);
+        while (!rest.empty()) {
+            const size_t amp = rest.find('&');
+            const std::string_view param = rest.substr(0, amp);
+            rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+            const std::string_view key = param.substr(0, param.find('='));
+            bool internal = false;
+            for (std::string_view k : kInternal) internal = internal || key == k;
+            if (internal || param.empty()) continue;
+            kept += (kept.empty() ? "" : "&") + std::string(param);
+        }
+        if (!kept.empty()) out += "?" + kept;
+    }
+    return RedactUrl(out);
 }
 
 std::string DatabaseUrl(const config::DatabaseConfig& database) {
@@ -79,6 +102,14 @@ StoreLocation StoreForRoot(const GlobalOptions& global, const config::Config& co
 }
 
 Result<StoreLocation> FindStore(const GlobalOptions& global, const config::Config& config) {
+    std::error_code ec;
+    fs::path cwd = fs::current_path(ec);
+    if (ec) return Internal("cannot determine the working directory: " + ec.message());
+    return FindStoreFrom(global, config, cwd);
+}
+
+Result<StoreLocation> FindStoreFrom(const GlobalOptions& global, const config::Config& config,
+                                    const fs::path& start_dir) {
     if (global.store) {
         StoreLocation given = GivenStore(*global.store);
         std::error_code ec;
@@ -94,8 +125,7 @@ Result<StoreLocation> FindStore(const GlobalOptions& global, const config::Confi
             return NotFound("no Signal Hub store at " + configured.string() + " (store.path); run `signal-hub index`");
         return DirectoryLocation(configured);
     }
-    fs::path dir = fs::current_path(ec);
-    if (ec) return Internal("cannot determine the working directory: " + ec.message());
+    fs::path dir = start_dir;
     const fs::path start = dir;
     while (true) {
         fs::path candidate = dir / configured;

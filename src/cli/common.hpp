@@ -39,6 +39,11 @@ using telemetry::RedactUrl;
 // InvalidArgument for a level or format the logger does not know.
 Result<telemetry::LogOptions> LogOptionsFor(const config::Config& config, const GlobalOptions& global);
 
+// A store URL for people: the password masked, and without the connection-pool
+// and HNSW parameters DatabaseUrl adds (pool_size, max_overflow, pool_timeout,
+// hnsw_m, hnsw_ef_construction).
+std::string DisplayUrl(const std::string& url);
+
 // database.url with database.pool_size / max_overflow / pool_timeout added as
 // the store's URL parameters (ones the URL already sets are kept).
 std::string DatabaseUrl(const config::DatabaseConfig& database);
@@ -54,6 +59,9 @@ StoreLocation StoreForRoot(const GlobalOptions& global, const config::Config& co
 // nearest directory named store.path in the working directory or one of its
 // parents (like git finds .git). NotFound with a hint when there is none.
 Result<StoreLocation> FindStore(const GlobalOptions& global, const config::Config& config);
+// FindStore starting from `start_dir` instead of the working directory.
+Result<StoreLocation> FindStoreFrom(const GlobalOptions& global, const config::Config& config,
+                                    const std::filesystem::path& start_dir);
 
 // Finds the store for reading (FindStore) and opens it read-only.
 struct ReadableStore {

@@ -47,7 +47,22 @@ struct CollectionInfo {
     std::int64_t records = 0;
     std::int64_t bytes = 0;                        // best estimate of size on disk
     std::optional<std::int64_t> last_indexed_unix;  // seconds since epoch
+    std::int64_t files = 0;                        // file states (FileState) stored for the collection
+    // Free-form string properties set through ChangeSet::set_properties (well-known
+    // keys in collection_property below); every backend stores them losslessly.
+    std::map<std::string, std::string, std::less<>> properties{};
 };
+
+// Well-known collection properties (CollectionInfo::properties).
+namespace collection_property {
+// Absolute path of the tree the collection indexes (written by every index run).
+inline constexpr std::string_view kRoot = "root";
+// Unix seconds when an index run started; present only while a run is unfinished,
+// so a collection still carrying it after the run ended was interrupted.
+inline constexpr std::string_view kIndexStarted = "index_started";
+// Unix seconds when `migrate import` wrote the collection.
+inline constexpr std::string_view kImportedAt = "imported_at";
+}  // namespace collection_property
 
 // Well-known metadata keys written by the indexer.
 namespace meta {

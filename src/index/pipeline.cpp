@@ -54,7 +54,18 @@ std::string EmbeddingText(std::string_view rel_path, std::string_view symbol, st
     return out;
 }
 
+std::string RootProperty(const fs::path& root) {
+    std::error_code ec;
+    fs::path abs = fs::weakly_canonical(fs::absolute(root, ec), ec);
+    return (ec ? root : abs).string();
+}
+
 namespace {
+
+std::int64_t UnixNow() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 // Runs fn(i) for i in [0, n) on up to `threads` threads; fn must be thread-safe.
 void ParallelFor(size_t n, unsigned threads, const std::function<void(size_t)>& fn) {
@@ -214,6 +225,14 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
     // 2. Compare with the stored state.
     // Creates the collection, or refuses an embedder that does not match it.
     SH_RETURN_IF_ERROR(store.EnsureCollection(embedder.SpecFor(options.collection)).status());
+    {
+        // Records the tree's root, and marks the run unfinished until its last commit (status
+        // reports a collection still marked as interrupted).
+        store::ChangeSet start;
+        start.set_properties.emplace(std::string(collection_property::kRoot), RootProperty(options.root));
+        start.set_properties.emplace(std::string(collection_property::kIndexStarted), std::to_string(UnixNow()));
+        SH_RETURN_IF_ERROR(store.Commit(options.collection, start));
+    }
     SH_ASSIGN_OR_RETURN(std::vector<store::FileState> states, store.ListFiles(options.collection));
     std::unordered_map<std::string, const store::FileState*> previous;
     for (const auto& st : states) previous.emplace(st.path, &st);
@@ -358,6 +377,7 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         removal.delete_files.push_back(st.path);
     }
     removal.touch_last_indexed = true;
+    removal.set_properties.emplace(std::string(collection_property::kIndexStarted), std::nullopt);
     {
         StageTimer timer(stats.commit_seconds);
         SH_RETURN_IF_ERROR(store.Commit(options.collection, removal));

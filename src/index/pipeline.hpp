@@ -64,6 +64,9 @@ struct IndexOptions {
     const std::atomic<bool>* cancel = nullptr;
 };
 
+// Sets the collection's properties "root" (RootProperty) and "index_started"
+// (unix seconds) in a first commit and removes "index_started" in the last one,
+// so a collection still carrying it was interrupted (collection_property).
 Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedder, const IndexOptions& options);
 
 // What an IndexTree run would find, without reading or changing anything:
@@ -83,6 +86,10 @@ Result<TreeChanges> CompareTree(store::VectorStore& store, const IndexOptions& o
 
 // The scanner options IndexTree uses for `options`.
 ScanOptions ScanOptionsFor(const IndexOptions& options);
+
+// The collection property "root" (collection_property::kRoot) an index run of
+// `root` writes: its absolute, canonical path.
+std::string RootProperty(const std::filesystem::path& root);
 
 // Default collection name for a root directory: its base name, reduced to
 // [A-Za-z0-9._-] ("repo" when nothing is left).

@@ -117,6 +117,23 @@ TEST_F(PipelineTest, CancelKeepsCommittedWorkAndResumes) {
     EXPECT_EQ(Ids(), reference);
 }
 
+// Issue 20 items 6 and 10: each run records the tree's root; an interrupted run
+// leaves the "index_started" mark that status reports, a finished one clears it.
+TEST_F(PipelineTest, RecordsTheRootAndMarksAnInterruptedRun) {
+    std::atomic<bool> cancel{true};
+    EXPECT_EQ(Run(&cancel).status().code(), ErrorCode::kCancelled);
+    auto info = store_->GetCollection("c");
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->properties.count(std::string(collection_property::kIndexStarted)), 1u);
+    EXPECT_EQ(info->properties.at(std::string(collection_property::kRoot)), RootProperty(root_));
+    EXPECT_EQ(RootProperty(root_), fs::canonical(root_).string());
+    ASSERT_TRUE(Run().ok());
+    info = store_->GetCollection("c");
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->properties.count(std::string(collection_property::kIndexStarted)), 0u);
+    EXPECT_EQ(info->files, 3);  // a.py, src/b.go, README.md (image.bin is skipped)
+}
+
 TEST_F(PipelineTest, MismatchedEmbedderIsRefused) {
     ASSERT_TRUE(Run().ok());
     config::EmbeddingConfig ec;

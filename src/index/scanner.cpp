@@ -13,6 +13,7 @@
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "index/language.hpp"
+#include "store/embedded/store_layout.hpp"
 
 namespace signalhub::index {
 
@@ -31,6 +33,7 @@ struct IgnoreMatcher::Rule {
     bool negative = false;            // '!' re-includes
     bool must_be_dir = false;         // trailing '/'
     bool no_dir = false;              // no '/' in the pattern: matched against the basename
+    std::string source;               // where the rule comes from, for explanations ("" = unknown)
 };
 
 namespace {
@@ -247,7 +250,7 @@ std::string NormalizeBase(std::string_view base_dir) {
 
 }  // namespace
 
-void IgnoreMatcher::AddPatterns(std::string_view base_dir, std::string_view file_text) {
+void IgnoreMatcher::AddPatterns(std::string_view base_dir, std::string_view file_text, std::string_view source) {
     const std::string base = NormalizeBase(base_dir);
     if (file_text.substr(0, 3) == "\xEF\xBB\xBF") file_text.remove_prefix(3);
     while (!file_text.empty()) {
@@ -261,6 +264,7 @@ void IgnoreMatcher::AddPatterns(std::string_view base_dir, std::string_view file
 
         auto rule = std::make_shared<Rule>();
         rule->base = base;
+        rule->source = std::string(source);
         if (line.front() == '!') {
             rule->negative = true;
             line.remove_prefix(1);
@@ -278,6 +282,19 @@ void IgnoreMatcher::AddPatterns(std::string_view base_dir, std::string_view file
 }
 
 bool IgnoreMatcher::IsIgnoredEntry(std::string_view rel_path, bool is_dir) const {
+    const Rule *rule = Decide(rel_path, is_dir);
+    return rule != nullptr && !rule->negative;
+}
+
+std::optional<std::string> IgnoreMatcher::WhyIgnored(std::string_view rel_path, bool is_dir) const {
+    const Rule *rule = Decide(rel_path, is_dir);
+    if (rule == nullptr || rule->negative) return std::nullopt;
+    std::string pattern = rule->pattern + (rule->must_be_dir ? "/" : "");
+    return "ignored by " + (rule->source.empty() ? std::string("an ignore rule") : rule->source) + " (\"" + pattern +
+           "\")";
+}
+
+const IgnoreMatcher::Rule *IgnoreMatcher::Decide(std::string_view rel_path, bool is_dir) const {
     for (auto it = rules_.rbegin(); it != rules_.rend(); ++it) {
         const Rule &rule = **it;
         if (rule.must_be_dir && !is_dir) continue;
@@ -318,9 +335,9 @@ bool IgnoreMatcher::IsIgnoredEntry(std::string_view rel_path, bool is_dir) const
             }
             if (!done) matched = WildMatch(pattern, name, true);
         }
-        if (matched) return !rule.negative;
+        if (matched) return &rule;
     }
-    return false;
+    return nullptr;
 }
 
 bool IgnoreMatcher::IsIgnored(std::string_view rel_path, bool is_dir) const {
@@ -408,9 +425,9 @@ bool ReadIgnoreFile(const std::string &path, std::string *text) {
     return true;
 }
 
-void AddIgnoreFile(IgnoreMatcher *matcher, std::string_view base, const std::string &path) {
+void AddIgnoreFile(IgnoreMatcher *matcher, std::string_view base, const std::string &path, std::string_view source) {
     std::string text;
-    if (ReadIgnoreFile(path, &text)) matcher->AddPatterns(base, text);
+    if (ReadIgnoreFile(path, &text)) matcher->AddPatterns(base, text, source);
 }
 
 std::string TrimLine(std::string s) {
@@ -472,7 +489,7 @@ class Walker {
    public:
     Walker(const ScanOptions &options, std::string root_abs, std::string store_rel)
         : options_(options), root_abs_(std::move(root_abs)), store_rel_(std::move(store_rel)) {
-        for (const std::string &pattern : options_.extra_excludes) extra_.AddPatterns("", pattern);
+        for (const std::string &pattern : options_.extra_excludes) extra_.AddPatterns("", pattern, "index.exclude");
     }
 
     // Walks the root; returns 0 or the errno of opening the root.
@@ -481,6 +498,7 @@ class Walker {
         auto by_path = [](const auto &a, const auto &b) { return a.rel_path < b.rel_path; };
         std::sort(result_.files.begin(), result_.files.end(), by_path);
         std::sort(result_.skipped.begin(), result_.skipped.end(), by_path);
+        std::sort(result_.ignored.begin(), result_.ignored.end(), by_path);
         return err;
     }
 
@@ -489,8 +507,14 @@ class Walker {
    private:
     void Skip(std::string rel, std::string reason) { result_.skipped.push_back({std::move(rel), std::move(reason)}); }
 
-    bool Ignored(const IgnoreMatcher &matcher, const std::string &rel, bool is_dir) const {
-        return matcher.IsIgnoredEntry(rel, is_dir) || extra_.IsIgnoredEntry(rel, is_dir);
+    // True when the entry is ignored; with ScanOptions::report_ignored, also records why.
+    bool Ignored(const IgnoreMatcher &matcher, const std::string &rel, bool is_dir) {
+        if (!options_.report_ignored) return matcher.IsIgnoredEntry(rel, is_dir) || extra_.IsIgnoredEntry(rel, is_dir);
+        std::optional<std::string> why = extra_.WhyIgnored(rel, is_dir);
+        if (!why) why = matcher.WhyIgnored(rel, is_dir);
+        if (!why) return false;
+        result_.ignored.push_back({is_dir ? rel + "/" : rel, std::move(*why)});
+        return true;
     }
 
     // Canonical path of `abs` and whether it lies inside the root.
@@ -536,15 +560,19 @@ class Walker {
         IgnoreMatcher local;
         if (has_gitignore || has_signalhubignore) {
             local = inherited;
-            if (has_gitignore) local.AddPatterns(rel, gitignore);
-            if (has_signalhubignore) local.AddPatterns(rel, signalhubignore);
+            const std::string dir_prefix = rel.empty() ? "" : rel + "/";
+            if (has_gitignore) local.AddPatterns(rel, gitignore, dir_prefix + ".gitignore");
+            if (has_signalhubignore) local.AddPatterns(rel, signalhubignore, dir_prefix + ".signalhubignore");
         }
         const IgnoreMatcher &matcher = (has_gitignore || has_signalhubignore) ? local : inherited;
 
         for (const std::string &name : names) {
             if (name == ".git") continue;
             const std::string child_rel = rel.empty() ? name : rel + "/" + name;
-            if (!store_rel_.empty() && child_rel == store_rel_) continue;
+            if (!store_rel_.empty() && child_rel == store_rel_) {
+                if (options_.report_ignored) result_.ignored.push_back({child_rel + "/", "the store being written"});
+                continue;
+            }
             const std::string child_abs = abs == "/" ? "/" + name : abs + "/" + name;
             struct stat st {};
             if (::lstat(child_abs.c_str(), &st) != 0) {
@@ -572,6 +600,11 @@ class Walker {
 
     void EnterDir(const std::string &abs, const std::string &rel, const IgnoreMatcher &matcher, const struct stat &st,
                   bool via_symlink) {
+        // Never index a Signal Hub store, whatever its name (old stores, restored copies).
+        if (store::IsEmbeddedStoreDir(abs)) {
+            Skip(rel + "/", "a Signal Hub store");
+            return;
+        }
         const DevIno id{st.st_dev, st.st_ino};
         if (ancestors_.count(id) != 0) {
             Skip(rel, via_symlink || followed_links_ > 0 ? "symlink loop" : "directory loop (bind mount of a parent)");
@@ -729,10 +762,10 @@ Result<ScanResult> ScanTree(const std::filesystem::path &root, const ScanOptions
     if (options.default_excludes) {
         std::string defaults;
         for (const std::string &pattern : DefaultExcludePatterns()) defaults += pattern + "\n";
-        base.AddPatterns("", defaults);
+        base.AddPatterns("", defaults, "the default excludes (index.default_excludes)");
     }
     const std::string info_exclude = InfoExcludePath(root_abs);
-    if (!info_exclude.empty()) AddIgnoreFile(&base, "", info_exclude);
+    if (!info_exclude.empty()) AddIgnoreFile(&base, "", info_exclude, ".git/info/exclude");
 
     Walker walker(options, root_abs, StoreRelative(options.store_dir, root, root_abs));
     const int err = walker.Run(base, root_st);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,7 +32,8 @@ class IgnoreMatcher {
     // Adds patterns read from a file located at `base_dir` (repo-relative, ""
     // for the root). Later rules take precedence over earlier ones. Accepts
     // LF or CRLF line endings and a leading UTF-8 BOM.
-    void AddPatterns(std::string_view base_dir, std::string_view file_text);
+    // `source` names the file for explanations (WhyIgnored), e.g. "src/.gitignore".
+    void AddPatterns(std::string_view base_dir, std::string_view file_text, std::string_view source = {});
     // `rel_path` is repo-relative with '/' separators. True when the path, or
     // any directory containing it, is ignored.
     bool IsIgnored(std::string_view rel_path, bool is_dir) const;
@@ -39,10 +41,14 @@ class IgnoreMatcher {
     // containing it is ignored: what a walker that never descends into ignored
     // directories needs (cheaper: no ancestor checks).
     bool IsIgnoredEntry(std::string_view rel_path, bool is_dir) const;
+    // Why IsIgnoredEntry is true: 'ignored by SOURCE ("PATTERN")'; nullopt when not ignored.
+    std::optional<std::string> WhyIgnored(std::string_view rel_path, bool is_dir) const;
     bool empty() const { return rules_.empty(); }
 
    private:
     struct Rule;
+    // The last rule matching the entry (it decides), or nullptr.
+    const Rule *Decide(std::string_view rel_path, bool is_dir) const;
     std::vector<std::shared_ptr<const Rule>> rules_;
 };
 
@@ -66,8 +72,14 @@ struct ScanOptions {
     // and inode as a directory being walked) are detected and skipped.
     bool follow_symlinks = false;
     // Repo-relative store directory (absolute paths inside the root are
-    // accepted too); always excluded.
+    // accepted too); always excluded. Any other directory that is an embedded
+    // Signal Hub store (store::IsEmbeddedStoreDir: an old store, a restored
+    // copy, whatever its name) is never entered either and is reported in
+    // `skipped` as "<dir>/" with reason "a Signal Hub store".
     std::string store_dir;
+    // Also list ignored entries, with the rule that ignores them, in
+    // ScanResult::ignored (for `index --dry-run`). Costs nothing otherwise.
+    bool report_ignored = false;
 };
 
 struct ScannedFile {
@@ -86,6 +98,10 @@ struct SkippedFile {
 struct ScanResult {
     std::vector<ScannedFile> files;  // sorted by rel_path (byte order)
     std::vector<SkippedFile> skipped;
+    // Only with ScanOptions::report_ignored: ignored files and directories
+    // (directories end in '/', their contents are not listed), reason
+    // 'ignored by SOURCE ("PATTERN")' or "the store being written"; sorted.
+    std::vector<SkippedFile> ignored;
 };
 
 // Walks `root`. Honours .gitignore files at every level, .git/info/exclude,

@@ -720,6 +720,65 @@ TEST(ScanTree, StoreDirAndGitDirAreExcluded) {
               (std::vector<std::string>{".signalhub/index.sqlite3-wal.txt", "src/a.py", "var/keep.json"}));
 }
 
+// Issue 20 item 2: stores left in the tree (an old .signal-hub after moving to
+// PostgreSQL, a restored copy under any name, a store written by an older build
+// without the .gitignore marker) are never scanned, and say so in `skipped`.
+TEST(ScanTree, EmbeddedStoresAnywhereAreSkipped) {
+    TempTree tree;
+    const std::string sqlite_header("SQLite format 3\0rest-of-page", 29);
+    tree.Write("src/a.py", "a");
+    // An old store: LOCK, hnsw/ sidecar JSON, WAL.
+    tree.Write(".signal-hub/LOCK", "pid 1\n");
+    tree.Write(".signal-hub/store.db", sqlite_header);
+    tree.Write(".signal-hub/store.db-wal", "wal");
+    tree.Write(".signal-hub/hnsw/1.json", "{}");
+    // The runbook's restored copy (no LOCK: never opened by a writer since the copy).
+    tree.Write(".signal-hub-restored/store.db", sqlite_header);
+    tree.Write(".signal-hub-restored/hnsw/1.json", "{}");
+    // A store under an arbitrary name, deeper in the tree, without a database yet.
+    tree.Write("tools/backup-2026/LOCK", "");
+    tree.MakeDir("tools/backup-2026/hnsw");
+    // Look-alikes that are not stores stay indexed.
+    tree.Write("data/store.db.json", "{}");
+    tree.Write("lib/hnsw/index.py", "x = 1");
+    tree.Write("fake/store.db", "not sqlite");
+    tree.Write("fake/hnsw/notes.md", "# notes");
+    const ScanResult result = ScanOrDie(tree.path(), NoDefaults());
+    EXPECT_EQ(FilePaths(result),
+              (std::vector<std::string>{"data/store.db.json", "fake/hnsw/notes.md", "lib/hnsw/index.py", "src/a.py"}));
+    EXPECT_EQ(ReasonFor(result, ".signal-hub/"), "a Signal Hub store");
+    EXPECT_EQ(ReasonFor(result, ".signal-hub-restored/"), "a Signal Hub store");
+    EXPECT_EQ(ReasonFor(result, "tools/backup-2026/"), "a Signal Hub store");
+}
+
+TEST(ScanTree, ReportIgnoredNamesTheRuleAndItsFile) {
+    TempTree tree;
+    tree.Write(".gitignore", "build/\n*.log\n");
+    tree.Write("pkg/.signalhubignore", "gen_*.go\n");
+    tree.Write("build/out.py", "x");
+    tree.Write("app.log", "x");
+    tree.Write("pkg/gen_a.go", "package pkg");
+    tree.Write("pkg/a.go", "package pkg");
+    tree.Write("node_modules/x/index.js", "x");
+    tree.Write("skip/me.py", "x");
+    ScanOptions options;
+    options.extra_excludes = {"skip/"};
+    options.report_ignored = true;
+    const ScanResult result = ScanOrDie(tree.path(), options);
+    EXPECT_EQ(FilePaths(result), (std::vector<std::string>{".gitignore", "pkg/.signalhubignore", "pkg/a.go"}));
+    std::vector<std::string> ignored;
+    for (const SkippedFile &f : result.ignored) ignored.push_back(f.rel_path + ": " + f.reason);
+    EXPECT_EQ(ignored, (std::vector<std::string>{
+                           "app.log: ignored by .gitignore (\"*.log\")",
+                           "build/: ignored by .gitignore (\"build/\")",
+                           "node_modules/: ignored by the default excludes (index.default_excludes) (\"node_modules/\")",
+                           "pkg/gen_a.go: ignored by pkg/.signalhubignore (\"gen_*.go\")",
+                           "skip/: ignored by index.exclude (\"skip/\")",
+                       }));
+    options.report_ignored = false;
+    EXPECT_TRUE(ScanOrDie(tree.path(), options).ignored.empty());
+}
+
 TEST(ScanTree, SignalhubIgnoreIsHonouredAndWinsOverGitignore) {
     TempTree tree;
     tree.Write(".gitignore", "*.gen.go\n");

@@ -263,6 +263,13 @@ class Importer : public ExportVisitor {
             SH_RETURN_IF_ERROR(pg_->BuildVectorIndex(header.spec.name));
             current_.index_seconds = Since(t);
         }
+        // `status` shows "imported <time>" for a collection no index run has written yet.
+        store::ChangeSet imported;
+        imported.set_properties.emplace(std::string(collection_property::kImportedAt),
+                                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                           std::chrono::system_clock::now().time_since_epoch())
+                                                           .count()));
+        SH_RETURN_IF_ERROR(target_.Commit(header.spec.name, imported));
         if (pg_ == nullptr) SH_RETURN_IF_ERROR(target_.Flush());
         summary.collections.push_back(current_);
         ++block_;

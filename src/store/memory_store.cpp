@@ -34,6 +34,8 @@ CollectionInfo MemoryStore::Info(const Collection& c) {
     }
     info.bytes = bytes;
     info.last_indexed_unix = c.last_indexed;
+    info.files = static_cast<std::int64_t>(c.files.size());
+    info.properties = c.properties;
     return info;
 }
 
@@ -101,6 +103,10 @@ Status MemoryStore::Commit(std::string_view collection, const ChangeSet& changes
     for (const auto& path : changes.delete_files) c.files.erase(path);
     for (const auto& file : changes.put_files) c.files.insert_or_assign(file.path, file);
     if (changes.touch_last_indexed) c.last_indexed = clock_.UnixSeconds();
+    for (const auto& [key, value] : changes.set_properties) {
+        if (value) c.properties.insert_or_assign(key, *value);
+        else c.properties.erase(key);
+    }
     if (!changes.empty()) data_version_.fetch_add(1);
     return Status::Ok();
 }

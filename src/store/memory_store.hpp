@@ -49,6 +49,7 @@ class MemoryStore final : public VectorStore {
         std::map<std::string, Entry, std::less<>> records;
         std::map<std::string, FileState, std::less<>> files;
         std::int64_t total_tokens = 0;
+        std::map<std::string, std::string, std::less<>> properties;
     };
 
     Result<const Collection*> Find(std::string_view name) const;

@@ -399,6 +399,40 @@ TEST_P(StoreConformance, TouchSetsLastIndexedAndListCollectionsCounts) {
     EXPECT_EQ((*list)[1].records, 0);
 }
 
+// Collection properties (the indexed tree's root, an unfinished run's marker) and
+// the file count are kept by every backend, set and removed atomically with a
+// commit, read back by GetCollection and ListCollections, and dropped with the
+// collection (issue 20 items 6, 10, 13).
+TEST_P(StoreConformance, CollectionPropertiesAndFileCount) {
+    Ensure(Spec("c", 2));
+    Ensure(Spec("d", 2));
+    EXPECT_TRUE(store_->GetCollection("c")->properties.empty());
+    EXPECT_EQ(store_->GetCollection("c")->files, 0);
+    ChangeSet first;
+    first.put_files = {FileState{"a.py", "h", 1, 1, {}}, FileState{"b.py", "h", 1, 1, {}}};
+    first.set_properties = {{"root", "/srv/repo \u00e9"}, {"index_started", "1700000000"}};
+    MustCommit("c", first);
+    auto info = store_->GetCollection("c");
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(info->files, 2);
+    EXPECT_EQ(info->properties, (std::map<std::string, std::string, std::less<>>{
+                                    {"index_started", "1700000000"}, {"root", "/srv/repo \u00e9"}}));
+    ChangeSet second;
+    second.delete_files = {"a.py"};
+    second.set_properties = {{"index_started", std::nullopt}, {"root", "/srv/other"}};
+    MustCommit("c", second);
+    auto list = store_->ListCollections();
+    ASSERT_TRUE(list.ok());
+    ASSERT_EQ(list->size(), 2u);
+    EXPECT_EQ((*list)[0].files, 1);
+    EXPECT_EQ((*list)[0].properties, (std::map<std::string, std::string, std::less<>>{{"root", "/srv/other"}}));
+    EXPECT_TRUE((*list)[1].properties.empty());
+    ASSERT_TRUE(store_->DropCollection("c").ok());
+    Ensure(Spec("c", 2));
+    EXPECT_TRUE(store_->GetCollection("c")->properties.empty());
+    EXPECT_EQ(store_->GetCollection("c")->files, 0);
+}
+
 class RecallFixture {
    public:
     static constexpr int kDim = 64;

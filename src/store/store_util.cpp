@@ -56,6 +56,9 @@ Status ValidateChangeSet(std::string_view collection, int dimension, const Chang
     for (const auto& file : changes.put_files) {
         if (file.path.empty()) return InvalidArgument("file state with an empty path");
     }
+    for (const auto& [key, value] : changes.set_properties) {
+        if (key.empty()) return InvalidArgument("collection property with an empty key");
+    }
     return Status::Ok();
 }
 

@@ -8,12 +8,17 @@
 //  - Atomicity: Commit() applies a whole ChangeSet or nothing. A crash
 //    (kill -9) at any moment leaves the last committed state readable.
 //  - Ownership: returned records and hits are copies owned by the caller.
+//  - Collection info: records, files (number of stored FileStates),
+//    last_indexed and the string properties of ChangeSet::set_properties
+//    (e.g. the indexed tree's root) are kept by every backend and dropped with
+//    the collection.
 //  - Errors: NotFound (no such collection), FailedPrecondition (spec
 //    mismatch, store locked by another writer, store opened read-only),
 //    InvalidArgument (wrong embedding dimension, bad filter), Unavailable (the
 //    backend cannot be reached), DataLoss (corruption detected), Internal.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,9 +49,12 @@ struct ChangeSet {
     std::vector<std::string> delete_files{};
     std::vector<FileState> put_files{};
     bool touch_last_indexed = false;  // set the collection's last_indexed to now
+    // Collection properties to set (a value) or remove (nullopt), applied last.
+    // Keys are non-empty; values any string.
+    std::map<std::string, std::optional<std::string>, std::less<>> set_properties{};
     bool empty() const {
         return delete_ids.empty() && upserts.empty() && delete_files.empty() && put_files.empty() &&
-               !touch_last_indexed;
+               !touch_last_indexed && set_properties.empty();
     }
 };
 

@@ -52,6 +52,15 @@ pass "a second index changes nothing"
 run_expect 0 "$SH" --config "$WORK/pg.yaml" status --json
 no_password "$OUT" "status"
 pg_records="$(json_get "$OUT" "sum(c['records'] for c in d['collections'])")"
+# Issue 20 item 10: the store line is the URL without its password and without the pool and HNSW
+# parameters signal-hub adds internally; the collection shows its tree root and its freshness.
+run_expect 0 "$SH" --config "$WORK/pg.yaml" status
+no_password "$OUT" "status"
+assert_contains "$OUT" "store: postgresql://postgres:***@127.0.0.1" "status names the database"
+case "$OUT" in *pool_size*|*max_overflow*|*pool_timeout*|*hnsw_m*|*hnsw_ef_construction*)
+    fail "status shows internal URL parameters: $OUT" ;; esac
+assert_contains "$OUT" "root:         $WORK/repo" "status root over PostgreSQL"
+assert_contains "$OUT" "changes:      none since the last index run" "status changes over PostgreSQL"
 run_expect 0 "$SH" -q --store "$WORK/embedded" index "$WORK/repo"
 emb_records="$(record_count "$WORK/embedded")"
 [ "$pg_records" = "$emb_records" ] || fail "PostgreSQL holds $pg_records records, the embedded store $emb_records"
@@ -149,3 +158,21 @@ run_expect 5 "$SH" --store "$BAD_URL" status
 no_password "$ERR" "a login error"
 case "$ERR" in *wrong-*) fail "the error repeats the wrong password: $ERR" ;; esac
 pass "a wrong password: exit 5 and a message without the password ($ERR)"
+
+# Issue 20 item 13a: collections list and delete work on PostgreSQL too; a duplicate collection
+# of the same tree is refused (item 6b) on a shared database as well.
+run_expect 4 "$SH" --config "$WORK/pg.yaml" index -c repo-copy "$WORK/repo"
+assert_contains "$ERR" "already indexed as collection 'repo'" "duplicate collection refused on PostgreSQL"
+run_expect 0 "$SH" --config "$WORK/pg.yaml" collections list --json
+[ "$(json_get "$OUT" "[c['name'] for c in d['collections']]")" = "['repo']" ] || fail "collections list: $OUT"
+[ "$(json_get "$OUT" "d['collections'][0]['root']")" = "$WORK/repo" ] || fail "collections list root: $OUT"
+records="$(json_get "$OUT" "d['collections'][0]['records']")"
+run_expect 3 "$SH" --config "$WORK/pg.yaml" collections delete nope --yes
+assert_contains "$ERR" "its collections: repo" "unknown collection on PostgreSQL"
+run_expect 0 "$SH" --config "$WORK/pg.yaml" collections delete repo --yes
+assert_contains "$OUT" "deleted collection 'repo'" "delete on PostgreSQL"
+assert_contains "$OUT" "$records records" "delete counts the records"
+no_password "$OUT" "collections delete"
+[ "$(json_get "$("$SH" --config "$WORK/pg.yaml" collections list --json)" "len(d['collections'])")" = 0 ] ||
+    fail "the collection is still listed after delete"
+pass "collections list and delete on PostgreSQL"

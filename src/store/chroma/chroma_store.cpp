@@ -33,6 +33,8 @@ constexpr std::string_view kFloatsKey = "signal_hub:floats";
 constexpr std::string_view kModelKey = "signal_hub:model";
 constexpr std::string_view kDimensionKey = "signal_hub:dimension";
 constexpr std::string_view kLastIndexedKey = "signal_hub:last_indexed";
+// Collection properties: collection metadata "signal_hub:prop:<key>" (string values).
+constexpr std::string_view kPropertyPrefix = "signal_hub:prop:";
 // Cosine collections: Chroma 1.0 returns their embeddings re-scaled from the
 // normalised copy its index keeps (1.0 comes back as 0.99999994, FLT_MAX as a
 // failure), so the exact float32 bytes are kept in this metadata key (base64).
@@ -570,6 +572,20 @@ class ChromaStore::Impl {
         // Chroma reports no sizes: the float32 embeddings' bytes as the estimate.
         info.bytes = info.records * std::max(info.spec.dimension, 0) * static_cast<std::int64_t>(sizeof(float));
         info.last_indexed_unix = JsonInt(c.metadata, kLastIndexedKey);
+        if (c.metadata.is_object()) {
+            for (const auto& [key, value] : c.metadata.items()) {
+                if (key.starts_with(kPropertyPrefix) && value.is_string()) {
+                    info.properties.insert_or_assign(key.substr(kPropertyPrefix.size()), value.get<std::string>());
+                }
+            }
+        }
+        // The file states live in the companion collection (none when it does not exist).
+        Result<ChromaCollection> fc = FindChroma(c.name + std::string(kFilesSuffix));
+        if (fc.ok()) {
+            SH_ASSIGN_OR_RETURN(info.files, Count(*fc));
+        } else if (fc.status().code() != ErrorCode::kNotFound) {
+            return fc.status();
+        }
         return info;
     }
 
@@ -966,6 +982,13 @@ class ChromaStore::Impl {
             files.documents.push_back(json(nullptr));
             files.metadatas.push_back(std::move(metadata));
         }
+        for (const auto& [key, value] : changes.set_properties) {
+            try {
+                (void)json({{key, value.value_or("")}}).dump();
+            } catch (const json::exception&) {
+                return InvalidArgument("collection property '" + key + "' is not valid UTF-8 (Chroma stores text)");
+            }
+        }
         std::vector<std::string> file_deletes;
         for (const auto& path : changes.delete_files) {
             if (!file_index.contains(path)) file_deletes.push_back(path);
@@ -981,12 +1004,21 @@ class ChromaStore::Impl {
             SH_RETURN_IF_ERROR(DeleteIds(fc, file_deletes));
             SH_RETURN_IF_ERROR(UpsertRows(fc, files));
         }
-        // 5. touch: Chroma replaces the whole collection metadata.
-        if (changes.touch_last_indexed) {
+        // 5. touch and properties: Chroma replaces the whole collection metadata.
+        if (changes.touch_last_indexed || !changes.set_properties.empty()) {
             json metadata = c.metadata.is_object() ? c.metadata : json::object();
-            metadata[std::string(kLastIndexedKey)] =
-                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+            if (changes.touch_last_indexed) {
+                metadata[std::string(kLastIndexedKey)] =
+                    std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+            }
+            for (const auto& [key, value] : changes.set_properties) {
+                const std::string meta_key = std::string(kPropertyPrefix) + key;
+                // A removed property becomes `false` (read as absent), whether Chroma replaces
+                // or merges the metadata.
+                if (value) metadata[meta_key] = *value;
+                else metadata[meta_key] = false;
+            }
             json body = {{"new_metadata", metadata}};
             SH_RETURN_IF_ERROR(Call("PUT", CollectionsPath() + "/" + PercentEncode(c.id), &body).status());
         }

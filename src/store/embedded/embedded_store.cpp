@@ -8,6 +8,8 @@
 //   store.db        SQLite (+ store.db-wal, store.db-shm): the source of truth.
 //   hnsw/<cid>.bin  HNSW graph of collection id <cid> (hnswlib 0.6.2 format); derived data.
 //   hnsw/<cid>.json sidecar: {format, collection_id, dimension, metric, seq, bytes, xxh3}.
+//   .gitignore      "*", written when a writer creates the directory (or finds it empty), so
+//                   git ignores the store; store_layout.hpp recognises a store without it.
 //
 // SQLite settings: WAL journal, synchronous=NORMAL, foreign_keys=ON, busy_timeout=5s.
 // Durability: in WAL mode with synchronous=NORMAL a transaction is in the WAL (the OS
@@ -33,6 +35,8 @@
 //   files(collection_id, path, content_hash, size, mtime_ns, record_ids JSON) PK(collection_id, path)
 //   change_log(seq INTEGER PK AUTOINCREMENT, collection_id, record_rowid, op 'upsert'|'delete')
 //       written in the same transaction as the records.
+//   collection_properties(collection_id FK ON DELETE CASCADE, key, value TEXT) PK(collection_id, key):
+//       CollectionInfo::properties; additive like meta (created by a writer when missing).
 //   meta(key PK, value INTEGER)  key 'data_version': bumped inside every transaction that changes
 //       committed data (Commit, creating EnsureCollection, DropCollection), never by Flush. Added
 //       without a schema-version bump: a writer creates the table if missing (an additive change
@@ -87,6 +91,7 @@
 #include "store/embedded/file_util.hpp"
 #include "store/embedded/hnsw_index.hpp"
 #include "store/embedded/sqlite.hpp"
+#include "store/embedded/store_layout.hpp"
 #include "store/metadata_json.hpp"
 #include "store/store_util.hpp"
 
@@ -158,6 +163,12 @@ CREATE INDEX change_log_collection ON change_log(collection_id, seq);
 // Not part of kSchemaSql: also created in databases written before it existed.
 constexpr const char* kMetaSql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID";
+// Collection properties (CollectionInfo::properties); additive like meta: a writer creates the
+// table when missing, readers of a database without it see no properties.
+constexpr const char* kPropertiesSql =
+    "CREATE TABLE IF NOT EXISTS collection_properties(collection_id INTEGER NOT NULL REFERENCES "
+    "collections(id) ON DELETE CASCADE, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(collection_id, key)) "
+    "WITHOUT ROWID";
 constexpr const char* kBumpDataVersionSql =
     "INSERT INTO meta(key, value) VALUES('data_version', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1";
 
@@ -425,8 +436,14 @@ class EmbeddedStore::Impl {
 
     Status OpenWriter() {
         std::error_code ec;
+        // A store directory this open creates (or finds empty) gets a .gitignore holding "*", so
+        // git ignores the store by itself. Never written into a directory holding anything else.
+        const bool fresh = !fs::exists(dir_, ec) || fs::is_empty(dir_, ec);
         fs::create_directories(fs::path(dir_) / "hnsw", ec);
         if (ec) return Internal("cannot create " + HnswDir() + ": " + ec.message());
+        if (fresh) {
+            SH_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir_) / kStoreGitignoreName).string(), kStoreGitignoreContent));
+        }
         SH_ASSIGN_OR_RETURN(lock_, WriterLock::Acquire(dir_));
         SH_ASSIGN_OR_RETURN(write_db_, OpenConnection(DatabasePath(), /*read_only=*/false, /*create=*/true));
         sqlite3* db = write_db_.get();
@@ -449,6 +466,7 @@ class EmbeddedStore::Impl {
             SH_RETURN_IF_ERROR(txn.Commit());
         }
         SH_RETURN_IF_ERROR(write_db_.Exec(kMetaSql));
+        SH_RETURN_IF_ERROR(write_db_.Exec(kPropertiesSql));
         SH_RETURN_IF_ERROR(RememberDatabaseFile());
         return SweepOrphanFiles();
     }
@@ -574,6 +592,21 @@ class EmbeddedStore::Impl {
         double share = total > 0 ? static_cast<double>(info.records) / static_cast<double>(total)
                                  : 1.0 / static_cast<double>(std::max<std::int64_t>(collections, 1));
         info.bytes = static_cast<std::int64_t>(db_bytes * share) + size_of(HnswPath(row.id));
+        SH_ASSIGN_OR_RETURN(info.files,
+                            QueryIntBound(db, "SELECT count(*) FROM files WHERE collection_id = ?1", row.id));
+        SH_ASSIGN_OR_RETURN(std::int64_t has_properties,
+                            sqlite::QueryInt(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                                                 "'collection_properties'"));
+        if (has_properties > 0) {
+            SH_ASSIGN_OR_RETURN(Stmt props,
+                                Stmt::Prepare(db, "SELECT key, value FROM collection_properties WHERE collection_id = ?1"));
+            props.Bind(1, row.id);
+            while (true) {
+                SH_ASSIGN_OR_RETURN(bool has_row, props.Step());
+                if (!has_row) break;
+                info.properties.insert_or_assign(props.Text(0), props.Text(1));
+            }
+        }
         return info;
     }
 
@@ -651,6 +684,7 @@ class EmbeddedStore::Impl {
             for (const char* sql : {"DELETE FROM records WHERE collection_id = ?1",
                                     "DELETE FROM files WHERE collection_id = ?1",
                                     "DELETE FROM change_log WHERE collection_id = ?1",
+                                    "DELETE FROM collection_properties WHERE collection_id = ?1",
                                     "DELETE FROM collections WHERE id = ?1"}) {
                 SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
                 stmt.Bind(1, row.id);
@@ -796,6 +830,15 @@ class EmbeddedStore::Impl {
                 SH_ASSIGN_OR_RETURN(Stmt touch, Stmt::Prepare(db, "UPDATE collections SET last_indexed = ?1 WHERE id = ?2"));
                 touch.Bind(1, clock_.UnixSeconds()).Bind(2, row.id);
                 SH_RETURN_IF_ERROR(touch.Run());
+            }
+            for (const auto& [key, value] : changes.set_properties) {
+                SH_ASSIGN_OR_RETURN(Stmt prop, Stmt::Prepare(db, value ? "INSERT OR REPLACE INTO collection_properties"
+                                                                         "(collection_id, key, value) VALUES(?1, ?2, ?3)"
+                                                                       : "DELETE FROM collection_properties WHERE "
+                                                                         "collection_id = ?1 AND key = ?2"));
+                prop.Bind(1, row.id).Bind(2, key);
+                if (value) prop.Bind(3, *value);
+                SH_RETURN_IF_ERROR(prop.Run());
             }
             SH_RETURN_IF_ERROR(write_db_.Exec(kBumpDataVersionSql));
             SH_RETURN_IF_ERROR(txn.Commit());

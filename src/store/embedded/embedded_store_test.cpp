@@ -1,4 +1,5 @@
 #include "store/embedded/embedded_store.hpp"
+#include "store/embedded/store_layout.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -113,6 +114,26 @@ TEST(EmbeddedStore, PersistsAcrossReopen) {
     EXPECT_EQ(store->stats().hnsw_loads, 1);
     EXPECT_EQ(store->stats().hnsw_rebuilds, 0);
     EXPECT_EQ(store->stats().replayed_changes, 0);
+}
+
+// Issue 20 item 13c: a new store directory tells git to ignore it; a directory
+// that already held other files is left alone. The scanner's predicate knows it.
+TEST(EmbeddedStore, NewStoreDirectoryIsIgnoredByGitAndRecognised) {
+    TempDir dir;
+    EXPECT_FALSE(IsEmbeddedStoreDir(dir.store()));
+    { MustOpen(dir.store()); }
+    std::ifstream in(dir.store() + "/.gitignore");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("\n*\n"), std::string::npos) << text;
+    EXPECT_TRUE(IsEmbeddedStoreDir(dir.store()));
+    EXPECT_FALSE(IsEmbeddedStoreDir(dir.path()));
+
+    const std::string used = dir.path() + "/used";
+    fs::create_directories(used);
+    { std::ofstream(used + "/notes.txt") << "mine"; }
+    { MustOpen(used); }
+    EXPECT_FALSE(fs::exists(used + "/.gitignore"));
+    EXPECT_TRUE(IsEmbeddedStoreDir(used));
 }
 
 TEST(EmbeddedStore, MissingOrCorruptHnswFileIsRebuilt) {

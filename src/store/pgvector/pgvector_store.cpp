@@ -13,6 +13,9 @@
 //       hnsw_m, hnsw_ef_construction, records, total_tokens, created_at, last_indexed)
 //       records/total_tokens are maintained by Commit in the same transaction (BM25 needs N and
 //       the average document length; GetCollection needs the count without a scan).
+//   signal_hub_collection_properties(collection_id FK ON DELETE CASCADE, key bytea, value bytea,
+//       PK(collection_id, key)): CollectionInfo::properties. Created by every read-write open
+//       when missing (additive, no version bump); reads without it see no properties.
 //   signal_hub_files(collection_id FK ON DELETE CASCADE, path bytea, content_hash bytea, size,
 //       mtime_ns, record_ids bytea[], PK(collection_id, path))
 //   signal_hub_records_<collection id>, one table per collection, so that collections of
@@ -158,7 +161,9 @@ struct CollectionRow {
     std::int64_t records = 0;
     std::int64_t total_tokens = 0;
     std::optional<std::int64_t> last_indexed;
+    std::int64_t files = 0;
     std::int64_t bytes = 0;
+    std::map<std::string, std::string, std::less<>> properties;
 };
 
 CollectionInfo ToInfo(const CollectionRow& row) {
@@ -167,6 +172,8 @@ CollectionInfo ToInfo(const CollectionRow& row) {
     info.records = row.records;
     info.bytes = row.bytes;
     info.last_indexed_unix = row.last_indexed;
+    info.files = row.files;
+    info.properties = row.properties;
     return info;
 }
 
@@ -221,6 +228,7 @@ class PgVectorStore::Impl {
         meta_ = schema_ + ".signal_hub_meta";
         collections_ = schema_ + ".signal_hub_collections";
         files_ = schema_ + ".signal_hub_files";
+        properties_ = schema_ + ".signal_hub_collection_properties";
         migrations_ = schema_ + ".signal_hub_schema_migrations";
     }
 
@@ -364,6 +372,12 @@ class PgVectorStore::Impl {
                 "INSERT INTO " + migrations_ + "(version, description) VALUES "
                 "(1, 'collections, per-collection record tables (pgvector HNSW, tsvector), files, data version')"));
         }
+        // Additive, without a version bump (older builds ignore it; reads tolerate its absence).
+        SH_RETURN_IF_ERROR(c.Exec("CREATE TABLE IF NOT EXISTS " + properties_ + "("
+                                  "  collection_id bigint NOT NULL REFERENCES " + collections_ + "(id) ON DELETE CASCADE,"
+                                  "  key bytea NOT NULL,"
+                                  "  value bytea NOT NULL,"
+                                  "  PRIMARY KEY (collection_id, key))"));
         return txn.Commit();
     }
 
@@ -376,7 +390,8 @@ class PgVectorStore::Impl {
     // `schema_param`: the number of the parameter holding the schema name (for the size column).
     std::string CollectionSelect(bool with_bytes, const std::string& where, int schema_param = 2) const {
         std::string sql =
-            "SELECT c.id, c.name, c.model, c.dimension, c.metric, c.records, c.total_tokens, c.last_indexed";
+            "SELECT c.id, c.name, c.model, c.dimension, c.metric, c.records, c.total_tokens, c.last_indexed, "
+            "(SELECT count(*) FROM " + files_ + " f WHERE f.collection_id = c.id)::int8";
         if (with_bytes) {
             sql += ", coalesce(pg_total_relation_size(to_regclass(format('%I.%I', $" + std::to_string(schema_param) +
                    "::text, 'signal_hub_records_' || c.id))), 0)::int8";
@@ -396,7 +411,8 @@ class PgVectorStore::Impl {
         row.records = r.Int8(i, 5);
         row.total_tokens = r.Int8(i, 6);
         if (!r.IsNull(i, 7)) row.last_indexed = r.Int8(i, 7);
-        if (with_bytes) row.bytes = r.Int8(i, 8);
+        row.files = r.Int8(i, 8);
+        if (with_bytes) row.bytes = r.Int8(i, 9);
         return row;
     }
 
@@ -503,10 +519,33 @@ class PgVectorStore::Impl {
         return "OPERATOR(" + ext_schema_ + ".<=>)";
     }
 
+    // Fills the rows' properties (one query); none when the table does not exist yet (a
+    // database no read-write open of this build has touched).
+    Status LoadProperties(PgConn& c, std::vector<CollectionRow>& rows) {
+        if (rows.empty()) return Status::Ok();
+        SH_ASSIGN_OR_RETURN(PgResult t, c.Query("SELECT to_regclass($1) IS NOT NULL", PgParams().Text(properties_)));
+        if (t.Bytes(0, 0) != std::string_view("\x01", 1)) return Status::Ok();
+        std::vector<std::string> ids;
+        for (const auto& row : rows) ids.push_back(std::to_string(row.id));
+        std::string list;
+        for (const auto& id : ids) list += (list.empty() ? "" : ",") + id;
+        SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT collection_id, key, value FROM " + properties_ +
+                                                " WHERE collection_id IN (" + list + ")"));
+        for (int i = 0; i < r.rows(); ++i) {
+            const std::int64_t id = r.Int8(i, 0);
+            for (auto& row : rows) {
+                if (row.id == id) row.properties.insert_or_assign(r.String(i, 1), r.String(i, 2));
+            }
+        }
+        return Status::Ok();
+    }
+
     Result<CollectionInfo> GetCollection(std::string_view name) {
         return Run([&](PgConn& c) -> Result<CollectionInfo> {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, name, true));
-            return ToInfo(row);
+            std::vector<CollectionRow> rows{std::move(row)};
+            SH_RETURN_IF_ERROR(LoadProperties(c, rows));
+            return ToInfo(rows[0]);
         });
     }
 
@@ -514,11 +553,14 @@ class PgVectorStore::Impl {
         return Run([&](PgConn& c) -> Result<std::vector<CollectionInfo>> {
             SH_ASSIGN_OR_RETURN(PgResult r, c.Query(CollectionSelect(true, "ORDER BY c.name", 1),
                                                     PgParams().Text(pool_.url().schema)));
-            std::vector<CollectionInfo> out;
+            std::vector<CollectionRow> rows;
             for (int i = 0; i < r.rows(); ++i) {
                 SH_ASSIGN_OR_RETURN(CollectionRow row, ReadRow(r, i, true));
-                out.push_back(ToInfo(row));
+                rows.push_back(std::move(row));
             }
+            SH_RETURN_IF_ERROR(LoadProperties(c, rows));
+            std::vector<CollectionInfo> out;
+            for (const auto& row : rows) out.push_back(ToInfo(row));
             return out;
         });
     }
@@ -619,6 +661,20 @@ class PgVectorStore::Impl {
                                        PgParams().Int8(row.id).Int8(delta_records).Int8(delta_tokens))
                                    .status());
             SH_RETURN_IF_ERROR(WriteFiles(c, row.id, changes));
+            for (const auto& [key, value] : changes.set_properties) {
+                if (value) {
+                    SH_RETURN_IF_ERROR(c.Query("INSERT INTO " + properties_ +
+                                                   "(collection_id, key, value) VALUES ($1::int8, $2::bytea, $3::bytea) "
+                                                   "ON CONFLICT (collection_id, key) DO UPDATE SET value = EXCLUDED.value",
+                                               PgParams().Int8(row.id).Bytea(key).Bytea(*value))
+                                           .status());
+                } else {
+                    SH_RETURN_IF_ERROR(c.Query("DELETE FROM " + properties_ +
+                                                   " WHERE collection_id = $1::int8 AND key = $2::bytea",
+                                               PgParams().Int8(row.id).Bytea(key))
+                                           .status());
+                }
+            }
             SH_RETURN_IF_ERROR(BumpDataVersion(c));
             return txn.Commit();
         });
@@ -1106,7 +1162,7 @@ class PgVectorStore::Impl {
     pg::PgPool pool_;
     const bool read_only_;
     const PgVectorStoreOptions tuning_;
-    std::string schema_, meta_, collections_, files_, migrations_;
+    std::string schema_, meta_, collections_, files_, migrations_, properties_;
     std::string vector_type_ = "vector";
     std::string ext_schema_ = "public";
     std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0}, retries_{0};
