@@ -264,7 +264,9 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
             return InvalidArgument("--watch needs the indexed tree: pass --root DIR (the store " + location.display +
                                    " is not at store.path inside a tree)");
         }
-        SH_ASSIGN_OR_RETURN(writer, store::OpenStore(location.url, store::OpenOptions{}));
+        // Named in the lock file: another writer (`index`) is told what holds the store and what to do.
+        SH_ASSIGN_OR_RETURN(writer,
+                            store::OpenStore(location.url, store::OpenOptions{.holder = "signal-hub serve --watch"}));
         if (metrics) metrics->WatchPool("store_writer", [w = writer.get()] { return w->pool_stats(); });
         index::WatchOptions watch;
         watch.index = *tree;
