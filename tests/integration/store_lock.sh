@@ -49,8 +49,9 @@ assert_contains "$ERR" "locked by pid $spid (\`signal-hub serve --watch\`, since
 assert_contains "$ERR" "let it re-index for you" "advice for a watching server"
 assert_contains "$ERR" "or stop it (pid $spid)" "how to stop it"
 grep -q "wait for it to finish" <<<"$ERR" && fail "a watching server never finishes: $ERR"
+HELD="$ERR"
 kill -TERM "$spid"
 set +e; wait "$spid"; rc=$?; set -e
 [ "$rc" -eq 0 ] || fail "serve --watch exited $rc: $(cat "$WORK/watch.err")"
 run_expect 0 "$SH" --store "$WORK/store" index "$WORK/small" --collection small
-pass "serve --watch holding the store is named, with what to do: $ERR"
+pass "serve --watch holding the store is named, with what to do: $HELD"
