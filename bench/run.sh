@@ -196,7 +196,7 @@ if want tracing; then
     [ -n "$RPORT" ] || die "the OTLP receiver did not start: $(cat "$TR/receiver.err")"
     start_traced() { # NAME ENABLED -> sets URL and METRICS
         SIGNAL_HUB_PERFORMANCE__CACHING__ENABLED=false SIGNAL_HUB_MONITORING__METRICS__PORT=0 \
-        SIGNAL_HUB_MONITORING__TRACING__ENABLED="$2" \
+        SIGNAL_HUB_MONITORING__METRICS__ENABLED=true SIGNAL_HUB_MONITORING__TRACING__ENABLED="$2" \
         SIGNAL_HUB_MONITORING__TRACING__JAEGER_ENDPOINT="http://127.0.0.1:$RPORT" \
         SIGNAL_HUB_MONITORING__TRACING__EXPORT_INTERVAL=1 \
             "$SH" --store "$PY/store" serve --transport http --port 0 2>"$TR/$1.err" &

@@ -13,6 +13,7 @@
 #include "cli/security_setup.hpp"
 #include "core/clock.hpp"
 #include "security/api_key.hpp"
+#include "store/vector_store.hpp"
 
 namespace signalhub::cli {
 
@@ -130,6 +131,16 @@ Result<ApiKeyRecord> FindKey(security::KeyStore& store, const std::string& ref) 
     for (const ApiKeyRecord& r : all) {
         if (r.name == ref && !r.revoked) return r;
     }
+    // Only revoked keys carry that name (the latest one is named): "already revoked", not "no such key".
+    const ApiKeyRecord* revoked = nullptr;
+    for (const ApiKeyRecord& r : all) {
+        if (r.name == ref && (revoked == nullptr || *r.revoked > *revoked->revoked)) revoked = &r;
+    }
+    if (revoked != nullptr) {
+        return FailedPrecondition("API key " + revoked->id + " ('" + ref + "') was already revoked at " +
+                                  FormatIso8601Utc(*revoked->revoked) +
+                                  "; no active key has that name (see `signal-hub keys list`)");
+    }
     return NotFound("no API key with id or name '" + ref + "' (see `signal-hub keys list`)");
 }
 
@@ -145,7 +156,39 @@ struct CreateArgs {
     std::string collections;
     std::string expires;
     std::string rate_limit;
+    bool allow_missing_collections = false;
 };
+
+// --collections names collections of the configured store: a typo would give a key that reads nothing.
+// NotFound listing the store's collections; the store's own error when it cannot be opened.
+Status CheckCollectionsExist(const GlobalOptions& global, const config::Config& cfg,
+                             const std::vector<std::string>& wanted) {
+    const std::string opt_out =
+        "pass --allow-missing-collections to create the key for collections you will index later";
+    Result<ReadableStore> opened = OpenStoreForReading(global, cfg);
+    if (!opened.ok()) {
+        return Status(opened.status().code(), "--collections: cannot open the store to check that the collections "
+                                              "exist: " + opened.status().message() + "; " + opt_out);
+    }
+    Result<std::vector<CollectionInfo>> listed = opened->store->ListCollections();
+    if (!listed.ok()) {
+        return Status(listed.status().code(), "--collections: cannot list the collections of the store " +
+                                                  opened->location.display + ": " + listed.status().message() +
+                                                  "; " + opt_out);
+    }
+    std::string missing;
+    for (const std::string& name : wanted) {
+        bool found = false;
+        for (const CollectionInfo& c : *listed) found = found || c.spec.name == name;
+        if (!found) missing += (missing.empty() ? "'" : ", '") + name + "'";
+    }
+    if (missing.empty()) return Status::Ok();
+    std::string existing;
+    for (const CollectionInfo& c : *listed) existing += (existing.empty() ? "" : ", ") + c.spec.name;
+    return NotFound("--collections: no collection " + missing + " in the store " + opened->location.display +
+                    " (it has: " + (existing.empty() ? std::string("none yet") : existing) +
+                    "; see `signal-hub status`); check the name, or " + opt_out);
+}
 
 Status RunCreate(const GlobalOptions& global, const CreateArgs& args) {
     security::CreateKeyRequest request;
@@ -167,6 +210,9 @@ Status RunCreate(const GlobalOptions& global, const CreateArgs& args) {
         request.rate_limit = *limit;
     }
     SH_ASSIGN_OR_RETURN(KeysContext ctx, Open(global));
+    if (!request.collections.empty() && !args.allow_missing_collections) {
+        SH_RETURN_IF_ERROR(CheckCollectionsExist(global, ctx.config, request.collections));
+    }
     SH_ASSIGN_OR_RETURN(security::IssuedKey issued, ctx.keys.store->Create(request));
     Audit(ctx, "key_created", issued.record);
     const ApiKeyRecord& r = issued.record;
@@ -285,7 +331,9 @@ void AddKeysCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                   "Comma-separated: search (MCP tools), index (writes), admin (key and admin operations)")
         ->default_str("search");
     c->add_option("--collections", create->collections,
-                  "Comma-separated collections the key may read (default: all)");
+                  "Comma-separated collections the key may read (default: all); each must exist in the store");
+    c->add_flag("--allow-missing-collections", create->allow_missing_collections,
+                "Accept --collections that the store does not hold (yet): for keys created before indexing");
     c->add_option("--expires", create->expires, "Lifetime: 90d, 12h, 30m, seconds, or never (default: never)");
     c->add_option("--rate-limit", create->rate_limit,
                   "This key's own limit, RPS or RPS:BURST (e.g. 5:20); default: the limit of its broadest scope "

@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -39,6 +40,7 @@ struct ServeOptions {
     std::string transport = "stdio";
     std::optional<std::string> host;
     std::optional<int> port;
+    std::optional<int> metrics_port;
     std::optional<std::string> root;
     bool watch = false;
 };
@@ -171,6 +173,28 @@ bool IsLoopbackHost(const std::string& host) {
     return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
 }
 
+// A listener that could not bind, with what to change: the setting in the config file, its
+// environment variable and the command-line flag (docs/mcp.md "Ports"); for an address in use, who
+// may hold it. `extra` is one more way out.
+Status ListenFailed(const Status& failed, std::string_view what, std::string_view host_key, std::string_view port_key,
+                    std::string_view port_flag, std::string_view extra) {
+    auto env = [](std::string_view key) {
+        std::string out = "SIGNAL_HUB_";
+        for (char c : key) out += c == '.' ? std::string("__") : std::string(1, static_cast<char>(std::toupper(c)));
+        return out;
+    };
+    std::string message = std::string(what) + ": " + failed.message();
+    if (failed.message().find("address in use") != std::string::npos) {
+        message += " (another process listens there: a second `signal-hub serve`, or another server such as "
+                   "Prometheus)";
+    }
+    message += "; choose another port with " + std::string(port_flag) + " N, " + std::string(port_key) +
+               " in the config file or " + env(port_key) + "=N (0 picks a free port), or another address with " +
+               std::string(host_key) + " (" + env(host_key) + ")";
+    if (!extra.empty()) message += "; " + std::string(extra);
+    return Status(failed.code(), message);
+}
+
 // Calls `flush` every minute on its own thread, and once more when destroyed.
 class UsageFlusher {
    public:
@@ -220,6 +244,10 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
     if (options.host) cfg.server.host = *options.host;
     if (options.port) cfg.server.port = *options.port;
+    if (options.metrics_port) {
+        cfg.monitoring.metrics.enabled = true;
+        cfg.monitoring.metrics.port = *options.metrics_port;
+    }
     SH_RETURN_IF_ERROR(config::Validate(cfg));
     // monitoring.logging: from here on, status lines are log records.
     SH_ASSIGN_OR_RETURN(telemetry::LogOptions log_options, LogOptionsFor(cfg, global));
@@ -264,7 +292,9 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
             return InvalidArgument("--watch needs the indexed tree: pass --root DIR (the store " + location.display +
                                    " is not at store.path inside a tree)");
         }
-        SH_ASSIGN_OR_RETURN(writer, store::OpenStore(location.url, store::OpenOptions{}));
+        // Named in the lock file: another writer (`index`) is told what holds the store and what to do.
+        SH_ASSIGN_OR_RETURN(writer,
+                            store::OpenStore(location.url, store::OpenOptions{.holder = "signal-hub serve --watch"}));
         if (metrics) metrics->WatchPool("store_writer", [w = writer.get()] { return w->pool_stats(); });
         index::WatchOptions watch;
         watch.index = *tree;
@@ -387,23 +417,23 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         store::VectorStore* readable = store.get();
         ServeMetrics* m = metrics.get();
         if (m) m->SetReady(CheckReady(*readable).ok());
-        SH_ASSIGN_OR_RETURN(auto listener, server::HttpServer::Start(http, server, [readable, m] {
-                                Status ready = CheckReady(*readable);
-                                if (m) m->SetReady(ready.ok());
-                                return ready;
-                            }));
-        // Always written (also with --quiet or level warn): with --port 0 it is the only way to learn the port.
-        // The URL is the last field, so that scripts find ".../mcp" at the end of the line in text format.
-        telemetry::Announce("serving over MCP Streamable HTTP",
-                            {{"store", location.display},
-                             {"url", std::string(http.tls.enabled ? "https" : "http") + "://" +
-                                         HostForUrl(cfg.server.host) + ":" + std::to_string(listener->port()) +
-                                         "/mcp"}});
-        // Declared after the listener: stopped before it, while what it reads still exists.
+        auto started_http = server::HttpServer::Start(http, server, [readable, m] {
+            Status ready = CheckReady(*readable);
+            if (m) m->SetReady(ready.ok());
+            return ready;
+        });
+        if (!started_http.ok()) {
+            if (started_http.status().message().rfind("cannot listen on ", 0) != 0) return started_http.status();
+            return ListenFailed(started_http.status(), "MCP port", "server.host", "server.port", "--port", "");
+        }
+        std::unique_ptr<server::HttpServer> listener = std::move(*started_http);
+        // Declared after the listener: stopped before it, while what it reads still exists. Started
+        // before the addresses are announced, so that a metrics port in use never follows a
+        // "serving" line.
         std::unique_ptr<telemetry::MetricsServer> metrics_listener;
+        telemetry::MetricsServerOptions mo;
         if (metrics) {
             metrics->WatchHttpServer(listener.get());
-            telemetry::MetricsServerOptions mo;
             mo.host = cfg.monitoring.metrics.host;
             mo.port = static_cast<std::uint16_t>(cfg.monitoring.metrics.port);
             mo.path = cfg.monitoring.metrics.path;
@@ -411,9 +441,21 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
             if (!started.ok()) {
                 listener->Shutdown();
                 (void)listener->Wait();
-                return Status(started.status().code(), "monitoring.metrics: " + started.status().message());
+                return ListenFailed(started.status(), "monitoring.metrics", "monitoring.metrics.host",
+                                    "monitoring.metrics.port", "--metrics-port",
+                                    "or turn the metrics listener off with monitoring.metrics.enabled: false "
+                                    "(SIGNAL_HUB_MONITORING__METRICS__ENABLED=false)");
             }
             metrics_listener = std::move(*started);
+        }
+        // Always written (also with --quiet or level warn): with --port 0 it is the only way to learn the port.
+        // The URL is the last field, so that scripts find ".../mcp" at the end of the line in text format.
+        telemetry::Announce("serving over MCP Streamable HTTP",
+                            {{"store", location.display},
+                             {"url", std::string(http.tls.enabled ? "https" : "http") + "://" +
+                                         HostForUrl(cfg.server.host) + ":" + std::to_string(listener->port()) +
+                                         "/mcp"}});
+        if (metrics_listener) {
             // Always written, like the MCP address: with port 0 it is the only way to learn the port.
             telemetry::Announce("metrics at", {{"url", "http://" + HostForUrl(mo.host) + ":" +
                                                           std::to_string(metrics_listener->port()) + mo.path}});
@@ -463,6 +505,10 @@ void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     cmd->add_option("--host", options->host, "http: address to listen on (default: server.host, 127.0.0.1)");
     cmd->add_option("--port", options->port, "http: port to listen on; 0 picks a free one (default: server.port, 8080)")
         ->check(CLI::Range(0, 65535));
+    cmd->add_option("--metrics-port", options->metrics_port,
+                    "http: serve Prometheus metrics on this port (turns monitoring.metrics on; default: off, or "
+                    "monitoring.metrics.port when enabled in the config)")
+        ->check(CLI::Range(0, 65535));
     cmd->add_flag("--watch", options->watch,
                   "Re-index changed files in the background (inotify) while serving; this process becomes the "
                   "store's writer");
@@ -475,6 +521,8 @@ void AddServeCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
         "requests (server.shutdown_timeout) and exit 0. With security.tls.enabled it serves https; SIGHUP reloads the\n"
         "certificate and key, the API key file and reopens the log file. Limits and the result cache are set in the\n"
         "performance section of the configuration.\n"
+        "Ports: http listens on one port (server.port, --port); metrics on a second one only when enabled\n"
+        "(monitoring.metrics, --metrics-port). Two repositories side by side: one serve each, on two ports.\n"
         "Logs: monitoring.logging (level, format text|json, output stderr|stdout|FILE); see docs/configuration.md.\n"
         "Tools: search_code, find_similar, get_context, explain_code, find_references, index_status.\n"
         "See docs/mcp.md.");

@@ -230,9 +230,12 @@ struct LoggingConfig {
 };
 
 // monitoring.metrics: the Prometheus scrape listener of `serve --transport http`
-// (docs/production/monitoring/metrics.md). Plain HTTP on its own port.
+// (docs/production/monitoring/metrics.md). Plain HTTP on its own port. Off by
+// default, so that a laptop can serve two repositories side by side without a
+// second port to choose; production configurations turn it on (and `check
+// production` requires it).
 struct MetricsConfig {
-    bool enabled = true;
+    bool enabled = false;
     std::string host = "127.0.0.1";
     int port = 9090;              // 0 = any free port (tests); must differ from server.port
     std::string path = "/metrics";  // starts with "/"

@@ -443,16 +443,16 @@ TEST(Config, MonitoringLoggingParsesAndValidates) {
 
 TEST(Config, MonitoringMetricsParsesAndValidates) {
     Config defaults;
-    EXPECT_TRUE(defaults.monitoring.metrics.enabled);
+    EXPECT_FALSE(defaults.monitoring.metrics.enabled);  // off by default: one port per `serve` on a laptop
     EXPECT_EQ(defaults.monitoring.metrics.host, "127.0.0.1");
     EXPECT_EQ(defaults.monitoring.metrics.port, 9090);
     EXPECT_EQ(defaults.monitoring.metrics.path, "/metrics");
     EXPECT_TRUE(Validate(defaults).ok());
 
     Result<Config> parsed =
-        Parse("monitoring:\n  metrics: {enabled: false, host: 0.0.0.0, port: 9464, path: /prometheus}\n");
+        Parse("monitoring:\n  metrics: {enabled: true, host: 0.0.0.0, port: 9464, path: /prometheus}\n");
     ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
-    EXPECT_FALSE(parsed->monitoring.metrics.enabled);
+    EXPECT_TRUE(parsed->monitoring.metrics.enabled);
     EXPECT_EQ(parsed->monitoring.metrics.host, "0.0.0.0");
     EXPECT_EQ(parsed->monitoring.metrics.port, 9464);
     EXPECT_EQ(parsed->monitoring.metrics.path, "/prometheus");
@@ -465,7 +465,7 @@ TEST(Config, MonitoringMetricsParsesAndValidates) {
     EXPECT_THAT(message, HasSubstr("monitoring.metrics.port: must be between 0 and 65535, got 70000"));
     EXPECT_THAT(message, HasSubstr("monitoring.metrics.path: must start with '/'"));
 
-    Result<Config> same = Parse("server: {port: 9100}\nmonitoring:\n  metrics: {port: 9100}\n");
+    Result<Config> same = Parse("server: {port: 9100}\nmonitoring:\n  metrics: {enabled: true, port: 9100}\n");
     ASSERT_TRUE(same.ok());
     EXPECT_THAT(Validate(*same).message(),
                 HasSubstr("monitoring.metrics.port: must differ from server.port (9100): metrics have their own "
@@ -938,7 +938,7 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("security.tls.min_version")] = "1.3";
     vars[OverrideVariable("monitoring.logging.level")] = "debug";
     vars[OverrideVariable("monitoring.logging.format")] = "json";
-    vars[OverrideVariable("monitoring.metrics.enabled")] = "false";
+    vars[OverrideVariable("monitoring.metrics.enabled")] = "true";
     vars[OverrideVariable("monitoring.metrics.host")] = "0.0.0.0";
     vars[OverrideVariable("monitoring.metrics.port")] = "9464";
     vars[OverrideVariable("monitoring.metrics.path")] = "/m";
@@ -1036,7 +1036,7 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.monitoring.logging.level, "debug");
     EXPECT_EQ(c.monitoring.logging.format, "json");
     EXPECT_EQ(c.monitoring.logging.output, "8");
-    EXPECT_FALSE(c.monitoring.metrics.enabled);
+    EXPECT_TRUE(c.monitoring.metrics.enabled);
     EXPECT_EQ(c.monitoring.metrics.host, "0.0.0.0");
     EXPECT_EQ(c.monitoring.metrics.port, 9464);
     EXPECT_EQ(c.monitoring.metrics.path, "/m");

@@ -50,6 +50,7 @@ struct Caller {
     std::string id;                                       // the API key id, for logs; "" = not authenticated
     std::string name;                                     // the key's name, for logs
     std::string remote;                                   // the client's address, for logs ("" = local)
+    std::string request_id;                               // the HTTP request's X-Request-Id, for the audit log
     std::optional<std::vector<std::string>> scopes;       // nullopt = every scope
     std::optional<std::vector<std::string>> collections;  // allow-list; nullopt = every collection
 

@@ -293,7 +293,7 @@ CheckItem CheckLogs(const config::Config& c) {
 CheckItem CheckMetrics(const config::Config& c) {
     const config::MetricsConfig& m = c.monitoring.metrics;
     if (!m.enabled) {
-        return Failed("metrics", "monitoring.metrics.enabled is false: no error rates, latencies or alerts",
+        return Failed("metrics", "monitoring.metrics.enabled is false (the default): no error rates, latencies or alerts",
                       "set monitoring.metrics.enabled: true and scrape it (deploy/monitoring/prometheus/)");
     }
     if (m.host == "127.0.0.1" || m.host == "::1" || m.host == "localhost") {

@@ -4,7 +4,8 @@
 //
 // One line per event: {"time": "2026-11-30T10:00:00Z", "event": "...", ...}
 // with the fields the caller sets (who: key_id, key_name, actor; what: event,
-// reason, tool, collection, method, path; from where: remote). A secret is
+// reason, tool, collection, method, path; from where: remote; which HTTP
+// request: request_id, its X-Request-Id). A secret is
 // never a field: callers pass key ids and names, not keys.
 //
 // Events: auth_failure (401), forbidden (403), rate_limited (429),

@@ -25,6 +25,10 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
     return true;
 }
 
+// The 401 body for an unknown key id or a wrong secret (the same for both).
+constexpr std::string_view kInvalidKeyMessage =
+    "invalid API key: unknown key or wrong secret (check the key, or ask an administrator for a new one)";
+
 HttpResponse Unauthorized(const HttpRequest& req, const std::string& message, const char* error) {
     HttpResponse res = ErrorResponse(req, http::status::unauthorized, message);
     res.set(http::field::www_authenticate,
@@ -56,6 +60,9 @@ void ApiKeyGuard::Audit(const std::string& event, const HttpRequest& req, std::s
                         std::map<std::string, std::string> fields) {
     if (!options_.audit) return;
     fields["remote"] = std::string(remote);
+    // The HTTP server sets X-Request-Id to the id of its response (and of the request's log record).
+    if (auto it = req.find("X-Request-Id"); it != req.end())
+        fields["request_id"] = std::string(Sv(it->value()).substr(0, 128));
     fields["method"] = std::string(Sv(req.method_string()));
     const std::string_view target = Sv(req.target());
     fields["path"] = std::string(target.substr(0, std::min<std::size_t>(target.find('?'), 256)));
@@ -86,6 +93,8 @@ bool ApiKeyGuard::Limit(const HttpRequest& req, const std::string& bucket, std::
 GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote) {
     GuardDecision decision;
     decision.caller.remote = std::string(remote);
+    if (auto it = req.find("X-Request-Id"); it != req.end())
+        decision.caller.request_id = std::string(Sv(it->value()).substr(0, 128));
     const std::string ip_bucket = "ip:" + std::string(remote);
     if (!options_.keys) {
         Limit(req, ip_bucket, "anonymous", options_.limits.anonymous, decision);
@@ -119,7 +128,13 @@ GuardDecision ApiKeyGuard::Admit(const HttpRequest& req, std::string_view remote
             Audit("auth_failure", req, remote, std::move(fields));
             const std::string_view reason = security::AuthFailureName(failure);
             AuthFailed(reason == "none" ? std::string_view("unknown_key") : reason);
-            refuse(Unauthorized(req, auth.status().message(), "invalid_token"));
+            // An unknown key id and a wrong secret get the same answer: a caller without the secret
+            // must not learn whether a key id exists (the audit log keeps the reason).
+            const bool hide = failure == security::AuthFailure::kUnknownKey ||
+                              failure == security::AuthFailure::kWrongSecret ||
+                              failure == security::AuthFailure::kNone;
+            refuse(Unauthorized(req, hide ? std::string(kInvalidKeyMessage) : auth.status().message(),
+                                "invalid_token"));
         } else {
             Audit("auth_error", req, remote, {{"reason", auth.status().message()}});
             AuthFailed("store_unavailable");
@@ -158,7 +173,12 @@ void ApiKeyGuard::Forbidden(const mcp::Caller& caller, const std::string& what) 
     }
     if (!options_.audit) return;
     options_.audit->Write(
-        {"forbidden", {{"key_id", caller.id}, {"key_name", caller.name}, {"remote", caller.remote}, {"reason", what}}});
+        {"forbidden",
+         {{"key_id", caller.id},
+          {"key_name", caller.name},
+          {"remote", caller.remote},
+          {"request_id", caller.request_id},
+          {"reason", what}}});
 }
 
 }  // namespace signalhub::server

@@ -111,6 +111,48 @@ TEST_F(ApiKeyGuardTest, RefusalsAre401WithTheReasonAndAudited) {
     EXPECT_EQ(lines[4]["key_id"], key.substr(4, 16));  // well-formed: the id (never the secret) is recorded
 }
 
+// A caller without the secret must not learn whether a key id exists: an unknown id and a known id
+// with a wrong secret get byte-identical 401s (issue 20, item 12); only the audit log tells them apart.
+TEST_F(ApiKeyGuardTest, UnknownKeyAndWrongSecretGetTheSame401) {
+    const std::string key = NewKey({Scope::kSearch});
+    const std::string unknown = "shk_0123456789abcdef_" + std::string(43, 'A');
+    const std::string wrong_secret = key.substr(0, key.size() - 43) + std::string(43, 'A');
+    GuardDecision a = guard_->Admit(Request({{"X-API-Key", unknown}}), "127.0.0.1");
+    GuardDecision b = guard_->Admit(Request({{"X-API-Key", wrong_secret}}), "127.0.0.1");
+    ASSERT_TRUE(a.refusal);
+    ASSERT_TRUE(b.refusal);
+    EXPECT_EQ(a.refusal->result(), http::status::unauthorized);
+    EXPECT_EQ(a.refusal->body(), b.refusal->body());
+    EXPECT_EQ(a.refusal->body().find("0123456789abcdef"), std::string::npos) << a.refusal->body();
+    EXPECT_EQ(b.refusal->body().find(key.substr(4, 16)), std::string::npos) << b.refusal->body();
+    EXPECT_NE(a.refusal->body().find("invalid API key"), std::string::npos) << a.refusal->body();
+    std::vector<std::string> headers_a, headers_b;
+    for (const auto& f : *a.refusal) headers_a.push_back(std::string(f.name_string()) + ": " + std::string(f.value()));
+    for (const auto& f : *b.refusal) headers_b.push_back(std::string(f.name_string()) + ": " + std::string(f.value()));
+    EXPECT_EQ(headers_a, headers_b);
+    EXPECT_EQ(a.headers, b.headers);
+    const auto lines = AuditLines();
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[0]["reason"], "unknown_key");
+    EXPECT_EQ(lines[1]["reason"], "wrong_secret");
+}
+
+// Audit records name the request (the X-Request-Id the HTTP server sets on it and answers with).
+TEST_F(ApiKeyGuardTest, AuditRecordsCarryTheRequestId) {
+    const std::string key = NewKey({Scope::kSearch});
+    (void)guard_->Admit(Request({{"X-Request-Id", "req-401"}}), "127.0.0.1");
+    GuardDecision admitted = guard_->Admit(Request({{"X-API-Key", key}, {"X-Request-Id", "req-403"}}), "127.0.0.1");
+    ASSERT_FALSE(admitted.refusal);
+    EXPECT_EQ(admitted.caller.request_id, "req-403");
+    guard_->Forbidden(admitted.caller, "API key " + admitted.caller.id + " may not read collection 'x'");
+    const auto lines = AuditLines();
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[0]["event"], "auth_failure");
+    EXPECT_EQ(lines[0]["request_id"], "req-401");
+    EXPECT_EQ(lines[1]["event"], "forbidden");
+    EXPECT_EQ(lines[1]["request_id"], "req-403");
+}
+
 TEST_F(ApiKeyGuardTest, RevokedAndExpiredKeysAre401) {
     const std::string revoked = NewKey({Scope::kSearch});
     ASSERT_TRUE(keys_->Revoke(revoked.substr(4, 16)).ok());

@@ -1331,12 +1331,17 @@ TEST_F(HttpsServerTest, HstsMaxAgeZeroSendsNoHeaderAndPlainHttpSendsNone) {
 
 TEST_F(HttpsServerTest, PlaintextAndUntrustingClientsFailTheHandshake) {
     StartServer(TlsOptionsFor(103));
-    // A plain HTTP request to the TLS port gets no HTTP response.
+    // A plain HTTP request to the TLS port gets a 400 saying to use https (issue 20, item 12), and
+    // counts as a failed handshake.
     Client plain(port());
     ASSERT_FALSE(plain.Connect());
     ASSERT_FALSE(plain.SendRaw(Wire(Get("/health"))));
     Response res;
-    EXPECT_TRUE(plain.Read(res));
+    ASSERT_FALSE(plain.Read(res));
+    EXPECT_EQ(res.result_int(), 400);
+    EXPECT_NE(res.body().find("this port speaks HTTPS; use https://"), std::string::npos) << res.body();
+    EXPECT_NE(res.body().find("/health (not http://)"), std::string::npos) << res.body();
+    EXPECT_TRUE(plain.WaitClosed());
     // A client trusting another CA refuses the server.
     testing::TestPki other("Another CA");
     testing::WriteTextFile(dir_ / "other-ca.pem", other.ca_pem());

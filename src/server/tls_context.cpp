@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -153,6 +154,51 @@ std::string TlsFilesFingerprint(const TlsOptions& tls) {
                " " + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "\n";
     }
     return out;
+}
+
+bool StartsTlsHandshake(unsigned char first_byte) { return first_byte == 0x16; }
+
+std::string PlainHttpOnTlsPortResponse(std::string_view received, std::string_view fallback_authority) {
+    auto all_of = [](std::string_view s, auto ok) {
+        for (char c : s) {
+            if (!ok(static_cast<unsigned char>(c))) return false;
+        }
+        return !s.empty();
+    };
+    // The Host header (an authority: letters, digits, '.', '-', ':', '[', ']'), case-insensitively.
+    std::string authority(fallback_authority);
+    std::string lower(received);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (std::size_t at = lower.find("\r\nhost:"); at != std::string::npos) {
+        std::size_t begin = at + 7;
+        const std::size_t end = received.find("\r\n", begin);
+        if (end != std::string_view::npos) {
+            while (begin < end && (received[begin] == ' ' || received[begin] == '\t')) ++begin;
+            const std::string_view host = received.substr(begin, end - begin);
+            if (host.size() <= 255 && all_of(host, [](unsigned char c) {
+                    return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+                })) {
+                authority = std::string(host);
+            }
+        }
+    }
+    // The request target of "METHOD /path HTTP/1.1" (printable, no quotes or backslashes).
+    std::string path = "/";
+    if (std::size_t sp = received.find(' '); sp != std::string_view::npos) {
+        const std::size_t end = received.find(' ', sp + 1);
+        if (end != std::string_view::npos) {
+            const std::string_view target = received.substr(sp + 1, end - sp - 1);
+            if (target.size() <= 512 && target.front() == '/' && all_of(target, [](unsigned char c) {
+                    return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+                })) {
+                path = std::string(target);
+            }
+        }
+    }
+    const std::string body =
+        "{\"error\":\"this port speaks HTTPS; use https://" + authority + path + " (not http://)\"}\n";
+    return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
 }  // namespace signalhub::server

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/ssl/context.hpp>
@@ -32,5 +33,17 @@ Result<std::shared_ptr<boost::asio::ssl::context>> BuildServerTlsContext(const T
 // symlinks). A file that cannot be stat'ed contributes its error. Compare two
 // fingerprints with ==.
 std::string TlsFilesFingerprint(const TlsOptions& tls);
+
+// True when a connection's first byte can start TLS (a handshake record,
+// 0x16); anything else on the TLS port is most likely plain HTTP.
+bool StartsTlsHandshake(unsigned char first_byte);
+
+// The whole HTTP/1.1 response (400, JSON body, Connection: close) for a plain
+// HTTP request sent to the TLS port, saying to use https:// instead of an
+// empty reply: "this port speaks HTTPS; use https://HOST/PATH". `received`
+// is what the client sent first: its request line and Host header give the
+// URL (when they are plausible; else `fallback_authority` "127.0.0.1:8443"
+// and "/").
+std::string PlainHttpOnTlsPortResponse(std::string_view received, std::string_view fallback_authority);
 
 }  // namespace signalhub::server

@@ -159,6 +159,9 @@ class VectorStore {
 
 struct OpenOptions {
     bool read_only = false;  // readers never take the writer lock
+    // Who opens the store as its writer, e.g. "signal-hub serve --watch": the embedded store writes it
+    // into its lock file, for the message another writer gets. "" = this process's command line.
+    std::string holder{};
 };
 
 // Opens a store by URL: a filesystem path or "sqlite://PATH" for the embedded

@@ -145,6 +145,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(MetricsServerOptions
     if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) impl->acceptor.bind(endpoint, ec);
     if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec == net::error::address_in_use) return Unavailable("cannot listen on " + where + ": address in use");
     if (ec) return Unavailable("cannot listen on " + where + ": " + ec.message());
     impl->port = impl->acceptor.local_endpoint(ec).port();
     impl->Accept();

@@ -84,6 +84,19 @@ keys list --json > "$WORK/list.json"
 [ "$(python3 -c "import json;d=json.load(open('$WORK/list.json'));print(len(d['keys']))")" = 5 ] || fail "list --json: $(cat "$WORK/list.json")"
 pass "keys list shows 5 keys, never a secret"
 
+# --collections must name collections the store holds (a typo would give a key that reads nothing).
+run_expect 3 keys create --name typo --collections repo,nope
+for want in "no collection 'nope'" "it has: other, repo" "--allow-missing-collections"; do
+    assert_contains "$ERR" "$want" "an unknown collection"
+done
+! grep -q '"typo"' <<<"$(keys list --json)" || fail "a key was created for a missing collection"
+run_expect 3 "$SH" --config "$CONFIG" --store "$WORK/no-store-here" keys create --name early --collections repo
+assert_contains "$ERR" "cannot open the store to check that the collections exist" "no store"
+LATER_KEY="$(new_key later --scopes search --collections not-indexed-yet --allow-missing-collections)"
+[[ "$LATER_KEY" =~ ^shk_ ]] || fail "--allow-missing-collections: $LATER_KEY"
+keys revoke later >/dev/null
+pass "keys create --collections: an unknown collection is refused (exit 3) listing the store's; opt-out flag works"
+
 # --- the server ------------------------------------------------------------------------------------
 "$SH" --config "$CONFIG" --store "$STORE" serve --transport http --port 0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
 PID=$!
@@ -123,8 +136,19 @@ grep -qi '^WWW-Authenticate: Bearer realm="signal-hub"' "$HDRS" || fail "401 wit
 post "Authorization: Bearer not-a-key" "$SEARCH_CALL"; expect 401 "malformed key"
 post "Authorization: Basic dXNlcjpwYXNz" "$SEARCH_CALL"; expect 401 "Basic instead of Bearer"
 post "X-API-Key: shk_0123456789abcdef_$(printf 'A%.0s' $(seq 43))" "$SEARCH_CALL"; expect 401 "unknown key"
-post "X-API-Key: ${SEARCH_KEY%_*}_$(printf 'B%.0s' $(seq 43))" "$SEARCH_CALL"; expect 401 "wrong secret"
+UNKNOWN_BODY="$BODY"; grep -iv '^x-request-id:\|^date:' "$HDRS" >"$WORK/unknown.headers"
+# (the id is "shk_" and 16 hex digits; the secret may itself hold '_')
+post "X-API-Key: ${SEARCH_KEY:0:20}_$(printf 'B%.0s' $(seq 42))A" "$SEARCH_CALL"; expect 401 "wrong secret"
+# Without the secret nobody learns whether a key id exists: the same body and headers (but the request id).
+[ "$BODY" = "$UNKNOWN_BODY" ] || fail "unknown key and wrong secret differ: '$UNKNOWN_BODY' vs '$BODY'"
+grep -iv '^x-request-id:\|^date:' "$HDRS" | diff "$WORK/unknown.headers" - || fail "the 401 headers differ"
+! grep -q "$(cut -c5-20 <<<"$SEARCH_KEY")\|0123456789abcdef" <<<"$BODY" || fail "the 401 names the key id: $BODY"
 keys revoke leaver >/dev/null
+# Revoking it again by name: "already revoked" (exit 4), not "no such key".
+run_expect 4 keys revoke leaver
+assert_contains "$ERR" "was already revoked at" "a second revoke by name"
+run_expect 3 keys revoke nobody-has-this-name
+assert_contains "$ERR" "no API key with id or name 'nobody-has-this-name'" "an unknown name"
 post "X-API-Key: $REVOKED_KEY" "$SEARCH_CALL"; expect 401 "revoked key"
 assert_contains "$BODY" "revoked" "the 401 for a revoked key says so"
 sleep 2
@@ -168,9 +192,24 @@ for probe in health ready; do
     code="$(curl -s --cacert "$PKI/ca.crt" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/$probe")"
     [ "$code" = 200 ] || fail "/$probe without a key: $code"
 done
-# Plain HTTP on the TLS port gets nowhere.
-! curl -s -m 5 -o /dev/null "http://127.0.0.1:$PORT/health" || fail "plain HTTP answered on the TLS port"
 pass "/health and /ready are open"
+# Plain HTTP on the TLS port: a 400 saying to use https (not an empty reply), and nothing served.
+for path in /health /mcp; do
+    plain="$(curl -s -m 10 -w '\n%{http_code}' -X POST --data-binary "$SEARCH_CALL" "http://127.0.0.1:$PORT$path")"
+    [ "${plain##*$'\n'}" = 400 ] || fail "plain HTTP to $path on the TLS port: $plain"
+    assert_contains "$plain" "this port speaks HTTPS; use https://127.0.0.1:$PORT$path" "plain HTTP to $path"
+done
+pass "plain HTTP on the TLS port: 400 naming the https:// URL"
+
+# Audit records carry the request id of the request they are about (X-Request-Id, echoed in the reply).
+audited() { # AUTHHEADER BODY REQUEST-ID
+    curl -s -m 30 --cacert "$PKI/ca.crt" -D "$WORK/audited.headers" -o /dev/null -X POST \
+        "https://127.0.0.1:$PORT/mcp" -H 'Content-Type: application/json' \
+        -H 'Accept: application/json, text/event-stream' -H "$1" -H "X-Request-Id: $3" --data-binary "$2"
+    grep -qi "^X-Request-Id: $3" "$WORK/audited.headers" || fail "reply without X-Request-Id $3"
+}
+audited "X-API-Key: shk_0123456789abcdef_$(printf 'A%.0s' $(seq 43))" "$SEARCH_CALL" it-audit-401
+audited "Authorization: Bearer $OTHER_KEY" "$(call search_code '{"query":"split url","collection":"repo"}')" it-audit-403
 
 # Keys created, rotated and revoked while the server runs take effect at once (no restart).
 LATE_KEY="$(new_key late --scopes search)"
@@ -211,6 +250,10 @@ assert len(kinds.get("forbidden", [])) >= 2, kinds.get("forbidden")
 for e in kinds["auth_failure"] + kinds["forbidden"]:
     assert e.get("remote") == "127.0.0.1", e
     assert e.get("time"), e
+    assert e.get("request_id"), ("no request_id", e)
+assert any(e.get("request_id") == "it-audit-401" and e["reason"] == "unknown_key" for e in kinds["auth_failure"]), \
+    [e.get("request_id") for e in kinds["auth_failure"]]
+assert any(e.get("request_id") == "it-audit-403" for e in kinds["forbidden"]), kinds["forbidden"]
 for k in ["key_created", "key_revoked", "key_rotated"]:
     assert kinds.get(k), k
     assert all(e.get("actor") for e in kinds[k]), kinds[k]
@@ -220,4 +263,4 @@ for k in "$SEARCH_KEY" "$INDEX_KEY" "$OTHER_KEY" "$REVOKED_KEY" "$LATE_KEY" "$RO
     ! grep -qF -- "$secret" "$AUDIT" "$WORK/serve.err" "$WORK/serve.out" || fail "a secret was logged"
 done
 [ "$(stat -c %a "$AUDIT")" = 600 ] || fail "audit log mode is $(stat -c %a "$AUDIT")"
-pass "audit log: each 401 reason, the 403s and key changes, with time, remote and actor, no secret"
+pass "audit log: each 401 reason, the 403s and key changes, with time, remote, request id and actor, no secret"

@@ -44,6 +44,7 @@ security:
   audit_log: "-"
 monitoring:
   metrics:
+    enabled: true
     host: 0.0.0.0
   logging:
     format: json
@@ -78,8 +79,10 @@ PY
 expect_fail tls "TLS removed" --replicas 3
 assert_contains "$OUT" "security.tls.enabled" "the TLS failure names the key"
 
-write "$WORK/c.yaml"; sed -i 's/    host: 0.0.0.0/    enabled: false/' "$WORK/c.yaml"
-expect_fail metrics "metrics off" --replicas 3
+# Metrics are off by default (one port per `serve` on a laptop): production turns them on explicitly.
+write "$WORK/c.yaml"; sed -i '/^  metrics:$/{n;/^    enabled: true$/d}' "$WORK/c.yaml"
+expect_fail metrics "metrics left at the default (off)" --replicas 3
+assert_contains "$OUT" "monitoring.metrics.enabled" "the metrics failure names the key"
 write "$WORK/c.yaml"; sed -i 's/    host: 0.0.0.0/    host: 127.0.0.1/' "$WORK/c.yaml"
 expect_fail metrics "metrics on loopback only" --replicas 3
 assert_contains "$OUT" "monitoring.metrics.host" "the metrics failure names the key"

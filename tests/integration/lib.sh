@@ -7,8 +7,9 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/signal-hub-it.XXXXXX")"
 trap 'rc=$?; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
 export NO_COLOR=1
 unset SIGNAL_HUB_CONFIG
-# `serve --transport http` also opens the metrics listener (monitoring.metrics, default port 9090):
-# on a free port, so that tests running in parallel never collide. metrics.sh reads the port it prints.
+# Tests that turn on the metrics listener of `serve --transport http` (monitoring.metrics.enabled, off
+# by default; default port 9090) get it on a free port, so that tests running in parallel never
+# collide. metrics.sh reads the port it prints.
 export SIGNAL_HUB_MONITORING__METRICS__PORT=0
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

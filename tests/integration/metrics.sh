@@ -6,6 +6,8 @@
 # and stdio open no listener. Embedding tokens as an OpenAI-compatible provider (the fixture
 # tests/fixtures/openai_fixture.js, Node.js) reports them; none for the builtin embedder.
 source "$(dirname "$0")/lib.sh"
+# Metrics are off by default (docs/configuration.md); this test turns them on, as production does.
+export SIGNAL_HUB_MONITORING__METRICS__ENABLED=true
 command -v node >/dev/null || fail "node is required for the OpenAI fixture (Debian package nodejs, scripts/debian-packages.txt)"
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
 command -v openssl >/dev/null || fail "openssl is required (scripts/test.sh installs it)"
@@ -134,7 +136,8 @@ SIGNAL_HUB_SECURITY__TLS__ENABLED=true SIGNAL_HUB_SECURITY__TLS__CERT_FILE="$WOR
 PID=$!
 wait_for_address "$PID" "$WORK/tls.err"
 wait_for_metrics "$WORK/tls.err"
-curl -s -m 5 -o /dev/null "http://127.0.0.1:$PORT/health" && fail "plain HTTP to the TLS port succeeded"
+code="$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health" || true)"
+[ "$code" = 400 ] || fail "plain HTTP to the TLS port: $code, expected 400 (use https)"
 for _ in $(seq 1 50); do
     curl -s -o "$WORK/tls-scrape.txt" "$METRICS_URL"
     [ "$(value "$WORK/tls-scrape.txt" signal_hub_tls_handshake_failures_total)" = 1 ] && break
@@ -144,7 +147,7 @@ expect_value "$WORK/tls-scrape.txt" signal_hub_tls_handshake_failures_total 1
 expect_value "$WORK/tls-scrape.txt" signal_hub_tls_certificate_expiry_timestamp_seconds "$want"
 kill -TERM "$PID"
 set +e; wait "$PID"; set -e
-pass "TLS: certificate expiry $want (openssl's notAfter) and one failed handshake counted"
+pass "TLS: certificate expiry $want (openssl's notAfter) and one failed handshake (plain HTTP) counted"
 
 # --- serve --watch: index passes and chunks written ------------------------------------------------
 "$SH" --store "$STORE" serve --transport http --port 0 --watch --root "$WORK/repo" >"$WORK/watch.out" 2>"$WORK/watch.err" &
@@ -171,15 +174,22 @@ run_expect 2 env SIGNAL_HUB_MONITORING__METRICS__PORT=18999 "$SH" --store "$STOR
 assert_contains "$ERR" "monitoring.metrics.port: must differ from server.port (18999)" "same port"
 pass "the metrics port may not be the MCP port: $(echo "$ERR" | head -1)"
 
-SIGNAL_HUB_MONITORING__METRICS__ENABLED=false "$SH" --store "$STORE" serve --transport http --port 0 \
-    >"$WORK/off.out" 2>"$WORK/off.err" &
-PID=$!
-wait_for_address "$PID" "$WORK/off.err"
-kill -TERM "$PID"
-set +e; wait "$PID"; rc=$?; set -e
-[ "$rc" -eq 0 ] || fail "serve (metrics off) exited $rc"
-grep -q "metrics at" "$WORK/off.err" && fail "monitoring.metrics.enabled=false still opened a listener: $(cat "$WORK/off.err")"
-pass "monitoring.metrics.enabled=false: no metrics listener"
+for off in false default; do
+    if [ "$off" = default ]; then
+        env -u SIGNAL_HUB_MONITORING__METRICS__ENABLED "$SH" --store "$STORE" serve --transport http --port 0 \
+            >"$WORK/off.out" 2>"$WORK/off.err" &
+    else
+        SIGNAL_HUB_MONITORING__METRICS__ENABLED=false "$SH" --store "$STORE" serve --transport http --port 0 \
+            >"$WORK/off.out" 2>"$WORK/off.err" &
+    fi
+    PID=$!
+    wait_for_address "$PID" "$WORK/off.err"
+    kill -TERM "$PID"
+    set +e; wait "$PID"; rc=$?; set -e
+    [ "$rc" -eq 0 ] || fail "serve (metrics $off) exited $rc"
+    grep -q "metrics at" "$WORK/off.err" && fail "metrics $off still opened a listener: $(cat "$WORK/off.err")"
+    pass "monitoring.metrics.enabled $off: no metrics listener"
+done
 
 # --- embedding tokens: the usage an OpenAI-compatible provider reports -----------------------------
 # The fixture runs while its stdin (a FIFO we hold open on fd 8) is open.

@@ -6,6 +6,7 @@
 # connection pools (signal_hub_db_pool_*: the store's, serve --watch's writer's, the API keys').
 #   postgres_cli.sh path/to/signal-hub     (SIGNAL_HUB_TEST_PG_URL_FILE names the fixture's URL file)
 source "$(dirname "$0")/lib.sh"
+export SIGNAL_HUB_MONITORING__METRICS__ENABLED=true  # off by default; this test scrapes them
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
 command -v promtool >/dev/null || fail "promtool is required (Debian package prometheus; scripts/test.sh installs it)"
 URL_FILE="${SIGNAL_HUB_TEST_PG_URL_FILE:?the postgres CTest fixture sets SIGNAL_HUB_TEST_PG_URL_FILE}"

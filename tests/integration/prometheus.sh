@@ -4,6 +4,7 @@
 # values, and the alert rules of deploy/monitoring/prometheus/alerts.yml load and evaluate without
 # error against them. Everything on 127.0.0.1, free ports, a temporary TSDB; bounded waits.
 source "$(dirname "$0")/lib.sh"
+export SIGNAL_HUB_MONITORING__METRICS__ENABLED=true  # off by default; this test scrapes them
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
 PROMETHEUS="${PROMETHEUS:-/usr/bin/prometheus}"
 [ -x "$PROMETHEUS" ] || fail "$PROMETHEUS is missing (Debian package prometheus; scripts/test.sh installs it)"

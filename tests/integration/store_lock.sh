@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A second concurrent writer gets "store is locked by pid N"; readers still work.
+# A second concurrent writer gets "store is locked by pid N (`COMMAND`, since T)" with what to do (wait
+# for an index; let a `serve --watch` re-index, or stop it); readers still work.
 source "$(dirname "$0")/lib.sh"
 SRC=/usr/lib/python3.11
 mkdir -p "$WORK/corpus"
@@ -23,3 +24,34 @@ pass "reader works while the writer runs"
 wait "$pid"
 run_expect 0 "$SH" --store "$WORK/store" index "$WORK/small" --collection small
 pass "lock released after the writer exits"
+
+# The lock names its holder: the command and since when (issue 20, item 9).
+"$SH" --store "$WORK/store" index "$WORK/corpus" --collection corpus2 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+    grep -q "^command: " "$WORK/store/LOCK" 2>/dev/null && grep -q "^$pid$" "$WORK/store/LOCK" && break
+    sleep 0.05
+done
+run_expect 4 "$SH" --store "$WORK/store" index "$WORK/small" --collection small
+assert_contains "$ERR" "locked by pid $pid (\`signal-hub --store $WORK/store index $WORK/corpus" "the index holder"
+assert_contains "$ERR" ", since 20" "since when"
+assert_contains "$ERR" "wait for it to finish" "advice for an index"
+wait "$pid"
+pass "an index holding the lock is named: $ERR"
+
+# `serve --watch` holds the lock for as long as it runs: `index` is told so, and what to do.
+"$SH" --store "$WORK/store" serve --transport http --port 0 --watch --root "$WORK/small" \
+    >"$WORK/watch.out" 2>"$WORK/watch.err" &
+spid=$!
+wait_for_address "$spid" "$WORK/watch.err"
+run_expect 4 "$SH" --store "$WORK/store" index "$WORK/small" --collection small
+assert_contains "$ERR" "locked by pid $spid (\`signal-hub serve --watch\`, since 20" "the serve holder"
+assert_contains "$ERR" "let it re-index for you" "advice for a watching server"
+assert_contains "$ERR" "or stop it (pid $spid)" "how to stop it"
+grep -q "wait for it to finish" <<<"$ERR" && fail "a watching server never finishes: $ERR"
+HELD="$ERR"
+kill -TERM "$spid"
+set +e; wait "$spid"; rc=$?; set -e
+[ "$rc" -eq 0 ] || fail "serve --watch exited $rc: $(cat "$WORK/watch.err")"
+run_expect 0 "$SH" --store "$WORK/store" index "$WORK/small" --collection small
+pass "serve --watch holding the store is named, with what to do: $HELD"

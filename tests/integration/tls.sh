@@ -3,7 +3,10 @@
 # `openssl s_client` (TLS 1.0/1.1 and non-AEAD / non-ECDHE TLS 1.2 ciphers refused, TLS 1.2 and 1.3
 # accepted), curl over https with HSTS, certificate reload by SIGHUP and by replacing the files
 # (a keep-alive connection opened before the reload keeps working, new connections see the new
-# certificate), and start-up failures naming the bad file or key.
+# certificate), start-up failures naming the bad file or key, the test certificate of
+# docs/production/security/network-security.md made with its exact openssl commands and trusted by
+# curl --cacert and by Node / the MCP SDK client through NODE_EXTRA_CA_CERTS, and plain HTTP to the TLS
+# port answered with a 400 that says to use https.
 source "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || fail "openssl is required (scripts/test.sh installs it)"
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
@@ -227,6 +230,63 @@ assert_contains "$cert" "serial=2002" "new connections after the swap"
 finish_keepalive swap 1001
 pass "file change (symlink swap): new connections get $cert, the keep-alive connection keeps working"
 stop_server watch
+
+# --- the test certificate of network-security.md, made with its exact commands ---------------------
+# The block between <!-- test-cert:begin --> and <!-- test-cert:end --> runs as it is; then curl
+# --cacert and Node with NODE_EXTRA_CA_CERTS (plain fetch and the MCP SDK client) trust the private CA.
+DOC="$TESTS_DIR/../../docs/production/security/network-security.md"
+DOCPKI="$WORK/doc-pki"
+mkdir -p "$DOCPKI"
+sed -n '/<!-- test-cert:begin -->/,/<!-- test-cert:end -->/p' "$DOC" | grep -v '^<!--\|^```' >"$DOCPKI/make.sh"
+grep -q '^openssl x509 -req' "$DOCPKI/make.sh" || fail "no certificate commands found in $DOC"
+(cd "$DOCPKI" && bash -euo pipefail make.sh >"$DOCPKI/make.out" 2>&1) || fail "the documented openssl commands failed: $(cat "$DOCPKI/make.out")"
+[ "$(stat -c %a "$DOCPKI/server.key")" = 600 ] || fail "server.key is not 0600"
+write_config "$WORK/doc.yaml" "$DOCPKI/server.crt" "$DOCPKI/server.key" 0
+start_server doc "$WORK/doc.yaml"
+for host in 127.0.0.1 localhost; do
+    out="$(curl -s -m 10 --cacert "$DOCPKI/ca.crt" "https://$host:$PORT/health")" ||
+        fail "curl --cacert ca.crt https://$host:$PORT/health failed"
+    [ "$out" = '{"status":"ok"}' ] || fail "https://$host:$PORT/health: $out"
+done
+curl -s -m 10 -o /dev/null "https://127.0.0.1:$PORT/health" && fail "curl trusted the private CA without --cacert"
+pass "the documented openssl commands make a CA and certificate curl --cacert trusts (127.0.0.1 and localhost)"
+node_fetch='fetch(process.argv[1]).then(async r => { console.log(r.status, await r.text()); }, e => { console.log("FAIL", e.cause ? e.cause.code : e.message); process.exit(1); })'
+out="$(NODE_EXTRA_CA_CERTS="$DOCPKI/ca.crt" node -e "$node_fetch" "https://127.0.0.1:$PORT/health")" ||
+    fail "node fetch with NODE_EXTRA_CA_CERTS: $out"
+[ "$out" = '200 {"status":"ok"}' ] || fail "node fetch with NODE_EXTRA_CA_CERTS: $out"
+out="$(env -u NODE_EXTRA_CA_CERTS node -e "$node_fetch" "https://127.0.0.1:$PORT/health")" &&
+    fail "node trusted the private CA without NODE_EXTRA_CA_CERTS: $out"
+SDK_CLIENT="$TESTS_DIR/../e2e/tls_client.mjs"
+[ -d "$TESTS_DIR/../e2e/node_modules/@modelcontextprotocol/sdk" ] ||
+    fail "the MCP SDK is missing: run scripts/fetch-e2e-deps.sh"
+out="$(NODE_EXTRA_CA_CERTS="$DOCPKI/ca.crt" node "$SDK_CLIENT" "https://127.0.0.1:$PORT/mcp")" ||
+    fail "MCP SDK client with NODE_EXTRA_CA_CERTS: $out"
+out="$(env -u NODE_EXTRA_CA_CERTS node "$SDK_CLIENT" "https://127.0.0.1:$PORT/mcp")" &&
+    fail "the MCP SDK client trusted the private CA without NODE_EXTRA_CA_CERTS: $out"
+pass "Node fetch and the MCP SDK client trust the private CA with NODE_EXTRA_CA_CERTS only ($out)"
+
+# Plain HTTP to the TLS port: a 400 that says to use https (not an empty reply); HTTPS still works after.
+plain="$(curl -s -m 10 -D "$WORK/plain.headers" -w '\n%{http_code}' "http://127.0.0.1:$PORT/mcp?x=1")" || true
+[ "${plain##*$'\n'}" = 400 ] || fail "plain HTTP on the TLS port: $plain"
+assert_contains "$plain" '"error":"this port speaks HTTPS; use https://127.0.0.1:'"$PORT"'/mcp?x=1 (not http://)"' "plain HTTP"
+grep -qi '^Connection: close' "$WORK/plain.headers" || fail "the 400 does not close: $(cat "$WORK/plain.headers")"
+plain="$(curl -s -m 10 -w '\n%{http_code}' -H 'Host: hub.internal:8443' "http://127.0.0.1:$PORT/health")" || true
+assert_contains "$plain" "use https://hub.internal:8443/health" "plain HTTP names the Host the client used"
+plain="$(printf 'GET /health HTTP/1.1\r\nHost: "><x\r\n\r\n' | timeout 10 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(sys.stdin.buffer.read()); s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    b = s.recv(4096)
+    if not b: break
+    out += b
+print(out.decode())' "$PORT")"
+assert_contains "$plain" "use https://127.0.0.1:$PORT/health" "a Host header that is no authority is not echoed"
+[ "$(curl -s -m 10 --cacert "$DOCPKI/ca.crt" "https://127.0.0.1:$PORT/health")" = '{"status":"ok"}' ] ||
+    fail "HTTPS after the plain HTTP requests"
+pass "plain HTTP on the TLS port: 400 'this port speaks HTTPS; use https://...', HTTPS unaffected"
+stop_server doc
 
 # --- start-up failures ---------------------------------------------------------------------------
 write_config "$WORK/mismatch.yaml" "$PKI/signal-hub-one.crt" "$PKI/signal-hub-two.key"

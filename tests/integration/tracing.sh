@@ -20,6 +20,7 @@
 # With "postgres" (ctest label postgres, SIGNAL_HUB_TEST_PG_URL_FILE set) the store is PostgreSQL and
 # each store span has the database round trips (client spans, db.system.name postgresql) as children.
 source "$(dirname "$0")/lib.sh"
+export SIGNAL_HUB_MONITORING__METRICS__ENABLED=true  # off by default; this test scrapes them
 BACKEND="${2:-embedded}"
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
 command -v node >/dev/null || fail "node is required (scripts/test.sh installs it)"

@@ -2,9 +2,10 @@
 // ==========================================================
 //
 // DIR/
-//   LOCK            writer lock: flock(LOCK_EX) held for the writer's lifetime; holds the
-//                   writer's pid for the error message. Released by the OS when the
-//                   process dies (even by kill -9), so a stale lock never blocks.
+//   LOCK            writer lock (writer_lock.hpp): flock(LOCK_EX) held for the writer's
+//                   lifetime; holds the writer's pid, command and start time for the error
+//                   message. Released by the OS when the process dies (even by kill -9), so
+//                   a stale lock never blocks.
 //   store.db        SQLite (+ store.db-wal, store.db-shm): the source of truth.
 //   hnsw/<cid>.bin  HNSW graph of collection id <cid> (hnswlib 0.6.2 format); derived data.
 //   hnsw/<cid>.json sidecar: {format, collection_id, dimension, metric, seq, bytes, xxh3}.
@@ -92,6 +93,7 @@
 #include "store/embedded/hnsw_index.hpp"
 #include "store/embedded/sqlite.hpp"
 #include "store/embedded/store_layout.hpp"
+#include "store/embedded/writer_lock.hpp"
 #include "store/metadata_json.hpp"
 #include "store/store_util.hpp"
 
@@ -298,47 +300,6 @@ Result<Record> ReadRecord(const Stmt& stmt, int first, bool with_embedding, int 
     return r;
 }
 
-// ---- writer lock ----------------------------------------------------------------
-
-class WriterLock {
-   public:
-    WriterLock() = default;
-    WriterLock(WriterLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-    WriterLock& operator=(WriterLock&& other) noexcept {
-        std::swap(fd_, other.fd_);
-        return *this;
-    }
-    WriterLock(const WriterLock&) = delete;
-    WriterLock& operator=(const WriterLock&) = delete;
-    ~WriterLock() {
-        if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the flock
-    }
-
-    static Result<WriterLock> Acquire(const std::string& dir) {
-        const std::string path = (fs::path(dir) / "LOCK").string();
-        WriterLock lock;
-        lock.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (lock.fd_ < 0) return Internal("cannot open " + path + ": " + std::strerror(errno));
-        if (::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) {
-            if (errno != EWOULDBLOCK) return Internal("cannot lock " + path + ": " + std::strerror(errno));
-            char buffer[32] = {};
-            ssize_t n = ::pread(lock.fd_, buffer, sizeof buffer - 1, 0);
-            std::string pid = n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string("unknown");
-            while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-            return FailedPrecondition("store " + dir + " is locked by pid " + pid +
-                                      " (another signal-hub index is running); wait for it to finish");
-        }
-        std::string pid = std::to_string(::getpid()) + "\n";
-        if (::ftruncate(lock.fd_, 0) != 0 ||
-            ::pwrite(lock.fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-            return Internal("cannot write " + path + ": " + std::strerror(errno));
-        }
-        return lock;
-    }
-
-   private:
-    int fd_ = -1;
-};
 
 // ---- connection pool ----------------------------------------------------------------
 
@@ -444,7 +405,7 @@ class EmbeddedStore::Impl {
         if (fresh) {
             SH_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir_) / kStoreGitignoreName).string(), kStoreGitignoreContent));
         }
-        SH_ASSIGN_OR_RETURN(lock_, WriterLock::Acquire(dir_));
+        SH_ASSIGN_OR_RETURN(lock_, WriterLock::Acquire(dir_, holder_));
         SH_ASSIGN_OR_RETURN(write_db_, OpenConnection(DatabasePath(), /*read_only=*/false, /*create=*/true));
         sqlite3* db = write_db_.get();
         {
@@ -1298,6 +1259,7 @@ class EmbeddedStore::Impl {
     }
 
     const std::string dir_;
+    std::string holder_;  // OpenOptions::holder, written into DIR/LOCK
     const bool read_only_;
     const EmbeddedStoreOptions tuning_;
     Clock& clock_;
@@ -1332,6 +1294,7 @@ Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Open(const std::string& di
                                                            const EmbeddedStoreOptions& tuning) {
     return Guarded([&]() -> Result<std::unique_ptr<EmbeddedStore>> {
         auto impl = std::make_unique<Impl>(dir, options.read_only, tuning);
+        impl->holder_ = options.holder;
         Status s = options.read_only ? impl->OpenReader() : impl->OpenWriter();
         if (!s.ok()) return s;
         return std::unique_ptr<EmbeddedStore>(new EmbeddedStore(std::move(impl)));

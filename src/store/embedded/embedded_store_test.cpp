@@ -1,5 +1,6 @@
 #include "store/embedded/embedded_store.hpp"
 #include "store/embedded/store_layout.hpp"
+#include "store/embedded/writer_lock.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -297,8 +298,38 @@ TEST(EmbeddedStore, SecondWriterIsRefusedNamingThePid) {
     EXPECT_EQ(second.status().code(), ErrorCode::kFailedPrecondition);
     EXPECT_THAT(second.status().message(), testing::HasSubstr("locked by pid " + std::to_string(getpid())));
     EXPECT_THAT(second.status().message(), testing::HasSubstr("wait for it to finish"));
+    // No holder given: the lock names this process's command line (the test binary).
+    EXPECT_THAT(second.status().message(), testing::HasSubstr("(`store_test"));
+    EXPECT_THAT(second.status().message(), testing::MatchesRegex(".*since 20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T.*"));
     writer.reset();
     EXPECT_TRUE(EmbeddedStore::Open(dir.store(), OpenOptions{}).ok());  // released on close
+}
+
+// `serve --watch` holds the lock for as long as it runs: the next writer is told what holds it, since
+// when, and what to do instead of "wait for it to finish" (issue 20, item 9).
+TEST(EmbeddedStore, SecondWriterIsToldAWatchingServerHoldsTheStore) {
+    TempDir dir;
+    auto writer = EmbeddedStore::Open(dir.store(), OpenOptions{.holder = "signal-hub serve --watch"});
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    auto second = EmbeddedStore::Open(dir.store(), OpenOptions{});
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), ErrorCode::kFailedPrecondition);
+    const std::string& message = second.status().message();
+    EXPECT_THAT(message, testing::HasSubstr("locked by pid " + std::to_string(getpid()) +
+                                            " (`signal-hub serve --watch`, since "));
+    EXPECT_THAT(message, testing::HasSubstr("let it re-index for you"));
+    EXPECT_THAT(message, testing::HasSubstr("or stop it (pid " + std::to_string(getpid()) + ")"));
+    EXPECT_THAT(message, testing::Not(testing::HasSubstr("wait for it to finish")));
+}
+
+// A lock file of an older version holds only the pid: the message still names it.
+TEST(EmbeddedStore, HeldMessageReadsAnOldLockFile) {
+    EXPECT_EQ(WriterLock::HeldMessage("/s", "4242\n"),
+              "store /s is locked by pid 4242: another signal-hub writer (index, migrate) is running; wait for it to "
+              "finish");
+    EXPECT_THAT(WriterLock::HeldMessage("/s", "7\ncommand: signal-hub index /repo\nsince: 2026-12-07T03:30:00Z\n"),
+                testing::StartsWith("store /s is locked by pid 7 (`signal-hub index /repo`, since "
+                                    "2026-12-07T03:30:00Z): another signal-hub writer"));
 }
 
 TEST(EmbeddedStore, LockOfAKilledWriterDoesNotBlock) {
