@@ -36,7 +36,7 @@ CLONE="$WORK/clone"
 mkdir -p "$HOME/src" "$CLONE/build/src/cli"
 ln -s "$SH" "$CLONE/build/src/cli/signal-hub"
 # Servers the docs started outlive their block (a user's terminal): stop them however the test ends.
-trap 'rc=$?; for f in "$WORK"/servers/[0-9]*; do [ -e "$f" ] && kill -9 "${f##*/}" 2>/dev/null; done
+trap 'rc=$?; for f in "$WORK"/servers/[0-9]*; do kill -9 "${f##*/}" 2>/dev/null || true; done
       jobs -p | xargs -r kill -9 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
 # Docs ports 8080..8083 -> free loopback ports.
 read -r -a PORTS < <(python3 -c '
