@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "security/key_document.hpp"
 #include "security/key_rules.hpp"
@@ -65,12 +66,45 @@ Status FsyncDirectoryOf(const std::string& path) {
     return Status::Ok();
 }
 
+// Creates the directories up to the key file's directory that do not exist yet, each mode 0700 (the file
+// holds key hashes: only its owner reads the directory). PermissionDenied / Unavailable name the
+// directory and the setting that chose it.
+Status EnsureDirectoryOf(const std::string& path) {
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) return Status::Ok();
+    std::vector<std::filesystem::path> missing;
+    for (std::filesystem::path d = dir; !d.empty(); d = d.parent_path()) {
+        struct stat st {};
+        if (::stat(d.c_str(), &st) == 0) {
+            if (!S_ISDIR(st.st_mode))
+                return InvalidArgument("the API key file's directory " + d.string() +
+                                       " is not a directory (security.api_keys.file)");
+            break;
+        }
+        missing.push_back(d);
+        if (d == d.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        if (::mkdir(it->c_str(), 0700) == 0 || errno == EEXIST) continue;
+        const std::string why = "cannot create " + it->string() + ", the directory of the API key file " + path +
+                                " (security.api_keys.file): " + ErrnoText();
+        if (errno == EACCES || errno == EPERM || errno == EROFS)
+            return PermissionDenied(why + "; create it with the right owner, or choose another file");
+        return Unavailable(why);
+    }
+    return Status::Ok();
+}
+
 // An exclusive flock on PATH.lock for the lifetime of the object.
 class FileLock {
    public:
     static Result<FileLock> Acquire(const std::string& path) {
         const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) return Unavailable("cannot open lock file " + path + ": " + ErrnoText());
+        if (fd < 0) {
+            const std::string why = "cannot open lock file " + path + ": " + ErrnoText();
+            if (errno == EACCES || errno == EPERM || errno == EROFS) return PermissionDenied(why);
+            return Unavailable(why);
+        }
         while (::flock(fd, LOCK_EX) != 0) {
             if (errno == EINTR) continue;
             Status s = Unavailable("cannot lock " + path + ": " + ErrnoText());
@@ -210,6 +244,7 @@ Status FileKeyStore::WriteLocked(const std::vector<ApiKeyRecord>& records, FileS
 }
 
 Status FileKeyStore::MutateLocked(const std::function<Status(std::vector<ApiKeyRecord>&)>& change) {
+    SH_RETURN_IF_ERROR(EnsureDirectoryOf(path_));
     SH_ASSIGN_OR_RETURN(FileLock file_lock, FileLock::Acquire(path_ + ".lock"));
     // Apply to what is on disk now, not to what this process read earlier.
     auto loaded = LoadFromDisk();

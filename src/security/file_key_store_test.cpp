@@ -128,6 +128,32 @@ TEST_F(FileKeyStoreTest, FileIsMode0600WhateverTheUmask) {
     EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 
+// A fresh machine: the documented directory (/var/lib/signal-hub) does not exist yet. The first write
+// creates it, only its owner may read it; a file where a directory should be is named.
+TEST_F(FileKeyStoreTest, MissingDirectoriesAreCreatedMode0700) {
+    const std::string nested = dir_ / "var/lib/signal-hub";
+    const std::string path = nested + "/api-keys.json";
+    auto store = FileKeyStore::Open(path, Hasher(), clock_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_FALSE(fs::exists(nested));  // opening (reading) creates nothing
+    const mode_t old_umask = ::umask(0);
+    auto issued = (*store)->Create(Request("a"));
+    ::umask(old_umask);
+    ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+    struct stat st {};
+    for (const std::string& d : {dir_ / "var", dir_ / "var/lib", nested}) {
+        ASSERT_EQ(::stat(d.c_str(), &st), 0) << d;
+        EXPECT_EQ(st.st_mode & 07777, 0700u) << d;
+    }
+    EXPECT_TRUE(fs::exists(path));
+
+    { std::ofstream(dir_ / "plainfile") << "x"; }
+    auto blocked = FileKeyStore::Open(dir_ / "plainfile/keys/api-keys.json", Hasher(), clock_);
+    ASSERT_FALSE(blocked.ok());
+    EXPECT_NE(blocked.status().message().find("plainfile/keys/api-keys.json: Not a directory"), std::string::npos)
+        << blocked.status().ToString();
+}
+
 TEST_F(FileKeyStoreTest, RewritesAreAtomicReplacements) {
     auto store = OpenStore();
     ASSERT_TRUE(store);

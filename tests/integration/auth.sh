@@ -44,7 +44,7 @@ security:
     rotation_grace: 3600
   audit_log: $WORK/audit.log
 YAML
-mkdir -p "$WORK/keys"
+# $WORK/keys does not exist yet, like /var/lib/signal-hub on a fresh machine: the first key creates it.
 keys() { "$SH" --config "$CONFIG" --store "$STORE" keys "$@"; }
 
 # --- keys: bad input --------------------------------------------------------------------------------
@@ -69,6 +69,8 @@ REVOKED_KEY="$(new_key leaver --scopes search)"
 EXPIRING_KEY="$(new_key short --scopes search --expires 1s)"
 mode="$(stat -c %a "$WORK/keys/api-keys.json")"
 [ "$mode" = 600 ] || fail "key file mode is $mode, expected 600"
+mode="$(stat -c %a "$WORK/keys")"
+[ "$mode" = 700 ] || fail "the key file's directory, created by keys create, has mode $mode, expected 700"
 for k in "$SEARCH_KEY" "$INDEX_KEY" "$OTHER_KEY"; do
     secret="$(key_secret "$k")"
     ! grep -qF -- "$secret" "$WORK/keys/api-keys.json" || fail "a secret is in the key file"
