@@ -14,15 +14,7 @@
 
 namespace signalhub::cli {
 
-// The tree root recorded by the last index run; "" for collections written by
-// older builds or only imported.
-std::string CollectionRoot(const CollectionInfo& c);
-// "2026-01-02T03:04:05Z", "imported 2026-01-02T03:04:05Z" (migrate import wrote
-// it after the last index run, or no run has) or "never".
-std::string LastWrittenText(const CollectionInfo& c);
-std::optional<std::int64_t> ImportedAtUnix(const CollectionInfo& c);
-// An index run started and did not finish (interrupted, or running now).
-bool IndexIncomplete(const CollectionInfo& c);
+// CollectionRoot, ImportedAtUnix, IndexIncomplete and LastWrittenText: core/record.hpp.
 
 // Files changed in the collection's tree since its last index run: nullopt
 // when the root is unknown or not a directory on this machine.

@@ -1,5 +1,9 @@
 #include "core/record.hpp"
 
+#include <charconv>
+
+#include "core/clock.hpp"
+
 namespace signalhub {
 
 std::string_view DistanceMetricName(DistanceMetric m) {
@@ -47,6 +51,35 @@ std::optional<std::int64_t> GetInt(const Metadata& m, std::string_view key) {
     if (it == m.end()) return std::nullopt;
     if (const auto* i = std::get_if<std::int64_t>(&it->second)) return *i;
     return std::nullopt;
+}
+
+namespace {
+std::optional<std::string> Property(const CollectionInfo& c, std::string_view key) {
+    auto it = c.properties.find(key);
+    if (it == c.properties.end()) return std::nullopt;
+    return it->second;
+}
+}  // namespace
+
+std::string CollectionRoot(const CollectionInfo& c) { return Property(c, collection_property::kRoot).value_or(""); }
+
+std::optional<std::int64_t> ImportedAtUnix(const CollectionInfo& c) {
+    auto text = Property(c, collection_property::kImportedAt);
+    if (!text) return std::nullopt;
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc() || ptr != text->data() + text->size()) return std::nullopt;
+    return value;
+}
+
+bool IndexIncomplete(const CollectionInfo& c) { return Property(c, collection_property::kIndexStarted).has_value(); }
+
+std::string LastWrittenText(const CollectionInfo& c) {
+    const std::optional<std::int64_t> imported = ImportedAtUnix(c);
+    if (imported && (!c.last_indexed_unix || *imported > *c.last_indexed_unix))
+        return "imported " + FormatIso8601Utc(*imported);
+    if (c.last_indexed_unix) return FormatIso8601Utc(*c.last_indexed_unix);
+    return "never";
 }
 
 }  // namespace signalhub

@@ -64,6 +64,17 @@ inline constexpr std::string_view kIndexStarted = "index_started";
 inline constexpr std::string_view kImportedAt = "imported_at";
 }  // namespace collection_property
 
+// How a collection's properties read (status, collections list, MCP index_status):
+// The tree root recorded by the last index run; "" for collections written by older builds or only imported.
+std::string CollectionRoot(const CollectionInfo& c);
+// When `migrate import` wrote the collection (Unix seconds), if it did.
+std::optional<std::int64_t> ImportedAtUnix(const CollectionInfo& c);
+// An index run started and did not finish (interrupted, or running now).
+bool IndexIncomplete(const CollectionInfo& c);
+// "2026-01-02T03:04:05Z", "imported 2026-01-02T03:04:05Z" (migrate import wrote it after the last index
+// run, or no run has) or "never".
+std::string LastWrittenText(const CollectionInfo& c);
+
 // Well-known metadata keys written by the indexer.
 namespace meta {
 inline constexpr std::string_view kFilePath = "file_path";

@@ -370,6 +370,9 @@ constexpr const char* kStatusOutput = R"json({
         "dimension": {"type": "integer"}, "metric": {"type": "string"}, "bytes": {"type": "integer"},
         "last_indexed": {"type": ["string", "null"]},
         "age_seconds": {"type": ["integer", "null"], "description": "Seconds since last_indexed"},
+        "imported_at": {"type": ["string", "null"], "description": "When migrate import wrote the collection"},
+        "incomplete": {"type": "boolean",
+          "description": "An index run started and did not finish: the index may lack files until it runs again"},
         "tree": {"type": ["object", "null"],
           "description": "For the collection of the served tree: how the tree differs from the index now",
           "properties": {
@@ -622,9 +625,12 @@ Result<ToolResult> IndexStatus(const ToolContext& ctx, const Json& args) {
         Json& out = listed[i];
         out["age_seconds"] = c.last_indexed_unix ? Json(std::max<std::int64_t>(0, now - *c.last_indexed_unix)) : Json();
         out["tree"] = nullptr;
+        const std::optional<std::int64_t> imported = ImportedAtUnix(c);
+        out["imported_at"] = imported ? Json(FormatIso8601Utc(*imported)) : Json();
+        out["incomplete"] = IndexIncomplete(c);
         text += c.spec.name + ": " + std::to_string(c.records) + " records, " + c.spec.model + " (" +
-                std::to_string(c.spec.dimension) + " dimensions), last indexed " +
-                (c.last_indexed_unix ? FormatIso8601Utc(*c.last_indexed_unix) : std::string("never"));
+                std::to_string(c.spec.dimension) + " dimensions), last written " + LastWrittenText(c);
+        if (IndexIncomplete(c)) text += "; incomplete: an index run was interrupted (or is running now)";
         if (ctx.tree && ctx.tree->collection == c.spec.name) {
             SH_ASSIGN_OR_RETURN(index::TreeChanges changes, index::CompareTree(*ctx.store, *ctx.tree));
             out["tree"] = {{"root", ctx.tree->root.string()},        {"files_scanned", changes.files_scanned},

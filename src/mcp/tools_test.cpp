@@ -235,6 +235,22 @@ TEST_F(ToolsTest, IndexStatusReportsAgeAndHowTheTreeDiffersFromTheIndex) {
     session_.reset();  // before `server`, which it borrows
 }
 
+// A migrated collection is not "never indexed", and an interrupted run shows (issue 20, item 10).
+TEST_F(ToolsTest, IndexStatusNamesAnImportAndAnInterruptedRun) {
+    Json before = Call("index_status", Json::object());
+    EXPECT_TRUE(before["collections"][0]["imported_at"].is_null());
+    EXPECT_EQ(before["collections"][0]["incomplete"], false);
+    store::ChangeSet change;
+    change.set_properties[std::string(collection_property::kImportedAt)] = "4102444800";  // 2100-01-01
+    change.set_properties[std::string(collection_property::kIndexStarted)] = "4102444801";
+    ASSERT_TRUE(store_->Commit("repo", change).ok());
+    Json after = Call("index_status", Json::object());
+    EXPECT_EQ(after["collections"][0]["imported_at"], "2100-01-01T00:00:00Z") << after.dump();
+    EXPECT_EQ(after["collections"][0]["incomplete"], true);
+    EXPECT_NE(last_text_.find("last written imported 2100-01-01T00:00:00Z"), std::string::npos) << last_text_;
+    EXPECT_NE(last_text_.find("incomplete: an index run was interrupted"), std::string::npos) << last_text_;
+}
+
 TEST_F(ToolsTest, FindSimilarFindsTheNearDuplicateAndHonoursExcludeFile) {
     Json all = Call("find_similar", {{"code_snippet", kNormalizeTitle}, {"limit", 3}});
     ASSERT_FALSE(all["results"].empty());

@@ -26,7 +26,8 @@ run_expect 0 "$SH" --store "$WORK/store" index "$WORK/small" --collection small
 pass "lock released after the writer exits"
 
 # The lock names its holder: the command and since when (issue 20, item 9).
-"$SH" --store "$WORK/store" index "$WORK/corpus" --collection corpus2 >/dev/null 2>&1 &
+# (corpus2 is a second collection of the same tree: --allow-overlap, else index refuses the duplicate.)
+"$SH" --store "$WORK/store" index "$WORK/corpus" --collection corpus2 --allow-overlap >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
     grep -q "^command: " "$WORK/store/LOCK" 2>/dev/null && grep -q "^$pid$" "$WORK/store/LOCK" && break
