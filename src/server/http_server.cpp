@@ -38,13 +38,9 @@
 
 namespace signalhub::server {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
-using Json = nlohmann::json;
-using SteadyDuration = std::chrono::steady_clock::duration;
-using TlsContext = net::ssl::context;
+// The connection classes and the state they share (http_shared.hpp, http_connection.hpp), with their
+// aliases (net, beast, http, tcp, Json, SteadyDuration, TlsContext).
+using namespace http_internal;
 
 std::string_view HttpRouteName(HttpRoute route) {
     switch (route) {
@@ -58,16 +54,6 @@ std::string_view HttpRouteName(HttpRoute route) {
     return "other";
 }
 
-
-using http_internal::Bsv;
-using http_internal::ConnectionBase;
-using http_internal::Counters;
-using http_internal::kMaxRefusing;
-using http_internal::PlainConnection;
-using http_internal::Refusal;
-using http_internal::Seconds;
-using http_internal::Shared;
-using http_internal::TlsConnection;
 
 namespace {
 
