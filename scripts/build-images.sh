@@ -45,7 +45,8 @@ build() { # IMAGE DOCKERFILE [ARGS...]
 if [ "$PRODUCT" = 1 ]; then
     version="$(sed -n 's/^project(signal_hub VERSION \([0-9.]*\).*/\1/p' "$REPO_ROOT/CMakeLists.txt")"
     revision="$(git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
-    source_url="$(git -C "$REPO_ROOT" config --get remote.origin.url 2>/dev/null || echo unknown)"
+    # The clone's origin, else the directory it was built from.
+    source_url="$(git -C "$REPO_ROOT" config --get remote.origin.url 2>/dev/null || echo "file://$REPO_ROOT")"
     build "signal-hub:$TAG" "$REPO_ROOT/deploy/docker/Dockerfile" --target runtime \
         --build-arg "VERSION=${version:-unknown}" --build-arg "REVISION=$revision" \
         --build-arg "SOURCE=$source_url" --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"

@@ -55,7 +55,7 @@ migrate="$(compose ps -aq migrate)"
 pass "up -d from clean: postgres healthy -> migrate init-db exit 0 -> signal-hub healthy in $(( $(date +%s) - start )) s"
 
 run_expect 0 compose run --rm indexer
-assert_contains "$OUT$ERR" "3 files" "indexer"
+assert_contains "$OUT$ERR" "files: 3 scanned, 3 added" "indexer"
 run_expect 0 compose run --rm --no-deps signal-hub keys create --name compose-test
 key="$(tail -n 1 <<<"$OUT")"
 key_secret "$key" >/dev/null

@@ -28,7 +28,7 @@ pass "user 10001:10001, exec-form entrypoint and HEALTHCHECK, STOPSIGNAL SIGTERM
 size=$(inspect '{{.Size}}')
 echo "image size: $size bytes ($(awk -v s="$size" 'BEGIN{printf "%.1f MB", s/1e6}'))"
 [ "$size" -lt 60000000 ] || fail "the image grew to $size bytes (budget 60 MB: binary + linked libraries + CA certificates)"
-run_expect 125 "$DOCKER" run --rm --label "org.signal-hub.test=$TEST_ID" --entrypoint /bin/sh "$IMAGE" -c true
+run_expect 127 "$DOCKER" run --rm --label "org.signal-hub.test=$TEST_ID" --entrypoint /bin/sh "$IMAGE" -c true
 pass "no shell in the image (docker run --entrypoint /bin/sh fails); size under 60 MB"
 
 # The SPDX list and the pending-updates check.
@@ -64,15 +64,18 @@ vol="$TEST_ID-data"
 hardened=(--read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges:true --label "org.signal-hub.test=$TEST_ID")
 run_expect 0 "$DOCKER" run --rm "${hardened[@]}" -v "$vol:/var/lib/signal-hub" -v "$WORK/corpus:/corpus:ro" \
     "$IMAGE" index /corpus --collection corpus
-assert_contains "$OUT$ERR" "3 files" "index in the container"
+assert_contains "$OUT$ERR" "files: 3 scanned, 3 added" "index in the container"
 pass "index /corpus into the volume, read-only root, no capabilities"
 
+# A user-defined network (the engine has no default bridge); the port is published on 127.0.0.1 only.
+net="$TEST_ID-net"
+"$DOCKER" network create --label "org.signal-hub.test=$TEST_ID" "$net" >/dev/null
 port="$(free_port)"
-cid="$("$DOCKER" run -d "${hardened[@]}" -v "$vol:/var/lib/signal-hub" -p "127.0.0.1:$port:8080" "$IMAGE")"
+cid="$("$DOCKER" run -d "${hardened[@]}" --network "$net" -v "$vol:/var/lib/signal-hub" -p "127.0.0.1:$port:8080" "$IMAGE")"
 wait_http "http://127.0.0.1:$port/health" 60 || { "$DOCKER" logs "$cid" >&2; fail "/health never answered"; }
 code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready")"
 [ "$code" = 200 ] || fail "/ready answered $code"
-uid="$("$DOCKER" top "$cid" -o uid,comm | awk 'NR==2 {print $1}')"
+uid="$("$DOCKER" top "$cid" -o pid,uid,comm | awk 'NR==2 {print $2}')"
 [ "$uid" = 10001 ] || fail "the server runs as uid '$uid'"
 pass "serve: /health and /ready 200 on 127.0.0.1:$port, process uid 10001"
 wait_health "$cid" 90 || fail "Docker's HEALTHCHECK (signal-hub healthcheck --ready) never reported healthy"

@@ -17,6 +17,7 @@ IMAGE="${SIGNAL_HUB_TEST_IMAGE:-signal-hub:test}"
 deploy_cleanup() {
     "$DOCKER" ps -aq --filter "label=org.signal-hub.test=$TEST_ID" | xargs -r "$DOCKER" rm -f >/dev/null 2>&1 || true
     "$DOCKER" volume ls -q --filter "label=org.signal-hub.test=$TEST_ID" | xargs -r "$DOCKER" volume rm -f >/dev/null 2>&1 || true
+    "$DOCKER" network ls -q --filter "label=org.signal-hub.test=$TEST_ID" | xargs -r "$DOCKER" network rm >/dev/null 2>&1 || true
 }
 trap 'rc=$?; deploy_cleanup; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
 
