@@ -200,10 +200,9 @@ Result<std::unique_ptr<Transport>> Transport::Connect(const std::string& host, i
     t->network_in_ = BIO_new(BIO_s_mem());
     t->network_out_ = BIO_new(BIO_s_mem());
     if (t->ssl_ == nullptr || t->network_in_ == nullptr || t->network_out_ == nullptr) {
-        if (t->ssl_ == nullptr) {
-            BIO_free(t->network_in_);
-            BIO_free(t->network_out_);
-        }
+        BIO_free(t->network_in_);  // not attached to ssl_ yet (BIO_free(nullptr) is a no-op)
+        BIO_free(t->network_out_);
+        t->network_in_ = t->network_out_ = nullptr;
         return Internal("cannot create a TLS session: " + OpenSslReason());
     }
     BIO_set_mem_eof_return(t->network_in_, -1);  // no bytes yet: "retry", not end of stream
