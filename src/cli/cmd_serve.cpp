@@ -18,6 +18,7 @@
 #include "index/watch.hpp"
 #include "mcp/stdio_transport.hpp"
 #include "mcp/tools.hpp"
+#include "net/redis_client.hpp"
 #include "search/cache.hpp"
 #include "search/redis_cache.hpp"
 #include "search/searcher.hpp"
@@ -115,6 +116,23 @@ std::string StoreBackend(const StoreLocation& location) {
     if (location.url.rfind("postgresql://", 0) == 0 || location.url.rfind("postgres://", 0) == 0) return "postgresql";
     if (location.url.rfind("chroma", 0) == 0) return "chromadb";
     return "other";
+}
+
+// A Redis backend that does not answer a PING at start is reported (WARN)
+// with what the server will do meanwhile. The server still starts, as with
+// any Redis that is down: the rate limiter and the cache recover by
+// themselves once it answers. A certificate or host-name problem of rediss://
+// is reported the same way and never bypassed (nothing is sent unverified).
+void ReportRedisAtStart(std::string_view section, const std::string& url, const redis::TlsOptions& tls,
+                        const std::string& meanwhile) {
+    auto options = redis::MakePoolOptions(url, tls, 0.5, 1, 0);
+    if (!options.ok()) return;  // creating the backend reported it already
+    auto pool = redis::RedisPool::Create(*std::move(options));
+    if (!pool.ok()) return;
+    Result<redis::Reply> reply = (*pool)->Command({"PING"});
+    if (reply.ok()) return;  // an error reply (NOAUTH ...) is the commands' to report
+    telemetry::Warn(std::string(section) + ": Redis did not answer at start; " + meanwhile + " until it does",
+                    {{"error", reply.status().message()}});
 }
 
 std::string HostForUrl(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
@@ -312,6 +330,13 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
     if (tracing) store = store::TraceStore(std::move(store), StoreBackend(location));
     SH_ASSIGN_OR_RETURN(std::unique_ptr<search::QueryCache> cache,
                         search::MakeQueryCache(cfg.performance.caching, CacheIdentity(location), Clock::Real()));
+    if (cache && cfg.performance.caching.backend == "redis") {
+        const config::CachingConfig& cc = cfg.performance.caching;
+        ReportRedisAtStart("performance.caching", cc.redis_url,
+                           {.ca_file = cc.redis_tls_ca_file, .cert_file = cc.redis_tls_cert_file,
+                            .key_file = cc.redis_tls_key_file},
+                           "searches are not cached");
+    }
     search::Searcher searcher(*store, *embedder, cfg.search, cache.get());
     if (metrics) {
         searcher.SetDurationObserver(metrics->SearchObserver());
@@ -402,6 +427,14 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         guard.audit = audit.get();
         if (cfg.security.rate_limiting.enabled) {
             SH_ASSIGN_OR_RETURN(limiter, security::MakeRateLimiter(cfg.security.rate_limiting, Clock::Real()));
+            if (const config::RateLimitingConfig& rl = cfg.security.rate_limiting; rl.backend == "redis") {
+                ReportRedisAtStart("security.rate_limiting", rl.redis_url,
+                                   {.ca_file = rl.redis_tls_ca_file, .cert_file = rl.redis_tls_cert_file,
+                                    .key_file = rl.redis_tls_key_file},
+                                   rl.fail_mode == "open"
+                                       ? "requests are admitted without a limit (fail_mode: open)"
+                                       : "requests are refused with 429 (fail_mode: closed)");
+            }
             const config::RateLimitLimits& l = cfg.security.rate_limiting.limits;
             guard.limiter = limiter.get();
             if (metrics) metrics->WatchRateLimiter(limiter.get(), cfg.security.rate_limiting.fail_mode);

@@ -121,6 +121,12 @@ const std::vector<Field>& Fields() {
         {"performance.caching.max_memory", [](Config& c) -> FieldRef { return &c.performance.caching.max_memory; }},
         {"performance.caching.backend", [](Config& c) -> FieldRef { return &c.performance.caching.backend; }},
         {"performance.caching.redis_url", [](Config& c) -> FieldRef { return &c.performance.caching.redis_url; }},
+        {"performance.caching.redis_tls_ca_file",
+         [](Config& c) -> FieldRef { return &c.performance.caching.redis_tls_ca_file; }},
+        {"performance.caching.redis_tls_cert_file",
+         [](Config& c) -> FieldRef { return &c.performance.caching.redis_tls_cert_file; }},
+        {"performance.caching.redis_tls_key_file",
+         [](Config& c) -> FieldRef { return &c.performance.caching.redis_tls_key_file; }},
         {"performance.caching.ttl", [](Config& c) -> FieldRef { return &c.performance.caching.ttl; }},
         {"security.tls.enabled", [](Config& c) -> FieldRef { return &c.security.tls.enabled; }},
         {"security.tls.cert_file", [](Config& c) -> FieldRef { return &c.security.tls.cert_file; }},
@@ -152,6 +158,12 @@ const std::vector<Field>& Fields() {
         {"security.rate_limiting.backend", [](Config& c) -> FieldRef { return &c.security.rate_limiting.backend; }},
         {"security.rate_limiting.redis_url",
          [](Config& c) -> FieldRef { return &c.security.rate_limiting.redis_url; }},
+        {"security.rate_limiting.redis_tls_ca_file",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.redis_tls_ca_file; }},
+        {"security.rate_limiting.redis_tls_cert_file",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.redis_tls_cert_file; }},
+        {"security.rate_limiting.redis_tls_key_file",
+         [](Config& c) -> FieldRef { return &c.security.rate_limiting.redis_tls_key_file; }},
         {"security.rate_limiting.fail_mode",
          [](Config& c) -> FieldRef { return &c.security.rate_limiting.fail_mode; }},
         {"security.rate_limiting.limits.search.requests_per_second",
@@ -709,11 +721,22 @@ void ApplyImpliedDefaults(Config& c, const Origins& given) {
     CachingConfig& cache = c.performance.caching;
     RateLimitingConfig& limits = c.security.rate_limiting;
     // One Redis named once serves both the shared query cache and the rate limits.
+    // With the URL come its TLS files (rediss://), unless the section gives its own.
+    auto inherit_tls = [&is_given](const std::string& section, auto& to, const auto& from) {
+        if (!is_given((section + ".redis_tls_ca_file").c_str())) to.redis_tls_ca_file = from.redis_tls_ca_file;
+        if (!is_given((section + ".redis_tls_cert_file").c_str()) &&
+            !is_given((section + ".redis_tls_key_file").c_str())) {
+            to.redis_tls_cert_file = from.redis_tls_cert_file;
+            to.redis_tls_key_file = from.redis_tls_key_file;
+        }
+    };
     if (cache.backend == "redis" && !is_given("performance.caching.redis_url") && !limits.redis_url.empty()) {
         cache.redis_url = limits.redis_url;
+        inherit_tls("performance.caching", cache, limits);
     }
     if (limits.backend == "redis" && !is_given("security.rate_limiting.redis_url") && !cache.redis_url.empty()) {
         limits.redis_url = cache.redis_url;
+        inherit_tls("security.rate_limiting", limits, cache);
     }
     // Configuring where the keys live (or which backend counts the requests) asks for the feature:
     // `enabled` defaults to true then; an explicit `enabled: false` still turns it off.
@@ -850,21 +873,38 @@ Problems FindProblems(const Config& c) {
                                   "must be \"*\" or an origin such as https://app.example.com, got " + Quote(origin));
         }
     }
-    // A Redis URL: required when its backend is redis; the full syntax is
-    // checked where the connection is made (net/redis_client.hpp).
-    auto redis_url = [&problems](const std::string& path, const std::string& url, const std::string& backend_key) {
+    // A Redis URL and its TLS files (section: security.rate_limiting or
+    // performance.caching): the URL is required when the backend is redis; the
+    // full syntax is checked, and the files loaded, where the connection is
+    // made (net/redis_client.hpp).
+    auto redis_url = [&problems](const std::string& section, const std::string& url, const std::string& ca_file,
+                                 const std::string& cert_file, const std::string& key_file) {
+        const std::string path = section + ".redis_url";
         const std::string scheme = Lower(url.substr(0, std::min(url.find("://"), url.size())));
         if (url.empty()) {
-            problems.emplace_back(path, "is required when " + backend_key +
-                                            " is redis (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
-        } else if (scheme == "rediss") {
-            problems.emplace_back(path, "rediss:// (Redis over TLS) is not supported: this build uses Debian 12's "
-                                        "hiredis 0.14, which has no TLS; use redis:// on a trusted network or a "
-                                        "TLS tunnel");
-        } else if (url.find("://") == std::string::npos || scheme != "redis") {
-            problems.emplace_back(path, "must be a redis:// URL (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]), got "
-                                        "a value starting " +
+            problems.emplace_back(path, "is required when " + section +
+                                            ".backend is redis (redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
+        } else if (url.find("://") == std::string::npos || (scheme != "redis" && scheme != "rediss")) {
+            problems.emplace_back(path, "must be a redis:// or rediss:// (TLS) URL "
+                                        "(redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]), got a value starting " +
                                             Quote(url.substr(0, std::min<std::size_t>(url.find(':'), 16))));
+        } else if (scheme == "redis") {
+            // TLS files with a plaintext URL would be ignored while the operator believes the link encrypted.
+            for (const auto& [key, value] : {std::pair<std::string, const std::string&>{"redis_tls_ca_file", ca_file},
+                                             {"redis_tls_cert_file", cert_file},
+                                             {"redis_tls_key_file", key_file}}) {
+                if (!value.empty()) {
+                    problems.emplace_back(section + "." + key, "is set but " + path +
+                                                                   " is a plaintext redis:// URL: use rediss:// for "
+                                                                   "TLS, or remove " + key);
+                }
+            }
+        }
+        if (cert_file.empty() != key_file.empty()) {
+            problems.emplace_back(section + (cert_file.empty() ? ".redis_tls_cert_file" : ".redis_tls_key_file"),
+                                  "is required with " + section +
+                                      (cert_file.empty() ? ".redis_tls_key_file" : ".redis_tls_cert_file") +
+                                      " (a client certificate needs its private key and the other way round)");
         }
     };
     auto positive_seconds = [&problems](const std::string& path, double value, double max) {
@@ -958,7 +998,9 @@ Problems FindProblems(const Config& c) {
     }
     one_of("performance.caching.backend", c.performance.caching.backend, {"memory", "redis"});
     if (c.performance.caching.backend == "redis") {
-        redis_url("performance.caching.redis_url", c.performance.caching.redis_url, "performance.caching.backend");
+        const CachingConfig& cc = c.performance.caching;
+        redis_url("performance.caching", cc.redis_url, cc.redis_tls_ca_file, cc.redis_tls_cert_file,
+                  cc.redis_tls_key_file);
     }
     positive_seconds("performance.caching.ttl", c.performance.caching.ttl, 30 * 24 * 3600);
 
@@ -967,7 +1009,8 @@ Problems FindProblems(const Config& c) {
     one_of("security.rate_limiting.backend", rl.backend, {"memory", "redis"});
     one_of("security.rate_limiting.fail_mode", rl.fail_mode, {"open", "closed"});
     if (rl.backend == "redis") {
-        redis_url("security.rate_limiting.redis_url", rl.redis_url, "security.rate_limiting.backend");
+        redis_url("security.rate_limiting", rl.redis_url, rl.redis_tls_ca_file, rl.redis_tls_cert_file,
+                  rl.redis_tls_key_file);
     }
     for (const auto& [scope, limit] : {std::pair<const char*, const RateLimitScope&>{"search", rl.limits.search},
                                        {"index", rl.limits.index},

@@ -135,7 +135,10 @@ struct CachingConfig {
     ByteSize max_memory{256LL * 1000 * 1000};     // memory: LRU bound; redis: Puts stop at this used_memory
     // ---- Redis backend of the query cache (search/redis_cache.hpp) ----
     std::string backend = "memory";  // memory (in-process LRU) | redis (shared by replicas)
-    std::string redis_url{};         // redis: redis://...; not given = security.rate_limiting.redis_url
+    std::string redis_url{};         // redis: redis[s]://...; not given = security.rate_limiting.redis_url
+    std::string redis_tls_ca_file{};    // rediss://: CA the server's certificate chains to ("" = system store)
+    std::string redis_tls_cert_file{};  // rediss://: client certificate (servers with tls-auth-clients)
+    std::string redis_tls_key_file{};   // rediss://: its private key
     double ttl = 3600;               // redis: seconds an entry lives
 
     bool operator==(const CachingConfig&) const = default;
@@ -164,7 +167,10 @@ struct RateLimitLimits {
 struct RateLimitingConfig {
     bool enabled = false;            // true when backend is given (and enabled is not)
     std::string backend = "memory";  // memory (per process) | redis (one budget across replicas)
-    std::string redis_url{};         // redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; "" = caching.redis_url
+    std::string redis_url{};         // redis: redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]; "" = caching.redis_url
+    std::string redis_tls_ca_file{};    // rediss://: CA the server's certificate chains to ("" = system store)
+    std::string redis_tls_cert_file{};  // rediss://: client certificate (servers with tls-auth-clients)
+    std::string redis_tls_key_file{};   // rediss://: its private key
     std::string fail_mode = "open";  // redis unreachable: open (admit) | closed (refuse with 429)
     RateLimitLimits limits{};
 

@@ -887,7 +887,7 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 97u);
+    EXPECT_EQ(paths.size(), 103u);
     EXPECT_EQ(paths.front(), "database.type");
     EXPECT_EQ(paths.back(), "monitoring.tracing.export_timeout");
 }
@@ -925,10 +925,16 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("security.api_keys.vault_token_env")] = "T";
     vars[OverrideVariable("security.audit_log")] = "/a";
     vars[OverrideVariable("performance.caching.backend")] = "redis";
-    vars[OverrideVariable("performance.caching.redis_url")] = "redis://cache:6380/1";
+    vars[OverrideVariable("performance.caching.redis_url")] = "rediss://cache:6380/1";
+    vars[OverrideVariable("performance.caching.redis_tls_ca_file")] = "/cache-ca.pem";
+    vars[OverrideVariable("performance.caching.redis_tls_cert_file")] = "/cache-client.pem";
+    vars[OverrideVariable("performance.caching.redis_tls_key_file")] = "/cache-client.key";
     vars[OverrideVariable("security.rate_limiting.enabled")] = "true";
     vars[OverrideVariable("security.rate_limiting.backend")] = "redis";
-    vars[OverrideVariable("security.rate_limiting.redis_url")] = "redis://:pw@rl:6379/2";
+    vars[OverrideVariable("security.rate_limiting.redis_url")] = "rediss://:pw@rl:6379/2";
+    vars[OverrideVariable("security.rate_limiting.redis_tls_ca_file")] = "/rl-ca.pem";
+    vars[OverrideVariable("security.rate_limiting.redis_tls_cert_file")] = "/rl-client.pem";
+    vars[OverrideVariable("security.rate_limiting.redis_tls_key_file")] = "/rl-client.key";
     vars[OverrideVariable("security.rate_limiting.fail_mode")] = "closed";
     vars[OverrideVariable("security.tls.enabled")] = "true";
     vars[OverrideVariable("security.tls.cert_file")] = "/c.pem";
@@ -1002,6 +1008,12 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_EQ(c.performance.max_request_size.bytes, 8192);
     EXPECT_FALSE(c.performance.caching.enabled);
     EXPECT_EQ(c.performance.caching.max_memory.bytes, 8);
+    EXPECT_EQ(c.performance.caching.redis_tls_ca_file, "/cache-ca.pem");
+    EXPECT_EQ(c.performance.caching.redis_tls_cert_file, "/cache-client.pem");
+    EXPECT_EQ(c.performance.caching.redis_tls_key_file, "/cache-client.key");
+    EXPECT_EQ(c.security.rate_limiting.redis_tls_ca_file, "/rl-ca.pem");
+    EXPECT_EQ(c.security.rate_limiting.redis_tls_cert_file, "/rl-client.pem");
+    EXPECT_EQ(c.security.rate_limiting.redis_tls_key_file, "/rl-client.key");
     const ApiKeysConfig& k = c.security.api_keys;
     EXPECT_TRUE(k.enabled);
     EXPECT_EQ(k.storage, "vault");
@@ -1022,12 +1034,12 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_DOUBLE_EQ(k.cache_ttl, 8);
     EXPECT_EQ(c.security.audit_log, "/a");
     EXPECT_EQ(c.performance.caching.backend, "redis");
-    EXPECT_EQ(c.performance.caching.redis_url, "redis://cache:6380/1");
+    EXPECT_EQ(c.performance.caching.redis_url, "rediss://cache:6380/1");
     EXPECT_DOUBLE_EQ(c.performance.caching.ttl, 8);
     const RateLimitingConfig& rl = c.security.rate_limiting;
     EXPECT_TRUE(rl.enabled);
     EXPECT_EQ(rl.backend, "redis");
-    EXPECT_EQ(rl.redis_url, "redis://:pw@rl:6379/2");
+    EXPECT_EQ(rl.redis_url, "rediss://:pw@rl:6379/2");
     EXPECT_EQ(rl.fail_mode, "closed");
     for (const RateLimitScope& scope : {rl.limits.search, rl.limits.index, rl.limits.admin, rl.limits.anonymous}) {
         EXPECT_DOUBLE_EQ(scope.requests_per_second, 8);
@@ -1114,12 +1126,23 @@ TEST(Config, RateLimitingValidationNamesTheKey) {
               "security.rate_limiting.fail_mode: must be one of open, closed, got 'maybe'");
     EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: redis\n"),
               "security.rate_limiting.redis_url: is required when security.rate_limiting.backend is redis "
-              "(redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
-    EXPECT_THAT(problems("security:\n  rate_limiting:\n    backend: redis\n    redis_url: rediss://h:6380\n"),
-                HasSubstr("security.rate_limiting.redis_url: rediss:// (Redis over TLS) is not supported"));
+              "(redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: redis\n    redis_url: rediss://h:6380\n"
+                       "    redis_tls_ca_file: /etc/ssl/redis-ca.pem\n    redis_tls_cert_file: /c.pem\n"
+                       "    redis_tls_key_file: /k.pem\n"),
+              "");
     EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: redis\n    redis_url: http://h\n"),
-              "security.rate_limiting.redis_url: must be a redis:// URL (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]), "
-              "got a value starting 'http'");
+              "security.rate_limiting.redis_url: must be a redis:// or rediss:// (TLS) URL "
+              "(redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]), got a value starting 'http'");
+    // TLS files with a plaintext URL would be ignored: refused; a certificate needs its key.
+    EXPECT_EQ(problems("security:\n  rate_limiting:\n    backend: redis\n    redis_url: redis://h\n"
+                       "    redis_tls_ca_file: /ca.pem\n"),
+              "security.rate_limiting.redis_tls_ca_file: is set but security.rate_limiting.redis_url is a plaintext "
+              "redis:// URL: use rediss:// for TLS, or remove redis_tls_ca_file");
+    EXPECT_EQ(problems("performance:\n  caching:\n    backend: redis\n    redis_url: rediss://h\n"
+                       "    redis_tls_cert_file: /c.pem\n"),
+              "performance.caching.redis_tls_key_file: is required with performance.caching.redis_tls_cert_file (a "
+              "client certificate needs its private key and the other way round)");
     EXPECT_EQ(problems("security:\n  rate_limiting:\n    limits:\n      admin: {requests_per_second: 0, burst: 0}\n"),
               "security.rate_limiting.limits.admin.requests_per_second: must be a number between 0.001 and 1000000, "
               "got 0.000000; security.rate_limiting.limits.admin.burst: must be between 1 and 1000000, got 0");
@@ -1138,7 +1161,7 @@ TEST(Config, CachingBackendRedisNeedsAUrl) {
     };
     EXPECT_EQ(problems("performance:\n  caching:\n    backend: redis\n"),
               "performance.caching.redis_url: is required when performance.caching.backend is redis "
-              "(redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
+              "(redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB])");
     EXPECT_EQ(problems("performance:\n  caching:\n    backend: disk\n"),
               "performance.caching.backend: must be one of memory, redis, got 'disk'");
     EXPECT_EQ(problems("performance:\n  caching:\n    ttl: 0\n"),
@@ -1149,6 +1172,29 @@ TEST(Config, CachingBackendRedisNeedsAUrl) {
 }
 
 // docs/configuration.md, "Defaults that follow from other keys".
+TEST(Config, TheRedisNamedOnceBringsItsTlsFiles) {
+    // rediss:// taken from the rate limiter comes with its CA file and client certificate.
+    Result<Config> parsed =
+        Parse("security:\n  rate_limiting:\n    backend: redis\n    redis_url: rediss://r:6380/0\n"
+              "    redis_tls_ca_file: /ca.pem\n    redis_tls_cert_file: /c.pem\n    redis_tls_key_file: /k.pem\n"
+              "performance:\n  caching:\n    backend: redis\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    const CachingConfig& cache = parsed->performance.caching;
+    EXPECT_EQ(cache.redis_url, "rediss://r:6380/0");
+    EXPECT_EQ(cache.redis_tls_ca_file, "/ca.pem");
+    EXPECT_EQ(cache.redis_tls_cert_file, "/c.pem");
+    EXPECT_EQ(cache.redis_tls_key_file, "/k.pem");
+    EXPECT_TRUE(Validate(*parsed).ok()) << Validate(*parsed).ToString();
+    // The section's own files win; a URL written down takes nothing from the other section.
+    parsed = Parse("performance:\n  caching:\n    backend: redis\n    redis_url: rediss://c:6380/1\n"
+                   "    redis_tls_ca_file: /cache-ca.pem\n"
+                   "security:\n  rate_limiting:\n    backend: redis\n    redis_tls_ca_file: /rl-ca.pem\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(parsed->security.rate_limiting.redis_url, "rediss://c:6380/1");
+    EXPECT_EQ(parsed->security.rate_limiting.redis_tls_ca_file, "/rl-ca.pem");
+    EXPECT_EQ(parsed->performance.caching.redis_tls_ca_file, "/cache-ca.pem");
+}
+
 TEST(Config, CacheAndRateLimiterShareTheRedisNamedOnce) {
     const std::map<std::string, std::string> env = {{"REDIS_URL", "redis://:pw@redis:6379/0"}};
     Result<Config> parsed = Parse(

@@ -1,18 +1,21 @@
 #include "net/redis_client.hpp"
 
 #include <hiredis/hiredis.h>
-#include <sys/time.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <utility>
+
+#include "net/redis_transport.hpp"
+#include "telemetry/log.hpp"
 
 namespace signalhub::redis {
 namespace {
 
-constexpr std::string_view kUsage = "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]";
+constexpr std::string_view kUsage = "redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]";
 
 std::string Lower(std::string_view s) {
     std::string out(s);
@@ -56,19 +59,6 @@ bool ParseInt(std::string_view text, int min, int max, int& out) {
     return true;
 }
 
-timeval ToTimeval(double seconds) {
-    if (!(seconds > 0) || !std::isfinite(seconds)) seconds = 0.001;
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(seconds);
-    tv.tv_usec = static_cast<suseconds_t>(std::llround((seconds - static_cast<double>(tv.tv_sec)) * 1e6));
-    if (tv.tv_usec >= 1000000) {
-        tv.tv_sec += 1;
-        tv.tv_usec -= 1000000;
-    }
-    if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1000;
-    return tv;
-}
-
 std::chrono::steady_clock::duration ToDuration(double seconds) {
     if (!(seconds > 0) || !std::isfinite(seconds)) return std::chrono::steady_clock::duration::zero();
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
@@ -105,6 +95,52 @@ Reply Convert(const redisReply* r) {
     return out;
 }
 
+struct ReaderDeleter {
+    void operator()(redisReader* r) const {
+        if (r != nullptr) redisReaderFree(r);
+    }
+};
+
+// A command as a RESP array of bulk strings (binary-safe).
+std::string EncodeCommand(const std::vector<std::string_view>& args) {
+    std::size_t size = 16;
+    for (std::string_view a : args) size += a.size() + 16;
+    std::string out;
+    out.reserve(size);
+    out += '*';
+    out += std::to_string(args.size());
+    out += "\r\n";
+    for (std::string_view a : args) {
+        out += '$';
+        out += std::to_string(a.size());
+        out += "\r\n";
+        out.append(a.data(), a.size());
+        out += "\r\n";
+    }
+    return out;
+}
+
+// "0.5 s"
+std::string Seconds(double seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g s", seconds);
+    return text;
+}
+
+// TLS files belong to rediss:// URLs only: with redis:// they would be ignored
+// and the operator would believe the connection encrypted.
+Status CheckTlsOptions(const PoolOptions& options) {
+    if (!options.url.tls && !options.tls.empty()) {
+        return InvalidArgument("TLS files (CA, client certificate or key) are set for " + options.url.Display() +
+                               ", a plaintext redis:// URL: use rediss:// for TLS, or remove them");
+    }
+    if (options.tls.cert_file.empty() != options.tls.key_file.empty()) {
+        return InvalidArgument("a TLS client certificate needs both files: the certificate and its private key "
+                               "(set both or neither)");
+    }
+    return Status::Ok();
+}
+
 struct ReplyDeleter {
     void operator()(redisReply* r) const {
         if (r != nullptr) freeReplyObject(r);
@@ -117,7 +153,7 @@ using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 // ---- URL ------------------------------------------------------------------------
 
 std::string RedisUrl::Display() const {
-    std::string out = "redis://";
+    std::string out = tls ? "rediss://" : "redis://";
     if (!username.empty() || !password.empty()) out += username + ":***@";
     out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
     out += ":" + std::to_string(port) + "/" + std::to_string(db);
@@ -131,16 +167,10 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
         return InvalidArgument("the Redis URL has no scheme (expected " + std::string(kUsage) + ")");
     }
     const std::string scheme = Lower(url.substr(0, sep));
-    if (scheme == "rediss") {
-        return InvalidArgument(
-            "rediss:// (Redis over TLS) is not supported: this build uses Debian 12's hiredis 0.14, which has no "
-            "TLS; use redis:// on a trusted network, or reach Redis through a TLS tunnel (e.g. stunnel) on "
-            "127.0.0.1");
-    }
-    if (scheme != "redis") {
+    if (scheme != "redis" && scheme != "rediss") {
         const std::string shown = scheme.size() > 16 ? scheme.substr(0, 16) + "..." : scheme;
-        return InvalidArgument("the Redis URL must start with redis://, got scheme '" + shown + "' (expected " +
-                               std::string(kUsage) + ")");
+        return InvalidArgument("the Redis URL must start with redis:// or rediss:// (TLS), got scheme '" + shown +
+                               "' (expected " + std::string(kUsage) + ")");
     }
     std::string_view rest = url.substr(sep + 3);
     if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos) {
@@ -152,6 +182,7 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
     std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
 
     RedisUrl out;
+    out.tls = scheme == "rediss";
     if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
         std::string_view userinfo = authority.substr(0, at);
         authority.remove_prefix(at + 1);
@@ -204,45 +235,103 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
 
 // ---- pool -----------------------------------------------------------------------
 
-struct RedisPool::Connection {
-    redisContext* context = nullptr;
-    ~Connection() {
-        if (context != nullptr) redisFree(context);
+Result<PoolOptions> MakePoolOptions(std::string_view url, const TlsOptions& tls, double timeout_seconds,
+                                    int max_connections, double reconnect_interval_seconds) {
+    SH_ASSIGN_OR_RETURN(RedisUrl parsed, ParseRedisUrl(url));
+    if (!(timeout_seconds > 0) || !std::isfinite(timeout_seconds)) {
+        return InvalidArgument("the Redis timeout must be a number of seconds greater than 0");
     }
+    if (max_connections < 1) return InvalidArgument("the Redis pool size must be at least 1");
+    if (!(reconnect_interval_seconds >= 0) || !std::isfinite(reconnect_interval_seconds)) {
+        return InvalidArgument("the Redis reconnect interval must be a number of seconds, at least 0");
+    }
+    PoolOptions options;
+    options.url = std::move(parsed);
+    options.tls = tls;
+    options.connect_timeout_seconds = timeout_seconds;
+    options.command_timeout_seconds = timeout_seconds;
+    options.max_connections = max_connections;
+    options.reconnect_interval_seconds = reconnect_interval_seconds;
+    SH_RETURN_IF_ERROR(CheckTlsOptions(options));
+    return options;
+}
+
+struct RedisPool::Connection {
+    std::unique_ptr<Transport> transport;
+    std::unique_ptr<redisReader, ReaderDeleter> reader{redisReaderCreate()};
 };
 
-RedisPool::RedisPool(PoolOptions options) : options_(std::move(options)) {}
+Result<std::unique_ptr<RedisPool>> RedisPool::Create(PoolOptions options) {
+    SH_RETURN_IF_ERROR(CheckTlsOptions(options));
+    std::shared_ptr<const TlsClientContext> tls;
+    if (options.url.tls) {
+        SH_ASSIGN_OR_RETURN(tls, TlsClientContext::Create(options.tls));
+    }
+    try {
+        return std::unique_ptr<RedisPool>(new RedisPool(std::move(options), std::move(tls)));
+    } catch (const std::exception& e) {
+        return Internal(std::string("cannot create the Redis pool: ") + e.what());
+    }
+}
+
+RedisPool::RedisPool(PoolOptions options, std::shared_ptr<const TlsClientContext> tls)
+    : options_(std::move(options)), tls_(std::move(tls)) {}
 
 RedisPool::~RedisPool() = default;
+
+Result<Reply> RedisPool::Exchange(Connection& connection, const std::vector<std::string_view>& args,
+                                  double timeout_seconds) {
+    const Deadline deadline = std::chrono::steady_clock::now() + ToDuration(timeout_seconds);
+    SH_RETURN_IF_ERROR(connection.transport->Write(EncodeCommand(args), deadline));
+    redisReader* reader = connection.reader.get();
+    char buffer[16 * 1024];
+    for (;;) {
+        void* raw = nullptr;
+        if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
+            return Unavailable("protocol error in the reply: " + std::string(reader->errstr));
+        }
+        if (raw != nullptr) {
+            ReplyPtr reply(static_cast<redisReply*>(raw));
+            return Convert(reply.get());
+        }
+        SH_ASSIGN_OR_RETURN(std::size_t n, connection.transport->Read(buffer, sizeof buffer, deadline));
+        if (redisReaderFeed(reader, buffer, n) != REDIS_OK) {
+            return Unavailable("protocol error in the reply: " + std::string(reader->errstr));
+        }
+    }
+}
+
+// The reason of a failed exchange, for "<command> failed: <reason>".
+std::string RedisPool::Reason(const Status& status) const {
+    if (status.code() == ErrorCode::kDeadlineExceeded) {
+        return "no reply within the command timeout (" + Seconds(options_.command_timeout_seconds) + ")";
+    }
+    return status.message();
+}
 
 Result<std::unique_ptr<RedisPool::Connection>> RedisPool::Connect() {
     const std::string where = options_.url.Display();
     auto connection = std::make_unique<Connection>();
-    connection->context =
-        redisConnectWithTimeout(options_.url.host.c_str(), options_.url.port, ToTimeval(options_.connect_timeout_seconds));
-    redisContext* c = connection->context;
-    if (c == nullptr) return Unavailable("redis " + where + ": cannot allocate a connection");
-    if (c->err != 0) return Unavailable("redis " + where + ": cannot connect: " + std::string(c->errstr));
-    if (redisSetTimeout(c, ToTimeval(options_.command_timeout_seconds)) != REDIS_OK) {
-        return Unavailable("redis " + where + ": cannot set the command timeout");
+    if (!connection->reader) return Unavailable("redis " + where + ": cannot allocate a connection");
+    const Deadline deadline = std::chrono::steady_clock::now() + ToDuration(options_.connect_timeout_seconds);
+    Result<std::unique_ptr<Transport>> transport =
+        Transport::Connect(options_.url.host, options_.url.port, tls_.get(), deadline);
+    if (!transport.ok()) {
+        std::string reason = transport.status().message();
+        if (const std::size_t at = reason.find("the connect timeout"); at != std::string::npos) {
+            reason.insert(at + std::string_view("the connect timeout").size(),
+                          " (" + Seconds(options_.connect_timeout_seconds) + ")");
+        }
+        return Unavailable("redis " + where + ": cannot connect: " + reason);
     }
-    redisEnableKeepAlive(c);
+    connection->transport = std::move(transport).value();
     auto run = [&](const std::vector<std::string>& args, const char* what) -> Status {
-        std::vector<const char*> argv;
-        std::vector<std::size_t> lens;
-        for (const auto& a : args) {
-            argv.push_back(a.data());
-            lens.push_back(a.size());
-        }
-        ReplyPtr reply(static_cast<redisReply*>(
-            redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-        if (!reply) {
-            return Unavailable("redis " + where + ": " + what + " failed: " +
-                               (c->err != 0 ? std::string(c->errstr) : std::string("no reply")));
-        }
-        if (reply->type == REDIS_REPLY_ERROR) {
+        std::vector<std::string_view> views(args.begin(), args.end());
+        Result<Reply> reply = Exchange(*connection, views, options_.command_timeout_seconds);
+        if (!reply.ok()) return Unavailable("redis " + where + ": " + what + " failed: " + Reason(reply.status()));
+        if (reply->IsError() && std::string_view(what) != "PING") {
             // Server messages (WRONGPASS ..., ERR invalid DB index) never echo the password.
-            return Unavailable("redis " + where + ": " + what + " refused: " + std::string(reply->str, reply->len));
+            return Unavailable("redis " + where + ": " + what + " refused: " + reply->str);
         }
         return Status::Ok();
     };
@@ -253,7 +342,25 @@ Result<std::unique_ptr<RedisPool::Connection>> RedisPool::Connect() {
         SH_RETURN_IF_ERROR(run(auth, "AUTH"));
     }
     if (options_.url.db != 0) SH_RETURN_IF_ERROR(run({"SELECT", std::to_string(options_.url.db)}, "SELECT"));
+    // TLS 1.3: a server that wants a client certificate says so after the
+    // handshake; one round trip makes that a connect failure. (An error reply
+    // such as NOAUTH is fine here: the commands will get it too.)
+    if (tls_ && options_.url.password.empty() && options_.url.db == 0) SH_RETURN_IF_ERROR(run({"PING"}, "PING"));
     return connection;
+}
+
+void RedisPool::NoteConnect(const Status& status) {
+    std::lock_guard lock(log_mu_);
+    if (status.ok()) {
+        if (!logged_error_.empty()) {
+            telemetry::Info("redis: connected again", {{"server", options_.url.Display()}});
+            logged_error_.clear();
+        }
+        return;
+    }
+    if (status.message() == logged_error_) return;
+    logged_error_ = status.message();
+    telemetry::Warn(logged_error_, {{"server", options_.url.Display()}});
 }
 
 Result<std::unique_ptr<RedisPool::Connection>> RedisPool::Acquire() {
@@ -274,12 +381,13 @@ Result<std::unique_ptr<RedisPool::Connection>> RedisPool::Acquire() {
         }
     }
     if (std::chrono::steady_clock::now() < connect_blocked_until_) {
-        return Unavailable(last_connect_error_ + " (not retried for " +
-                           std::to_string(options_.reconnect_interval_seconds) + " s)");
+        return Unavailable(last_connect_error_ + " (not retried for " + Seconds(options_.reconnect_interval_seconds) +
+                           ")");
     }
     ++open_;
     lock.unlock();
     Result<std::unique_ptr<Connection>> connection = Connect();
+    NoteConnect(connection.status());
     lock.lock();
     if (!connection.ok()) {
         --open_;
@@ -309,29 +417,14 @@ Result<Reply> RedisPool::Command(const std::vector<std::string_view>& args) {
     std::unique_ptr<Connection> connection;
     try {
         SH_ASSIGN_OR_RETURN(connection, Acquire());
-        std::vector<const char*> argv;
-        std::vector<std::size_t> lens;
-        argv.reserve(args.size());
-        lens.reserve(args.size());
-        for (std::string_view a : args) {
-            argv.push_back(a.data());
-            lens.push_back(a.size());
-        }
-        redisContext* c = connection->context;
-        ReplyPtr reply(static_cast<redisReply*>(
-            redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-        if (!reply || c->err != 0) {
-            std::string reason = c->err != 0 ? std::string(c->errstr) : std::string("no reply");
-            if (c->err == REDIS_ERR_IO && (reason.find("temporarily unavailable") != std::string::npos ||
-                                           reason.find("timed out") != std::string::npos)) {
-                reason = "no reply within the command timeout (" + reason + ")";
-            }
+        Result<Reply> reply = Exchange(*connection, args, options_.command_timeout_seconds);
+        if (!reply.ok()) {
             Release(std::move(connection), false);
-            return Unavailable("redis " + options_.url.Display() + ": " + std::string(args[0]) + " failed: " + reason);
+            return Unavailable("redis " + options_.url.Display() + ": " + std::string(args[0]) +
+                               " failed: " + Reason(reply.status()));
         }
-        Reply converted = Convert(reply.get());
         Release(std::move(connection), true);
-        return converted;
+        return reply;
     } catch (const std::exception& e) {  // out of memory: nothing else throws here
         if (connection) Release(std::move(connection), false);
         return Internal(std::string("redis: ") + e.what());

@@ -11,6 +11,8 @@
 #include <regex>
 #include <sstream>
 
+#include "net/redis_client.hpp"
+
 namespace signalhub::ops {
 
 namespace {
@@ -203,6 +205,39 @@ std::vector<CheckItem> CheckRateLimiting(const config::Config& c, const Producti
                                       (options.replicas == 1 ? " replica)" : " replicas share it)"))};
 }
 
+// Redis connections that leave the host carry the Redis password, rate-limit
+// keys (API key ids) and cached search results: TLS (rediss://) for all of
+// them. A plaintext redis:// on loopback (a sidecar, a local tunnel) passes.
+CheckItem CheckRedisTls(const config::Config& c) {
+    std::vector<std::pair<std::string, std::string>> used;
+    const config::RateLimitingConfig& rl = c.security.rate_limiting;
+    const config::CachingConfig& cache = c.performance.caching;
+    if (rl.enabled && rl.backend == "redis") used.emplace_back("security.rate_limiting.redis_url", rl.redis_url);
+    if (cache.enabled && cache.backend == "redis") used.emplace_back("performance.caching.redis_url", cache.redis_url);
+    if (used.empty()) return Pass("redis_tls", "no Redis connection");
+    std::string plaintext;
+    bool loopback = false;
+    for (const auto& [key, url] : used) {
+        Result<redis::RedisUrl> parsed = redis::ParseRedisUrl(url);
+        if (!parsed.ok() || parsed->tls) continue;  // a bad URL is the configuration's error, reported by serve
+        const std::string& host = parsed->host;
+        if (host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0) {
+            loopback = true;
+            continue;
+        }
+        plaintext += (plaintext.empty() ? "" : ", ") + key + " (" + host + ")";
+    }
+    if (!plaintext.empty()) {
+        return Failed("redis_tls",
+                      "plaintext redis:// to another host in " + plaintext +
+                          ": the Redis password, API key ids and cached results cross the network unencrypted",
+                      "use rediss:// (ElastiCache in-transit encryption, Memorystore and Azure Cache for Redis offer "
+                      "TLS), with redis_tls_ca_file when the server's CA is not in the system store (see "
+                      "docs/production/security/network-security.md)");
+    }
+    return Pass("redis_tls", loopback ? "Redis over TLS (rediss://) or on loopback" : "Redis over TLS (rediss://)");
+}
+
 std::vector<CheckItem> CheckDatabase(const config::Config& c) {
     std::vector<CheckItem> items;
     if (c.database.type != "postgresql") {
@@ -318,6 +353,7 @@ const std::vector<CheckItemInfo>& ProductionCheckItems() {
         {"key_pepper", "the key pepper comes from the environment or a private file, >= 32 bytes"},
         {"key_storage", "the key storage is private (file mode, https Vault)"},
         {"rate_limiting", "rate limiting on; shared through Redis when --replicas > 1"},
+        {"redis_tls", "Redis connections to other hosts use TLS (rediss://)"},
         {"database", "database.type: postgresql"},
         {"passwords", "no empty, short or default password in connection URLs"},
         {"inline_secrets", "no literal secrets in the configuration file"},
@@ -338,6 +374,7 @@ std::vector<CheckItem> CheckProduction(const config::Config& config, const std::
     add(CheckTls(config, options, clock));
     add(CheckKeys(config, env));
     add(CheckRateLimiting(config, options));
+    items.push_back(CheckRedisTls(config));
     add(CheckDatabase(config));
     items.push_back(CheckInlineSecrets(raw_config));
     items.push_back(CheckOrigins(config));

@@ -39,7 +39,7 @@ TEST(ProductionCheckItems, NamesAreUniqueAndDescribed) {
         EXPECT_TRUE(seen.insert(item.name).second) << item.name;
         EXPECT_NE(std::string(item.what), "") << item.name;
     }
-    EXPECT_EQ(seen.size(), 14u);
+    EXPECT_EQ(seen.size(), 15u);
 }
 
 TEST(ProductionCheckItems, ListEveryReportedItem) {
@@ -59,6 +59,41 @@ TEST(ProductionCheckItems, ListEveryReportedItem) {
     for (const char* name : {"tls", "tls_certificate", "api_keys", "key_pepper", "key_storage", "metrics", "json_logs"}) {
         EXPECT_NE(std::find(reported.begin(), reported.end(), name), reported.end()) << name;
     }
+}
+
+// The status and detail of one item for `config`.
+CheckItem Item(const config::Config& config, const std::string& name) {
+    FakeClock clock;
+    const config::EnvLookup no_env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+    for (CheckItem& item : CheckProduction(config, "", ProductionCheckOptions{}, no_env, clock)) {
+        if (item.name == name) return item;
+    }
+    ADD_FAILURE() << "no item " << name;
+    return {};
+}
+
+TEST(ProductionCheck, RedisToAnotherHostNeedsTls) {
+    config::Config c;
+    EXPECT_TRUE(Item(c, "redis_tls").passed);  // no Redis at all
+    c.security.rate_limiting.enabled = true;
+    c.security.rate_limiting.backend = "redis";
+    c.security.rate_limiting.redis_url = "redis://:Sup3rSecret-pw@redis.internal:6379/0";
+    CheckItem plain = Item(c, "redis_tls");
+    EXPECT_FALSE(plain.passed);
+    EXPECT_NE(plain.detail.find("security.rate_limiting.redis_url (redis.internal)"), std::string::npos) << plain.detail;
+    EXPECT_EQ(plain.detail.find("Sup3rSecret"), std::string::npos);
+    EXPECT_NE(plain.fix.find("rediss://"), std::string::npos);
+
+    c.security.rate_limiting.redis_url = "rediss://:Sup3rSecret-pw@redis.internal:6380/0";
+    EXPECT_TRUE(Item(c, "redis_tls").passed);
+    c.performance.caching.backend = "redis";  // the cache's Redis counts too
+    c.performance.caching.redis_url = "redis://cache.internal:6379/1";
+    EXPECT_FALSE(Item(c, "redis_tls").passed);
+    c.performance.caching.redis_url = "redis://127.0.0.1:6379/1";  // loopback: a sidecar or a tunnel
+    EXPECT_TRUE(Item(c, "redis_tls").passed);
+    c.performance.caching.enabled = false;
+    c.performance.caching.redis_url = "redis://cache.internal:6379/1";  // not used
+    EXPECT_TRUE(Item(c, "redis_tls").passed);
 }
 
 }  // namespace

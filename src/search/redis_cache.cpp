@@ -42,24 +42,16 @@ std::optional<std::int64_t> UsedMemory(std::string_view info) {
 }  // namespace
 
 Result<std::unique_ptr<RedisQueryCache>> RedisQueryCache::Create(const RedisCacheOptions& options, const Clock& clock) {
-    SH_ASSIGN_OR_RETURN(redis::RedisUrl url, redis::ParseRedisUrl(options.redis_url));
+    SH_ASSIGN_OR_RETURN(redis::PoolOptions pool_options,
+                        redis::MakePoolOptions(options.redis_url, options.tls, options.timeout_seconds,
+                                               options.pool_size, std::max(0.0, options.reconnect_interval_seconds)));
     if (options.namespace_id.empty()) return InvalidArgument("the Redis cache needs a namespace (the store's identity)");
     if (!(options.ttl_seconds > 0) || !std::isfinite(options.ttl_seconds)) {
         return InvalidArgument("the Redis cache TTL must be a number of seconds greater than 0");
     }
-    if (!(options.timeout_seconds > 0) || !std::isfinite(options.timeout_seconds)) {
-        return InvalidArgument("the Redis timeout must be a number of seconds greater than 0");
-    }
-    if (options.pool_size < 1) return InvalidArgument("the Redis pool size must be at least 1");
-    redis::PoolOptions pool;
-    pool.url = std::move(url);
-    pool.connect_timeout_seconds = options.timeout_seconds;
-    pool.command_timeout_seconds = options.timeout_seconds;
-    pool.max_connections = options.pool_size;
-    pool.reconnect_interval_seconds = std::max(0.0, options.reconnect_interval_seconds);
+    SH_ASSIGN_OR_RETURN(std::unique_ptr<redis::RedisPool> pool, redis::RedisPool::Create(std::move(pool_options)));
     try {
-        return std::unique_ptr<RedisQueryCache>(
-            new RedisQueryCache(options, std::make_unique<redis::RedisPool>(std::move(pool)), clock));
+        return std::unique_ptr<RedisQueryCache>(new RedisQueryCache(options, std::move(pool), clock));
     } catch (const std::exception& e) {
         return Internal(std::string("cannot create the Redis cache: ") + e.what());
     }
@@ -161,6 +153,9 @@ Result<std::unique_ptr<QueryCache>> MakeQueryCache(const config::CachingConfig& 
     }
     RedisCacheOptions options;
     options.redis_url = config.redis_url;
+    options.tls = {.ca_file = config.redis_tls_ca_file,
+                   .cert_file = config.redis_tls_cert_file,
+                   .key_file = config.redis_tls_key_file};
     options.namespace_id = Hash128Hex(store_identity).substr(0, 16);
     options.ttl_seconds = config.ttl;
     options.max_memory_bytes = config.max_memory.bytes;

@@ -33,16 +33,14 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/status.hpp"
+#include "net/redis_client.hpp"
 #include "search/cache.hpp"
-
-namespace signalhub::redis {
-class RedisPool;  // net/redis_client.hpp
-}
 
 namespace signalhub::search {
 
 struct RedisCacheOptions {
-    std::string redis_url;  // redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; no rediss:// (no TLS in hiredis 0.14)
+    std::string redis_url;  // redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+    redis::TlsOptions tls;  // rediss:// only: CA file, client certificate and key
     std::string namespace_id;                    // the store's identity; non-empty
     std::string key_prefix = "signal-hub:cache:";
     double ttl_seconds = 3600;                   // > 0 (rounded up to whole milliseconds)

@@ -31,7 +31,7 @@ class RedisQueryCacheTest : public ::testing::Test {
         url_ = redis::test::ServerUrl();
         ASSERT_FALSE(url_.empty());
         prefix_ = redis::test::UniquePrefix("cache");
-        admin_ = std::make_unique<redis::RedisPool>(redis::test::PoolFor(url_));
+        admin_ = redis::test::MakePool(url_);
     }
     void TearDown() override {
         if (admin_) redis::test::DeleteKeys(*admin_, prefix_);
@@ -195,6 +195,36 @@ TEST_F(RedisQueryCacheTest, SearcherCachesInRedis) {
     EXPECT_EQ(cache_b->Stats().misses, 1);
 }
 
+// ---- over TLS (rediss://, a private TLS redis-server with a test CA; label redis) ----
+
+TEST(RedisQueryCacheTlsTest, CachesOverRedissFromTheConfiguration) {
+    redis::test::TlsTestFiles files;
+    redis::test::PrivateRedis server({.cert_file = files.server_cert,
+                                      .key_file = files.server_key,
+                                      .ca_file = files.ca,
+                                      .auth_clients = false});
+    ASSERT_TRUE(server.Start());
+    FakeClock clock;
+    config::CachingConfig cfg;
+    cfg.backend = "redis";
+    cfg.redis_url = server.url();
+    cfg.redis_tls_ca_file = files.ca;
+    auto a = MakeQueryCache(cfg, "store-tls", clock);
+    auto b = MakeQueryCache(cfg, "store-tls", clock);
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString() << b.status().ToString();
+    const std::string value = AllBytes();
+    (*a)->Put("q", value);
+    EXPECT_EQ((*b)->Get("q"), value);  // another replica reads it back through its own TLS pool
+    EXPECT_EQ((*b)->Stats().hits, 1);
+
+    // The wrong CA: every lookup is a miss (nothing is sent to the unverified server).
+    cfg.redis_tls_ca_file = files.other_ca;
+    auto wrong = MakeQueryCache(cfg, "store-tls", clock);
+    ASSERT_TRUE(wrong.ok());
+    EXPECT_EQ((*wrong)->Get("q"), std::nullopt);
+    EXPECT_EQ((*wrong)->Stats().misses, 1);
+}
+
 // ---- no server ----
 
 TEST(RedisQueryCacheUnreachable, EveryCallIsAHarmlessMiss) {
@@ -243,12 +273,22 @@ TEST(MakeQueryCache, PicksTheBackendFromTheConfiguration) {
     ASSERT_TRUE(redis.ok()) << redis.status().ToString();
     EXPECT_NE(dynamic_cast<RedisQueryCache*>(redis->get()), nullptr);
 
+    // rediss:// (TLS): the files are loaded when the cache is made; TLS files with redis:// are refused.
     cfg.redis_url = "rediss://:hunter2@h:6380";
     auto tls = MakeQueryCache(cfg, "x", clock);
-    ASSERT_FALSE(tls.ok());
-    EXPECT_EQ(tls.status().code(), ErrorCode::kInvalidArgument);
-    EXPECT_THAT(tls.status().message(), HasSubstr("performance.caching.redis_url: rediss://"));
-    EXPECT_THAT(tls.status().message(), Not(HasSubstr("hunter2")));
+    ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+    cfg.redis_tls_cert_file = "/nonexistent/client.crt";
+    cfg.redis_tls_key_file = "/nonexistent/client.key";
+    auto no_cert = MakeQueryCache(cfg, "x", clock);
+    ASSERT_FALSE(no_cert.ok());
+    EXPECT_EQ(no_cert.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(no_cert.status().message(),
+                HasSubstr("performance.caching: cannot read the TLS client certificate /nonexistent/client.crt"));
+    cfg.redis_url = "redis://:hunter2@h:6379";
+    auto plain = MakeQueryCache(cfg, "x", clock);
+    ASSERT_FALSE(plain.ok());
+    EXPECT_THAT(plain.status().message(), HasSubstr("use rediss://"));
+    EXPECT_THAT(plain.status().message(), Not(HasSubstr("hunter2")));
 }
 
 TEST(MakeQueryCache, NamespaceIsAHashOfTheStoreIdentity) {

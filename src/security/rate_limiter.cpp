@@ -186,7 +186,7 @@ std::int64_t IntervalUs(const RateLimit& limit) {
 
 class RedisRateLimiter final : public RateLimiter {
    public:
-    RedisRateLimiter(RedisRateLimiterOptions options, redis::PoolOptions pool)
+    RedisRateLimiter(RedisRateLimiterOptions options, std::unique_ptr<redis::RedisPool> pool)
         : options_(std::move(options)), pool_(std::move(pool)), sha_(Sha1Hex(kGcraScript)) {}
 
     RateDecision Admit(std::string_view bucket, const RateLimit& limit) override {
@@ -199,10 +199,10 @@ class RedisRateLimiter final : public RateLimiter {
             const std::string key = options_.key_prefix + std::string(bucket);
             const std::string interval_us = std::to_string(IntervalUs(limit));
             const std::string burst_text = std::to_string(burst);
-            Result<redis::Reply> reply = pool_.Command({"EVALSHA", sha_, "1", key, interval_us, burst_text});
+            Result<redis::Reply> reply = pool_->Command({"EVALSHA", sha_, "1", key, interval_us, burst_text});
             if (reply.ok() && reply->IsError() && reply->str.rfind("NOSCRIPT", 0) == 0) {
                 // EVAL runs the script and caches it on the server for the next EVALSHA.
-                reply = pool_.Command({"EVAL", kGcraScript, "1", key, interval_us, burst_text});
+                reply = pool_->Command({"EVAL", kGcraScript, "1", key, interval_us, burst_text});
             }
             if (!reply.ok()) return Failed(burst);
             const redis::Reply& r = *reply;
@@ -254,7 +254,7 @@ class RedisRateLimiter final : public RateLimiter {
     }
 
     const RedisRateLimiterOptions options_;
-    redis::RedisPool pool_;
+    std::unique_ptr<redis::RedisPool> pool_;
     const std::string sha_;
     std::atomic<std::uint64_t> allowed_{0};
     std::atomic<std::uint64_t> rejected_{0};
@@ -266,20 +266,10 @@ class RedisRateLimiter final : public RateLimiter {
 }  // namespace
 
 Result<std::unique_ptr<RateLimiter>> MakeRedisRateLimiter(const RedisRateLimiterOptions& options) {
-    SH_ASSIGN_OR_RETURN(redis::RedisUrl url, redis::ParseRedisUrl(options.redis_url));
-    if (!(options.timeout_seconds > 0) || !std::isfinite(options.timeout_seconds)) {
-        return InvalidArgument("the Redis timeout must be a number of seconds greater than 0");
-    }
-    if (options.pool_size < 1) return InvalidArgument("the Redis pool size must be at least 1");
-    if (!(options.reconnect_interval_seconds >= 0) || !std::isfinite(options.reconnect_interval_seconds)) {
-        return InvalidArgument("the Redis reconnect interval must be a number of seconds, at least 0");
-    }
-    redis::PoolOptions pool;
-    pool.url = std::move(url);
-    pool.connect_timeout_seconds = options.timeout_seconds;
-    pool.command_timeout_seconds = options.timeout_seconds;
-    pool.max_connections = options.pool_size;
-    pool.reconnect_interval_seconds = options.reconnect_interval_seconds;
+    SH_ASSIGN_OR_RETURN(redis::PoolOptions pool_options,
+                        redis::MakePoolOptions(options.redis_url, options.tls, options.timeout_seconds,
+                                               options.pool_size, options.reconnect_interval_seconds));
+    SH_ASSIGN_OR_RETURN(std::unique_ptr<redis::RedisPool> pool, redis::RedisPool::Create(std::move(pool_options)));
     try {
         return std::unique_ptr<RateLimiter>(std::make_unique<RedisRateLimiter>(options, std::move(pool)));
     } catch (const std::exception& e) {
@@ -303,9 +293,16 @@ Result<std::unique_ptr<RateLimiter>> MakeRateLimiter(const config::RateLimitingC
     }
     RedisRateLimiterOptions options;
     options.redis_url = config.redis_url;
+    options.tls = {.ca_file = config.redis_tls_ca_file,
+                   .cert_file = config.redis_tls_cert_file,
+                   .key_file = config.redis_tls_key_file};
     options.fail_open = config.fail_mode == "open";
+    if (auto url = redis::ParseRedisUrl(config.redis_url); !url.ok()) {
+        return url.status().WithContext("security.rate_limiting.redis_url");
+    }
+    // What remains are the TLS files (redis_tls_*), named in the message.
     auto limiter = MakeRedisRateLimiter(options);
-    if (!limiter.ok()) return limiter.status().WithContext("security.rate_limiting.redis_url");
+    if (!limiter.ok()) return limiter.status().WithContext("security.rate_limiting");
     return limiter;
 }
 

@@ -38,6 +38,7 @@
 
 #include "core/clock.hpp"
 #include "core/status.hpp"
+#include "net/redis_client.hpp"
 
 namespace signalhub::config {
 struct RateLimitingConfig;  // config/config.hpp
@@ -118,7 +119,8 @@ class MemoryRateLimiter final : public RateLimiter {
 std::unique_ptr<RateLimiter> MakeMemoryRateLimiter(const Clock& clock);
 
 struct RedisRateLimiterOptions {
-    std::string redis_url;  // redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; rediss:// is refused (no TLS in hiredis 0.14)
+    std::string redis_url;  // redis[s]://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+    redis::TlsOptions tls;  // rediss:// only: CA file, client certificate and key
     // When Redis cannot answer: true admits (availability first), false
     // refuses with retry_after_seconds = kFailClosedRetryAfter.
     bool fail_open = true;

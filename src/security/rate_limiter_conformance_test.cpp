@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "config/config.hpp"
 #include "net/redis_test_util.hpp"
 #include "security/rate_limiter.hpp"
 
@@ -31,7 +32,7 @@ class RateLimiterConformance : public ::testing::TestWithParam<std::string> {
             url_ = redis::test::ServerUrl();
             ASSERT_FALSE(url_.empty());
             prefix_ = redis::test::UniquePrefix("rl");
-            admin_ = std::make_unique<redis::RedisPool>(redis::test::PoolFor(url_));
+            admin_ = redis::test::MakePool(url_);
         }
     }
     void TearDown() override {
@@ -171,7 +172,7 @@ class RedisRateLimiterTest : public ::testing::Test {
         url_ = redis::test::ServerUrl();
         ASSERT_FALSE(url_.empty());
         prefix_ = redis::test::UniquePrefix("rl");
-        admin_ = std::make_unique<redis::RedisPool>(redis::test::PoolFor(url_));
+        admin_ = redis::test::MakePool(url_);
     }
     void TearDown() override {
         if (admin_) redis::test::DeleteKeys(*admin_, prefix_);
@@ -256,15 +257,15 @@ TEST_F(RedisRateLimiterTest, UsesTheDatabaseOfTheUrl) {
     auto limiter = Make(url3);
     ASSERT_TRUE(limiter);
     ASSERT_TRUE(limiter->Admit("db", RateLimit{0.001, 3}).allowed);
-    redis::PoolOptions options = redis::test::PoolFor(url3);
-    redis::RedisPool pool3(options);
-    auto in3 = pool3.Command({"EXISTS", prefix_ + "db"});
+    std::unique_ptr<redis::RedisPool> pool3 = redis::test::MakePool(url3);
+    ASSERT_NE(pool3, nullptr);
+    auto in3 = pool3->Command({"EXISTS", prefix_ + "db"});
     ASSERT_TRUE(in3.ok());
     EXPECT_EQ(in3->integer, 1);
     auto in0 = admin_->Command({"EXISTS", prefix_ + "db"});
     ASSERT_TRUE(in0.ok());
     EXPECT_EQ(in0->integer, 0);
-    redis::test::DeleteKeys(pool3, prefix_);
+    redis::test::DeleteKeys(*pool3, prefix_);
 }
 
 TEST_F(RedisRateLimiterTest, WrongPasswordIsABackendFailureThatNeverShowsThePassword) {
@@ -279,8 +280,9 @@ TEST_F(RedisRateLimiterTest, WrongPasswordIsABackendFailureThatNeverShowsThePass
     EXPECT_TRUE(d.backend_failed);
     EXPECT_EQ(closed->Stats().failed_closed, 1u);
     // The pool's error names the server with the password masked.
-    redis::RedisPool pool(redis::test::PoolFor(wrong));
-    auto reply = pool.Command({"PING"});
+    std::unique_ptr<redis::RedisPool> pool = redis::test::MakePool(wrong);
+    ASSERT_NE(pool, nullptr);
+    auto reply = pool->Command({"PING"});
     ASSERT_FALSE(reply.ok());
     EXPECT_THAT(reply.status().message(), HasSubstr("AUTH refused"));
     EXPECT_THAT(reply.status().message(), HasSubstr("redis://:***@"));
@@ -321,6 +323,45 @@ TEST_F(RedisRateLimiterTest, StoppedServerFollowsTheFailModeAndRecovers) {
     EXPECT_EQ(after.remaining, 9);
     EXPECT_FALSE(open->Admit("k", limit).backend_failed);
     EXPECT_EQ(closed->Stats().backend_errors, 1u);
+}
+
+// ---- over TLS (rediss://, a private TLS redis-server with a test CA; label redis) ----
+
+TEST(RedisRateLimiterTlsTest, SharesOneBudgetOverRedissFromTheConfiguration) {
+    redis::test::TlsTestFiles files;
+    redis::test::PrivateRedis server({.cert_file = files.server_cert,
+                                      .key_file = files.server_key,
+                                      .ca_file = files.ca,
+                                      .auth_clients = true});
+    ASSERT_TRUE(server.Start());
+    FakeClock clock;
+    config::RateLimitingConfig cfg;
+    cfg.backend = "redis";
+    cfg.fail_mode = "closed";
+    cfg.redis_url = server.url("localhost");
+    cfg.redis_tls_ca_file = files.ca;
+    cfg.redis_tls_cert_file = files.client_cert;
+    cfg.redis_tls_key_file = files.client_key;
+    auto a = MakeRateLimiter(cfg, clock);
+    auto b = MakeRateLimiter(cfg, clock);
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString() << b.status().ToString();
+    const RateLimit limit{0.001, 3};
+    int admitted = 0;
+    for (int i = 0; i < 4; ++i) {
+        RateDecision d = (i % 2 == 0 ? *a : *b)->Admit("tls-key", limit);
+        EXPECT_FALSE(d.backend_failed);
+        admitted += d.allowed ? 1 : 0;
+    }
+    EXPECT_EQ(admitted, 3);  // two "replicas", one budget of 3
+
+    // The wrong CA: nothing is sent; the fail mode decides (closed: refused), and it is counted.
+    cfg.redis_tls_ca_file = files.other_ca;
+    auto wrong = MakeRateLimiter(cfg, clock);
+    ASSERT_TRUE(wrong.ok()) << wrong.status().ToString();
+    RateDecision refused = (*wrong)->Admit("tls-key-2", limit);
+    EXPECT_FALSE(refused.allowed);
+    EXPECT_TRUE(refused.backend_failed);
+    EXPECT_EQ((*wrong)->Stats().failed_closed, 1u);
 }
 
 }  // namespace

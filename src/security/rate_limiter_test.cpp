@@ -193,12 +193,18 @@ TEST(MakeRateLimiter, MemoryAndRedisFromTheConfiguration) {
     auto redis = MakeRateLimiter(cfg, clock);
     ASSERT_TRUE(redis.ok()) << redis.status().ToString();
 
+    // rediss:// (TLS): the files are loaded when the limiter is made; a missing one is named.
     cfg.redis_url = "rediss://:hunter2@127.0.0.1:6380/0";
     auto tls = MakeRateLimiter(cfg, clock);
-    ASSERT_FALSE(tls.ok());
-    EXPECT_EQ(tls.status().code(), ErrorCode::kInvalidArgument);
-    EXPECT_THAT(tls.status().message(), HasSubstr("security.rate_limiting.redis_url: rediss://"));
-    EXPECT_THAT(tls.status().message(), Not(HasSubstr("hunter2")));
+    ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+    cfg.redis_tls_ca_file = "/nonexistent/redis-ca.pem";
+    auto no_ca = MakeRateLimiter(cfg, clock);
+    ASSERT_FALSE(no_ca.ok());
+    EXPECT_EQ(no_ca.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(no_ca.status().message(),
+                HasSubstr("security.rate_limiting: cannot read the TLS CA file /nonexistent/redis-ca.pem"));
+    EXPECT_THAT(no_ca.status().message(), Not(HasSubstr("hunter2")));
+    cfg.redis_tls_ca_file.clear();
 
     cfg.redis_url = "redis://:hunter2@127.0.0.1:70000/0";
     auto port = MakeRateLimiter(cfg, clock);

@@ -2,8 +2,8 @@
 # `signal-hub check production` (docs/production/security/hardening-checklist.md): a production
 # configuration passes every item (exit 0); each weakness fails its item by name with a fix (exit 1):
 # TLS off, metrics off or on loopback only, text logs, a world-readable key, a certificate about to expire, keys off, a missing pepper, an
-# in-process rate limiter for 3 replicas, the embedded store, a default password, a literal secret in
-# the file, a "*" origin. --json carries the same.
+# in-process rate limiter for 3 replicas, a plaintext redis:// to another host, the embedded store, a
+# default password, a literal secret in the file, a "*" origin. --json carries the same.
 source "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || fail "openssl is required"
 
@@ -19,7 +19,8 @@ cert other 90
 
 export SIGNAL_HUB_API_KEY_PEPPER="$(head -c 48 /dev/urandom | base64 -w0)"
 export DATABASE_URL="postgresql://hub:$(head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_')@db.internal:5432/hub?sslmode=verify-full"
-export REDIS_URL="redis://:$(head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_')@redis.internal:6379/0"
+REDIS_PASSWORD="$(head -c 18 /dev/urandom | base64 -w0 | tr '+/' '-_')"
+export REDIS_URL="rediss://:$REDIS_PASSWORD@redis.internal:6380/0"
 
 # write CONFIG: the production configuration, with sed edits applied by the caller.
 write() {
@@ -55,12 +56,12 @@ check() { "$SH" --config "$WORK/c.yaml" check production "$@"; }
 
 write "$WORK/c.yaml"
 run_expect 0 check --replicas 3
-assert_contains "$OUT" "14 passed, 0 failed" "production configuration"
+assert_contains "$OUT" "15 passed, 0 failed" "production configuration"
 ! grep -q FAIL <<<"$OUT" || fail "a production configuration failed: $OUT"
-pass "the production configuration passes all 14 items"
+pass "the production configuration passes all 15 items"
 run_expect 0 check --replicas 3 --json
-[ "$(json_get "$OUT" "d['failed']")" = 0 ] && [ "$(json_get "$OUT" "len(d['checks'])")" = 14 ] || fail "--json: $OUT"
-pass "--json: 14 checks, 0 failed"
+[ "$(json_get "$OUT" "d['failed']")" = 0 ] && [ "$(json_get "$OUT" "len(d['checks'])")" = 15 ] || fail "--json: $OUT"
+pass "--json: 15 checks, 0 failed"
 
 # expect_fail ITEM WHAT [check args]: the current c.yaml fails ITEM (and only the listed item is asserted).
 expect_fail() {
@@ -116,6 +117,13 @@ write "$WORK/c.yaml"; sed -i 's/    backend: redis/    backend: memory/; /redis_
 expect_fail rate_limiting "in-process rate limits for 3 replicas" --replicas 3
 run_expect 0 check --replicas 1
 pass "the same passes with --replicas 1"
+
+write "$WORK/c.yaml"
+REDIS_URL="redis://:$REDIS_PASSWORD@redis.internal:6379/0" expect_fail redis_tls "plaintext redis:// to another host" --replicas 3
+assert_contains "$OUT" "security.rate_limiting.redis_url (redis.internal)" "the Redis TLS failure names the key and host"
+! grep -qF "$REDIS_PASSWORD" <<<"$OUT" || fail "the Redis password is in the output"
+REDIS_URL="redis://:$REDIS_PASSWORD@127.0.0.1:6379/0" run_expect 0 check --replicas 3
+pass "a plaintext redis:// on loopback (a sidecar tunnel) passes redis_tls"
 
 write "$WORK/c.yaml"; sed -i 's/  type: postgresql/  type: embedded/; /url: ${DATABASE_URL}/d; s/    storage: database/    storage: file\n    file: \/tmp\/keys.json/' "$WORK/c.yaml"
 expect_fail database "embedded store"
