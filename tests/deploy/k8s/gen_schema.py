@@ -135,6 +135,7 @@ def schema(root):
                           "pullPolicy": IMAGE_PULL_POLICY}),
             "imagePullSecrets": {"type": "array", "items": obj({"name": STR}, required=["name"])},
             "replicaCount": POSINT,
+            "listenAddress": {"type": "string", "minLength": 1},
             "ports": obj({"http": PORT, "metrics": PORT}, required=["http", "metrics"]),
             "database": obj({"urlSecret": SECRET_REF}),
             "redis": obj({"enabled": BOOL, "urlSecret": SECRET_REF}),

@@ -94,7 +94,7 @@ def _selects(selector, labels):
     return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
 
-def _check_server(objects, p):
+def _check_server(objects, p, HTTP_PORT, METRICS_PORT):
     deps = [o for o in objects if o["kind"] == "Deployment"]
     if len(deps) != 1:
         p.append(f"expected one Deployment, found {len(deps)}")
@@ -141,7 +141,7 @@ def _check_server(objects, p):
     return d
 
 
-def _check_network(objects, server, p):
+def _check_network(objects, server, p, HTTP_PORT, METRICS_PORT):
     pols = [o for o in objects if o["kind"] == "NetworkPolicy"]
     labels = server["spec"]["template"]["metadata"]["labels"]
     mine = [n for n in pols if "matchLabels" in n["spec"]["podSelector"] and _selects(n["spec"]["podSelector"], labels)]
@@ -180,7 +180,7 @@ def _check_network(objects, server, p):
             p.append("the server's NetworkPolicy does not allow PostgreSQL (5432)")
 
 
-def check(objects, production):
+def check(objects, production, http_port=HTTP_PORT, metrics_port=METRICS_PORT):
     p = []
     for o in objects:
         if o["kind"] == "Secret":
@@ -190,9 +190,9 @@ def check(objects, production):
         p.append(f"a URL with a literal password in the rendered objects: {m.group(0)}")
     for where, spec in pod_specs(objects):
         _check_pod(where, spec, p)
-    server = _check_server(objects, p)
+    server = _check_server(objects, p, http_port, metrics_port)
     if server is not None:
-        _check_network(objects, server, p)
+        _check_network(objects, server, p, http_port, metrics_port)
     jobs = [o for o in objects if o["kind"] == "Job"]
     if not any(o["metadata"].get("annotations", {}).get("helm.sh/hook") == "pre-install,pre-upgrade" and
                o["spec"]["template"]["spec"]["containers"][0].get("args") == ["migrate", "init-db"] for o in jobs):

@@ -46,7 +46,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{/* Where the chart mounts things in the container. */}}
-{{- define "signal-hub.configDir" -}}/etc/signal-hub{{- end -}}
+{{- define "signal-hub.configDir" -}}/etc/signal-hub/config{{- end -}}
 {{- define "signal-hub.tlsDir" -}}/etc/signal-hub/tls{{- end -}}
 {{- define "signal-hub.caDir" -}}/etc/signal-hub/ca{{- end -}}
 
@@ -59,10 +59,10 @@ environment, which comes from existing Secrets (signal-hub.env).
 {{- $c := deepCopy .Values.config -}}
 {{- $owned := dict
       "database" (dict "type" "postgresql" "url" "${DATABASE_URL}")
-      "server" (dict "host" "0.0.0.0" "port" (int .Values.ports.http))
+      "server" (dict "host" .Values.listenAddress "port" (int .Values.ports.http))
       "monitoring" (dict
           "logging" (dict "output" "stdout")
-          "metrics" (dict "enabled" true "host" "0.0.0.0" "port" (int .Values.ports.metrics) "path" "/metrics")) -}}
+          "metrics" (dict "enabled" true "host" .Values.listenAddress "port" (int .Values.ports.metrics) "path" "/metrics")) -}}
 {{- $security := dict -}}
 {{- if .Values.tls.enabled -}}
 {{- $_ := set $security "tls" (dict "enabled" true

