@@ -15,7 +15,8 @@ types   renders the five value sets and checks every object with `tsc --noEmit -
 policy  asserts the chart's promises on what was rendered (policy.py), and that the asserts fail on
         objects that break them.
 config  loads each rendered ConfigMap's config.yaml with the real binary (`check production`): the
-        default configuration loads; the production ones pass all 14 items with 3 replicas.
+        default configuration loads; the production ones pass all 14 items with 3 replicas; the
+        README's check-before-installing commands run as written and pass.
 
 Tools: tests/deploy/k8s/node_modules (scripts/fetch-deploy-tools.sh, run here when missing).
 """
@@ -334,11 +335,7 @@ def cmd_policy():
 def cmd_config(binary):
     with tempfile.TemporaryDirectory(prefix="chart-config.") as work:
         tls = os.path.join(work, "tls")
-        os.makedirs(tls)
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                        "-nodes", "-keyout", f"{tls}/tls.key", "-out", f"{tls}/tls.crt", "-days", "90",
-                        "-subj", "/CN=signal-hub"], check=True, capture_output=True)
-        os.chmod(f"{tls}/tls.key", 0o600)
+        make_cert(tls)
         env = dict(os.environ,
                    DATABASE_URL="postgresql://hub:" + os.urandom(12).hex() + "@db.internal:5432/hub?sslmode=verify-full",
                    REDIS_URL="redis://:" + os.urandom(12).hex() + "@redis.internal:6379/0",
@@ -370,6 +367,43 @@ def cmd_config(binary):
                 fail(f"{name}: check production --replicas 3 failed {failed}: {p.stdout}")
             else:
                 ok(f"{name}: the rendered configuration passes check production --replicas 3 (14 of 14)")
+        cmd_readme(binary, env)
+
+
+def readme_check_block():
+    """The commands of the README's block that renders config.yaml and runs check production."""
+    readme = os.path.join(ROOT, "docs/production/deployment/kubernetes/README.md")
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    for block in re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M):
+        if "--show-only templates/configmap.yaml" in block:
+            return block
+    raise SystemExit(f"{readme}: no sh block renders templates/configmap.yaml")
+
+
+def cmd_readme(binary, env):
+    """Runs the README's check-before-installing block as written (helm and signal-hub on the PATH)."""
+    with tempfile.TemporaryDirectory(prefix="chart-readme.") as work:
+        os.symlink(os.path.join(ROOT, "deploy"), os.path.join(work, "deploy"))
+        os.makedirs(os.path.join(work, "bin"))
+        os.symlink(HELM, os.path.join(work, "bin/helm"))
+        os.symlink(binary, os.path.join(work, "bin/signal-hub"))
+        make_cert(os.path.join(work, "tls"))
+        run_env = dict(env, PATH=os.path.join(work, "bin") + os.pathsep + env["PATH"])
+        p = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_check_block()], cwd=work, env=run_env,
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode != 0 or "14 passed, 0 failed" not in p.stdout:
+            fail(f"the README's check-before-installing commands (exit {p.returncode}): {p.stdout}{p.stderr}")
+        else:
+            ok("the README's check-before-installing commands, as written: 14 passed, 0 failed")
+
+
+def make_cert(directory):
+    os.makedirs(directory)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", f"{directory}/tls.key", "-out", f"{directory}/tls.crt", "-days", "90",
+                    "-subj", "/CN=signal-hub"], check=True, capture_output=True)
+    os.chmod(f"{directory}/tls.key", 0o600)
 
 
 def main():
