@@ -7,8 +7,8 @@ Writes, from the rendered objects (checked by policy.py first, apart from the ov
   OUTDIR/secret.yaml   the Secret an operator creates (kubectl create secret generic signal-hub-secrets
                        --from-literal=database-url=...), with the fixture's URL: the chart never makes one
   OUTDIR/migrate.yaml  the pre-install hook Job's pod, as a Pod (podman has no Job)
-  OUTDIR/index.yaml    the ConfigMap and the indexer CronJob's pod, as a Pod (podman has no CronJob); a
-                       claim's subPath PATH becomes its own volume CLAIM-PATH (podman ignores subPath)
+  OUTDIR/CRONJOB.yaml  the ConfigMap and each indexer CronJob's pod, as a Pod (podman has no CronJob);
+                       a claim's subPath PATH becomes its own volume CLAIM-PATH (podman ignores subPath)
   OUTDIR/server.yaml   the ConfigMap and the Deployment, as rendered less its containerPorts (podman
                        refuses port mappings with host networking; the server binds 127.0.0.1 itself)
 """
@@ -54,9 +54,23 @@ def main():
         c.pop("ports", None)
     configmap = by_kind["ConfigMap"][0]
     job = by_kind["Job"][0]
-    cron = by_kind["CronJob"][0]
-    # podman 4.3 mounts a claim whole, ignoring subPath: the indexer's sub-directory PATH of claim C
-    # becomes the podman volume "C-PATH" (the test fills it with what C holds at PATH).
+    files = {
+        "secret.yaml": [secret],
+        "migrate.yaml": [as_pod(job["metadata"]["name"], job["spec"]["template"])],
+        "server.yaml": [configmap, deployment],
+    }
+    for cron in by_kind["CronJob"]:
+        files[f"{cron['metadata']['name']}.yaml"] = [configmap, index_pod(cron)]
+    for name, docs in files.items():
+        with open(os.path.join(out, name), "w") as f:
+            yaml.safe_dump_all(docs, f, sort_keys=False)
+    print(f"pod_manifests: {', '.join(files)} in {out} (server {deployment['metadata']['name']})")
+
+
+def index_pod(cron):
+    """The CronJob's pod as a Pod. podman 4.3 mounts a claim whole, ignoring subPath: the indexer's
+    sub-directory PATH of claim C becomes the podman volume "C-PATH" (the test fills it with what C
+    holds at PATH)."""
     index_pod = as_pod(cron["metadata"]["name"], cron["spec"]["jobTemplate"]["spec"]["template"])
     claims = {v["name"]: v["persistentVolumeClaim"] for v in index_pod["spec"]["volumes"]
               if "persistentVolumeClaim" in v}
@@ -74,16 +88,7 @@ def main():
     mounted = {m["name"] for c in index_pod["spec"].get("initContainers", []) + index_pod["spec"]["containers"]
                for m in c.get("volumeMounts", [])}
     index_pod["spec"]["volumes"] = [v for v in index_pod["spec"]["volumes"] if v["name"] in mounted]
-    files = {
-        "secret.yaml": [secret],
-        "migrate.yaml": [as_pod(job["metadata"]["name"], job["spec"]["template"])],
-        "index.yaml": [configmap, index_pod],
-        "server.yaml": [configmap, deployment],
-    }
-    for name, docs in files.items():
-        with open(os.path.join(out, name), "w") as f:
-            yaml.safe_dump_all(docs, f, sort_keys=False)
-    print(f"pod_manifests: {', '.join(files)} in {out} (server {deployment['metadata']['name']})")
+    return index_pod
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 # free ports), then, with the real image signal-hub:test (loaded from the `docker` fixture's engine into
 # a private podman store) and `podman kube play`:
 #   1. the migration hook Job's pod runs `migrate init-db` against the fixture's PostgreSQL;
-#   2. the indexer CronJob's pod indexes a small tree from a read-only volume into PostgreSQL;
+#   2. the indexer CronJobs' pods index a small tree into PostgreSQL: one from a read-only volume, one
+#      cloned by the git init container (an image of the host's git) from a git daemon on 127.0.0.1;
 #   3. the Deployment's pod serves: /health and /ready answer 200, Prometheus metrics are served, the
 #      official MCP SDK lists the tools and finds the indexed function; the container runs as 10001
 #      with a read-only root filesystem and no capabilities; SIGTERM drains it to exit 0.
@@ -19,7 +20,7 @@ K8S_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$K8S_DIR/../../.." && pwd)"
 HELM="$K8S_DIR/node_modules/.tools/helm"
 
-for tool in podman catatonit curl node python3; do
+for tool in podman catatonit curl node python3 git; do
     command -v "$tool" >/dev/null || fail "$tool is required (scripts/test.sh installs it: scripts/test-packages.txt)"
 done
 [ -x "$HELM" ] || "$ROOT/scripts/fetch-deploy-tools.sh" >/dev/null
@@ -47,7 +48,7 @@ cleanup() {
     "${P[@]}" volume rm -f -a >/dev/null 2>&1 || true
     "${P[@]}" rmi -f -a >/dev/null 2>&1 || true
 }
-trap 'rc=$?; cleanup; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
+trap 'rc=$?; cleanup; jobs -p | xargs -r kill 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
 
 # The image of the `docker` fixture, into the private store.
 start=$(date +%s)
@@ -55,11 +56,33 @@ start=$(date +%s)
     fail "cannot load signal-hub:test from the docker fixture's engine into podman"
 pass "signal-hub:test loaded into podman ($(( $(date +%s) - start )) s)"
 
+# The git image the indexer's clone init container needs: the host's git and the libraries it links
+# (no registry here; in the world any image with git). A bare repository served by `git daemon`.
+mkdir -p "$WORK/git-image/usr/bin" "$WORK/git-image/tmp" "$WORK/repos"
+chmod 1777 "$WORK/git-image/tmp"
+cp /usr/bin/git "$WORK/git-image/usr/bin/"
+for lib in $(ldd /usr/bin/git | grep -o '/[^ ]*'); do
+    mkdir -p "$WORK/git-image$(dirname "$lib")"
+    cp -L "$lib" "$WORK/git-image$lib"
+done
+tar -C "$WORK/git-image" -cf "$WORK/git-image.tar" .
+"${P[@]}" import --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' "$WORK/git-image.tar" localhost/git:test >/dev/null 2>&1 ||
+    fail "cannot make the git image"
+make_tree "$WORK/checkout"
+git -C "$WORK/checkout" init -q -b main
+git -C "$WORK/checkout" add -A
+git -C "$WORK/checkout" -c user.name=test -c user.email=test@localhost commit -qm "the corpus"
+git clone -q --bare "$WORK/checkout" "$WORK/repos/corpus.git"
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HTTP_PORT="$(free_port)"; METRICS_PORT="$(free_port)"
 [ "$HTTP_PORT" != "$METRICS_PORT" ] || METRICS_PORT="$(free_port)"
+GIT_PORT="$(free_port)"
+git daemon --listen=127.0.0.1 --port="$GIT_PORT" --base-path="$WORK/repos" --export-all --reuseaddr \
+    >"$WORK/git-daemon.log" 2>&1 &
 "$HELM" template signal-hub "$ROOT/deploy/helm/signal-hub" -f "$K8S_DIR/values-podman.yaml" \
-    --set "ports.http=$HTTP_PORT,ports.metrics=$METRICS_PORT" >"$WORK/rendered.yaml"
+    --set "ports.http=$HTTP_PORT,ports.metrics=$METRICS_PORT" \
+    --set "indexer.repositories[1].url=git://127.0.0.1:$GIT_PORT/corpus.git" >"$WORK/rendered.yaml"
 mkdir -p "$WORK/play"
 python3 "$K8S_DIR/pod_manifests.py" "$WORK/rendered.yaml" "$SIGNAL_HUB_TEST_PG_URL_FILE" "$WORK/play" \
     "$HTTP_PORT" "$METRICS_PORT"
@@ -81,15 +104,22 @@ run_pod "$WORK/play/migrate.yaml" signal-hub-migrate-migrate "the migration hook
 assert_contains "$OUT" "database schema v1" "migrate init-db"
 pass "the migration hook's pod (migrate init-db, restricted profile) ran against PostgreSQL: $OUT"
 
-# The indexer reads the repository from a read-only volume (the claim indexer.volume.claimName).
+# Indexer 1 reads the repository from a read-only volume (the claim indexer.volume.claimName).
 "${P[@]}" volume create signal-hub-corpus-corpus >/dev/null
 corpus="$("${P[@]}" volume inspect --format '{{.Mountpoint}}' signal-hub-corpus-corpus)"
 make_tree "$corpus"
 chmod -R a+rX "$corpus"
-run_pod "$WORK/play/index.yaml" signal-hub-index-corpus-index "the indexer"
-assert_contains "$OUT" "indexed /src/corpus into collection 'corpus'" "the indexer's pod"
-assert_contains "$OUT" "4 added" "the indexer's pod"
+run_pod "$WORK/play/signal-hub-index-corpus.yaml" signal-hub-index-corpus-index "the volume indexer"
+assert_contains "$OUT" "indexed /src/corpus into collection 'corpus'" "the volume indexer's pod"
+assert_contains "$OUT" "files: 4 scanned" "the volume indexer's pod"
 pass "the indexer CronJob's pod indexed the volume into PostgreSQL"
+
+# Indexer 2 clones with git in its init container (indexer.gitImage: here an image of the host's git,
+# as an operator would build one) from a git daemon on 127.0.0.1, then indexes the clone.
+run_pod "$WORK/play/signal-hub-index-corpus-git.yaml" signal-hub-index-corpus-git-index "the git indexer"
+assert_contains "$OUT" "indexed /src/corpus-git into collection 'corpus-git'" "the git indexer's pod"
+assert_contains "$OUT" "files: 4 scanned" "the git indexer's pod"
+pass "the indexer CronJob's pod cloned the repository (git init container, user 10001) and indexed it"
 
 "${P[@]}" kube play "$WORK/play/server.yaml" >"$WORK/play.log" 2>&1 || fail "podman kube play server.yaml: $(cat "$WORK/play.log")"
 server="$("${P[@]}" ps -a --format '{{.Names}}' | grep -- '-signal-hub$' | head -1)"
