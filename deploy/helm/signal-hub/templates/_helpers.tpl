@@ -159,7 +159,7 @@ seccompProfile:
 {{- $what := index . 0 -}}{{- $rule := index . 1 -}}{{- $protocols := index . 2 -}}
 {{- if not $rule.to -}}
 {{- fail (printf "networkPolicy.egress.%s.to is empty: name where %s is (ipBlock.cidr, or a podSelector/namespaceSelector); an empty list would allow every destination" $what $what) -}}
-{{- end }}
+{{- end -}}
 - to:
 {{- toYaml $rule.to | nindent 4 }}
   ports:
