@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Turns a render of the chart into what `podman kube play` runs (tests/deploy/k8s/pod_run.sh).
 
-usage: pod_manifests.py RENDERED.yaml DATABASE_URL_FILE OUTDIR HTTP_PORT METRICS_PORT
+usage: pod_manifests.py RENDERED.yaml SECRETS.json OUTDIR HTTP_PORT METRICS_PORT
 
-Writes, from the rendered objects (checked by policy.py first, apart from the overlay's hostNetwork):
-  OUTDIR/secret.yaml   the Secret an operator creates (kubectl create secret generic signal-hub-secrets
-                       --from-literal=database-url=...), with the fixture's URL: the chart never makes one
+SECRETS.json holds the Secrets an operator creates ({"NAME": {"KEY": "value"}}: kubectl create secret
+...); the chart never makes one. Writes, from the rendered objects (checked by policy.py first, apart
+from the overlay's hostNetwork):
+  OUTDIR/secret-NAME.json  each Secret as podman 4.3 reads secretKeyRef: {"KEY": "<base64>"}
+  OUTDIR/secret-volumes/NAME/KEY  the files of each Secret a pod mounts, mode 0440 (as the kubelet
+                       writes them with an fsGroup); podman 4.3 crashes on secret volumes, so the pods
+                       mount the podman volume "secret-NAME" instead, which the test fills with them
   OUTDIR/migrate.yaml  the pre-install hook Job's pod, as a Pod (podman has no Job)
   OUTDIR/CRONJOB.yaml  the ConfigMap and each indexer CronJob's pod, as a Pod (podman has no CronJob);
                        a claim's subPath PATH becomes its own volume CLAIM-PATH (podman ignores subPath)
@@ -13,6 +17,7 @@ Writes, from the rendered objects (checked by policy.py first, apart from the ov
                        refuses port mappings with host networking; the server binds 127.0.0.1 itself)
 """
 import base64
+import json
 import os
 import sys
 
@@ -31,7 +36,7 @@ def as_pod(name, template):
 def main():
     if len(sys.argv) != 6:
         sys.exit(__doc__)
-    rendered, url_file, out = sys.argv[1:4]
+    rendered, secrets_file, out = sys.argv[1:4]
     http_port, metrics_port = int(sys.argv[4]), int(sys.argv[5])
     objects = [d for d in yaml.safe_load_all(open(rendered)) if d]
     # The pods that run are the chart's: the restricted profile and the rest hold (hostNetwork is the
@@ -44,22 +49,28 @@ def main():
     for o in objects:
         by_kind.setdefault(o["kind"], []).append(o)
     deployment = by_kind["Deployment"][0]
-    secret_ref = deployment["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]
-    url = open(url_file).read().strip()
-    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-              "metadata": {"name": secret_ref["name"]},
-              "data": {secret_ref["key"]: base64.b64encode(url.encode()).decode()}}
+    with open(secrets_file) as f:
+        secrets = json.load(f)
+    for name, data in secrets.items():
+        with open(os.path.join(out, f"secret-{name}.json"), "w") as f:
+            json.dump({k: base64.b64encode(v.encode()).decode() for k, v in data.items()}, f)
+        for key, value in data.items():
+            os.makedirs(os.path.join(out, "secret-volumes", name), exist_ok=True)
+            path = os.path.join(out, "secret-volumes", name, key)
+            with open(path, "w") as f:
+                f.write(value)
+            os.chmod(path, 0o440)
+    secret_volumes(deployment["spec"]["template"]["spec"])
     # podman refuses port mappings with host networking; the server binds its ports on 127.0.0.1 itself.
     for c in deployment["spec"]["template"]["spec"]["containers"]:
         c.pop("ports", None)
     configmap = by_kind["ConfigMap"][0]
     job = by_kind["Job"][0]
     files = {
-        "secret.yaml": [secret],
         "migrate.yaml": [as_pod(job["metadata"]["name"], job["spec"]["template"])],
         "server.yaml": [configmap, deployment],
     }
-    for cron in by_kind["CronJob"]:
+    for cron in by_kind.get("CronJob", []):
         files[f"{cron['metadata']['name']}.yaml"] = [configmap, index_pod(cron)]
     for name, docs in files.items():
         with open(os.path.join(out, name), "w") as f:
@@ -67,11 +78,21 @@ def main():
     print(f"pod_manifests: {', '.join(files)} in {out} (server {deployment['metadata']['name']})")
 
 
+def secret_volumes(spec):
+    """Secret volumes become the podman volumes secret-NAME (podman 4.3 crashes on secret volumes)."""
+    for v in spec.get("volumes", []):
+        if "secret" in v:
+            name = v.pop("secret")["secretName"]
+            v["persistentVolumeClaim"] = {"claimName": f"secret-{name}", "readOnly": True}
+            print(f"pod_manifests: Secret {name} mounted from the volume secret-{name}")
+
+
 def index_pod(cron):
     """The CronJob's pod as a Pod. podman 4.3 mounts a claim whole, ignoring subPath: the indexer's
     sub-directory PATH of claim C becomes the podman volume "C-PATH" (the test fills it with what C
     holds at PATH)."""
     index_pod = as_pod(cron["metadata"]["name"], cron["spec"]["jobTemplate"]["spec"]["template"])
+    secret_volumes(index_pod["spec"])
     claims = {v["name"]: v["persistentVolumeClaim"] for v in index_pod["spec"]["volumes"]
               if "persistentVolumeClaim" in v}
     for c in index_pod["spec"]["containers"]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Helm chart's pods run for real (ctest deploy.helm_pod_run; fixtures `docker` and `postgres`):
+# The Helm chart's pods run for real (ctest deploy.helm_pod_run; fixtures `docker`, `postgres`, `redis`):
 # the chart rendered with tests/deploy/k8s/values-podman.yaml (one replica, host network on 127.0.0.1,
 # free ports), then, with the real image signal-hub:test (loaded from the `docker` fixture's engine into
 # a private podman store) and `podman kube play`:
@@ -8,24 +8,30 @@
 #      cloned by the git init container (an image of the host's git) from a git daemon on 127.0.0.1;
 #   3. the Deployment's pod serves: /health and /ready answer 200, Prometheus metrics are served, the
 #      official MCP SDK lists the tools and finds the indexed function; the container runs as 10001
-#      with a read-only root filesystem and no capabilities; SIGTERM drains it to exit 0.
+#      with a read-only root filesystem and no capabilities; SIGTERM drains it to exit 0;
+#   4. the same with values-production.yaml underneath: HTTPS from the TLS Secret, /mcp refuses a
+#      request without a key, a key created in the pod (PostgreSQL storage, the pepper of the Secret)
+#      searches through the SDK, rate limits and the cache in the `redis` fixture's Redis.
 # The Secret is made from the fixture's URL as an operator would (`kubectl create secret`); podman has
 # no Job or CronJob, so their pod templates run as Pods (tests/deploy/k8s/pod_manifests.py says what it
 # changes for podman 4.3). Not exercised here: the API server, Services, probes as kubelet runs them,
 # NetworkPolicy enforcement (docs/production/deployment/kubernetes/README.md).
 #
-# usage: pod_run.sh SIGNAL_HUB_BINARY   (env: SIGNAL_HUB_TEST_PG_URL_FILE, SIGNAL_HUB_TEST_DOCKER_ENV)
+# usage: pod_run.sh SIGNAL_HUB_BINARY
+#   env: SIGNAL_HUB_TEST_PG_URL_FILE, SIGNAL_HUB_TEST_REDIS_URL_FILE, SIGNAL_HUB_TEST_DOCKER_ENV
 source "$(dirname "$0")/../../integration/lib.sh"
 K8S_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$K8S_DIR/../../.." && pwd)"
 HELM="$K8S_DIR/node_modules/.tools/helm"
 
-for tool in podman catatonit curl node python3 git; do
+for tool in podman catatonit curl node python3 git openssl; do
     command -v "$tool" >/dev/null || fail "$tool is required (scripts/test.sh installs it: scripts/test-packages.txt)"
 done
 [ -x "$HELM" ] || "$ROOT/scripts/fetch-deploy-tools.sh" >/dev/null
 [ -n "${SIGNAL_HUB_TEST_PG_URL_FILE:-}" ] && [ -s "$SIGNAL_HUB_TEST_PG_URL_FILE" ] ||
     fail "SIGNAL_HUB_TEST_PG_URL_FILE is not set or empty (run through ctest: fixture postgres)"
+[ -n "${SIGNAL_HUB_TEST_REDIS_URL_FILE:-}" ] && [ -s "$SIGNAL_HUB_TEST_REDIS_URL_FILE" ] ||
+    fail "SIGNAL_HUB_TEST_REDIS_URL_FILE is not set or empty (run through ctest: fixture redis)"
 [ -n "${SIGNAL_HUB_TEST_DOCKER_ENV:-}" ] && [ -s "$SIGNAL_HUB_TEST_DOCKER_ENV" ] ||
     fail "SIGNAL_HUB_TEST_DOCKER_ENV is not set or empty (run through ctest: fixture docker)"
 [ -d "$ROOT/tests/e2e/node_modules/@modelcontextprotocol/sdk" ] || "$ROOT/scripts/fetch-e2e-deps.sh" >/dev/null
@@ -84,12 +90,16 @@ git daemon --listen=127.0.0.1 --port="$GIT_PORT" --base-path="$WORK/repos" --exp
     --set "ports.http=$HTTP_PORT,ports.metrics=$METRICS_PORT" \
     --set "indexer.repositories[1].url=git://127.0.0.1:$GIT_PORT/corpus.git" >"$WORK/rendered.yaml"
 mkdir -p "$WORK/play"
-python3 "$K8S_DIR/pod_manifests.py" "$WORK/rendered.yaml" "$SIGNAL_HUB_TEST_PG_URL_FILE" "$WORK/play" \
-    "$HTTP_PORT" "$METRICS_PORT"
-
-# The Secret: podman 4.3 reads secretKeyRef from a podman secret holding {"key": "<base64>"}.
-python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["data"]))' \
-    "$WORK/play/secret.yaml" | "${P[@]}" secret create signal-hub-secrets - >/dev/null
+# The fixture's PostgreSQL is shared by other tests: this one keeps to a schema of its own (its index and
+# API key table; the pepper of the production phase is its own).
+PG_URL="$(cat "$SIGNAL_HUB_TEST_PG_URL_FILE")"
+case "$PG_URL" in *\?*) PG_URL="$PG_URL&schema=helm_pod_$$" ;; *) PG_URL="$PG_URL?schema=helm_pod_$$" ;; esac
+printf '%s\n' "$PG_URL" >"$WORK/pg-url"
+# The Secret an operator creates (kubectl create secret generic signal-hub-secrets --from-literal=...).
+python3 -c 'import json,sys; print(json.dumps({"signal-hub-secrets": {"database-url": open(sys.argv[1]).read().strip()}}))' \
+    "$WORK/pg-url" >"$WORK/secrets.json"
+python3 "$K8S_DIR/pod_manifests.py" "$WORK/rendered.yaml" "$WORK/secrets.json" "$WORK/play" "$HTTP_PORT" "$METRICS_PORT"
+"${P[@]}" secret create signal-hub-secrets "$WORK/play/secret-signal-hub-secrets.json" >/dev/null
 
 # run_pod FILE CONTAINER WHAT: plays FILE and waits for CONTAINER to exit; its logs are in $OUT.
 run_pod() {
@@ -158,3 +168,63 @@ pass "the server logs JSON lines to stdout"
 rc="$("${P[@]}" inspect "$server" --format '{{.State.ExitCode}}')"
 [ "$rc" = 0 ] || fail "SIGTERM: the server exited $rc"
 pass "SIGTERM drains the server to exit 0"
+"${P[@]}" pod rm -f -a >/dev/null
+
+# The production values (values-production.yaml under the same overlay): HTTPS from the TLS Secret, API
+# keys in PostgreSQL with the pepper of the Secret, rate limits and the cache in the `redis` fixture.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/tls.key" -out "$WORK/tls.crt" \
+    -days 90 -subj /CN=signal-hub -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+python3 - "$WORK/pg-url" "$SIGNAL_HUB_TEST_REDIS_URL_FILE" "$WORK" >"$WORK/secrets-prod.json" <<'PY'
+import base64, json, os, sys
+pg, redis, work = (open(sys.argv[1]).read().strip(), open(sys.argv[2]).read().strip(), sys.argv[3])
+print(json.dumps({
+    "signal-hub-secrets": {"database-url": pg, "redis-url": redis,
+                           "api-key-pepper": base64.b64encode(os.urandom(48)).decode()},
+    "signal-hub-tls": {"tls.crt": open(f"{work}/tls.crt").read(), "tls.key": open(f"{work}/tls.key").read()},
+}))
+PY
+"$HELM" template signal-hub "$ROOT/deploy/helm/signal-hub" -f "$ROOT/deploy/helm/signal-hub/values-production.yaml" \
+    -f "$K8S_DIR/values-podman.yaml" --set "ports.http=$HTTP_PORT,ports.metrics=$METRICS_PORT,indexer.enabled=false" \
+    >"$WORK/rendered-prod.yaml"
+mkdir -p "$WORK/play-prod"
+python3 "$K8S_DIR/pod_manifests.py" "$WORK/rendered-prod.yaml" "$WORK/secrets-prod.json" "$WORK/play-prod" \
+    "$HTTP_PORT" "$METRICS_PORT"
+"${P[@]}" secret rm signal-hub-secrets >/dev/null
+"${P[@]}" secret create signal-hub-secrets "$WORK/play-prod/secret-signal-hub-secrets.json" >/dev/null
+"${P[@]}" volume create secret-signal-hub-tls >/dev/null
+tls_volume="$("${P[@]}" volume inspect --format '{{.Mountpoint}}' secret-signal-hub-tls)"
+cp -p "$WORK/play-prod/secret-volumes/signal-hub-tls/"* "$tls_volume/"
+chgrp 10001 "$tls_volume"/*   # the fsGroup, as the kubelet sets it
+"${P[@]}" kube play "$WORK/play-prod/server.yaml" >"$WORK/play.log" 2>&1 || fail "podman kube play (production): $(cat "$WORK/play.log")"
+server="$("${P[@]}" ps -a --format '{{.Names}}' | grep -- '-signal-hub$' | head -1)"
+base="https://127.0.0.1:$HTTP_PORT"
+code=""
+for _ in $(seq 1 120); do
+    code="$(curl -s --cacert "$WORK/tls.crt" -o /dev/null -w '%{http_code}' "$base/ready" || true)"
+    [ "$code" = 200 ] && break
+    sleep 0.5
+done
+[ "$code" = 200 ] || fail "production: /ready over HTTPS did not answer 200 (last: $code): $("${P[@]}" logs "$server" 2>&1 | tail -20)"
+pass "production values: the pod serves HTTPS with the Secret's certificate; /ready 200"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/ready" || true)" != 200 ] ||
+    fail "production: plain HTTP is answered"
+code="$(curl -s --cacert "$WORK/tls.crt" -o /dev/null -w '%{http_code}' -X POST "$base/mcp" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    --data-binary '{"jsonrpc":"2.0","id":1,"method":"tools/list"}')"
+[ "$code" = 401 ] || fail "production: /mcp without an API key answered $code, not 401"
+pass "production values: /mcp without an API key is refused (401)"
+key="$("${P[@]}" exec "$server" /usr/bin/signal-hub --config /etc/signal-hub/config/config.yaml \
+    keys create --name pod-test --scopes search 2>"$WORK/keys.err" | tail -1)" ||
+    fail "keys create in the pod: $(cat "$WORK/keys.err")"
+[[ "$key" == shk_* ]] || fail "keys create in the pod printed no key: $(cat "$WORK/keys.err")"
+MCP_API_KEY="$key" NODE_EXTRA_CA_CERTS="$WORK/tls.crt" node "$ROOT/tests/e2e/mcp_connect.mjs" \
+    "split a url into scheme and host" src/net/url.py http "$base/mcp" || fail "production: no search answer with the API key"
+pass "production values: a key made in the pod (PostgreSQL storage, the Secret's pepper) searches over HTTPS"
+"${P[@]}" exec "$server" /usr/bin/signal-hub --config /etc/signal-hub/config/config.yaml check production --replicas 3 \
+    >"$WORK/check.out" 2>&1 || true
+failed="$(grep -o 'FAIL  [a-z_]*' "$WORK/check.out" | awk '{print $2}' | tr '\n' ' ')"
+# Expected failures: the key's 0440 + fsGroup (what the kubelet does; see the README) and metrics on
+# 127.0.0.1 (this overlay's listenAddress; the chart's default is 0.0.0.0).
+[ "$failed" = "tls_key_permissions metrics " ] ||
+    fail "production: check production in the pod failed [$failed]: $(cat "$WORK/check.out")"
+pass "production values: check production in the pod passes all but tls_key_permissions (0440 + fsGroup) and metrics (the overlay's loopback)"
