@@ -9,7 +9,8 @@
 // Streamable HTTP client connects to URL (a server the caller started), with `Authorization: Bearer
 // $MCP_API_KEY` when that variable is set (tests/deploy/k8s/pod_run.sh). Passes when the server lists
 // the six tools and the first search_code result for QUERY is EXPECTED_FILE; prints "ok: ..." per
-// check, or "FAIL: ..." and exits 1. Bounded by kOverallTimeoutMs.
+// check, or "FAIL: ..." and exits 1. Bounded by kOverallTimeoutMs. http: an API key in the environment
+// variable MCP_API_KEY is sent as `Authorization: Bearer KEY`.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
