@@ -213,15 +213,14 @@ code="$(curl -s --cacert "$WORK/tls.crt" -o /dev/null -w '%{http_code}' -X POST 
     --data-binary '{"jsonrpc":"2.0","id":1,"method":"tools/list"}')"
 [ "$code" = 401 ] || fail "production: /mcp without an API key answered $code, not 401"
 pass "production values: /mcp without an API key is refused (401)"
-key="$("${P[@]}" exec "$server" /usr/bin/signal-hub --config /etc/signal-hub/config/config.yaml \
-    keys create --name pod-test --scopes search 2>"$WORK/keys.err" | tail -1)" ||
+# As the README shows it: `kubectl exec deploy/signal-hub -- signal-hub keys create ...` (SIGNAL_HUB_CONFIG).
+key="$("${P[@]}" exec "$server" signal-hub keys create --name pod-test --scopes search 2>"$WORK/keys.err" | tail -1)" ||
     fail "keys create in the pod: $(cat "$WORK/keys.err")"
 [[ "$key" == shk_* ]] || fail "keys create in the pod printed no key: $(cat "$WORK/keys.err")"
 MCP_API_KEY="$key" NODE_EXTRA_CA_CERTS="$WORK/tls.crt" node "$ROOT/tests/e2e/mcp_connect.mjs" \
     "split a url into scheme and host" src/net/url.py http "$base/mcp" || fail "production: no search answer with the API key"
 pass "production values: a key made in the pod (PostgreSQL storage, the Secret's pepper) searches over HTTPS"
-"${P[@]}" exec "$server" /usr/bin/signal-hub --config /etc/signal-hub/config/config.yaml check production --replicas 3 \
-    >"$WORK/check.out" 2>&1 || true
+"${P[@]}" exec "$server" signal-hub check production --replicas 3 >"$WORK/check.out" 2>&1 || true
 failed="$(grep -o 'FAIL  [a-z_]*' "$WORK/check.out" | awk '{print $2}' | tr '\n' ' ')"
 # Expected failures: the key's 0440 + fsGroup (what the kubelet does; see the README) and metrics on
 # 127.0.0.1 (this overlay's listenAddress; the chart's default is 0.0.0.0).

@@ -99,8 +99,18 @@ environment, which comes from existing Secrets (signal-hub.env).
 {{- end -}}
 {{- end -}}
 
-{{/* Environment of every signal-hub container: only references to existing Secrets. */}}
+{{/*
+Environment of the signal-hub containers that mount the ConfigMap: the configuration's path (so that
+`kubectl exec ... signal-hub keys ...` finds it), the listen addresses (the image's ENV sets them to
+0.0.0.0, and an environment override wins over the file), then only references to existing Secrets.
+*/}}
 {{- define "signal-hub.env" -}}
+- name: SIGNAL_HUB_CONFIG
+  value: {{ include "signal-hub.configDir" . }}/config.yaml
+- name: SIGNAL_HUB_SERVER__HOST
+  value: {{ .Values.listenAddress | quote }}
+- name: SIGNAL_HUB_MONITORING__METRICS__HOST
+  value: {{ .Values.listenAddress | quote }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
