@@ -160,6 +160,20 @@ pass "the MCP SDK searched the pod and found src/net/url.py"
 caps="$("${P[@]}" inspect "$server" --format '{{.EffectiveCaps}}')"
 [ "$caps" = "[]" ] || fail "the container has capabilities: $caps"
 pass "the container runs as 10001:10001, read-only root, no capabilities"
+# listenAddress reaches the server although the image's ENV says 0.0.0.0 (host network: loopback only).
+listening="$(python3 - "$HTTP_PORT" "$METRICS_PORT" <<'PY'
+import sys
+ports = {int(p) for p in sys.argv[1:]}
+for line in open("/proc/net/tcp").readlines()[1:] + open("/proc/net/tcp6").readlines()[1:]:
+    local, state = line.split()[1], line.split()[3]
+    addr, port = local.split(":")
+    if state == "0A" and int(port, 16) in ports:
+        print(f"{addr}:{int(port, 16)}")
+PY
+)"
+[ "$(sort <<<"$listening" | tr '\n' ' ')" = "$(printf '0100007F:%s\n0100007F:%s\n' "$HTTP_PORT" "$METRICS_PORT" | sort | tr '\n' ' ')" ] ||
+    fail "the pod does not listen on 127.0.0.1 only (listenAddress): $listening"
+pass "the server and its metrics listen on 127.0.0.1 only (listenAddress wins over the image's 0.0.0.0)"
 logs="$("${P[@]}" logs "$server" 2>&1)"
 assert_contains "$logs" '"msg":"request"' "JSON logs on stdout"
 pass "the server logs JSON lines to stdout"
@@ -213,14 +227,15 @@ code="$(curl -s --cacert "$WORK/tls.crt" -o /dev/null -w '%{http_code}' -X POST 
     --data-binary '{"jsonrpc":"2.0","id":1,"method":"tools/list"}')"
 [ "$code" = 401 ] || fail "production: /mcp without an API key answered $code, not 401"
 pass "production values: /mcp without an API key is refused (401)"
-# As the README shows it: `kubectl exec deploy/signal-hub -- signal-hub keys create ...` (SIGNAL_HUB_CONFIG).
-key="$("${P[@]}" exec "$server" signal-hub keys create --name pod-test --scopes search 2>"$WORK/keys.err" | tail -1)" ||
+# As the README shows it: `kubectl exec deploy/signal-hub -- /usr/bin/signal-hub keys create ...` (the
+# configuration from SIGNAL_HUB_CONFIG; the image sets no PATH).
+key="$("${P[@]}" exec "$server" /usr/bin/signal-hub keys create --name pod-test --scopes search 2>"$WORK/keys.err" | tail -1)" ||
     fail "keys create in the pod: $(cat "$WORK/keys.err")"
 [[ "$key" == shk_* ]] || fail "keys create in the pod printed no key: $(cat "$WORK/keys.err")"
 MCP_API_KEY="$key" NODE_EXTRA_CA_CERTS="$WORK/tls.crt" node "$ROOT/tests/e2e/mcp_connect.mjs" \
     "split a url into scheme and host" src/net/url.py http "$base/mcp" || fail "production: no search answer with the API key"
 pass "production values: a key made in the pod (PostgreSQL storage, the Secret's pepper) searches over HTTPS"
-"${P[@]}" exec "$server" signal-hub check production --replicas 3 >"$WORK/check.out" 2>&1 || true
+"${P[@]}" exec "$server" /usr/bin/signal-hub check production --replicas 3 >"$WORK/check.out" 2>&1 || true
 failed="$(grep -o 'FAIL  [a-z_]*' "$WORK/check.out" | awk '{print $2}' | tr '\n' ' ')"
 # Expected failures: the key's 0440 + fsGroup (what the kubelet does; see the README) and metrics on
 # 127.0.0.1 (this overlay's listenAddress; the chart's default is 0.0.0.0).
