@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Turns a render of the chart into what `podman kube play` runs (tests/deploy/k8s/pod_run.sh).
 
-usage: pod_manifests.py RENDERED.yaml SECRETS.json OUTDIR HTTP_PORT METRICS_PORT
+usage: pod_manifests.py RENDERED.yaml SECRETS_DIR OUTDIR HTTP_PORT METRICS_PORT
 
-SECRETS.json holds the Secrets an operator creates ({"NAME": {"KEY": "value"}}: kubectl create secret
-...); the chart never makes one. Writes, from the rendered objects (checked by policy.py first, apart
+SECRETS_DIR holds the Secrets an operator creates, as `kubectl create secret ... --dry-run=client -o
+json` writes them (one *.json each); the chart never makes one. Writes, from the rendered objects (checked by policy.py first, apart
 from the overlay's hostNetwork):
   OUTDIR/secret-NAME.json  each Secret as podman 4.3 reads secretKeyRef: {"KEY": "<base64>"}
   OUTDIR/secret-volumes/NAME/KEY  the files of each Secret a pod mounts, mode 0440 (as the kubelet
@@ -36,7 +36,7 @@ def as_pod(name, template):
 def main():
     if len(sys.argv) != 6:
         sys.exit(__doc__)
-    rendered, secrets_file, out = sys.argv[1:4]
+    rendered, secrets_dir, out = sys.argv[1:4]
     http_port, metrics_port = int(sys.argv[4]), int(sys.argv[5])
     objects = [d for d in yaml.safe_load_all(open(rendered)) if d]
     # The pods that run are the chart's: the restricted profile and the rest hold (hostNetwork is the
@@ -49,8 +49,11 @@ def main():
     for o in objects:
         by_kind.setdefault(o["kind"], []).append(o)
     deployment = by_kind["Deployment"][0]
-    with open(secrets_file) as f:
-        secrets = json.load(f)
+    secrets = {}
+    for entry in sorted(os.listdir(secrets_dir)):
+        with open(os.path.join(secrets_dir, entry)) as f:
+            o = json.load(f)
+        secrets[o["metadata"]["name"]] = {k: base64.b64decode(v).decode() for k, v in o["data"].items()}
     for name, data in secrets.items():
         with open(os.path.join(out, f"secret-{name}.json"), "w") as f:
             json.dump({k: base64.b64encode(v.encode()).decode() for k, v in data.items()}, f)

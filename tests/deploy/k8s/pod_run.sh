@@ -12,7 +12,7 @@
 #   4. the same with values-production.yaml underneath: HTTPS from the TLS Secret, /mcp refuses a
 #      request without a key, a key created in the pod (PostgreSQL storage, the pepper of the Secret)
 #      searches through the SDK, rate limits and the cache in the `redis` fixture's Redis.
-# The Secret is made from the fixture's URL as an operator would (`kubectl create secret`); podman has
+# The Secrets are made from the fixtures' URLs by `kubectl create secret` as the README shows; podman has
 # no Job or CronJob, so their pod templates run as Pods (tests/deploy/k8s/pod_manifests.py says what it
 # changes for podman 4.3). Not exercised here: the API server, Services, probes as kubelet runs them,
 # NetworkPolicy enforcement (docs/production/deployment/kubernetes/README.md).
@@ -23,11 +23,12 @@ source "$(dirname "$0")/../../integration/lib.sh"
 K8S_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$K8S_DIR/../../.." && pwd)"
 HELM="$K8S_DIR/node_modules/.tools/helm"
+KUBECTL="$K8S_DIR/node_modules/.tools/kubectl"
 
 for tool in podman catatonit curl node python3 git openssl; do
     command -v "$tool" >/dev/null || fail "$tool is required (scripts/test.sh installs it: scripts/test-packages.txt)"
 done
-[ -x "$HELM" ] || "$ROOT/scripts/fetch-deploy-tools.sh" >/dev/null
+[ -x "$HELM" ] && [ -x "$KUBECTL" ] || "$ROOT/scripts/fetch-deploy-tools.sh" >/dev/null
 [ -n "${SIGNAL_HUB_TEST_PG_URL_FILE:-}" ] && [ -s "$SIGNAL_HUB_TEST_PG_URL_FILE" ] ||
     fail "SIGNAL_HUB_TEST_PG_URL_FILE is not set or empty (run through ctest: fixture postgres)"
 [ -n "${SIGNAL_HUB_TEST_REDIS_URL_FILE:-}" ] && [ -s "$SIGNAL_HUB_TEST_REDIS_URL_FILE" ] ||
@@ -94,11 +95,11 @@ mkdir -p "$WORK/play"
 # API key table; the pepper of the production phase is its own).
 PG_URL="$(cat "$SIGNAL_HUB_TEST_PG_URL_FILE")"
 case "$PG_URL" in *\?*) PG_URL="$PG_URL&schema=helm_pod_$$" ;; *) PG_URL="$PG_URL?schema=helm_pod_$$" ;; esac
-printf '%s\n' "$PG_URL" >"$WORK/pg-url"
-# The Secret an operator creates (kubectl create secret generic signal-hub-secrets --from-literal=...).
-python3 -c 'import json,sys; print(json.dumps({"signal-hub-secrets": {"database-url": open(sys.argv[1]).read().strip()}}))' \
-    "$WORK/pg-url" >"$WORK/secrets.json"
-python3 "$K8S_DIR/pod_manifests.py" "$WORK/rendered.yaml" "$WORK/secrets.json" "$WORK/play" "$HTTP_PORT" "$METRICS_PORT"
+# The Secret an operator creates, made by kubectl as the README shows (offline: --dry-run=client).
+mkdir -p "$WORK/secrets"
+"$KUBECTL" -n signal-hub create secret generic signal-hub-secrets --from-literal=database-url="$PG_URL" \
+    --dry-run=client -o json >"$WORK/secrets/signal-hub-secrets.json"
+python3 "$K8S_DIR/pod_manifests.py" "$WORK/rendered.yaml" "$WORK/secrets" "$WORK/play" "$HTTP_PORT" "$METRICS_PORT"
 "${P[@]}" secret create signal-hub-secrets "$WORK/play/secret-signal-hub-secrets.json" >/dev/null
 
 # run_pod FILE CONTAINER WHAT: plays FILE and waits for CONTAINER to exit; its logs are in $OUT.
@@ -188,20 +189,18 @@ pass "SIGTERM drains the server to exit 0"
 # keys in PostgreSQL with the pepper of the Secret, rate limits and the cache in the `redis` fixture.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/tls.key" -out "$WORK/tls.crt" \
     -days 90 -subj /CN=signal-hub -addext subjectAltName=IP:127.0.0.1 2>/dev/null
-python3 - "$WORK/pg-url" "$SIGNAL_HUB_TEST_REDIS_URL_FILE" "$WORK" >"$WORK/secrets-prod.json" <<'PY'
-import base64, json, os, sys
-pg, redis, work = (open(sys.argv[1]).read().strip(), open(sys.argv[2]).read().strip(), sys.argv[3])
-print(json.dumps({
-    "signal-hub-secrets": {"database-url": pg, "redis-url": redis,
-                           "api-key-pepper": base64.b64encode(os.urandom(48)).decode()},
-    "signal-hub-tls": {"tls.crt": open(f"{work}/tls.crt").read(), "tls.key": open(f"{work}/tls.key").read()},
-}))
-PY
+mkdir -p "$WORK/secrets-prod"
+"$KUBECTL" -n signal-hub create secret generic signal-hub-secrets --from-literal=database-url="$PG_URL" \
+    --from-literal=redis-url="$(cat "$SIGNAL_HUB_TEST_REDIS_URL_FILE")" \
+    --from-literal=api-key-pepper="$(openssl rand -base64 48)" \
+    --dry-run=client -o json >"$WORK/secrets-prod/signal-hub-secrets.json"
+"$KUBECTL" -n signal-hub create secret tls signal-hub-tls --cert="$WORK/tls.crt" --key="$WORK/tls.key" \
+    --dry-run=client -o json >"$WORK/secrets-prod/signal-hub-tls.json"
 "$HELM" template signal-hub "$ROOT/deploy/helm/signal-hub" -f "$ROOT/deploy/helm/signal-hub/values-production.yaml" \
     -f "$K8S_DIR/values-podman.yaml" --set "ports.http=$HTTP_PORT,ports.metrics=$METRICS_PORT,indexer.enabled=false" \
     >"$WORK/rendered-prod.yaml"
 mkdir -p "$WORK/play-prod"
-python3 "$K8S_DIR/pod_manifests.py" "$WORK/rendered-prod.yaml" "$WORK/secrets-prod.json" "$WORK/play-prod" \
+python3 "$K8S_DIR/pod_manifests.py" "$WORK/rendered-prod.yaml" "$WORK/secrets-prod" "$WORK/play-prod" \
     "$HTTP_PORT" "$METRICS_PORT"
 "${P[@]}" secret rm signal-hub-secrets >/dev/null
 "${P[@]}" secret create signal-hub-secrets "$WORK/play-prod/secret-signal-hub-secrets.json" >/dev/null
