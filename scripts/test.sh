@@ -33,6 +33,7 @@ pgbouncer_ensure_installed   # PgBouncer for integration.pgbouncer (transaction 
 phase "npm: grammars, MCP SDK, ChromaDB" "npm packages: tree-sitter grammars, the MCP SDK, ChromaDB"
 "$REPO_ROOT/scripts/fetch-grammars.sh"
 "$REPO_ROOT/scripts/fetch-e2e-deps.sh"   # the official MCP TypeScript SDK, for tests/e2e
+"$REPO_ROOT/scripts/fetch-deploy-tools.sh"   # helm, kubectl, TypeScript + kubernetes-types, for tests/deploy/k8s
 source "$REPO_ROOT/scripts/lib/chroma.sh"
 chroma_ensure_installed   # the pinned ChromaDB server for the `chroma` tests (their CTest fixture starts it)
 

@@ -6,7 +6,8 @@
 //   node tests/e2e/mcp_connect.mjs QUERY EXPECTED_FILE http URL
 //
 // stdio: the SDK spawns COMMAND ARG... (exactly the command line that was registered); http: the SDK's
-// Streamable HTTP client connects to URL (a server the caller started). Passes when the server lists
+// Streamable HTTP client connects to URL (a server the caller started), with `Authorization: Bearer
+// $MCP_API_KEY` when that variable is set (tests/deploy/k8s/pod_run.sh). Passes when the server lists
 // the six tools and the first search_code result for QUERY is EXPECTED_FILE; prints "ok: ..." per
 // check, or "FAIL: ..." and exits 1. Bounded by kOverallTimeoutMs. http: an API key in the environment
 // variable MCP_API_KEY is sent as `Authorization: Bearer KEY`.
