@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# The Debian package and the air-gapped path, installed into a clean Debian 12 root with no network.
+#
+#   tests/deploy/deb_install.sh IMAGE|BINARY
+#
+# IMAGE (CTest: signal-hub:test, the runtime image of deploy/docker/Dockerfile): its release binary
+# /usr/bin/signal-hub is packaged, and the image itself goes into the air-gapped bundle. A BINARY
+# path packages that binary instead (development; then no image is saved or loaded).
+# Needs the engine of the CTest fixture `docker`: $SIGNAL_HUB_TEST_DOCKER_ENV exports DOCKER_HOST;
+# the base image local/bookworm:base is an mmdebstrap minbase of Debian 12 (+ updates + security).
+#
+# 1. deploy/debian/build-deb.sh builds the package; deploy/debian/airgap-bundle.sh makes the bundle
+#    (the package, its dependency closure, the saved image, README, SHA256SUMS).
+# 2. A container of the base image with --network none (only `lo`) gets the bundle, checks the sums and
+#    installs with `dpkg --install` as the bundle's README says.
+# 3. The system account, owners and modes of /etc/signal-hub, config.yaml, env and /var/lib/signal-hub,
+#    the unit file.
+# 4. The unit's ExecStart, parsed from the installed unit file, runs as the unit's User/Group with its
+#    WorkingDirectory, UMask and EnvironmentFile: exit 3 before anything is indexed; after indexing a
+#    tree as the docs show, /health 200, JSON log lines on stdout, metrics, an MCP search answered from
+#    the index; SIGTERM drains and exits 0.
+# 5. dpkg -r keeps the configuration (an edit included) and the index; a reinstall keeps them; dpkg -P
+#    deletes them.
+# 6. `docker load` of the saved image into a second, empty engine with no registry, and a run of it.
+set -euo pipefail
+
+ARG="${1:?usage: $0 IMAGE|BINARY}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+: "${SIGNAL_HUB_TEST_DOCKER_ENV:?run through ctest (fixture docker), or set it to a file exporting DOCKER_HOST}"
+# shellcheck disable=SC1090
+source "$SIGNAL_HUB_TEST_DOCKER_ENV"
+: "${DOCKER_HOST:?$SIGNAL_HUB_TEST_DOCKER_ENV did not export DOCKER_HOST}"
+DOCKER=/usr/bin/docker
+BASE_IMAGE="${SIGNAL_HUB_TEST_BASE_IMAGE:-local/bookworm:base}"
+UNIT=/lib/systemd/system/signal-hub.service
+CONF=/etc/signal-hub/config.yaml
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/signal-hub-deb.XXXXXX")"
+CTR="signal-hub-deb-test-$$"
+ENGINE2_PID=""
+cleanup() {
+    local rc=$?
+    "$DOCKER" rm -f "$CTR" >/dev/null 2>&1 || true
+    if [ -n "$ENGINE2_PID" ]; then
+        kill "$ENGINE2_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$ENGINE2_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$ENGINE2_PID" 2>/dev/null || true
+        umount -R "$WORK/engine2" 2>/dev/null || true
+    fi
+    rm -rf "$WORK" 2>/dev/null || true
+    exit $rc
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+T0="$(now)"
+
+# --- 1. the package and the bundle ----------------------------------------------------------------
+IMAGE=""
+if [ -f "$ARG" ]; then
+    BIN="$ARG"
+else
+    IMAGE="$ARG"
+    "$DOCKER" image inspect "$IMAGE" >/dev/null || fail "no image $IMAGE in the engine at $DOCKER_HOST (fixture docker)"
+    cid="$("$DOCKER" create "$IMAGE")"
+    "$DOCKER" cp "$cid:/usr/bin/signal-hub" "$WORK/signal-hub"
+    "$DOCKER" rm "$cid" >/dev/null
+    BIN="$WORK/signal-hub"
+fi
+VERSION="$("$BIN" --version | awk '{ print $2 }')-1"
+t="$(now)"
+DEB="$("$REPO/deploy/debian/build-deb.sh" "$BIN" "$VERSION" "$WORK/dist")"
+echo "package: $(basename "$DEB"), $(stat -c %s "$DEB") bytes, Installed-Size $(dpkg-deb -f "$DEB" Installed-Size) KiB, built in $(secs "$t") s"
+[ "$(basename "$DEB")" = "signal-hub_${VERSION}_$(dpkg --print-architecture).deb" ] || fail "unexpected package name $DEB"
+listing="$(dpkg-deb -c "$DEB")"
+bad="$(awk '$2 != "root/root"' <<<"$listing")"
+[ -z "$bad" ] || fail "files in the archive not owned by root/root (--root-owner-group): $bad"
+for want in './usr/bin/signal-hub' './lib/systemd/system/signal-hub.service' './etc/signal-hub/config.yaml'; do
+    grep -q " $want\$" <<<"$listing" || fail "$want is not in the package: $listing"
+done
+[ "$(dpkg-deb -I "$DEB" conffiles)" = $'/etc/signal-hub/config.yaml\n/etc/signal-hub/env' ] ||
+    fail "conffiles: $(dpkg-deb -I "$DEB" conffiles)"
+depends="$(dpkg-deb -f "$DEB" Depends)"
+for lib in libc6 libsqlite3-0 libssl3 libpq5 libstdc++6; do
+    tr ',' '\n' <<<"$depends" | awk '{ print $1 }' | grep -qxF "$lib" || fail "Depends lacks $lib (computed from the binary's libraries): $depends"
+done
+mkdir "$WORK/x" && dpkg-deb -x "$DEB" "$WORK/x"
+readelf -S "$WORK/x/usr/bin/signal-hub" | grep -Eq '\.symtab|\.debug_' && fail "the packaged binary is not stripped"
+pass "built $(basename "$DEB"): root-owned files, the two conffiles, a stripped binary, Depends: $depends"
+
+t="$(now)"
+BUNDLE="$WORK/bundle"
+"$REPO/deploy/debian/airgap-bundle.sh" "$DEB" "$BUNDLE" $IMAGE >/dev/null
+(cd "$BUNDLE" && sha256sum --quiet -c SHA256SUMS) || fail "the bundle's SHA256SUMS do not match"
+[ -z "$IMAGE" ] || [ -s "$BUNDLE/signal-hub-image.tar.gz" ] || fail "the bundle holds no saved image"
+echo "bundle: $(ls "$BUNDLE/debs" | wc -l) packages, $(du -sh "$BUNDLE" | cut -f1), made in $(secs "$t") s"
+pass "air-gapped bundle: package + dependency closure$([ -n "$IMAGE" ] && echo " + saved image"), README, SHA256SUMS"
+
+# A small tree to index, readable by any user (the service account reads it through the mount).
+mkdir -p "$WORK/src/demo/src/net" "$WORK/src/demo/docs"
+cat > "$WORK/src/demo/src/net/url.py" <<'PY'
+def split_url(url):
+    """Split a URL into scheme, host and path."""
+    scheme, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    return scheme, host, "/" + path
+PY
+cat > "$WORK/src/demo/docs/retry.md" <<'MD'
+# Retries
+
+Failed uploads are retried with exponential backoff and jitter, at most five times.
+MD
+chmod -R a+rX "$WORK/src"
+
+# --- 2. install into a clean root with no network -------------------------------------------------
+t_install="$(now)"
+"$DOCKER" run -d --name "$CTR" --network none \
+    -v "$BUNDLE:/bundle:ro" -v "$WORK/src/demo:/srv/src/demo:ro" "$BASE_IMAGE" sleep infinity >/dev/null
+in_root() { "$DOCKER" exec -i "$CTR" "$@"; }
+[ "$(in_root ls /sys/class/net)" = lo ] || fail "the container has a network interface besides lo: $(in_root ls /sys/class/net)"
+in_root dpkg -s signal-hub >/dev/null 2>&1 && fail "signal-hub is installed in the base image already"
+CPID="$("$DOCKER" inspect -f '{{.State.Pid}}' "$CTR")"
+in_net() { nsenter -t "$CPID" -n "$@"; }   # the host's curl, in the container's network namespace
+
+in_root sh -c 'cd /bundle && sha256sum --quiet -c SHA256SUMS' || fail "sha256sum -c inside the root"
+in_root sh -c 'dpkg --install --skip-same-version --refuse-downgrade /bundle/debs/*.deb' >"$WORK/dpkg.log" 2>&1 ||
+    fail "dpkg --install with no network: $(tail -n 20 "$WORK/dpkg.log")"
+[ "$(in_root dpkg-query -W -f='${Status} ${Version}' signal-hub)" = "install ok installed $VERSION" ] ||
+    fail "signal-hub is not installed: $(in_root dpkg-query -W -f='${Status}' signal-hub 2>&1)"
+in_root signal-hub --version | grep -qx "signal-hub ${VERSION%-1}" || fail "signal-hub --version in the root"
+pass "installed from the bundle with no network (only lo) in $(secs "$t_install") s"
+
+# --- 3. account, owners, modes, unit --------------------------------------------------------------
+IFS=: read -r _ _ uid gid _ home shell <<<"$(in_root getent passwd signal-hub)" || fail "no user signal-hub"
+[ "$uid" -lt 1000 ] && [ "$uid" -gt 0 ] || fail "signal-hub has uid $uid, not a system uid (1-999)"
+IFS=: read -r _ _ ggid _ <<<"$(in_root getent group signal-hub)" || fail "no group signal-hub"
+[ "$gid" = "$ggid" ] && [ "$ggid" -lt 1000 ] || fail "signal-hub's group: gid $gid, group signal-hub has $ggid"
+[ "$shell" = /usr/sbin/nologin ] || fail "signal-hub's shell is $shell, not /usr/sbin/nologin"
+[ "$home" = /var/lib/signal-hub ] || fail "signal-hub's home is $home"
+pass "system user signal-hub (uid $uid) and group (gid $gid), shell $shell, home $home"
+
+check_stat() { # PATH OWNER:GROUP MODE
+    local got; got="$(in_root stat -c '%U:%G %a %F' "$1")" || fail "$1 is missing"
+    case "$got" in "$2 $3 "*) ;; *) fail "$1: expected $2 $3, got $got" ;; esac
+}
+check_stat /etc/signal-hub root:signal-hub 750
+check_stat "$CONF" root:signal-hub 640
+check_stat /etc/signal-hub/env root:signal-hub 640
+check_stat /var/lib/signal-hub signal-hub:signal-hub 750
+check_stat /usr/bin/signal-hub root:root 755
+check_stat "$UNIT" root:root 644
+in_root setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$CONF" >/dev/null 2>&1 &&
+    fail "a user outside the group signal-hub can read $CONF"
+in_root setpriv --reuid=signal-hub --regid=signal-hub --init-groups cat "$CONF" >/dev/null ||
+    fail "signal-hub cannot read $CONF"
+pass "owners and modes: /etc/signal-hub 0750 and its files 0640 root:signal-hub, /var/lib/signal-hub 0750 signal-hub; others cannot read the configuration"
+
+unit_get() { in_root sed -n "s/^$1=//p" "$UNIT" | tail -n 1; }
+EXEC_START="$(unit_get ExecStart)"
+[ "$EXEC_START" = "/usr/bin/signal-hub --config $CONF serve --transport http" ] || fail "ExecStart is '$EXEC_START'"
+U_USER="$(unit_get User)" U_GROUP="$(unit_get Group)" U_DIR="$(unit_get WorkingDirectory)" U_UMASK="$(unit_get UMask)"
+U_ENVFILE="$(unit_get EnvironmentFile)"
+[ "$U_USER" = signal-hub ] && [ "$U_GROUP" = signal-hub ] || fail "User=$U_USER Group=$U_GROUP"
+for d in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
+         ReadWritePaths=/var/lib/signal-hub CapabilityBoundingSet= MemoryDenyWriteExecute=yes LockPersonality=yes \
+         ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes Restart=on-failure \
+         SystemCallFilter=@system-service 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX'; do
+    in_root grep -qx "$d" "$UNIT" || fail "the unit lacks $d"
+done
+# systemd-analyze verify (the host's systemd 252, as in Debian 12) on the installed unit, its ExecStart
+# pointed at the packaged binary; it exits 0 even on unknown keys, so any output is a failure. A
+# misspelt directive must be reported: the check can fail.
+mkdir -p "$WORK/unit"
+"$DOCKER" cp "$CTR:$UNIT" "$WORK/unit/signal-hub.service"
+sed -i "s#^ExecStart=/usr/bin/signal-hub #ExecStart=$WORK/x/usr/bin/signal-hub #" "$WORK/unit/signal-hub.service"
+out="$(systemd-analyze verify "$WORK/unit/signal-hub.service" 2>&1)" && [ -z "$out" ] || fail "systemd-analyze verify: $out"
+sed 's/^ProtectSystem=strict$/ProtectSystem=strct/' "$WORK/unit/signal-hub.service" >"$WORK/unit/typo.service"
+[ -n "$(systemd-analyze verify "$WORK/unit/typo.service" 2>&1)" ] || fail "systemd-analyze verify did not report ProtectSystem=strct"
+pass "systemd-analyze verify: the unit is clean (and a misspelt value is reported)"
+
+# run_unit: the unit's ExecStart as systemd would start it (User, Group, supplementary groups,
+# WorkingDirectory, UMask, a clean environment plus EnvironmentFile), in the background; $SERVE_PID
+# is the container-side `docker exec` whose exit status is the server's.
+run_unit() {
+    local envfile="${U_ENVFILE#-}"
+    # shellcheck disable=SC2016
+    "$DOCKER" exec -i "$CTR" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sh -c '
+        cd "$1" && umask "$2" || exit 99
+        set -a; if [ -r "$3" ]; then . "$3"; fi; set +a
+        echo $$ > /run/signal-hub-test.pid
+        exec setpriv --reuid="$4" --regid="$5" --init-groups --inh-caps=-all --bounding-set=-all --no-new-privs \
+            env HOME="$6" USER="$4" LOGNAME="$4" SHELL="$7" $8' \
+        sh "$U_DIR" "$U_UMASK" "$envfile" "$U_USER" "$U_GROUP" "$home" "$shell" "$EXEC_START" \
+        >"$WORK/serve.out" 2>"$WORK/serve.err" &
+    SERVE_PID=$!
+}
+
+# Before anything is indexed the unit's command exits 3 (RestartPreventExitStatus: no restart loop).
+run_unit
+set +e; wait "$SERVE_PID"; rc=$?; set -e
+[ "$rc" -eq 3 ] || fail "the unit's command with no index: expected exit 3, got $rc: $(cat "$WORK/serve.err")"
+grep -q 'signal-hub index' "$WORK/serve.err" || fail "the exit-3 message does not say to run signal-hub index: $(cat "$WORK/serve.err")"
+in_root grep -qx 'RestartPreventExitStatus=2 3' "$UNIT" || fail "the unit restarts on exit 3"
+pass "with no index yet, the unit's command exits 3 telling to run \`signal-hub index\` (no restart loop)"
+
+# The docs' command: index as the service user into the service's store.
+in_root runuser -u signal-hub -- signal-hub --config "$CONF" index /srv/src/demo >"$WORK/index.out" 2>&1 ||
+    fail "indexing as signal-hub: $(cat "$WORK/index.out")"
+check_stat /var/lib/signal-hub/store signal-hub:signal-hub 755
+pass "indexed /srv/src/demo as signal-hub into /var/lib/signal-hub/store"
+
+run_unit
+for _ in $(seq 1 150); do
+    code="$(in_net curl -s -o "$WORK/health" -w '%{http_code}' -m 2 http://127.0.0.1:8080/health || true)"
+    [ "$code" = 200 ] && break
+    kill -0 "$SERVE_PID" 2>/dev/null || fail "the server exited: $(cat "$WORK/serve.out" "$WORK/serve.err")"
+    sleep 0.2
+done
+[ "$code" = 200 ] || fail "/health did not answer 200 (last: $code): $(cat "$WORK/serve.out" "$WORK/serve.err")"
+grep -q '"ok"' "$WORK/health" || fail "/health body: $(cat "$WORK/health")"
+server_pid="$(in_root cat /run/signal-hub-test.pid)"
+in_root grep -Eq "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]" "/proc/$server_pid/status" ||
+    fail "the server does not run as uid $uid: $(in_root grep -E '^(Uid|Gid)' "/proc/$server_pid/status")"
+in_root grep -Eq '^CapBnd:[[:space:]]+0+$' "/proc/$server_pid/status" || fail "the server has a capability bounding set"
+pass "the unit's ExecStart serves /health 200 on 127.0.0.1:8080 as signal-hub (uid $uid, no capabilities)"
+
+# The configuration's logging: JSON lines on stdout (the journal), nothing on stderr.
+first="$(head -n 1 "$WORK/serve.out")"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert "msg" in d and "level" in d' "$first" ||
+    fail "stdout's first line is not a JSON log record: $first"
+grep -q 'http://127.0.0.1:8080/mcp' "$WORK/serve.out" || fail "the log does not name the MCP URL: $(cat "$WORK/serve.out")"
+[ ! -s "$WORK/serve.err" ] || fail "the server wrote to stderr: $(cat "$WORK/serve.err")"
+metrics="$(in_net curl -sf -m 5 http://127.0.0.1:9090/metrics)" || fail "metrics on 127.0.0.1:9090"
+grep -q '^signal_hub_' <<<"$metrics" || fail "no signal_hub_ metric on /metrics"
+pass "JSON log lines on stdout, metrics on 127.0.0.1:9090"
+
+mcp() { # BODY [curl args]: POST /mcp, prints the response body; headers to $WORK/headers
+    local body="$1"; shift
+    in_net curl -sf -m 10 -D "$WORK/headers" -H 'Content-Type: application/json' \
+        -H 'Accept: application/json, text/event-stream' --data-binary "$body" "$@" http://127.0.0.1:8080/mcp
+}
+mcp '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"deb-test","version":"0"}}}' >/dev/null ||
+    fail "MCP initialize"
+SESSION="$(tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "mcp-session-id" { print $2 }')"
+[ -n "$SESSION" ] || fail "no Mcp-Session-Id: $(cat "$WORK/headers")"
+mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H "Mcp-Session-Id: $SESSION" >/dev/null || true
+answer="$(mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_code","arguments":{"query":"split a URL into scheme host and path"}}}' \
+    -H "Mcp-Session-Id: $SESSION")" || fail "MCP tools/call search_code"
+python3 - "$answer" <<'PY' || fail "search_code did not find src/net/url.py first: $answer"
+import json, sys
+raw = sys.argv[1]
+if raw.lstrip().startswith("event:") or raw.lstrip().startswith("data:"):
+    raw = "".join(l[5:] for l in raw.splitlines() if l.startswith("data:"))
+d = json.loads(raw)
+text = json.dumps(d["result"])
+assert not d["result"].get("isError"), text
+first = text.find("src/net/url.py"); other = text.find("docs/retry.md")
+assert first >= 0 and (other < 0 or first < other), text
+PY
+pass "an MCP search_code over HTTP answers from the index (src/net/url.py first)"
+
+in_root sh -c "kill -TERM $server_pid"   # the shell's kill: the root has no procps
+set +e; wait "$SERVE_PID"; rc=$?; set -e
+[ "$rc" -eq 0 ] || fail "SIGTERM: the server exited $rc: $(tail -n 5 "$WORK/serve.out")"
+pass "SIGTERM drains and exits 0"
+
+# check production reads the same file (exit 1: the default is a single-host start, not production).
+set +e; in_root runuser -u signal-hub -- signal-hub --config "$CONF" check production >"$WORK/check.out" 2>&1; rc=$?; set -e
+[ "$rc" -eq 1 ] || fail "check production: expected exit 1 (items to turn on), got $rc: $(cat "$WORK/check.out")"
+grep -Eq 'PASS +json_logs' "$WORK/check.out" || fail "check production: json_logs does not pass: $(cat "$WORK/check.out")"
+pass "check production accepts the configuration and lists what to turn on before opening it up"
+
+# --- 5. remove, reinstall, purge ------------------------------------------------------------------
+in_root sed -i 's/^  port: 8080$/  port: 8081/' "$CONF"
+in_root dpkg -r signal-hub >"$WORK/remove.log" 2>&1 || fail "dpkg -r: $(cat "$WORK/remove.log")"
+grep -q "kept /etc/signal-hub and the index" "$WORK/remove.log" || fail "dpkg -r does not say what it kept: $(cat "$WORK/remove.log")"
+in_root test ! -e /usr/bin/signal-hub -a ! -e "$UNIT" || fail "dpkg -r left the binary or the unit"
+in_root grep -q '^  port: 8081$' "$CONF" || fail "dpkg -r lost the edited $CONF"
+in_root test -f /var/lib/signal-hub/store/store.db || fail "dpkg -r deleted the index"
+[ "$(in_root dpkg-query -W -f='${Status}' signal-hub)" = "deinstall ok config-files" ] || fail "status after dpkg -r"
+pass "dpkg -r removes the program and keeps the edited configuration and the index"
+
+in_root sh -c 'dpkg --install /bundle/debs/signal-hub_*.deb' >"$WORK/reinstall.log" 2>&1 ||
+    fail "reinstall: $(cat "$WORK/reinstall.log")"
+in_root grep -q '^  port: 8081$' "$CONF" || fail "the reinstall overwrote the edited $CONF"
+check_stat "$CONF" root:signal-hub 640
+check_stat /var/lib/signal-hub signal-hub:signal-hub 750
+in_root runuser -u signal-hub -- signal-hub --config "$CONF" status >"$WORK/status.out" 2>&1 ||
+    fail "status after the reinstall: $(cat "$WORK/status.out")"
+grep -q demo "$WORK/status.out" || fail "the index is not there after the reinstall: $(cat "$WORK/status.out")"
+pass "a reinstall keeps the edited configuration, the owners and the index"
+
+in_root dpkg -P signal-hub >"$WORK/purge.log" 2>&1 || fail "dpkg -P: $(cat "$WORK/purge.log")"
+grep -q "deleting /var/lib/signal-hub" "$WORK/purge.log" || fail "dpkg -P does not say it deletes the data: $(cat "$WORK/purge.log")"
+in_root test ! -e /etc/signal-hub -a ! -e /var/lib/signal-hub || fail "dpkg -P left /etc/signal-hub or /var/lib/signal-hub"
+[ -z "$(in_root dpkg-statoverride --list)" ] || fail "dpkg -P left statoverrides: $(in_root dpkg-statoverride --list)"
+in_root dpkg-query -W signal-hub >/dev/null 2>&1 && [ -n "$(in_root dpkg-query -W -f='${Status}' signal-hub | grep -v not-installed)" ] &&
+    fail "signal-hub is still known to dpkg after the purge"
+in_root getent passwd signal-hub >/dev/null || fail "dpkg -P deleted the system user (it is kept, as the docs say)"
+pass "dpkg -P deletes /etc/signal-hub and /var/lib/signal-hub and says so (the system user stays)"
+echo "install test (clean root to purge): $(secs "$t_install") s"
+
+# --- 6. the saved image into an engine that never saw it, with no registry -------------------------
+if [ -n "$IMAGE" ]; then
+    mkdir -p "$WORK/engine2/data" "$WORK/engine2/exec"
+    dockerd --data-root "$WORK/engine2/data" --exec-root "$WORK/engine2/exec" \
+        --host "unix://$WORK/engine2/docker.sock" --pidfile "$WORK/engine2/dockerd.pid" \
+        --iptables=false --ip-forward=false --ip-masq=false --bridge=none >"$WORK/engine2/log" 2>&1 &
+    ENGINE2_PID=$!
+    E2=("$DOCKER" -H "unix://$WORK/engine2/docker.sock")
+    for _ in $(seq 1 100); do "${E2[@]}" info >/dev/null 2>&1 && break; sleep 0.2; done
+    "${E2[@]}" info >/dev/null 2>&1 || fail "the second engine did not start: $(tail -n 5 "$WORK/engine2/log")"
+    [ -z "$("${E2[@]}" images -q)" ] || fail "the second engine is not empty"
+    "${E2[@]}" load -i "$BUNDLE/signal-hub-image.tar.gz" >"$WORK/load.out" || fail "docker load of the saved image"
+    out="$("${E2[@]}" run --rm --network none "$IMAGE" --version)" || fail "running the loaded image"
+    [ "$out" = "signal-hub ${VERSION%-1}" ] || fail "the loaded image's --version: $out"
+    pass "docker load of the bundle's image into an empty engine (no registry) runs: $out"
+fi
+echo "total: $(secs "$T0") s"
