@@ -19,8 +19,10 @@
 #    WorkingDirectory, UMask and EnvironmentFile: exit 3 before anything is indexed; after indexing a
 #    tree as the docs show, /health 200, JSON log lines on stdout, metrics, an MCP search answered from
 #    the index; SIGTERM drains and exits 0.
-# 5. dpkg -r keeps the configuration (an edit included) and the index; a reinstall keeps them; dpkg -P
-#    deletes them.
+#    Then API keys are turned on as the guide does (the pepper in /etc/signal-hub/env): 401 without a
+#    key, a search with one.
+# 5. An upgrade to a new version keeps the edited configuration, env, owners, index and keys; dpkg -r
+#    keeps the configuration and the index; dpkg -P deletes them.
 # 6. `docker load` of the saved image into a second, empty engine with no registry, and a run of it.
 set -euo pipefail
 
@@ -211,16 +213,57 @@ in_root runuser -u signal-hub -- signal-hub --config "$CONF" index /srv/src/demo
 check_stat /var/lib/signal-hub/store signal-hub:signal-hub 755
 pass "indexed /srv/src/demo as signal-hub into /var/lib/signal-hub/store"
 
-run_unit
-for _ in $(seq 1 150); do
-    code="$(in_net curl -s -o "$WORK/health" -w '%{http_code}' -m 2 http://127.0.0.1:8080/health || true)"
-    [ "$code" = 200 ] && break
-    kill -0 "$SERVE_PID" 2>/dev/null || fail "the server exited: $(cat "$WORK/serve.out" "$WORK/serve.err")"
-    sleep 0.2
-done
-[ "$code" = 200 ] || fail "/health did not answer 200 (last: $code): $(cat "$WORK/serve.out" "$WORK/serve.err")"
-grep -q '"ok"' "$WORK/health" || fail "/health body: $(cat "$WORK/health")"
-server_pid="$(in_root cat /run/signal-hub-test.pid)"
+# start_unit: run_unit, then wait for /health 200 (bounded: 30 s); $server_pid is the server's pid.
+start_unit() {
+    run_unit
+    for _ in $(seq 1 150); do
+        code="$(in_net curl -s -o "$WORK/health" -w '%{http_code}' -m 2 http://127.0.0.1:8080/health || true)"
+        [ "$code" = 200 ] && break
+        kill -0 "$SERVE_PID" 2>/dev/null || fail "the server exited: $(cat "$WORK/serve.out" "$WORK/serve.err")"
+        sleep 0.2
+    done
+    [ "$code" = 200 ] || fail "/health did not answer 200 (last: $code): $(cat "$WORK/serve.out" "$WORK/serve.err")"
+    grep -q '"ok"' "$WORK/health" || fail "/health body: $(cat "$WORK/health")"
+    server_pid="$(in_root cat /run/signal-hub-test.pid)"
+}
+# stop_unit: SIGTERM (what `systemctl stop` sends), which must drain and exit 0.
+stop_unit() {
+    in_root sh -c "kill -TERM $server_pid"   # the shell's kill: the root has no procps
+    set +e; wait "$SERVE_PID"; local rc=$?; set -e
+    [ "$rc" -eq 0 ] || fail "SIGTERM: the server exited $rc: $(tail -n 5 "$WORK/serve.out")"
+}
+mcp() { # BODY [curl args]: POST /mcp; sets MCP_CODE, the body in $WORK/mcp.body, headers in $WORK/headers
+    local body="$1"; shift
+    MCP_CODE="$(in_net curl -s -m 10 -D "$WORK/headers" -o "$WORK/mcp.body" -w '%{http_code}' \
+        -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+        --data-binary "$body" "$@" http://127.0.0.1:8080/mcp || true)"
+}
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"deb-test","version":"0"}}}'
+# search_demo [curl args]: an MCP session and a search_code call that must rank src/net/url.py first.
+search_demo() {
+    mcp "$INIT" "$@"
+    [ "$MCP_CODE" = 200 ] || fail "MCP initialize: HTTP $MCP_CODE $(cat "$WORK/mcp.body")"
+    local session; session="$(tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "mcp-session-id" { print $2 }')"
+    [ -n "$session" ] || fail "no Mcp-Session-Id: $(cat "$WORK/headers")"
+    mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H "Mcp-Session-Id: $session" "$@"
+    mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_code","arguments":{"query":"split a URL into scheme host and path"}}}' \
+        -H "Mcp-Session-Id: $session" "$@"
+    local answer; answer="$(cat "$WORK/mcp.body")"
+    [ "$MCP_CODE" = 200 ] || fail "MCP tools/call search_code: HTTP $MCP_CODE $answer"
+    python3 - "$answer" <<'PY' || fail "search_code did not find src/net/url.py first: $answer"
+import json, sys
+raw = sys.argv[1]
+if raw.lstrip().startswith(("event:", "data:")):
+    raw = "".join(l[5:] for l in raw.splitlines() if l.startswith("data:"))
+d = json.loads(raw)
+text = json.dumps(d["result"])
+assert not d["result"].get("isError"), text
+first = text.find("src/net/url.py"); other = text.find("docs/retry.md")
+assert first >= 0 and (other < 0 or first < other), text
+PY
+}
+
+start_unit
 in_root grep -Eq "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]" "/proc/$server_pid/status" ||
     fail "the server does not run as uid $uid: $(in_root grep -E '^(Uid|Gid)' "/proc/$server_pid/status")"
 in_root grep -Eq '^CapBnd:[[:space:]]+0+$' "/proc/$server_pid/status" || fail "the server has a capability bounding set"
@@ -235,35 +278,9 @@ grep -q 'http://127.0.0.1:8080/mcp' "$WORK/serve.out" || fail "the log does not 
 metrics="$(in_net curl -sf -m 5 http://127.0.0.1:9090/metrics)" || fail "metrics on 127.0.0.1:9090"
 grep -q '^signal_hub_' <<<"$metrics" || fail "no signal_hub_ metric on /metrics"
 pass "JSON log lines on stdout, metrics on 127.0.0.1:9090"
-
-mcp() { # BODY [curl args]: POST /mcp, prints the response body; headers to $WORK/headers
-    local body="$1"; shift
-    in_net curl -sf -m 10 -D "$WORK/headers" -H 'Content-Type: application/json' \
-        -H 'Accept: application/json, text/event-stream' --data-binary "$body" "$@" http://127.0.0.1:8080/mcp
-}
-mcp '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"deb-test","version":"0"}}}' >/dev/null ||
-    fail "MCP initialize"
-SESSION="$(tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "mcp-session-id" { print $2 }')"
-[ -n "$SESSION" ] || fail "no Mcp-Session-Id: $(cat "$WORK/headers")"
-mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H "Mcp-Session-Id: $SESSION" >/dev/null || true
-answer="$(mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_code","arguments":{"query":"split a URL into scheme host and path"}}}' \
-    -H "Mcp-Session-Id: $SESSION")" || fail "MCP tools/call search_code"
-python3 - "$answer" <<'PY' || fail "search_code did not find src/net/url.py first: $answer"
-import json, sys
-raw = sys.argv[1]
-if raw.lstrip().startswith("event:") or raw.lstrip().startswith("data:"):
-    raw = "".join(l[5:] for l in raw.splitlines() if l.startswith("data:"))
-d = json.loads(raw)
-text = json.dumps(d["result"])
-assert not d["result"].get("isError"), text
-first = text.find("src/net/url.py"); other = text.find("docs/retry.md")
-assert first >= 0 and (other < 0 or first < other), text
-PY
+search_demo
 pass "an MCP search_code over HTTP answers from the index (src/net/url.py first)"
-
-in_root sh -c "kill -TERM $server_pid"   # the shell's kill: the root has no procps
-set +e; wait "$SERVE_PID"; rc=$?; set -e
-[ "$rc" -eq 0 ] || fail "SIGTERM: the server exited $rc: $(tail -n 5 "$WORK/serve.out")"
+stop_unit
 pass "SIGTERM drains and exits 0"
 
 # check production reads the same file (exit 1: the default is a single-host start, not production).
@@ -272,32 +289,56 @@ set +e; in_root runuser -u signal-hub -- signal-hub --config "$CONF" check produ
 grep -Eq 'PASS +json_logs' "$WORK/check.out" || fail "check production: json_logs does not pass: $(cat "$WORK/check.out")"
 pass "check production accepts the configuration and lists what to turn on before opening it up"
 
-# --- 5. remove, reinstall, purge ------------------------------------------------------------------
-in_root sed -i 's/^  port: 8080$/  port: 8081/' "$CONF"
+# --- 4b. configure as the guide does: API keys, the pepper in the unit's EnvironmentFile -----------
+in_root sh -c 'printf "SIGNAL_HUB_API_KEY_PEPPER=%s\n" "$(head -c 48 /dev/urandom | base64 -w0)" >> /etc/signal-hub/env'
+in_root sh -c 'cat >> /etc/signal-hub/config.yaml' <<'YAML'
+security:
+  api_keys:
+    enabled: true
+    file: /var/lib/signal-hub/api-keys.json
+YAML
+# shellcheck disable=SC2016
+KEY="$(in_root runuser -u signal-hub -- sh -c 'set -a; . /etc/signal-hub/env; exec signal-hub --config /etc/signal-hub/config.yaml keys create --name ci-bot --scopes search' | tail -n 1)"
+[[ "$KEY" =~ ^shk_ ]] || fail "keys create did not print a key: $KEY"
+check_stat /var/lib/signal-hub/api-keys.json signal-hub:signal-hub 600
+check_stat /etc/signal-hub/env root:signal-hub 640
+start_unit
+mcp "$INIT"
+[ "$MCP_CODE" = 401 ] || fail "/mcp without a key after turning API keys on: expected 401, got $MCP_CODE"
+search_demo -H "Authorization: Bearer $KEY"
+stop_unit
+pass "API keys on: the pepper from /etc/signal-hub/env (EnvironmentFile), /mcp 401 without a key, a search with one; key file 0600 signal-hub"
+
+# --- 5. upgrade, remove, purge --------------------------------------------------------------------
+VERSION2="${VERSION%-1}-2"
+DEB2="$(DEB_COMPRESSION="${DEB_COMPRESSION:-xz}" "$REPO/deploy/debian/build-deb.sh" "$BIN" "$VERSION2" "$WORK/dist2")"
+"$DOCKER" cp "$DEB2" "$CTR:/tmp/"
+in_root dpkg --install "/tmp/$(basename "$DEB2")" >"$WORK/upgrade.log" 2>&1 || fail "upgrade: $(cat "$WORK/upgrade.log")"
+[ "$(in_root dpkg-query -W -f='${Version}' signal-hub)" = "$VERSION2" ] || fail "the upgrade did not install $VERSION2"
+in_root grep -qx '    enabled: true' "$CONF" || fail "the upgrade overwrote the edited $CONF"
+in_root grep -q '^SIGNAL_HUB_API_KEY_PEPPER=' /etc/signal-hub/env || fail "the upgrade overwrote the edited env file"
+check_stat "$CONF" root:signal-hub 640
+check_stat /etc/signal-hub/env root:signal-hub 640
+check_stat /var/lib/signal-hub signal-hub:signal-hub 750
+start_unit
+search_demo -H "Authorization: Bearer $KEY"
+stop_unit
+pass "an upgrade ($VERSION -> $VERSION2) keeps the edited configuration and env, the owners, the index and the keys"
+
 in_root dpkg -r signal-hub >"$WORK/remove.log" 2>&1 || fail "dpkg -r: $(cat "$WORK/remove.log")"
 grep -q "kept /etc/signal-hub and the index" "$WORK/remove.log" || fail "dpkg -r does not say what it kept: $(cat "$WORK/remove.log")"
 in_root test ! -e /usr/bin/signal-hub -a ! -e "$UNIT" || fail "dpkg -r left the binary or the unit"
-in_root grep -q '^  port: 8081$' "$CONF" || fail "dpkg -r lost the edited $CONF"
-in_root test -f /var/lib/signal-hub/store/store.db || fail "dpkg -r deleted the index"
+in_root grep -qx '    enabled: true' "$CONF" || fail "dpkg -r lost the edited $CONF"
+in_root test -f /var/lib/signal-hub/store/store.db -a -f /var/lib/signal-hub/api-keys.json || fail "dpkg -r deleted the index or the keys"
 [ "$(in_root dpkg-query -W -f='${Status}' signal-hub)" = "deinstall ok config-files" ] || fail "status after dpkg -r"
-pass "dpkg -r removes the program and keeps the edited configuration and the index"
-
-in_root sh -c 'dpkg --install /bundle/debs/signal-hub_*.deb' >"$WORK/reinstall.log" 2>&1 ||
-    fail "reinstall: $(cat "$WORK/reinstall.log")"
-in_root grep -q '^  port: 8081$' "$CONF" || fail "the reinstall overwrote the edited $CONF"
-check_stat "$CONF" root:signal-hub 640
-check_stat /var/lib/signal-hub signal-hub:signal-hub 750
-in_root runuser -u signal-hub -- signal-hub --config "$CONF" status >"$WORK/status.out" 2>&1 ||
-    fail "status after the reinstall: $(cat "$WORK/status.out")"
-grep -q demo "$WORK/status.out" || fail "the index is not there after the reinstall: $(cat "$WORK/status.out")"
-pass "a reinstall keeps the edited configuration, the owners and the index"
+pass "dpkg -r removes the program and keeps the edited configuration, the index and the keys"
 
 in_root dpkg -P signal-hub >"$WORK/purge.log" 2>&1 || fail "dpkg -P: $(cat "$WORK/purge.log")"
 grep -q "deleting /var/lib/signal-hub" "$WORK/purge.log" || fail "dpkg -P does not say it deletes the data: $(cat "$WORK/purge.log")"
 in_root test ! -e /etc/signal-hub -a ! -e /var/lib/signal-hub || fail "dpkg -P left /etc/signal-hub or /var/lib/signal-hub"
 [ -z "$(in_root dpkg-statoverride --list)" ] || fail "dpkg -P left statoverrides: $(in_root dpkg-statoverride --list)"
-in_root dpkg-query -W signal-hub >/dev/null 2>&1 && [ -n "$(in_root dpkg-query -W -f='${Status}' signal-hub | grep -v not-installed)" ] &&
-    fail "signal-hub is still known to dpkg after the purge"
+status="$(in_root dpkg-query -W -f='${Status}' signal-hub 2>/dev/null || true)"
+case "$status" in ""|*not-installed) ;; *) fail "dpkg still lists signal-hub after the purge: $status" ;; esac
 in_root getent passwd signal-hub >/dev/null || fail "dpkg -P deleted the system user (it is kept, as the docs say)"
 pass "dpkg -P deletes /etc/signal-hub and /var/lib/signal-hub and says so (the system user stays)"
 echo "install test (clean root to purge): $(secs "$t_install") s"
@@ -314,7 +355,8 @@ if [ -n "$IMAGE" ]; then
     "${E2[@]}" info >/dev/null 2>&1 || fail "the second engine did not start: $(tail -n 5 "$WORK/engine2/log")"
     [ -z "$("${E2[@]}" images -q)" ] || fail "the second engine is not empty"
     "${E2[@]}" load -i "$BUNDLE/signal-hub-image.tar.gz" >"$WORK/load.out" || fail "docker load of the saved image"
-    out="$("${E2[@]}" run --rm --network none "$IMAGE" --version)" || fail "running the loaded image"
+    out="$("${E2[@]}" run --rm --network none "$IMAGE" --version 2>"$WORK/run2.err")" ||
+        fail "running the loaded image: $(cat "$WORK/run2.err")"
     [ "$out" = "signal-hub ${VERSION%-1}" ] || fail "the loaded image's --version: $out"
     pass "docker load of the bundle's image into an empty engine (no registry) runs: $out"
 fi
