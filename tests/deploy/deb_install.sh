@@ -239,29 +239,30 @@ mcp() { # BODY [curl args]: POST /mcp; sets MCP_CODE, the body in $WORK/mcp.body
         --data-binary "$body" "$@" http://127.0.0.1:8080/mcp || true)"
 }
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"deb-test","version":"0"}}}'
-# search_demo [curl args]: an MCP session and a search_code call that must rank src/net/url.py first.
-search_demo() {
+# search_for QUERY FILE [curl args]: an MCP session and a search_code call that must rank FILE first.
+search_for() {
+    local query="$1" want="$2"; shift 2
     mcp "$INIT" "$@"
     [ "$MCP_CODE" = 200 ] || fail "MCP initialize: HTTP $MCP_CODE $(cat "$WORK/mcp.body")"
     local session; session="$(tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "mcp-session-id" { print $2 }')"
     [ -n "$session" ] || fail "no Mcp-Session-Id: $(cat "$WORK/headers")"
     mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H "Mcp-Session-Id: $session" "$@"
-    mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_code","arguments":{"query":"split a URL into scheme host and path"}}}' \
+    mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_code","arguments":{"query":"'"$query"'"}}}' \
         -H "Mcp-Session-Id: $session" "$@"
     local answer; answer="$(cat "$WORK/mcp.body")"
     [ "$MCP_CODE" = 200 ] || fail "MCP tools/call search_code: HTTP $MCP_CODE $answer"
-    python3 - "$answer" <<'PY' || fail "search_code did not find src/net/url.py first: $answer"
+    python3 - "$answer" "$want" <<'PY' || fail "search_code '$query' did not rank $want first: $answer"
 import json, sys
-raw = sys.argv[1]
+raw, want = sys.argv[1], sys.argv[2]
 if raw.lstrip().startswith(("event:", "data:")):
     raw = "".join(l[5:] for l in raw.splitlines() if l.startswith("data:"))
 d = json.loads(raw)
-text = json.dumps(d["result"])
-assert not d["result"].get("isError"), text
-first = text.find("src/net/url.py"); other = text.find("docs/retry.md")
-assert first >= 0 and (other < 0 or first < other), text
+assert not d["result"].get("isError"), d
+results = d["result"]["structuredContent"]["results"]
+assert results and results[0]["file_path"] == want, [r["file_path"] for r in results]
 PY
 }
+search_demo() { search_for "split a URL into scheme host and path" src/net/url.py "$@"; }
 
 start_unit
 in_root grep -Eq "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]" "/proc/$server_pid/status" ||
@@ -280,6 +281,24 @@ grep -q '^signal_hub_' <<<"$metrics" || fail "no signal_hub_ metric on /metrics"
 pass "JSON log lines on stdout, metrics on 127.0.0.1:9090"
 search_demo
 pass "an MCP search_code over HTTP answers from the index (src/net/url.py first)"
+# The guide's update: the same index command while the server runs; the next search sees the new file.
+cat > "$WORK/src/demo/src/net/backoff.go" <<'GO'
+package net
+
+// NextDelay doubles the retry delay up to a ceiling and adds random jitter.
+func NextDelay(previous, ceiling int64, jitter func() int64) int64 {
+	d := previous * 2
+	if d > ceiling {
+		d = ceiling
+	}
+	return d + jitter()
+}
+GO
+chmod a+r "$WORK/src/demo/src/net/backoff.go"
+in_root runuser -u signal-hub -- signal-hub --config "$CONF" index /srv/src/demo >"$WORK/index.out" 2>&1 ||
+    fail "re-indexing as signal-hub: $(cat "$WORK/index.out")"
+search_for "double the retry delay up to a ceiling with jitter" src/net/backoff.go
+pass "a re-index while the server runs: the next search finds the new file (no restart)"
 stop_unit
 pass "SIGTERM drains and exits 0"
 
@@ -298,8 +317,8 @@ security:
     file: /var/lib/signal-hub/api-keys.json
 YAML
 # shellcheck disable=SC2016
-KEY="$(in_root runuser -u signal-hub -- sh -c 'set -a; . /etc/signal-hub/env; exec signal-hub --config /etc/signal-hub/config.yaml keys create --name ci-bot --scopes search' | tail -n 1)"
-[[ "$KEY" =~ ^shk_ ]] || fail "keys create did not print a key: $KEY"
+KEY="$(in_root runuser -u signal-hub -- sh -c 'set -a; . /etc/signal-hub/env; exec signal-hub --config /etc/signal-hub/config.yaml keys create --name ci-bot --scopes search' 2>"$WORK/keys.err" | tail -n 1)"
+[[ "$KEY" =~ ^shk_ ]] || fail "keys create did not print a key: $KEY $(cat "$WORK/keys.err")"
 check_stat /var/lib/signal-hub/api-keys.json signal-hub:signal-hub 600
 check_stat /etc/signal-hub/env root:signal-hub 640
 start_unit
