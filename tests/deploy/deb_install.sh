@@ -11,8 +11,8 @@
 #
 # 1. deploy/debian/build-deb.sh builds the package; deploy/debian/airgap-bundle.sh makes the bundle
 #    (the package, its dependency closure, the saved image, README, SHA256SUMS).
-# 2. A container of the base image with --network none (only `lo`) gets the bundle, checks the sums and
-#    installs with `dpkg --install` as the bundle's README says.
+# 2. A container of the base image with --network none (only `lo`) gets the bundle as one tar, unpacks
+#    it, checks the sums and installs with `dpkg --install`, as the guide and the bundle's README say.
 # 3. The system account, owners and modes of /etc/signal-hub, config.yaml, env and /var/lib/signal-hub,
 #    the unit file.
 # 4. The unit's ExecStart, parsed from the installed unit file, runs as the unit's User/Group with its
@@ -118,17 +118,21 @@ chmod -R a+rX "$WORK/src"
 
 # --- 2. install into a clean root with no network -------------------------------------------------
 t_install="$(now)"
-"$DOCKER" run -d --name "$CTR" --network none \
-    -v "$BUNDLE:/bundle:ro" -v "$WORK/src/demo:/srv/src/demo:ro" "$BASE_IMAGE" sleep infinity >/dev/null
+"$DOCKER" run -d --name "$CTR" --network none -v "$WORK/src/demo:/srv/src/demo:ro" "$BASE_IMAGE" sleep infinity >/dev/null
 in_root() { "$DOCKER" exec -i "$CTR" "$@"; }
 [ "$(in_root ls /sys/class/net)" = lo ] || fail "the container has a network interface besides lo: $(in_root ls /sys/class/net)"
 in_root dpkg -s signal-hub >/dev/null 2>&1 && fail "signal-hub is installed in the base image already"
 CPID="$("$DOCKER" inspect -f '{{.State.Pid}}' "$CTR")"
 in_net() { nsenter -t "$CPID" -n "$@"; }   # the host's curl, in the container's network namespace
 
-in_root sh -c 'cd /bundle && sha256sum --quiet -c SHA256SUMS' || fail "sha256sum -c inside the root"
-in_root sh -c 'dpkg --install --skip-same-version --refuse-downgrade /bundle/debs/*.deb' >"$WORK/dpkg.log" 2>&1 ||
-    fail "dpkg --install with no network: $(tail -n 20 "$WORK/dpkg.log")"
+# The guide's steps: the bundle as one tar carried across, unpacked, checked, installed.
+tar -C "$BUNDLE" -cf "$WORK/signal-hub-bundle.tar" .
+"$DOCKER" cp "$WORK/signal-hub-bundle.tar" "$CTR:/root/signal-hub-bundle.tar"
+in_root sh -c 'cd /root && mkdir bundle && tar -C bundle -xf signal-hub-bundle.tar && cd bundle &&
+    sha256sum -c SHA256SUMS &&
+    dpkg --install --skip-same-version --refuse-downgrade debs/*.deb' >"$WORK/dpkg.log" 2>&1 ||
+    fail "the bundle's install with no network: $(tail -n 20 "$WORK/dpkg.log")"
+grep -q ': OK$' "$WORK/dpkg.log" || fail "sha256sum -c checked nothing: $(head "$WORK/dpkg.log")"
 [ "$(in_root dpkg-query -W -f='${Status} ${Version}' signal-hub)" = "install ok installed $VERSION" ] ||
     fail "signal-hub is not installed: $(in_root dpkg-query -W -f='${Status}' signal-hub 2>&1)"
 in_root signal-hub --version | grep -qx "signal-hub ${VERSION%-1}" || fail "signal-hub --version in the root"
@@ -327,6 +331,13 @@ mcp "$INIT"
 search_demo -H "Authorization: Bearer $KEY"
 stop_unit
 pass "API keys on: the pepper from /etc/signal-hub/env (EnvironmentFile), /mcp 401 without a key, a search with one; key file 0600 signal-hub"
+# shellcheck disable=SC2016
+set +e; in_root runuser -u signal-hub -- sh -c 'set -a; . /etc/signal-hub/env; exec signal-hub --config /etc/signal-hub/config.yaml check production' >"$WORK/check.out" 2>&1; rc=$?; set -e
+[ "$rc" -eq 1 ] || fail "check production with keys on: expected exit 1, got $rc: $(cat "$WORK/check.out")"
+for item in api_keys key_pepper key_storage json_logs; do
+    grep -Eq "PASS +$item " "$WORK/check.out" || fail "check production with keys on: $item does not pass: $(cat "$WORK/check.out")"
+done
+pass "the guide's check production (as the service, with its env) passes api_keys, key_pepper, key_storage, json_logs"
 
 # --- 5. upgrade, remove, purge --------------------------------------------------------------------
 VERSION2="${VERSION%-1}-2"
