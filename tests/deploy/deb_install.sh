@@ -94,7 +94,7 @@ pass "built $(basename "$DEB"): root-owned files, the two conffiles, a stripped 
 
 t="$(now)"
 BUNDLE="$WORK/bundle"
-"$REPO/deploy/debian/airgap-bundle.sh" "$DEB" "$BUNDLE" $IMAGE >/dev/null
+"$REPO/deploy/debian/airgap-bundle.sh" "$DEB" "$BUNDLE" ${IMAGE:+"$IMAGE"} >/dev/null
 (cd "$BUNDLE" && sha256sum --quiet -c SHA256SUMS) || fail "the bundle's SHA256SUMS do not match"
 [ -z "$IMAGE" ] || [ -s "$BUNDLE/signal-hub-image.tar.gz" ] || fail "the bundle holds no saved image"
 echo "bundle: $(ls "$BUNDLE/debs" | wc -l) packages, $(du -sh "$BUNDLE" | cut -f1), made in $(secs "$t") s"
