@@ -40,7 +40,7 @@ set(SIGNAL_HUB_PG_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/pg-test)
 set(SIGNAL_HUB_CHROMA_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/chroma-test)
 # Where the CTest fixture `redis` keeps its throw-away redis-server (pid, log, url with the password).
 set(SIGNAL_HUB_REDIS_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/redis-test)
-# Where the CTest fixture `docker` keeps its private Docker engine (env: exports DOCKER_HOST).
+# Where the CTest fixture `docker` keeps its Docker engine (socket, pid, env with DOCKER_HOST, build logs).
 set(SIGNAL_HUB_DOCKER_TEST_STATE_DIR ${PROJECT_BINARY_DIR}/docker-test)
 
 # The tests' source and build directories, for the few tests that open files of the tree: a generated

@@ -24,7 +24,8 @@ while [ $# -gt 0 ]; do
 done
 
 phase "Debian packages" "installing Debian packages"
-install_packages "$REPO_ROOT/scripts/debian-packages.txt" "$REPO_ROOT/scripts/test-packages.txt"
+install_packages "$REPO_ROOT/scripts/debian-packages.txt" "$REPO_ROOT/scripts/test-packages.txt" \
+    "$REPO_ROOT/scripts/deploy-packages.txt"
 source "$REPO_ROOT/scripts/lib/postgres.sh"
 phase "pgvector, pgbouncer" "PostgreSQL 15 + pgvector 0.8, PgBouncer"
 pg_ensure_installed   # PostgreSQL 15 + pgvector 0.8 for the `postgres` tests (their CTest fixture starts a cluster)

@@ -18,5 +18,6 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddKeysCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddCheckCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddCollectionsCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddHealthcheckCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace signalhub::cli

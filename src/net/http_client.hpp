@@ -78,6 +78,12 @@ class HttpClient {
     // file cannot be read or holds no certificate.
     Status SetCaFile(const std::string& pem_path);
 
+    // Accept any server certificate (no chain or host name check): only for
+    // a process probing its own listener on a loopback address, as Kubernetes'
+    // HTTPS probes do (`signal-hub healthcheck`), where the certificate names
+    // the service, not 127.0.0.1. Call before the first request.
+    void SkipPeerVerificationForLoopbackProbe();
+
     // True when the last failure cannot be cured by retrying (TLS verification).
     bool PermanentError() const;
     // Number of TCP connections opened so far.

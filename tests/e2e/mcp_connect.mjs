@@ -8,7 +8,8 @@
 // stdio: the SDK spawns COMMAND ARG... (exactly the command line that was registered); http: the SDK's
 // Streamable HTTP client connects to URL (a server the caller started). Passes when the server lists
 // the six tools and the first search_code result for QUERY is EXPECTED_FILE; prints "ok: ..." per
-// check, or "FAIL: ..." and exits 1. Bounded by kOverallTimeoutMs.
+// check, or "FAIL: ..." and exits 1. Bounded by kOverallTimeoutMs. http: an API key in the environment
+// variable MCP_API_KEY is sent as `Authorization: Bearer KEY`.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -29,7 +30,9 @@ setTimeout(() => Fail(`no answer within ${kOverallTimeoutMs} ms`), kOverallTimeo
 const client = new Client({ name: 'signal-hub-docs-walkthrough', version: '1.0.0' });
 const channel = transport === 'stdio'
     ? new StdioClientTransport({ command: rest[0], args: rest.slice(1), stderr: 'inherit' })
-    : new StreamableHTTPClientTransport(new URL(rest[0]));
+    : new StreamableHTTPClientTransport(new URL(rest[0]), process.env.MCP_API_KEY
+        ? { requestInit: { headers: { Authorization: `Bearer ${process.env.MCP_API_KEY}` } } }
+        : undefined);
 try {
     await client.connect(channel);
     const listed = (await client.listTools()).tools.map((t) => t.name).sort();
