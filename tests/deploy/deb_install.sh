@@ -3,14 +3,16 @@
 #
 #   tests/deploy/deb_install.sh IMAGE|BINARY
 #
-# IMAGE (CTest: signal-hub:test, the runtime image of deploy/docker/Dockerfile): its release binary
-# /usr/bin/signal-hub is packaged, and the image itself goes into the air-gapped bundle. A BINARY
-# path packages that binary instead (development; then no image is saved or loaded).
+# IMAGE (CTest: signal-hub:test, the runtime image of deploy/docker/Dockerfile): the package is built
+# the guide's container way, by the Dockerfile's `deb` stage from the same Release build (the build
+# stage is cached from the fixture's image build), and the image goes into the air-gapped bundle. The
+# upgrade's second version is built on the host by build-deb.sh from the image's binary. A BINARY path
+# packages that binary on the host for both (development; then no image is saved or loaded).
 # Needs the engine of the CTest fixture `docker`: $SIGNAL_HUB_TEST_DOCKER_ENV exports DOCKER_HOST;
 # the base image local/bookworm:base is an mmdebstrap minbase of Debian 12 (+ updates + security).
 #
-# 1. deploy/debian/build-deb.sh builds the package; deploy/debian/airgap-bundle.sh makes the bundle
-#    (the package, its dependency closure, the saved image, README, SHA256SUMS).
+# 1. The package (Dockerfile stage `deb`, or deploy/debian/build-deb.sh); deploy/debian/airgap-bundle.sh
+#    makes the bundle (the package, its dependency closure, the saved image, README, SHA256SUMS).
 # 2. A container of the base image with --network none (only `lo`) gets the bundle as one tar, unpacks
 #    it, checks the sums and installs with `dpkg --install`, as the guide and the bundle's README say.
 # 3. The system account, owners and modes of /etc/signal-hub, config.yaml, env and /var/lib/signal-hub,
@@ -73,8 +75,18 @@ else
 fi
 VERSION="$("$BIN" --version | awk '{ print $2 }')-1"
 t="$(now)"
-DEB="$("$REPO/deploy/debian/build-deb.sh" "$BIN" "$VERSION" "$WORK/dist")"
-echo "package: $(basename "$DEB"), $(stat -c %s "$DEB") bytes, Installed-Size $(dpkg-deb -f "$DEB" Installed-Size) KiB, built in $(secs "$t") s"
+if [ -n "$IMAGE" ]; then
+    # The guide's command (docs/production/deployment/on-premise/README.md), with the fixture's base.
+    DOCKER_BUILDKIT=1 "$DOCKER" build --network host --progress plain --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+        -f "$REPO/deploy/docker/Dockerfile" --target deb -o "type=local,dest=$WORK/dist" "$REPO" \
+        >"$WORK/deb-build.log" 2>&1 || fail "docker build --target deb: $(tail -n 30 "$WORK/deb-build.log")"
+    DEB="$(ls "$WORK"/dist/signal-hub_*.deb)"
+    how="by the Dockerfile's deb stage"
+else
+    DEB="$("$REPO/deploy/debian/build-deb.sh" "$BIN" "$VERSION" "$WORK/dist")"
+    how="by build-deb.sh on the host"
+fi
+echo "package: $(basename "$DEB"), $(stat -c %s "$DEB") bytes, Installed-Size $(dpkg-deb -f "$DEB" Installed-Size) KiB, built $how in $(secs "$t") s"
 [ "$(basename "$DEB")" = "signal-hub_${VERSION}_$(dpkg --print-architecture).deb" ] || fail "unexpected package name $DEB"
 listing="$(dpkg-deb -c "$DEB")"
 bad="$(awk '$2 != "root/root"' <<<"$listing")"
@@ -90,7 +102,7 @@ for lib in libc6 libsqlite3-0 libssl3 libpq5 libstdc++6; do
 done
 mkdir "$WORK/x" && dpkg-deb -x "$DEB" "$WORK/x"
 readelf -S "$WORK/x/usr/bin/signal-hub" | grep -Eq '\.symtab|\.debug_' && fail "the packaged binary is not stripped"
-pass "built $(basename "$DEB"): root-owned files, the two conffiles, a stripped binary, Depends: $depends"
+pass "built $(basename "$DEB") $how: root-owned files, the two conffiles, a stripped binary, Depends: $depends"
 
 t="$(now)"
 BUNDLE="$WORK/bundle"
@@ -341,7 +353,9 @@ pass "the guide's check production (as the service, with its env) passes api_key
 
 # --- 5. upgrade, remove, purge --------------------------------------------------------------------
 VERSION2="${VERSION%-1}-2"
-DEB2="$(DEB_COMPRESSION="${DEB_COMPRESSION:-xz}" "$REPO/deploy/debian/build-deb.sh" "$BIN" "$VERSION2" "$WORK/dist2")"
+t="$(now)"
+DEB2="$("$REPO/deploy/debian/build-deb.sh" "$BIN" "$VERSION2" "$WORK/dist2")"
+echo "package $(basename "$DEB2") built by build-deb.sh on the host in $(secs "$t") s ($(stat -c %s "$DEB2") bytes)"
 "$DOCKER" cp "$DEB2" "$CTR:/tmp/"
 in_root dpkg --install "/tmp/$(basename "$DEB2")" >"$WORK/upgrade.log" 2>&1 || fail "upgrade: $(cat "$WORK/upgrade.log")"
 [ "$(in_root dpkg-query -W -f='${Version}' signal-hub)" = "$VERSION2" ] || fail "the upgrade did not install $VERSION2"
