@@ -377,14 +377,20 @@ in_root test -f /var/lib/signal-hub/store/store.db -a -f /var/lib/signal-hub/api
 [ "$(in_root dpkg-query -W -f='${Status}' signal-hub)" = "deinstall ok config-files" ] || fail "status after dpkg -r"
 pass "dpkg -r removes the program and keeps the edited configuration, the index and the keys"
 
+# What `systemctl enable` and `systemctl edit` would have left (no systemd runs here to make them).
+in_root sh -c 'mkdir -p /etc/systemd/system/multi-user.target.wants /etc/systemd/system/signal-hub.service.d &&
+    ln -s /lib/systemd/system/signal-hub.service /etc/systemd/system/multi-user.target.wants/signal-hub.service &&
+    printf "[Service]\nEnvironment=X=1\n" > /etc/systemd/system/signal-hub.service.d/override.conf'
 in_root dpkg -P signal-hub >"$WORK/purge.log" 2>&1 || fail "dpkg -P: $(cat "$WORK/purge.log")"
+in_root test ! -e /etc/systemd/system/signal-hub.service.d -a ! -L /etc/systemd/system/multi-user.target.wants/signal-hub.service ||
+    fail "dpkg -P left the enablement link or the drop-in directory"
 grep -q "deleting /var/lib/signal-hub" "$WORK/purge.log" || fail "dpkg -P does not say it deletes the data: $(cat "$WORK/purge.log")"
 in_root test ! -e /etc/signal-hub -a ! -e /var/lib/signal-hub || fail "dpkg -P left /etc/signal-hub or /var/lib/signal-hub"
 [ -z "$(in_root dpkg-statoverride --list)" ] || fail "dpkg -P left statoverrides: $(in_root dpkg-statoverride --list)"
 status="$(in_root dpkg-query -W -f='${Status}' signal-hub 2>/dev/null || true)"
 case "$status" in ""|*not-installed) ;; *) fail "dpkg still lists signal-hub after the purge: $status" ;; esac
 in_root getent passwd signal-hub >/dev/null || fail "dpkg -P deleted the system user (it is kept, as the docs say)"
-pass "dpkg -P deletes /etc/signal-hub and /var/lib/signal-hub and says so (the system user stays)"
+pass "dpkg -P deletes /etc/signal-hub, /var/lib/signal-hub, the unit's enablement link and drop-ins, and says so (the system user stays)"
 echo "install test (clean root to purge): $(secs "$t_install") s"
 
 # --- 6. the saved image into an engine that never saw it, with no registry -------------------------
