@@ -130,7 +130,7 @@ chmod -R a+rX "$WORK/src"
 
 # --- 2. install into a clean root with no network -------------------------------------------------
 t_install="$(now)"
-"$DOCKER" run -d --name "$CTR" --network none -v "$WORK/src/demo:/srv/src/demo:ro" "$BASE_IMAGE" sleep infinity >/dev/null
+"$DOCKER" run -d --name "$CTR" --label "org.signal-hub.test=$CTR" --network none -v "$WORK/src/demo:/srv/src/demo:ro" "$BASE_IMAGE" sleep infinity >/dev/null
 in_root() { "$DOCKER" exec -i "$CTR" "$@"; }
 [ "$(in_root ls /sys/class/net)" = lo ] || fail "the container has a network interface besides lo: $(in_root ls /sys/class/net)"
 in_root dpkg -s signal-hub >/dev/null 2>&1 && fail "signal-hub is installed in the base image already"
