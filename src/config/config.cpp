@@ -700,6 +700,32 @@ Status ApplyOverrides(Config& config, const EnvLookup& env, Origins& origins) {
 }
 
 // ---------------------------------------------------------------------------
+// Defaults that follow from other keys (docs/configuration.md, "Defaults that follow from other keys").
+// Applied once, after the file and the environment overrides; `given` holds every key either of them
+// set, so that a value written down always wins over a default derived here.
+
+void ApplyImpliedDefaults(Config& c, const Origins& given) {
+    auto is_given = [&given](const char* path) { return given.count(path) > 0; };
+    CachingConfig& cache = c.performance.caching;
+    RateLimitingConfig& limits = c.security.rate_limiting;
+    // One Redis named once serves both the shared query cache and the rate limits.
+    if (cache.backend == "redis" && !is_given("performance.caching.redis_url") && !limits.redis_url.empty()) {
+        cache.redis_url = limits.redis_url;
+    }
+    if (limits.backend == "redis" && !is_given("security.rate_limiting.redis_url") && !cache.redis_url.empty()) {
+        limits.redis_url = cache.redis_url;
+    }
+    // Configuring where the keys live (or which backend counts the requests) asks for the feature:
+    // `enabled` defaults to true then; an explicit `enabled: false` still turns it off.
+    if (is_given("security.api_keys.storage") && !is_given("security.api_keys.enabled")) {
+        c.security.api_keys.enabled = true;
+    }
+    if (is_given("security.rate_limiting.backend") && !is_given("security.rate_limiting.enabled")) {
+        limits.enabled = true;
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Validation.
 
 using Problems = std::vector<std::pair<std::string, std::string>>;  // key path, message
@@ -1095,7 +1121,9 @@ std::string OverrideVariable(const std::string& key_path) {
 
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name, const EnvLookup& env) {
     Origins origins;
-    return ParseWithOrigins(yaml_text, source_name, env, origins);
+    SH_ASSIGN_OR_RETURN(Config config, ParseWithOrigins(yaml_text, source_name, env, origins));
+    ApplyImpliedDefaults(config, origins);
+    return config;
 }
 
 Result<Config> LoadConfig(const std::optional<std::string>& path, const EnvLookup& env, const EnvNames& env_names) {
@@ -1122,6 +1150,7 @@ Result<Config> LoadConfig(const std::optional<std::string>& path, const EnvLooku
     }
     if (env_names) SH_RETURN_IF_ERROR(CheckOverrideNames(env_names()));
     SH_RETURN_IF_ERROR(ApplyOverrides(config, env, origins));
+    ApplyImpliedDefaults(config, origins);
     if (Problems problems = FindProblems(config); !problems.empty()) {
         return InvalidArgument(JoinProblems(problems, &origins));
     }

@@ -135,7 +135,7 @@ struct CachingConfig {
     ByteSize max_memory{256LL * 1000 * 1000};     // memory: LRU bound; redis: Puts stop at this used_memory
     // ---- Redis backend of the query cache (search/redis_cache.hpp) ----
     std::string backend = "memory";  // memory (in-process LRU) | redis (shared by replicas)
-    std::string redis_url{};         // redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+    std::string redis_url{};         // redis: redis://...; not given = security.rate_limiting.redis_url
     double ttl = 3600;               // redis: seconds an entry lives
 
     bool operator==(const CachingConfig&) const = default;
@@ -162,9 +162,9 @@ struct RateLimitLimits {
 };
 
 struct RateLimitingConfig {
-    bool enabled = false;
+    bool enabled = false;            // true when backend is given (and enabled is not)
     std::string backend = "memory";  // memory (per process) | redis (one budget across replicas)
-    std::string redis_url{};         // redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+    std::string redis_url{};         // redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; "" = caching.redis_url
     std::string fail_mode = "open";  // redis unreachable: open (admit) | closed (refuse with 429)
     RateLimitLimits limits{};
 
@@ -187,7 +187,7 @@ struct PerformanceConfig {
 // hashes, the pepper comes from an environment variable or a file, the Vault
 // token from an environment variable or Kubernetes auth.
 struct ApiKeysConfig {
-    bool enabled = false;                  // HTTP /mcp requires a key (stdio is local and never asks)
+    bool enabled = false;                  // HTTP /mcp requires a key (stdio never asks); true when storage is given
     std::string storage = "file";          // file | database | vault
     std::string file{};                    // file: the key file ("" = STORE_PATH/api-keys.json)
     std::string pepper_env = "SIGNAL_HUB_API_KEY_PEPPER";  // env var holding the hashing pepper (>= 32 bytes)
@@ -302,7 +302,8 @@ std::vector<std::string> KeyPaths();
 std::string OverrideVariable(const std::string& key_path);
 
 // Parses YAML text on top of the defaults, interpolating ${VAR} and
-// ${VAR:-default} through `env`. Does not apply SIGNAL_HUB_* overrides and
+// ${VAR:-default} through `env`, then applies the defaults that follow from
+// other keys (see LoadConfig). Does not apply SIGNAL_HUB_* overrides and
 // does not Validate(). `source_name` is used in error messages and stored in
 // Config::source. Errors are InvalidArgument naming the location, key path and
 // problem, e.g.
@@ -312,7 +313,13 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
 // Loads the configuration: `path` if given, else $SIGNAL_HUB_CONFIG if set and
 // non-empty, else defaults only (source "defaults"). Then applies
 // SIGNAL_HUB_<SECTION>__<KEY>[__<SUBKEY>] overrides (e.g.
-// SIGNAL_HUB_EMBEDDING__PROVIDER=openai) and validates.
+// SIGNAL_HUB_EMBEDDING__PROVIDER=openai), then the defaults that follow from
+// other keys, and validates. Those defaults apply only to keys neither the file
+// nor an override set: performance.caching.redis_url and
+// security.rate_limiting.redis_url default to each other (one Redis named
+// once); security.api_keys.enabled defaults to true when
+// security.api_keys.storage is given, security.rate_limiting.enabled when
+// security.rate_limiting.backend is given.
 // If `env_names` is given, every set variable of the form
 // SIGNAL_HUB_<X>__<Y>... must name a key (pass ProcessEnvNames() in programs).
 // Errors: NotFound / PermissionDenied naming the path when the file is missing

@@ -1148,6 +1148,123 @@ TEST(Config, CachingBackendRedisNeedsAUrl) {
               "");
 }
 
+// docs/configuration.md, "Defaults that follow from other keys".
+TEST(Config, CacheAndRateLimiterShareTheRedisNamedOnce) {
+    const std::map<std::string, std::string> env = {{"REDIS_URL", "redis://:pw@redis:6379/0"}};
+    Result<Config> parsed = Parse(
+        "security:\n  rate_limiting:\n    backend: redis\n    redis_url: ${REDIS_URL}\n"
+        "performance:\n  caching:\n    backend: redis\n",
+        env);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(parsed->performance.caching.redis_url, "redis://:pw@redis:6379/0");
+    EXPECT_TRUE(Validate(*parsed).ok()) << Validate(*parsed).ToString();
+    // The other way round: the rate limiter takes the cache's Redis.
+    parsed = Parse("performance:\n  caching:\n    backend: redis\n    redis_url: redis://c:6379/1\n"
+                   "security:\n  rate_limiting:\n    backend: redis\n");
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->security.rate_limiting.redis_url, "redis://c:6379/1");
+    // A URL written down wins, an empty one included.
+    parsed = Parse("performance:\n  caching:\n    backend: redis\n    redis_url: redis://c:6379/1\n"
+                   "security:\n  rate_limiting:\n    backend: redis\n    redis_url: redis://r:6379/0\n");
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->performance.caching.redis_url, "redis://c:6379/1");
+    EXPECT_EQ(parsed->security.rate_limiting.redis_url, "redis://r:6379/0");
+    parsed = Parse("performance:\n  caching:\n    backend: redis\n    redis_url: ''\n"
+                   "security:\n  rate_limiting:\n    redis_url: redis://r:6379/0\n");
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->performance.caching.redis_url, "");
+    // Only the redis backend takes the default.
+    parsed = Parse("security:\n  rate_limiting:\n    backend: redis\n    redis_url: redis://r:6379/0\n");
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->performance.caching.redis_url, "");
+    // Through LoadConfig, an override counts as given, and the default follows an overridden URL.
+    TempDir dir;
+    const std::string path = dir.Write("c.yaml",
+                                       "security:\n  rate_limiting:\n    backend: redis\n    redis_url: redis://r/0\n"
+                                       "performance:\n  caching:\n    backend: redis\n");
+    std::map<std::string, std::string> vars = {{"SIGNAL_HUB_SECURITY__RATE_LIMITING__REDIS_URL", "redis://o/2"}};
+    Result<Config> loaded = LoadConfig(path, FakeEnv(vars), FakeNames(vars));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->performance.caching.redis_url, "redis://o/2");
+    vars["SIGNAL_HUB_PERFORMANCE__CACHING__REDIS_URL"] = "redis://c/3";
+    loaded = LoadConfig(path, FakeEnv(vars), FakeNames(vars));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->performance.caching.redis_url, "redis://c/3");
+}
+
+TEST(Config, ConfiguredKeyStorageOrRateLimitBackendTurnsTheFeatureOn) {
+    Result<Config> parsed = Parse("security:\n  api_keys:\n    storage: vault\n    vault_url: https://v:8200\n"
+                                  "  rate_limiting:\n    backend: memory\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_TRUE(parsed->security.api_keys.enabled);
+    EXPECT_TRUE(parsed->security.rate_limiting.enabled);
+    // An explicit enabled: false still wins.
+    parsed = Parse("security:\n  api_keys:\n    enabled: false\n    storage: file\n"
+                   "  rate_limiting:\n    enabled: false\n    backend: redis\n    redis_url: redis://r/0\n");
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_FALSE(parsed->security.api_keys.enabled);
+    EXPECT_FALSE(parsed->security.rate_limiting.enabled);
+    // Other keys of the sections do not turn them on.
+    parsed = Parse("security:\n  api_keys:\n    file: /k.json\n  rate_limiting:\n    fail_mode: closed\n");
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_FALSE(parsed->security.api_keys.enabled);
+    EXPECT_FALSE(parsed->security.rate_limiting.enabled);
+    // The environment: a storage override turns keys on, an enabled override wins over it.
+    TempDir dir;
+    const std::string path = dir.Write("c.yaml", "search:\n  k: 5\n");
+    std::map<std::string, std::string> vars = {{"SIGNAL_HUB_SECURITY__API_KEYS__STORAGE", "file"},
+                                               {"SIGNAL_HUB_SECURITY__API_KEYS__FILE", "/k.json"}};
+    Result<Config> loaded = LoadConfig(path, FakeEnv(vars), FakeNames(vars));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_TRUE(loaded->security.api_keys.enabled);
+    vars["SIGNAL_HUB_SECURITY__API_KEYS__ENABLED"] = "false";
+    loaded = LoadConfig(path, FakeEnv(vars), FakeNames(vars));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_FALSE(loaded->security.api_keys.enabled);
+}
+
+// config/production.yaml, the guide's production configuration, as the repository ships it: valid
+// as written given its variables, with the defaults above and every value it sets in effect.
+TEST(Config, TheGuidesProductionConfigurationLoadsAsWritten) {
+    const std::map<std::string, std::string> env = {
+        {"DATABASE_URL", "postgresql://app:pw@db:5432/signalhub"}, {"VAULT_URL", "https://vault:8200"},
+        {"REDIS_URL", "redis://:pw@redis:6379/0"},                  {"JAEGER_URL", "http://jaeger:4318"}};
+    const std::string path = std::string(SIGNAL_HUB_SOURCE_DIR) + "/config/production.yaml";
+    Result<Config> loaded = LoadConfig(path, FakeEnv(env), FakeNames(env));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    const Config& c = *loaded;
+    EXPECT_EQ(c.database.type, "postgresql");
+    EXPECT_EQ(c.database.url, "postgresql://app:pw@db:5432/signalhub");
+    EXPECT_EQ(c.database.pool_size, 20);
+    EXPECT_EQ(c.database.max_overflow, 40);
+    EXPECT_TRUE(c.security.api_keys.enabled);
+    EXPECT_EQ(c.security.api_keys.storage, "vault");
+    EXPECT_EQ(c.security.api_keys.vault_url, "https://vault:8200");
+    EXPECT_EQ(c.security.api_keys.vault_token_env, "VAULT_TOKEN");
+    EXPECT_TRUE(c.security.tls.enabled);
+    EXPECT_EQ(c.security.tls.cert_file, "/certs/server.crt");
+    EXPECT_TRUE(c.security.rate_limiting.enabled);
+    EXPECT_EQ(c.security.rate_limiting.backend, "redis");
+    EXPECT_EQ(c.performance.caching.backend, "redis");
+    EXPECT_EQ(c.performance.caching.redis_url, "redis://:pw@redis:6379/0");
+    EXPECT_EQ(c.performance.caching.max_memory.bytes, 4'000'000'000);
+    EXPECT_EQ(c.performance.workers, 4);
+    EXPECT_EQ(c.performance.max_connections, 1000);
+    EXPECT_EQ(c.performance.request_timeout, 30);
+    EXPECT_TRUE(c.monitoring.metrics.enabled);
+    EXPECT_EQ(c.monitoring.metrics.port, 9090);
+    EXPECT_EQ(c.monitoring.logging.format, "json");
+    EXPECT_EQ(c.monitoring.logging.output, "stdout");
+    EXPECT_TRUE(c.monitoring.tracing.enabled);
+    EXPECT_EQ(c.monitoring.tracing.jaeger_endpoint, "http://jaeger:4318");
+    // ${WORKERS:-4}
+    std::map<std::string, std::string> with_workers = env;
+    with_workers["WORKERS"] = "16";
+    loaded = LoadConfig(path, FakeEnv(with_workers), FakeNames(with_workers));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->performance.workers, 16);
+}
+
 std::string ReadReference() {
     std::ifstream in(std::string(SIGNAL_HUB_SOURCE_DIR) + "/docs/configuration.md");
     EXPECT_TRUE(in.good()) << "docs/configuration.md is missing";

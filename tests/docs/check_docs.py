@@ -164,7 +164,8 @@ def tokens_of(line):
 
 
 def is_signal_hub(token):
-    return token == "signal-hub" or token.endswith("/signal-hub")
+    # build/src/cli/signal-hub, /usr/bin/signal-hub; not a volume spec such as data:/var/lib/signal-hub
+    return token == "signal-hub" or (token.endswith("/signal-hub") and ":" not in token)
 
 
 def check_command(where, toks, start):

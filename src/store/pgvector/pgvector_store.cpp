@@ -327,10 +327,23 @@ class PgVectorStore::Impl {
             if (!created.ok()) {
                 if (c.broken()) return created;
                 SH_RETURN_IF_ERROR(c.Exec("ROLLBACK TO SAVEPOINT create_vector"));
+                // Managed PostgreSQL: the application's user usually may not create extensions, and needs
+                // none once the extension exists (FindExtension above found none here); see
+                // docs/production/database-migration/managed-postgresql.md. Exit 4, as documented.
+                std::string user = "this user";
+                if (auto who = c.Query("SELECT current_user::text"); who.ok() && who->rows() == 1) {
+                    user = "user " + QuoteIdent(who->String(0, 0));
+                }
+                const std::string why = created.code() == ErrorCode::kPermissionDenied
+                                            ? user + " may not create it"
+                                            : "it could not be created; install pgvector 0.8+ on the server if it "
+                                              "is missing";
                 return FailedPrecondition(
-                    "the pgvector extension is not enabled in " + Where() + " and could not be created (" +
-                    created.message() + "). Install pgvector 0.8+ on the server if it is missing, then a superuser "
-                    "must run, in database " + pool_.url().database + ": CREATE EXTENSION IF NOT EXISTS vector;");
+                    "the pgvector extension is not enabled in " + Where() + " and " + why + " (" + created.message() +
+                    "). A superuser (or, on managed PostgreSQL, a user allowed to create extensions: rds_superuser "
+                    "on Amazon RDS/Aurora, cloudsqlsuperuser on Cloud SQL, the server admin on Azure, after VECTOR "
+                    "is allow-listed in the azure.extensions server parameter) must run once, in database " +
+                    pool_.url().database + ": CREATE EXTENSION IF NOT EXISTS vector; then run init-db again");
             }
             SH_RETURN_IF_ERROR(FindExtension(c, found));
             if (!found) return Internal("CREATE EXTENSION vector succeeded but the extension is not listed");
