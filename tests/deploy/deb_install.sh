@@ -68,7 +68,7 @@ if [ -f "$ARG" ]; then
 else
     IMAGE="$ARG"
     "$DOCKER" image inspect "$IMAGE" >/dev/null || fail "no image $IMAGE in the engine at $DOCKER_HOST (fixture docker)"
-    cid="$("$DOCKER" create "$IMAGE")"
+    cid="$("$DOCKER" create "$IMAGE" 2>/dev/null)" || fail "docker create $IMAGE"
     "$DOCKER" cp "$cid:/usr/bin/signal-hub" "$WORK/signal-hub"
     "$DOCKER" rm "$cid" >/dev/null
     BIN="$WORK/signal-hub"
