@@ -41,7 +41,7 @@ sed 's|^REDIS_PASSWORD=.*|REDIS_PASSWORD=|' "$env_file" > "$WORK/empty.env"
 run_expect 1 docker-compose -p "$project" -f "$REPO/deploy/docker/compose.yaml" --env-file "$WORK/empty.env" config -q
 assert_contains "$ERR" "set REDIS_PASSWORD in .env" "an empty secret"
 run_expect 0 compose config -q
-! grep -Eq '(PASSWORD|PEPPER): *[^$ ]' "$REPO/deploy/docker/compose.yaml" || fail "a literal secret in compose.yaml"
+! grep -Eq '^\s*[A-Z_]*(PASSWORD|PEPPER)[A-Z_]*:\s+[^$[:space:]]' "$REPO/deploy/docker/compose.yaml" || fail "a literal secret in compose.yaml"
 pass "compose.yaml validates; an empty secret is refused by name; no literal secret in the file"
 
 start=$(date +%s)
