@@ -47,15 +47,26 @@ pass "compose.yaml validates; an empty secret is refused by name; no literal sec
 start=$(date +%s)
 run_expect 0 compose up -d
 hub="$(compose ps -q signal-hub)"
-wait_health "$hub" 180 || { compose logs --tail 40 >&2; fail "signal-hub never turned healthy"; }
+# Before the first index the server is live (/health 200) but not ready: /ready answers 503 naming the
+# missing collection, so the image's health check (healthcheck --ready) does not report healthy yet.
+deadline=$(( $(date +%s) + 180 ))
+until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do
+    [ "$(date +%s)" -lt "$deadline" ] || { compose logs --tail 40 >&2; fail "signal-hub never answered /health"; }
+    sleep 0.5
+done
+ready_body="$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/ready")"
+assert_contains "$ready_body" "no collection yet" "/ready before the first index"
+assert_contains "$ready_body" " 503" "/ready before the first index"
 migrate="$(compose ps -aq migrate)"
 [ "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$migrate")" = 0 ] || fail "migrate init-db did not exit 0"
 [ "$("$DOCKER" inspect -f '{{.State.StartedAt}}' "$hub")" \> "$("$DOCKER" inspect -f '{{.State.FinishedAt}}' "$migrate")" ] ||
     fail "signal-hub started before migrate init-db finished"
-pass "up -d from clean: postgres healthy -> migrate init-db exit 0 -> signal-hub healthy in $(( $(date +%s) - start )) s"
+pass "up -d from clean: postgres healthy -> migrate init-db exit 0 -> signal-hub live in $(( $(date +%s) - start )) s, /ready 503 (no collection yet)"
 
 run_expect 0 compose run --rm indexer
 assert_contains "$OUT$ERR" "files: 3 scanned, 3 added" "indexer"
+wait_health "$hub" 120 || { compose logs --tail 40 >&2; fail "signal-hub never turned healthy after the index"; }
+pass "after the first index: signal-hub healthy (healthcheck --ready) in $(( $(date +%s) - start )) s from up -d"
 run_expect 0 compose run --rm --no-deps signal-hub keys create --name compose-test
 key="$(tail -n 1 <<<"$OUT")"
 key_secret "$key" >/dev/null

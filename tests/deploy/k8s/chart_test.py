@@ -15,7 +15,7 @@ types   renders the five value sets and checks every object with `tsc --noEmit -
 policy  asserts the chart's promises on what was rendered (policy.py), and that the asserts fail on
         objects that break them.
 config  loads each rendered ConfigMap's config.yaml with the real binary (`check production`): the
-        default configuration loads; the production ones pass all 14 items with 3 replicas; the
+        default configuration loads; the production ones pass all 15 items with 3 replicas; the
         README's check-before-installing commands run as written and pass.
 
 Tools: tests/deploy/k8s/node_modules (scripts/fetch-deploy-tools.sh, run here when missing).
@@ -338,7 +338,7 @@ def cmd_config(binary):
         make_cert(tls)
         env = dict(os.environ,
                    DATABASE_URL="postgresql://hub:" + os.urandom(12).hex() + "@db.internal:5432/hub?sslmode=verify-full",
-                   REDIS_URL="redis://:" + os.urandom(12).hex() + "@redis.internal:6379/0",
+                   REDIS_URL="rediss://:" + os.urandom(12).hex() + "@redis.internal:6379/0",
                    SIGNAL_HUB_API_KEY_PEPPER=os.urandom(32).hex())
         for name, values in VALUE_SETS.items():
             objects = render(values)
@@ -363,10 +363,10 @@ def cmd_config(binary):
                 else:
                     ok("default: the rendered configuration loads (check production: only tls, api_keys, "
                        "rate_limiting fail, as the default values leave them off)")
-            elif p.returncode != 0 or failed or len(result["checks"]) != 14:
+            elif p.returncode != 0 or failed or len(result["checks"]) != 15:
                 fail(f"{name}: check production --replicas 3 failed {failed}: {p.stdout}")
             else:
-                ok(f"{name}: the rendered configuration passes check production --replicas 3 (14 of 14)")
+                ok(f"{name}: the rendered configuration passes check production --replicas 3 (15 of 15)")
         cmd_readme(binary, env)
 
 
@@ -392,10 +392,10 @@ def cmd_readme(binary, env):
         run_env = dict(env, PATH=os.path.join(work, "bin") + os.pathsep + env["PATH"])
         p = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_check_block()], cwd=work, env=run_env,
                            capture_output=True, text=True, timeout=120)
-        if p.returncode != 0 or "14 passed, 0 failed" not in p.stdout:
+        if p.returncode != 0 or "15 passed, 0 failed" not in p.stdout:
             fail(f"the README's check-before-installing commands (exit {p.returncode}): {p.stdout}{p.stderr}")
         else:
-            ok("the README's check-before-installing commands, as written: 14 passed, 0 failed")
+            ok("the README's check-before-installing commands, as written: 15 passed, 0 failed")
 
 
 def make_cert(directory):
