@@ -57,16 +57,24 @@ docker_engine_start() {
 }
 
 docker_engine_stop() {
-    local state="$1" pid i
-    [ -f "$state/dockerd.pid" ] || return 0
-    pid="$(cat "$state/dockerd.pid")"
-    if kill -0 "$pid" 2>/dev/null; then
-        DOCKER_HOST="unix://$state/docker.sock" "$DOCKER" ps -q 2>/dev/null |
-            xargs -r env DOCKER_HOST="unix://$state/docker.sock" "$DOCKER" rm -f >/dev/null 2>&1 || true
-        kill "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        kill -9 "$pid" 2>/dev/null || true
+    local state="$1" pid i mnt
+    [ -d "$state" ] || return 0
+    state="$(cd "$state" && pwd)"
+    if [ -f "$state/dockerd.pid" ]; then
+        pid="$(cat "$state/dockerd.pid")"
+        if kill -0 "$pid" 2>/dev/null; then
+            DOCKER_HOST="unix://$state/docker.sock" "$DOCKER" ps -q 2>/dev/null |
+                xargs -r env DOCKER_HOST="unix://$state/docker.sock" "$DOCKER" rm -f >/dev/null 2>&1 || true
+            kill "$pid" 2>/dev/null || true
+            for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
     fi
+    # dockerd leaves its network namespace mounted in the exec root (exec/netns/default): unmount what is
+    # still mounted below the state directory, deepest first, so the build directory can be deleted.
+    awk -v d="$state/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | while read -r mnt; do
+        umount -l "$mnt" 2>/dev/null || true
+    done
     rm -f "$state/dockerd.pid" "$state/env"
 }
 
