@@ -7,6 +7,8 @@
 # VERSION  the package version, e.g. 0.1.0-1 (Debian version syntax)
 # OUTDIR   where signal-hub_VERSION_ARCH.deb is written (created if missing); the path is printed
 # DEB_COMPRESSION (environment) dpkg-deb's -Z: xz (default), zstd, gzip or none
+# DEB_MAINTAINER  (environment) the control file's Maintainer, "Name <address>" (set it to the team that
+#                 builds your packages; the default names no real mailbox)
 #
 # Needs only bash, coreutils, binutils (strip, objdump), dpkg and dpkg-deb, so it runs on a Debian 12
 # host and in the `deb` stage of deploy/docker/Dockerfile alike. Depends is computed from the libraries
@@ -97,7 +99,7 @@ cat > "$ROOT/DEBIAN/control" <<CONTROL
 Package: signal-hub
 Version: $VERSION
 Architecture: $ARCH
-Maintainer: Signal Hub maintainers <signal-hub@localhost>
+Maintainer: ${DEB_MAINTAINER:-Signal Hub maintainers <signal-hub@localhost>}
 Installed-Size: $INSTALLED_SIZE
 Depends: $DEPENDS
 Section: devel
