@@ -33,11 +33,24 @@ namespace {
 
 const std::string kGuide = "docs/production/operations/troubleshooting.md#";
 
-Finding Ok(std::string name, std::string detail) {
-    return {std::move(name), FindingStatus::kOk, std::move(detail), "", ""};
+// A detail is one line: libpq's and OpenSSL's multi-line messages are joined with single spaces.
+std::string OneLine(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
+        if (space && (out.empty() || out.back() == ' ')) continue;
+        out += space ? ' ' : c;
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
 }
-Finding Problem(FindingStatus status, std::string name, std::string detail, std::string fix, const std::string& anchor) {
-    return {std::move(name), status, std::move(detail), std::move(fix), kGuide + anchor};
+
+Finding Ok(std::string name, const std::string& detail) {
+    return {std::move(name), FindingStatus::kOk, OneLine(detail), "", ""};
+}
+Finding Problem(FindingStatus status, std::string name, const std::string& detail, std::string fix,
+                const std::string& anchor) {
+    return {std::move(name), status, OneLine(detail), std::move(fix), kGuide + anchor};
 }
 
 std::string Seconds(double s) {
