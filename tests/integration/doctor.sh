@@ -17,6 +17,10 @@ trap 'rc=$?; mountpoint -q "$SMALL" 2>/dev/null && umount "$SMALL"; jobs -p | xa
       drop_databases sh_doctor; rm -rf "$WORK"; exit $rc' EXIT
 DB_URL="$(new_database sh_doctor)"
 GUIDE=docs/production/operations/troubleshooting.md
+# Every run's output goes to a transcript: the messages the troubleshooting guide quotes are checked
+# against it at the end.
+eval "orig_$(declare -f run_expect)"
+run_expect() { orig_run_expect "$@"; printf '%s\n%s\n' "$OUT" "$ERR" >> "$WORK/transcript.txt"; }
 
 # A loopback port nothing listens on.
 CLOSED_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
@@ -142,12 +146,12 @@ finding "$OUT" store FAIL
 assert_contains "$OUT" "127.0.0.1:$CLOSED_PORT" "the store finding names the server"
 assert_contains "$OUT" "fix: start PostgreSQL or correct database.url" "stopped database fix"
 fix_for "$OUT" store store-unreachable
-echo "$OUT" > "$WORK/stopped-db.txt"
 pass "stopped database: FAIL store, exit 1, fix named"
 
 # ---- Redis unreachable ------------------------------------------------------------------------
 DOCTOR_REDIS_URL="redis://127.0.0.1:$CLOSED_PORT/0" run_expect 1 "$SH" --config "$WORK/embedded.yaml" doctor
 finding "$OUT" redis:rate_limiting FAIL
+assert_contains "$OUT" "cannot connect: Connection refused" "the Redis finding carries the client's message"
 fix_for "$OUT" redis:rate_limiting redis-unreachable
 pass "Redis unreachable: FAIL redis:rate_limiting"
 
@@ -205,7 +209,7 @@ printf 'database:\n  type: mysql\n' > "$WORK/bad.yaml"
 run_expect 2 "$SH" --config "$WORK/bad.yaml" doctor
 finding "$OUT" config FAIL
 fix_for "$OUT" config config-does-not-load
-echo "$OUT" > "$WORK/bad-config.txt"
+assert_contains "$OUT" "database.type: must be one of embedded, postgresql, chromadb, got 'mysql'" "config error verbatim"
 pass "bad configuration: FAIL config with the message verbatim, exit 2"
 
 # ---- support bundle: no secret anywhere -------------------------------------------------------
@@ -248,7 +252,20 @@ PY
 [ "$(stat -c %a "$WORK/bundle.json")" = 600 ] || fail "the bundle is not mode 600"
 pass "support bundle: versions, redacted config, findings, log lines; no secret in its bytes"
 
-# The messages docs/production/operations/troubleshooting.md quotes come from these runs.
-if [ -n "${SIGNAL_HUB_DOCTOR_TRANSCRIPT:-}" ]; then
-    cat "$WORK/stopped-db.txt" "$WORK/bad-config.txt" > "$SIGNAL_HUB_DOCTOR_TRANSCRIPT"
-fi
+# ---- every message the troubleshooting guide quotes is one these runs produced -----------------
+python3 - "$TESTS_DIR/../../$GUIDE" "$WORK/transcript.txt" <<'PY' || fail "a message quoted in $GUIDE was not produced"
+import re, sys
+guide = open(sys.argv[1], encoding="utf-8").read()
+transcript = open(sys.argv[2], encoding="utf-8").read()
+messages = re.findall(r"^\*\*Message:\*\* `([^`]+)`", guide, re.M)
+assert len(messages) >= 8, messages
+missing = []
+for m in messages:
+    # "…" stands for a varying part: the fixed parts must appear in order on one line.
+    pattern = ".*".join(re.escape(part) for part in m.split("…"))
+    if not re.search(pattern, transcript):
+        missing.append(m)
+assert not missing, missing
+print(f"{len(messages)} quoted messages found in the transcript")
+PY
+pass "the troubleshooting guide's quoted messages are ones doctor printed here"
