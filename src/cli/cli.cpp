@@ -10,7 +10,7 @@ namespace signalhub::cli {
 
 int Run(int argc, char** argv) {
     CLI::App app{"signal-hub: index a source tree and search it (semantic + lexical code search)", "signal-hub"};
-    app.set_version_flag("--version", "signal-hub 0.1.0");
+    app.set_version_flag("--version", kVersionText);
     app.require_subcommand(1);
     GlobalOptions global;
     auto* config_opt = app.add_option("--config", global.config_path,
@@ -37,6 +37,7 @@ int Run(int argc, char** argv) {
     AddKeysCommand(app, global, exit_code);
     AddCheckCommand(app, global, exit_code);
     AddHealthcheckCommand(app, global, exit_code);
+    AddDoctorCommand(app, global, exit_code);
     if (argc <= 1) {  // plain `signal-hub`: what it can do (docs/cli.md)
         std::fputs(app.help().c_str(), stdout);
         return 0;

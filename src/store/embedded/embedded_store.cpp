@@ -977,10 +977,24 @@ class EmbeddedStore::Impl {
                 std::shared_lock state_lock(existing->mu);
                 dirty = existing->index && existing->saved_seq != existing->applied_seq;
             }
-            if (log_max <= row.hnsw_seq && !dirty) continue;
+            if (log_max <= row.hnsw_seq && !dirty && GraphFileIntact(row)) continue;
             SH_RETURN_IF_ERROR(SaveCollection(db, row));
         }
         return Status::Ok();
+    }
+
+    // The graph file is there and has the size its sidecar records (a cheap check, no checksum): a
+    // writer's Flush re-saves a graph that was deleted or truncated (`signal-hub doctor` reports
+    // them), so that the next open loads it instead of rebuilding it.
+    bool GraphFileIntact(const CollectionRow& row) const {
+        std::error_code ec;
+        const auto size = fs::file_size(HnswPath(row.id), ec);
+        if (ec) return false;
+        Result<std::string> text = ReadWholeFile(SidecarPath(row.id));
+        if (!text.ok()) return false;
+        const Json j = Json::parse(*text, nullptr, false);
+        return j.is_object() && j.contains("bytes") && j["bytes"].is_number_integer() &&
+               j["bytes"].get<std::int64_t>() == static_cast<std::int64_t>(size);
     }
 
     Status SaveCollection(sqlite3* db, const CollectionRow& row) {

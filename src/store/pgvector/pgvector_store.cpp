@@ -80,7 +80,6 @@ constexpr int kVectorMaxDimensions = 16000;
 constexpr int kMaxLexemePositions = 256;
 constexpr size_t kInsertBatch = 500;
 constexpr size_t kExactSlack = 8;  // extra rows of an exact scan, re-ranked in double precision
-constexpr int kMinPgvectorMajor = 0, kMinPgvectorMinor = 8;
 
 bool ValidUtf8(std::string_view s) {
     size_t i = 0;
@@ -1240,5 +1239,9 @@ Result<std::int64_t> PgVectorStore::DataVersion() { return impl_->DataVersion();
 PgVectorStore::Stats PgVectorStore::stats() const { return impl_->stats(); }
 size_t PgVectorStore::open_connections() const { return impl_->open_connections(); }
 std::optional<PoolStats> PgVectorStore::pool_stats() const { return impl_->pool_stats(); }
+
+bool PgvectorVersionSupported(std::string_view extversion) {
+    return VersionAtLeast(extversion, kMinPgvectorMajor, kMinPgvectorMinor);
+}
 
 }  // namespace signalhub::store

@@ -48,6 +48,11 @@ struct PgVectorStoreOptions {
     int default_ef_search = 128;     // hnsw.ef_search when SearchOptions::ef_search is 0 (raised to k)
 };
 
+// The oldest pgvector extension the store works with (0.8: iterative index scans), and whether an
+// extversion ("0.7.4", "0.8.0") is at least that (`signal-hub doctor` reports it too).
+inline constexpr int kMinPgvectorMajor = 0, kMinPgvectorMinor = 8;
+bool PgvectorVersionSupported(std::string_view extversion);
+
 class PgVectorStore final : public VectorStore {
    public:
     // The schema version this build writes (rows of signal_hub_schema_migrations).
