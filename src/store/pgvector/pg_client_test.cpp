@@ -1,5 +1,5 @@
-// Unit tests of the postgresql store's URL handling and glob translation (no server needed), and of
-// PgPool against the test server (PgPoolTest.*: label `postgres`, see src/store/CMakeLists.txt).
+// Unit tests of the libpq layer's URL handling (no server needed), and of PgPool against the test
+// server (PgPoolTest.*: label `postgres`, see src/store/CMakeLists.txt).
 
 #include "store/pgvector/pg_client.hpp"
 
@@ -11,9 +11,7 @@
 #include <chrono>
 #include <thread>
 
-#include "store/pgvector/glob_regex.hpp"
 #include "store/pgvector/pg_test_server.hpp"
-#include "store/vector_store.hpp"
 
 namespace signalhub::store::pg {
 namespace {
@@ -77,18 +75,6 @@ TEST(PgUrl, BadUrlsAreInvalidArgumentWithoutThePassword) {
         ASSERT_FALSE(parsed.ok()) << url;
         EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument) << url;
         EXPECT_THAT(parsed.status().message(), testing::Not(testing::HasSubstr("hunter2"))) << url;
-        auto opened = OpenStore(url, OpenOptions{});
-        EXPECT_EQ(opened.status().code(), ErrorCode::kInvalidArgument) << url;
-    }
-}
-
-TEST(PgUrl, UnreachableServerIsUnavailableNamingHostAndPort) {
-    for (const std::string scheme : {"postgresql", "postgres"}) {
-        auto store = OpenStore(scheme + "://app:hunter2@127.0.0.1:1/db?connect_timeout=5", OpenOptions{});
-        ASSERT_FALSE(store.ok());
-        EXPECT_EQ(store.status().code(), ErrorCode::kUnavailable) << store.status().ToString();
-        EXPECT_THAT(store.status().message(), testing::HasSubstr("127.0.0.1:1"));
-        EXPECT_THAT(store.status().message(), testing::Not(testing::HasSubstr("hunter2")));
     }
 }
 
@@ -174,16 +160,6 @@ TEST(PgPoolTest, StatsCountCallersWaitingForAConnection) {
     waiter.join();
     EXPECT_TRUE(waited.ok()) << waited.ToString();
     ExpectStats(pool, 1, 0, 0, 0);  // the waiter's lease ended with its thread
-}
-
-TEST(PgGlobRegex, EmptyPatternsMatchNothingAndPathsMapBytesToChars) {
-    EXPECT_EQ(GlobToPgRegex(""), std::nullopt);
-    EXPECT_EQ(GlobToPgRegex("./"), std::nullopt);
-    EXPECT_EQ(GlobToPgRegex("*.py"), std::optional<std::string>("(?:^|/)[^/]*\\u002epy$"));
-    EXPECT_EQ(GlobToPgRegex("src/**/*.py"), std::optional<std::string>("^src\\u002f(?:.*/)?[^/]*\\u002epy$"));
-    EXPECT_EQ(GlobPathText("./a/b"), std::optional<std::string>("a/b"));
-    EXPECT_EQ(GlobPathText("\xff"), std::optional<std::string>("\xc3\xbf"));
-    EXPECT_EQ(GlobPathText(std::string("a\0b", 3)), std::nullopt);
 }
 
 }  // namespace
