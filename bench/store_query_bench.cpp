@@ -45,8 +45,8 @@
 #include <thread>
 #include <vector>
 
+#include "db/postgres/pg_client.hpp"
 #include "ops/export_reader.hpp"
-#include "store/pgvector/pg_client.hpp"
 #include "store/store_util.hpp"
 #include "store/vector_store.hpp"
 

@@ -7,8 +7,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "db/postgres/pg_client.hpp"
 #include "security/key_rules.hpp"
-#include "store/pgvector/pg_client.hpp"
 
 namespace signalhub::security {
 namespace {

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "db/postgres/pg_test_server.hpp"
 #include "store/forwarding_store.hpp"
-#include "store/pgvector/pg_test_server.hpp"
 #include "store/vector_store.hpp"
 
 namespace signalhub::store::pgtest {

@@ -61,9 +61,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "db/postgres/pg_client.hpp"
 #include "store/metadata_json.hpp"
 #include "store/pgvector/glob_regex.hpp"
-#include "store/pgvector/pg_client.hpp"
 #include "store/store_util.hpp"
 
 namespace signalhub::store {

@@ -20,10 +20,10 @@
 #include <random>
 #include <thread>
 
+#include "db/postgres/pg_client.hpp"
 #include "signal_hub_test_paths.hpp"
 #include "store/memory_store.hpp"
 #include "store/pgvector/glob_regex.hpp"
-#include "store/pgvector/pg_client.hpp"
 #include "store/pgvector/pg_test_util.hpp"
 #include "store/restricted_store.hpp"
 

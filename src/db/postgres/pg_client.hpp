@@ -1,7 +1,8 @@
 #pragma once
-// A small libpq layer for the postgresql store: URL parsing, RAII connections
-// and results, parameter lists (text or binary format, never values spliced
-// into SQL), SQLSTATE -> ErrorCode mapping and a connection pool.
+// The PostgreSQL client (a small libpq layer), used by the postgresql store and
+// the database API key store: URL parsing, RAII connections and results,
+// parameter lists (text or binary format, never values spliced into SQL),
+// SQLSTATE -> ErrorCode mapping and a connection pool.
 //
 // Nothing here keeps session state on the server: statements go through
 // PQexecParams (the unnamed statement, replaced by the next one), settings are

@@ -1,4 +1,4 @@
-#include "store/pgvector/pg_client.hpp"
+#include "db/postgres/pg_client.hpp"
 
 #include <libpq-fe.h>
 

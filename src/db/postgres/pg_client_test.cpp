@@ -1,7 +1,7 @@
 // Unit tests of the libpq layer's URL handling (no server needed), and of PgPool against the test
-// server (PgPoolTest.*: label `postgres`, see src/store/CMakeLists.txt).
+// server (PgPoolTest.*: label `postgres`, see src/db/postgres/CMakeLists.txt).
 
-#include "store/pgvector/pg_client.hpp"
+#include "db/postgres/pg_client.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <chrono>
 #include <thread>
 
-#include "store/pgvector/pg_test_server.hpp"
+#include "db/postgres/pg_test_server.hpp"
 
 namespace signalhub::store::pg {
 namespace {
