@@ -13,11 +13,11 @@
 namespace signalhub::security {
 namespace {
 
-using store::pg::PgConn;
-using store::pg::PgParams;
-using store::pg::PgPool;
-using store::pg::PgResult;
-using store::pg::PgUrl;
+using db::pg::PgConn;
+using db::pg::PgParams;
+using db::pg::PgPool;
+using db::pg::PgResult;
+using db::pg::PgUrl;
 
 // Rolls back unless committed (nothing outlives the transaction: PgBouncer-safe).
 class Txn {
@@ -132,7 +132,7 @@ bool IsOk(const Status& s) { return s.ok(); }
 struct DatabaseKeyStore::Impl {
     Impl(PgUrl url, KeyHasher h, const Clock& c, DatabaseKeyStoreOptions o)
         : pool(std::move(url)), hasher(std::move(h)), clock(c), options(o) {
-        const std::string schema = store::pg::QuoteIdent(pool.url().schema);
+        const std::string schema = db::pg::QuoteIdent(pool.url().schema);
         keys = schema + ".signal_hub_api_keys";
         meta = schema + ".signal_hub_api_key_meta";
         migrations = schema + ".signal_hub_api_key_migrations";
@@ -308,7 +308,7 @@ Result<std::unique_ptr<DatabaseKeyStore>> DatabaseKeyStore::Open(const std::stri
                                                                  const Clock& clock, DatabaseKeyStoreOptions options) {
     if (url.empty()) return InvalidArgument("empty PostgreSQL URL for the API key store");
     if (options.usage_write_interval < 0) return InvalidArgument("usage_write_interval cannot be negative");
-    SH_ASSIGN_OR_RETURN(PgUrl parsed, store::pg::ParsePgUrl(url));
+    SH_ASSIGN_OR_RETURN(PgUrl parsed, db::pg::ParsePgUrl(url));
     auto impl = std::make_unique<Impl>(std::move(parsed), std::move(hasher), clock, options);
     Status migrated = impl->Run([&](PgConn& c) { return impl->Migrate(c); });
     if (!migrated.ok()) return migrated.WithContext("opening the API key table");

@@ -41,19 +41,19 @@ inline KeyHasher TestHasher(char fill = 'p') {
 
 // ---- PostgreSQL -------------------------------------------------------------------------------
 
-using store::pgtest::ExecSql;
-using store::pgtest::ServerUrl;
-using store::pgtest::WithParam;
+using db::pgtest::ExecSql;
+using db::pgtest::ServerUrl;
+using db::pgtest::WithParam;
 
 // The first value of the first row as text ("" on error or no rows).
 inline std::string QueryText(const std::string& url, const std::string& sql) {
-    return store::pgtest::QueryValue(url, sql).value_or("");
+    return db::pgtest::QueryValue(url, sql).value_or("");
 }
 
 // A schema of the test server, dropped when destroyed.
 class PgSchema {
    public:
-    PgSchema() : server_(ServerUrl()), name_(store::pgtest::UniqueSchema("sh_keys_")) {}
+    PgSchema() : server_(ServerUrl()), name_(db::pgtest::UniqueSchema("sh_keys_")) {}
     ~PgSchema() {
         if (server_.empty()) return;
         EXPECT_EQ(ExecSql(server_, "DROP SCHEMA IF EXISTS \"" + name_ + "\" CASCADE"), "") << "dropping " << name_;

@@ -27,7 +27,7 @@
 struct pg_conn;
 struct pg_result;
 
-namespace signalhub::store::pg {
+namespace signalhub::db::pg {
 
 // A parsed store URL. Our own query parameters are removed before the rest
 // goes to libpq (which rejects parameters it does not know):
@@ -220,4 +220,4 @@ class PgPool {
     std::uint64_t acquire_timeouts_ = 0;
 };
 
-}  // namespace signalhub::store::pg
+}  // namespace signalhub::db::pg

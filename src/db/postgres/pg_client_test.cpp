@@ -13,7 +13,7 @@
 
 #include "db/postgres/pg_test_server.hpp"
 
-namespace signalhub::store::pg {
+namespace signalhub::db::pg {
 namespace {
 
 std::string Param(const PgUrl& url, const std::string& key) {
@@ -163,4 +163,4 @@ TEST(PgPoolTest, StatsCountCallersWaitingForAConnection) {
 }
 
 }  // namespace
-}  // namespace signalhub::store::pg
+}  // namespace signalhub::db::pg

@@ -14,7 +14,7 @@
 #include <random>
 #include <string>
 
-namespace signalhub::store::pgtest {
+namespace signalhub::db::pgtest {
 
 // The test server's URL; a test failure (not a skip) when none is configured.
 inline std::string ServerUrl() {
@@ -70,4 +70,4 @@ inline std::optional<std::string> QueryValue(const std::string& url, const std::
     return out;
 }
 
-}  // namespace signalhub::store::pgtest
+}  // namespace signalhub::db::pgtest

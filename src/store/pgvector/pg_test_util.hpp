@@ -14,6 +14,12 @@
 
 namespace signalhub::store::pgtest {
 
+using db::pgtest::ExecSql;
+using db::pgtest::QueryValue;
+using db::pgtest::ServerUrl;
+using db::pgtest::UniqueSchema;
+using db::pgtest::WithParam;
+
 // Forwards to a store and drops its schema when destroyed.
 class SchemaScopedStore final : public ForwardingStore {
    public:

@@ -68,10 +68,10 @@
 
 namespace signalhub::store {
 
-using pg::PgConn;
-using pg::PgParams;
-using pg::PgResult;
-using pg::QuoteIdent;
+using db::pg::PgConn;
+using db::pg::PgParams;
+using db::pg::PgResult;
+using db::pg::QuoteIdent;
 
 namespace {
 
@@ -221,7 +221,7 @@ struct PreparedRecord {
 
 class PgVectorStore::Impl {
    public:
-    Impl(pg::PgUrl url, bool read_only, PgVectorStoreOptions tuning)
+    Impl(db::pg::PgUrl url, bool read_only, PgVectorStoreOptions tuning)
         : pool_(std::move(url)), read_only_(read_only), tuning_(tuning) {
         const std::string& s = pool_.url().schema;
         schema_ = QuoteIdent(s);
@@ -738,7 +738,7 @@ class PgVectorStore::Impl {
         if (!r.IsNull(row, first + 1)) rec.document = r.String(row, first + 1);
         SH_ASSIGN_OR_RETURN(rec.metadata, DecodeMetadataJson(r.String(row, first + 2)));
         if (with_embedding) {
-            SH_ASSIGN_OR_RETURN(rec.embedding, pg::DecodeVector(r.Bytes(row, first + 3)));
+            SH_ASSIGN_OR_RETURN(rec.embedding, db::pg::DecodeVector(r.Bytes(row, first + 3)));
             if (rec.embedding.size() != static_cast<size_t>(dimension)) {
                 return DataLoss("record '" + rec.id + "' has a stored vector of dimension " +
                                 std::to_string(rec.embedding.size()) + ", expected " + std::to_string(dimension));
@@ -761,7 +761,7 @@ class PgVectorStore::Impl {
                 f.content_hash = r.String(i, 1);
                 f.size = r.Int8(i, 2);
                 f.mtime_ns = r.Int8(i, 3);
-                SH_ASSIGN_OR_RETURN(f.record_ids, pg::DecodeByteaArray(r.Bytes(i, 4)));
+                SH_ASSIGN_OR_RETURN(f.record_ids, db::pg::DecodeByteaArray(r.Bytes(i, 4)));
                 out.push_back(std::move(f));
             }
             return out;
@@ -1172,7 +1172,7 @@ class PgVectorStore::Impl {
     PoolStats pool_stats() const { return pool_.Stats(); }
 
    private:
-    pg::PgPool pool_;
+    db::pg::PgPool pool_;
     const bool read_only_;
     const PgVectorStoreOptions tuning_;
     std::string schema_, meta_, collections_, files_, migrations_, properties_;
@@ -1183,7 +1183,7 @@ class PgVectorStore::Impl {
 
 Result<std::unique_ptr<PgVectorStore>> PgVectorStore::Open(const std::string& url, const OpenOptions& options,
                                                            const PgVectorStoreOptions& tuning) {
-    SH_ASSIGN_OR_RETURN(pg::PgUrl parsed, pg::ParsePgUrl(url));
+    SH_ASSIGN_OR_RETURN(db::pg::PgUrl parsed, db::pg::ParsePgUrl(url));
     PgVectorStoreOptions effective = tuning;  // URL parameters win over the caller's defaults
     if (parsed.hnsw_m) effective.hnsw_m = *parsed.hnsw_m;
     if (parsed.hnsw_ef_construction) effective.hnsw_ef_construction = *parsed.hnsw_ef_construction;
