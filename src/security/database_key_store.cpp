@@ -20,28 +20,7 @@ using db::pg::PgResult;
 using db::pg::PgUrl;
 
 // Rolls back unless committed (nothing outlives the transaction: PgBouncer-safe).
-class Txn {
-   public:
-    explicit Txn(PgConn& conn) : conn_(conn) {}
-    Txn(const Txn&) = delete;
-    Txn& operator=(const Txn&) = delete;
-    ~Txn() {
-        if (active_ && !conn_.broken()) (void)conn_.Exec("ROLLBACK");
-    }
-    Status Begin(const std::string& sql = "BEGIN") {
-        Status s = conn_.Exec(sql);
-        active_ = s.ok() || conn_.InTransaction();
-        return s;
-    }
-    Status Commit() {
-        active_ = false;
-        return conn_.Exec("COMMIT");
-    }
-
-   private:
-    PgConn& conn_;
-    bool active_ = false;
-};
+using Txn = db::pg::PgTxn;
 
 // A PostgreSQL array literal ({"a","b\"c"}) for a $n::text[] parameter in text format.
 std::string TextArrayLiteral(const std::vector<std::string>& values) {
@@ -121,12 +100,6 @@ PgParams& RateLimitParams(PgParams& p, const std::optional<KeyRateLimit>& limit)
     return limit ? p.Float8(limit->requests_per_second).Int4(limit->burst) : p.Null().Null();
 }
 
-template <typename T>
-bool IsOk(const Result<T>& r) {
-    return r.ok();
-}
-bool IsOk(const Status& s) { return s.ok(); }
-
 }  // namespace
 
 struct DatabaseKeyStore::Impl {
@@ -145,16 +118,10 @@ struct DatabaseKeyStore::Impl {
     }
 
     // Runs `fn` with a pooled connection; retries once on a new connection when a reused one
-    // turned out to be broken before anything was committed (the store's rule, pgvector_store.cpp).
+    // turned out to be broken before anything was committed (PgPool::Run, the store's rule too).
     template <typename F>
     auto Run(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
-        for (int attempt = 0;; ++attempt) {
-            auto lease = pool.Acquire();
-            if (!lease.ok()) return lease.status();
-            auto result = fn(**lease);
-            if (IsOk(result) || attempt > 0) return result;
-            if (!(*lease)->broken() || lease->fresh() || (*lease)->commit_sent()) return result;
-        }
+        return pool.Run(std::forward<F>(fn));
     }
 
     Status Migrate(PgConn& c) {

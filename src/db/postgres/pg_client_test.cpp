@@ -162,5 +162,37 @@ TEST(PgPoolTest, StatsCountCallersWaitingForAConnection) {
     ExpectStats(pool, 1, 0, 0, 0);  // the waiter's lease ended with its thread
 }
 
+// PgPool::Run, the retry rule the store and the API key store share: a reused connection that
+// breaks before anything was committed is replaced and the operation runs once more; one that
+// breaks after a COMMIT was sent is not retried.
+TEST(PgPoolTest, RunRetriesOnceOnAReusedConnectionThatBroke) {
+    PgPool pool(PoolUrl("pool_size=1&max_overflow=0"));
+    ASSERT_TRUE(pool.Acquire().ok());  // the next lease reuses this connection
+    int calls = 0;
+    auto value = pool.Run([&](PgConn& c) -> Result<std::int64_t> {
+        if (++calls == 1) return c.Query("SELECT pg_terminate_backend(pg_backend_pid())").status();
+        SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT 7::int8"));
+        return r.Int8(0, 0);
+    });
+    ASSERT_TRUE(value.ok()) << value.status().ToString();
+    EXPECT_EQ(*value, 7);
+    EXPECT_EQ(calls, 2);
+    EXPECT_EQ(pool.retries(), 1);
+
+    calls = 0;
+    Status committed = pool.Run([&](PgConn& c) -> Status {
+        ++calls;
+        SH_RETURN_IF_ERROR(c.Exec("BEGIN"));
+        SH_ASSIGN_OR_RETURN(PgResult pid, c.Query("SELECT pg_backend_pid()::int8"));
+        EXPECT_EQ(pgtest::ExecSql(pgtest::ServerUrl(),
+                                  "SELECT pg_terminate_backend(" + std::to_string(pid.Int8(0, 0)) + ")"),
+                  "");
+        return c.Exec("COMMIT");
+    });
+    EXPECT_FALSE(committed.ok());
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(pool.retries(), 1);
+}
+
 }  // namespace
 }  // namespace signalhub::db::pg

@@ -177,36 +177,8 @@ CollectionInfo ToInfo(const CollectionRow& row) {
     return info;
 }
 
-template <typename T>
-bool IsOk(const Result<T>& r) {
-    return r.ok();
-}
-bool IsOk(const Status& s) { return s.ok(); }
-
 // Rolls back unless committed.
-class Txn {
-   public:
-    explicit Txn(PgConn& conn) : conn_(conn) {}
-    Txn(const Txn&) = delete;
-    Txn& operator=(const Txn&) = delete;
-    ~Txn() {
-        if (active_ && !conn_.broken()) (void)conn_.Exec("ROLLBACK");
-    }
-    // `sql` may continue with SET LOCAL statements ("BEGIN; SET LOCAL ...": one round trip).
-    Status Begin(const std::string& sql = "BEGIN") {
-        Status s = conn_.Exec(sql);
-        active_ = s.ok() || conn_.InTransaction();
-        return s;
-    }
-    Status Commit() {
-        active_ = false;
-        return conn_.Exec("COMMIT");
-    }
-
-   private:
-    PgConn& conn_;
-    bool active_ = false;
-};
+using Txn = db::pg::PgTxn;
 
 struct PreparedRecord {
     const Record* record = nullptr;
@@ -235,17 +207,10 @@ class PgVectorStore::Impl {
     std::string Where() const { return "PostgreSQL at " + pool_.url().endpoint + " (database " + pool_.url().database + ")"; }
 
     // Runs `fn` with a pooled connection; retries once on a new connection when a reused
-    // one turned out to be broken before anything was committed.
+    // one turned out to be broken before anything was committed (PgPool::Run).
     template <typename F>
     auto Run(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
-        for (int attempt = 0;; ++attempt) {
-            auto lease = pool_.Acquire();
-            if (!lease.ok()) return lease.status();
-            auto result = fn(**lease);
-            if (IsOk(result) || attempt > 0) return result;
-            if (!(*lease)->broken() || lease->fresh() || (*lease)->commit_sent()) return result;
-            retries_++;
-        }
+        return pool_.Run(std::forward<F>(fn));
     }
 
     // ---- open / schema ----------------------------------------------------------
@@ -1167,7 +1132,7 @@ class PgVectorStore::Impl {
         });
     }
 
-    Stats stats() const { return {exact_searches_.load(), index_searches_.load(), retries_.load()}; }
+    Stats stats() const { return {exact_searches_.load(), index_searches_.load(), pool_.retries()}; }
     size_t open_connections() const { return pool_.open_connections(); }
     PoolStats pool_stats() const { return pool_.Stats(); }
 
@@ -1178,7 +1143,7 @@ class PgVectorStore::Impl {
     std::string schema_, meta_, collections_, files_, migrations_, properties_;
     std::string vector_type_ = "vector";
     std::string ext_schema_ = "public";
-    std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0}, retries_{0};
+    std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0};
 };
 
 Result<std::unique_ptr<PgVectorStore>> PgVectorStore::Open(const std::string& url, const OpenOptions& options,
