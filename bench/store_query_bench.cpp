@@ -45,8 +45,8 @@
 #include <thread>
 #include <vector>
 
+#include "db/postgres/pg_client.hpp"
 #include "ops/export_reader.hpp"
-#include "store/pgvector/pg_client.hpp"
 #include "store/store_util.hpp"
 #include "store/vector_store.hpp"
 
@@ -241,7 +241,7 @@ std::string HexBytea(const std::string& bytes) {
 // default ef_search (128), one file per query.
 void WritePgbenchScripts(const std::string& url, const CollectionSpec& spec,
                          const std::vector<std::vector<float>>& queries, const std::string& dir) {
-    auto parsed = store::pg::ParsePgUrl(url);
+    auto parsed = db::pg::ParsePgUrl(url);
     if (!parsed.ok()) Die(parsed.status().ToString());
     std::vector<const char*> keys, values;
     for (const auto& [k, v] : parsed->libpq_params) {
@@ -252,7 +252,7 @@ void WritePgbenchScripts(const std::string& url, const CollectionSpec& spec,
     values.push_back(nullptr);
     PGconn* c = PQconnectdbParams(keys.data(), values.data(), 0);
     if (PQstatus(c) != CONNECTION_OK) Die(std::string("connect: ") + PQerrorMessage(c));
-    const std::string schema = store::pg::QuoteIdent(parsed->schema);
+    const std::string schema = db::pg::QuoteIdent(parsed->schema);
     auto scalar = [&](const std::string& sql) {
         PGresult* r = PQexec(c, sql.c_str());
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
@@ -265,7 +265,7 @@ void WritePgbenchScripts(const std::string& url, const CollectionSpec& spec,
     const std::string id =
         scalar("SELECT c.id FROM " + schema + ".signal_hub_collections c WHERE c.name = " + HexBytea(spec.name));
     const std::string ext =
-        store::pg::QuoteIdent(scalar("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = "
+        db::pg::QuoteIdent(scalar("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = "
                                      "e.extnamespace WHERE e.extname = 'vector'"));
     PQfinish(c);
     std::string op = "<=>";
@@ -288,7 +288,7 @@ void WritePgbenchScripts(const std::string& url, const CollectionSpec& spec,
           << schema << ".signal_hub_collections c WHERE c.name = " << HexBytea(spec.name) << ";\n"
           << "BEGIN READ ONLY \\; SET LOCAL hnsw.ef_search = 128 \\; SET LOCAL hnsw.iterative_scan = relaxed_order;\n"
           << "SELECT r.id, r.document, r.metadata, r.embedding FROM " << schema << "."
-          << store::pg::QuoteIdent("signal_hub_records_" + id) << " r WHERE true ORDER BY r.embedding OPERATOR(" << ext
+          << db::pg::QuoteIdent("signal_hub_records_" + id) << " r WHERE true ORDER BY r.embedding OPERATOR(" << ext
           << "." << op << ") " << vec << "::" << ext << ".vector LIMIT 10::int8;\n"
           << "COMMIT;\n";
         if (!f) Die("cannot write " + dir);

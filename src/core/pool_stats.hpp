@@ -1,7 +1,7 @@
 #pragma once
 // PoolStats: a snapshot of a database connection pool, for monitoring
 // (signal_hub_db_pool_* in docs/production/monitoring/metrics.md). Plain data;
-// the pool that fills it states how its numbers are counted (store/pgvector/pg_client.hpp).
+// the pool that fills it states how its numbers are counted (db/postgres/pg_client.hpp).
 
 #include <cstddef>
 #include <cstdint>

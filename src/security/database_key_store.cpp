@@ -7,41 +7,20 @@
 #include <unordered_map>
 #include <utility>
 
+#include "db/postgres/pg_client.hpp"
 #include "security/key_rules.hpp"
-#include "store/pgvector/pg_client.hpp"
 
 namespace signalhub::security {
 namespace {
 
-using store::pg::PgConn;
-using store::pg::PgParams;
-using store::pg::PgPool;
-using store::pg::PgResult;
-using store::pg::PgUrl;
+using db::pg::PgConn;
+using db::pg::PgParams;
+using db::pg::PgPool;
+using db::pg::PgResult;
+using db::pg::PgUrl;
 
 // Rolls back unless committed (nothing outlives the transaction: PgBouncer-safe).
-class Txn {
-   public:
-    explicit Txn(PgConn& conn) : conn_(conn) {}
-    Txn(const Txn&) = delete;
-    Txn& operator=(const Txn&) = delete;
-    ~Txn() {
-        if (active_ && !conn_.broken()) (void)conn_.Exec("ROLLBACK");
-    }
-    Status Begin(const std::string& sql = "BEGIN") {
-        Status s = conn_.Exec(sql);
-        active_ = s.ok() || conn_.InTransaction();
-        return s;
-    }
-    Status Commit() {
-        active_ = false;
-        return conn_.Exec("COMMIT");
-    }
-
-   private:
-    PgConn& conn_;
-    bool active_ = false;
-};
+using Txn = db::pg::PgTxn;
 
 // A PostgreSQL array literal ({"a","b\"c"}) for a $n::text[] parameter in text format.
 std::string TextArrayLiteral(const std::vector<std::string>& values) {
@@ -121,18 +100,12 @@ PgParams& RateLimitParams(PgParams& p, const std::optional<KeyRateLimit>& limit)
     return limit ? p.Float8(limit->requests_per_second).Int4(limit->burst) : p.Null().Null();
 }
 
-template <typename T>
-bool IsOk(const Result<T>& r) {
-    return r.ok();
-}
-bool IsOk(const Status& s) { return s.ok(); }
-
 }  // namespace
 
 struct DatabaseKeyStore::Impl {
     Impl(PgUrl url, KeyHasher h, const Clock& c, DatabaseKeyStoreOptions o)
         : pool(std::move(url)), hasher(std::move(h)), clock(c), options(o) {
-        const std::string schema = store::pg::QuoteIdent(pool.url().schema);
+        const std::string schema = db::pg::QuoteIdent(pool.url().schema);
         keys = schema + ".signal_hub_api_keys";
         meta = schema + ".signal_hub_api_key_meta";
         migrations = schema + ".signal_hub_api_key_migrations";
@@ -145,16 +118,10 @@ struct DatabaseKeyStore::Impl {
     }
 
     // Runs `fn` with a pooled connection; retries once on a new connection when a reused one
-    // turned out to be broken before anything was committed (the store's rule, pgvector_store.cpp).
+    // turned out to be broken before anything was committed (PgPool::Run, the store's rule too).
     template <typename F>
     auto Run(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
-        for (int attempt = 0;; ++attempt) {
-            auto lease = pool.Acquire();
-            if (!lease.ok()) return lease.status();
-            auto result = fn(**lease);
-            if (IsOk(result) || attempt > 0) return result;
-            if (!(*lease)->broken() || lease->fresh() || (*lease)->commit_sent()) return result;
-        }
+        return pool.Run(std::forward<F>(fn));
     }
 
     Status Migrate(PgConn& c) {
@@ -308,7 +275,7 @@ Result<std::unique_ptr<DatabaseKeyStore>> DatabaseKeyStore::Open(const std::stri
                                                                  const Clock& clock, DatabaseKeyStoreOptions options) {
     if (url.empty()) return InvalidArgument("empty PostgreSQL URL for the API key store");
     if (options.usage_write_interval < 0) return InvalidArgument("usage_write_interval cannot be negative");
-    SH_ASSIGN_OR_RETURN(PgUrl parsed, store::pg::ParsePgUrl(url));
+    SH_ASSIGN_OR_RETURN(PgUrl parsed, db::pg::ParsePgUrl(url));
     auto impl = std::make_unique<Impl>(std::move(parsed), std::move(hasher), clock, options);
     Status migrated = impl->Run([&](PgConn& c) { return impl->Migrate(c); });
     if (!migrated.ok()) return migrated.WithContext("opening the API key table");

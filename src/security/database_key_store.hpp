@@ -1,7 +1,7 @@
 #pragma once
 // DatabaseKeyStore: API key records in a PostgreSQL table, so every replica of
 // `signal-hub serve` sees the same keys at once (security.api_keys.storage:
-// database). Uses the project's libpq layer (store/pgvector/pg_client.hpp:
+// database). Uses the project's PostgreSQL client (db/postgres/pg_client.hpp:
 // URL parameters schema=, pool_size=, max_overflow=, pool_timeout=, the rest
 // is libpq's) and follows the store's rules for PgBouncer transaction mode:
 // only unnamed statements (PQexecParams), locks and settings scoped to one
@@ -78,7 +78,7 @@ class DatabaseKeyStore final : public KeyStore {
     Result<IssuedKey> Rotate(std::string_view id, std::int64_t grace_seconds) override;
     Result<ApiKeyRecord> SetRateLimit(std::string_view id, const std::optional<KeyRateLimit>& limit) override;
     Result<AuthenticatedKey> Authenticate(std::string_view presented_key, AuthFailure* failure = nullptr) override;
-    // The connection pool's numbers (store/pgvector/pg_client.hpp, PgPool::Stats).
+    // The connection pool's numbers (db/postgres/pg_client.hpp, PgPool::Stats).
     std::optional<PoolStats> pool_stats() const override;
 
     // The schema version this build creates and reads.

@@ -2,7 +2,7 @@
 // Test helpers for keystores_test (header-only, tests only):
 //  - PostgreSQL: the server of the CTest fixture `postgres` (SIGNAL_HUB_TEST_PG_URL, or the file
 //    named by SIGNAL_HUB_TEST_PG_URL_FILE); a test FAILS, never skips, without one. Each store
-//    lives in a schema of its own, dropped afterwards (store/pgvector/pg_test_server.hpp).
+//    lives in a schema of its own, dropped afterwards (db/postgres/pg_test_server.hpp).
 //  - Vault: VaultFixture starts tests/fixtures/vault_fixture.py (python3 stdlib, 127.0.0.1, a free
 //    port) for one test and stops it when destroyed.
 
@@ -24,12 +24,12 @@
 #include <utility>
 #include <vector>
 
+#include "db/postgres/pg_test_server.hpp"
 #include "net/http_client.hpp"
 #include "security/database_key_store.hpp"
 #include "security/key_store.hpp"
 #include "security/vault_key_store.hpp"
 #include "signal_hub_test_paths.hpp"
-#include "store/pgvector/pg_test_server.hpp"
 
 namespace signalhub::security::keystoretest {
 
@@ -41,19 +41,19 @@ inline KeyHasher TestHasher(char fill = 'p') {
 
 // ---- PostgreSQL -------------------------------------------------------------------------------
 
-using store::pgtest::ExecSql;
-using store::pgtest::ServerUrl;
-using store::pgtest::WithParam;
+using db::pgtest::ExecSql;
+using db::pgtest::ServerUrl;
+using db::pgtest::WithParam;
 
 // The first value of the first row as text ("" on error or no rows).
 inline std::string QueryText(const std::string& url, const std::string& sql) {
-    return store::pgtest::QueryValue(url, sql).value_or("");
+    return db::pgtest::QueryValue(url, sql).value_or("");
 }
 
 // A schema of the test server, dropped when destroyed.
 class PgSchema {
    public:
-    PgSchema() : server_(ServerUrl()), name_(store::pgtest::UniqueSchema("sh_keys_")) {}
+    PgSchema() : server_(ServerUrl()), name_(db::pgtest::UniqueSchema("sh_keys_")) {}
     ~PgSchema() {
         if (server_.empty()) return;
         EXPECT_EQ(ExecSql(server_, "DROP SCHEMA IF EXISTS \"" + name_ + "\" CASCADE"), "") << "dropping " << name_;

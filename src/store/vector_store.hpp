@@ -152,7 +152,7 @@ class VectorStore {
 
     // The backend's connection pool, for metrics: nullopt for backends without
     // one (embedded, memory, ChromaDB); PostgreSQL reports its PgPool
-    // (store/pgvector/pg_client.hpp says how each number is counted). Cheap, no
+    // (db/postgres/pg_client.hpp says how each number is counted). Cheap, no
     // I/O, thread-safe: the metrics endpoint calls it on every scrape.
     virtual std::optional<PoolStats> pool_stats() const { return std::nullopt; }
 };

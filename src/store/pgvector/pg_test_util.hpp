@@ -8,11 +8,17 @@
 #include <memory>
 #include <string>
 
+#include "db/postgres/pg_test_server.hpp"
 #include "store/forwarding_store.hpp"
-#include "store/pgvector/pg_test_server.hpp"
 #include "store/vector_store.hpp"
 
 namespace signalhub::store::pgtest {
+
+using db::pgtest::ExecSql;
+using db::pgtest::QueryValue;
+using db::pgtest::ServerUrl;
+using db::pgtest::UniqueSchema;
+using db::pgtest::WithParam;
 
 // Forwards to a store and drops its schema when destroyed.
 class SchemaScopedStore final : public ForwardingStore {

@@ -61,17 +61,17 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "db/postgres/pg_client.hpp"
 #include "store/metadata_json.hpp"
 #include "store/pgvector/glob_regex.hpp"
-#include "store/pgvector/pg_client.hpp"
 #include "store/store_util.hpp"
 
 namespace signalhub::store {
 
-using pg::PgConn;
-using pg::PgParams;
-using pg::PgResult;
-using pg::QuoteIdent;
+using db::pg::PgConn;
+using db::pg::PgParams;
+using db::pg::PgResult;
+using db::pg::QuoteIdent;
 
 namespace {
 
@@ -176,36 +176,8 @@ CollectionInfo ToInfo(const CollectionRow& row) {
     return info;
 }
 
-template <typename T>
-bool IsOk(const Result<T>& r) {
-    return r.ok();
-}
-bool IsOk(const Status& s) { return s.ok(); }
-
 // Rolls back unless committed.
-class Txn {
-   public:
-    explicit Txn(PgConn& conn) : conn_(conn) {}
-    Txn(const Txn&) = delete;
-    Txn& operator=(const Txn&) = delete;
-    ~Txn() {
-        if (active_ && !conn_.broken()) (void)conn_.Exec("ROLLBACK");
-    }
-    // `sql` may continue with SET LOCAL statements ("BEGIN; SET LOCAL ...": one round trip).
-    Status Begin(const std::string& sql = "BEGIN") {
-        Status s = conn_.Exec(sql);
-        active_ = s.ok() || conn_.InTransaction();
-        return s;
-    }
-    Status Commit() {
-        active_ = false;
-        return conn_.Exec("COMMIT");
-    }
-
-   private:
-    PgConn& conn_;
-    bool active_ = false;
-};
+using Txn = db::pg::PgTxn;
 
 struct PreparedRecord {
     const Record* record = nullptr;
@@ -220,7 +192,7 @@ struct PreparedRecord {
 
 class PgVectorStore::Impl {
    public:
-    Impl(pg::PgUrl url, bool read_only, PgVectorStoreOptions tuning)
+    Impl(db::pg::PgUrl url, bool read_only, PgVectorStoreOptions tuning)
         : pool_(std::move(url)), read_only_(read_only), tuning_(tuning) {
         const std::string& s = pool_.url().schema;
         schema_ = QuoteIdent(s);
@@ -234,17 +206,10 @@ class PgVectorStore::Impl {
     std::string Where() const { return "PostgreSQL at " + pool_.url().endpoint + " (database " + pool_.url().database + ")"; }
 
     // Runs `fn` with a pooled connection; retries once on a new connection when a reused
-    // one turned out to be broken before anything was committed.
+    // one turned out to be broken before anything was committed (PgPool::Run).
     template <typename F>
     auto Run(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
-        for (int attempt = 0;; ++attempt) {
-            auto lease = pool_.Acquire();
-            if (!lease.ok()) return lease.status();
-            auto result = fn(**lease);
-            if (IsOk(result) || attempt > 0) return result;
-            if (!(*lease)->broken() || lease->fresh() || (*lease)->commit_sent()) return result;
-            retries_++;
-        }
+        return pool_.Run(std::forward<F>(fn));
     }
 
     // ---- open / schema ----------------------------------------------------------
@@ -737,7 +702,7 @@ class PgVectorStore::Impl {
         if (!r.IsNull(row, first + 1)) rec.document = r.String(row, first + 1);
         SH_ASSIGN_OR_RETURN(rec.metadata, DecodeMetadataJson(r.String(row, first + 2)));
         if (with_embedding) {
-            SH_ASSIGN_OR_RETURN(rec.embedding, pg::DecodeVector(r.Bytes(row, first + 3)));
+            SH_ASSIGN_OR_RETURN(rec.embedding, db::pg::DecodeVector(r.Bytes(row, first + 3)));
             if (rec.embedding.size() != static_cast<size_t>(dimension)) {
                 return DataLoss("record '" + rec.id + "' has a stored vector of dimension " +
                                 std::to_string(rec.embedding.size()) + ", expected " + std::to_string(dimension));
@@ -760,7 +725,7 @@ class PgVectorStore::Impl {
                 f.content_hash = r.String(i, 1);
                 f.size = r.Int8(i, 2);
                 f.mtime_ns = r.Int8(i, 3);
-                SH_ASSIGN_OR_RETURN(f.record_ids, pg::DecodeByteaArray(r.Bytes(i, 4)));
+                SH_ASSIGN_OR_RETURN(f.record_ids, db::pg::DecodeByteaArray(r.Bytes(i, 4)));
                 out.push_back(std::move(f));
             }
             return out;
@@ -1166,23 +1131,23 @@ class PgVectorStore::Impl {
         });
     }
 
-    Stats stats() const { return {exact_searches_.load(), index_searches_.load(), retries_.load()}; }
+    Stats stats() const { return {exact_searches_.load(), index_searches_.load(), pool_.retries()}; }
     size_t open_connections() const { return pool_.open_connections(); }
     PoolStats pool_stats() const { return pool_.Stats(); }
 
    private:
-    pg::PgPool pool_;
+    db::pg::PgPool pool_;
     const bool read_only_;
     const PgVectorStoreOptions tuning_;
     std::string schema_, meta_, collections_, files_, migrations_, properties_;
     std::string vector_type_ = "vector";
     std::string ext_schema_ = "public";
-    std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0}, retries_{0};
+    std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0};
 };
 
 Result<std::unique_ptr<PgVectorStore>> PgVectorStore::Open(const std::string& url, const OpenOptions& options,
                                                            const PgVectorStoreOptions& tuning) {
-    SH_ASSIGN_OR_RETURN(pg::PgUrl parsed, pg::ParsePgUrl(url));
+    SH_ASSIGN_OR_RETURN(db::pg::PgUrl parsed, db::pg::ParsePgUrl(url));
     PgVectorStoreOptions effective = tuning;  // URL parameters win over the caller's defaults
     if (parsed.hnsw_m) effective.hnsw_m = *parsed.hnsw_m;
     if (parsed.hnsw_ef_construction) effective.hnsw_ef_construction = *parsed.hnsw_ef_construction;

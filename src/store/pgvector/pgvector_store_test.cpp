@@ -20,10 +20,10 @@
 #include <random>
 #include <thread>
 
+#include "db/postgres/pg_client.hpp"
 #include "signal_hub_test_paths.hpp"
 #include "store/memory_store.hpp"
 #include "store/pgvector/glob_regex.hpp"
-#include "store/pgvector/pg_client.hpp"
 #include "store/pgvector/pg_test_util.hpp"
 #include "store/restricted_store.hpp"
 
@@ -99,7 +99,7 @@ TEST_F(PgVectorStoreTest, CreatesAVersionedSchemaOnceAndReopens) {
 // default to the server URL's).
 std::string UrlFor(const std::string& server, const std::string& database, std::string user = "",
                    std::string password = "") {
-    auto parsed = pg::ParsePgUrl(server);
+    auto parsed = db::pg::ParsePgUrl(server);
     EXPECT_TRUE(parsed.ok());
     std::string host = "127.0.0.1", port = "5432";
     for (const auto& [k, v] : parsed->libpq_params) {

@@ -1,4 +1,4 @@
-#include "store/pgvector/pg_client.hpp"
+#include "db/postgres/pg_client.hpp"
 
 #include <libpq-fe.h>
 
@@ -11,7 +11,7 @@
 
 #include "telemetry/trace.hpp"
 
-namespace signalhub::store::pg {
+namespace signalhub::db::pg {
 namespace {
 
 constexpr unsigned kByteaOid = 17;
@@ -610,4 +610,4 @@ void PgPool::Return(std::unique_ptr<PgConn> conn) {
     cv_.notify_one();
 }
 
-}  // namespace signalhub::store::pg
+}  // namespace signalhub::db::pg

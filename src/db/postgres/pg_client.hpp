@@ -1,13 +1,16 @@
 #pragma once
-// A small libpq layer for the postgresql store: URL parsing, RAII connections
-// and results, parameter lists (text or binary format, never values spliced
-// into SQL), SQLSTATE -> ErrorCode mapping and a connection pool.
+// The PostgreSQL client (a small libpq layer), used by the postgresql store and
+// the database API key store: URL parsing, RAII connections and results,
+// parameter lists (text or binary format, never values spliced into SQL),
+// SQLSTATE -> ErrorCode mapping, a connection pool with the one retry rule its
+// users share (PgPool::Run) and a rollback-unless-committed transaction (PgTxn).
 //
 // Nothing here keeps session state on the server: statements go through
 // PQexecParams (the unnamed statement, replaced by the next one), settings are
 // SET LOCAL inside a transaction, locks are transaction-scoped. A connection
 // can therefore be any server backend behind PgBouncer in transaction mode.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -26,7 +29,7 @@
 struct pg_conn;
 struct pg_result;
 
-namespace signalhub::store::pg {
+namespace signalhub::db::pg {
 
 // A parsed store URL. Our own query parameters are removed before the rest
 // goes to libpq (which rejects parameters it does not know):
@@ -202,6 +205,24 @@ class PgPool {
     };
 
     Result<Lease> Acquire();
+
+    // Runs `fn(PgConn&)` (returning a Status or a Result) with a pooled connection; retries once
+    // on a new connection when a reused one turned out to be broken before anything was
+    // committed. The one rule for every user of the pool (the store, the API key store).
+    template <typename F>
+    auto Run(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
+        for (int attempt = 0;; ++attempt) {
+            auto lease = Acquire();
+            if (!lease.ok()) return lease.status();
+            auto result = fn(**lease);
+            if (result.ok() || attempt > 0) return result;
+            if (!(*lease)->broken() || lease->fresh() || (*lease)->commit_sent()) return result;
+            retries_++;
+        }
+    }
+    // Operations Run retried on a new connection since the pool was created.
+    std::int64_t retries() const { return retries_.load(); }
+
     const PgUrl& url() const { return url_; }
     // Connections currently open (idle + leased), for tests.
     size_t open_connections() const;
@@ -217,6 +238,33 @@ class PgPool {
     size_t open_ = 0;  // idle + leased + being opened
     size_t waiting_ = 0;  // callers blocked in Acquire
     std::uint64_t acquire_timeouts_ = 0;
+    std::atomic<std::int64_t> retries_{0};
 };
 
-}  // namespace signalhub::store::pg
+// A transaction on one connection that rolls back unless committed (nothing outlives it:
+// PgBouncer-safe).
+class PgTxn {
+   public:
+    explicit PgTxn(PgConn& conn) : conn_(conn) {}
+    PgTxn(const PgTxn&) = delete;
+    PgTxn& operator=(const PgTxn&) = delete;
+    ~PgTxn() {
+        if (active_ && !conn_.broken()) (void)conn_.Exec("ROLLBACK");
+    }
+    // `sql` may continue with SET LOCAL statements ("BEGIN; SET LOCAL ...": one round trip).
+    Status Begin(const std::string& sql = "BEGIN") {
+        Status s = conn_.Exec(sql);
+        active_ = s.ok() || conn_.InTransaction();
+        return s;
+    }
+    Status Commit() {
+        active_ = false;
+        return conn_.Exec("COMMIT");
+    }
+
+   private:
+    PgConn& conn_;
+    bool active_ = false;
+};
+
+}  // namespace signalhub::db::pg

@@ -2,7 +2,7 @@
 // The PostgreSQL test server, for every test labelled `postgres` (store, key store, ...): its URL
 // comes from SIGNAL_HUB_TEST_PG_URL, or from the file named by SIGNAL_HUB_TEST_PG_URL_FILE (written
 // by the CTest fixture `postgres`); a test FAILS, never skips, without one. Plain libpq helpers,
-// no dependency on the store; pg_test_util.hpp adds the store-scoped ones.
+// no dependency on the store; store/pgvector/pg_test_util.hpp adds the store-scoped ones.
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
@@ -14,7 +14,7 @@
 #include <random>
 #include <string>
 
-namespace signalhub::store::pgtest {
+namespace signalhub::db::pgtest {
 
 // The test server's URL; a test failure (not a skip) when none is configured.
 inline std::string ServerUrl() {
@@ -70,4 +70,4 @@ inline std::optional<std::string> QueryValue(const std::string& url, const std::
     return out;
 }
 
-}  // namespace signalhub::store::pgtest
+}  // namespace signalhub::db::pgtest

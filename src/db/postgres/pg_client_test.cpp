@@ -1,7 +1,7 @@
-// Unit tests of the postgresql store's URL handling and glob translation (no server needed), and of
-// PgPool against the test server (PgPoolTest.*: label `postgres`, see src/store/CMakeLists.txt).
+// Unit tests of the libpq layer's URL handling (no server needed), and of PgPool against the test
+// server (PgPoolTest.*: label `postgres`, see src/db/postgres/CMakeLists.txt).
 
-#include "store/pgvector/pg_client.hpp"
+#include "db/postgres/pg_client.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,11 +11,9 @@
 #include <chrono>
 #include <thread>
 
-#include "store/pgvector/glob_regex.hpp"
-#include "store/pgvector/pg_test_server.hpp"
-#include "store/vector_store.hpp"
+#include "db/postgres/pg_test_server.hpp"
 
-namespace signalhub::store::pg {
+namespace signalhub::db::pg {
 namespace {
 
 std::string Param(const PgUrl& url, const std::string& key) {
@@ -77,18 +75,6 @@ TEST(PgUrl, BadUrlsAreInvalidArgumentWithoutThePassword) {
         ASSERT_FALSE(parsed.ok()) << url;
         EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument) << url;
         EXPECT_THAT(parsed.status().message(), testing::Not(testing::HasSubstr("hunter2"))) << url;
-        auto opened = OpenStore(url, OpenOptions{});
-        EXPECT_EQ(opened.status().code(), ErrorCode::kInvalidArgument) << url;
-    }
-}
-
-TEST(PgUrl, UnreachableServerIsUnavailableNamingHostAndPort) {
-    for (const std::string scheme : {"postgresql", "postgres"}) {
-        auto store = OpenStore(scheme + "://app:hunter2@127.0.0.1:1/db?connect_timeout=5", OpenOptions{});
-        ASSERT_FALSE(store.ok());
-        EXPECT_EQ(store.status().code(), ErrorCode::kUnavailable) << store.status().ToString();
-        EXPECT_THAT(store.status().message(), testing::HasSubstr("127.0.0.1:1"));
-        EXPECT_THAT(store.status().message(), testing::Not(testing::HasSubstr("hunter2")));
     }
 }
 
@@ -176,15 +162,37 @@ TEST(PgPoolTest, StatsCountCallersWaitingForAConnection) {
     ExpectStats(pool, 1, 0, 0, 0);  // the waiter's lease ended with its thread
 }
 
-TEST(PgGlobRegex, EmptyPatternsMatchNothingAndPathsMapBytesToChars) {
-    EXPECT_EQ(GlobToPgRegex(""), std::nullopt);
-    EXPECT_EQ(GlobToPgRegex("./"), std::nullopt);
-    EXPECT_EQ(GlobToPgRegex("*.py"), std::optional<std::string>("(?:^|/)[^/]*\\u002epy$"));
-    EXPECT_EQ(GlobToPgRegex("src/**/*.py"), std::optional<std::string>("^src\\u002f(?:.*/)?[^/]*\\u002epy$"));
-    EXPECT_EQ(GlobPathText("./a/b"), std::optional<std::string>("a/b"));
-    EXPECT_EQ(GlobPathText("\xff"), std::optional<std::string>("\xc3\xbf"));
-    EXPECT_EQ(GlobPathText(std::string("a\0b", 3)), std::nullopt);
+// PgPool::Run, the retry rule the store and the API key store share: a reused connection that
+// breaks before anything was committed is replaced and the operation runs once more; one that
+// breaks after a COMMIT was sent is not retried.
+TEST(PgPoolTest, RunRetriesOnceOnAReusedConnectionThatBroke) {
+    PgPool pool(PoolUrl("pool_size=1&max_overflow=0"));
+    ASSERT_TRUE(pool.Acquire().ok());  // the next lease reuses this connection
+    int calls = 0;
+    auto value = pool.Run([&](PgConn& c) -> Result<std::int64_t> {
+        if (++calls == 1) return c.Query("SELECT pg_terminate_backend(pg_backend_pid())").status();
+        SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT 7::int8"));
+        return r.Int8(0, 0);
+    });
+    ASSERT_TRUE(value.ok()) << value.status().ToString();
+    EXPECT_EQ(*value, 7);
+    EXPECT_EQ(calls, 2);
+    EXPECT_EQ(pool.retries(), 1);
+
+    calls = 0;
+    Status committed = pool.Run([&](PgConn& c) -> Status {
+        ++calls;
+        SH_RETURN_IF_ERROR(c.Exec("BEGIN"));
+        SH_ASSIGN_OR_RETURN(PgResult pid, c.Query("SELECT pg_backend_pid()::int8"));
+        EXPECT_EQ(pgtest::ExecSql(pgtest::ServerUrl(),
+                                  "SELECT pg_terminate_backend(" + std::to_string(pid.Int8(0, 0)) + ")"),
+                  "");
+        return c.Exec("COMMIT");
+    });
+    EXPECT_FALSE(committed.ok());
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(pool.retries(), 1);
 }
 
 }  // namespace
-}  // namespace signalhub::store::pg
+}  // namespace signalhub::db::pg
