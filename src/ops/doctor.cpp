@@ -21,7 +21,7 @@
 #include "net/http_client.hpp"
 #include "net/redis_client.hpp"
 #include "store/embedded/embedded_store.hpp"
-#include "store/pgvector/pg_client.hpp"
+#include "db/postgres/pg_client.hpp"
 #include "store/pgvector/pgvector_store.hpp"
 #include "store/vector_store.hpp"
 
@@ -219,7 +219,7 @@ void CheckCollections(store::VectorStore& s, store::EmbeddedStore* embedded, con
 
 void CheckPostgres(const config::Config& config, const DoctorTarget& target, const DoctorOptions& options,
                    std::vector<Finding>& out) {
-    Result<store::pg::PgUrl> url = store::pg::ParsePgUrl(target.store_url);
+    Result<db::pg::PgUrl> url = db::pg::ParsePgUrl(target.store_url);
     if (!url.ok()) {
         out.push_back(Problem(FindingStatus::kFail, "store", url.status().message(), "correct database.url",
                               "store-unreachable"));
@@ -231,7 +231,7 @@ void CheckPostgres(const config::Config& config, const DoctorTarget& target, con
         url->libpq_params.emplace_back("connect_timeout",
                                        std::to_string(std::max(1, static_cast<int>(std::ceil(options.timeout_seconds)))));
     }
-    Result<std::unique_ptr<store::pg::PgConn>> conn = store::pg::PgConn::Connect(*url);
+    Result<std::unique_ptr<db::pg::PgConn>> conn = db::pg::PgConn::Connect(*url);
     if (!conn.ok()) {
         out.push_back(Problem(FindingStatus::kFail, "store", conn.status().message(),
                               "start PostgreSQL or correct database.url (host, port, user, password, sslmode); "
@@ -239,11 +239,11 @@ void CheckPostgres(const config::Config& config, const DoctorTarget& target, con
                               "store-unreachable"));
         return;
     }
-    store::pg::PgConn& c = **conn;
+    db::pg::PgConn& c = **conn;
     out.push_back(Ok("store", "PostgreSQL at " + url->endpoint + " (database " + url->database + ") answers"));
 
     // pgvector.
-    Result<store::pg::PgResult> ext = c.Query("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
+    Result<db::pg::PgResult> ext = c.Query("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
     if (!ext.ok()) {
         out.push_back(Problem(FindingStatus::kFail, "pgvector", ext.status().message(), "check the database user's rights",
                               "pgvector-too-old"));
@@ -266,11 +266,11 @@ void CheckPostgres(const config::Config& config, const DoctorTarget& target, con
     }
 
     // Schema version.
-    const std::string migrations = store::pg::QuoteIdent(url->schema) + ".signal_hub_schema_migrations";
-    Result<store::pg::PgResult> exists = c.Query("SELECT to_regclass($1) IS NOT NULL",
-                                                  store::pg::PgParams().Text(migrations));
+    const std::string migrations = db::pg::QuoteIdent(url->schema) + ".signal_hub_schema_migrations";
+    Result<db::pg::PgResult> exists = c.Query("SELECT to_regclass($1) IS NOT NULL",
+                                                  db::pg::PgParams().Text(migrations));
     if (exists.ok() && exists->rows() == 1 && exists->Bytes(0, 0) == std::string_view("\x01", 1)) {
-        Result<store::pg::PgResult> v = c.Query("SELECT coalesce(max(version), 0)::int8 FROM " + migrations);
+        Result<db::pg::PgResult> v = c.Query("SELECT coalesce(max(version), 0)::int8 FROM " + migrations);
         if (!v.ok()) {
             out.push_back(Problem(FindingStatus::kFail, "schema", v.status().message(), "check the database user's rights",
                                   "schema-version"));
@@ -296,7 +296,7 @@ void CheckPostgres(const config::Config& config, const DoctorTarget& target, con
 
     // Clock skew: the server's clock against the midpoint of the round trip.
     const auto t0 = std::chrono::system_clock::now();
-    Result<store::pg::PgResult> now = c.Query("SELECT extract(epoch FROM clock_timestamp())::float8");
+    Result<db::pg::PgResult> now = c.Query("SELECT extract(epoch FROM clock_timestamp())::float8");
     const auto t1 = std::chrono::system_clock::now();
     if (now.ok() && now->rows() == 1) {
         const double local =
