@@ -396,8 +396,8 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     imp->callback([&global, &exit_code, args] { exit_code = Finish(RunImport(*args, global)); });
 
     auto* ver = migrate->add_subcommand(
-        "verify", "Compare a target store with an export file or a source store: counts, per-record checksums and "
-                  "nearest-neighbour recall");
+        "verify", "Compare a target store with an export file, a source store or (PostgreSQL, neither given) what "
+                  "its imports recorded: counts, per-record checksums and nearest-neighbour recall");
     AddConnectionOptions(ver, *args);
     ver->add_option("--against,--input", args->against,
                     "Export file to compare with (default, for a PostgreSQL target: what `migrate import` recorded "
