@@ -170,15 +170,25 @@ class ProgressPrinter {
 Status RunExport(const MigrateArgs& a, const GlobalOptions& global) {
     if (!a.source) return InvalidArgument("export needs --source embedded|postgresql|chromadb");
     SH_ASSIGN_OR_RETURN(ops::SourceKind kind, ops::ParseSourceKind(*a.source));
-    if (a.all == !a.collections.empty()) return InvalidArgument("export needs --collection NAME (repeatable) or --all");
+    if (a.all && !a.collections.empty()) return InvalidArgument("export takes --collection NAME or --all, not both");
     ops::ExportOptions o;
     o.source = kind;
     SH_ASSIGN_OR_RETURN(MigrateConnections conns, ConnectionsOf(a, global));
     if (kind == ops::SourceKind::kEmbedded) SH_RETURN_IF_ERROR(DiscoverEmbeddedStore(global, conns.resolved, global.quiet));
+    if (kind == ops::SourceKind::kChromadb && !conns.resolved.chroma_url) {
+        return InvalidArgument(
+            "--source chromadb: no ChromaDB server named. Give --chroma-url http://HOST:PORT, set CHROMA_URL, or "
+            "configure database.type: chromadb with database.url in the configuration (--config FILE or "
+            "SIGNAL_HUB_CONFIG)");
+    }
     SH_ASSIGN_OR_RETURN(o.source_url, ops::StoreUrlFor(kind, conns.resolved));
     o.collections = a.collections;
     o.output = a.output;
     o.overwrite = a.force;
+    if (a.collections.empty() && !a.all && !global.quiet) {
+        std::fprintf(stderr, "no --collection given: exporting every collection of the %s source\n",
+                     std::string(ops::SourceKindName(kind)).c_str());
+    }
     ProgressPrinter progress(global.quiet);
     o.progress = progress.Fn();
     SH_ASSIGN_OR_RETURN(ops::ExportSummary s, ops::ExportCollections(o));
@@ -250,13 +260,14 @@ int RunVerify(const MigrateArgs& a, const GlobalOptions& global) {
     o.collection = a.collections.empty() ? std::nullopt : std::optional<std::string>(a.collections.front());
     o.sample = a.sample;
     o.min_recall = a.min_recall;
-    if (a.against.has_value() == a.source.has_value()) {
-        return Fail(InvalidArgument("verify needs --against FILE or --source embedded|postgresql|chromadb (one of them)"));
+    if (a.against && a.source) {
+        return Fail(InvalidArgument("verify compares with --input FILE (--against FILE) or --source KIND, not both"));
     }
     auto connections = ConnectionsOf(a, global);
     if (!connections.ok()) return Fail(connections.status());
     const ops::Connections& conns = connections->resolved;
-    if (a.against) {
+    if (!a.source) {
+        // With a file: the target against the file; without: against what its imports recorded.
         o.against_file = a.against;
         auto target = TargetUrl(a, global, *connections);
         if (!target.ok()) return Fail(target.status());
@@ -339,8 +350,9 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                     "(--database), chromadb (--chroma-url)")
         ->required()
         ->check(CLI::IsMember({"embedded", "postgresql", "chromadb"}));
-    exp->add_option("--collection", args->collections, "Collection to export (repeatable)");
-    exp->add_flag("--all", args->all, "Export every collection");
+    exp->add_option("--collection", args->collections,
+                    "Collection to export (repeatable; default: every collection of the source, as --all)");
+    exp->add_flag("--all", args->all, "Export every collection (the default when no --collection is given)");
     exp->add_option("--output", args->output,
                     "Output file: JSON Lines; zstd-compressed when it ends in .zst; - for stdout. Written to FILE.partial "
                     "and renamed when complete")
@@ -384,10 +396,12 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     imp->callback([&global, &exit_code, args] { exit_code = Finish(RunImport(*args, global)); });
 
     auto* ver = migrate->add_subcommand(
-        "verify", "Compare a target store with an export file or a source store: counts, per-record checksums and "
-                  "nearest-neighbour recall");
+        "verify", "Compare a target store with an export file, a source store or (PostgreSQL, neither given) what "
+                  "its imports recorded: counts, per-record checksums and nearest-neighbour recall");
     AddConnectionOptions(ver, *args);
-    ver->add_option("--against", args->against, "Export file to compare with");
+    ver->add_option("--against,--input", args->against,
+                    "Export file to compare with (default, for a PostgreSQL target: what `migrate import` recorded "
+                    "in it, see below)");
     ver->add_option("--source", args->source,
                     "Source store instead of a file: embedded, postgresql or chromadb; the target is the other "
                     "connection given (default: PostgreSQL from $DATABASE_URL or the configuration)")
@@ -398,6 +412,11 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
         ->check(CLI::Range(0.0, 1.0));
     ver->add_flag("--json", args->json, "Print the report as JSON");
     ver->footer(
+        "Without --input and --source (`migrate verify --database URL`): the database is compared with what its\n"
+        "imports recorded in it (each collection's imported record ids and per-record checksums, and which file\n"
+        "the last import read); recall is the HNSW search against an exact search over its own records. A database\n"
+        "without a recorded import is refused (exit 4): pass --input FILE.\n"
+        "Every mode also reports the target's record counter against the records it holds (a warning).\n"
         "Exit 0 when every collection matches (0 missing, 0 extra, 0 different, recall >= minimum); 7 (data loss)\n"
         "otherwise; other codes for errors (see `signal-hub --help`).");
     ver->callback([&global, &exit_code, args] { exit_code = RunVerify(*args, global); });

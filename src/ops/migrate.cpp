@@ -16,6 +16,7 @@
 #include "ops/export_format.hpp"
 #include "ops/export_reader.hpp"
 #include "ops/line_io.hpp"
+#include "store/pgvector/import_ledger.hpp"
 #include "store/pgvector/pgvector_store.hpp"
 #include "store/vector_store.hpp"
 
@@ -212,8 +213,8 @@ class Validator : public ExportVisitor {
 class Importer : public ExportVisitor {
    public:
     Importer(const ImportOptions& options, store::VectorStore& target, store::PgVectorStore* pg,
-             const std::vector<std::pair<ExportHeader, ExportTrailer>>& blocks)
-        : options_(options), target_(target), pg_(pg), blocks_(blocks) {}
+             store::ImportLedger* ledger, const std::vector<std::pair<ExportHeader, ExportTrailer>>& blocks)
+        : options_(options), target_(target), pg_(pg), ledger_(ledger), blocks_(blocks) {}
 
     Status OnHeader(const ExportHeader& header) override {
         const ExportTrailer& trailer = blocks_.at(block_).second;
@@ -241,10 +242,22 @@ class Importer : public ExportVisitor {
                 }
             }
         }
+        if (ledger_ != nullptr) {
+            // What `migrate verify --database` compares with when it is given no file: this file's
+            // per-record checksums, written for every record (also those a checkpoint skips).
+            std::error_code ec;
+            const auto absolute = std::filesystem::absolute(options_.input, ec);
+            SH_RETURN_IF_ERROR(ledger_->Begin(header.spec.name, ec ? options_.input : absolute.string(),
+                                              trailer.checksum, header.records));
+        }
         return Status::Ok();
     }
 
-    Status OnRecord(const ExportHeader& header, Record&& record, const Digest& /*digest*/) override {
+    Status OnRecord(const ExportHeader& header, Record&& record, const Digest& digest) override {
+        if (ledger_ != nullptr) {
+            digests_.push_back({record.id, std::string(digest.begin(), digest.end())});
+            if (digests_.size() >= options_.batch_size) SH_RETURN_IF_ERROR(FlushDigests(header));
+        }
         if (checkpoint_ && record.id <= checkpoint_->last_id) {
             ++current_.skipped;
             return Status::Ok();
@@ -271,6 +284,10 @@ class Importer : public ExportVisitor {
                                                            .count()));
         SH_RETURN_IF_ERROR(target_.Commit(header.spec.name, imported));
         if (pg_ == nullptr) SH_RETURN_IF_ERROR(target_.Flush());
+        if (ledger_ != nullptr) {
+            SH_RETURN_IF_ERROR(FlushDigests(header));
+            SH_RETURN_IF_ERROR(ledger_->Finish(header.spec.name));
+        }
         summary.collections.push_back(current_);
         ++block_;
         return Status::Ok();
@@ -279,6 +296,14 @@ class Importer : public ExportVisitor {
     ImportSummary summary;
 
    private:
+    Status FlushDigests(const ExportHeader& header) {
+        if (digests_.empty()) return Status::Ok();
+        SH_RETURN_IF_ERROR(ledger_->AddDigests(header.spec.name, digests_)
+                               .WithContext("recording the import of collection '" + header.spec.name + "'"));
+        digests_.clear();
+        return Status::Ok();
+    }
+
     Status FlushBatch(const ExportHeader& header) {
         if (batch_.empty()) return Status::Ok();
         const std::int64_t n = static_cast<std::int64_t>(batch_.size());
@@ -299,6 +324,8 @@ class Importer : public ExportVisitor {
     const ImportOptions& options_;
     store::VectorStore& target_;
     store::PgVectorStore* pg_;
+    store::ImportLedger* ledger_;
+    std::vector<store::ImportDigest> digests_;
     const std::vector<std::pair<ExportHeader, ExportTrailer>>& blocks_;
     size_t block_ = 0;
     ImportedCollection current_;
@@ -321,15 +348,18 @@ Result<ImportSummary> ImportExport(const ImportOptions& options) {
     }));
     std::unique_ptr<store::VectorStore> target;
     store::PgVectorStore* pg = nullptr;
+    std::unique_ptr<store::ImportLedger> ledger;
     if (IsPostgresUrl(options.target_url)) {
         SH_ASSIGN_OR_RETURN(auto opened, store::PgVectorStore::Open(options.target_url, store::OpenOptions{}));
         SH_RETURN_IF_ERROR(opened->EnsureImportCheckpoints());
+        SH_ASSIGN_OR_RETURN(ledger, store::ImportLedger::Open(options.target_url));
+        SH_RETURN_IF_ERROR(ledger->Ensure());
         pg = opened.get();
         target = std::move(opened);
     } else {
         SH_ASSIGN_OR_RETURN(target, store::OpenStore(options.target_url, store::OpenOptions{}));
     }
-    Importer importer(options, *target, pg, validator.blocks);
+    Importer importer(options, *target, pg, ledger.get(), validator.blocks);
     SH_RETURN_IF_ERROR(ReadExport(options.input, importer));
     importer.summary.seconds = Since(start);
     return importer.summary;
@@ -449,6 +479,69 @@ void AddListed(std::vector<std::string>& list, const std::string& id, size_t max
     if (list.size() < max) list.push_back(id);
 }
 
+std::string DescribeImport(const store::ImportLedgerEntry& e) {
+    return std::to_string(e.digests) + " records recorded by `migrate import`; the last import read " +
+           std::to_string(e.input_records) + " records from " + e.input + " (collection checksum " + e.input_checksum +
+           ", finished " + e.finished_at + ")";
+}
+
+// Recorded-import mode: the expectation is what the target's imports recorded (ledger digests);
+// the sampled queries are the target's records among them (the truth pass scans the target).
+Status LoadRecordedImports(const VerifyOptions& o, store::VectorStore& target,
+                           std::map<std::string, SourceCollection>& source, std::map<std::string, std::string>& from) {
+    const std::string no_file = "pass --input FILE (the export file that was imported) or --source KIND to compare with";
+    SH_ASSIGN_OR_RETURN(auto ledger, store::ImportLedger::Open(o.target_url));
+    SH_ASSIGN_OR_RETURN(std::vector<store::ImportLedgerEntry> entries, ledger->Entries());
+    std::erase_if(entries, [&](const auto& e) { return o.collection && *o.collection != e.collection; });
+    if (entries.empty()) {
+        return FailedPrecondition(
+            "no import is recorded in the database" +
+            (o.collection ? " for collection '" + *o.collection + "'" : std::string()) +
+            " (its collections were written by `index`, by an import of an older signal-hub, or re-created since): " +
+            no_file);
+    }
+    for (const auto& e : entries) {
+        if (!e.complete) {
+            return FailedPrecondition("the last import of collection '" + e.collection + "' (from " + e.input +
+                                      ") did not finish: run the same `signal-hub migrate import` again (it resumes "
+                                      "from its checkpoint), or " + no_file);
+        }
+    }
+    for (const auto& e : entries) {
+        SH_ASSIGN_OR_RETURN(CollectionInfo info, target.GetCollection(e.collection));
+        SourceCollection& c = source[e.collection];
+        c.spec = info.spec;
+        from[e.collection] = DescribeImport(e);
+        std::string after;
+        for (;;) {
+            SH_ASSIGN_OR_RETURN(std::vector<store::ImportDigest> page, ledger->Digests(e.collection, after, kScanPage));
+            for (const auto& d : page) {
+                Digest digest{};
+                if (d.digest.size() != digest.size()) {
+                    return DataLoss("the recorded checksum of record '" + d.id + "' of collection '" + e.collection +
+                                    "' is not 16 bytes");
+                }
+                std::copy(d.digest.begin(), d.digest.end(), digest.begin());
+                c.digests.emplace(d.id, digest);
+                c.records++;
+            }
+            if (page.size() < kScanPage) break;
+            after = page.back().id;
+        }
+        after.clear();
+        for (;;) {
+            SH_ASSIGN_OR_RETURN(store::ScanPage page, target.Scan(e.collection, after, kScanPage));
+            for (const Record& r : page.records) {
+                if (c.digests.count(r.id) != 0) Sample(c, r, o.sample);
+            }
+            Report(o.progress, "verify", e.collection, 0, 0);
+            if (!page.next_after) break;
+            after = *page.next_after;
+        }
+    }
+    return Status::Ok();
+}
+
 }  // namespace
 
 bool CollectionVerification::ok() const {
@@ -462,8 +555,8 @@ bool VerifyReport::ok() const {
 }
 
 Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
-    if (o.against_file.has_value() == o.source_url.has_value()) {
-        return InvalidArgument("verify needs exactly one of --against FILE or --source KIND");
+    if (o.against_file && o.source_url) {
+        return InvalidArgument("verify compares with one of --against FILE or --source KIND, not both");
     }
     if (o.k == 0) return InvalidArgument("k must be positive");
     VerifyReport report;
@@ -472,7 +565,19 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
     report.target = ShownUrl(o.target_url);
     std::map<std::string, SourceCollection> source;
     std::unique_ptr<store::VectorStore> source_store;
-    if (o.against_file) {
+    std::unique_ptr<store::VectorStore> target;
+    std::map<std::string, std::string> expected_from;
+    if (!o.against_file && !o.source_url) {
+        report.recorded = true;
+        report.source = "the imports recorded in it (per-record checksums of the imported files)";
+        if (!IsPostgresUrl(o.target_url)) {
+            return InvalidArgument("verify without a file or a source compares a PostgreSQL database (--database) "
+                                   "with what `migrate import` recorded in it; " + ShownUrl(o.target_url) +
+                                   " is not one: pass --input FILE (the export file) or --source KIND to compare with");
+        }
+        SH_ASSIGN_OR_RETURN(target, store::OpenStore(o.target_url, store::OpenOptions{.read_only = true}));
+        SH_RETURN_IF_ERROR(LoadRecordedImports(o, *target, source, expected_from));
+    } else if (o.against_file) {
         report.source = *o.against_file;
         SourceFileReader reader(o, source);
         SH_RETURN_IF_ERROR(ReadExport(*o.against_file, reader));
@@ -502,7 +607,7 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
         return NotFound("the source has no collection '" + *o.collection + "'");
     }
     if (source.empty()) return NotFound("the source has no collections");
-    // Exact nearest neighbours on the source.
+    // Exact nearest neighbours on the source (on the target's own records when there is none).
     if (o.against_file) {
         TruthFileReader truth(o.k, source);
         SH_RETURN_IF_ERROR(ReadExport(*o.against_file, truth));
@@ -510,11 +615,12 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
         // A second scan of the source, as the file's second pass: one read of the collection for
         // all sampled queries (an exact search per query would read it once per query on stores
         // without a native exact scan, such as ChromaDB).
+        store::VectorStore& exact = source_store ? *source_store : *target;
         for (auto& [name, c] : source) {
             if (c.queries.empty()) continue;
             std::string after;
             for (;;) {
-                SH_ASSIGN_OR_RETURN(store::ScanPage page, source_store->Scan(name, after, kScanPage));
+                SH_ASSIGN_OR_RETURN(store::ScanPage page, exact.Scan(name, after, kScanPage));
                 for (const Record& r : page.records) {
                     for (Query& q : c.queries) Offer(q, c.spec.metric, r, o.k);
                 }
@@ -523,10 +629,18 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
             }
         }
     }
-    SH_ASSIGN_OR_RETURN(auto target, store::OpenStore(o.target_url, store::OpenOptions{.read_only = true}));
+    if (!target) {
+        SH_ASSIGN_OR_RETURN(target, store::OpenStore(o.target_url, store::OpenOptions{.read_only = true}));
+    }
+    std::unique_ptr<store::PgVectorStore> pg_target;  // for the HNSW index check
+    if (IsPostgresUrl(o.target_url)) {
+        auto opened = store::PgVectorStore::Open(o.target_url, store::OpenOptions{.read_only = true});
+        if (opened.ok()) pg_target = std::move(opened).value();
+    }
     for (auto& [name, c] : source) {
         CollectionVerification v;
         v.collection = name;
+        if (auto it = expected_from.find(name); it != expected_from.end()) v.expected_from = it->second;
         v.min_recall = o.min_recall;
         v.source_records = c.records;
         auto info = target->GetCollection(name);
@@ -539,6 +653,11 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
             v.recall = 0;
             report.collections.push_back(std::move(v));
             continue;
+        }
+        v.target_counter = info->records;
+        if (pg_target) {
+            auto has = pg_target->HasVectorIndex(name);
+            if (has.ok()) v.vector_index = *has;
         }
         Status compatible = CheckCompatible(info->spec, c.spec);
         if (!compatible.ok()) {
@@ -602,6 +721,10 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
 
 std::string VerifyReportText(const VerifyReport& r) {
     std::string out = "verify " + r.target + " against " + r.source + "\n";
+    if (r.recorded) {
+        out += "(no --input or --source given: expected records and checksums are those `migrate import` recorded; "
+               "recall compares the index search with an exact search over the database's own records)\n";
+    }
     auto list = [](const std::vector<std::string>& ids, std::int64_t n) {
         std::string s;
         for (const auto& id : ids) s += "\n      " + id;
@@ -614,7 +737,22 @@ std::string VerifyReportText(const VerifyReport& r) {
         out += "\ncollection " + c.collection + ": " + (c.ok() ? "OK" : "FAILED") + "\n";
         if (!c.target_exists) out += "  the target has no collection '" + c.collection + "'\n";
         if (!c.spec_matches) out += "  spec mismatch: " + c.spec_problem + "\n";
-        out += "  records:   source " + std::to_string(c.source_records) + ", target " + std::to_string(c.target_records) + "\n";
+        if (!c.expected_from.empty()) out += "  expected:  " + c.expected_from + "\n";
+        out += "  records:   " + std::string(r.recorded ? "recorded " : "source ") + std::to_string(c.source_records) +
+               ", target " + std::to_string(c.target_records) + "\n";
+        if (c.target_exists) {
+            out += "  counter:   the target's record count says " + std::to_string(c.target_counter) +
+                   (c.target_counter == c.target_records
+                        ? " (consistent)"
+                        : " (warning: differs from the records scanned; `status` shows the counter)") +
+                   "\n";
+        }
+        if (c.vector_index) {
+            out += std::string("  index:     ") +
+                   (*c.vector_index ? "HNSW index present"
+                                    : "no HNSW index (searches are exact scans: recall says nothing about an index)") +
+                   "\n";
+        }
         out += "  missing:   " + std::to_string(c.missing) + list(c.missing_ids, c.missing) + "\n";
         out += "  extra:     " + std::to_string(c.extra) + list(c.extra_ids, c.extra) + "\n";
         out += "  different: " + std::to_string(c.different) + list(c.different_ids, c.different) + "\n";
@@ -630,6 +768,7 @@ std::string VerifyReportJson(const VerifyReport& r) {
     j["ok"] = r.ok();
     j["source"] = r.source;
     j["target"] = r.target;
+    j["recorded"] = r.recorded;
     j["k"] = r.k;
     j["min_recall"] = r.min_recall;
     j["collections"] = nlohmann::json::array();
@@ -647,6 +786,9 @@ std::string VerifyReportJson(const VerifyReport& r) {
                                     {"missing_ids", c.missing_ids},
                                     {"extra_ids", c.extra_ids},
                                     {"different_ids", c.different_ids},
+                                    {"expected_from", c.expected_from},
+                                    {"target_counter", c.target_counter},
+                                    {"vector_index", c.vector_index ? nlohmann::json(*c.vector_index) : nlohmann::json()},
                                     {"queries", c.queries},
                                     {"recall", c.recall}});
     }

@@ -110,10 +110,14 @@ Result<ImportSummary> ImportExport(const ImportOptions& options);
 
 // ---- verify -------------------------------------------------------------------
 
+// What the target is compared with: an export file, a source store, or (neither given) what the
+// target's own imports recorded (PostgreSQL only: the per-record checksums of the imported files,
+// store/pgvector/import_ledger.hpp). In that last case the nearest-neighbour truth is an exact
+// search over the target's own records.
 struct VerifyOptions {
     std::string target_url;
     std::optional<std::string> against_file;  // either this ...
-    std::optional<std::string> source_url;    // ... or this
+    std::optional<std::string> source_url;    // ... or this (or neither: the recorded imports)
     std::optional<std::string> collection;    // default: every collection of the source
     size_t sample = 100;                      // nearest-neighbour queries per collection
     size_t k = 10;
@@ -129,6 +133,9 @@ struct CollectionVerification {
     std::int64_t source_records = 0, target_records = 0;
     std::int64_t missing = 0, extra = 0, different = 0;
     std::vector<std::string> missing_ids, extra_ids, different_ids;  // the first max_listed of each
+    std::string expected_from;  // recorded-import mode: the import the expectation comes from
+    std::int64_t target_counter = 0;  // the target's own record count (its counter; reported, a differing one warns)
+    std::optional<bool> vector_index;  // PostgreSQL targets: whether the collection's HNSW index exists
     size_t queries = 0;
     double recall = 1.0;  // mean recall@k of the target's index search vs exact search on the source
     double min_recall = 0.95;
@@ -136,6 +143,7 @@ struct CollectionVerification {
 };
 struct VerifyReport {
     std::string source, target;
+    bool recorded = false;  // compared with the target's recorded imports (no file, no source store)
     size_t k = 10;
     double min_recall = 0.95;
     std::vector<CollectionVerification> collections;

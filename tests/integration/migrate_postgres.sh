@@ -31,8 +31,12 @@ head -n1 "$WORK/dump.jsonl" | grep -q '"format":"signal-hub-export","version":1'
 grep -q '"document":{"$base64":"' "$WORK/dump.jsonl" || fail "the Latin-1 chunk was not exported as base64"
 pass "export: $N records, plain = zstd = stdout, non-UTF-8 document as base64"
 
-run_expect 2 "$SH" migrate export --source embedded --store "$WORK/store" --output "$WORK/x.jsonl"
-assert_contains "$ERR" "--collection NAME (repeatable) or --all" "export without a collection"
+# Without --collection (the guide's original command): every collection, as --all, and it says so.
+run_expect 0 "$SH" migrate export --source embedded --store "$WORK/store" --output "$WORK/every.jsonl"
+assert_contains "$ERR" "no --collection given: exporting every collection" "export without a collection"
+cmp "$WORK/every.jsonl" "$WORK/dump.jsonl" || fail "export without --collection differs from --all"
+run_expect 2 "$SH" migrate export --source embedded --store "$WORK/store" --collection x --all --output "$WORK/x.jsonl"
+assert_contains "$ERR" "--collection NAME or --all, not both" "export with both"
 run_expect 3 "$SH" migrate export --source embedded --store "$WORK/store" --collection nope --output "$WORK/x.jsonl"
 assert_contains "$ERR" "no collection 'nope'" "unknown collection"
 run_expect 2 "$SH" migrate export --source chromadb --chroma-url ftp://127.0.0.1:1 --all --output "$WORK/x.jsonl"

@@ -137,5 +137,5 @@ def written_later():
     return "changed between the move and the re-index"
 PY
 run_block "$WORK/cli.sh"
-[ "$(grep -c 'result: OK' "$WORK/block.out")" = 2 ] || fail "cli.md: expected two verify reports: $(cat "$WORK/block.out")"
+[ "$(grep -c 'result: OK' "$WORK/block.out")" = 3 ] || fail "cli.md: expected three verify reports: $(cat "$WORK/block.out")"
 pass "cli.md: move to PostgreSQL, re-index, rollback verified against PostgreSQL"
