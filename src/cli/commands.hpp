@@ -19,5 +19,6 @@ void AddKeysCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddCheckCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddCollectionsCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddHealthcheckCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace signalhub::cli

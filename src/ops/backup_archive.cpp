@@ -143,6 +143,14 @@ Result<std::optional<TarEntry>> ParseTarHeader(std::string_view block) {
     std::int64_t sum = 0;
     for (size_t i = 0; i < kBlock; ++i) sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(b[i]);
     if (sum != stored) return DataLoss("tar header checksum mismatch");
+    if (b[156] == '5') {  // a directory (tar -c of a re-packed archive adds them): no data, skipped by the reader
+        TarEntry dir;
+        dir.name.assign(b, strnlen(b, 100));
+        dir.directory = true;
+        SH_ASSIGN_OR_RETURN(dir.size, ParseNumber(b + 124, 12, "size"));
+        if (dir.size != 0) return DataLoss("tar directory entry " + dir.name + " with data");
+        return std::optional<TarEntry>(std::move(dir));
+    }
     if (b[156] != '0' && b[156] != '\0') {
         return DataLoss(std::string("tar member of type '") + b[156] + "' (only regular files belong in a backup)");
     }
@@ -353,6 +361,7 @@ Result<std::optional<TarEntry>> ArchiveReader::Next() {
         }
         return std::optional<TarEntry>();
     }
+    if ((*entry)->directory) return Next();
     m.current = **entry;
     m.remaining = m.current->size;
     return std::optional<TarEntry>(m.current);

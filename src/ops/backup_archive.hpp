@@ -71,10 +71,11 @@ class ArchiveWriter {
 // 99 bytes, empty, absolute or with "..".
 Result<std::string> TarHeader(const std::string& name, std::int64_t size, std::int64_t mtime);
 // Parses a header block: the name and size; nullopt for an all-zero block (end of archive).
-// DataLoss for a bad checksum, a type other than a regular file, or a malformed field.
+// DataLoss for a bad checksum, a type other than a regular file or directory, or a malformed field.
 struct TarEntry {
     std::string name;
     std::int64_t size = 0;
+    bool directory = false;  // type '5': accepted (re-packed archives have them) and skipped by ArchiveReader
 };
 Result<std::optional<TarEntry>> ParseTarHeader(std::string_view block);
 
