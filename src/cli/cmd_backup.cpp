@@ -78,7 +78,8 @@ Status RunCreate(const BackupArgs& a, const GlobalOptions& global) {
     if (!a.no_config && cfg.source != "defaults" && !cfg.source.empty()) o.config_file = cfg.source;
     if (cfg.security.api_keys.storage == "file") {
         auto path = ApiKeyFilePath(cfg.security.api_keys, *found->dir);
-        if (path.ok()) o.api_keys_file = *path;
+        // Included when it exists; a missing one is worth a note only when keys are switched on.
+        if (path.ok() && (cfg.security.api_keys.enabled || fs::exists(*path, ec))) o.api_keys_file = *path;
     }
     SH_ASSIGN_OR_RETURN(ops::BackupCreateSummary s, ops::CreateEmbeddedBackup(o));
     if (a.metrics_file) {

@@ -411,6 +411,24 @@ TEST_F(EmbeddedBackupTest, FewerRecordsThanTheManifestFailsAndLeavesTheTarget) {
     EXPECT_TRUE((*s)->GetCollection("gamma").ok()) << "the old target is untouched";
 }
 
+TEST_F(EmbeddedBackupTest, ForceRestoreRefusesAStoreWithARunningWriter) {
+    const std::string archive = dir_ / "b.tar.zst";
+    Create(archive);
+    Fill(dir_ / "target", "gamma", 0, 5, true);
+    auto writer = store::EmbeddedStore::Open(dir_ / "target", {.holder = "test writer"});
+    ASSERT_TRUE(writer.ok());
+    BackupRestoreOptions r;
+    r.archive = archive;
+    r.store_dir = dir_ / "target";
+    r.force = true;
+    auto restored = RestoreEmbeddedBackup(r);
+    ASSERT_FALSE(restored.ok());
+    EXPECT_EQ(restored.status().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(restored.status().message().find("test writer"), std::string::npos) << restored.status().message();
+    writer->reset();
+    EXPECT_TRUE(RestoreEmbeddedBackup(r).ok());
+}
+
 TEST_F(EmbeddedBackupTest, ListIsNewestFirst) {
     fs::create_directories(dir_ / "backups");
     Create(dir_ / "backups/one.tar.zst");
