@@ -44,6 +44,14 @@ std::string Hostname() {
 
 std::string ErrnoText() { return std::strerror(errno); }
 
+std::FILE* OpenForWriting(const std::string& path, mode_t mode) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return nullptr;
+    std::FILE* f = ::fdopen(fd, "wb");
+    if (f == nullptr) ::close(fd);
+    return f;
+}
+
 std::string ParentOf(const std::string& path) {
     fs::path p = fs::absolute(path).parent_path();
     return p.empty() ? "." : p.string();
@@ -220,7 +228,8 @@ using Sources = std::vector<std::pair<std::string, std::string>>;
 
 Status WriteArchive(const std::string& output, const BackupManifest& m, const Sources& sources, std::int64_t* bytes) {
     const std::string partial = output + ".partial";
-    std::FILE* out = std::fopen(partial.c_str(), "wb");
+    // 0600: the archive holds the API-key hashes and the configuration.
+    std::FILE* out = OpenForWriting(partial, 0600);
     if (out == nullptr) return Internal("cannot create " + partial + ": " + ErrnoText());
     Status s = [&]() -> Status {
         SH_ASSIGN_OR_RETURN(auto writer, ArchiveWriter::Create(out, partial));
@@ -281,7 +290,7 @@ Result<BackupManifest> ReadArchive(const std::string& archive,
         std::FILE* out = nullptr;
         if (!dest.empty()) {
             fs::create_directories(fs::path(dest).parent_path());
-            out = std::fopen(dest.c_str(), "wb");
+            out = OpenForWriting(dest, f->role == "api-keys" || f->role == "config" ? 0600 : 0644);
             if (out == nullptr) return Internal("cannot create " + dest + ": " + ErrnoText());
         }
         Sha256 hash;

@@ -254,6 +254,8 @@ TEST_F(EmbeddedBackupTest, CreateVerifyRestore) {
     EXPECT_EQ(created.manifest.TotalRecords(), 340);
     EXPECT_GE(created.manifest.data_version, 1);
     for (const auto& c : created.manifest.collections) EXPECT_EQ(c.hnsw, "included") << c.name;
+    EXPECT_EQ(fs::status(archive).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write)
+        << "the archive holds key hashes: owner only";
     EXPECT_FALSE(fs::exists(archive + ".partial"));
     EXPECT_FALSE(fs::exists(archive + ".partial.d"));
     ASSERT_NE(created.manifest.FindFile("keys/api-keys.json"), nullptr);
@@ -273,6 +275,8 @@ TEST_F(EmbeddedBackupTest, CreateVerifyRestore) {
     for (const auto& c : restored->counts) EXPECT_EQ(c.expected, c.restored) << c.collection;
     EXPECT_EQ(ReadAll(dir_ / "restored/api-keys.json"), R"({"format":"signal-hub-api-keys"})");
     EXPECT_EQ(ReadAll(dir_ / "etc/hub.yaml"), "store:\n  path: .signal-hub\n");
+    EXPECT_EQ(fs::status(dir_ / "restored/api-keys.json").permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
     auto s = store::EmbeddedStore::Open(dir_ / "restored", {.read_only = true});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     auto info = (*s)->GetCollection("alpha");
