@@ -38,6 +38,7 @@ int Run(int argc, char** argv) {
     AddCheckCommand(app, global, exit_code);
     AddHealthcheckCommand(app, global, exit_code);
     AddDoctorCommand(app, global, exit_code);
+    AddBackupCommand(app, global, exit_code);
     if (argc <= 1) {  // plain `signal-hub`: what it can do (docs/cli.md)
         std::fputs(app.help().c_str(), stdout);
         return 0;

@@ -23,5 +23,6 @@ void AddCheckCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddCollectionsCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddHealthcheckCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 void AddDoctorCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
+void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace signalhub::cli

@@ -1,0 +1,240 @@
+// signal-hub backup: create | list | verify | restore. Parsing and printing only; the work is in
+// ops/backup.hpp. Guide: docs/production/operations/backup-restore.md.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/security_setup.hpp"
+#include "ops/backup.hpp"
+#include "ops/backup_metrics.hpp"
+
+namespace signalhub::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+struct BackupArgs {
+    std::optional<std::string> store;
+    std::string archive;
+    std::string dir;
+    std::optional<std::string> metrics_file;
+    std::optional<std::string> files_dir;
+    bool force = false, json = false, no_config = false;
+};
+
+Json SummaryJson(const ops::BackupManifest& m) {
+    Json cols = Json::array();
+    for (const auto& c : m.collections) cols.push_back({{"name", c.name}, {"records", c.records}, {"hnsw", c.hnsw}});
+    return {{"created", ops::FormatUtc(m.created_unix)},
+            {"source", m.source_kind},
+            {"location", m.source_location},
+            {"host", m.host},
+            {"data_version", m.data_version},
+            {"records", m.TotalRecords()},
+            {"collections", cols},
+            {"files", m.files.size()}};
+}
+
+std::string CollectionsText(const ops::BackupManifest& m) {
+    std::string out;
+    for (const auto& c : m.collections) {
+        if (!out.empty()) out += ", ";
+        out += c.name + " " + std::to_string(c.records);
+    }
+    return out.empty() ? "no collections" : out;
+}
+
+Status RunCreate(const BackupArgs& a, const GlobalOptions& global) {
+    SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
+    ops::BackupCreateOptions o;
+    // The store: --store, else found as `search` finds it (store.path in the working directory or a parent).
+    GlobalOptions where = global;
+    if (a.store) where.store = a.store;
+    if (!where.store && cfg.database.type != "embedded") {
+        return FailedPrecondition("backup create backs up the embedded store; database.type is " + cfg.database.type +
+                             " (PostgreSQL backups are not built yet: use `migrate export`, "
+                             "docs/production/operations/backup-restore.md)");
+    }
+    config::Config embedded = cfg;
+    embedded.database.type = "embedded";
+    auto found = FindStore(where, embedded);
+    if (!found.ok()) return found.status().WithContext("backup create (give --store PATH, the store directory)");
+    if (!found->dir) return InvalidArgument("backup create: --store must be an embedded store directory, not " + found->display);
+    o.store_dir = found->dir->string();
+    o.output = a.archive;
+    std::error_code ec;
+    if (fs::is_directory(o.output, ec)) {
+        const auto now = std::chrono::system_clock::now();
+        std::string stamp = ops::FormatUtc(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+        std::erase(stamp, '-');
+        std::erase(stamp, ':');
+        o.output = (fs::path(o.output) / ("signal-hub-" + stamp + ".tar.zst")).string();
+    }
+    o.overwrite = a.force;
+    if (!a.no_config && cfg.source != "defaults" && !cfg.source.empty()) o.config_file = cfg.source;
+    if (cfg.security.api_keys.storage == "file") {
+        auto path = ApiKeyFilePath(cfg.security.api_keys, *found->dir);
+        // Included when it exists; a missing one is worth a note only when keys are switched on.
+        if (path.ok() && (cfg.security.api_keys.enabled || fs::exists(*path, ec))) o.api_keys_file = *path;
+    }
+    SH_ASSIGN_OR_RETURN(ops::BackupCreateSummary s, ops::CreateEmbeddedBackup(o));
+    if (a.metrics_file) {
+        ops::ExportSummary metrics;
+        for (const auto& c : s.manifest.collections) metrics.collections.push_back({c.name, c.records});
+        metrics.records = s.manifest.TotalRecords();
+        metrics.bytes = s.archive_bytes;
+        metrics.seconds = s.seconds;
+        SH_RETURN_IF_ERROR(ops::WriteBackupMetrics(*a.metrics_file, ops::SourceKind::kEmbedded, metrics,
+                                                   std::chrono::system_clock::now()));
+    }
+    for (const auto& n : s.notes) std::fprintf(stderr, "signal-hub: note: %s\n", n.c_str());
+    if (a.json) {
+        Json j = SummaryJson(s.manifest);
+        j["archive"] = o.output;
+        j["bytes"] = s.archive_bytes;
+        j["seconds"] = s.seconds;
+        std::printf("%s\n", j.dump(2).c_str());
+    } else if (!global.quiet) {
+        std::fprintf(stderr, "backed up %s (%lld records: %s; data version %lld) to %s (%s) in %s\n",
+                     found->display.c_str(), static_cast<long long>(s.manifest.TotalRecords()),
+                     CollectionsText(s.manifest).c_str(), static_cast<long long>(s.manifest.data_version),
+                     o.output.c_str(), FormatBytes(static_cast<double>(s.archive_bytes)).c_str(),
+                     FormatDuration(s.seconds).c_str());
+    }
+    return Status::Ok();
+}
+
+Status RunList(const BackupArgs& a) {
+    SH_ASSIGN_OR_RETURN(std::vector<ops::BackupListEntry> entries, ops::ListBackups(a.dir));
+    if (a.json) {
+        Json arr = Json::array();
+        for (const auto& e : entries) {
+            Json j = e.manifest ? SummaryJson(*e.manifest) : Json{{"error", e.error}};
+            j["archive"] = e.path;
+            j["bytes"] = e.bytes;
+            arr.push_back(std::move(j));
+        }
+        std::printf("%s\n", arr.dump(2).c_str());
+        return Status::Ok();
+    }
+    if (entries.empty()) std::printf("no backups (*.tar.zst) in %s\n", a.dir.c_str());
+    for (const auto& e : entries) {
+        if (e.manifest) {
+            std::printf("%s  %s  %8s  %lld records (%s)  from %s\n", ops::FormatUtc(e.manifest->created_unix).c_str(),
+                        e.path.c_str(), FormatBytes(static_cast<double>(e.bytes)).c_str(),
+                        static_cast<long long>(e.manifest->TotalRecords()), CollectionsText(*e.manifest).c_str(),
+                        e.manifest->source_location.c_str());
+        } else {
+            std::printf("%-20s  %s  unreadable: %s\n", "?", e.path.c_str(), e.error.c_str());
+        }
+    }
+    return Status::Ok();
+}
+
+Status RunVerify(const BackupArgs& a, const GlobalOptions& global) {
+    SH_ASSIGN_OR_RETURN(ops::BackupManifest m, ops::VerifyBackup(a.archive));
+    if (a.json) {
+        Json j = SummaryJson(m);
+        j["archive"] = a.archive;
+        j["ok"] = true;
+        std::printf("%s\n", j.dump(2).c_str());
+    } else if (!global.quiet) {
+        std::printf("%s: OK — %zu files match their sha256; %lld records (%s), created %s from %s\n", a.archive.c_str(),
+                    m.files.size(), static_cast<long long>(m.TotalRecords()), CollectionsText(m).c_str(),
+                    ops::FormatUtc(m.created_unix).c_str(), m.source_location.c_str());
+    }
+    return Status::Ok();
+}
+
+Status RunRestore(const BackupArgs& a, const GlobalOptions& global) {
+    ops::BackupRestoreOptions o;
+    o.archive = a.archive;
+    const auto store = a.store ? a.store : global.store;
+    if (!store) return InvalidArgument("restore needs --store PATH (the directory to restore the store into)");
+    o.store_dir = *store;
+    o.force = a.force;
+    o.files_dir = a.files_dir;
+    SH_ASSIGN_OR_RETURN(ops::BackupRestoreSummary s, ops::RestoreEmbeddedBackup(o));
+    for (const auto& n : s.notes) std::fprintf(stderr, "signal-hub: note: %s\n", n.c_str());
+    for (const auto& c : s.counts) {
+        std::printf("restored collection %s: %lld records (manifest: %lld)\n", c.collection.c_str(),
+                    static_cast<long long>(c.restored), static_cast<long long>(c.expected));
+    }
+    for (const auto& w : s.written) std::printf("wrote %s\n", w.c_str());
+    std::printf("restored %s into %s in %s\n", a.archive.c_str(), o.store_dir.c_str(), FormatDuration(s.seconds).c_str());
+    return Status::Ok();
+}
+
+}  // namespace
+
+void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
+    auto* backup = app.add_subcommand(
+        "backup", "Back up the embedded store (with its API-key file and configuration) into one verified archive, "
+                  "list and verify archives, restore one");
+    backup->require_subcommand(1);
+    backup->fallthrough();
+    backup->footer(
+        "  signal-hub backup create /var/backups/signal-hub --store .signal-hub\n"
+        "  signal-hub backup list /var/backups/signal-hub\n"
+        "  signal-hub backup verify /var/backups/signal-hub/signal-hub-20261207T165000Z.tar.zst\n"
+        "  signal-hub backup restore /var/backups/signal-hub/signal-hub-20261207T165000Z.tar.zst --store /srv/restored\n"
+        "Guide: docs/production/operations/backup-restore.md");
+    auto args = std::make_shared<BackupArgs>();
+
+    auto* create = backup->add_subcommand(
+        "create", "Write a consistent snapshot of the store (safe while `index` or `serve --watch` writes) to ARCHIVE");
+    create->add_option("archive", args->archive,
+                       "Archive to write (NAME.tar.zst), or an existing directory to write "
+                       "signal-hub-<UTC time>.tar.zst into. Written to ARCHIVE.partial and renamed when complete")
+        ->required();
+    create->add_option("--store", args->store,
+                       "Embedded store directory (default: found like `search` finds it: store.path in the working "
+                       "directory or a parent)");
+    create->add_flag("--force", args->force, "Replace an existing ARCHIVE (without it: exit 4)");
+    create->add_flag("--no-config", args->no_config, "Leave the configuration file (--config) out of the archive");
+    create->add_option("--metrics-file", args->metrics_file,
+                       "After a successful backup, write the backup metrics (signal_hub_backup_*: when, records, "
+                       "bytes, duration) to this file, atomically, for node_exporter's textfile collector; a failed "
+                       "backup leaves it as it was");
+    create->add_flag("--json", args->json, "Print the summary as JSON on stdout");
+    create->footer(
+        "The archive (tar + zstd) holds manifest.json (format version, time, source, per-collection record counts,\n"
+        "data version, size and sha256 of every file), store/store.db (SQLite's online backup of one read\n"
+        "transaction), store/hnsw/* (each graph checked against that snapshot; one that is not is left out and\n"
+        "rebuilt on restore), the configuration file and the API-key file (security.api_keys file storage).");
+    create->callback([&global, &exit_code, args] { exit_code = Finish(RunCreate(*args, global)); });
+
+    auto* list = backup->add_subcommand("list", "List the backup archives (*.tar.zst) in DIR, newest first");
+    list->add_option("dir", args->dir, "Directory holding archives")->required();
+    list->add_flag("--json", args->json, "Print JSON");
+    list->callback([&exit_code, args] { exit_code = Finish(RunList(*args)); });
+
+    auto* verify = backup->add_subcommand(
+        "verify", "Read a whole archive and check every file against the manifest's size and sha256");
+    verify->add_option("archive", args->archive, "Archive to check")->required();
+    verify->add_flag("--json", args->json, "Print the summary as JSON on stdout");
+    verify->footer("Exit 0: intact; 7: damaged or tampered (the message names the file); 3: no such archive.");
+    verify->callback([&global, &exit_code, args] { exit_code = Finish(RunVerify(*args, global)); });
+
+    auto* restore = backup->add_subcommand(
+        "restore", "Restore an archive into a store directory (verified first; swapped in only after its record "
+                   "counts match the manifest)");
+    restore->add_option("archive", args->archive, "Archive to restore")->required();
+    restore->add_option("--store", args->store, "Directory to restore the store into (created; must be empty or absent)");
+    restore->add_flag("--force", args->force,
+                      "Replace a non-empty target (refused while a writer such as `serve --watch` holds it); the old "
+                      "content is removed only after the restored store passed its checks");
+    restore->add_option("--files-dir", args->files_dir,
+                        "Also write the archived configuration file (and an API-key file that lived outside the "
+                        "store) into this directory");
+    restore->footer(
+        "Exit 0: restored; 4: target not empty (give --force) or locked; 7: archive damaged (nothing written) or\n"
+        "the restored store holds fewer records than the manifest (target unchanged).");
+    restore->callback([&global, &exit_code, args] { exit_code = Finish(RunRestore(*args, global)); });
+}
+
+}  // namespace signalhub::cli

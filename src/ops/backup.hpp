@@ -1,0 +1,87 @@
+#pragma once
+// signal-hub backup: create | list | verify | restore for the embedded store
+// (docs/production/operations/backup-restore.md).
+//
+// create: one read transaction on DIR/store.db holds a snapshot while (1) each collection's HNSW
+// graph and sidecar are copied and checked against that snapshot (sidecar seq between the
+// snapshot's hnsw_seq and its change-log head, file size and XXH3 as the sidecar says: the store
+// then loads the graph and replays the snapshot's change log, exactly as after a crash); a graph
+// that does not match is left out and marked "rebuild" (the store rebuilds it from the records on
+// open), and (2) SQLite's online backup API copies the database pages of that same snapshot. A
+// concurrent writer (`index`, `serve --watch`) is never blocked and never seen half-way. The
+// configuration file and the API-key file are added as they are. Everything is staged in
+// ARCHIVE.partial.d, written to ARCHIVE.partial, fsynced and renamed: a killed run leaves no
+// file under the final name.
+//
+// restore: the archive is verified completely (every member's size and SHA-256 against the
+// manifest) before anything is written; then extracted into a temporary directory beside the
+// target, opened as a store (which catches the HNSW graphs up or rebuilds them), counted per
+// collection against the manifest, and renamed into place.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.hpp"
+#include "ops/backup_manifest.hpp"
+
+namespace signalhub::ops {
+
+struct BackupCreateOptions {
+    std::string store_dir;                      // the embedded store directory
+    std::string output;                         // ARCHIVE (conventionally NAME.tar.zst)
+    std::optional<std::string> config_file;     // the configuration file to include
+    std::optional<std::string> api_keys_file;   // security.api_keys file storage: the key file (if it exists)
+    bool overwrite = false;                     // replace an existing ARCHIVE
+    int zstd_level = 3;
+};
+struct BackupCreateSummary {
+    BackupManifest manifest;
+    std::int64_t archive_bytes = 0;
+    double seconds = 0;
+    std::vector<std::string> notes;  // e.g. a graph left for rebuild
+};
+Result<BackupCreateSummary> CreateEmbeddedBackup(const BackupCreateOptions& options);
+
+// Reads the whole archive, checks every member against the manifest. DataLoss naming the archive
+// and the member for any mismatch, a missing or unlisted member, or damage.
+Result<BackupManifest> VerifyBackup(const std::string& archive);
+
+// Reads only the manifest (the first member): for `list`.
+Result<BackupManifest> ReadBackupManifest(const std::string& archive);
+
+struct BackupListEntry {
+    std::string path;
+    std::int64_t bytes = 0;
+    std::optional<BackupManifest> manifest;  // nullopt: unreadable (error says why)
+    std::string error;
+};
+// The *.tar.zst files of `dir` with their manifests, newest (manifest created time, else file
+// mtime) first. NotFound for a missing directory.
+Result<std::vector<BackupListEntry>> ListBackups(const std::string& dir);
+
+struct BackupRestoreOptions {
+    std::string archive;
+    std::string store_dir;                   // target store directory
+    bool force = false;                      // replace a non-empty target
+    std::optional<std::string> files_dir;    // write the archived config (and an API-key file kept outside the store) here
+};
+struct BackupRestoreSummary {
+    BackupManifest manifest;
+    struct Count {
+        std::string collection;
+        std::int64_t expected = 0, restored = 0;
+    };
+    std::vector<Count> counts;
+    std::vector<std::string> written;  // files written besides the store
+    std::vector<std::string> notes;
+    double seconds = 0;
+};
+// FailedPrecondition for a non-empty target without force (or one held by a writer); DataLoss for a
+// damaged archive (nothing written) or a restored store with other record counts than the manifest
+// (the target is left untouched).
+Result<BackupRestoreSummary> RestoreEmbeddedBackup(const BackupRestoreOptions& options);
+
+}  // namespace signalhub::ops
