@@ -59,7 +59,14 @@ function Reason(what, error) {
     text = text.replace(/[0-9a-f]{32}/g, '<session>').replace(/127\.0\.0\.1:\d+/g, '<addr>').replace(/\s+/g, ' ');
     return `${what}: ${text.slice(0, 160)}`;
 }
+// The SDK hands a failing request's error both to onerror and to the caller, and a failing GET stream's
+// error to onerror twice: each error object is counted once.
+const counted = new WeakSet();
 function Failed(what, error) {
+    if (error instanceof Object) {
+        if (counted.has(error)) return;
+        counted.add(error);
+    }
     counts.requests++;
     counts.failed++;
     const reason = Reason(what, error);
@@ -74,9 +81,10 @@ async function Open() {
     const transport = new StreamableHTTPClientTransport(url);
     const client = new Client({ name: 'signal-hub-load', version: '1.0.0' });
     // Errors outside a request: the GET /mcp stream of the session failing (after the SDK's own
-    // reconnection attempts). A session that this client ends itself is closed first, so its
+    // reconnection attempts). A session that this client ends itself stops listening first, so its
     // stream's end is not reported.
-    client.onerror = (error) => Failed('notification stream', error);
+    // Deferred: a request's own error reaches its caller's catch (and is counted there) first.
+    client.onerror = (error) => setTimeout(() => Failed('notification stream', error), 50);
     await client.connect(transport, { timeout: kCallTimeoutMs });
     counts.sessions++;
     return { client, transport };

@@ -44,7 +44,7 @@ cleanup() {
         [ "${PIDS[$i]}" != 0 ] && kill -TERM "${PIDS[$i]}" 2>/dev/null || true
     done
     [ -n "$HAPROXY_PID" ] && kill -TERM "$HAPROXY_PID" 2>/dev/null || true
-    sleep 0.5
+    for _ in $(seq 1 50); do [ -z "$(jobs -pr)" ] && break; sleep 0.1; done
     jobs -p | xargs -r kill -9 2>/dev/null || true
     drop_databases "$DB"
     rm -rf "$WORK"
@@ -225,6 +225,10 @@ for i in 1 2 3; do
         # must initialize again), and the count below says so.
         [ -n "$drained" ] || echo "note: replica $i still holds $(sessions_on "$i") MCP sessions after ${DRAIN_TIMEOUT} s of draining; stopping it anyway"
         lb "set server replicas/$s state maint" >/dev/null
+        # Requests already sent to it finish before the SIGTERM (10 s at most: open GET /mcp streams
+        # of sessions cut above count here too): a request the server has not read yet when it
+        # closes its idle keep-alive connections would be lost.
+        for _ in $(seq 1 100); do [ "$(server_field "$s" scur)" = 0 ] && break; sleep 0.1; done
     fi
     t0=$(date +%s.%N)
     kill -TERM "${PIDS[$i]}"
@@ -239,7 +243,10 @@ for i in 1 2 3; do
 done
 
 # The new replicas take new sessions: let each one get some, then stop the load.
-every_replica_has_sessions || fail "after the drill the new replicas do not all take sessions"
+# (Sessions that last the whole run never move, so with DRILL_SESSION_CALLS=0 this is not asked.)
+if [ "$SESSION_CALLS" -gt 0 ]; then
+    every_replica_has_sessions || fail "after the drill the new replicas do not all take sessions"
+fi
 touch "$WORK/stop"
 set +e; wait "$LOAD_PID"; rc=$?; set -e
 [ "$rc" = 0 ] || fail "the load client exited $rc: $(cat "$WORK/load.err")"
