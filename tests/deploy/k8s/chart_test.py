@@ -320,6 +320,8 @@ def cmd_policy():
         "egress anywhere": (lambda o: np(o)["spec"]["egress"].append({"ports": [{"port": 443}]}), "egress"),
         "small limits": (lambda o: pod(o, "Deployment")["containers"][0]["resources"]["limits"]
                          .update({"memory": "1Gi"}), "resources"),
+        "no session affinity": (lambda o: next(x for x in o if x["kind"] == "Service")["spec"]
+                                .update({"sessionAffinity": "None"}), "session affinity"),
     }
     for what, (breaker, expect) in breakages.items():
         objs = json.loads(json.dumps(base))

@@ -193,6 +193,11 @@ def check(objects, production, http_port=HTTP_PORT, metrics_port=METRICS_PORT):
     server = _check_server(objects, p, http_port, metrics_port)
     if server is not None:
         _check_network(objects, server, p, http_port, metrics_port)
+    # MCP sessions live in one pod's memory: the server's Service keeps a client on one pod.
+    for svc in (o for o in objects if o["kind"] == "Service" and
+                o["metadata"]["labels"].get("app.kubernetes.io/component") == "server"):
+        if svc["spec"].get("sessionAffinity") != "ClientIP":
+            p.append(f"{_name(svc)}: no ClientIP session affinity (MCP sessions live in one pod)")
     jobs = [o for o in objects if o["kind"] == "Job"]
     if not any(o["metadata"].get("annotations", {}).get("helm.sh/hook") == "pre-install,pre-upgrade" and
                o["spec"]["template"]["spec"]["containers"][0].get("args") == ["migrate", "init-db"] for o in jobs):
