@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "cli/security_setup.hpp"
 #include "ops/backup.hpp"
+#include "ops/backup_postgres.hpp"
 #include "ops/backup_metrics.hpp"
 
 namespace signalhub::cli {
@@ -19,6 +20,7 @@ using Json = nlohmann::json;
 
 struct BackupArgs {
     std::optional<std::string> store;
+    std::optional<std::string> database;  // PostgreSQL URL
     std::string archive;
     std::string dir;
     std::optional<std::string> metrics_file;
@@ -48,16 +50,90 @@ std::string CollectionsText(const ops::BackupManifest& m) {
     return out.empty() ? "no collections" : out;
 }
 
+std::string ArchivePath(const std::string& archive) {
+    std::error_code ec;
+    if (!fs::is_directory(archive, ec)) return archive;
+    const auto now = std::chrono::system_clock::now();
+    std::string stamp = ops::FormatUtc(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+    std::erase(stamp, '-');
+    std::erase(stamp, ':');
+    return (fs::path(archive) / ("signal-hub-" + stamp + ".tar.zst")).string();
+}
+
+// PostgreSQL (--database URL, or database.type postgresql): one REPEATABLE READ READ ONLY snapshot.
+Status RunCreatePostgres(const BackupArgs& a, const GlobalOptions& global, const config::Config& cfg) {
+    ops::PgBackupCreateOptions o;
+    o.database_url = a.database ? *a.database : DatabaseUrl(cfg.database);
+    if (o.database_url.empty()) return InvalidArgument("backup create: give --database postgresql://USER@HOST:PORT/DB");
+    o.output = ArchivePath(a.archive);
+    o.overwrite = a.force;
+    SH_ASSIGN_OR_RETURN(ops::BackupCreateSummary s, ops::CreatePostgresBackup(o));
+    if (a.metrics_file) {
+        ops::ExportSummary metrics;
+        for (const auto& c : s.manifest.collections) metrics.collections.push_back({c.name, c.records});
+        metrics.records = s.manifest.TotalRecords();
+        metrics.bytes = s.archive_bytes;
+        metrics.seconds = s.seconds;
+        SH_RETURN_IF_ERROR(ops::WriteBackupMetrics(*a.metrics_file, ops::SourceKind::kPostgresql, metrics,
+                                                   std::chrono::system_clock::now()));
+    }
+    for (const auto& n : s.notes) std::fprintf(stderr, "signal-hub: note: %s\n", n.c_str());
+    if (a.json) {
+        Json j = SummaryJson(s.manifest);
+        j["schema_version"] = s.manifest.schema_version;
+        j["archive"] = o.output;
+        j["bytes"] = s.archive_bytes;
+        j["seconds"] = s.seconds;
+        std::printf("%s\n", j.dump(2).c_str());
+    } else if (!global.quiet) {
+        std::fprintf(stderr, "backed up %s (%lld records: %s; schema version %d, data version %lld) to %s (%s) in %s\n",
+                     s.manifest.source_location.c_str(), static_cast<long long>(s.manifest.TotalRecords()),
+                     CollectionsText(s.manifest).c_str(), s.manifest.schema_version,
+                     static_cast<long long>(s.manifest.data_version), o.output.c_str(),
+                     FormatBytes(static_cast<double>(s.archive_bytes)).c_str(), FormatDuration(s.seconds).c_str());
+    }
+    return Status::Ok();
+}
+
+Status RunRestorePostgres(const BackupArgs& a, const GlobalOptions& global) {
+    SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
+    ops::PgBackupRestoreOptions o;
+    o.archive = a.archive;
+    o.database_url = *a.database;
+    o.force = a.force;
+    // The key tables are created by the configured key store opened against the target (its pepper).
+    o.prepare_key_tables = [cfg, url = *a.database]() -> Status {
+        config::Config target = cfg;
+        target.database.type = "postgresql";
+        target.database.url = url;
+        target.security.api_keys.storage = "database";
+        target.security.api_keys.database_url.clear();
+        SH_ASSIGN_OR_RETURN(OpenedKeyStore opened, OpenApiKeyStore(target, std::nullopt, Clock::Real()));
+        return Status::Ok();
+    };
+    SH_ASSIGN_OR_RETURN(ops::PgBackupRestoreSummary s, ops::RestorePostgresBackup(o));
+    for (const auto& n : s.notes) std::fprintf(stderr, "signal-hub: note: %s\n", n.c_str());
+    for (const auto& c : s.counts) {
+        std::printf("restored collection %s: %lld records (manifest: %lld)\n", c.collection.c_str(),
+                    static_cast<long long>(c.restored), static_cast<long long>(c.expected));
+    }
+    std::printf("restored %lld API key(s)\n", static_cast<long long>(s.api_keys));
+    std::printf("restored %s into %s (schema version %d) in %s\n", a.archive.c_str(),
+                ops::RedactDatabaseUrl(o.database_url).c_str(), s.manifest.schema_version,
+                FormatDuration(s.seconds).c_str());
+    return Status::Ok();
+}
+
 Status RunCreate(const BackupArgs& a, const GlobalOptions& global) {
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
     ops::BackupCreateOptions o;
     // The store: --store, else found as `search` finds it (store.path in the working directory or a parent).
     GlobalOptions where = global;
     if (a.store) where.store = a.store;
+    if (a.database || (!where.store && cfg.database.type == "postgresql")) return RunCreatePostgres(a, global, cfg);
     if (!where.store && cfg.database.type != "embedded") {
-        return FailedPrecondition("backup create backs up the embedded store; database.type is " + cfg.database.type +
-                             " (PostgreSQL backups are not built yet: use `migrate export`, "
-                             "docs/production/operations/backup-restore.md)");
+        return FailedPrecondition("backup create backs up the embedded store or PostgreSQL; database.type is " +
+                                  cfg.database.type + " (use `migrate export`, docs/production/operations/backup-restore.md)");
     }
     config::Config embedded = cfg;
     embedded.database.type = "embedded";
@@ -65,15 +141,8 @@ Status RunCreate(const BackupArgs& a, const GlobalOptions& global) {
     if (!found.ok()) return found.status().WithContext("backup create (give --store PATH, the store directory)");
     if (!found->dir) return InvalidArgument("backup create: --store must be an embedded store directory, not " + found->display);
     o.store_dir = found->dir->string();
-    o.output = a.archive;
+    o.output = ArchivePath(a.archive);
     std::error_code ec;
-    if (fs::is_directory(o.output, ec)) {
-        const auto now = std::chrono::system_clock::now();
-        std::string stamp = ops::FormatUtc(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
-        std::erase(stamp, '-');
-        std::erase(stamp, ':');
-        o.output = (fs::path(o.output) / ("signal-hub-" + stamp + ".tar.zst")).string();
-    }
     o.overwrite = a.force;
     if (!a.no_config && cfg.source != "defaults" && !cfg.source.empty()) o.config_file = cfg.source;
     if (cfg.security.api_keys.storage == "file") {
@@ -151,10 +220,14 @@ Status RunVerify(const BackupArgs& a, const GlobalOptions& global) {
 }
 
 Status RunRestore(const BackupArgs& a, const GlobalOptions& global) {
+    if (a.database) return RunRestorePostgres(a, global);
     ops::BackupRestoreOptions o;
     o.archive = a.archive;
     const auto store = a.store ? a.store : global.store;
-    if (!store) return InvalidArgument("restore needs --store PATH (the directory to restore the store into)");
+    if (!store) {
+        return InvalidArgument("restore needs --store PATH (the directory to restore an embedded store into) or "
+                               "--database URL (an empty PostgreSQL database)");
+    }
     o.store_dir = *store;
     o.force = a.force;
     o.files_dir = a.files_dir;
@@ -173,7 +246,8 @@ Status RunRestore(const BackupArgs& a, const GlobalOptions& global) {
 
 void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     auto* backup = app.add_subcommand(
-        "backup", "Back up the embedded store (with its API-key file and configuration) into one verified archive, "
+        "backup", "Back up the embedded store (with its API-key file and configuration) or a PostgreSQL store (with "
+                  "its API-key table, from one snapshot) into one verified archive, "
                   "list and verify archives, restore one");
     backup->require_subcommand(1);
     backup->fallthrough();
@@ -182,6 +256,8 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
         "  signal-hub backup list /var/backups/signal-hub\n"
         "  signal-hub backup verify /var/backups/signal-hub/signal-hub-20261207T165000Z.tar.zst\n"
         "  signal-hub backup restore /var/backups/signal-hub/signal-hub-20261207T165000Z.tar.zst --store /srv/restored\n"
+        "  signal-hub backup create /var/backups/signal-hub --database postgresql://hub@db:5432/hub\n"
+        "  signal-hub backup restore /var/backups/signal-hub/signal-hub-20261207T165000Z.tar.zst --database postgresql://hub@db2:5432/hub\n"
         "Guide: docs/production/operations/backup-restore.md");
     auto args = std::make_shared<BackupArgs>();
 
@@ -194,6 +270,11 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     create->add_option("--store", args->store,
                        "Embedded store directory (default: found like `search` finds it: store.path in the working "
                        "directory or a parent)");
+    create->add_option("--database", args->database,
+                       "Back up this PostgreSQL store (postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME]; "
+                       "default when database.type is postgresql: database.url): every collection and the API-key "
+                       "table from one REPEATABLE READ READ ONLY transaction")
+        ->excludes("--store");
     create->add_flag("--force", args->force, "Replace an existing ARCHIVE (without it: exit 4)");
     create->add_flag("--no-config", args->no_config, "Leave the configuration file (--config) out of the archive");
     create->add_option("--metrics-file", args->metrics_file,
@@ -225,6 +306,10 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                    "counts match the manifest)");
     restore->add_option("archive", args->archive, "Archive to restore")->required();
     restore->add_option("--store", args->store, "Directory to restore the store into (created; must be empty or absent)");
+    restore->add_option("--database", args->database,
+                        "Restore a PostgreSQL backup into this database (must hold no signal-hub collection and no "
+                        "API key; the schema is created as `migrate init-db` does)")
+        ->excludes("--store");
     restore->add_flag("--force", args->force,
                       "Replace a non-empty target (refused while a writer such as `serve --watch` holds it); the old "
                       "content is removed only after the restored store passed its checks");
@@ -233,7 +318,9 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                         "store) into this directory");
     restore->footer(
         "Exit 0: restored; 4: target not empty (give --force) or locked; 7: archive damaged (nothing written) or\n"
-        "the restored store holds fewer records than the manifest (target unchanged).");
+        "the restored store holds fewer records than the manifest (embedded: target unchanged; PostgreSQL: the\n"
+        "database holds the partial restore, do not use it).\n"
+        "PostgreSQL: --force drops the archived collections that exist in the target and replaces archived key ids.");
     restore->callback([&global, &exit_code, args] { exit_code = Finish(RunRestore(*args, global)); });
 }
 

@@ -584,4 +584,13 @@ Result<BackupRestoreSummary> RestoreEmbeddedBackup(const BackupRestoreOptions& o
     return summary;
 }
 
+Status WriteBackupArchive(const std::string& output, const BackupManifest& manifest,
+                          const std::vector<std::pair<std::string, std::string>>& sources, std::int64_t* bytes) {
+    return WriteArchive(output, manifest, sources, bytes);
+}
+
+Result<BackupManifest> ExtractBackupArchive(const std::string& archive, const ExtractFn& extract) {
+    return ReadArchive(archive, extract);
+}
+
 }  // namespace signalhub::ops

@@ -20,8 +20,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.hpp"
@@ -83,5 +85,14 @@ struct BackupRestoreSummary {
 // damaged archive (nothing written) or a restored store with other record counts than the manifest
 // (the target is left untouched).
 Result<BackupRestoreSummary> RestoreEmbeddedBackup(const BackupRestoreOptions& options);
+
+// Shared with the PostgreSQL backup (backup_postgres.cpp). Writes manifest.json then each
+// (member, file) to output.partial, fsyncs and renames it to `output`.
+Status WriteBackupArchive(const std::string& output, const BackupManifest& manifest,
+                          const std::vector<std::pair<std::string, std::string>>& sources, std::int64_t* bytes);
+// Reads the whole archive, checking every member against the manifest; `extract` returns where to
+// write a member ("" = do not write).
+using ExtractFn = std::function<Result<std::string>(const BackupManifest&, const BackupManifest::File&)>;
+Result<BackupManifest> ExtractBackupArchive(const std::string& archive, const ExtractFn& extract);
 
 }  // namespace signalhub::ops
