@@ -338,8 +338,9 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
         "temporary directory, removed afterwards; the restored store's record counts must match the manifest;\n"
         "every record is read back and each HNSW graph's recall@10 against an exact search must be >= 0.95\n"
         "(`migrate verify`); then, per collection, records picked by a fixed seed from the store's own content\n"
-        "are searched for by their embedding and by their symbol (or file path): each must come back in the\n"
-        "top 10. Exit 0: passed; 3: DIR missing or without archives; 7: damaged archive, wrong counts, failed\n"
+        "are searched for by their embedding and, within their file, by their symbol (or their 8 longest\n"
+        "words): each must come back in the top 10 (a tie with equal scores counts, with a note).\n"
+        "Exit 0: passed; 3: DIR missing or without archives; 7: damaged archive, wrong counts, failed\n"
         "consistency check or query.");
     drill->callback([&global, &exit_code, args] { exit_code = Finish(RunDrill(*args, global)); });
 }

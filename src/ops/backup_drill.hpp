@@ -10,8 +10,8 @@
 //    recall@10 of the HNSW graph against an exact search over the same records, >= 0.95);
 //  - a fixed query set per collection: `samples` records picked by a seeded generator from the
 //    collection's own content (the same records for the same content), and for each (a) a vector
-//    search with its embedding, (b) a lexical search for its symbol (or, without one, its file path)
-//    restricted to its file; each must return that record in its top 10.
+//    search with its embedding, (b) a lexical search restricted to its file for its symbol (or,
+//    without one, its 8 longest words); each must return that record in its top 10.
 
 #include <cstdint>
 #include <optional>
@@ -33,7 +33,7 @@ struct BackupDrillOptions {
 
 struct BackupDrillQuery {
     std::string collection;
-    std::string kind;       // "vector", "symbol" or "path"
+    std::string kind;       // "vector", "symbol" or "text"
     std::string text;       // the lexical query (empty for vector)
     std::string record_id;  // the record it must find
     int rank = 0;           // 1-based rank of the record, 0: not in the top k
