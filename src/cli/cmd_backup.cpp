@@ -10,6 +10,7 @@
 #include "cli/security_setup.hpp"
 #include "ops/backup.hpp"
 #include "ops/backup_postgres.hpp"
+#include "ops/backup_drill.hpp"
 #include "ops/backup_metrics.hpp"
 
 namespace signalhub::cli {
@@ -25,6 +26,8 @@ struct BackupArgs {
     std::string dir;
     std::optional<std::string> metrics_file;
     std::optional<std::string> files_dir;
+    std::optional<std::string> scratch;
+    size_t samples = 3;
     bool force = false, json = false, no_config = false;
 };
 
@@ -242,6 +245,86 @@ Status RunRestore(const BackupArgs& a, const GlobalOptions& global) {
     return Status::Ok();
 }
 
+Json DrillJson(const ops::BackupDrillReport& r, const Status& failure) {
+    Json queries = Json::array();
+    for (const auto& q : r.queries) {
+        queries.push_back({{"collection", q.collection}, {"kind", q.kind}, {"text", q.text}, {"record", q.record_id},
+                           {"rank", q.rank}, {"passed", q.passed}});
+    }
+    Json counts = Json::array();
+    for (const auto& c : r.counts) counts.push_back({{"collection", c.collection}, {"expected", c.expected}, {"restored", c.restored}});
+    Json j = {{"ok", failure.ok() && r.ok()},
+              {"archive", r.archive},
+              {"records_restored", r.records_restored},
+              {"collections", counts},
+              {"restore_seconds", r.restore_seconds},
+              {"verify_seconds", r.verify_seconds},
+              {"query_seconds", r.query_seconds},
+              {"seconds", r.seconds},
+              {"consistent", r.consistent},
+              {"min_recall", r.min_recall},
+              {"queries", r.queries.size()},
+              {"queries_passed", r.queries_passed},
+              {"query_results", queries},
+              {"notes", r.notes}};
+    if (!failure.ok()) j["error"] = failure.ToString();
+    return j;
+}
+
+Status RunDrill(const BackupArgs& a, const GlobalOptions& global) {
+    ops::BackupDrillOptions o;
+    o.dir = a.dir;
+    o.scratch_parent = a.scratch;
+    o.samples = a.samples;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto drilled = ops::RunBackupDrill(o);
+    ops::BackupDrillReport report;
+    Status failure = Status::Ok();
+    if (drilled.ok()) {
+        report = std::move(*drilled);
+        if (!report.ok()) {
+            failure = DataLoss("restore drill of " + report.archive + " failed: " + std::to_string(report.queries_passed) +
+                               " of " + std::to_string(report.queries.size()) + " queries passed" +
+                               (report.consistent ? "" : ", consistency check failed") + "\n" + report.FailureText());
+        }
+    } else {
+        failure = drilled.status();
+        report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    if (a.metrics_file) {
+        ops::DrillMetrics m;
+        m.success = failure.ok();
+        m.records = report.records_restored;
+        m.queries = static_cast<std::int64_t>(report.queries.size());
+        m.queries_passed = static_cast<std::int64_t>(report.queries_passed);
+        m.seconds = report.seconds;
+        m.restore_seconds = report.restore_seconds;
+        m.finished = std::chrono::system_clock::now();
+        m.last_success_unix = ops::ReadDrillLastSuccess(*a.metrics_file);
+        Status written = ops::WriteDrillMetrics(*a.metrics_file, ops::SourceKind::kEmbedded, m);
+        if (!written.ok()) {
+            if (!failure.ok()) std::fprintf(stderr, "signal-hub: %s\n", written.ToString().c_str());
+            else failure = written;
+        }
+    }
+    for (const auto& n : report.notes) std::fprintf(stderr, "signal-hub: note: %s\n", n.c_str());
+    if (a.json) {
+        std::printf("%s\n", DrillJson(report, failure).dump(2).c_str());
+    } else if (drilled.ok() && !global.quiet) {
+        for (const auto& c : report.counts) {
+            std::printf("restored collection %s: %lld records (manifest: %lld)\n", c.collection.c_str(),
+                        static_cast<long long>(c.restored), static_cast<long long>(c.expected));
+        }
+        std::printf("consistency: %s (lowest recall@10 %.3f)\n", report.consistent ? "OK" : "FAILED", report.min_recall);
+        std::printf("queries: %zu of %zu passed\n", report.queries_passed, report.queries.size());
+        std::printf("drill of %s: %s — restored %lld records in %s, %zu/%zu queries passed, %s in all\n",
+                    report.archive.c_str(), failure.ok() ? "PASSED" : "FAILED",
+                    static_cast<long long>(report.records_restored), FormatDuration(report.restore_seconds).c_str(),
+                    report.queries_passed, report.queries.size(), FormatDuration(report.seconds).c_str());
+    }
+    return failure;
+}
+
 }  // namespace
 
 void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
@@ -258,6 +341,7 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
         "  signal-hub backup restore /var/backups/signal-hub/signal-hub-20261207T165000Z.tar.zst --store /srv/restored\n"
         "  signal-hub backup create /var/backups/signal-hub --database postgresql://hub@db:5432/hub\n"
         "  signal-hub backup restore /var/backups/signal-hub/signal-hub-20261207T165000Z.tar.zst --database postgresql://hub@db2:5432/hub\n"
+        "  signal-hub backup drill /var/backups/signal-hub\n"
         "Guide: docs/production/operations/backup-restore.md");
     auto args = std::make_shared<BackupArgs>();
 
@@ -322,6 +406,30 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
         "database holds the partial restore, do not use it).\n"
         "PostgreSQL: --force drops the archived collections that exist in the target and replaces archived key ids.");
     restore->callback([&global, &exit_code, args] { exit_code = Finish(RunRestore(*args, global)); });
+
+    auto* drill = backup->add_subcommand(
+        "drill", "Restore drill: restore the newest archive of DIR into a scratch directory, check it and query it");
+    drill->add_option("dir", args->dir, "Directory holding archives (*.tar.zst); the newest one is drilled")->required();
+    drill->add_option("--metrics-file", args->metrics_file,
+                      "Write the drill metrics (signal_hub_backup_drill_*: result, when, records, queries, durations) "
+                      "to this file after every drill, passed or failed, atomically, for node_exporter's textfile "
+                      "collector. Use a file of its own, not the one of `backup create --metrics-file`");
+    drill->add_option("--scratch", args->scratch,
+                      "Directory to make the scratch directory in (default: $TMPDIR or /tmp); needs room for the "
+                      "restored store");
+    drill->add_option("--samples", args->samples, "Records per collection the queries are built from (2 queries each)")
+        ->check(CLI::Range(1, 1000));
+    drill->add_flag("--json", args->json, "Print the drill report as JSON on stdout (also when it fails)");
+    drill->footer(
+        "Steps: the archive is checked against its manifest and restored (as `backup restore`) into a fresh\n"
+        "temporary directory, removed afterwards; the restored store's record counts must match the manifest;\n"
+        "every record is read back and each HNSW graph's recall@10 against an exact search must be >= 0.95\n"
+        "(`migrate verify`); then, per collection, records picked by a fixed seed from the store's own content\n"
+        "are searched for by their embedding and, within their file, by their symbol (or their 8 longest\n"
+        "words): each must come back in the top 10 (a tie with equal scores counts, with a note).\n"
+        "Exit 0: passed; 3: DIR missing or without archives; 7: damaged archive, wrong counts, failed\n"
+        "consistency check or query.");
+    drill->callback([&global, &exit_code, args] { exit_code = Finish(RunDrill(*args, global)); });
 }
 
 }  // namespace signalhub::cli

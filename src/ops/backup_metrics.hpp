@@ -6,6 +6,8 @@
 // and SignalHubBackupStale fires.
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/status.hpp"
@@ -23,5 +25,27 @@ std::string RenderBackupMetrics(SourceKind source, const ExportSummary& summary,
 // rename): node_exporter never reads half a file. Unavailable naming the path when it cannot.
 Status WriteBackupMetrics(const std::string& path, SourceKind source, const ExportSummary& summary,
                           std::chrono::system_clock::time_point finished);
+
+// The restore-drill metrics of `signal-hub backup drill --metrics-file` (a file of its own beside the
+// backup metrics file: each is replaced whole). Written after every drill, failed or not:
+// signal_hub_backup_drill_success (1/0) and _last_run_timestamp_seconds always; the records,
+// queries and durations of that run; _last_success_timestamp_seconds is the finish time of a
+// successful drill, or the one the file held before (absent until a drill has succeeded), so a
+// failing drill leaves it behind and SignalHubRestoreDrillStale fires.
+struct DrillMetrics {
+    bool success = false;
+    std::int64_t records = 0;         // records restored (0 when the restore failed)
+    std::int64_t queries = 0, queries_passed = 0;
+    double seconds = 0;               // the whole drill
+    double restore_seconds = 0;       // restoring the archive (0 when it failed)
+    std::chrono::system_clock::time_point finished;
+    std::optional<double> last_success_unix;  // for a failed drill: the previous success, if any
+};
+std::string RenderDrillMetrics(SourceKind source, const DrillMetrics& metrics);
+// The signal_hub_backup_drill_last_success_timestamp_seconds value of an existing drill metrics file
+// (nullopt: no file, or no such line).
+std::optional<double> ReadDrillLastSuccess(const std::string& path);
+// Atomically, as WriteBackupMetrics.
+Status WriteDrillMetrics(const std::string& path, SourceKind source, const DrillMetrics& metrics);
 
 }  // namespace signalhub::ops

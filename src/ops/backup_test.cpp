@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "ops/backup_archive.hpp"
+#include "ops/backup_drill.hpp"
 #include "ops/backup_manifest.hpp"
 #include "store/embedded/embedded_store.hpp"
 
@@ -451,6 +452,71 @@ TEST_F(EmbeddedBackupTest, ListIsNewestFirst) {
         }
     }
     EXPECT_EQ(with_manifest, 1);
+}
+
+// ---- restore drill ----
+
+TEST_F(EmbeddedBackupTest, DrillRestoresTheNewestAndFindsItsSampledRecords) {
+    fs::create_directories(dir_ / "backups");
+    fs::create_directories(dir_ / "scratch");
+    Create(dir_ / "backups/a.tar.zst");
+    BackupDrillOptions o;
+    o.dir = dir_ / "backups";
+    o.scratch_parent = dir_ / "scratch";
+    auto r = RunBackupDrill(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r->ok()) << r->FailureText();
+    EXPECT_EQ(r->archive, dir_ / "backups/a.tar.zst");
+    EXPECT_EQ(r->records_restored, 340);
+    EXPECT_TRUE(r->consistent) << r->consistency_text;
+    // 3 records x (vector + text: these records have no symbol) x 2 collections.
+    ASSERT_EQ(r->queries.size(), 12u);
+    EXPECT_EQ(r->queries_passed, 12u);
+    for (const auto& q : r->queries) {
+        EXPECT_TRUE(q.kind == "vector" || q.kind == "text") << q.kind;
+        EXPECT_GE(q.rank, 1) << q.collection << " " << q.kind << " " << q.record_id;
+    }
+    EXPECT_TRUE(fs::is_empty(dir_ / "scratch")) << "the scratch directory is removed";
+
+    // The same content gives the same query set; another seed another one.
+    auto again = RunBackupDrill(o);
+    ASSERT_TRUE(again.ok());
+    std::vector<std::string> ids, ids_again, ids_other;
+    for (const auto& q : r->queries) ids.push_back(q.record_id);
+    for (const auto& q : again->queries) ids_again.push_back(q.record_id);
+    EXPECT_EQ(ids, ids_again);
+    o.seed = 16;
+    auto other = RunBackupDrill(o);
+    ASSERT_TRUE(other.ok());
+    for (const auto& q : other->queries) ids_other.push_back(q.record_id);
+    EXPECT_NE(ids, ids_other);
+}
+
+TEST_F(EmbeddedBackupTest, DrillOfADamagedNewestArchiveFailsAndCleansUp) {
+    fs::create_directories(dir_ / "backups");
+    fs::create_directories(dir_ / "scratch");
+    Create(dir_ / "backups/a.tar.zst");
+    std::string bytes = ReadAll(dir_ / "backups/a.tar.zst");
+    bytes[bytes.size() / 2] ^= 1;
+    WriteAll(dir_ / "backups/a.tar.zst", bytes);
+    BackupDrillOptions o;
+    o.dir = dir_ / "backups";
+    o.scratch_parent = dir_ / "scratch";
+    auto r = RunBackupDrill(o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), ErrorCode::kDataLoss) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("a.tar.zst"), std::string::npos) << r.status().ToString();
+    EXPECT_TRUE(fs::is_empty(dir_ / "scratch"));
+}
+
+TEST(BackupDrillTest, AnEmptyDirectoryIsNotFound) {
+    TempDir dir;
+    BackupDrillOptions o;
+    o.dir = dir / "";
+    auto r = RunBackupDrill(o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), ErrorCode::kNotFound);
+    EXPECT_NE(r.status().message().find("no backup archives"), std::string::npos) << r.status().ToString();
 }
 
 }  // namespace

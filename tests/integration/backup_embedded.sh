@@ -6,7 +6,8 @@
 #  - the API-key file and the configuration are in the archive and come back;
 #  - a flipped byte: `verify` and `restore` refuse the archive (exit 7) and restore writes nothing;
 #  - restore onto a non-empty store is refused without --force (exit 4);
-#  - kill -9 during `backup create` leaves nothing under the archive's final name;
+#  - kill -9 during `backup create` leaves nothing under the archive's final name (or, killed after the
+#    rename, a whole archive);
 #  - --metrics-file writes the signal_hub_backup_* metrics;
 #  - the command block of docs/production/operations/backup-restore.md, extracted and run as written.
 source "$(dirname "$0")/lib.sh"
@@ -146,10 +147,13 @@ for delay in 0.4 0.2 0.1 0.05 0.02; do
     sleep "$delay"
     kill -9 "$bpid" 2>/dev/null || true
     set +e; wait "$bpid"; rc=$?; set -e
-    if [ "$rc" -eq 137 ]; then
+    if [ "$rc" -eq 137 ] && [ ! -e "$WORK/backups/killed.tar.zst" ]; then
         killed=$((killed + 1))
-        [ ! -e "$WORK/backups/killed.tar.zst" ] || fail "kill -9 after ${delay}s left $WORK/backups/killed.tar.zst"
-    else
+    elif [ -e "$WORK/backups/killed.tar.zst" ]; then
+        # Killed after the rename (during the directory fsync or the exit), or not killed at all: what is
+        # under the final name must be a whole archive.
+        "$SH" backup verify "$WORK/backups/killed.tar.zst" >/dev/null 2>&1 ||
+            fail "kill -9 after ${delay}s left a damaged $WORK/backups/killed.tar.zst (exit $rc)"
         rm -f "$WORK/backups/killed.tar.zst"
     fi
 done
