@@ -3,8 +3,9 @@
 # HEAD moved since (commits, files); `index` says which commit it caught up from, how many chunks it
 # re-embedded and reused, and what a full rebuild would re-embed. A store restored from an older copy
 # catches up from the commit that copy recorded. A root outside git records nothing and does not fail.
-#   indexed_commit.sh path/to/signal-hub [postgres]
-# With "postgres" (ctest label postgres, SIGNAL_HUB_TEST_PG_URL_FILE set) the store is PostgreSQL.
+#   indexed_commit.sh path/to/signal-hub [postgres|chromadb]
+# With "postgres" (ctest label postgres, SIGNAL_HUB_TEST_PG_URL_FILE set) the store is PostgreSQL; with
+# "chromadb" (label chroma, SIGNAL_HUB_TEST_CHROMA_URL_FILE set) a database of the ChromaDB fixture.
 source "$(dirname "$0")/lib.sh"
 BACKEND="${2:-embedded}"
 command -v git >/dev/null || fail "git is required (Debian package git)"
@@ -17,6 +18,11 @@ if [ "$BACKEND" = postgres ]; then
     DB_URL="$(new_database "$DB")"
     echo "database: {type: postgresql, url: '$DB_URL', pool_size: 2}" >"$WORK/pg.yaml"
     CFG=(--config "$WORK/pg.yaml")
+elif [ "$BACKEND" = chromadb ]; then
+    [ -s "${SIGNAL_HUB_TEST_CHROMA_URL_FILE:-}" ] || fail "no ChromaDB: run through 'ctest -L chroma' (fixture)"
+    CHROMA_SERVER="$(head -n1 "$SIGNAL_HUB_TEST_CHROMA_URL_FILE")"   # chroma+http://127.0.0.1:PORT
+    echo "database: {type: chromadb, url: '${CHROMA_SERVER#chroma+}?database=indexed_commit_$$'}" >"$WORK/chroma.yaml"
+    CFG=(--config "$WORK/chroma.yaml")
 fi
 sh_() { "$SH" "${CFG[@]}" "$@"; }
 g() { git -C "$WORK/repo" -c user.name=test -c user.email=test@example.com "$@"; }
