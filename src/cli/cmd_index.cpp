@@ -73,7 +73,7 @@ std::optional<double> RebuildSeconds(const index::IndexStats& s) {
 }
 
 void PrintSummary(const fs::path& root, const std::string& collection, const std::string& store,
-                  const index::IndexStats& s) {
+                  const index::IndexStats& s, std::optional<std::uint64_t> tokens_used) {
     std::printf("indexed %s into collection '%s' (store %s)\n", root.c_str(), collection.c_str(), store.c_str());
     std::printf("files: %lld scanned, %lld added, %lld changed, %lld unchanged, %lld removed, %lld skipped\n",
                 static_cast<long long>(s.files_scanned), static_cast<long long>(s.files_added),
@@ -111,10 +111,14 @@ void PrintSummary(const fs::path& root, const std::string& collection, const std
                 static_cast<long long>(index::EstimateTokens(s.rebuild_text_bytes)),
                 FormatBytes(static_cast<double>(s.rebuild_text_bytes)).c_str(),
                 secs ? ("; ~" + FormatDuration(*secs) + " of embedding at this run's rate").c_str() : "");
+    if (tokens_used) {
+        std::printf("embedding tokens used by this run (as the provider reported them): %llu\n",
+                    static_cast<unsigned long long>(*tokens_used));
+    }
 }
 
 nlohmann::json SummaryJson(const fs::path& root, const std::string& collection, const std::string& store,
-                           const index::IndexStats& s) {
+                           const index::IndexStats& s, std::optional<std::uint64_t> tokens_used) {
     using nlohmann::json;
     const CatchUp c = CatchUpOf(root, s);
     const std::optional<double> secs = RebuildSeconds(s);
@@ -133,6 +137,7 @@ nlohmann::json SummaryJson(const fs::path& root, const std::string& collection, 
           {"skipped", skipped}}},
         {"chunks", {{"re_embedded", s.chunks_written}, {"reused", s.chunks_reused}, {"deleted", s.chunks_deleted}}},
         {"bytes_read", s.bytes_read},
+        {"tokens_used", tokens_used ? json(*tokens_used) : json(nullptr)},
         {"seconds",
          {{"total", s.seconds},
           {"scan", s.scan_seconds},
@@ -384,9 +389,9 @@ Result<int> RunIndex(const GlobalOptions& global, const IndexFlags& flags) {
     if (tty) std::fprintf(stderr, "\r\033[K");
     if (!stats.ok()) return stats.status();
     if (flags.json) {
-        std::printf("%s\n", SummaryJson(root, options.collection, location.display, *stats).dump().c_str());
+        std::printf("%s\n", SummaryJson(root, options.collection, location.display, *stats, embedder->tokens_used()).dump().c_str());
     } else if (!global.quiet) {
-        PrintSummary(root, options.collection, location.display, *stats);
+        PrintSummary(root, options.collection, location.display, *stats, embedder->tokens_used());
     }
 
     // Files that exist but could not be read are an error the user must see
