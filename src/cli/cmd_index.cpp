@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "cli/commands.hpp"
 #include "embed/embedder.hpp"
+#include "index/git_state.hpp"
 #include "index/pipeline.hpp"
 #include "store/embedded/store_layout.hpp"
 
@@ -48,21 +50,114 @@ void DrawProgress(const index::IndexProgress& p) {
     std::fflush(stderr);
 }
 
+// What this run caught up from: the commit the previous finished run recorded.
+struct CatchUp {
+    std::string from;                     // "" = no recorded commit
+    std::optional<std::int64_t> commits;  // commits from it to the commit this run recorded
+    std::int64_t files_changed = 0;       // files added, changed or removed in the index
+};
+
+CatchUp CatchUpOf(const fs::path& root, const index::IndexStats& s) {
+    CatchUp c;
+    c.from = s.previous_git_commit;
+    c.files_changed = s.files_added + s.files_changed + s.files_removed;
+    if (!c.from.empty() && s.git) c.commits = index::CommitsBetween(root, c.from, s.git->commit);
+    return c;
+}
+
+// Seconds a full rebuild would spend embedding, at this run's embedding rate (nullopt when
+// this run embedded nothing to measure).
+std::optional<double> RebuildSeconds(const index::IndexStats& s) {
+    if (s.chunks_written <= 0 || s.embed_seconds <= 0) return std::nullopt;
+    return s.embed_seconds / static_cast<double>(s.chunks_written) * static_cast<double>(s.rebuild_chunks);
+}
+
 void PrintSummary(const fs::path& root, const std::string& collection, const std::string& store,
-                  const index::IndexStats& s) {
+                  const index::IndexStats& s, std::optional<std::uint64_t> tokens_used) {
     std::printf("indexed %s into collection '%s' (store %s)\n", root.c_str(), collection.c_str(), store.c_str());
     std::printf("files: %lld scanned, %lld added, %lld changed, %lld unchanged, %lld removed, %lld skipped\n",
                 static_cast<long long>(s.files_scanned), static_cast<long long>(s.files_added),
                 static_cast<long long>(s.files_changed), static_cast<long long>(s.files_unchanged),
                 static_cast<long long>(s.files_removed), static_cast<long long>(s.skipped.size()));
     double rate = s.seconds > 0 ? static_cast<double>(s.bytes_read) / s.seconds : 0;
-    std::printf("chunks: %lld written, %lld deleted; read %s in %s (%s/s)\n", static_cast<long long>(s.chunks_written),
+    std::printf("chunks: %lld written (re-embedded), %lld reused, %lld deleted; read %s in %s (%s/s)\n",
+                static_cast<long long>(s.chunks_written), static_cast<long long>(s.chunks_reused),
                 static_cast<long long>(s.chunks_deleted), FormatBytes(static_cast<double>(s.bytes_read)).c_str(),
                 FormatDuration(s.seconds).c_str(), FormatBytes(rate).c_str());
     std::printf("time: scan %s, read+chunk %s, embed %s, store %s, vector index %s\n",
                 FormatDuration(s.scan_seconds).c_str(), FormatDuration(s.chunk_seconds).c_str(),
                 FormatDuration(s.embed_seconds).c_str(), FormatDuration(s.commit_seconds).c_str(),
                 FormatDuration(s.flush_seconds).c_str());
+    if (s.git) {
+        std::printf("git: recorded commit %s%s\n", index::ShortCommit(s.git->commit).c_str(),
+                    !s.git->dirty ? " (uncommitted changes unknown)"
+                    : *s.git->dirty ? " (with uncommitted changes)"
+                                    : "");
+    }
+    const CatchUp c = CatchUpOf(root, s);
+    if (!c.from.empty()) {
+        std::string commits;
+        if (c.commits) {
+            commits = " (" + std::to_string(*c.commits) + (*c.commits == 1 ? " commit" : " commits") + " to " +
+                      index::ShortCommit(s.git->commit) + ")";
+        }
+        std::printf("caught up from %s%s: %lld files changed, %lld chunks re-embedded, %lld reused\n",
+                    index::ShortCommit(c.from).c_str(), commits.c_str(), static_cast<long long>(c.files_changed),
+                    static_cast<long long>(s.chunks_written), static_cast<long long>(s.chunks_reused));
+    }
+    const std::optional<double> secs = RebuildSeconds(s);
+    std::printf("full rebuild would re-embed %lld chunks (~%lld tokens, %s of text%s)\n",
+                static_cast<long long>(s.rebuild_chunks),
+                static_cast<long long>(index::EstimateTokens(s.rebuild_text_bytes)),
+                FormatBytes(static_cast<double>(s.rebuild_text_bytes)).c_str(),
+                secs ? ("; ~" + FormatDuration(*secs) + " of embedding at this run's rate").c_str() : "");
+    if (tokens_used) {
+        std::printf("embedding tokens used by this run (as the provider reported them): %llu\n",
+                    static_cast<unsigned long long>(*tokens_used));
+    }
+}
+
+nlohmann::json SummaryJson(const fs::path& root, const std::string& collection, const std::string& store,
+                           const index::IndexStats& s, std::optional<std::uint64_t> tokens_used) {
+    using nlohmann::json;
+    const CatchUp c = CatchUpOf(root, s);
+    const std::optional<double> secs = RebuildSeconds(s);
+    json skipped = json::array();
+    for (const auto& sk : s.skipped) skipped.push_back({{"path", sk.rel_path}, {"reason", sk.reason}});
+    return json{
+        {"root", root.string()},
+        {"collection", collection},
+        {"store", store},
+        {"files",
+         {{"scanned", s.files_scanned},
+          {"added", s.files_added},
+          {"changed", s.files_changed},
+          {"unchanged", s.files_unchanged},
+          {"removed", s.files_removed},
+          {"skipped", skipped}}},
+        {"chunks", {{"re_embedded", s.chunks_written}, {"reused", s.chunks_reused}, {"deleted", s.chunks_deleted}}},
+        {"bytes_read", s.bytes_read},
+        {"tokens_used", tokens_used ? json(*tokens_used) : json(nullptr)},
+        {"seconds",
+         {{"total", s.seconds},
+          {"scan", s.scan_seconds},
+          {"read_chunk", s.chunk_seconds},
+          {"embed", s.embed_seconds},
+          {"store", s.commit_seconds},
+          {"vector_index", s.flush_seconds}}},
+        {"git", s.git ? json{{"commit", s.git->commit},
+                             {"dirty", s.git->dirty ? json(*s.git->dirty) : json(nullptr)}}
+                      : json(nullptr)},
+        {"caught_up_from",
+         c.from.empty() ? json(nullptr)
+                        : json{{"commit", c.from},
+                               {"commits", c.commits ? json(*c.commits) : json(nullptr)},
+                               {"files_changed", c.files_changed}}},
+        {"full_rebuild",
+         {{"chunks", s.rebuild_chunks},
+          {"text_bytes", s.rebuild_text_bytes},
+          {"tokens_estimate", index::EstimateTokens(s.rebuild_text_bytes)},
+          {"embed_seconds_estimate", secs ? json(*secs) : json(nullptr)}}}};
 }
 
 struct IndexFlags {
@@ -70,6 +165,7 @@ struct IndexFlags {
     std::string collection;
     bool dry_run = false;
     bool allow_overlap = false;
+    bool json = false;
 };
 
 bool IsWithin(const fs::path& inner, const fs::path& outer) {
@@ -292,7 +388,11 @@ Result<int> RunIndex(const GlobalOptions& global, const IndexFlags& flags) {
     auto stats = index::IndexTree(*store, *embedder, options);
     if (tty) std::fprintf(stderr, "\r\033[K");
     if (!stats.ok()) return stats.status();
-    if (!global.quiet) PrintSummary(root, options.collection, location.display, *stats);
+    if (flags.json) {
+        std::printf("%s\n", SummaryJson(root, options.collection, location.display, *stats, embedder->tokens_used()).dump().c_str());
+    } else if (!global.quiet) {
+        PrintSummary(root, options.collection, location.display, *stats, embedder->tokens_used());
+    }
 
     // Files that exist but could not be read are an error the user must see
     // (everything else was indexed and committed).
@@ -326,9 +426,16 @@ void AddIndexCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     cmd->add_flag("--allow-overlap", flags->allow_overlap,
                   "Index even when the tree is already indexed under another collection of the store, or lies "
                   "inside a tree with its own index");
+    cmd->add_flag("--json", flags->json,
+                  "Print the summary as one JSON object: files, chunks {re_embedded, reused, deleted}, seconds, git "
+                  "{commit, dirty}, caught_up_from {commit, commits, files_changed}, full_rebuild {chunks, "
+                  "text_bytes, tokens_estimate, embed_seconds_estimate} (docs/cli.md)");
     cmd->footer(
         "The store lives in <path>/.signal-hub unless store.path or --store says otherwise.\n"
-        "Interrupting (Ctrl-C, or even kill -9) keeps every committed file; run index again to resume.");
+        "Interrupting (Ctrl-C, or even kill -9) keeps every committed file; run index again to resume.\n"
+        "In a git work tree, each finished run records HEAD (and whether the tree had uncommitted changes);\n"
+        "the next run says which commit it caught up from and how many chunks it re-embedded and reused,\n"
+        "and every run says what a full rebuild would re-embed (chunks, ~tokens at 4 bytes per token).");
     cmd->callback([&global, &exit_code, flags] {
         auto result = RunIndex(global, *flags);
         exit_code = result.ok() ? *result : Fail(result.status());

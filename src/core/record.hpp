@@ -62,6 +62,16 @@ inline constexpr std::string_view kRoot = "root";
 inline constexpr std::string_view kIndexStarted = "index_started";
 // Unix seconds when `migrate import` wrote the collection.
 inline constexpr std::string_view kImportedAt = "imported_at";
+// The git commit (full object name) HEAD named when the last finished index run started, and
+// whether the tree had uncommitted changes then ("true"/"false"); absent when the root is not
+// in a git work tree (or git is not installed).
+inline constexpr std::string_view kGitCommit = "git_commit";
+inline constexpr std::string_view kGitDirty = "git_dirty";
+// What re-embedding every record would send to the embedder: the bytes of the records'
+// embedding texts and their count (kept up to date in every index commit; a count that does
+// not match the collection's records makes the next run recount).
+inline constexpr std::string_view kEmbedTextBytes = "embed_text_bytes";
+inline constexpr std::string_view kEmbedTextChunks = "embed_text_chunks";
 }  // namespace collection_property
 
 // How a collection's properties read (status, collections list, MCP index_status):

@@ -1,6 +1,7 @@
 #include "index/pipeline.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -54,6 +55,18 @@ std::string EmbeddingText(std::string_view rel_path, std::string_view symbol, st
     return out;
 }
 
+std::int64_t EstimateTokens(std::int64_t text_bytes) { return text_bytes <= 0 ? 0 : (text_bytes + 3) / 4; }
+
+std::int64_t EmbeddingTextBytes(const Record& record) {
+    const std::string path = GetString(record.metadata, meta::kFilePath).value_or("");
+    const std::string symbol = GetString(record.metadata, meta::kSymbol).value_or("");
+    const std::string kind = GetString(record.metadata, meta::kKind).value_or("");
+    // EmbeddingText: "file: PATH\n", then "KIND: SYMBOL\n" when there is a symbol, then the code.
+    std::int64_t bytes = 6 + static_cast<std::int64_t>(path.size()) + 1;
+    if (!symbol.empty()) bytes += static_cast<std::int64_t>(kind.size() + 2 + symbol.size() + 1);
+    return bytes + static_cast<std::int64_t>(record.document ? record.document->size() : 0);
+}
+
 std::string RootProperty(const fs::path& root) {
     std::error_code ec;
     fs::path abs = fs::weakly_canonical(fs::absolute(root, ec), ec);
@@ -97,6 +110,7 @@ struct FileWork {
     bool unchanged_content = false;
     std::vector<Record> records;
     std::vector<std::string> embed_texts;
+    std::int64_t embed_bytes = 0;  // total size of embed_texts
 };
 
 void ReadAndChunk(const fs::path& root, const config::IndexConfig& config, FileWork& work) {
@@ -137,9 +151,65 @@ void ReadAndChunk(const fs::path& root, const config::IndexConfig& config, FileW
         r.metadata.emplace(std::string(meta::kParent), c.parent);
         r.metadata.emplace(std::string(meta::kContentHash), Hash128Hex(c.text));
         work.embed_texts.push_back(EmbeddingText(path, c.symbol, c.kind, c.text));
+        work.embed_bytes += static_cast<std::int64_t>(work.embed_texts.back().size());
         r.document = std::move(c.text);
         work.records.push_back(std::move(r));
     }
+}
+
+// The rebuild cost of a collection (records and bytes of embedding text), kept in its
+// properties and updated with every commit of an index run.
+struct RebuildCost {
+    std::int64_t chunks = 0;
+    std::int64_t bytes = 0;
+    void AddTo(store::ChangeSet& changes) const {
+        changes.set_properties[std::string(collection_property::kEmbedTextBytes)] = std::to_string(bytes);
+        changes.set_properties[std::string(collection_property::kEmbedTextChunks)] = std::to_string(chunks);
+    }
+};
+
+std::optional<std::int64_t> IntProperty(const CollectionInfo& info, std::string_view key) {
+    auto it = info.properties.find(key);
+    if (it == info.properties.end()) return std::nullopt;
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || value < 0) return std::nullopt;
+    return value;
+}
+
+// The recorded cost when it matches the collection's record count; otherwise (a collection
+// written by an older build, or by `migrate import`) counted by reading every record once.
+Result<RebuildCost> CurrentRebuildCost(store::VectorStore& store, const CollectionInfo& info) {
+    auto bytes = IntProperty(info, collection_property::kEmbedTextBytes);
+    auto chunks = IntProperty(info, collection_property::kEmbedTextChunks);
+    if (bytes && chunks && *chunks == info.records) return RebuildCost{*chunks, *bytes};
+    RebuildCost cost;
+    std::string after;
+    while (true) {
+        SH_ASSIGN_OR_RETURN(store::ScanPage page, store.Scan(info.spec.name, after, 256));
+        for (const auto& r : page.records) {
+            ++cost.chunks;
+            cost.bytes += EmbeddingTextBytes(r);
+        }
+        if (!page.next_after) break;
+        after = *page.next_after;
+    }
+    return cost;
+}
+
+// Subtracts the stored records `ids` (about to be replaced or deleted) from `cost`.
+Status SubtractRecords(store::VectorStore& store, const std::string& collection, const std::vector<std::string>& ids,
+                       RebuildCost& cost) {
+    constexpr size_t kPage = 512;
+    for (size_t lo = 0; lo < ids.size(); lo += kPage) {
+        const size_t n = std::min(kPage, ids.size() - lo);
+        SH_ASSIGN_OR_RETURN(std::vector<Record> old, store.Get(collection, std::span<const std::string>(ids.data() + lo, n)));
+        for (const auto& r : old) {
+            --cost.chunks;
+            cost.bytes -= EmbeddingTextBytes(r);
+        }
+    }
+    return Status::Ok();
 }
 
 }  // namespace
@@ -211,9 +281,11 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
     if (options.collection.empty()) return InvalidArgument("no collection name given");
     unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
 
-    // 1. Scan.
+    // 1. Scan. Git's HEAD is read first: should it move during the run, the recorded commit is
+    // the older one, and catching up from it later re-reads more, never less.
     report(IndexProgress::Phase::kScanning);
     const ScanOptions scan_options = ScanOptionsFor(options);
+    if (options.record_git) stats.git = ReadGitState(options.root, scan_options.store_dir);
     auto scanned = [&] {
         StageTimer timer(stats.scan_seconds);
         return ScanTree(options.root, scan_options);
@@ -233,6 +305,10 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         start.set_properties.emplace(std::string(collection_property::kIndexStarted), std::to_string(UnixNow()));
         SH_RETURN_IF_ERROR(store.Commit(options.collection, start));
     }
+    SH_ASSIGN_OR_RETURN(CollectionInfo info, store.GetCollection(options.collection));
+    if (auto it = info.properties.find(collection_property::kGitCommit); it != info.properties.end())
+        stats.previous_git_commit = it->second;
+    SH_ASSIGN_OR_RETURN(RebuildCost cost, CurrentRebuildCost(store, info));
     SH_ASSIGN_OR_RETURN(std::vector<store::FileState> states, store.ListFiles(options.collection));
     std::unordered_map<std::string, const store::FileState*> previous;
     for (const auto& st : states) previous.emplace(st.path, &st);
@@ -246,6 +322,7 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         const store::FileState* prev = it == previous.end() ? nullptr : it->second;
         if (prev && prev->size == f.size && prev->mtime_ns == f.mtime_ns) {
             ++stats.files_unchanged;
+            stats.chunks_reused += static_cast<std::int64_t>(prev->record_ids.size());
             continue;
         }
         FileWork w;
@@ -308,6 +385,7 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
 
         // Commit the group atomically.
         store::ChangeSet changes;
+        std::vector<std::string> replaced;  // stored records of changed or dropped files
         for (size_t i = group_begin; i < next; ++i) {
             FileWork& w = work[i];
             progress.files_done++;
@@ -316,6 +394,7 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
                 ++stats.files_skipped;
                 stats.skipped.push_back({w.file->rel_path, w.skip_reason});
                 if (w.previous) {
+                    replaced.insert(replaced.end(), w.previous->record_ids.begin(), w.previous->record_ids.end());
                     changes.delete_ids.insert(changes.delete_ids.end(), w.previous->record_ids.begin(),
                                               w.previous->record_ids.end());
                     stats.chunks_deleted += static_cast<std::int64_t>(w.previous->record_ids.size());
@@ -331,12 +410,14 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
             stats.bytes_read += w.file->size;
             if (w.unchanged_content) {
                 ++stats.files_unchanged;
+                stats.chunks_reused += static_cast<std::int64_t>(w.previous->record_ids.size());
                 st.record_ids = w.previous->record_ids;
                 changes.put_files.push_back(std::move(st));
                 continue;
             }
             if (w.previous) {
                 ++stats.files_changed;
+                replaced.insert(replaced.end(), w.previous->record_ids.begin(), w.previous->record_ids.end());
                 std::unordered_set<std::string> kept;
                 for (const auto& r : w.records) kept.insert(r.id);
                 for (const auto& id : w.previous->record_ids) {
@@ -353,6 +434,8 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
                 changes.upserts.push_back(std::move(r));
             }
             stats.chunks_written += static_cast<std::int64_t>(st.record_ids.size());
+            cost.chunks += static_cast<std::int64_t>(st.record_ids.size());
+            cost.bytes += w.embed_bytes;
             progress.chunks_done += static_cast<std::int64_t>(st.record_ids.size());
             changes.put_files.push_back(std::move(st));
             w.records.clear();
@@ -360,6 +443,8 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         }
         {
             StageTimer timer(stats.commit_seconds);
+            SH_RETURN_IF_ERROR(SubtractRecords(store, options.collection, replaced, cost));
+            cost.AddTo(changes);
             SH_RETURN_IF_ERROR(store.Commit(options.collection, changes));
         }
         report(IndexProgress::Phase::kIndexing);
@@ -378,8 +463,19 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
     }
     removal.touch_last_indexed = true;
     removal.set_properties.emplace(std::string(collection_property::kIndexStarted), std::nullopt);
+    if (options.record_git) {
+        std::optional<std::string> commit, dirty;
+        if (stats.git) {
+            commit = stats.git->commit;
+            if (stats.git->dirty) dirty = *stats.git->dirty ? "true" : "false";
+        }
+        removal.set_properties.emplace(std::string(collection_property::kGitCommit), commit);
+        removal.set_properties.emplace(std::string(collection_property::kGitDirty), dirty);
+    }
     {
         StageTimer timer(stats.commit_seconds);
+        SH_RETURN_IF_ERROR(SubtractRecords(store, options.collection, removal.delete_ids, cost));
+        cost.AddTo(removal);
         SH_RETURN_IF_ERROR(store.Commit(options.collection, removal));
     }
     report(IndexProgress::Phase::kFinishing);
@@ -387,6 +483,8 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         StageTimer timer(stats.flush_seconds);
         SH_RETURN_IF_ERROR(store.Flush());
     }
+    stats.rebuild_chunks = cost.chunks;
+    stats.rebuild_text_bytes = cost.bytes;
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return stats;
 }

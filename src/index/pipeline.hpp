@@ -21,6 +21,7 @@
 #include "config/config.hpp"
 #include "core/status.hpp"
 #include "embed/embedder.hpp"
+#include "index/git_state.hpp"
 #include "index/scanner.hpp"
 #include "store/vector_store.hpp"
 
@@ -43,8 +44,19 @@ struct IndexStats {
     std::int64_t files_changed = 0;    // content changed since the last run
     std::int64_t files_removed = 0;    // gone from the tree
     std::int64_t files_skipped = 0;    // binary, too large, unreadable
-    std::int64_t chunks_written = 0;
+    std::int64_t chunks_written = 0;   // chunks (re-)embedded in this run
     std::int64_t chunks_deleted = 0;
+    std::int64_t chunks_reused = 0;    // records of unchanged files, kept with their embeddings
+    // What a full rebuild (re-embedding every record of the collection, e.g. after losing the
+    // store) would send to the embedder: records and the bytes of their embedding texts (see
+    // EstimateTokens). Kept as collection properties, updated by each commit.
+    std::int64_t rebuild_chunks = 0;
+    std::int64_t rebuild_text_bytes = 0;
+    // The git work tree's HEAD when this run started (recorded as collection_property::kGitCommit
+    // and kGitDirty), nullopt when the root is not in one; and the commit the previous finished
+    // run recorded ("" when none).
+    std::optional<GitState> git;
+    std::string previous_git_commit;
     std::int64_t bytes_read = 0;
     double seconds = 0;
     // Wall time per stage (the stages run one after another; each may use
@@ -62,11 +74,16 @@ struct IndexOptions {
     unsigned threads = 0;                 // 0: hardware concurrency
     std::function<void(const IndexProgress&)> on_progress;  // called from the calling thread
     const std::atomic<bool>* cancel = nullptr;
+    // Record the git commit the tree is at (ReadGitState, run as a `git` subprocess) in the last
+    // commit of a finished run; a root outside a work tree removes a previously recorded one.
+    bool record_git = true;
 };
 
 // Sets the collection's properties "root" (RootProperty) and "index_started"
 // (unix seconds) in a first commit and removes "index_started" in the last one,
-// so a collection still carrying it was interrupted (collection_property).
+// so a collection still carrying it was interrupted (collection_property). The
+// last commit also records the git commit (record_git); every commit keeps
+// "embed_text_bytes"/"embed_text_chunks" (the rebuild cost) in step with the records.
 Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedder, const IndexOptions& options);
 
 // What an IndexTree run would find, without reading or changing anything:
@@ -94,6 +111,15 @@ std::string RootProperty(const std::filesystem::path& root);
 // Default collection name for a root directory: its base name, reduced to
 // [A-Za-z0-9._-] ("repo" when nothing is left).
 std::string DefaultCollectionName(const std::filesystem::path& root);
+
+// Estimated embedding tokens for `text_bytes` bytes of embedding text: bytes / 4, rounded up
+// (OpenAI's rule of thumb of ~4 characters per token for English; code often tokenizes a
+// little denser, so treat it as a lower bound within a factor of ~1.5). The builtin embedder
+// uses no tokens; the figure is what an API embedder would bill.
+std::int64_t EstimateTokens(std::int64_t text_bytes);
+
+// Bytes of EmbeddingText for a stored record (its path, symbol and kind metadata and document).
+std::int64_t EmbeddingTextBytes(const Record& record);
 
 // Stable record id: from the repo-relative path and the chunk's identity
 // (kind, symbol, occurrence of that pair in the file, part), never from line

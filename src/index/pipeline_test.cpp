@@ -143,6 +143,88 @@ TEST_F(PipelineTest, MismatchedEmbedderIsRefused) {
     EXPECT_EQ(r.status().code(), ErrorCode::kFailedPrecondition);
 }
 
+// Issue 15: re-embedded vs reused chunks, and the full-rebuild cost kept in the collection's
+// properties equals what re-embedding every stored record would send.
+TEST_F(PipelineTest, CountsReusedChunksAndKeepsTheRebuildCost) {
+    auto stored_bytes = [&] {
+        std::int64_t bytes = 0;
+        auto page = store_->Scan("c", "", 1000);
+        EXPECT_TRUE(page.ok());
+        for (const auto& r : page->records) {
+            const std::string path = *GetString(r.metadata, meta::kFilePath);
+            const std::string symbol = GetString(r.metadata, meta::kSymbol).value_or("");
+            const std::string kind = GetString(r.metadata, meta::kKind).value_or("");
+            EXPECT_EQ(EmbeddingTextBytes(r), static_cast<std::int64_t>(EmbeddingText(path, symbol, kind, r.document.value_or("")).size()));
+            bytes += EmbeddingTextBytes(r);
+        }
+        return bytes;
+    };
+    auto a_chunks = [&] {
+        auto files = store_->ListFiles("c");
+        for (const auto& f : *files)
+            if (f.path == "a.py") return static_cast<std::int64_t>(f.record_ids.size());
+        return std::int64_t{-1};
+    };
+    auto first = Run();
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(first->chunks_reused, 0);
+    EXPECT_EQ(first->rebuild_chunks, first->chunks_written);
+    EXPECT_EQ(first->rebuild_text_bytes, stored_bytes());
+    EXPECT_GT(first->rebuild_text_bytes, 0);
+    const std::int64_t total = first->chunks_written;
+    const std::int64_t old_a = a_chunks();
+
+    Write(root_ / "a.py", "def alpha():\n    return 1\n\n\ndef beta():\n    return 2 + 40\n\n\ndef delta():\n    pass\n");
+    auto second = Run();
+    ASSERT_TRUE(second.ok());
+    EXPECT_EQ(second->chunks_written, a_chunks());
+    EXPECT_EQ(second->chunks_reused, total - old_a);
+    EXPECT_EQ(second->rebuild_chunks, static_cast<std::int64_t>(Ids().size()));
+    EXPECT_EQ(second->rebuild_text_bytes, stored_bytes());
+
+    fs::remove(root_ / "src/b.go");
+    auto third = Run();
+    ASSERT_TRUE(third.ok());
+    EXPECT_EQ(third->chunks_written, 0);
+    EXPECT_EQ(third->rebuild_chunks, static_cast<std::int64_t>(Ids().size()));
+    EXPECT_EQ(third->rebuild_text_bytes, stored_bytes());
+    EXPECT_EQ(third->chunks_reused, third->rebuild_chunks);
+
+    // A wrong or missing recorded cost (older build, import) is recounted from the records.
+    store::ChangeSet wrong;
+    wrong.set_properties[std::string(collection_property::kEmbedTextChunks)] = "999";
+    wrong.set_properties[std::string(collection_property::kEmbedTextBytes)] = "5";
+    ASSERT_TRUE(store_->Commit("c", wrong).ok());
+    auto fourth = Run();
+    ASSERT_TRUE(fourth.ok());
+    EXPECT_EQ(fourth->rebuild_chunks, third->rebuild_chunks);
+    EXPECT_EQ(fourth->rebuild_text_bytes, third->rebuild_text_bytes);
+    auto info = store_->GetCollection("c");
+    EXPECT_EQ(info->properties.at(std::string(collection_property::kEmbedTextBytes)),
+              std::to_string(third->rebuild_text_bytes));
+    EXPECT_EQ(EstimateTokens(0), 0);
+    EXPECT_EQ(EstimateTokens(1), 1);
+    EXPECT_EQ(EstimateTokens(8), 2);
+    EXPECT_EQ(EstimateTokens(9), 3);
+}
+
+// A root outside any git work tree records no commit, and removes one an earlier run recorded.
+TEST_F(PipelineTest, NonGitRootRecordsNoCommit) {
+    if (ReadGitState(root_).has_value()) GTEST_SKIP() << "the temporary directory lies inside a git work tree";
+    store::ChangeSet stale;
+    ASSERT_TRUE(store_->EnsureCollection(embedder_->SpecFor("c")).ok());
+    stale.set_properties[std::string(collection_property::kGitCommit)] = std::string(40, 'a');
+    stale.set_properties[std::string(collection_property::kGitDirty)] = "false";
+    ASSERT_TRUE(store_->Commit("c", stale).ok());
+    auto r = Run();
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->git.has_value());
+    EXPECT_EQ(r->previous_git_commit, std::string(40, 'a'));
+    auto info = store_->GetCollection("c");
+    EXPECT_EQ(info->properties.count(std::string(collection_property::kGitCommit)), 0u);
+    EXPECT_EQ(info->properties.count(std::string(collection_property::kGitDirty)), 0u);
+}
+
 TEST(DefaultCollectionName, UsesTheDirectoryName) {
     EXPECT_EQ(DefaultCollectionName("/tmp/my repo!"), "my_repo_");
     EXPECT_EQ(DefaultCollectionName("/srv/code/signal-hub/"), "signal-hub");
