@@ -63,6 +63,39 @@ std::string ArchivePath(const std::string& archive) {
     return (fs::path(archive) / ("signal-hub-" + stamp + ".tar.zst")).string();
 }
 
+// After `backup create`, either store: the metrics file (--metrics-file), notes, and the summary (JSON
+// on stdout, or one line on stderr). PostgreSQL archives also name their schema version.
+Status ReportCreated(const BackupArgs& a, const GlobalOptions& global, const ops::BackupCreateSummary& s,
+                     const std::string& output, ops::SourceKind kind, const std::string& source) {
+    const bool postgres = kind == ops::SourceKind::kPostgresql;
+    if (a.metrics_file) {
+        ops::ExportSummary metrics;
+        for (const auto& c : s.manifest.collections) metrics.collections.push_back({c.name, c.records});
+        metrics.records = s.manifest.TotalRecords();
+        metrics.bytes = s.archive_bytes;
+        metrics.seconds = s.seconds;
+        SH_RETURN_IF_ERROR(ops::WriteBackupMetrics(*a.metrics_file, kind, metrics, std::chrono::system_clock::now()));
+    }
+    for (const auto& n : s.notes) std::fprintf(stderr, "signal-hub: note: %s\n", n.c_str());
+    if (a.json) {
+        Json j = SummaryJson(s.manifest);
+        if (postgres) j["schema_version"] = s.manifest.schema_version;
+        j["archive"] = output;
+        j["bytes"] = s.archive_bytes;
+        j["seconds"] = s.seconds;
+        std::printf("%s\n", j.dump(2).c_str());
+    } else if (!global.quiet) {
+        const std::string versions =
+            (postgres ? "schema version " + std::to_string(s.manifest.schema_version) + ", " : std::string()) +
+            "data version " + std::to_string(s.manifest.data_version);
+        std::fprintf(stderr, "backed up %s (%lld records: %s; %s) to %s (%s) in %s\n", source.c_str(),
+                     static_cast<long long>(s.manifest.TotalRecords()), CollectionsText(s.manifest).c_str(),
+                     versions.c_str(), output.c_str(), FormatBytes(static_cast<double>(s.archive_bytes)).c_str(),
+                     FormatDuration(s.seconds).c_str());
+    }
+    return Status::Ok();
+}
+
 // PostgreSQL (--database URL, or database.type postgresql): one REPEATABLE READ READ ONLY snapshot.
 Status RunCreatePostgres(const BackupArgs& a, const GlobalOptions& global, const config::Config& cfg) {
     ops::PgBackupCreateOptions o;
@@ -71,31 +104,7 @@ Status RunCreatePostgres(const BackupArgs& a, const GlobalOptions& global, const
     o.output = ArchivePath(a.archive);
     o.overwrite = a.force;
     SH_ASSIGN_OR_RETURN(ops::BackupCreateSummary s, ops::CreatePostgresBackup(o));
-    if (a.metrics_file) {
-        ops::ExportSummary metrics;
-        for (const auto& c : s.manifest.collections) metrics.collections.push_back({c.name, c.records});
-        metrics.records = s.manifest.TotalRecords();
-        metrics.bytes = s.archive_bytes;
-        metrics.seconds = s.seconds;
-        SH_RETURN_IF_ERROR(ops::WriteBackupMetrics(*a.metrics_file, ops::SourceKind::kPostgresql, metrics,
-                                                   std::chrono::system_clock::now()));
-    }
-    for (const auto& n : s.notes) std::fprintf(stderr, "signal-hub: note: %s\n", n.c_str());
-    if (a.json) {
-        Json j = SummaryJson(s.manifest);
-        j["schema_version"] = s.manifest.schema_version;
-        j["archive"] = o.output;
-        j["bytes"] = s.archive_bytes;
-        j["seconds"] = s.seconds;
-        std::printf("%s\n", j.dump(2).c_str());
-    } else if (!global.quiet) {
-        std::fprintf(stderr, "backed up %s (%lld records: %s; schema version %d, data version %lld) to %s (%s) in %s\n",
-                     s.manifest.source_location.c_str(), static_cast<long long>(s.manifest.TotalRecords()),
-                     CollectionsText(s.manifest).c_str(), s.manifest.schema_version,
-                     static_cast<long long>(s.manifest.data_version), o.output.c_str(),
-                     FormatBytes(static_cast<double>(s.archive_bytes)).c_str(), FormatDuration(s.seconds).c_str());
-    }
-    return Status::Ok();
+    return ReportCreated(a, global, s, o.output, ops::SourceKind::kPostgresql, s.manifest.source_location);
 }
 
 Status RunRestorePostgres(const BackupArgs& a, const GlobalOptions& global) {
@@ -154,30 +163,7 @@ Status RunCreate(const BackupArgs& a, const GlobalOptions& global) {
         if (path.ok() && (cfg.security.api_keys.enabled || fs::exists(*path, ec))) o.api_keys_file = *path;
     }
     SH_ASSIGN_OR_RETURN(ops::BackupCreateSummary s, ops::CreateEmbeddedBackup(o));
-    if (a.metrics_file) {
-        ops::ExportSummary metrics;
-        for (const auto& c : s.manifest.collections) metrics.collections.push_back({c.name, c.records});
-        metrics.records = s.manifest.TotalRecords();
-        metrics.bytes = s.archive_bytes;
-        metrics.seconds = s.seconds;
-        SH_RETURN_IF_ERROR(ops::WriteBackupMetrics(*a.metrics_file, ops::SourceKind::kEmbedded, metrics,
-                                                   std::chrono::system_clock::now()));
-    }
-    for (const auto& n : s.notes) std::fprintf(stderr, "signal-hub: note: %s\n", n.c_str());
-    if (a.json) {
-        Json j = SummaryJson(s.manifest);
-        j["archive"] = o.output;
-        j["bytes"] = s.archive_bytes;
-        j["seconds"] = s.seconds;
-        std::printf("%s\n", j.dump(2).c_str());
-    } else if (!global.quiet) {
-        std::fprintf(stderr, "backed up %s (%lld records: %s; data version %lld) to %s (%s) in %s\n",
-                     found->display.c_str(), static_cast<long long>(s.manifest.TotalRecords()),
-                     CollectionsText(s.manifest).c_str(), static_cast<long long>(s.manifest.data_version),
-                     o.output.c_str(), FormatBytes(static_cast<double>(s.archive_bytes)).c_str(),
-                     FormatDuration(s.seconds).c_str());
-    }
-    return Status::Ok();
+    return ReportCreated(a, global, s, o.output, ops::SourceKind::kEmbedded, found->display);
 }
 
 Status RunList(const BackupArgs& a) {

@@ -452,6 +452,24 @@ Result<std::vector<BackupListEntry>> ListBackups(const std::string& dir) {
     return out;
 }
 
+std::string CompareCountsWithManifest(const BackupManifest& manifest, const std::vector<CollectionInfo>& restored,
+                                      std::vector<BackupRestoreSummary::Count>& counts) {
+    std::map<std::string, std::int64_t> have;
+    for (const auto& info : restored) have[info.spec.name] = info.records;
+    std::string wrong;
+    for (const auto& c : manifest.collections) {
+        const auto it = have.find(c.name);
+        const std::int64_t got = it == have.end() ? -1 : it->second;
+        counts.push_back({c.name, c.records, std::max<std::int64_t>(got, 0)});
+        if (got != c.records) {
+            wrong += (wrong.empty() ? "" : "; ") + std::string("collection ") + c.name + ": " +
+                     (got < 0 ? std::string("missing") : std::to_string(got) + " records") + ", manifest says " +
+                     std::to_string(c.records);
+        }
+    }
+    return wrong;
+}
+
 Result<BackupRestoreSummary> RestoreEmbeddedBackup(const BackupRestoreOptions& o) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::string target = fs::absolute(o.store_dir).lexically_normal().string();
@@ -522,28 +540,16 @@ Result<BackupRestoreSummary> RestoreEmbeddedBackup(const BackupRestoreOptions& o
         auto opened = store::EmbeddedStore::Open(tmp, open);
         if (!opened.ok()) return opened.status().WithContext("the restored store does not open");
         SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> infos, (*opened)->ListCollections());
-        std::map<std::string, std::int64_t> have;
-        for (const auto& info : infos) have[info.spec.name] = info.records;
-        std::string wrong;
-        for (const auto& c : m.collections) {
-            const auto it = have.find(c.name);
-            const std::int64_t got = it == have.end() ? -1 : it->second;
-            summary.counts.push_back({c.name, c.records, std::max<std::int64_t>(got, 0)});
-            if (got != c.records) {
-                wrong += (wrong.empty() ? "" : "; ") + std::string("collection ") + c.name + ": " +
-                         (got < 0 ? std::string("missing") : std::to_string(got) + " records") + ", manifest says " +
-                         std::to_string(c.records);
-            }
-            // Touch the graph: a search loads (or rebuilds) it, so a restored store answers at once.
-            if (got > 0) {
-                for (const auto& info : infos) {
-                    if (info.spec.name != c.name) continue;
-                    std::vector<float> probe(static_cast<size_t>(info.spec.dimension), 0.5f);
-                    store::SearchOptions so;
-                    so.k = 1;
-                    auto hits = (*opened)->VectorSearch(c.name, probe, so);
-                    if (!hits.ok()) return hits.status().WithContext("the restored collection " + c.name + " cannot be searched");
-                }
+        std::string wrong = CompareCountsWithManifest(m, infos, summary.counts);
+        // Touch the graphs: a search loads (or rebuilds) each, so a restored store answers at once.
+        for (const auto& info : infos) {
+            if (info.records <= 0) continue;
+            std::vector<float> probe(static_cast<size_t>(info.spec.dimension), 0.5f);
+            store::SearchOptions so;
+            so.k = 1;
+            auto hits = (*opened)->VectorSearch(info.spec.name, probe, so);
+            if (!hits.ok()) {
+                return hits.status().WithContext("the restored collection " + info.spec.name + " cannot be searched");
             }
         }
         if (infos.size() != m.collections.size() && wrong.empty()) {

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/record.hpp"
 #include "core/status.hpp"
 #include "ops/backup_manifest.hpp"
 
@@ -85,6 +86,13 @@ struct BackupRestoreSummary {
 // damaged archive (nothing written) or a restored store with other record counts than the manifest
 // (the target is left untouched).
 Result<BackupRestoreSummary> RestoreEmbeddedBackup(const BackupRestoreOptions& options);
+
+// Shared by both restores: the record count of every collection of the manifest in `restored` (a
+// restored store's ListCollections), appended to `counts`. Returns "" when all agree, else what
+// differs ("collection a: 5 records, manifest says 7; collection b: missing, manifest says 3").
+// Collections the manifest does not name are not looked at.
+std::string CompareCountsWithManifest(const BackupManifest& manifest, const std::vector<CollectionInfo>& restored,
+                                      std::vector<BackupRestoreSummary::Count>& counts);
 
 // Shared with the PostgreSQL backup (backup_postgres.cpp). Writes manifest.json then each
 // (member, file) to output.partial, fsyncs and renames it to `output`.

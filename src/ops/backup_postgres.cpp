@@ -298,19 +298,7 @@ Result<PgBackupRestoreSummary> RestorePostgresBackup(const PgBackupRestoreOption
     {
         SH_ASSIGN_OR_RETURN(auto target, store::OpenStore(o.database_url, store::OpenOptions{.read_only = true}));
         SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> infos, target->ListCollections());
-        std::map<std::string, std::int64_t> have;
-        for (const auto& info : infos) have[info.spec.name] = info.records;
-        std::string wrong;
-        for (const auto& c : m.collections) {
-            const auto it = have.find(c.name);
-            const std::int64_t got = it == have.end() ? -1 : it->second;
-            summary.counts.push_back({c.name, c.records, std::max<std::int64_t>(got, 0)});
-            if (got != c.records) {
-                wrong += (wrong.empty() ? "" : "; ") + std::string("collection ") + c.name + ": " +
-                         (got < 0 ? std::string("missing") : std::to_string(got) + " records") + ", manifest says " +
-                         std::to_string(c.records);
-            }
-        }
+        const std::string wrong = CompareCountsWithManifest(m, infos, summary.counts);
         if (!wrong.empty()) {
             return DataLoss("restore of " + o.archive + " FAILED: the restored database does not hold what the manifest "
                             "says (" + wrong + "); the archive is incomplete or its manifest was altered — do not use "
