@@ -101,7 +101,8 @@ loop=$!
 until [ "$(grep -c '^ok' "$loop_log" || true)" -ge 3 ]; do sleep 0.2; kill -0 "$loop" || fail "the search loop ended early"; done
 restart_at=$(date +%s)
 run_expect 0 compose restart -t 30 signal-hub
-"$DOCKER" logs "$hub" 2>&1 | grep -qi 'shut\|drain\|stopp' || fail "no shutdown record in the restarted container's log"
+hub_logs="$("$DOCKER" logs "$hub" 2>&1)"   # captured: `docker logs | grep -q` can end in SIGPIPE under pipefail
+grep -qi 'shut\|drain\|stopp' <<<"$hub_logs" || fail "no shutdown record in the restarted container's log"
 wait_health "$hub" 120 || fail "signal-hub not healthy after the restart"
 healthy_at=$(date +%s)
 until awk -v t="$healthy_at" '$1 == "ok" && $2 >= t' "$loop_log" | grep -q .; do

@@ -82,7 +82,9 @@ wait_health "$cid" 90 || fail "Docker's HEALTHCHECK (signal-hub healthcheck --re
 pass "HEALTHCHECK healthy without a shell"
 node "$E2E_DIR/mcp_connect.mjs" retry_with_exponential_backoff src/net/retry.py http "http://127.0.0.1:$port/mcp" ||
     fail "the MCP SDK client did not get the search answer"
-"$DOCKER" logs "$cid" 2>&1 | head -n 3 | grep -q '^{"ts":' || fail "logs are not JSON lines on stdout: $("$DOCKER" logs "$cid" 2>&1 | head -n 3)"
+# Captured first: `docker logs | head | grep -q` can end in SIGPIPE, which pipefail reports as a failure.
+logs="$("$DOCKER" logs "$cid" 2>&1)"
+grep -q '^{"ts":' <<<"$(sed -n 1,3p <<<"$logs")" || fail "logs are not JSON lines on stdout: $(sed -n 1,3p <<<"$logs")"
 pass "MCP search through the published port (official SDK), JSON logs"
 
 start=$(date +%s)
@@ -90,5 +92,6 @@ start=$(date +%s)
 took=$(( $(date +%s) - start ))
 code="$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$cid")"
 [ "$code" = 0 ] || fail "after SIGTERM the server exited $code (137 = killed after the grace period)"
-"$DOCKER" logs "$cid" 2>&1 | tail -n 5 | grep -qi 'shut\|drain\|stopp' || fail "no shutdown record in the log: $("$DOCKER" logs "$cid" 2>&1 | tail -n 5)"
+logs="$("$DOCKER" logs "$cid" 2>&1 | tail -n 5)"
+grep -qi 'shut\|drain\|stopp' <<<"$logs" || fail "no shutdown record in the log: $logs"
 pass "docker stop: SIGTERM drained, exit 0 after ${took}s (grace period 30 s)"
