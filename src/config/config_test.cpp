@@ -1,3 +1,4 @@
+#include "core/test_temp_dir.hpp"
 #include "config/config.hpp"
 
 #include "signal_hub_test_paths.hpp"
@@ -14,6 +15,8 @@
 #include <map>
 #include <sstream>
 #include <string>
+
+using signalhub::testing_util::TempDir;
 
 namespace signalhub::config {
 namespace {
@@ -48,33 +51,6 @@ std::string ParseError(const std::string& text, std::map<std::string, std::strin
     return result.status().message();
 }
 
-class TempDir {
-   public:
-    TempDir() {
-        std::string pattern = testing::TempDir() + "config_test_XXXXXX";
-        char* made = mkdtemp(pattern.data());
-        EXPECT_NE(made, nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    std::string Write(const std::string& name, const std::string& content) const {
-        const std::string file = path_ + "/" + name;
-        std::ofstream out(file, std::ios::binary);
-        out << content;
-        return file;
-    }
-    const std::string& path() const { return path_; }
-
-   private:
-    std::string path_;
-};
 
 TEST(Config, DefaultsMatchTheDocumentedValues) {
     const Config config;

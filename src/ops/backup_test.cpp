@@ -1,3 +1,4 @@
+#include "core/test_temp_dir.hpp"
 #include "ops/backup.hpp"
 
 #include <gtest/gtest.h>
@@ -13,27 +14,13 @@
 #include "ops/backup_manifest.hpp"
 #include "store/embedded/embedded_store.hpp"
 
+using signalhub::testing_util::TempDir;
+
 namespace signalhub::ops {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
-   public:
-    TempDir() {
-        std::string tmpl = (fs::path(testing::TempDir()) / "backup_XXXXXX").string();
-        EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-   private:
-    std::string path_;
-};
 
 std::string ReadAll(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

@@ -1,3 +1,4 @@
+#include "core/test_temp_dir.hpp"
 #include "ops/doctor.hpp"
 
 #include <gmock/gmock.h>
@@ -15,6 +16,8 @@
 #include "store/embedded/embedded_store.hpp"
 #include "tests/support/test_pki.hpp"
 
+using signalhub::testing_util::TempDir;
+
 namespace signalhub::ops {
 namespace {
 
@@ -22,21 +25,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class TempDir {
-   public:
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "sh-doctor-XXXXXX").string();
-        path_ = ::mkdtemp(tmpl.data());
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-   private:
-    fs::path path_;
-};
 
 std::string ReadAll(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -95,10 +83,10 @@ TEST(DoctorDisk, ReadsTheFilesystemOfTheNearestExistingParent) {
     o.disk_warn_bytes = 0;
     o.disk_fail_fraction = 0;
     o.disk_warn_fraction = 0;
-    const Finding f = CheckDiskHeadroom("store", dir.path() / "not" / "yet", o);
+    const Finding f = CheckDiskHeadroom("store", fs::path(dir / "not") / "yet", o);
     EXPECT_EQ(f.name, "disk:store");
     EXPECT_EQ(f.status, FindingStatus::kOk) << f.detail;
-    EXPECT_THAT(f.detail, HasSubstr("on the filesystem of " + dir.path().string()));
+    EXPECT_THAT(f.detail, HasSubstr("on the filesystem of " + dir.path()));
     o.disk_fail_fraction = 1.01;  // nothing has more than everything free
     EXPECT_EQ(CheckDiskHeadroom("store", dir.path(), o).status, FindingStatus::kFail);
 }
@@ -119,10 +107,10 @@ class DoctorTls : public ::testing::Test {
         const testing::IssuedCert server = pki.IssueServer("localhost", 2);
         const testing::IssuedCert other = pki.IssueServer("other", 3);
         tls_.enabled = true;
-        tls_.cert_file = (dir_.path() / "cert.pem").string();
-        tls_.key_file = (dir_.path() / "key.pem").string();
-        other_key_ = (dir_.path() / "other-key.pem").string();
-        ca_ = (dir_.path() / "ca.pem").string();
+        tls_.cert_file = (dir_ / "cert.pem");
+        tls_.key_file = (dir_ / "key.pem");
+        other_key_ = (dir_ / "other-key.pem");
+        ca_ = (dir_ / "ca.pem");
         testing::WriteTextFile(tls_.cert_file, server.cert_pem);
         testing::WriteTextFile(tls_.key_file, server.key_pem);
         testing::WriteTextFile(other_key_, other.key_pem);
@@ -181,7 +169,7 @@ TEST_F(DoctorTls, ExpiryWarnsWithinTheWindowAndFailsWhenExpired) {
 }
 
 TEST_F(DoctorTls, UnreadableCertificateFails) {
-    tls_.cert_file = (dir_.path() / "missing.pem").string();
+    tls_.cert_file = (dir_ / "missing.pem");
     const auto findings = CheckTlsCertificates(tls_, {}, clock_);
     ASSERT_EQ(findings.size(), 1u);
     EXPECT_EQ(findings[0].status, FindingStatus::kFail);
@@ -191,7 +179,7 @@ TEST_F(DoctorTls, UnreadableCertificateFails) {
 class DoctorEmbedded : public ::testing::Test {
    protected:
     void SetUp() override {
-        store_dir_ = dir_.path() / "store";
+        store_dir_ = dir_ / "store";
         auto s = store::EmbeddedStore::Open(store_dir_.string(), {});
         ASSERT_TRUE(s.ok()) << s.status().ToString();
         ASSERT_TRUE((*s)->EnsureCollection({"repo", "test-model", 4, DistanceMetric::kCosine}).ok());
@@ -261,7 +249,7 @@ TEST_F(DoctorEmbedded, RecordsWithoutAFileAreFound) {
 }
 
 TEST_F(DoctorEmbedded, NoStoreFails) {
-    const fs::path none = dir_.path() / "none";
+    const fs::path none = fs::path(dir_ / "none");
     config::Config cfg;
     const auto findings = CheckStore(cfg, {none.string(), none, none.string()}, {}, Clock::Real());
     ASSERT_EQ(findings.size(), 1u);
@@ -321,9 +309,9 @@ TEST(DoctorBundle, RedactsSecretNamedKeysAndUrlPasswords) {
 
 TEST(DoctorBundle, NoSecretAppearsAnywhere) {
     TempDir dir;
-    const std::string log = (dir.path() / "hub.log").string();
-    const std::string pepper_file = (dir.path() / "pepper").string();
-    const std::string keys_file = (dir.path() / "api-keys.json").string();
+    const std::string log = (dir / "hub.log");
+    const std::string pepper_file = (dir / "pepper");
+    const std::string keys_file = (dir / "api-keys.json");
     testing::WriteTextFile(pepper_file, "pepper-from-file-0123456789abcdef0123456789\n");
     testing::WriteTextFile(keys_file, "{\"keys\":[{\"id\":\"k1\",\"hash\":\"keystore-hash-content-77aa\"}]}\n");
     // A log line a careless component wrote with a secret in it: the scrubber still removes it.
@@ -345,7 +333,7 @@ TEST(DoctorBundle, NoSecretAppearsAnywhere) {
         "security:\n  api_keys:\n    storage: file\n    file: " + keys_file + "\n    pepper_file: " + pepper_file + "\n"
         "  rate_limiting:\n    backend: redis\n    redis_url: redis://:RedisPassw0rd-xyz@127.0.0.1:1/0\n"
         "monitoring:\n  logging:\n    output: " + log + "\n";
-    const std::string config_path = (dir.path() / "config.yaml").string();
+    const std::string config_path = (dir / "config.yaml");
     testing::WriteTextFile(config_path, yaml);
     Result<config::Config> cfg = config::ParseConfig(yaml, config_path, lookup);
     ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
@@ -355,7 +343,7 @@ TEST(DoctorBundle, NoSecretAppearsAnywhere) {
     inputs.config = &*cfg;
     inputs.findings = {Finding{"store", FindingStatus::kFail, "connection to " + cfg->database.url + " refused", "start it", ""}};
     inputs.version = "signal-hub test";
-    const std::string bundle = (dir.path() / "bundle.json").string();
+    const std::string bundle = (dir / "bundle.json");
     ASSERT_TRUE(WriteSupportBundle(bundle, inputs, lookup, {}).ok());
     const std::string bytes = ReadAll(bundle);
     for (const std::string secret : {"Db-Passw0rd-9f8e", "env-pepper-value-0123456789abcdef0123",

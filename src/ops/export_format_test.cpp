@@ -1,3 +1,4 @@
+#include "core/test_temp_dir.hpp"
 #include "ops/export_format.hpp"
 
 #include <gtest/gtest.h>
@@ -14,24 +15,13 @@
 #include "ops/export_reader.hpp"
 #include "ops/line_io.hpp"
 
+using signalhub::testing_util::TempDir;
+
 namespace signalhub::ops {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
-   public:
-    TempDir() {
-        path_ = fs::temp_directory_path() / ("sh-ops-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
-        fs::create_directories(path_);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    fs::path operator/(const std::string& name) const { return path_ / name; }
-
-   private:
-    static inline int counter_ = 0;
-    fs::path path_;
-};
 
 Record RoundTrip(const Record& r) {
     auto line = EncodeRecord(r);
@@ -343,7 +333,7 @@ TEST(ExportFile, MalformedLinesAndOrderAreRefused) {
 
 TEST(LineWriter, WithoutReplaceAnExistingFileIsKeptAndNothingIsLeftBehind) {
     TempDir dir;
-    const std::string path = (dir / "backup.jsonl").string();
+    const std::string path = dir / "backup.jsonl";
     {
         std::ofstream old(path);
         old << "the old backup\n";
@@ -370,7 +360,7 @@ TEST(LineWriter, WithoutReplaceAnExistingFileIsKeptAndNothingIsLeftBehind) {
 
 TEST(LineWriter, AnUnfinishedFileNeverReplacesTheOldOne) {
     TempDir dir;
-    const std::string path = (dir / "backup.jsonl").string();
+    const std::string path = dir / "backup.jsonl";
     {
         std::ofstream old(path);
         old << "the old backup\n";

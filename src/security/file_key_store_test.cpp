@@ -1,3 +1,4 @@
+#include "core/test_temp_dir.hpp"
 #include "security/file_key_store.hpp"
 
 #include <gtest/gtest.h>
@@ -8,25 +9,13 @@
 #include <fstream>
 #include <sstream>
 
+using signalhub::testing_util::TempDir;
+
 namespace signalhub::security {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
-   public:
-    TempDir() {
-        path_ = fs::temp_directory_path() /
-                ("sh-auth-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-        fs::create_directories(path_);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
-   private:
-    static inline int counter_ = 0;
-    fs::path path_;
-};
 
 std::string ReadFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

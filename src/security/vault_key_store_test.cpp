@@ -1,3 +1,4 @@
+#include "core/test_temp_dir.hpp"
 #include "security/vault_key_store.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,8 @@
 
 #include "security/key_store_factory.hpp"
 #include "security/keystores_test_util.hpp"
+
+using signalhub::testing_util::TempDir;
 
 // VaultKeyStore against tests/fixtures/vault_fixture.py, a stand-in for Vault's KV v2, Kubernetes
 // auth and token renewal APIs (HashiCorp Vault itself cannot run here). Label `vault`.
@@ -54,18 +57,6 @@ AuthFailure Why(KeyStore& store, const std::string& key) {
     return failure;
 }
 
-class TempDir {
-   public:
-    TempDir() {
-        path_ = fs::temp_directory_path() /
-                ("sh-vault-test-" + std::to_string(::getpid()) + "-" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    fs::path path_;
-};
 
 void WriteFile(const fs::path& path, const std::string& text) {
     std::ofstream out(path);
@@ -320,7 +311,7 @@ TEST(VaultKeyStoreTest, LastUsedIsWrittenOncePerInterval) {
 
 TEST(VaultKeyStoreTest, KubernetesAuthLogsInRenewsAndLogsInAgain) {
     TempDir dir;
-    const fs::path jwt = dir.path_ / "token";
+    const fs::path jwt = fs::path(dir / "token");
     WriteFile(jwt, "eyJhbGciOiJSUzI1NiJ9.service-account-jwt.signature\n");
     VaultFixture fixture({"--k8s-role", "signal-hub", "--k8s-jwt-file", jwt.string(), "--lease-duration", "300"});
     ASSERT_TRUE(fixture.ok());
@@ -359,15 +350,15 @@ TEST(VaultKeyStoreTest, KubernetesAuthLogsInRenewsAndLogsInAgain) {
     EXPECT_NE(refused.status().message().find("invalid role name \"other\""), std::string::npos)
         << refused.status().message();
 
-    WriteFile(dir.path_ / "wrong", "eyJhbGciOiJSUzI1NiJ9.another-account.signature");
+    WriteFile(fs::path(dir / "wrong"), "eyJhbGciOiJSUzI1NiJ9.another-account.signature");
     VaultKeyStoreOptions wrong_jwt = options;
-    wrong_jwt.jwt_file = (dir.path_ / "wrong").string();
+    wrong_jwt.jwt_file = (dir / "wrong");
     auto denied = VaultKeyStore::Open(wrong_jwt, TestHasher(), clock);
     EXPECT_EQ(denied.status().code(), ErrorCode::kPermissionDenied);
     EXPECT_EQ(denied.status().message().find("another-account"), std::string::npos) << denied.status().message();
 
     VaultKeyStoreOptions no_file = options;
-    no_file.jwt_file = (dir.path_ / "absent").string();
+    no_file.jwt_file = (dir / "absent");
     auto absent = VaultKeyStore::Open(no_file, TestHasher(), clock);
     EXPECT_EQ(absent.status().code(), ErrorCode::kFailedPrecondition);
     EXPECT_NE(absent.status().message().find("vault_jwt_file"), std::string::npos);
@@ -425,7 +416,7 @@ TEST(VaultKeyStoreTest, OptionsAreChecked) {
 // https with a private CA: vault_ca_file is what makes the certificate trusted.
 TEST(VaultKeyStoreTest, HttpsWithAPrivateCaFile) {
     TempDir dir;
-    const std::string cert = (dir.path_ / "vault.crt").string(), key = (dir.path_ / "vault.key").string();
+    const std::string cert = (dir / "vault.crt"), key = (dir / "vault.key");
     const std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
                                 "-addext subjectAltName=IP:127.0.0.1 -keyout '" + key + "' -out '" + cert +
                                 "' >/dev/null 2>&1";

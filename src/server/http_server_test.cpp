@@ -1,5 +1,6 @@
 // HttpServer over real sockets on 127.0.0.1 (port 0), driven by a Beast
 // client. Waits are event-based with generous limits; no timing assertions.
+#include "core/test_temp_dir.hpp"
 #include "server/http_server.hpp"
 
 #include <gtest/gtest.h>
@@ -32,6 +33,8 @@
 #include "server/mcp_endpoint.hpp"
 #include "telemetry/trace.hpp"
 #include "tests/support/test_pki.hpp"
+
+using signalhub::testing_util::TempDir;
 
 namespace signalhub::server {
 namespace {
@@ -1152,23 +1155,6 @@ TEST(HttpServerStart, ReportsBadOptionsAndBusyPorts) {
 namespace ssl = net::ssl;
 namespace fs = std::filesystem;
 
-class TempDir {
-   public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "sh-tls-test.XXXXXX").string();
-        path_ = ::mkdtemp(pattern.data()) ? pattern : std::string();
-        EXPECT_FALSE(path_.empty());
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-    const std::string& path() const { return path_; }
-
-   private:
-    std::string path_;
-};
 
 // A blocking TLS client (the same shape as Client), verifying the server
 // against `ca_file` and the host name 127.0.0.1.

@@ -1,3 +1,4 @@
+#include "core/test_temp_dir.hpp"
 #include "telemetry/log.hpp"
 
 #include <fcntl.h>
@@ -15,6 +16,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+using signalhub::testing_util::TempDir;
 
 namespace signalhub::telemetry {
 namespace {
@@ -43,23 +46,6 @@ std::vector<std::string> Lines(const std::string& text) {
     return lines;
 }
 
-class TempDir {
-   public:
-    TempDir() {
-        std::string pattern = testing::TempDir() + "log_test_XXXXXX";
-        char* made = mkdtemp(pattern.data());
-        EXPECT_NE(made, nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-   private:
-    fs::path path_;
-};
 
 std::string ReadFile(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -71,7 +57,7 @@ std::string ReadFile(const fs::path& path) {
 // A logger over a temporary file, read back with contents().
 class FileSink {
    public:
-    FileSink() : path_(dir_.path() / "log") {
+    FileSink() : path_(dir_ / "log") {
         fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         EXPECT_GE(fd_, 0);
     }
@@ -274,14 +260,14 @@ TEST(Logger, ConcurrentRecordsAreWholeValidJsonLines) {
 
 TEST(Logger, FileOutputAppendsIsCreated0640AndReopens) {
     TempDir dir;
-    const fs::path path = dir.path() / "signal-hub.log";
+    const fs::path path = fs::path(dir / "signal-hub.log");
     {
         std::ofstream existing(path);
         existing << "earlier line\n";
     }
     fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
     const mode_t old_mask = ::umask(022);
-    const fs::path created = dir.path() / "new.log";
+    const fs::path created = fs::path(dir / "new.log");
     {
         auto fresh = Logger::Open(LogOptions{.level = LogLevel::kInfo, .format = LogFormat::kText, .output = created});
         ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
@@ -297,7 +283,7 @@ TEST(Logger, FileOutputAppendsIsCreated0640AndReopens) {
     EXPECT_EQ(logger.output(), path.string());
     logger.Log(LogLevel::kInfo, "first");
     // logrotate: the file is moved away, then the process is told to reopen.
-    const fs::path rotated = dir.path() / "signal-hub.log.1";
+    const fs::path rotated = fs::path(dir / "signal-hub.log.1");
     fs::rename(path, rotated);
     logger.Log(LogLevel::kInfo, "second");  // still the old file
     ASSERT_TRUE(logger.Reopen().ok());

@@ -1,3 +1,4 @@
+#include "core/test_temp_dir.hpp"
 #include "store/embedded/embedded_store.hpp"
 #include "store/embedded/store_layout.hpp"
 #include "store/embedded/writer_lock.hpp"
@@ -17,28 +18,13 @@
 
 #include "store/registry.hpp"
 
+using signalhub::testing_util::TempDir;
+
 namespace signalhub::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
-   public:
-    TempDir() {
-        std::string tmpl = (fs::path(testing::TempDir()) / "embedded_XXXXXX").string();
-        EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const std::string& path() const { return path_; }
-    std::string store() const { return path_ + "/store"; }
-
-   private:
-    std::string path_;
-};
 
 constexpr int kDim = 16;
 
@@ -100,12 +86,12 @@ bool RunInChild(const std::function<bool()>& body) {
 TEST(EmbeddedStore, PersistsAcrossReopen) {
     TempDir dir;
     {
-        auto store = MustOpen(dir.store());
+        auto store = MustOpen((dir / "store"));
         ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
         CommitRange(*store, 0, 50);
     }
-    EXPECT_TRUE(fs::exists(dir.store() + "/store.db"));
-    auto store = MustOpen(dir.store());
+    EXPECT_TRUE(fs::exists((dir / "store") + "/store.db"));
+    auto store = MustOpen((dir / "store"));
     auto hnsw = store->HnswPath("c");
     ASSERT_TRUE(hnsw.ok());
     EXPECT_TRUE(fs::exists(*hnsw));
@@ -121,12 +107,12 @@ TEST(EmbeddedStore, PersistsAcrossReopen) {
 // that already held other files is left alone. The scanner's predicate knows it.
 TEST(EmbeddedStore, NewStoreDirectoryIsIgnoredByGitAndRecognised) {
     TempDir dir;
-    EXPECT_FALSE(IsEmbeddedStoreDir(dir.store()));
-    { MustOpen(dir.store()); }
-    std::ifstream in(dir.store() + "/.gitignore");
+    EXPECT_FALSE(IsEmbeddedStoreDir((dir / "store")));
+    { MustOpen((dir / "store")); }
+    std::ifstream in((dir / "store") + "/.gitignore");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_NE(text.find("\n*\n"), std::string::npos) << text;
-    EXPECT_TRUE(IsEmbeddedStoreDir(dir.store()));
+    EXPECT_TRUE(IsEmbeddedStoreDir((dir / "store")));
     EXPECT_FALSE(IsEmbeddedStoreDir(dir.path()));
 
     const std::string used = dir.path() + "/used";
@@ -141,7 +127,7 @@ TEST(EmbeddedStore, MissingOrCorruptHnswFileIsRebuilt) {
     TempDir dir;
     std::string hnsw;
     {
-        auto store = MustOpen(dir.store());
+        auto store = MustOpen((dir / "store"));
         ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
         CommitRange(*store, 0, 40);
         ASSERT_TRUE(store->Flush().ok());
@@ -149,7 +135,7 @@ TEST(EmbeddedStore, MissingOrCorruptHnswFileIsRebuilt) {
     }
     fs::remove(hnsw);
     {
-        auto store = MustOpen(dir.store());
+        auto store = MustOpen((dir / "store"));
         ExpectFindable(*store, 0, 40);
         EXPECT_EQ(store->stats().hnsw_rebuilds, 1);
         EXPECT_EQ(store->stats().hnsw_loads, 0);
@@ -161,7 +147,7 @@ TEST(EmbeddedStore, MissingOrCorruptHnswFileIsRebuilt) {
         f.write("garbage!", 8);
     }
     {
-        auto store = MustOpen(dir.store(), /*read_only=*/true);
+        auto store = MustOpen((dir / "store"), /*read_only=*/true);
         ExpectFindable(*store, 0, 40);
         EXPECT_EQ(store->stats().hnsw_rebuilds, 1);
     }
@@ -170,13 +156,13 @@ TEST(EmbeddedStore, MissingOrCorruptHnswFileIsRebuilt) {
 TEST(EmbeddedStore, StaleHnswCatchesUpWithTheChangeLog) {
     TempDir dir;
     {
-        auto store = MustOpen(dir.store());
+        auto store = MustOpen((dir / "store"));
         ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
         CommitRange(*store, 0, 30);
     }
     // A writer that commits and dies without flushing its graph.
     ASSERT_TRUE(RunInChild([&] {
-        auto store = EmbeddedStore::Open(dir.store(), OpenOptions{});
+        auto store = EmbeddedStore::Open((dir / "store"), OpenOptions{});
         if (!store.ok()) return false;
         ChangeSet c;
         for (int i = 30; i < 45; ++i) c.upserts.push_back(MakeRecord(i));
@@ -187,7 +173,7 @@ TEST(EmbeddedStore, StaleHnswCatchesUpWithTheChangeLog) {
         (void)store->release();  // no destructor: nothing flushed
         return true;
     }));
-    auto store = MustOpen(dir.store());
+    auto store = MustOpen((dir / "store"));
     EXPECT_EQ(store->GetCollection("c")->records, 43);
     ExpectFindable(*store, 30, 45);
     ExpectFindable(*store, 3, 30);
@@ -209,7 +195,7 @@ TEST(EmbeddedStore, StaleHnswCatchesUpWithTheChangeLog) {
 TEST(EmbeddedStore, SurvivesSigkillAtRandomPoints) {
     TempDir dir;
     {
-        auto store = MustOpen(dir.store());
+        auto store = MustOpen((dir / "store"));
         ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
     }
     constexpr int kBatch = 20;
@@ -223,7 +209,7 @@ TEST(EmbeddedStore, SurvivesSigkillAtRandomPoints) {
         ASSERT_GE(pid, 0);
         if (pid == 0) {
             close(fds[0]);
-            auto store = EmbeddedStore::Open(dir.store(), OpenOptions{});
+            auto store = EmbeddedStore::Open((dir / "store"), OpenOptions{});
             if (!store.ok()) _exit(2);
             for (int b = first_batch;; ++b) {
                 int started = -(b + 1);  // "about to commit batch b"
@@ -264,7 +250,7 @@ TEST(EmbeddedStore, SurvivesSigkillAtRandomPoints) {
 
         {
             sqlite3* db = nullptr;
-            ASSERT_EQ(sqlite3_open_v2((dir.store() + "/store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            ASSERT_EQ(sqlite3_open_v2(((dir / "store") + "/store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
                       SQLITE_OK);
             sqlite3_stmt* stmt = nullptr;
             ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, nullptr), SQLITE_OK);
@@ -273,7 +259,7 @@ TEST(EmbeddedStore, SurvivesSigkillAtRandomPoints) {
             sqlite3_finalize(stmt);
             sqlite3_close(db);
         }
-        auto store = MustOpen(dir.store());
+        auto store = MustOpen((dir / "store"));
         ASSERT_NE(store, nullptr);
         auto info = store->GetCollection("c");
         ASSERT_TRUE(info.ok());
@@ -292,8 +278,8 @@ TEST(EmbeddedStore, SurvivesSigkillAtRandomPoints) {
 
 TEST(EmbeddedStore, SecondWriterIsRefusedNamingThePid) {
     TempDir dir;
-    auto writer = MustOpen(dir.store());
-    auto second = EmbeddedStore::Open(dir.store(), OpenOptions{});
+    auto writer = MustOpen((dir / "store"));
+    auto second = EmbeddedStore::Open((dir / "store"), OpenOptions{});
     ASSERT_FALSE(second.ok());
     EXPECT_EQ(second.status().code(), ErrorCode::kFailedPrecondition);
     EXPECT_THAT(second.status().message(), testing::HasSubstr("locked by pid " + std::to_string(getpid())));
@@ -302,16 +288,16 @@ TEST(EmbeddedStore, SecondWriterIsRefusedNamingThePid) {
     EXPECT_THAT(second.status().message(), testing::HasSubstr("(`store_test"));
     EXPECT_THAT(second.status().message(), testing::MatchesRegex(".*since 20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T.*"));
     writer.reset();
-    EXPECT_TRUE(EmbeddedStore::Open(dir.store(), OpenOptions{}).ok());  // released on close
+    EXPECT_TRUE(EmbeddedStore::Open((dir / "store"), OpenOptions{}).ok());  // released on close
 }
 
 // `serve --watch` holds the lock for as long as it runs: the next writer is told what holds it, since
 // when, and what to do instead of "wait for it to finish" (issue 20, item 9).
 TEST(EmbeddedStore, SecondWriterIsToldAWatchingServerHoldsTheStore) {
     TempDir dir;
-    auto writer = EmbeddedStore::Open(dir.store(), OpenOptions{.holder = "signal-hub serve --watch"});
+    auto writer = EmbeddedStore::Open((dir / "store"), OpenOptions{.holder = "signal-hub serve --watch"});
     ASSERT_TRUE(writer.ok()) << writer.status().ToString();
-    auto second = EmbeddedStore::Open(dir.store(), OpenOptions{});
+    auto second = EmbeddedStore::Open((dir / "store"), OpenOptions{});
     ASSERT_FALSE(second.ok());
     EXPECT_EQ(second.status().code(), ErrorCode::kFailedPrecondition);
     const std::string& message = second.status().message();
@@ -335,20 +321,20 @@ TEST(EmbeddedStore, HeldMessageReadsAnOldLockFile) {
 TEST(EmbeddedStore, LockOfAKilledWriterDoesNotBlock) {
     TempDir dir;
     ASSERT_TRUE(RunInChild([&] {
-        auto store = EmbeddedStore::Open(dir.store(), OpenOptions{});
+        auto store = EmbeddedStore::Open((dir / "store"), OpenOptions{});
         if (!store.ok()) return false;
         (void)store->release();
         return true;  // exits holding the lock; the OS releases it
     }));
-    EXPECT_TRUE(EmbeddedStore::Open(dir.store(), OpenOptions{}).ok());
+    EXPECT_TRUE(EmbeddedStore::Open((dir / "store"), OpenOptions{}).ok());
 }
 
 TEST(EmbeddedStore, ReaderWorksWhileWriterHoldsLockAndSeesNewCommits) {
     TempDir dir;
-    auto writer = MustOpen(dir.store());
+    auto writer = MustOpen((dir / "store"));
     ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
     CommitRange(*writer, 0, 20);
-    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
     ASSERT_NE(reader, nullptr);
     ExpectFindable(*reader, 0, 20);
     CommitRange(*writer, 20, 30);
@@ -369,11 +355,11 @@ TEST(EmbeddedStore, ReaderWorksWhileWriterHoldsLockAndSeesNewCommits) {
 TEST(EmbeddedStore, ReaderOpensAfterWriterClosed) {
     TempDir dir;
     {
-        auto writer = MustOpen(dir.store());
+        auto writer = MustOpen((dir / "store"));
         ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
         CommitRange(*writer, 0, 10);
     }
-    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
     ASSERT_NE(reader, nullptr);
     ExpectFindable(*reader, 0, 10);
     auto lexical = reader->LexicalSearch("c", "document", SearchOptions{.k = 20});
@@ -392,13 +378,13 @@ TEST(EmbeddedStore, ReadOnlyOpenOfMissingStoreIsNotFound) {
 
 TEST(EmbeddedStore, NewerSchemaVersionIsRefused) {
     TempDir dir;
-    { MustOpen(dir.store()); }
+    { MustOpen((dir / "store")); }
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir.store() + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(((dir / "store") + "/store.db").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
     for (bool read_only : {false, true}) {
-        auto store = EmbeddedStore::Open(dir.store(), OpenOptions{.read_only = read_only});
+        auto store = EmbeddedStore::Open((dir / "store"), OpenOptions{.read_only = read_only});
         ASSERT_FALSE(store.ok());
         EXPECT_EQ(store.status().code(), ErrorCode::kFailedPrecondition);
         EXPECT_THAT(store.status().message(), testing::HasSubstr("schema version 99"));
@@ -407,12 +393,12 @@ TEST(EmbeddedStore, NewerSchemaVersionIsRefused) {
 
 TEST(EmbeddedStore, ForeignDatabaseIsRefused) {
     TempDir dir;
-    fs::create_directories(dir.store());
+    fs::create_directories((dir / "store"));
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir.store() + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(((dir / "store") + "/store.db").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
-    auto store = EmbeddedStore::Open(dir.store(), OpenOptions{});
+    auto store = EmbeddedStore::Open((dir / "store"), OpenOptions{});
     ASSERT_FALSE(store.ok());
     EXPECT_EQ(store.status().code(), ErrorCode::kFailedPrecondition);
 }
@@ -422,7 +408,7 @@ TEST(EmbeddedStore, NonSelectiveFilterUsesHnswAndStillReturnsK) {
     EmbeddedStoreOptions tuning;
     tuning.exact_scan_min = 50;
     tuning.exact_scan_fraction = 0.01;
-    auto store = MustOpen(dir.store(), false, tuning);
+    auto store = MustOpen((dir / "store"), false, tuning);
     ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
     ChangeSet c;
     for (int i = 0; i < 3000; ++i) c.upserts.push_back(MakeRecord(i, i % 3 == 0 ? "go" : "python"));
@@ -450,7 +436,7 @@ TEST(EmbeddedStore, NonSelectiveFilterUsesHnswAndStillReturnsK) {
 
 TEST(EmbeddedStore, DropCollectionRemovesGraphFiles) {
     TempDir dir;
-    auto store = MustOpen(dir.store());
+    auto store = MustOpen((dir / "store"));
     ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
     CommitRange(*store, 0, 10);
     ASSERT_TRUE(store->Flush().ok());
@@ -464,10 +450,10 @@ TEST(EmbeddedStore, DropCollectionRemovesGraphFiles) {
 
 TEST(EmbeddedStore, HealthFollowsTheStoreDirectoryAwayAndBack) {
     TempDir dir;
-    auto writer = MustOpen(dir.store());
+    auto writer = MustOpen((dir / "store"));
     ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
     CommitRange(*writer, 0, 10);
-    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
     ASSERT_NE(reader, nullptr);
     ExpectFindable(*reader, 0, 10);  // the reader now holds pooled connections
     for (VectorStore* store : {static_cast<VectorStore*>(writer.get()), static_cast<VectorStore*>(reader.get())}) {
@@ -475,14 +461,14 @@ TEST(EmbeddedStore, HealthFollowsTheStoreDirectoryAwayAndBack) {
         EXPECT_TRUE(s.ok()) << s.ToString();
     }
     const std::string away = dir.path() + "/moved-away";
-    fs::rename(dir.store(), away);
+    fs::rename((dir / "store"), away);
     for (VectorStore* store : {static_cast<VectorStore*>(writer.get()), static_cast<VectorStore*>(reader.get())}) {
         Status s = store->CheckHealth();
         EXPECT_EQ(s.code(), ErrorCode::kUnavailable) << s.ToString();
-        EXPECT_THAT(s.message(), testing::HasSubstr(dir.store() + "/store.db"));
+        EXPECT_THAT(s.message(), testing::HasSubstr((dir / "store") + "/store.db"));
         EXPECT_THAT(s.message(), testing::HasSubstr("gone"));
     }
-    fs::rename(away, dir.store());
+    fs::rename(away, (dir / "store"));
     for (VectorStore* store : {static_cast<VectorStore*>(writer.get()), static_cast<VectorStore*>(reader.get())}) {
         Status s = store->CheckHealth();
         EXPECT_TRUE(s.ok()) << s.ToString();
@@ -493,14 +479,14 @@ TEST(EmbeddedStore, HealthFollowsTheStoreDirectoryAwayAndBack) {
 TEST(EmbeddedStore, HealthReportsAReplacedDatabaseFile) {
     TempDir dir;
     {
-        auto writer = MustOpen(dir.store());
+        auto writer = MustOpen((dir / "store"));
         ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
         CommitRange(*writer, 0, 3);
     }
-    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
     ASSERT_NE(reader, nullptr);
     ASSERT_TRUE(reader->CheckHealth().ok());
-    const std::string db = dir.store() + "/store.db";
+    const std::string db = (dir / "store") + "/store.db";
     fs::copy_file(db, db + ".copy");
     fs::rename(db + ".copy", db);  // same content, another inode
     Status s = reader->CheckHealth();
@@ -511,14 +497,14 @@ TEST(EmbeddedStore, HealthReportsAReplacedDatabaseFile) {
 TEST(EmbeddedStore, HealthReportsASchemaVersionChangedUnderAnOpenStore) {
     TempDir dir;
     {
-        auto writer = MustOpen(dir.store());
+        auto writer = MustOpen((dir / "store"));
         ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
     }
-    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
     ASSERT_NE(reader, nullptr);
     ASSERT_TRUE(reader->CheckHealth().ok());
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir.store() + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(((dir / "store") + "/store.db").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
     Status s = reader->CheckHealth();
@@ -529,11 +515,11 @@ TEST(EmbeddedStore, HealthReportsASchemaVersionChangedUnderAnOpenStore) {
 TEST(EmbeddedStore, HealthReportsCorruptionAsDataLoss) {
     TempDir dir;
     {
-        auto writer = MustOpen(dir.store());
+        auto writer = MustOpen((dir / "store"));
         ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
         CommitRange(*writer, 0, 3);
     }  // closing the last connection checkpoints the WAL into store.db
-    const std::string path = dir.store() + "/store.db";
+    const std::string path = (dir / "store") + "/store.db";
     std::int64_t root_page = 0, page_size = 0;
     {
         sqlite3* db = nullptr;
@@ -556,7 +542,7 @@ TEST(EmbeddedStore, HealthReportsCorruptionAsDataLoss) {
         const std::string garbage(static_cast<size_t>(page_size), '\xff');
         file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
     }
-    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
     ASSERT_NE(reader, nullptr);
     Status s = reader->CheckHealth();
     EXPECT_EQ(s.code(), ErrorCode::kDataLoss) << s.ToString();
@@ -565,9 +551,9 @@ TEST(EmbeddedStore, HealthReportsCorruptionAsDataLoss) {
 
 TEST(EmbeddedStore, ReadOnlyOpensSeeTheWritersDataVersion) {
     TempDir dir;
-    auto writer = MustOpen(dir.store());
+    auto writer = MustOpen((dir / "store"));
     ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
-    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
     ASSERT_NE(reader, nullptr);
     const std::int64_t before = *reader->DataVersion();
     EXPECT_EQ(before, *writer->DataVersion());
@@ -579,7 +565,7 @@ TEST(EmbeddedStore, ReadOnlyOpensSeeTheWritersDataVersion) {
     EXPECT_EQ(*reader->DataVersion(), after);
     // A read-only open in another process sees the same version.
     EXPECT_TRUE(RunInChild([&] {
-        auto other = EmbeddedStore::Open(dir.store(), OpenOptions{.read_only = true});
+        auto other = EmbeddedStore::Open((dir / "store"), OpenOptions{.read_only = true});
         if (!other.ok()) return false;
         auto version = (*other)->DataVersion();
         return version.ok() && *version == after;
@@ -589,20 +575,20 @@ TEST(EmbeddedStore, ReadOnlyOpensSeeTheWritersDataVersion) {
 TEST(EmbeddedStore, DatabaseWithoutDataVersionReadsZeroUntilAWriterAddsIt) {
     TempDir dir;
     {
-        auto writer = MustOpen(dir.store());
+        auto writer = MustOpen((dir / "store"));
         ASSERT_TRUE(writer->EnsureCollection(Spec()).ok());
         CommitRange(*writer, 0, 3);
     }
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir.store() + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(((dir / "store") + "/store.db").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, "DROP TABLE meta", nullptr, nullptr, nullptr), SQLITE_OK);  // as written before it
     sqlite3_close(db);
-    auto reader = MustOpen(dir.store(), /*read_only=*/true);
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
     ASSERT_NE(reader, nullptr);
     EXPECT_EQ(*reader->DataVersion(), 0);
     EXPECT_TRUE(reader->CheckHealth().ok());
     ExpectFindable(*reader, 0, 3);
-    auto writer = MustOpen(dir.store());
+    auto writer = MustOpen((dir / "store"));
     ASSERT_NE(writer, nullptr);
     EXPECT_EQ(*reader->DataVersion(), 0);  // the table exists now, the counter not yet
     CommitRange(*writer, 3, 4);
