@@ -1,10 +1,8 @@
 #include "ops/backup.hpp"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -18,29 +16,16 @@
 #include "ops/backup_archive.hpp"
 #include "store/embedded/embedded_store.hpp"
 #include "store/embedded/file_util.hpp"
-#include "store/embedded/sqlite.hpp"
+#include "store/embedded/store_snapshot.hpp"
 #include "store/embedded/writer_lock.hpp"
 
 namespace signalhub::ops {
 
 namespace fs = std::filesystem;
-using store::sqlite::Db;
-using store::sqlite::Stmt;
-using store::sqlite::Txn;
 
 namespace {
 
 constexpr std::int64_t kMaxManifestBytes = 16 << 20;
-
-double Since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-std::string Hostname() {
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) != 0) return "";
-    return host;
-}
 
 std::string ErrnoText() { return std::strerror(errno); }
 
@@ -55,158 +40,6 @@ std::FILE* OpenForWriting(const std::string& path, mode_t mode) {
 std::string ParentOf(const std::string& path) {
     fs::path p = fs::absolute(path).parent_path();
     return p.empty() ? "." : p.string();
-}
-
-Result<std::uint64_t> Xxh3File(const std::string& path, std::int64_t* bytes) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) return NotFound("cannot open " + path);
-    XXH3_state_t* state = XXH3_createState();
-    XXH3_64bits_reset(state);
-    std::vector<char> buf(1 << 20);
-    size_t n;
-    *bytes = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
-        XXH3_64bits_update(state, buf.data(), n);
-        *bytes += static_cast<std::int64_t>(n);
-    }
-    const std::uint64_t h = XXH3_64bits_digest(state);
-    XXH3_freeState(state);
-    const bool failed = std::ferror(f) != 0;
-    std::fclose(f);
-    if (failed) return Internal("cannot read " + path);
-    return h;
-}
-
-struct SnapshotCollection {
-    std::int64_t id = 0;
-    std::string name;
-    std::int64_t hnsw_seq = 0;
-    std::int64_t head = 0;
-    std::int64_t records = 0;
-};
-
-// Copies hnsw/<id>.json and .bin of the live store into `staging` and checks them against the
-// snapshot, as EmbeddedStore's loader would. Returns false (and removes the copies) when the pair
-// does not match: the restored store rebuilds that graph from the records.
-Result<bool> CopyConsistentGraph(const std::string& store_dir, const std::string& staging,
-                                 const SnapshotCollection& c, std::string* why) {
-    const std::string base = std::to_string(c.id);
-    const std::string src_json = store_dir + "/hnsw/" + base + ".json", src_bin = store_dir + "/hnsw/" + base + ".bin";
-    const std::string dst_json = staging + "/hnsw/" + base + ".json", dst_bin = staging + "/hnsw/" + base + ".bin";
-    for (int attempt = 0; attempt < 3; ++attempt) {
-        std::error_code ec;
-        fs::remove(dst_json, ec);
-        fs::remove(dst_bin, ec);
-        if (!fs::exists(src_json) || !fs::exists(src_bin)) {
-            *why = "no saved graph";
-            return false;
-        }
-        // Sidecar first, then the graph: each is replaced by rename, so each copy is one whole version;
-        // when a save happened between the two, the checksum below tells.
-        if (!fs::copy_file(src_json, dst_json, fs::copy_options::overwrite_existing, ec) ||
-            !fs::copy_file(src_bin, dst_bin, fs::copy_options::overwrite_existing, ec)) {
-            *why = "copy failed: " + ec.message();
-            continue;
-        }
-        auto text = store::ReadWholeFile(dst_json);
-        if (!text.ok()) return text.status();
-        nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-        auto get_int = [&j](const char* key) -> std::int64_t {
-            return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<std::int64_t>() : -1;
-        };
-        const std::int64_t seq = get_int("seq");
-        if (get_int("collection_id") != c.id || seq < c.hnsw_seq || seq > c.head || !j.contains("xxh3") ||
-            !j["xxh3"].is_string()) {
-            *why = "graph saved at change " + std::to_string(seq) + ", snapshot has changes " +
-                   std::to_string(c.hnsw_seq) + ".." + std::to_string(c.head);
-            continue;
-        }
-        std::int64_t bytes = 0;
-        SH_ASSIGN_OR_RETURN(std::uint64_t h, Xxh3File(dst_bin, &bytes));
-        if (bytes == get_int("bytes") && h == std::stoull(j["xxh3"].get<std::string>(), nullptr, 16)) return true;
-        *why = "graph file replaced while it was copied";
-    }
-    std::error_code ec;
-    fs::remove(dst_json, ec);
-    fs::remove(dst_bin, ec);
-    return false;
-}
-
-// Takes the consistent snapshot of the store into `staging` (store.db, hnsw/), filling the
-// manifest's store fields and collections.
-Status SnapshotStore(const std::string& store_dir, const std::string& staging, BackupManifest& m,
-                     std::vector<std::string>& notes) {
-    const std::string db_path = store_dir + "/store.db";
-    if (!fs::is_regular_file(db_path)) {
-        return NotFound("no embedded store at " + store_dir + " (no store.db); give --store PATH, the store directory");
-    }
-    SH_ASSIGN_OR_RETURN(Db src, Db::Open(db_path, SQLITE_OPEN_READONLY));
-    sqlite3_busy_timeout(src.get(), 5000);
-    SH_ASSIGN_OR_RETURN(Txn snapshot, Txn::Begin(src.get(), false));
-    // The first read starts the snapshot; everything below reads that same state.
-    SH_ASSIGN_OR_RETURN(std::int64_t schema, store::sqlite::QueryInt(src.get(), "PRAGMA user_version"));
-    m.schema_version = static_cast<int>(schema);
-    if (m.schema_version != store::EmbeddedStore::kSchemaVersion) {
-        return FailedPrecondition(db_path + " has schema version " + std::to_string(schema) + ", this build writes " +
-                                  std::to_string(store::EmbeddedStore::kSchemaVersion));
-    }
-    SH_ASSIGN_OR_RETURN(std::int64_t has_meta,
-                        store::sqlite::QueryInt(src.get(), "SELECT count(*) FROM sqlite_master WHERE name = 'meta'"));
-    m.data_version = 0;
-    if (has_meta > 0) {
-        SH_ASSIGN_OR_RETURN(m.data_version,
-                            store::sqlite::QueryInt(src.get(), "SELECT value FROM meta WHERE key = 'data_version'"));
-    }
-    std::vector<SnapshotCollection> cols;
-    {
-        SH_ASSIGN_OR_RETURN(
-            Stmt stmt,
-            Stmt::Prepare(src.get(),
-                          "SELECT c.id, c.name, c.hnsw_seq, (SELECT count(*) FROM records r WHERE r.collection_id = "
-                          "c.id), (SELECT max(seq) FROM change_log l WHERE l.collection_id = c.id) FROM collections c "
-                          "ORDER BY c.name"));
-        while (true) {
-            SH_ASSIGN_OR_RETURN(bool row, stmt.Step());
-            if (!row) break;
-            SnapshotCollection c;
-            c.id = stmt.Int(0);
-            c.name = stmt.Text(1);
-            c.hnsw_seq = stmt.Int(2);
-            c.records = stmt.Int(3);
-            c.head = std::max(c.hnsw_seq, stmt.IsNull(4) ? 0 : stmt.Int(4));
-            cols.push_back(std::move(c));
-        }
-    }
-    fs::create_directories(staging + "/hnsw");
-    for (const auto& c : cols) {
-        BackupManifest::Collection mc{c.name, c.records, "included"};
-        std::string why;
-        SH_ASSIGN_OR_RETURN(bool copied, CopyConsistentGraph(store_dir, staging, c, &why));
-        if (!copied) {
-            mc.hnsw = "rebuild";
-            notes.push_back("collection " + c.name + ": HNSW graph not included (" + why +
-                            "); a restore rebuilds it from the records");
-        }
-        m.collections.push_back(std::move(mc));
-    }
-    // The database pages of the same snapshot: the online backup API reads through `src`, whose read
-    // transaction is open, in one step.
-    const std::string dst_path = staging + "/store.db";
-    {
-        SH_ASSIGN_OR_RETURN(Db dst, Db::Open(dst_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
-        sqlite3_backup* b = sqlite3_backup_init(dst.get(), "main", src.get(), "main");
-        if (b == nullptr) return store::sqlite::Error(dst.get(), sqlite3_errcode(dst.get()), "backup of " + db_path);
-        const int rc = sqlite3_backup_step(b, -1);
-        sqlite3_backup_finish(b);
-        if (rc != SQLITE_DONE) return store::sqlite::Error(dst.get(), rc, "backup of " + db_path);
-        SH_RETURN_IF_ERROR(dst.Exec("PRAGMA journal_mode=DELETE"));
-        SH_ASSIGN_OR_RETURN(Stmt check, Stmt::Prepare(dst.get(), "PRAGMA quick_check"));
-        SH_ASSIGN_OR_RETURN(bool row, check.Step());
-        if (!row || check.Text(0) != "ok") {
-            return DataLoss("the snapshot of " + db_path + " fails PRAGMA quick_check: " + (row ? check.Text(0) : ""));
-        }
-    }
-    return Status::Ok();  // `snapshot` rolls back: nothing was written to the source
 }
 
 BackupManifest::File StagedFile(const std::string& member, const std::string& role, const FileDigest& d) {
@@ -335,6 +168,16 @@ bool DirIsEmpty(const std::string& dir) {
 
 }  // namespace
 
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string BackupHostName() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) return "";
+    return host;
+}
+
 Result<BackupCreateSummary> CreateEmbeddedBackup(const BackupCreateOptions& o) {
     const auto t0 = std::chrono::steady_clock::now();
     if (o.output.empty()) return InvalidArgument("backup create needs an archive path");
@@ -364,8 +207,18 @@ Result<BackupCreateSummary> CreateEmbeddedBackup(const BackupCreateOptions& o) {
                          std::chrono::system_clock::now().time_since_epoch()).count();
     m.source_kind = "embedded";
     m.source_location = store_dir;
-    m.host = Hostname();
-    SH_RETURN_IF_ERROR(SnapshotStore(store_dir, staging, m, summary.notes));
+    m.host = BackupHostName();
+    SH_ASSIGN_OR_RETURN(store::EmbeddedSnapshot snap, store::SnapshotEmbeddedStore(store_dir, staging));
+    m.schema_version = snap.schema_version;
+    m.data_version = snap.data_version;
+    for (auto& c : snap.collections) {
+        BackupManifest::Collection mc{c.name, c.records, c.graph_included ? "included" : "rebuild"};
+        if (!c.graph_included) {
+            summary.notes.push_back("collection " + c.name + ": HNSW graph not included (" + c.graph_note +
+                                    "); a restore rebuilds it from the records");
+        }
+        m.collections.push_back(std::move(mc));
+    }
 
     Sources sources;
     auto add = [&](const std::string& member, const std::string& role, const std::string& path) -> Result<BackupManifest::File*> {
@@ -400,7 +253,7 @@ Result<BackupCreateSummary> CreateEmbeddedBackup(const BackupCreateOptions& o) {
         }
     }
     SH_RETURN_IF_ERROR(WriteArchive(o.output, m, sources, &summary.archive_bytes));
-    summary.seconds = Since(t0);
+    summary.seconds = SecondsSince(t0);
     return summary;
 }
 
@@ -586,7 +439,7 @@ Result<BackupRestoreSummary> RestoreEmbeddedBackup(const BackupRestoreOptions& o
         summary.written.push_back(final_path);
     }
     fs::remove_all(target + "/.files", ec);
-    summary.seconds = Since(t0);
+    summary.seconds = SecondsSince(t0);
     return summary;
 }
 

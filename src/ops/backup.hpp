@@ -2,16 +2,12 @@
 // signal-hub backup: create | list | verify | restore for the embedded store
 // (docs/production/operations/backup-restore.md).
 //
-// create: one read transaction on DIR/store.db holds a snapshot while (1) each collection's HNSW
-// graph and sidecar are copied and checked against that snapshot (sidecar seq between the
-// snapshot's hnsw_seq and its change-log head, file size and XXH3 as the sidecar says: the store
-// then loads the graph and replays the snapshot's change log, exactly as after a crash); a graph
-// that does not match is left out and marked "rebuild" (the store rebuilds it from the records on
-// open), and (2) SQLite's online backup API copies the database pages of that same snapshot. A
-// concurrent writer (`index`, `serve --watch`) is never blocked and never seen half-way. The
-// configuration file and the API-key file are added as they are. Everything is staged in
-// ARCHIVE.partial.d, written to ARCHIVE.partial, fsynced and renamed: a killed run leaves no
-// file under the final name.
+// create: a consistent snapshot of the store (store::SnapshotEmbeddedStore: database pages and
+// HNSW graphs of one read transaction; a graph that does not match is left out and marked
+// "rebuild", and the store rebuilds it from the records on open) while a concurrent writer
+// (`index`, `serve --watch`) keeps going. The configuration file and the API-key file are added as
+// they are. Everything is staged in ARCHIVE.partial.d, written to ARCHIVE.partial, fsynced and
+// renamed: a killed run leaves no file under the final name.
 //
 // restore: the archive is verified completely (every member's size and SHA-256 against the
 // manifest) before anything is written; then extracted into a temporary directory beside the
@@ -102,5 +98,10 @@ Status WriteBackupArchive(const std::string& output, const BackupManifest& manif
 // write a member ("" = do not write).
 using ExtractFn = std::function<Result<std::string>(const BackupManifest&, const BackupManifest::File&)>;
 Result<BackupManifest> ExtractBackupArchive(const std::string& archive, const ExtractFn& extract);
+
+// Shared by both stores' backups: seconds elapsed since `t0`, and this host's name for the
+// manifest ("" when it cannot be read).
+double SecondsSince(std::chrono::steady_clock::time_point t0);
+std::string BackupHostName();
 
 }  // namespace signalhub::ops

@@ -32,16 +32,6 @@ constexpr const char* kRecordsMember = "data/records.jsonl";
 constexpr const char* kKeysMember = "keys/api-keys.jsonl";
 constexpr size_t kPage = 1000;
 
-double Since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-std::string Hostname() {
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) != 0) return "";
-    return host;
-}
-
 struct TempDir {
     std::string dir;
     ~TempDir() {
@@ -186,7 +176,7 @@ Result<BackupCreateSummary> CreatePostgresBackup(const PgBackupCreateOptions& o)
     m.created_unix = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     m.source_kind = "postgresql";
     m.source_location = RedactDatabaseUrl(o.database_url);
-    m.host = Hostname();
+    m.host = BackupHostName();
     const std::string records_path = staging.dir + "/records.jsonl", keys_path = staging.dir + "/api-keys.jsonl";
     bool have_keys = false;
     {
@@ -226,7 +216,7 @@ Result<BackupCreateSummary> CreatePostgresBackup(const PgBackupCreateOptions& o)
     SH_RETURN_IF_ERROR(add(kRecordsMember, "records", records_path));
     if (have_keys) SH_RETURN_IF_ERROR(add(kKeysMember, "api-keys-table", keys_path));
     SH_RETURN_IF_ERROR(WriteBackupArchive(o.output, m, sources, &summary.archive_bytes));
-    summary.seconds = Since(t0);
+    summary.seconds = SecondsSince(t0);
     return summary;
 }
 
@@ -346,7 +336,7 @@ Result<PgBackupRestoreSummary> RestorePostgresBackup(const PgBackupRestoreOption
         SH_RETURN_IF_ERROR(txn.Commit());
         summary.api_keys = static_cast<std::int64_t>(rows.size());
     }
-    summary.seconds = Since(t0);
+    summary.seconds = SecondsSince(t0);
     return summary;
 }
 

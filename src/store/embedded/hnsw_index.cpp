@@ -214,6 +214,8 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path, int 
     }
 }
 
+Result<HnswIndex::FileInfo> HnswIndex::Checksum(const std::string& path) { return HashAndSync(path, false); }
+
 Result<HnswIndex::FileInfo> HnswIndex::Save(const std::string& path) const {
     const std::string tmp = path + ".tmp";
     try {

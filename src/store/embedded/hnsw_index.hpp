@@ -49,6 +49,8 @@ class HnswIndex {
                                                    const FileInfo& expected);
     // Writes the index atomically: temp file, fsync, rename, fsync of the directory.
     Result<FileInfo> Save(const std::string& path) const;
+    // Size and XXH3-64 of a saved file (what Save returned for it), e.g. to check a copy.
+    static Result<FileInfo> Checksum(const std::string& path);
 
     // Inserts or replaces `label` (raw vector); no-op when the stored vector is identical.
     Status Upsert(std::int64_t label, std::span<const float> vector);
