@@ -18,15 +18,7 @@ GUIDE="$REPO_ROOT/docs/production/operations/disaster-recovery.md"
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
 
 # guide_dr NAME: the block of the guide marked "tested: tests/integration/dr_scenarios.sh NAME".
-guide_dr() {
-    python3 - "$GUIDE" "$1" <<'EOF' || fail "no block '$1' in $GUIDE"
-import re, sys
-text = open(sys.argv[1], encoding="utf-8").read()
-m = re.search(r"<!-- tested: tests/integration/dr_scenarios.sh " + re.escape(sys.argv[2]) + r" -->\s*```sh\n(.*?)\n```", text, re.S)
-if not m: sys.exit(1)
-print(m.group(1))
-EOF
-}
+guide_dr() { guide_block "$GUIDE" "tests/integration/dr_scenarios.sh $1"; }
 
 # run_block NAME: runs the block in $SITE with `signal-hub` on PATH and the exported variables.
 BIN="$WORK/bin"

@@ -226,3 +226,15 @@ mcp_initialize() {
     mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}'
     [ "$CODE" = 202 ] || fail "notifications/initialized: HTTP $CODE $BODY"
 }
+
+# guide_block DOC TAG: prints the ```sh block that follows the comment `<!-- tested: TAG -->` in the
+# markdown file DOC (a guide's procedure that a test runs as written). Fails when there is none.
+guide_block() {
+    python3 - "$1" "$2" <<'PY' || fail "no block tagged '$2' in $1"
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+m = re.search(r"<!-- tested: " + re.escape(sys.argv[2]) + r" -->\s*```sh\n(.*?)\n```", text, re.S)
+if not m: sys.exit(1)
+print(m.group(1))
+PY
+}
