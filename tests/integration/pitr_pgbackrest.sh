@@ -137,6 +137,15 @@ t1="$(now_s)"
 assert_contains "$(cat "$WORK/backup.out")" "status: ok" "pgbackrest info after the backup"
 assert_contains "$(cat "$WORK/backup.out")" "full backup:" "pgbackrest info lists the full backup"
 REPO_BYTES="$(du -sb "$PGBR/repo" | cut -f1)"
+as_owner env PGBACKREST_CONFIG="$PGBACKREST_CONFIG" PGBACKREST_LOCK_PATH="$PGBACKREST_LOCK_PATH" \
+    pgbackrest --stanza=signal-hub info --output=json >"$WORK/info.json" || fail "pgbackrest info --output=json"
+python3 - "$WORK/info.json" <<'PY' || fail "no full backup in pgbackrest info: $(cat "$WORK/info.json")"
+import json, sys
+b = [x for x in json.load(open(sys.argv[1]))[0]["backup"] if x["type"] == "full"][-1]
+t, i = b["timestamp"], b["info"]
+print(f"figure: full backup (pgbackrest's own start/stop): {t['stop'] - t['start']} s, cluster {i['size']} bytes, "
+      f"in the repository {i['repository']['delta']} bytes (zst)")
+PY
 echo "figure: database size at the backup: $DB_BYTES bytes ($(psql_q postgres "SELECT pg_size_pretty(pg_database_size('signalhub'))"))"
 echo "figure: guide backup block (stanza-create, check, full backup, info): $(secs "$t0" "$t1") s"
 echo "figure: repository after the full backup: $REPO_BYTES bytes"
