@@ -38,7 +38,7 @@ run_expect 0 "$SH" migrate drop --database "$LIVE_URL" --collection app --yes
 [ "$(count_of "$LIVE_URL" app)" = 0 ] || fail "app still has records after the drop"
 t0="$(date +%s.%N)"
 run_expect 0 "$SH" backup restore "$WORK/site/backups/live.tar.zst" --database "$SCRATCH"
-guide_block "$REPO_ROOT/docs/production/operations/disaster-recovery.md" tests/integration/dr_postgres.sh >"$WORK/block.sh"
+guide_block "$REPO_ROOT/docs/production/operations/disaster-recovery.md" "tested: tests/integration/dr_postgres.sh" >"$WORK/block.sh"
 mkdir -p "$WORK/bin" && ln -s "$SH" "$WORK/bin/signal-hub"
 (cd "$WORK/site" && PATH="$WORK/bin:$PATH" SCRATCH_URL="$SCRATCH" DATABASE_URL="$LIVE_URL" COLLECTION=app \
     bash -euo pipefail "$WORK/block.sh") >"$WORK/block.out" 2>"$WORK/block.err" ||

@@ -18,7 +18,7 @@ GUIDE="$REPO_ROOT/docs/production/operations/disaster-recovery.md"
 command -v curl >/dev/null || fail "curl is required (scripts/test.sh installs it)"
 
 # guide_dr NAME: the block of the guide marked "tested: tests/integration/dr_scenarios.sh NAME".
-guide_dr() { guide_block "$GUIDE" "tests/integration/dr_scenarios.sh $1"; }
+guide_dr() { guide_block "$GUIDE" "tested: tests/integration/dr_scenarios.sh $1"; }
 
 # run_block NAME: runs the block in $SITE with `signal-hub` on PATH and the exported variables.
 BIN="$WORK/bin"

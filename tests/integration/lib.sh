@@ -227,14 +227,16 @@ mcp_initialize() {
     [ "$CODE" = 202 ] || fail "notifications/initialized: HTTP $CODE $BODY"
 }
 
-# guide_block DOC TAG: prints the ```sh block that follows the comment `<!-- tested: TAG -->` in the
-# markdown file DOC (a guide's procedure that a test runs as written). Fails when there is none.
+# guide_block FILE MARKER: prints the fenced code block (```sh, ```ini, ...) that follows the line
+# `<!-- MARKER -->` in the Markdown FILE, so a test runs a guide's commands exactly as written.
+# Fails when FILE has no such block.
 guide_block() {
-    python3 - "$1" "$2" <<'PY' || fail "no block tagged '$2' in $1"
+    python3 - "$1" "$2" <<'PY' || fail "no block marked '<!-- $2 -->' in $1"
 import re, sys
 text = open(sys.argv[1], encoding="utf-8").read()
-m = re.search(r"<!-- tested: " + re.escape(sys.argv[2]) + r" -->\s*```sh\n(.*?)\n```", text, re.S)
-if not m: sys.exit(1)
+m = re.search(r"<!-- " + re.escape(sys.argv[2]) + r" -->[ \t]*\n\s*```[A-Za-z0-9_-]*\n(.*?)\n```", text, re.S)
+if not m:
+    sys.exit(1)
 print(m.group(1))
 PY
 }
