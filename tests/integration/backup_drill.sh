@@ -94,13 +94,7 @@ assert_contains "$ERR" "no directory $WORK/no-such-dir" "missing dir"
 pass "empty DIR: exit 3 ($ERR)"
 
 # --- the guide's drill block, as written -----------------------------------------------------------------
-python3 - "$REPO/docs/production/operations/backup-restore.md" >"$WORK/guide.sh" <<'EOF' || fail "no drill block in the guide"
-import re, sys
-text = open(sys.argv[1], encoding="utf-8").read()
-m = re.search(r"<!-- tested: tests/integration/backup_drill.sh -->\s*```sh\n(.*?)\n```", text, re.S)
-if not m: sys.exit(1)
-print(m.group(1))
-EOF
+guide_block "$REPO/docs/production/operations/backup-restore.md" "tested: tests/integration/backup_drill.sh" >"$WORK/guide.sh"
 grep -q 'backup drill' "$WORK/guide.sh" || fail "the extracted block has no drill: $(cat "$WORK/guide.sh")"
 mkdir -p "$WORK/guide/bin" && ln -s "$SH" "$WORK/guide/bin/signal-hub"
 cp -r "$STORE" "$WORK/guide/.signal-hub"

@@ -172,13 +172,7 @@ assert_contains "$OUT" "during.tar.zst" "list text"
 pass "list: newest first"
 
 # --- the guide's command block, as written ----------------------------------------------------------------
-python3 - "$REPO/docs/production/operations/backup-restore.md" >"$WORK/guide.sh" <<'EOF' || fail "no tested block in the guide"
-import re, sys
-text = open(sys.argv[1], encoding="utf-8").read()
-m = re.search(r"<!-- tested:[^>]*-->\s*```sh\n(.*?)\n```", text, re.S)
-if not m: sys.exit(1)
-print(m.group(1))
-EOF
+guide_block "$REPO/docs/production/operations/backup-restore.md" "tested: tests/integration/backup_embedded.sh" >"$WORK/guide.sh"
 grep -q 'backup restore' "$WORK/guide.sh" || fail "the extracted block has no restore: $(cat "$WORK/guide.sh")"
 mkdir -p "$WORK/guide/bin" && ln -s "$SH" "$WORK/guide/bin/signal-hub"
 cp -r "$STORE" "$WORK/guide/.signal-hub"
