@@ -287,7 +287,14 @@ Status RunDrill(const BackupArgs& a, const GlobalOptions& global) {
         m.restore_seconds = report.restore_seconds;
         m.finished = std::chrono::system_clock::now();
         m.last_success_unix = ops::ReadDrillLastSuccess(*a.metrics_file);
-        Status written = ops::WriteDrillMetrics(*a.metrics_file, ops::SourceKind::kEmbedded, m);
+        // The label names the drilled archive's store, also when the drill failed before restoring it.
+        std::string kind = report.manifest.source_kind;
+        if (!drilled.ok()) {  // the report holds no manifest: the newest archive's, if it can be read
+            auto entries = ops::ListBackups(a.dir);
+            if (entries.ok() && !entries->empty() && entries->front().manifest) kind = entries->front().manifest->source_kind;
+        }
+        const auto source = kind == "postgresql" ? ops::SourceKind::kPostgresql : ops::SourceKind::kEmbedded;
+        Status written = ops::WriteDrillMetrics(*a.metrics_file, source, m);
         if (!written.ok()) {
             if (!failure.ok()) std::fprintf(stderr, "signal-hub: %s\n", written.ToString().c_str());
             else failure = written;
@@ -408,7 +415,8 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     drill->add_flag("--json", args->json, "Print the drill report as JSON on stdout (also when it fails)");
     drill->footer(
         "Steps: the archive is checked against its manifest and restored (as `backup restore`) into a fresh\n"
-        "temporary directory, removed afterwards; the restored store's record counts must match the manifest;\n"
+        "temporary directory, removed afterwards (a PostgreSQL archive: its records are loaded into a scratch\n"
+        "embedded store; no database is needed or touched); the restored record counts must match the manifest;\n"
         "every record is read back and each HNSW graph's recall@10 against an exact search must be >= 0.95\n"
         "(`migrate verify`); then, per collection, records picked by a fixed seed from the store's own content\n"
         "are searched for by their embedding and, within their file, by their symbol (or their 8 longest\n"
