@@ -56,6 +56,7 @@ TYPES = {
     ("v1", "ConfigMap"): ("kubernetes-types/core/v1", "ConfigMap"),
     ("v1", "Service"): ("kubernetes-types/core/v1", "Service"),
     ("v1", "ServiceAccount"): ("kubernetes-types/core/v1", "ServiceAccount"),
+    ("v1", "PersistentVolumeClaim"): ("kubernetes-types/core/v1", "PersistentVolumeClaim"),
     ("apps/v1", "Deployment"): ("kubernetes-types/apps/v1", "Deployment"),
     ("batch/v1", "Job"): ("kubernetes-types/batch/v1", "Job"),
     ("batch/v1", "CronJob"): ("kubernetes-types/batch/v1", "CronJob"),
@@ -292,8 +293,9 @@ def cmd_policy():
     # The asserts can fail: each broken copy of the production objects is caught by name.
     base = render(VALUE_SETS["production"])
 
-    def pod(objs, kind):
-        o = next(o for o in objs if o["kind"] == kind)
+    def pod(objs, kind, component=None):
+        o = next(o for o in objs if o["kind"] == kind and
+                 (component is None or o["metadata"]["labels"].get("app.kubernetes.io/component") == component))
         if kind == "CronJob":
             return o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         return o["spec"]["template"]["spec"]
@@ -305,7 +307,7 @@ def cmd_policy():
         "writable root": (lambda o: pod(o, "Deployment")["containers"][0]["securityContext"]
                           .update({"readOnlyRootFilesystem": False}), "readOnlyRootFilesystem"),
         "root user": (lambda o: pod(o, "Job")["securityContext"].update({"runAsUser": 0}), "runAsUser"),
-        "capability": (lambda o: pod(o, "CronJob")["initContainers"][0]["securityContext"]["capabilities"]
+        "capability": (lambda o: pod(o, "CronJob", "indexer")["initContainers"][0]["securityContext"]["capabilities"]
                        .update({"add": ["NET_RAW"]}), "capabilities"),
         "token": (lambda o: pod(o, "Deployment").update({"automountServiceAccountToken": True}),
                   "automountServiceAccountToken"),
@@ -320,6 +322,20 @@ def cmd_policy():
         "egress anywhere": (lambda o: np(o)["spec"]["egress"].append({"ports": [{"port": 443}]}), "egress"),
         "small limits": (lambda o: pod(o, "Deployment")["containers"][0]["resources"]["limits"]
                          .update({"memory": "1Gi"}), "resources"),
+        "backup literal secret": (lambda o: pod(o, "CronJob", "backup")["containers"][0]["env"].append(
+            {"name": "DATABASE_URL", "value": "postgresql://hub:hunter2hunter2@db:5432/hub"}), "literal"),
+        "backup without limits": (lambda o: pod(o, "CronJob", "backup")["containers"][0]["resources"]
+                                  .pop("limits"), "resources.limits"),
+        "backup as root": (lambda o: pod(o, "CronJob", "backup")["securityContext"].update({"runAsUser": 0}),
+                           "runAsUser"),
+        "backup shell form": (lambda o: pod(o, "CronJob", "backup")["containers"][0].update(
+            {"command": ["sh", "-c"], "args": ["signal-hub backup create /backups"]}), "exec form"),
+        "drill writes the archives": (lambda o: next(
+            m for c in next(x for x in o if x["kind"] == "CronJob" and x["metadata"]["name"].endswith("-backup-drill"))
+            ["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"] for m in c["volumeMounts"]
+            if m["name"] == "backups").pop("readOnly"), "writable but not an emptyDir"),
+        "no drill": (lambda o: o.remove(next(x for x in o if x["kind"] == "CronJob" and
+                                             x["metadata"]["name"].endswith("-backup-drill"))), "restore drill"),
         "no session affinity": (lambda o: next(x for x in o if x["kind"] == "Service")["spec"]
                                 .update({"sessionAffinity": "None"}), "session affinity"),
     }
