@@ -204,6 +204,7 @@ def schema(root):
                 "enabled": BOOL,
                 "schedule": STR,
                 "timeZone": STR,
+                "keep": POSINT,
                 "drill": obj({"enabled": BOOL, "schedule": STR, "scratchSizeLimit": QUANTITY}),
                 "activeDeadlineSeconds": POSINT,
                 "backoffLimit": NONNEG,

@@ -14,7 +14,7 @@ check(objects, production) returns a list of problems, each naming the object an
 - NetworkPolicies: 8080 and 9090 only, 9090 only from Prometheus, every rule with named peers,
   egress only to DNS, PostgreSQL, Redis and HTTPS (embeddings, git);
 - the migration Job is a pre-install/pre-upgrade hook running `migrate init-db`;
-- backup CronJobs (when rendered): `backup create /backups` in exec form with DATABASE_URL from the
+- backup CronJobs (when rendered): `backup create /backups --keep N` in exec form with DATABASE_URL from the
   database Secret, `backup drill /backups --scratch /scratch` with no Secret at all, both
   concurrencyPolicy Forbid on the same archive claim;
 - production value sets also render an Ingress with TLS, a ServiceMonitor, a PrometheusRule and the
@@ -206,8 +206,9 @@ def _check_backup(objects, p, production):
         claims.add(vols.get("backups", {}).get("persistentVolumeClaim", {}).get("claimName"))
         env = {e["name"]: e for e in c.get("env", [])}
         if name == "backup":
-            if c.get("args", [])[-3:] != ["backup", "create", "/backups"] or "command" in c:
-                p.append(f"{where}: must run `backup create /backups` in exec form (args), got {c.get('args')}")
+            args = c.get("args", [])
+            if args[2:5] != ["backup", "create", "/backups"] or "--keep" not in args or "command" in c:
+                p.append(f"{where}: must run `backup create /backups --keep N` in exec form (args), got {args}")
             ref = env.get("DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef")
             if not ref:
                 p.append(f"{where}: DATABASE_URL must come from the database Secret")
