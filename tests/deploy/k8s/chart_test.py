@@ -119,6 +119,72 @@ def render_fails(what, extra, expect, files=()):
 
 
 # ---------------------------------------------------------------------------------------------- lint
+# The backup Jobs' alerts (prometheusrule.yaml, with backup.enabled): promtool checks the rendered rules
+# and runs them on kube-state-metrics series shaped as the CronJob controller names its Jobs.
+BACKUP_RULES_TEST = """
+rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'kube_job_status_failed{namespace="signal-hub", job_name="signal-hub-backup-drill-29434567"}'
+        values: '0 1x20'
+      - series: 'kube_job_status_failed{namespace="signal-hub", job_name="signal-hub-backup-29434500"}'
+        values: '0x20'
+      - series: 'kube_job_status_failed{namespace="signal-hub", job_name="signal-hub-index-backend-29434567"}'
+        values: '1x20'
+    alert_rule_test:
+      - eval_time: 10m
+        alertname: SignalHubBackupJobFailed
+        exp_alerts:
+          - exp_labels: {severity: warning, namespace: signal-hub, job_name: signal-hub-backup-drill-29434567}
+            exp_annotations:
+              summary: "Signal Hub backup or restore drill Job signal-hub-backup-drill-29434567 failed"
+              description: "kubectl -n signal-hub logs job/signal-hub-backup-drill-29434567; exit 7 is a bad archive or a failed drill (backup-restore.md)."
+  # Scraped every minute for 9 days: the backup succeeded an hour ago every time (its value moves), the drill
+  # last succeeded at time 0.
+  - interval: 1m
+    input_series:
+      - series: 'kube_cronjob_status_last_successful_time{namespace="signal-hub", cronjob="signal-hub-backup"}'
+        values: '-3600+60x13000'
+      - series: 'kube_cronjob_status_last_successful_time{namespace="signal-hub", cronjob="signal-hub-backup-drill"}'
+        values: '0x13000'
+    alert_rule_test:
+      - eval_time: 9d
+        alertname: SignalHubBackupJobStale
+        exp_alerts: []
+      - eval_time: 9d
+        alertname: SignalHubRestoreDrillJobStale
+        exp_alerts:
+          - exp_labels: {severity: warning, namespace: signal-hub, cronjob: signal-hub-backup-drill}
+            exp_annotations: {summary: "No successful Signal Hub restore drill for 9d 0h 0m 0s"}
+"""
+
+
+def backup_job_rules():
+    promtool = shutil.which("promtool")
+    if not promtool:
+        fail("promtool is not installed (scripts/test-packages.txt)")
+        return
+    rules = [o for o in render(VALUE_SETS["production"])
+             if o["kind"] == "PrometheusRule" and o["metadata"]["name"].endswith("-backup-jobs")]
+    if len(rules) != 1:
+        fail(f"production values: expected one backup-jobs PrometheusRule, got {len(rules)}")
+        return
+    with tempfile.TemporaryDirectory(prefix="chart-rules.") as work:
+        with open(os.path.join(work, "rules.yml"), "w") as f:
+            yaml.safe_dump(rules[0]["spec"], f)
+        with open(os.path.join(work, "rules_test.yml"), "w") as f:
+            f.write(BACKUP_RULES_TEST)
+        for args in (["check", "rules", "rules.yml"], ["test", "rules", "rules_test.yml"]):
+            p = subprocess.run([promtool, *args], cwd=work, capture_output=True, text=True)
+            if p.returncode != 0:
+                fail(f"promtool {' '.join(args)} on the backup Jobs' rules:\n{p.stdout}{p.stderr}")
+                return
+    ok("backup Jobs' alert rules: promtool check rules, and promtool test (a failed drill Job fires; "
+       "another CronJob's failure does not; a drill not succeeding for 9 days fires, a daily backup does not)")
+
+
 def cmd_lint():
     for name, files in VALUE_SETS.items():
         p = helm("lint", "--strict", CHART, *value_args(files), check=False)
@@ -138,6 +204,8 @@ def cmd_lint():
             fail(f"{chart_rules} differs from {source_rules}: cp {source_rules} {chart_rules}")
         else:
             ok("the chart's alert rules are deploy/monitoring/prometheus/alerts.yml")
+
+    backup_job_rules()
 
     # A misspelt value anywhere fails, as the configuration file does; so do keys the chart owns.
     render_fails("a misspelt top-level value (replica=3)", ["replica=3"], r"Additional property replica is not allowed")
