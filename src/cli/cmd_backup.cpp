@@ -28,6 +28,7 @@ struct BackupArgs {
     std::optional<std::string> files_dir;
     std::optional<std::string> scratch;
     size_t samples = 3;
+    std::optional<size_t> keep;  // create: retention (ARCHIVE a directory)
     bool force = false, json = false, no_config = false;
 };
 
@@ -77,8 +78,16 @@ Status ReportCreated(const BackupArgs& a, const GlobalOptions& global, const ops
         SH_RETURN_IF_ERROR(ops::WriteBackupMetrics(*a.metrics_file, kind, metrics, std::chrono::system_clock::now()));
     }
     for (const auto& n : s.notes) std::fprintf(stderr, "signal-hub: note: %s\n", n.c_str());
+    std::vector<std::string> pruned;
+    if (a.keep) {
+        auto removed = ops::PruneBackups(a.archive, *a.keep, output);
+        if (!removed.ok()) return removed.status().WithContext("backup create: the archive " + output + " was written");
+        pruned = std::move(*removed);
+        for (const auto& p : pruned) std::fprintf(stderr, "removed %s (--keep %zu)\n", p.c_str(), *a.keep);
+    }
     if (a.json) {
         Json j = SummaryJson(s.manifest);
+        if (a.keep) j["removed"] = pruned;
         if (postgres) j["schema_version"] = s.manifest.schema_version;
         j["archive"] = output;
         j["bytes"] = s.archive_bytes;
@@ -137,6 +146,11 @@ Status RunRestorePostgres(const BackupArgs& a, const GlobalOptions& global) {
 }
 
 Status RunCreate(const BackupArgs& a, const GlobalOptions& global) {
+    std::error_code dir_ec;
+    if (a.keep && !fs::is_directory(a.archive, dir_ec)) {
+        return InvalidArgument("backup create --keep: ARCHIVE must be an existing directory (the archives to keep are "
+                               "the newest of it), got " + a.archive);
+    }
     SH_ASSIGN_OR_RETURN(config::Config cfg, LoadConfiguration(global));
     ops::BackupCreateOptions o;
     // The store: --store, else found as `search` finds it (store.path in the working directory or a parent).
@@ -287,7 +301,14 @@ Status RunDrill(const BackupArgs& a, const GlobalOptions& global) {
         m.restore_seconds = report.restore_seconds;
         m.finished = std::chrono::system_clock::now();
         m.last_success_unix = ops::ReadDrillLastSuccess(*a.metrics_file);
-        Status written = ops::WriteDrillMetrics(*a.metrics_file, ops::SourceKind::kEmbedded, m);
+        // The label names the drilled archive's store, also when the drill failed before restoring it.
+        std::string kind = report.manifest.source_kind;
+        if (!drilled.ok()) {  // the report holds no manifest: the newest archive's, if it can be read
+            auto entries = ops::ListBackups(a.dir);
+            if (entries.ok() && !entries->empty() && entries->front().manifest) kind = entries->front().manifest->source_kind;
+        }
+        const auto source = kind == "postgresql" ? ops::SourceKind::kPostgresql : ops::SourceKind::kEmbedded;
+        Status written = ops::WriteDrillMetrics(*a.metrics_file, source, m);
         if (!written.ok()) {
             if (!failure.ok()) std::fprintf(stderr, "signal-hub: %s\n", written.ToString().c_str());
             else failure = written;
@@ -346,6 +367,11 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
                        "table from one REPEATABLE READ READ ONLY transaction")
         ->excludes("--store");
     create->add_flag("--force", args->force, "Replace an existing ARCHIVE (without it: exit 4)");
+    create->add_option("--keep", args->keep,
+                       "Retention: after a successful backup into the directory ARCHIVE, remove its oldest archives "
+                       "so that the newest N remain (ordered as `backup list`; files whose manifest cannot be read "
+                       "are never removed)")
+        ->check(CLI::Range(1, 100000));
     create->add_flag("--no-config", args->no_config, "Leave the configuration file (--config) out of the archive");
     create->add_option("--metrics-file", args->metrics_file,
                        "After a successful backup, write the backup metrics (signal_hub_backup_*: when, records, "
@@ -408,7 +434,8 @@ void AddBackupCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     drill->add_flag("--json", args->json, "Print the drill report as JSON on stdout (also when it fails)");
     drill->footer(
         "Steps: the archive is checked against its manifest and restored (as `backup restore`) into a fresh\n"
-        "temporary directory, removed afterwards; the restored store's record counts must match the manifest;\n"
+        "temporary directory, removed afterwards (a PostgreSQL archive: its records are loaded into a scratch\n"
+        "embedded store; no database is needed or touched); the restored record counts must match the manifest;\n"
         "every record is read back and each HNSW graph's recall@10 against an exact search must be >= 0.95\n"
         "(`migrate verify`); then, per collection, records picked by a fixed seed from the store's own content\n"
         "are searched for by their embedding and, within their file, by their symbol (or their 8 longest\n"

@@ -305,6 +305,24 @@ Result<std::vector<BackupListEntry>> ListBackups(const std::string& dir) {
     return out;
 }
 
+Result<std::vector<std::string>> PruneBackups(const std::string& dir, size_t keep, const std::string& just_written) {
+    if (keep == 0) return InvalidArgument("backup retention: keep at least 1 archive");
+    SH_ASSIGN_OR_RETURN(std::vector<BackupListEntry> entries, ListBackups(dir));
+    std::vector<std::string> removed;
+    size_t kept = 0;
+    std::error_code ec;
+    for (const auto& e : entries) {
+        if (!e.manifest) continue;  // not an archive of ours (or damaged): never deleted by retention
+        if (kept < keep || fs::equivalent(e.path, just_written, ec)) {
+            ++kept;
+            continue;
+        }
+        if (!fs::remove(e.path, ec) && ec) return Internal("backup retention: cannot remove " + e.path + ": " + ec.message());
+        removed.push_back(e.path);
+    }
+    return removed;
+}
+
 std::string CompareCountsWithManifest(const BackupManifest& manifest, const std::vector<CollectionInfo>& restored,
                                       std::vector<BackupRestoreSummary::Count>& counts) {
     std::map<std::string, std::int64_t> have;

@@ -60,6 +60,10 @@ struct BackupListEntry {
 // The *.tar.zst files of `dir` with their manifests, newest (manifest created time, else file
 // mtime) first. NotFound for a missing directory.
 Result<std::vector<BackupListEntry>> ListBackups(const std::string& dir);
+// Retention: removes the archives of `dir` beyond the newest `keep` (ordered as ListBackups), never
+// `just_written` and never a file whose manifest cannot be read (not ours, or damaged: left for a
+// person to look at). Returns the removed paths. InvalidArgument for keep 0.
+Result<std::vector<std::string>> PruneBackups(const std::string& dir, size_t keep, const std::string& just_written);
 
 struct BackupRestoreOptions {
     std::string archive;

@@ -5,7 +5,9 @@
 // The newest archive of DIR (as `backup list` orders them) is restored with RestoreEmbeddedBackup
 // into a scratch directory (a fresh temporary directory, removed afterwards whatever happens): the
 // whole archive is checked against its manifest first, the restored store is opened (its HNSW graphs
-// caught up or rebuilt) and its record counts compared with the manifest's. Then:
+// caught up or rebuilt) and its record counts compared with the manifest's. A PostgreSQL archive's
+// records are instead loaded through the `migrate import` path into a scratch embedded store (no
+// database is needed; the PostgreSQL restore itself is not exercised) and counted the same way. Then:
 //  - consistency: VerifyMigration of the restored store against itself (every record read back;
 //    recall@10 of the HNSW graph against an exact search over the same records, >= 0.95);
 //  - a fixed query set per collection: `samples` records picked by a seeded generator from the

@@ -65,6 +65,64 @@ Result<std::int64_t> QueryInt8(pg::PgConn& c, const std::string& sql) {
     return r.Int8(0, 0);
 }
 
+// What the restore target held before the restore wrote anything; a failed restore drops only what
+// is not in here (RollBackRestore).
+struct TargetBefore {
+    bool schema = false;     // the schema of the URL existed
+    bool extension = false;  // the vector extension was installed in the database
+    std::set<std::string> tables;  // tables of that schema
+};
+
+Result<TargetBefore> SnapshotTarget(pg::PgConn& c, const std::string& schema) {
+    TargetBefore b;
+    SH_ASSIGN_OR_RETURN(pg::PgResult ns, c.Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", pg::PgParams().Text(schema)));
+    b.schema = ns.rows() > 0;
+    SH_ASSIGN_OR_RETURN(pg::PgResult ext, c.Query("SELECT 1 FROM pg_extension WHERE extname = 'vector'"));
+    b.extension = ext.rows() > 0;
+    SH_ASSIGN_OR_RETURN(pg::PgResult r, c.Query("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                                "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')",
+                                                pg::PgParams().Text(schema)));
+    for (int i = 0; i < r.rows(); ++i) b.tables.insert(r.String(i, 0));
+    return b;
+}
+
+// Undoes a restore that failed after it began writing: drops the collections it created (those not
+// in `kept`, the target's collections that the restore left alone), then every table of the schema
+// that did not exist before, then the schema and the vector extension when the restore created them
+// (both without CASCADE: something else in them stays, and so do they). Returns what it dropped.
+Result<std::vector<std::string>> RollBackRestore(const std::string& database_url, const pg::PgUrl& url, const Tables& t,
+                                                 const TargetBefore& before, const std::set<std::string>& kept) {
+    std::vector<std::string> dropped;
+    if (before.tables.count("signal_hub_collections")) {
+        SH_ASSIGN_OR_RETURN(auto target, store::OpenStore(database_url, store::OpenOptions{}));
+        SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> infos, target->ListCollections());
+        for (const auto& c : infos) {
+            if (kept.count(c.spec.name)) continue;
+            SH_RETURN_IF_ERROR(target->DropCollection(c.spec.name));
+            dropped.push_back("collection " + c.spec.name);
+        }
+    }
+    SH_ASSIGN_OR_RETURN(auto conn, pg::PgConn::Connect(url));
+    SH_ASSIGN_OR_RETURN(TargetBefore now, SnapshotTarget(*conn, url.schema));
+    std::string tables;
+    for (const auto& name : now.tables) {
+        if (before.tables.count(name)) continue;
+        tables += (tables.empty() ? "" : ", ") + t.schema + "." + pg::QuoteIdent(name);
+        dropped.push_back("table " + name);
+    }
+    // CASCADE reaches only objects that depend on these new tables, which the restore made too.
+    if (!tables.empty()) SH_RETURN_IF_ERROR(conn->Exec("DROP TABLE IF EXISTS " + tables + " CASCADE"));
+    if (!before.schema && now.schema) {
+        SH_RETURN_IF_ERROR(conn->Exec("DROP SCHEMA IF EXISTS " + t.schema + " RESTRICT"));
+        dropped.push_back("schema " + url.schema);
+    }
+    if (!before.extension && now.extension) {
+        SH_RETURN_IF_ERROR(conn->Exec("DROP EXTENSION IF EXISTS vector RESTRICT"));
+        dropped.push_back("extension vector");
+    }
+    return dropped;
+}
+
 Status WriteLine(std::FILE* f, const std::string& line, const std::string& path) {
     if (std::fwrite(line.data(), 1, line.size(), f) != line.size() || std::fputc('\n', f) == EOF) {
         return Internal("cannot write " + path);
@@ -220,6 +278,12 @@ Result<BackupCreateSummary> CreatePostgresBackup(const PgBackupCreateOptions& o)
     return summary;
 }
 
+namespace {
+Status LoadIntoTarget(const PgBackupRestoreOptions& o, const pg::PgUrl& url, const Tables& t, const BackupManifest& checked,
+                      bool has_keys, const std::set<std::string>& existing, pg::PgConn& conn_ref,
+                      std::set<std::string>& kept, PgBackupRestoreSummary& summary);
+}  // namespace
+
 Result<PgBackupRestoreSummary> RestorePostgresBackup(const PgBackupRestoreOptions& o) {
     const auto t0 = std::chrono::steady_clock::now();
     SH_ASSIGN_OR_RETURN(pg::PgUrl url, pg::ParsePgUrl(o.database_url));
@@ -256,13 +320,44 @@ Result<PgBackupRestoreSummary> RestorePostgresBackup(const PgBackupRestoreOption
                                   " API key(s)); restore into an empty database, or give --force to replace the "
                                   "archived collections and keys");
     }
+    // From here on the restore writes; when it fails, RollBackRestore drops what it created.
+    SH_ASSIGN_OR_RETURN(TargetBefore before, SnapshotTarget(*conn, url.schema));
+    std::set<std::string> kept = existing;  // the target's collections that survive a failed restore
+    PgBackupRestoreSummary summary;
+    auto restored = LoadIntoTarget(o, url, t, checked, has_keys, existing, *conn, kept, summary);
+    if (restored.ok()) {
+        summary.seconds = SecondsSince(t0);
+        return summary;
+    }
+    auto rolled = RollBackRestore(o.database_url, url, t, before, kept);
+    if (!rolled.ok()) {
+        return Status(restored.code(), restored.message() + "; rolling the restore back failed too (" +
+                                           rolled.status().ToString() + "): drop what it created in schema " +
+                                           url.schema + " of database " + url.database + " by hand");
+    }
+    std::string what;
+    for (const auto& d : *rolled) what += (what.empty() ? "" : ", ") + d;
+    return Status(restored.code(), restored.message() + "; the restore was rolled back (dropped " +
+                                       (what.empty() ? std::string("nothing") : what) + "; " +
+                                       (kept.size() < existing.size() ? "the collections --force replaced are gone; " : "") +
+                                       "nothing else in database " + url.database + " was changed)");
+}
+
+namespace {
+
+// Steps 3 to 7 of RestorePostgresBackup: everything that writes to the target. `kept` loses each
+// collection --force drops.
+Status LoadIntoTarget(const PgBackupRestoreOptions& o, const pg::PgUrl& url, const Tables& t, const BackupManifest& checked,
+                      bool has_keys, const std::set<std::string>& existing, pg::PgConn& conn_ref,
+                      std::set<std::string>& kept, PgBackupRestoreSummary& summary) {
+    pg::PgConn* conn = &conn_ref;
     // 3. The schema: init-db's InitDatabase (idempotent).
     SH_RETURN_IF_ERROR(InitDatabase(o.database_url).status().WithContext("restore: creating the schema"));
-    PgBackupRestoreSummary summary;
     if (o.force && !existing.empty()) {
         SH_ASSIGN_OR_RETURN(auto target, store::OpenStore(o.database_url, store::OpenOptions{}));
         for (const auto& c : checked.collections) {
             if (!existing.count(c.name)) continue;
+            kept.erase(c.name);
             SH_RETURN_IF_ERROR(target->DropCollection(c.name));
             summary.notes.push_back("--force: dropped the existing collection " + c.name);
         }
@@ -291,8 +386,7 @@ Result<PgBackupRestoreSummary> RestorePostgresBackup(const PgBackupRestoreOption
         const std::string wrong = CompareCountsWithManifest(m, infos, summary.counts);
         if (!wrong.empty()) {
             return DataLoss("restore of " + o.archive + " FAILED: the restored database does not hold what the manifest "
-                            "says (" + wrong + "); the archive is incomplete or its manifest was altered — do not use "
-                            "database " + url.database + " as it is");
+                            "says (" + wrong + "); the archive is incomplete or its manifest was altered");
         }
     }
     // 7. The API keys, in one transaction.
@@ -336,8 +430,9 @@ Result<PgBackupRestoreSummary> RestorePostgresBackup(const PgBackupRestoreOption
         SH_RETURN_IF_ERROR(txn.Commit());
         summary.api_keys = static_cast<std::int64_t>(rows.size());
     }
-    summary.seconds = SecondsSince(t0);
-    return summary;
+    return Status::Ok();
 }
+
+}  // namespace
 
 }  // namespace signalhub::ops

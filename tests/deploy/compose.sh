@@ -6,6 +6,7 @@
 # - `run --rm indexer` indexes a mounted corpus into PostgreSQL; `run --rm signal-hub keys create` makes an
 #   API key (stored in PostgreSQL); the official MCP SDK client searches through the published port
 #   (127.0.0.1) with it; without it: 401;
+# - `run --rm backup` archives PostgreSQL into the named volume `backups`, `run --rm backup-drill` drills it;
 # - the signal-hub container restarted in the middle of a stream of searches: it drains (exit 0), comes back
 #   healthy and answers again, with no intervention;
 # - `down` then `up -d`: the index and the key are still there (named volumes).
@@ -77,6 +78,17 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: applica
     -H 'Accept: application/json, text/event-stream' --data '{"jsonrpc":"2.0","id":1,"method":"ping"}' "$url")"
 [ "$code" = 401 ] || fail "/mcp without a key answered $code, want 401"
 pass "indexed into PostgreSQL; MCP search through 127.0.0.1:$port with a key; 401 without"
+
+# The backup services (profile "backup"), as the host's cron line runs them: an archive of PostgreSQL
+# into the named volume, then the restore drill of it.
+bstart=$(date +%s)
+run_expect 0 compose run --rm backup
+assert_contains "$OUT$ERR" "backed up" "compose run --rm backup"
+run_expect 0 compose run --rm backup-drill
+drilled="$(grep '^drill of' <<<"$OUT" || true)"
+assert_contains "$drilled" "/var/lib/signal-hub/signal-hub-" "the drilled archive in the backups volume"
+assert_contains "$drilled" ": PASSED" "compose run --rm backup-drill"
+pass "run --rm backup, then run --rm backup-drill: $drilled ($(( $(date +%s) - bstart )) s)"
 
 # Prometheus: the target is up and the alert rules are loaded.
 deadline=$(( $(date +%s) + 90 ))

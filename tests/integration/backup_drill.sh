@@ -6,7 +6,8 @@
 #  - a second, newer archive with a flipped byte: the drill picks it, fails (exit 7, names it), the
 #    metrics say failed and keep the first drill's success timestamp; scratch removed;
 #  - an empty DIR: exit 3, "no backup archives"; a missing DIR: exit 3;
-#  - the drill block of docs/production/operations/backup-restore.md, extracted and run as written.
+#  - the drill block of docs/production/operations/backup-restore.md, extracted and run as written;
+#  - retention: backup create DIR --keep 2, three times, leaves the newest 2 archives (a non-archive kept).
 source "$(dirname "$0")/lib.sh"
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 SRC=/usr/lib/python3.11
@@ -107,3 +108,18 @@ assert_contains "$(cat "$WORK/guide.out")" "PASSED" "guide drill output"
 grep -q 'signal_hub_backup_drill_success{source="embedded"} 1' "$WORK/guide/backups/signal_hub_backup_drill.prom" ||
     fail "guide drill metrics file"
 pass "the guide's drill commands run as written"
+
+# --- retention: backup create DIR --keep N ---------------------------------------------------------
+mkdir -p "$WORK/keep"
+echo "not an archive" > "$WORK/keep/notes.tar.zst"   # unreadable as an archive: never removed
+for i in 1 2 3; do
+    run_expect 0 "$SH" --store "$STORE" backup create "$WORK/keep" --keep 2
+    [ "$i" = 3 ] || sleep 1.1   # archive names carry the UTC second
+done
+assert_contains "$ERR" "removed $WORK/keep/signal-hub-" "the removed archive is named"
+n="$(find "$WORK/keep" -name 'signal-hub-*.tar.zst' | wc -l)"
+[ "$n" = 2 ] || fail "--keep 2 left $n archives: $(ls "$WORK/keep")"
+[ -f "$WORK/keep/notes.tar.zst" ] || fail "--keep removed a file that is not an archive"
+run_expect 2 "$SH" --store "$STORE" backup create "$WORK/keep/x.tar.zst" --keep 2
+assert_contains "$ERR" "ARCHIVE must be an existing directory" "--keep with a file"
+pass "backup create --keep 2: the oldest of three archives removed, a non-archive file kept; --keep needs a directory"

@@ -8,18 +8,26 @@
 #    restored key authenticates an MCP request of `serve --transport http` on the restored database;
 #  - restore onto the (non-empty) source is refused without --force (exit 4);
 #  - a tampered archive (one flipped byte) is refused by verify and restore (exit 7);
-#  - an archive whose manifest claims more records than it holds fails restore with exit 7.
+#  - an archive whose manifest claims more records than it holds fails restore with exit 7 and is rolled
+#    back: a fresh schema is gone again; in a schema that held a table of its own before, that table stays
+#    and nothing the restore created remains;
+#  - backup drill of a directory holding the PostgreSQL archive passes (records loaded into a scratch
+#    embedded store, drill metrics labelled source="postgresql"); of the inflated archive it fails (exit 7).
 # Usage: backup_postgres.sh path/to/signal-hub   (SIGNAL_HUB_TEST_PG_URL_FILE names the fixture's URL file)
 source "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || fail "curl is required"
 URL_FILE="${SIGNAL_HUB_TEST_PG_URL_FILE:?the postgres CTest fixture sets SIGNAL_HUB_TEST_PG_URL_FILE}"
 [ -s "$URL_FILE" ] || fail "no PostgreSQL URL in $URL_FILE (did the postgres fixture start?)"
 BASE_URL="$(cat "$URL_FILE")"
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 "$BASE_URL" -c "$1"; }
 # Each "database" is a schema of its own in the fixture's cluster (tests share the cluster).
 url_for() { case "$BASE_URL" in *\?*) echo "$BASE_URL&schema=$1" ;; *) echo "$BASE_URL?schema=$1" ;; esac; }
 SRC_URL="$(url_for "bk_src_$$_$RANDOM")"
 DST_URL="$(url_for "bk_dst_$$_$RANDOM")"
-BAD_URL="$(url_for "bk_bad_$$_$RANDOM")"
+BAD_SCHEMA="bk_bad_$$_$RANDOM"
+BAD_URL="$(url_for "$BAD_SCHEMA")"
+OWN_SCHEMA="bk_own_$$_$RANDOM"
+OWN_URL="$(url_for "$OWN_SCHEMA")"
 export SIGNAL_HUB_API_KEY_PEPPER="$(head -c 48 /dev/urandom | base64 -w0)"
 cfg() { # FILE URL
     cat >"$1" <<YAML
@@ -114,3 +122,30 @@ PY
 run_expect 7 "$SH" --config "$WORK/dst.yaml" backup restore "$WORK/backups/more.tar.zst" --database "$BAD_URL"
 assert_contains "$ERR" "manifest says" "count mismatch message"
 pass "a manifest claiming more records: restore exits 7 ($(echo "$ERR" | head -c 200))"
+# ... and the failed restore is rolled back: the schema it created is gone.
+assert_contains "$ERR" "the restore was rolled back" "rollback message"
+[ "$(sql "SELECT count(*) FROM pg_namespace WHERE nspname = '$BAD_SCHEMA'")" = 0 ] ||
+    fail "schema $BAD_SCHEMA left behind by the failed restore: $(sql "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = '$BAD_SCHEMA'")"
+# A schema that held a table of the operator's before: that stays, nothing of the restore's remains.
+sql "CREATE SCHEMA \"$OWN_SCHEMA\"; CREATE TABLE \"$OWN_SCHEMA\".notes(id int PRIMARY KEY); INSERT INTO \"$OWN_SCHEMA\".notes VALUES (1)" >/dev/null
+run_expect 7 "$SH" --config "$WORK/dst.yaml" backup restore "$WORK/backups/more.tar.zst" --database "$OWN_URL"
+assert_contains "$ERR" "the restore was rolled back" "rollback message"
+echo "rollback: $ERR"
+left="$(sql "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = '$OWN_SCHEMA' AND relkind IN ('r', 'p')")"
+[ "$left" = notes ] || fail "after the failed restore schema $OWN_SCHEMA holds: $left (expected only notes)"
+[ "$(sql "SELECT count(*) FROM \"$OWN_SCHEMA\".notes")" = 1 ] || fail "the operator's table lost its row"
+sql "DROP SCHEMA \"$OWN_SCHEMA\" CASCADE" >/dev/null
+pass "the failed restore was rolled back: a fresh schema is gone; a schema's own table stays, nothing of the restore remains"
+
+# --- restore drill of a PostgreSQL archive -------------------------------------------------------
+mkdir -p "$WORK/drill" "$WORK/baddrill"
+cp "$WORK/backups/pg.tar.zst" "$WORK/drill/"
+run_expect 0 "$SH" backup drill "$WORK/drill" --metrics-file "$WORK/drill.prom"
+assert_contains "$OUT" "$records records" "drill records"
+drilled="$(grep '^drill of' <<<"$OUT" || true)"
+assert_contains "$(cat "$WORK/drill.prom")" 'signal_hub_backup_drill_success{source="postgresql"} 1' "drill metrics"
+cp "$WORK/backups/more.tar.zst" "$WORK/baddrill/"
+run_expect 7 "$SH" backup drill "$WORK/baddrill" --metrics-file "$WORK/baddrill.prom"
+assert_contains "$ERR" "manifest says" "drill of the inflated archive"
+assert_contains "$(cat "$WORK/baddrill.prom")" 'signal_hub_backup_drill_success{source="postgresql"} 0' "failed drill metrics"
+pass "backup drill of the PostgreSQL archive: passed ($drilled); of the inflated one: exit 7"

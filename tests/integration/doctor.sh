@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `signal-hub doctor` against real servers (PostgreSQL and Redis of the CTest fixtures): a healthy
 # configuration passes (exit 0), then each injected problem is found by name with its fix and its
-# troubleshooting anchor: a stopped database (a closed loopback port), Redis unreachable, an expired
+# troubleshooting anchor: a stopped database (a closed loopback port), a database without the vector
+# extension, an old pgvector (0.7.4 in the catalog of a scratch database), Redis unreachable, an expired
 # certificate (made with `openssl ca -startdate/-enddate`), a certificate with the wrong key, a stale
 # HNSW graph (its file deleted, then truncated; `signal-hub index` repairs it), a full disk (a small
 # tmpfs; needs root), a configuration that does not load (exit 2). --bundle: no secret of the
@@ -14,7 +15,7 @@ command -v openssl >/dev/null || fail "openssl is required"
 REDIS_URL="$(head -n1 "$SIGNAL_HUB_TEST_REDIS_URL_FILE")"
 SMALL="$WORK/small"
 trap 'rc=$?; mountpoint -q "$SMALL" 2>/dev/null && umount "$SMALL"; jobs -p | xargs -r kill -9 2>/dev/null;
-      drop_databases sh_doctor; rm -rf "$WORK"; exit $rc' EXIT
+      drop_databases sh_doctor sh_doctor_noext sh_doctor_oldvec; rm -rf "$WORK"; exit $rc' EXIT
 DB_URL="$(new_database sh_doctor)"
 GUIDE=docs/production/operations/troubleshooting.md
 # Every run's output goes to a transcript: the messages the troubleshooting guide quotes are checked
@@ -147,6 +148,31 @@ assert_contains "$OUT" "127.0.0.1:$CLOSED_PORT" "the store finding names the ser
 assert_contains "$OUT" "fix: start PostgreSQL or correct database.url" "stopped database fix"
 fix_for "$OUT" store store-unreachable
 pass "stopped database: FAIL store, exit 1, fix named"
+
+# ---- pgvector not enabled; pgvector too old ------------------------------------------------------
+# A scratch database made from template0: no `vector` extension in it (and no store: store_open FAILs, exit 1).
+NOEXT_URL="$(new_database sh_doctor_noext)"
+DOCTOR_DB_URL="$NOEXT_URL" run_expect 1 "$SH" --config "$WORK/pg.yaml" doctor
+finding "$OUT" pgvector WARN
+assert_contains "$OUT" "the pgvector extension is not enabled in sh_doctor_noext" "pgvector not enabled"
+assert_contains "$OUT" 'fix: a superuser runs `CREATE EXTENSION vector;` in that database' "pgvector not enabled fix"
+fix_for "$OUT" pgvector pgvector-too-old
+# An older pgvector: the package ships an install script for its own version only (older ones are
+# upgrade scripts), so CREATE EXTENSION ... VERSION '0.7.4' is refused; the test says so, then puts the
+# old version into the scratch database's catalog (pg_extension.extversion, what doctor and the store
+# read; the installed files are not touched).
+OLD_URL="$(new_database sh_doctor_oldvec)"
+if sql "$OLD_URL" "CREATE EXTENSION vector VERSION '0.7.4'" 2>"$WORK/oldvec.err"; then
+    fail "CREATE EXTENSION vector VERSION '0.7.4' succeeded: use that instead of the catalog edit"
+fi
+assert_contains "$(cat "$WORK/oldvec.err")" "0.7.4" "CREATE EXTENSION of an old version"
+sql "$OLD_URL" "CREATE EXTENSION vector; UPDATE pg_extension SET extversion = '0.7.4' WHERE extname = 'vector'" >/dev/null
+DOCTOR_DB_URL="$OLD_URL" run_expect 1 "$SH" --config "$WORK/pg.yaml" doctor
+finding "$OUT" pgvector FAIL
+assert_contains "$OUT" "pgvector 0.7.4 is older than 0.8, the oldest signal-hub supports" "old pgvector"
+assert_contains "$OUT" 'fix: install pgvector 0.8 or newer on the server, then run `ALTER EXTENSION vector UPDATE;`' "old pgvector fix"
+fix_for "$OUT" pgvector pgvector-too-old
+pass "pgvector not enabled: WARN pgvector with CREATE EXTENSION; pgvector 0.7.4 (refused: $(grep -m1 ERROR "$WORK/oldvec.err"); set in the catalog of a scratch database): FAIL with the upgrade"
 
 # ---- Redis unreachable ------------------------------------------------------------------------
 DOCTOR_REDIS_URL="redis://127.0.0.1:$CLOSED_PORT/0" run_expect 1 "$SH" --config "$WORK/embedded.yaml" doctor

@@ -56,6 +56,7 @@ TYPES = {
     ("v1", "ConfigMap"): ("kubernetes-types/core/v1", "ConfigMap"),
     ("v1", "Service"): ("kubernetes-types/core/v1", "Service"),
     ("v1", "ServiceAccount"): ("kubernetes-types/core/v1", "ServiceAccount"),
+    ("v1", "PersistentVolumeClaim"): ("kubernetes-types/core/v1", "PersistentVolumeClaim"),
     ("apps/v1", "Deployment"): ("kubernetes-types/apps/v1", "Deployment"),
     ("batch/v1", "Job"): ("kubernetes-types/batch/v1", "Job"),
     ("batch/v1", "CronJob"): ("kubernetes-types/batch/v1", "CronJob"),
@@ -118,6 +119,72 @@ def render_fails(what, extra, expect, files=()):
 
 
 # ---------------------------------------------------------------------------------------------- lint
+# The backup Jobs' alerts (prometheusrule.yaml, with backup.enabled): promtool checks the rendered rules
+# and runs them on kube-state-metrics series shaped as the CronJob controller names its Jobs.
+BACKUP_RULES_TEST = """
+rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'kube_job_status_failed{namespace="signal-hub", job_name="signal-hub-backup-drill-29434567"}'
+        values: '0 1x20'
+      - series: 'kube_job_status_failed{namespace="signal-hub", job_name="signal-hub-backup-29434500"}'
+        values: '0x20'
+      - series: 'kube_job_status_failed{namespace="signal-hub", job_name="signal-hub-index-backend-29434567"}'
+        values: '1x20'
+    alert_rule_test:
+      - eval_time: 10m
+        alertname: SignalHubBackupJobFailed
+        exp_alerts:
+          - exp_labels: {severity: warning, namespace: signal-hub, job_name: signal-hub-backup-drill-29434567}
+            exp_annotations:
+              summary: "Signal Hub backup or restore drill Job signal-hub-backup-drill-29434567 failed"
+              description: "kubectl -n signal-hub logs job/signal-hub-backup-drill-29434567; exit 7 is a bad archive or a failed drill (backup-restore.md)."
+  # Scraped every minute for 9 days: the backup succeeded an hour ago every time (its value moves), the drill
+  # last succeeded at time 0.
+  - interval: 1m
+    input_series:
+      - series: 'kube_cronjob_status_last_successful_time{namespace="signal-hub", cronjob="signal-hub-backup"}'
+        values: '-3600+60x13000'
+      - series: 'kube_cronjob_status_last_successful_time{namespace="signal-hub", cronjob="signal-hub-backup-drill"}'
+        values: '0x13000'
+    alert_rule_test:
+      - eval_time: 9d
+        alertname: SignalHubBackupJobStale
+        exp_alerts: []
+      - eval_time: 9d
+        alertname: SignalHubRestoreDrillJobStale
+        exp_alerts:
+          - exp_labels: {severity: warning, namespace: signal-hub, cronjob: signal-hub-backup-drill}
+            exp_annotations: {summary: "No successful Signal Hub restore drill for 9d 0h 0m 0s"}
+"""
+
+
+def backup_job_rules():
+    promtool = shutil.which("promtool")
+    if not promtool:
+        fail("promtool is not installed (scripts/test-packages.txt)")
+        return
+    rules = [o for o in render(VALUE_SETS["production"])
+             if o["kind"] == "PrometheusRule" and o["metadata"]["name"].endswith("-backup-jobs")]
+    if len(rules) != 1:
+        fail(f"production values: expected one backup-jobs PrometheusRule, got {len(rules)}")
+        return
+    with tempfile.TemporaryDirectory(prefix="chart-rules.") as work:
+        with open(os.path.join(work, "rules.yml"), "w") as f:
+            yaml.safe_dump(rules[0]["spec"], f)
+        with open(os.path.join(work, "rules_test.yml"), "w") as f:
+            f.write(BACKUP_RULES_TEST)
+        for args in (["check", "rules", "rules.yml"], ["test", "rules", "rules_test.yml"]):
+            p = subprocess.run([promtool, *args], cwd=work, capture_output=True, text=True)
+            if p.returncode != 0:
+                fail(f"promtool {' '.join(args)} on the backup Jobs' rules:\n{p.stdout}{p.stderr}")
+                return
+    ok("backup Jobs' alert rules: promtool check rules, and promtool test (a failed drill Job fires; "
+       "another CronJob's failure does not; a drill not succeeding for 9 days fires, a daily backup does not)")
+
+
 def cmd_lint():
     for name, files in VALUE_SETS.items():
         p = helm("lint", "--strict", CHART, *value_args(files), check=False)
@@ -137,6 +204,8 @@ def cmd_lint():
             fail(f"{chart_rules} differs from {source_rules}: cp {source_rules} {chart_rules}")
         else:
             ok("the chart's alert rules are deploy/monitoring/prometheus/alerts.yml")
+
+    backup_job_rules()
 
     # A misspelt value anywhere fails, as the configuration file does; so do keys the chart owns.
     render_fails("a misspelt top-level value (replica=3)", ["replica=3"], r"Additional property replica is not allowed")
@@ -292,8 +361,9 @@ def cmd_policy():
     # The asserts can fail: each broken copy of the production objects is caught by name.
     base = render(VALUE_SETS["production"])
 
-    def pod(objs, kind):
-        o = next(o for o in objs if o["kind"] == kind)
+    def pod(objs, kind, component=None):
+        o = next(o for o in objs if o["kind"] == kind and
+                 (component is None or o["metadata"]["labels"].get("app.kubernetes.io/component") == component))
         if kind == "CronJob":
             return o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         return o["spec"]["template"]["spec"]
@@ -305,7 +375,7 @@ def cmd_policy():
         "writable root": (lambda o: pod(o, "Deployment")["containers"][0]["securityContext"]
                           .update({"readOnlyRootFilesystem": False}), "readOnlyRootFilesystem"),
         "root user": (lambda o: pod(o, "Job")["securityContext"].update({"runAsUser": 0}), "runAsUser"),
-        "capability": (lambda o: pod(o, "CronJob")["initContainers"][0]["securityContext"]["capabilities"]
+        "capability": (lambda o: pod(o, "CronJob", "indexer")["initContainers"][0]["securityContext"]["capabilities"]
                        .update({"add": ["NET_RAW"]}), "capabilities"),
         "token": (lambda o: pod(o, "Deployment").update({"automountServiceAccountToken": True}),
                   "automountServiceAccountToken"),
@@ -320,6 +390,20 @@ def cmd_policy():
         "egress anywhere": (lambda o: np(o)["spec"]["egress"].append({"ports": [{"port": 443}]}), "egress"),
         "small limits": (lambda o: pod(o, "Deployment")["containers"][0]["resources"]["limits"]
                          .update({"memory": "1Gi"}), "resources"),
+        "backup literal secret": (lambda o: pod(o, "CronJob", "backup")["containers"][0]["env"].append(
+            {"name": "DATABASE_URL", "value": "postgresql://hub:hunter2hunter2@db:5432/hub"}), "literal"),
+        "backup without limits": (lambda o: pod(o, "CronJob", "backup")["containers"][0]["resources"]
+                                  .pop("limits"), "resources.limits"),
+        "backup as root": (lambda o: pod(o, "CronJob", "backup")["securityContext"].update({"runAsUser": 0}),
+                           "runAsUser"),
+        "backup shell form": (lambda o: pod(o, "CronJob", "backup")["containers"][0].update(
+            {"command": ["sh", "-c"], "args": ["signal-hub backup create /backups"]}), "exec form"),
+        "drill writes the archives": (lambda o: next(
+            m for c in next(x for x in o if x["kind"] == "CronJob" and x["metadata"]["name"].endswith("-backup-drill"))
+            ["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"] for m in c["volumeMounts"]
+            if m["name"] == "backups").pop("readOnly"), "writable but not an emptyDir"),
+        "no drill": (lambda o: o.remove(next(x for x in o if x["kind"] == "CronJob" and
+                                             x["metadata"]["name"].endswith("-backup-drill"))), "restore drill"),
         "no session affinity": (lambda o: next(x for x in o if x["kind"] == "Service")["spec"]
                                 .update({"sessionAffinity": "None"}), "session affinity"),
     }

@@ -200,6 +200,25 @@ def schema(root):
                 }, required=["name"])},
                 "resources": RESOURCES,
             }),
+            "backup": obj({
+                "enabled": BOOL,
+                "schedule": STR,
+                "timeZone": STR,
+                "keep": POSINT,
+                "drill": obj({"enabled": BOOL, "schedule": STR, "scratchSizeLimit": QUANTITY}),
+                "activeDeadlineSeconds": POSINT,
+                "backoffLimit": NONNEG,
+                "successfulJobsHistoryLimit": NONNEG,
+                "failedJobsHistoryLimit": NONNEG,
+                "volume": obj({
+                    "existingClaim": STR,
+                    "size": QUANTITY,
+                    "storageClassName": STR,
+                    "accessModes": {"type": "array", "minItems": 1, "items": {
+                        "enum": ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"]}},
+                }),
+                "resources": RESOURCES,
+            }),
         }),
     }
 

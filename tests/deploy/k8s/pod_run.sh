@@ -6,6 +6,8 @@
 #   1. the migration hook Job's pod runs `migrate init-db` against the fixture's PostgreSQL;
 #   2. the indexer CronJobs' pods index a small tree into PostgreSQL: one from a read-only volume, one
 #      cloned by the git init container (an image of the host's git) from a git daemon on 127.0.0.1;
+#      then the backup CronJob's pod archives that schema into the archive volume and the restore drill
+#      CronJob's pod drills the archive;
 #   3. the Deployment's pod serves: /health and /ready answer 200, Prometheus metrics are served, the
 #      official MCP SDK lists the tools and finds the indexed function; the container runs as 10001
 #      with a read-only root filesystem and no capabilities; SIGTERM drains it to exit 0;
@@ -131,6 +133,19 @@ run_pod "$WORK/play/signal-hub-index-corpus-git.yaml" signal-hub-index-corpus-gi
 assert_contains "$OUT" "indexed /src/corpus-git into collection 'corpus-git'" "the git indexer's pod"
 assert_contains "$OUT" "files: 4 scanned" "the git indexer's pod"
 pass "the indexer CronJob's pod cloned the repository (git init container, user 10001) and indexed it"
+
+# The backup CronJobs' pods: `backup create` (exec form, DATABASE_URL from the Secret) writes an archive
+# of the indexed schema into the archive claim (backup.volume.existingClaim; a podman volume owned by the
+# pod's user, as fsGroup makes a real volume); `backup drill` restores the newest one in its scratch emptyDir.
+"${P[@]}" volume create signal-hub-backups >/dev/null
+chown 10001:10001 "$("${P[@]}" volume inspect --format '{{.Mountpoint}}' signal-hub-backups)"
+run_pod "$WORK/play/signal-hub-backup.yaml" signal-hub-backup-backup "the backup job"
+assert_contains "$OUT" "backed up" "the backup job's summary"
+archives="$(ls "$("${P[@]}" volume inspect --format '{{.Mountpoint}}' signal-hub-backups)")"
+assert_contains "$archives" ".tar.zst" "the archive volume"
+run_pod "$WORK/play/signal-hub-backup-drill.yaml" signal-hub-backup-drill-drill "the restore drill job"
+assert_contains "$OUT" ": PASSED" "the restore drill job"
+pass "the backup CronJob's pod archived PostgreSQL into the claim ($archives); the drill's pod passed: $(grep '^drill of' <<<"$OUT")"
 
 "${P[@]}" kube play "$WORK/play/server.yaml" >"$WORK/play.log" 2>&1 || fail "podman kube play server.yaml: $(cat "$WORK/play.log")"
 server="$("${P[@]}" ps -a --format '{{.Names}}' | grep -- '-signal-hub$' | head -1)"

@@ -4,7 +4,8 @@ check(objects, production) returns a list of problems, each naming the object an
 - every pod (Deployment, Job, CronJob; init containers too) meets the Kubernetes "restricted" Pod
   Security profile and more: non-root numeric user, RuntimeDefault seccomp, no privilege escalation,
   all capabilities dropped, read-only root filesystem, no service-account token, no host namespaces
-  or host paths, requests and limits; only emptyDir volumes are writable;
+  or host paths, requests and limits; only emptyDir volumes are writable, except the archive volume
+  (backups) of the container `backup` (the drill mounts it read-only);
 - no literal secret anywhere (environment values, URLs with passwords, Secret objects);
 - the server Deployment: the ticket's resources (1Gi/500m requested, 2Gi/2000m limit), ports 8080 and
   9090, /health startup and liveness probes, /ready readiness, DATABASE_URL from signal-hub-secrets'
@@ -13,7 +14,11 @@ check(objects, production) returns a list of problems, each naming the object an
 - NetworkPolicies: 8080 and 9090 only, 9090 only from Prometheus, every rule with named peers,
   egress only to DNS, PostgreSQL, Redis and HTTPS (embeddings, git);
 - the migration Job is a pre-install/pre-upgrade hook running `migrate init-db`;
-- production value sets also render an Ingress with TLS, a ServiceMonitor and a PrometheusRule.
+- backup CronJobs (when rendered): `backup create /backups --keep N` in exec form with DATABASE_URL from the
+  database Secret, `backup drill /backups --scratch /scratch` with no Secret at all, both
+  concurrencyPolicy Forbid on the same archive claim;
+- production value sets also render an Ingress with TLS, a ServiceMonitor, a PrometheusRule and the
+  backup and drill CronJobs.
 """
 import json
 import re
@@ -86,7 +91,8 @@ def _check_pod(where, spec, p):
             v = volumes.get(m["name"])
             if v is None:
                 p.append(f"{cw}: mounts unknown volume {m['name']}")
-            elif "emptyDir" not in v and not m.get("readOnly"):
+            elif "emptyDir" not in v and not m.get("readOnly") and not (
+                    c["name"] == "backup" and m["name"] == "backups" and "persistentVolumeClaim" in v):
                 p.append(f"{cw}: {m['mountPath']} is writable but not an emptyDir")
 
 
@@ -180,6 +186,45 @@ def _check_network(objects, server, p, HTTP_PORT, METRICS_PORT):
             p.append("the server's NetworkPolicy does not allow PostgreSQL (5432)")
 
 
+def _check_backup(objects, p, production):
+    crons = {}
+    for o in objects:
+        if o["kind"] == "CronJob" and o["metadata"]["labels"].get("app.kubernetes.io/component") == "backup":
+            spec = o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            crons[spec["containers"][0]["name"]] = (o, spec)
+    if not crons:
+        if production:
+            p.append("production: no backup CronJob (backup.enabled)")
+        return
+    claims = set()
+    for name, (o, spec) in crons.items():
+        where = _name(o)
+        if o["spec"].get("concurrencyPolicy") != "Forbid":
+            p.append(f"{where}: concurrencyPolicy must be Forbid")
+        c = spec["containers"][0]
+        vols = {v["name"]: v for v in spec.get("volumes", [])}
+        claims.add(vols.get("backups", {}).get("persistentVolumeClaim", {}).get("claimName"))
+        env = {e["name"]: e for e in c.get("env", [])}
+        if name == "backup":
+            args = c.get("args", [])
+            if args[2:5] != ["backup", "create", "/backups"] or "--keep" not in args or "command" in c:
+                p.append(f"{where}: must run `backup create /backups --keep N` in exec form (args), got {args}")
+            ref = env.get("DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef")
+            if not ref:
+                p.append(f"{where}: DATABASE_URL must come from the database Secret")
+        elif name == "drill":
+            if c.get("args") != ["backup", "drill", "/backups", "--scratch", "/scratch"] or "command" in c:
+                p.append(f"{where}: must run `backup drill /backups --scratch /scratch`, got {c.get('args')}")
+            if env:
+                p.append(f"{where}: the drill needs no environment (no database, no Secret), got {sorted(env)}")
+        else:
+            p.append(f"{where}: unexpected backup container {name}")
+    if len(claims) != 1 or None in claims:
+        p.append(f"backup CronJobs do not share one archive claim: {claims}")
+    if production and "drill" not in crons:
+        p.append("production: no restore drill CronJob (backup.drill.enabled)")
+
+
 def check(objects, production, http_port=HTTP_PORT, metrics_port=METRICS_PORT):
     p = []
     for o in objects:
@@ -202,6 +247,7 @@ def check(objects, production, http_port=HTTP_PORT, metrics_port=METRICS_PORT):
     if not any(o["metadata"].get("annotations", {}).get("helm.sh/hook") == "pre-install,pre-upgrade" and
                o["spec"]["template"]["spec"]["containers"][0].get("args") == ["migrate", "init-db"] for o in jobs):
         p.append("no pre-install,pre-upgrade hook Job runs `migrate init-db`")
+    _check_backup(objects, p, production)
     if production:
         ing = [o for o in objects if o["kind"] == "Ingress"]
         if not ing or not all(i["spec"].get("tls") or "networking.gke.io/managed-certificates" in
