@@ -197,6 +197,14 @@ out="$(systemd-analyze verify "$WORK/unit/signal-hub.service" 2>&1)" && [ -z "$o
 sed 's/^ProtectSystem=strict$/ProtectSystem=strct/' "$WORK/unit/signal-hub.service" >"$WORK/unit/typo.service"
 [ -n "$(systemd-analyze verify "$WORK/unit/typo.service" 2>&1)" ] || fail "systemd-analyze verify did not report ProtectSystem=strct"
 pass "systemd-analyze verify: the unit is clean (and a misspelt value is reported)"
+# The backup example units (deploy/debian/examples, not in the package; backup-restore.md): the same check.
+for f in service timer; do
+    sed "s#/usr/bin/signal-hub #$WORK/x/usr/bin/signal-hub #g" "$REPO/deploy/debian/examples/signal-hub-backup.$f" \
+        >"$WORK/unit/signal-hub-backup.$f"
+done
+out="$(cd "$WORK/unit" && systemd-analyze verify ./signal-hub-backup.service ./signal-hub-backup.timer 2>&1)" &&
+    [ -z "$out" ] || fail "systemd-analyze verify of the backup example units: $out"
+pass "systemd-analyze verify: the backup example service and timer are clean"
 
 # run_unit: the unit's ExecStart as systemd would start it (User, Group, supplementary groups,
 # WorkingDirectory, UMask, a clean environment plus EnvironmentFile), in the background; $SERVE_PID
