@@ -259,6 +259,31 @@ void SortAndTrim(std::vector<Hit>& hits, size_t k) {
     if (hits.size() > k) hits.resize(k);
 }
 
+Status ParseCollectionShape(const std::string& collection, const std::string& metadata_text,
+                            const std::string& configuration_text, json* metadata, json* configuration) {
+    *metadata = json(nullptr);
+    *configuration = json(nullptr);
+    if (!metadata_text.empty()) {
+        *metadata = json::parse(metadata_text, nullptr, false);
+        if (!metadata->is_object()) {
+            return InvalidArgument("collection '" + collection + "': its chroma metadata is not a JSON object");
+        }
+        for (const auto& [key, value] : metadata->items()) {
+            if (std::string_view(key).starts_with(kReservedPrefix)) {
+                return InvalidArgument("collection '" + collection + "': chroma metadata key '" + key +
+                                       "' is reserved (prefix " + std::string(kReservedPrefix) + ")");
+            }
+        }
+    }
+    if (!configuration_text.empty()) {
+        *configuration = json::parse(configuration_text, nullptr, false);
+        if (!configuration->is_object()) {
+            return InvalidArgument("collection '" + collection + "': its chroma configuration is not a JSON object");
+        }
+    }
+    return Status::Ok();
+}
+
 Result<StoreUrl> ParseStoreUrl(const std::string& url) {
     std::string_view rest(url);
     if (!rest.starts_with("chroma+")) return InvalidArgument("chroma store URL must start with chroma+http(s)://");
@@ -289,6 +314,11 @@ Result<StoreUrl> ParseStoreUrl(const std::string& url) {
             out.database = value;
         } else if (key == "prefix") {
             out.prefix = value;
+        } else if (key == "bookkeeping") {
+            if (value != "on" && value != "off") {
+                return InvalidArgument("chroma store URL: bookkeeping must be on or off, got '" + value + "'");
+            }
+            out.bookkeeping = value == "on";
         } else if (key == "token") {
             out.token = value;
         } else if (key == "auth_header") {
@@ -302,7 +332,7 @@ Result<StoreUrl> ParseStoreUrl(const std::string& url) {
             out.timeout = std::chrono::milliseconds(ms);
         } else {
             return InvalidArgument("chroma store URL: unknown parameter '" + key +
-                                   "' (known: tenant, database, prefix, token, auth_header, timeout_ms)");
+                                   "' (known: tenant, database, prefix, bookkeeping, token, auth_header, timeout_ms)");
         }
     }
     if (auth_header == "x-chroma-token") {

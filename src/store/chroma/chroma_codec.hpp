@@ -44,6 +44,9 @@ struct StoreUrl {
     std::string prefix;
     std::string token;
     bool x_chroma_token = false;
+    // bookkeeping=off: a store Signal Hub does not own (ADR-25 rollback): no .sh-files, no
+    // signal-hub-meta, no signal_hub:* keys written into record or collection metadata.
+    bool bookkeeping = true;
     std::chrono::milliseconds timeout{30'000};
 };
 
@@ -75,5 +78,9 @@ std::optional<std::string> JsonString(const json& object, std::string_view key);
 double ScoreFromDistance(DistanceMetric metric, double distance);
 void SortAndTrim(std::vector<Hit>& hits, size_t k);
 Result<StoreUrl> ParseStoreUrl(const std::string& url);
+// A restored collection's Chroma metadata and configuration (JSON object texts, "" = none) as JSON
+// (null when none); InvalidArgument when one is not an object or the metadata uses a reserved key.
+Status ParseCollectionShape(const std::string& collection, const std::string& metadata_text,
+                            const std::string& configuration_text, json* metadata, json* configuration);
 
 }  // namespace signalhub::store::chroma

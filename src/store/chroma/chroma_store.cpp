@@ -30,6 +30,7 @@ class ChromaStore::Impl {
     Impl(StoreUrl url, bool read_only) : url_(std::move(url)), read_only_(read_only) {}
 
     std::string Where() const { return url_.origin.HostHeader(); }
+    bool bookkeeping() const { return url_.bookkeeping; }
 
     // ---- HTTP -----------------------------------------------------------
 
@@ -173,11 +174,13 @@ class ChromaStore::Impl {
         return c;
     }
 
+    // `configuration`: Chroma's configuration_json of the collection being restored (null: only hnsw.space).
     Result<ChromaCollection> CreateChroma(const std::string& chroma_name, DistanceMetric metric, const json& metadata,
-                                          bool get_or_create) {
-        json body = {{"name", chroma_name},
-                     {"get_or_create", get_or_create},
-                     {"configuration", {{"hnsw", {{"space", std::string(DistanceMetricName(metric))}}}}}};
+                                          bool get_or_create, const json& configuration = json(nullptr)) {
+        json config = configuration.is_object() ? configuration : json::object();
+        if (!config.contains("hnsw") || !config["hnsw"].is_object()) config["hnsw"] = json::object();
+        config["hnsw"]["space"] = std::string(DistanceMetricName(metric));
+        json body = {{"name", chroma_name}, {"get_or_create", get_or_create}, {"configuration", config}};
         if (!metadata.is_null()) body["metadata"] = metadata;
         SH_ASSIGN_OR_RETURN(json j, Call("POST", CollectionsPath(), &body));
         return ParseCollection(j);
@@ -225,6 +228,19 @@ class ChromaStore::Impl {
         // Chroma reports no sizes: the float32 embeddings' bytes as the estimate.
         info.bytes = info.records * std::max(info.spec.dimension, 0) * static_cast<std::int64_t>(sizeof(float));
         info.last_indexed_unix = JsonInt(c.metadata, kLastIndexedKey);
+        // A collection Signal Hub did not create (no signal_hub:model): its own Chroma metadata and
+        // configuration, for the export format (a rollback recreates them, ADR-25).
+        const bool foreign = !c.metadata.is_object() || !c.metadata.contains(std::string(kModelKey));
+        if (foreign && c.metadata.is_object()) {
+            json user = json::object();
+            for (const auto& [key, value] : c.metadata.items()) {
+                if (!std::string_view(key).starts_with(kReservedPrefix)) user[key] = value;
+            }
+            if (!user.empty()) info.properties.emplace(collection_property::kChromaMetadata, user.dump());
+        }
+        if (foreign && c.configuration.is_object()) {
+            info.properties.emplace(collection_property::kChromaConfiguration, c.configuration.dump());
+        }
         if (c.metadata.is_object()) {
             for (const auto& [key, value] : c.metadata.items()) {
                 if (key.starts_with(kPropertyPrefix) && value.is_string()) {
@@ -242,7 +258,7 @@ class ChromaStore::Impl {
         return info;
     }
 
-    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) {
+    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec, const ChromaShape& shape = {}) {
         SH_RETURN_IF_ERROR(ValidateSpec(spec));
         SH_RETURN_IF_ERROR(ValidateName(spec.name));
         std::lock_guard lock(write_mu_);
@@ -250,15 +266,22 @@ class ChromaStore::Impl {
         Result<ChromaCollection> existing = Find(spec.name);
         if (existing.ok()) {
             SH_ASSIGN_OR_RETURN(CollectionSpec have, SpecOf(*existing));
+            if (have.dimension == 0) have.dimension = spec.dimension;  // an empty foreign collection: not known yet
             SH_RETURN_IF_ERROR(CheckCompatible(have, spec));
             return InfoOf(*existing);
         }
         if (existing.status().code() != ErrorCode::kNotFound) return existing.status();
         if (read_only_) return RefuseReadOnly();
-        // File states first (see the header): get_or_create, so a re-run after a crash adopts it.
-        SH_RETURN_IF_ERROR(CreateChroma(FilesName(spec.name), DistanceMetric::kL2, json(nullptr), true).status());
-        json metadata = {{std::string(kModelKey), spec.model}, {std::string(kDimensionKey), spec.dimension}};
-        Result<ChromaCollection> made = CreateChroma(ChromaName(spec.name), spec.metric, metadata, false);
+        json metadata, configuration;
+        SH_RETURN_IF_ERROR(ParseCollectionShape(spec.name, shape.metadata, shape.configuration, &metadata, &configuration));
+        if (url_.bookkeeping) {
+            // File states first (see the header): get_or_create, so a re-run after a crash adopts it.
+            SH_RETURN_IF_ERROR(CreateChroma(FilesName(spec.name), DistanceMetric::kL2, json(nullptr), true).status());
+            if (metadata.is_null()) metadata = json::object();
+            metadata[std::string(kModelKey)] = spec.model;
+            metadata[std::string(kDimensionKey)] = spec.dimension;
+        }
+        Result<ChromaCollection> made = CreateChroma(ChromaName(spec.name), spec.metric, metadata, false, configuration);
         if (!made.ok()) {
             if (made.status().code() != ErrorCode::kAlreadyExists) return made.status();
             made = Find(spec.name);  // created meanwhile by another client
@@ -267,7 +290,7 @@ class ChromaStore::Impl {
             SH_RETURN_IF_ERROR(CheckCompatible(have, spec));
             return InfoOf(*made);
         }
-        SH_RETURN_IF_ERROR(BumpVersion());
+        if (url_.bookkeeping) SH_RETURN_IF_ERROR(BumpVersion());
         return InfoOf(*made);
     }
 
@@ -312,7 +335,7 @@ class ChromaStore::Impl {
         if (!files.ok() && files.code() != ErrorCode::kNotFound) return files;
         Status main = DeleteChroma(ChromaName(name));
         if (!main.ok() && main.code() != ErrorCode::kNotFound) return main;
-        return BumpVersion();
+        return url_.bookkeeping ? BumpVersion() : Status::Ok();
     }
 
     // ---- the data version -----------------------------------------------
@@ -569,6 +592,11 @@ class ChromaStore::Impl {
         ForgetScan();
         SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(collection));
         SH_ASSIGN_OR_RETURN(CollectionSpec spec, SpecOf(c));
+        if (spec.dimension == 0 && !changes.upserts.empty()) {
+            // A collection without signal_hub:dimension (bookkeeping=off, or another client's) that
+            // is still empty: Chroma knows no dimension until the first record; the first one sets it.
+            spec.dimension = static_cast<int>(changes.upserts.front().embedding.size());
+        }
         SH_RETURN_IF_ERROR(ValidateChangeSet(collection, spec.dimension, changes));
         if (read_only_) return RefuseReadOnly();
         if (changes.empty()) return Status::Ok();
@@ -578,7 +606,12 @@ class ChromaStore::Impl {
         std::vector<std::string> deletes = changes.delete_ids;
         for (const auto& r : changes.upserts) {
             SH_ASSIGN_OR_RETURN(json metadata, EncodeMetadata(r.id, r.metadata));
-            if (spec.metric == DistanceMetric::kCosine) {
+            if (!url_.bookkeeping && metadata.is_object() && metadata.contains(std::string(kFloatsKey))) {
+                return InvalidArgument("record '" + r.id + "': a metadata value is NaN, infinite or -0.0, which Chroma "
+                                       "cannot store; with bookkeeping=off there is no place to keep it (import with "
+                                       "--bookkeeping to keep it in the signal_hub:floats key)");
+            }
+            if (url_.bookkeeping && spec.metric == DistanceMetric::kCosine) {
                 if (metadata.is_null()) metadata = json::object();
                 metadata[std::string(kEmbeddingKey)] = Base64Floats(r.embedding);
             }
@@ -650,6 +683,7 @@ class ChromaStore::Impl {
         // 1.-2. records.
         SH_RETURN_IF_ERROR(DeleteIds(c, deletes));
         SH_RETURN_IF_ERROR(UpsertRows(c, records));
+        if (!url_.bookkeeping) return Status::Ok();  // no file states, properties nor data version (see the header)
         // 3.-4. file states.
         if (!file_deletes.empty() || !files.ids.empty()) {
             SH_ASSIGN_OR_RETURN(ChromaCollection fc,
@@ -937,6 +971,10 @@ ChromaStore::ChromaStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ChromaStore::~ChromaStore() = default;
 
 Result<CollectionInfo> ChromaStore::EnsureCollection(const CollectionSpec& spec) { return impl_->EnsureCollection(spec); }
+Result<CollectionInfo> ChromaStore::EnsureCollection(const CollectionSpec& spec, const ChromaShape& shape) {
+    return impl_->EnsureCollection(spec, shape);
+}
+bool ChromaStore::bookkeeping() const { return impl_->bookkeeping(); }
 Result<CollectionInfo> ChromaStore::GetCollection(std::string_view name) { return impl_->GetCollection(name); }
 Result<std::vector<CollectionInfo>> ChromaStore::ListCollections() { return impl_->ListCollections(); }
 Status ChromaStore::DropCollection(std::string_view name) { return impl_->DropCollection(name); }
