@@ -27,6 +27,7 @@ struct MigrateArgs {
     size_t sample = 100;
     double min_recall = 0.95;
     bool json = false, yes = false, no_resume = false, keep_index = false, force = false;
+    std::string bookkeeping = "auto";  // import into ChromaDB: auto, on, off (ADR-25)
 };
 
 void AddConnectionOptions(CLI::App* cmd, MigrateArgs& a) {
@@ -241,6 +242,7 @@ Status RunImport(const MigrateArgs& a, const GlobalOptions& global) {
     o.batch_size = a.batch_size;
     o.resume = !a.no_resume;
     o.index_after = !a.keep_index;
+    if (a.bookkeeping != "auto") o.chroma_bookkeeping = a.bookkeeping == "on";
     ProgressPrinter progress(global.quiet);
     o.progress = progress.Fn();
     SH_ASSIGN_OR_RETURN(ops::ImportSummary s, ops::ImportExport(o));
@@ -388,11 +390,20 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     imp->add_flag("--keep-index", args->keep_index,
                   "PostgreSQL: keep the HNSW index during the load of an empty collection (default: drop it and build it "
                   "once at the end, which is faster)");
+    imp->add_option("--bookkeeping", args->bookkeeping,
+                    "ChromaDB: whether to write Signal Hub's bookkeeping (<name>.sh-files and signal-hub-meta collections, "
+                    "signal_hub:* metadata keys, bit-exact cosine vectors). auto (default): off when every collection "
+                    "of the file came from a Chroma collection Signal Hub did not create (a rollback: they come back "
+                    "exactly as your applications had them), else on. on: for a Chroma store Signal Hub indexes into")
+        ->check(CLI::IsMember({"auto", "on", "off"}));
     imp->footer(
         "The file is validated completely (header, trailer, counts, checksums) before anything is written.\n"
         "Target: --database URL (default $DATABASE_URL) or --store PATH. A collection that exists with another\n"
         "dimension, metric or model is refused. PostgreSQL imports record a checkpoint per file and collection in\n"
-        "the same transaction as each batch: after a crash, run the same command again to continue.");
+        "the same transaction as each batch: after a crash, run the same command again to continue.\n"
+        "Into ChromaDB (--chroma-url), collections that came from your own Chroma get back their records,\n"
+        "documents, metadata and Chroma collection metadata and configuration, nothing else (--bookkeeping);\n"
+        "Chroma re-rounds cosine vectors by a few ulps.");
     imp->callback([&global, &exit_code, args] { exit_code = Finish(RunImport(*args, global)); });
 
     auto* ver = migrate->add_subcommand(

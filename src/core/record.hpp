@@ -72,6 +72,11 @@ inline constexpr std::string_view kGitDirty = "git_dirty";
 // not match the collection's records makes the next run recount).
 inline constexpr std::string_view kEmbedTextBytes = "embed_text_bytes";
 inline constexpr std::string_view kEmbedTextChunks = "embed_text_chunks";
+// A collection that came from ChromaDB: its own Chroma collection metadata (the user's keys, JSON
+// object text) and configuration (Chroma's configuration_json, JSON object text), carried through
+// the export format so a rollback into Chroma recreates the collection as it was (ADR-25).
+inline constexpr std::string_view kChromaMetadata = "chroma.metadata";
+inline constexpr std::string_view kChromaConfiguration = "chroma.configuration";
 }  // namespace collection_property
 
 // How a collection's properties read (status, collections list, MCP index_status):

@@ -182,11 +182,23 @@ std::string FormatFloat(float value) {
 
 std::string EncodeHeader(const ExportHeader& h) {
     // Key order is fixed by hand (nlohmann's object sorts keys; build the text directly).
-    std::string out = "{\"format\":" + JsonString(kExportFormatName) + ",\"version\":" + std::to_string(kExportFormatVersion) +
+    const bool chroma = !h.chroma_metadata.empty() || !h.chroma_configuration.empty();
+    std::string out = "{\"format\":" + JsonString(kExportFormatName) + ",\"version\":" +
+                      std::to_string(chroma ? kExportFormatChromaVersion : kExportFormatVersion) +
                       ",\"type\":\"header\",\"source\":" + JsonString(h.source) + ",\"collection\":" + JsonString(h.spec.name) +
                       ",\"model\":" + JsonString(h.spec.model) + ",\"dimension\":" + std::to_string(h.spec.dimension) +
                       ",\"metric\":" + JsonString(DistanceMetricName(h.spec.metric)) +
-                      ",\"records\":" + std::to_string(h.records) + "}";
+                      ",\"records\":" + std::to_string(h.records);
+    if (chroma) {
+        // Both texts are JSON objects (checked when read and when taken from a store).
+        out += ",\"chroma\":{";
+        if (!h.chroma_metadata.empty()) out += "\"metadata\":" + h.chroma_metadata;
+        if (!h.chroma_configuration.empty()) {
+            out += std::string(h.chroma_metadata.empty() ? "" : ",") + "\"configuration\":" + h.chroma_configuration;
+        }
+        out += "}";
+    }
+    out += "}";
     return out;
 }
 
@@ -237,9 +249,25 @@ Result<ParsedLine> ParseLine(std::string_view line) {
         SH_ASSIGN_OR_RETURN(std::string format, RequireString(j, "format"));
         if (format != kExportFormatName) return InvalidArgument("unknown format '" + format + "'");
         SH_ASSIGN_OR_RETURN(std::int64_t version, RequireInt(j, "version"));
-        if (version != kExportFormatVersion) {
+        if (version != kExportFormatVersion && version != kExportFormatChromaVersion) {
             return InvalidArgument("format version " + std::to_string(version) + " is not supported (this build reads " +
-                                   std::to_string(kExportFormatVersion) + ")");
+                                   std::to_string(kExportFormatVersion) + " and " +
+                                   std::to_string(kExportFormatChromaVersion) + ")");
+        }
+        if (auto it = j.find("chroma"); it != j.end()) {
+            if (version < kExportFormatChromaVersion) return InvalidArgument("\"chroma\" needs format version 2");
+            if (!it->is_object()) return InvalidArgument("\"chroma\" must be an object");
+            for (const auto& [key, value] : it->items()) {
+                if (key != "metadata" && key != "configuration") {
+                    return InvalidArgument("unknown key \"chroma\"." + key);
+                }
+                if (!value.is_object()) return InvalidArgument("\"chroma\"." + key + " must be an object");
+                try {
+                    (key == "metadata" ? out.header.chroma_metadata : out.header.chroma_configuration) = value.dump();
+                } catch (const nlohmann::json::exception&) {
+                    return InvalidArgument("\"chroma\"." + key + " is not valid UTF-8");
+                }
+            }
         }
         SH_ASSIGN_OR_RETURN(out.header.source, RequireString(j, "source"));
         SH_ASSIGN_OR_RETURN(out.header.spec.name, RequireString(j, "collection"));

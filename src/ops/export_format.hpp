@@ -28,11 +28,19 @@ namespace signalhub::ops {
 
 inline constexpr std::string_view kExportFormatName = "signal-hub-export";
 inline constexpr int kExportFormatVersion = 1;
+// Version 2 = version 1 + the header's optional "chroma" object (the collection's own Chroma
+// metadata and configuration). A header without it is still written as version 1, so files
+// without Chroma collection metadata stay readable by version-1 readers; both are read.
+inline constexpr int kExportFormatChromaVersion = 2;
 
 struct ExportHeader {
     std::string source;  // "embedded", "postgresql", "chromadb" (informational)
     CollectionSpec spec;
     std::int64_t records = 0;
+    // The collection's own Chroma collection metadata / configuration: JSON object text, "" when
+    // absent (collection_property::kChromaMetadata / kChromaConfiguration).
+    std::string chroma_metadata{};
+    std::string chroma_configuration{};
 };
 
 struct ExportTrailer {

@@ -162,9 +162,43 @@ TEST(ExportFormat, HeaderAndTrailerRoundTrip) {
     auto t = ParseLine(EncodeTrailer({"repo/x", 12, "00112233445566778899aabbccddeeff"}));
     ASSERT_TRUE(t.ok());
     EXPECT_EQ(t->trailer.checksum, "00112233445566778899aabbccddeeff");
-    auto v2 = ParseLine(R"({"format":"signal-hub-export","version":2,"type":"header"})");
-    ASSERT_FALSE(v2.ok());
-    EXPECT_NE(v2.status().message().find("version 2"), std::string::npos);
+    EXPECT_EQ(EncodeHeader(h).find("\"version\":1,"), EncodeHeader(h).find("\"version\""));  // no chroma: still 1
+    auto v3 = ParseLine(R"({"format":"signal-hub-export","version":3,"type":"header"})");
+    ASSERT_FALSE(v3.ok());
+    EXPECT_NE(v3.status().message().find("version 3"), std::string::npos);
+}
+
+// Version 2: the header's optional "chroma" object (a Chroma collection's own metadata and configuration).
+TEST(ExportFormat, ChromaCollectionMetadataRoundTrip) {
+    ExportHeader h{"chromadb", {"orders.v2", "", 16, DistanceMetric::kCosine}, 3};
+    h.chroma_metadata = R"({"hnsw:space":"cosine","owner":"team-a","public":true,"ratio":0.5,"version":3})";
+    h.chroma_configuration = R"({"hnsw":{"ef_construction":150,"space":"cosine"},"spann":null})";
+    const std::string line = EncodeHeader(h);
+    EXPECT_NE(line.find("\"version\":2,"), std::string::npos) << line;
+    auto p = ParseLine(line);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_EQ(p->header.chroma_metadata, h.chroma_metadata);  // int and float kept apart
+    EXPECT_EQ(p->header.chroma_configuration, h.chroma_configuration);
+    h.chroma_configuration.clear();  // metadata only
+    auto q = ParseLine(EncodeHeader(h));
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    EXPECT_EQ(q->header.chroma_metadata, h.chroma_metadata);
+    EXPECT_TRUE(q->header.chroma_configuration.empty());
+
+    const std::string base =
+        R"({"format":"signal-hub-export","type":"header","source":"chromadb","collection":"c","model":"",)"
+        R"("dimension":4,"metric":"l2","records":0,)";
+    for (const auto& [text, expect] : std::vector<std::pair<std::string, std::string>>{
+             {base + R"("version":1,"chroma":{"metadata":{}}})", "needs format version 2"},
+             {base + R"("version":2,"chroma":[1]})", "must be an object"},
+             {base + R"("version":2,"chroma":{"metadata":"x"}})", "\"chroma\".metadata must be an object"},
+             {base + R"("version":2,"chroma":{"other":{}}})", "unknown key"}}) {
+        auto bad = ParseLine(text);
+        ASSERT_FALSE(bad.ok()) << text;
+        EXPECT_NE(bad.status().message().find(expect), std::string::npos) << bad.status().message();
+    }
+    auto without = ParseLine(base + R"("version":2})");  // version 2 without the object: fine
+    ASSERT_TRUE(without.ok()) << without.status().ToString();
 }
 
 TEST(ExportFormat, DigestCoversEveryField) {

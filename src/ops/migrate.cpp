@@ -16,6 +16,7 @@
 #include "ops/export_format.hpp"
 #include "ops/export_reader.hpp"
 #include "ops/line_io.hpp"
+#include "store/chroma/chroma_store.hpp"
 #include "store/pgvector/import_ledger.hpp"
 #include "store/pgvector/pgvector_store.hpp"
 #include "store/vector_store.hpp"
@@ -127,6 +128,16 @@ Result<ExportSummary> ExportCollections(const ExportOptions& options) {
     for (const auto& info : chosen) {
         const std::string& name = info.spec.name;
         ExportHeader header{std::string(SourceKindName(options.source)), info.spec, info.records};
+        // A collection that came from Chroma carries its own Chroma metadata and configuration (ADR-25).
+        for (auto [key, field] : {std::pair{collection_property::kChromaMetadata, &header.chroma_metadata},
+                                  std::pair{collection_property::kChromaConfiguration, &header.chroma_configuration}}) {
+            auto it = info.properties.find(key);
+            if (it == info.properties.end() || it->second.empty()) continue;
+            if (!nlohmann::json::parse(it->second, nullptr, false).is_object()) {
+                return DataLoss("collection '" + name + "': its property " + std::string(key) + " is not a JSON object");
+            }
+            *field = it->second;
+        }
         SH_RETURN_IF_ERROR(writer->WriteLine(EncodeHeader(header)));
         CollectionChecksum checksum;
         std::int64_t count = 0;
@@ -220,7 +231,10 @@ class Importer : public ExportVisitor {
         const ExportTrailer& trailer = blocks_.at(block_).second;
         current_ = ImportedCollection{header.spec.name, header.records, 0, 0, 0, 0};
         started_ = Clock::now();
-        auto ensured = target_.EnsureCollection(header.spec);
+        auto* chroma = dynamic_cast<store::ChromaStore*>(&target_);
+        auto ensured = chroma != nullptr
+                           ? chroma->EnsureCollection(header.spec, {header.chroma_metadata, header.chroma_configuration})
+                           : target_.EnsureCollection(header.spec);
         if (!ensured.ok()) {
             return ensured.status().WithContext("cannot import collection '" + header.spec.name + "' from " +
                                                 options_.input);
@@ -282,6 +296,16 @@ class Importer : public ExportVisitor {
                                         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                            std::chrono::system_clock::now().time_since_epoch())
                                                            .count()));
+        if (dynamic_cast<store::ChromaStore*>(&target_) == nullptr) {
+            // Kept for the way back into Chroma (a Chroma target got them when the collection was created).
+            if (!header.chroma_metadata.empty()) {
+                imported.set_properties.emplace(std::string(collection_property::kChromaMetadata), header.chroma_metadata);
+            }
+            if (!header.chroma_configuration.empty()) {
+                imported.set_properties.emplace(std::string(collection_property::kChromaConfiguration),
+                                                header.chroma_configuration);
+            }
+        }
         SH_RETURN_IF_ERROR(target_.Commit(header.spec.name, imported));
         if (pg_ == nullptr) SH_RETURN_IF_ERROR(target_.Flush());
         if (ledger_ != nullptr) {
@@ -357,7 +381,18 @@ Result<ImportSummary> ImportExport(const ImportOptions& options) {
         pg = opened.get();
         target = std::move(opened);
     } else {
-        SH_ASSIGN_OR_RETURN(target, store::OpenStore(options.target_url, store::OpenOptions{}));
+        std::string url = options.target_url;
+        if (url.starts_with("chroma+") && url.find("bookkeeping=") == std::string::npos) {
+            // Collections that came from the user's own Chroma go back without anything of Signal
+            // Hub's in them (a rollback, ADR-25); those Signal Hub created keep their bookkeeping.
+            const bool foreign = std::all_of(validator.blocks.begin(), validator.blocks.end(), [](const auto& b) {
+                return !b.first.chroma_metadata.empty() || !b.first.chroma_configuration.empty();
+            });
+            if (!options.chroma_bookkeeping.value_or(!foreign)) {
+                url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("bookkeeping=off");
+            }
+        }
+        SH_ASSIGN_OR_RETURN(target, store::OpenStore(url, store::OpenOptions{}));
     }
     Importer importer(options, *target, pg, ledger.get(), validator.blocks);
     SH_RETURN_IF_ERROR(ReadExport(options.input, importer));
@@ -398,7 +433,38 @@ struct SourceCollection {
     std::int64_t records = 0;
     std::unordered_map<std::string, Digest> digests;
     std::vector<Query> queries;  // a max-heap by rank while sampling
+    // Chroma cosine targets (ADR-25): per record, the digest without the embedding and the
+    // embedding, to tell Chroma's re-rounding of a cosine vector from a real difference.
+    bool keep_loose = false;
+    std::unordered_map<std::string, std::pair<Digest, std::vector<float>>> loose;
 };
+
+Digest DigestWithoutEmbedding(const Record& r) {
+    Record copy{r.id, r.document, r.metadata, {}};
+    return RecordDigest(copy);
+}
+
+void KeepLoose(SourceCollection& c, const Record& r) {
+    if (!c.keep_loose || c.spec.metric != DistanceMetric::kCosine) return;
+    c.loose.emplace(r.id, std::pair{DigestWithoutEmbedding(r), r.embedding});
+}
+
+// Chroma keeps a cosine collection's vectors normalised and scales them back when read, which
+// moves each value by a few float32 ulps of the vector's norm: equal when everything else is
+// equal and no value moved by more than 1e-6 of the source vector's L2 norm.
+bool OnlyRerounded(const SourceCollection& c, const Record& r) {
+    auto it = c.loose.find(r.id);
+    if (it == c.loose.end()) return false;
+    const auto& [digest, want] = it->second;
+    if (DigestWithoutEmbedding(r) != digest || want.size() != r.embedding.size()) return false;
+    double norm = 0;
+    for (float x : want) norm += static_cast<double>(x) * x;
+    const double tolerance = 1e-6 * std::sqrt(norm);
+    for (size_t i = 0; i < want.size(); ++i) {
+        if (std::abs(static_cast<double>(want[i]) - r.embedding[i]) > tolerance) return false;
+    }
+    return true;
+}
 
 void Sample(SourceCollection& c, const Record& r, size_t n) {
     if (n == 0) return;
@@ -436,6 +502,7 @@ class SourceFileReader : public ExportVisitor {
         }
         current_ = &out_[h.spec.name];
         current_->spec = h.spec;
+        current_->keep_loose = o_.target_url.starts_with("chroma+");
         return Status::Ok();
     }
     Status OnRecord(const ExportHeader& /*h*/, Record&& r, const Digest& d) override {
@@ -443,6 +510,7 @@ class SourceFileReader : public ExportVisitor {
         current_->records++;
         Sample(*current_, r, o_.sample);
         current_->digests.emplace(r.id, d);
+        KeepLoose(*current_, r);
         return Status::Ok();
     }
 
@@ -589,6 +657,7 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
             if (o.collection && *o.collection != info.spec.name) continue;
             SourceCollection& c = source[info.spec.name];
             c.spec = info.spec;
+            c.keep_loose = o.target_url.starts_with("chroma+");
             std::string after;
             for (;;) {
                 SH_ASSIGN_OR_RETURN(store::ScanPage page, source_store->Scan(info.spec.name, after, kScanPage));
@@ -596,6 +665,7 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
                     c.records++;
                     Sample(c, r, o.sample);
                     c.digests.emplace(r.id, RecordDigest(r));
+                    KeepLoose(c, r);
                 }
                 Report(o.progress, "verify", info.spec.name, c.records, info.records);
                 if (!page.next_after) break;
@@ -676,7 +746,9 @@ Result<VerifyReport> VerifyMigration(const VerifyOptions& o) {
                     AddListed(v.extra_ids, r.id, o.max_listed);
                     continue;
                 }
-                if (RecordDigest(r) != it->second) {
+                if (RecordDigest(r) != it->second && OnlyRerounded(c, r)) {
+                    v.rerounded++;
+                } else if (RecordDigest(r) != it->second) {
                     v.different++;
                     AddListed(v.different_ids, r.id, o.max_listed);
                 }
@@ -756,6 +828,10 @@ std::string VerifyReportText(const VerifyReport& r) {
         out += "  missing:   " + std::to_string(c.missing) + list(c.missing_ids, c.missing) + "\n";
         out += "  extra:     " + std::to_string(c.extra) + list(c.extra_ids, c.extra) + "\n";
         out += "  different: " + std::to_string(c.different) + list(c.different_ids, c.different) + "\n";
+        if (c.rerounded > 0) {
+            out += "  equal but for Chroma's re-rounding of cosine vectors (each value within 1e-6 of the vector's "
+                   "norm): " + std::to_string(c.rerounded) + "\n";
+        }
         out += "  recall@" + std::to_string(r.k) + ": " + recall + " over " + std::to_string(c.queries) +
                " sampled queries (minimum " + std::to_string(r.min_recall).substr(0, 4) + ")\n";
     }
@@ -783,6 +859,7 @@ std::string VerifyReportJson(const VerifyReport& r) {
                                     {"missing", c.missing},
                                     {"extra", c.extra},
                                     {"different", c.different},
+                                    {"rerounded", c.rerounded},
                                     {"missing_ids", c.missing_ids},
                                     {"extra_ids", c.extra_ids},
                                     {"different_ids", c.different_ids},

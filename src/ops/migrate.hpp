@@ -91,6 +91,12 @@ struct ImportOptions {
     size_t batch_size = 1000;
     bool resume = true;         // PostgreSQL: continue from the checkpoint of this input
     bool index_after = true;    // PostgreSQL: drop the HNSW index of an empty collection and build it at the end
+    // ChromaDB targets (ADR-25): false opens the target with bookkeeping=off, so the collections
+    // are written as the user's own, without Signal Hub's file states, data version or
+    // signal_hub:* metadata keys; true writes them (a Chroma store Signal Hub indexes into).
+    // Unset: off when every collection of the file came from a Chroma collection Signal Hub did
+    // not create (its header carries a "chroma" object), else on. A URL naming bookkeeping= wins.
+    std::optional<bool> chroma_bookkeeping;
     ProgressFn progress;
 };
 struct ImportedCollection {
@@ -132,6 +138,8 @@ struct CollectionVerification {
     bool target_exists = true;
     std::int64_t source_records = 0, target_records = 0;
     std::int64_t missing = 0, extra = 0, different = 0;
+    // Chroma cosine targets: records equal but for Chroma's re-rounding of the vector (ADR-25).
+    std::int64_t rerounded = 0;
     std::vector<std::string> missing_ids, extra_ids, different_ids;  // the first max_listed of each
     std::string expected_from;  // recorded-import mode: the import the expectation comes from
     std::int64_t target_counter = 0;  // the target's own record count (its counter; reported, a differing one warns)

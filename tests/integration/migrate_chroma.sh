@@ -114,7 +114,7 @@ pass "re-import --no-resume repairs the target"
 
 # --- 5. reverse: PostgreSQL -> a fresh Chroma database, and -> an embedded store -------
 run_expect 0 "$SH" migrate export --source postgresql --database "$DB" --all --output "$WORK/back.jsonl.zst"
-run_expect 0 "$SH" migrate import --input "$WORK/back.jsonl.zst" --chroma-url "$HTTP?database=$CH_BACK"
+run_expect 0 "$SH" migrate import --input "$WORK/back.jsonl.zst" --chroma-url "$HTTP?database=$CH_BACK" --bookkeeping on
 run_expect 0 "$SH" migrate verify --source postgresql --database "$DB" --chroma-url "$HTTP?database=$CH_BACK" --sample 20
 run_expect 0 "$SH" migrate export --source chromadb --chroma-url "$HTTP?database=$CH_BACK" --all --output "$WORK/again.jsonl"
 # Same records, same per-collection checksums: everything but the headers' "source" is equal.

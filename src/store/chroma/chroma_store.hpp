@@ -14,6 +14,14 @@
 //                      [a-zA-Z0-9._-], starting and ending alphanumeric; a
 //                      Signal Hub collection whose Chroma name breaks that rule
 //                      is refused by the server (InvalidArgument).
+//   bookkeeping=on|off on (default): the data mapping below. off: a store Signal Hub does
+//                      not own (a rollback into the user's Chroma, ADR-25): no ".sh-files"
+//                      nor "signal-hub-meta" collection, no signal_hub:* key in record or
+//                      collection metadata; collections are created with exactly the Chroma
+//                      metadata/configuration given (EnsureCollection with a ChromaShape);
+//                      Commit writes the records only (file states, properties, touch and the
+//                      data version are dropped); a NaN/inf/-0.0 metadata value is refused;
+//                      cosine vectors read back as Chroma's re-rounded copy. Reads are unchanged.
 //   token=SECRET       auth token; when absent, the environment variable
 //                      CHROMA_TOKEN (if set and non-empty). Never logged nor
 //                      put in error messages.
@@ -128,6 +136,17 @@ class ChromaStore final : public VectorStore {
     ChromaStore& operator=(const ChromaStore&) = delete;
 
     Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override;
+    // A collection restored from an export of a Chroma collection: created with that
+    // collection's own Chroma metadata and configuration (JSON object texts, "" for none;
+    // CollectionInfo::properties chroma.metadata / chroma.configuration). An existing
+    // collection is checked as by EnsureCollection and left as it is.
+    struct ChromaShape {
+        std::string metadata;
+        std::string configuration;
+    };
+    Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec, const ChromaShape& shape);
+    // False for a store opened with bookkeeping=off (see the header).
+    bool bookkeeping() const;
     Result<CollectionInfo> GetCollection(std::string_view name) override;
     Result<std::vector<CollectionInfo>> ListCollections() override;
     Status DropCollection(std::string_view name) override;

@@ -30,7 +30,7 @@ using testing::Not;
 TEST(ChromaStoreUrl, BadUrlsAreInvalidArgument) {
     for (const std::string url : {"chroma+ftp://h:1", "chroma+http://", "chroma+http://h:1?colour=red",
                                   "chroma+http://h:1?auth_header=basic", "chroma+http://h:1?timeout_ms=x",
-                                  "chroma+http://h:1?database="}) {
+                                  "chroma+http://h:1?database=", "chroma+http://h:1?bookkeeping=maybe"}) {
         auto store = OpenStore(url, OpenOptions{});
         ASSERT_FALSE(store.ok()) << url;
         EXPECT_EQ(store.status().code(), ErrorCode::kInvalidArgument) << url << ": " << store.status().ToString();
@@ -234,6 +234,54 @@ TEST(ChromaStoreTest, ReservedNamesAndKeysAreRefused) {
     ASSERT_TRUE(list.ok());
     ASSERT_EQ(list->size(), 1u);
     EXPECT_EQ((*list)[0].spec.name, "repo");
+}
+
+// bookkeeping=off (a rollback into the user's Chroma, ADR-25): the collection gets exactly the
+// Chroma metadata and configuration given, records exactly their metadata, and nothing else is
+// written (no .sh-files, no signal-hub-meta, no signal_hub:* key), as the server itself shows.
+TEST(ChromaStoreTest, BookkeepingOffWritesOnlyTheUsersData) {
+    const std::string server = chromatest::ServerUrl();
+    ASSERT_FALSE(server.empty());
+    const std::string db = chromatest::UniqueDatabase();
+    auto opened = OpenStore(chromatest::WithParam(server, "database=" + db + "&bookkeeping=off"), OpenOptions{});
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    auto* store = dynamic_cast<ChromaStore*>(opened->get());
+    ASSERT_NE(store, nullptr);
+    EXPECT_FALSE(store->bookkeeping());
+    ChromaStore::ChromaShape shape{R"({"hnsw:space":"cosine","owner":"a","n":3,"r":0.5,"ok":true})",
+                                   R"({"hnsw":{"space":"cosine","ef_construction":150,"max_neighbors":20}})"};
+    auto made = store->EnsureCollection(CollectionSpec{"orders", "", 2, DistanceMetric::kCosine}, shape);
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    Record a{"a", "alpha", {{"k", std::int64_t{1}}, {"f", 1.5}}, V({3, 4})};
+    ChangeSet change{.upserts = {a}, .put_files = {FileState{"a.py", "h", 1, 2, {"a"}}}, .touch_last_indexed = true};
+    change.set_properties.emplace("imported_at", "1");
+    ASSERT_TRUE(store->Commit("orders", change).ok());
+    ASSERT_TRUE(store->EnsureCollection(CollectionSpec{"orders", "", 2, DistanceMetric::kCosine}, shape).ok());  // re-run
+
+    std::string reply;
+    ASSERT_EQ(chromatest::RawCall(server, "GET", "/tenants/default_tenant/databases/" + db + "/collections", "", &reply), 200);
+    json list = json::parse(reply);
+    ASSERT_EQ(list.size(), 1u) << reply;  // no orders.sh-files, no signal-hub-meta
+    EXPECT_EQ(list[0]["metadata"], json::parse(shape.metadata)) << reply;
+    EXPECT_EQ(list[0]["configuration_json"]["hnsw"]["max_neighbors"], 20) << reply;
+    const std::string id = list[0]["id"].get<std::string>();
+    ASSERT_EQ(chromatest::RawCall(server, "POST", "/tenants/default_tenant/databases/" + db + "/collections/" + id + "/get",
+                                  json{{"include", {"metadatas", "documents"}}}.dump(), &reply),
+              200);
+    EXPECT_EQ(json::parse(reply)["metadatas"][0], json::parse(R"({"k":1,"f":1.5})")) << reply;
+    auto info = store->GetCollection("orders");
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->properties.at("chroma.metadata"), json::parse(shape.metadata).dump());
+    EXPECT_EQ(info->files, 0);
+    auto version = store->DataVersion();
+    ASSERT_TRUE(version.ok());
+    EXPECT_EQ(*version, 0);
+    // A value Chroma cannot store has no reserved key to hide in: refused, nothing written.
+    Record nan{"b", std::nullopt, {{"x", -0.0}}, V({1, 0})};
+    EXPECT_EQ(store->Commit("orders", ChangeSet{.upserts = {nan}}).code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(store->GetCollection("orders")->records, 1);
+    opened->reset();
+    chromatest::DeleteDatabase(server, db);
 }
 
 }  // namespace
