@@ -140,6 +140,19 @@ Result<PgUrl> ParsePgUrl(const std::string& url) {
                                            std::to_string(max) + " (pgvector's limit)");
                 }
                 (*key == "hnsw_m" ? out.hnsw_m : out.hnsw_ef_construction) = static_cast<int>(n);
+            } else if (*key == "read_url") {
+                if (!value->starts_with("postgresql://") && !value->starts_with("postgres://")) {
+                    return InvalidArgument("store URL parameter read_url must be a postgresql:// URL");
+                }
+                out.read_urls.push_back(*value);
+            } else if (*key == "max_replica_lag" || *key == "replica_check_interval") {
+                double seconds = 0;
+                auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), seconds);
+                if (ec != std::errc() || ptr != value->data() + value->size() || !(seconds > 0) || seconds > 86400) {
+                    return InvalidArgument("store URL parameter " + *key + "='" + *value +
+                                           "' must be a number of seconds in (0, 86400]");
+                }
+                (*key == "max_replica_lag" ? out.max_replica_lag : out.replica_check_interval) = seconds;
             } else if (*key == "pool_timeout") {
                 double seconds = 0;
                 auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), seconds);

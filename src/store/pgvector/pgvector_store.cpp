@@ -62,6 +62,7 @@
 #include <unordered_set>
 
 #include "db/postgres/pg_client.hpp"
+#include "db/postgres/pg_replicas.hpp"
 #include "store/metadata_json.hpp"
 #include "store/pgvector/glob_regex.hpp"
 #include "store/pgvector/pgvector_schema.hpp"
@@ -193,6 +194,41 @@ class PgVectorStore::Impl {
     template <typename F>
     auto Run(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
         return pool_.Run(std::forward<F>(fn));
+    }
+
+    // A read-only operation of a read-only store: on an up read replica when there is one
+    // (db/postgres/pg_replicas.hpp), else on the primary. A replica that fails the operation (any
+    // error: unreachable, a query cancelled by recovery, a collection it has not replayed yet) is
+    // not the answer: the primary runs it again, and an unreachable replica is skipped until its
+    // next good check. Writers never read from replicas (they must see their own writes).
+    template <typename F>
+    auto RunRead(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
+        if (replicas_) {
+            if (db::pg::PgPool* replica = replicas_->Pick()) {
+                auto result = replica->Run(fn);
+                if (result.ok()) {
+                    replica_reads_++;
+                    return result;
+                }
+                if (result.status().code() == ErrorCode::kUnavailable) replicas_->MarkDown(replica);
+            }
+        }
+        primary_reads_++;
+        return pool_.Run(fn);
+    }
+
+    // Starts the replica checks of a read-only store with read_url parameters.
+    Status StartReplicas() {
+        if (!read_only_ || pool_.url().read_urls.empty()) return Status::Ok();
+        SH_ASSIGN_OR_RETURN(replicas_, db::pg::PgReplicaSet::Create(pool_.url()));
+        return Status::Ok();
+    }
+
+    std::optional<ReadRoutingStats> read_routing() const {
+        if (!replicas_) return std::nullopt;
+        return ReadRoutingStats{.replicas = replicas_->Stats(),
+                                .primary_reads = primary_reads_.load(),
+                                .replica_reads = replica_reads_.load()};
     }
 
     // ---- open / schema ----------------------------------------------------------
@@ -373,7 +409,7 @@ class PgVectorStore::Impl {
     }
 
     Result<CollectionInfo> GetCollection(std::string_view name) {
-        return Run([&](PgConn& c) -> Result<CollectionInfo> {
+        return RunRead([&](PgConn& c) -> Result<CollectionInfo> {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, name, true));
             std::vector<CollectionRow> rows{std::move(row)};
             SH_RETURN_IF_ERROR(LoadProperties(c, rows));
@@ -382,7 +418,7 @@ class PgVectorStore::Impl {
     }
 
     Result<std::vector<CollectionInfo>> ListCollections() {
-        return Run([&](PgConn& c) -> Result<std::vector<CollectionInfo>> {
+        return RunRead([&](PgConn& c) -> Result<std::vector<CollectionInfo>> {
             SH_ASSIGN_OR_RETURN(PgResult r, c.Query(CollectionSelect(true, "ORDER BY c.name", 1),
                                                     PgParams().Text(pool_.url().schema)));
             std::vector<CollectionRow> rows;
@@ -588,7 +624,7 @@ class PgVectorStore::Impl {
     }
 
     Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) {
-        return Run([&](PgConn& c) -> Result<std::vector<Record>> {
+        return RunRead([&](PgConn& c) -> Result<std::vector<Record>> {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
             std::vector<Record> out;
             if (ids.empty()) return out;
@@ -691,7 +727,7 @@ class PgVectorStore::Impl {
     Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
                                           const SearchOptions& options) {
         SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
-        return Run([&](PgConn& c) -> Result<std::vector<Hit>> {
+        return RunRead([&](PgConn& c) -> Result<std::vector<Hit>> {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
             SH_RETURN_IF_ERROR(ValidateQuery(collection, row.spec.dimension, query));
             std::vector<Hit> hits;
@@ -728,7 +764,7 @@ class PgVectorStore::Impl {
     Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
                                            const SearchOptions& options) {
         SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
-        return Run([&](PgConn& c) -> Result<std::vector<Hit>> {
+        return RunRead([&](PgConn& c) -> Result<std::vector<Hit>> {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
             std::vector<Hit> hits;
             std::vector<std::string> terms;
@@ -800,7 +836,7 @@ class PgVectorStore::Impl {
     }
 
     Result<std::int64_t> DataVersion() {
-        return Run([&](PgConn& c) -> Result<std::int64_t> {
+        return RunRead([&](PgConn& c) -> Result<std::int64_t> {
             SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT value FROM " + meta_ + " WHERE key = 'data_version'"));
             if (r.rows() != 1) return DataLoss("the data_version row is missing from " + meta_ + " in " + Where());
             return r.Int8(0, 0);
@@ -1000,6 +1036,8 @@ class PgVectorStore::Impl {
                       &files_ = names_.files, &migrations_ = names_.migrations, &properties_ = names_.properties;
     const std::string &vector_type_ = names_.vector_type, &ext_schema_ = names_.ext_schema;
     std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0};
+    std::unique_ptr<db::pg::PgReplicaSet> replicas_;  // read-only opens with read_url parameters
+    std::atomic<std::uint64_t> primary_reads_{0}, replica_reads_{0};
 };
 
 Result<std::unique_ptr<PgVectorStore>> PgVectorStore::Open(const std::string& url, const OpenOptions& options,
@@ -1014,6 +1052,7 @@ Result<std::unique_ptr<PgVectorStore>> PgVectorStore::Open(const std::string& ur
     }
     auto impl = std::make_unique<Impl>(std::move(parsed), options.read_only, effective);
     SH_RETURN_IF_ERROR(impl->Open());
+    if (options.read_replicas) SH_RETURN_IF_ERROR(impl->StartReplicas());
     return std::unique_ptr<PgVectorStore>(new PgVectorStore(std::move(impl)));
 }
 
@@ -1061,6 +1100,7 @@ Result<std::int64_t> PgVectorStore::DataVersion() { return impl_->DataVersion();
 PgVectorStore::Stats PgVectorStore::stats() const { return impl_->stats(); }
 size_t PgVectorStore::open_connections() const { return impl_->open_connections(); }
 std::optional<PoolStats> PgVectorStore::pool_stats() const { return impl_->pool_stats(); }
+std::optional<ReadRoutingStats> PgVectorStore::read_routing() const { return impl_->read_routing(); }
 
 bool PgvectorVersionSupported(std::string_view extversion) {
     return VersionAtLeast(extversion, kMinPgvectorMajor, kMinPgvectorMinor);
