@@ -107,6 +107,13 @@ TEST(PgUrl, MultiHostUrlsKeepEveryHost) {
     EXPECT_EQ(Param(*url, "host"), "10.0.0.1,10.0.0.2");
     EXPECT_EQ(Param(*url, "port"), "5432,5433");
     EXPECT_EQ(Param(*url, "target_session_attrs"), "read-write");
+    EXPECT_EQ(url->endpoint, "10.0.0.1:5432,10.0.0.2:5433");
+    auto mixed = ParsePgUrl("postgresql://app@a,b:6000/hub");
+    ASSERT_TRUE(mixed.ok()) << mixed.status().ToString();
+    EXPECT_EQ(mixed->endpoint, "a:5432,b:6000");
+    auto one_port = ParsePgUrl("postgresql://app@/hub?host=a,b&port=6000");
+    ASSERT_TRUE(one_port.ok()) << one_port.status().ToString();
+    EXPECT_EQ(one_port->endpoint, "a:6000,b:6000");
 }
 
 TEST(PgUrl, QuoteIdentDoublesQuotes) {
