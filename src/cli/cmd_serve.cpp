@@ -37,6 +37,33 @@ namespace signalhub::cli {
 namespace fs = std::filesystem;
 namespace {
 
+// The store URL with database.read_urls as read_url parameters (each %-encoded) and the replica
+// settings (db/postgres/pg_client.hpp): only `serve` reads from replicas, so only its URL carries
+// them (backup manifests and other commands never see the replicas' URLs).
+std::string WithReadReplicas(std::string url, const config::DatabaseConfig& database) {
+    if (database.type != "postgresql" || database.read_urls.empty()) return url;
+    if (!url.starts_with("postgresql://") && !url.starts_with("postgres://")) return url;
+    for (const std::string& replica : database.read_urls) {
+        std::string encoded;
+        for (unsigned char ch : replica) {
+            if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+                encoded += static_cast<char>(ch);
+            } else {
+                char hex[4];
+                std::snprintf(hex, sizeof hex, "%%%02X", ch);
+                encoded += hex;
+            }
+        }
+        url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("read_url=") + encoded;
+    }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", database.max_replica_lag);
+    url += std::string("&max_replica_lag=") + seconds;
+    std::snprintf(seconds, sizeof seconds, "%g", database.replica_check_interval);
+    url += std::string("&replica_check_interval=") + seconds;
+    return url;
+}
+
 struct ServeOptions {
     std::string transport = "stdio";
     std::optional<std::string> host;
@@ -326,7 +353,8 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         SH_ASSIGN_OR_RETURN(watcher, index::Watcher::Start(*writer, *embedder, watch, on_pass));
     }
 
-    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(location.url, store::OpenOptions{.read_only = true}));
+    SH_ASSIGN_OR_RETURN(auto store, store::OpenStore(WithReadReplicas(location.url, cfg.database),
+                                                         store::OpenOptions{.read_only = true, .read_replicas = true}));
     if (tracing) store = store::TraceStore(std::move(store), StoreBackend(location));
     SH_ASSIGN_OR_RETURN(std::unique_ptr<search::QueryCache> cache,
                         search::MakeQueryCache(cfg.performance.caching, CacheIdentity(location), Clock::Real()));
@@ -343,6 +371,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         if (cache) metrics->WatchCache(cache.get(), cfg.performance.caching.backend);
         metrics->WatchCollections(store.get());
         metrics->WatchPool("store", [r = store.get()] { return r->pool_stats(); });
+        metrics->WatchReadRouting([r = store.get()] { return r->read_routing(); });
         if (tracing) metrics->WatchTracer(&tracing->tracer());
     }
     mcp::Server server(mcp::ServerInfo{

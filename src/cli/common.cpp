@@ -49,8 +49,9 @@ Result<telemetry::LogOptions> LogOptionsFor(const config::Config& config, const 
 }
 
 std::string DisplayUrl(const std::string& url) {
-    static constexpr std::string_view kInternal[] = {"pool_size", "max_overflow", "pool_timeout", "hnsw_m",
-                                                     "hnsw_ef_construction"};
+    static constexpr std::string_view kInternal[] = {"pool_size",  "max_overflow",    "pool_timeout",
+                                                     "hnsw_m",     "hnsw_ef_construction", "read_url",
+                                                     "max_replica_lag", "replica_check_interval"};
     const size_t query = url.find('?');
     std::string out = url.substr(0, query);
     if (query != std::string::npos) {

@@ -41,7 +41,8 @@ Result<telemetry::LogOptions> LogOptionsFor(const config::Config& config, const 
 
 // A store URL for people: the password masked, and without the connection-pool
 // and HNSW parameters DatabaseUrl adds (pool_size, max_overflow, pool_timeout,
-// hnsw_m, hnsw_ef_construction).
+// hnsw_m, hnsw_ef_construction), nor the read replicas' that `serve` adds (read_url,
+// max_replica_lag, replica_check_interval).
 std::string DisplayUrl(const std::string& url);
 
 // database.url with database.pool_size / max_overflow / pool_timeout added as

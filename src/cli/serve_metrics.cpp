@@ -383,4 +383,39 @@ void ServeMetrics::WatchPool(std::string pool, std::function<std::optional<PoolS
     pools_->sources.emplace_back(std::move(pool), std::move(stats));
 }
 
+void ServeMetrics::WatchReadRouting(std::function<std::optional<ReadRoutingStats>()> stats) {
+    if (!stats().has_value()) return;
+    auto source = std::make_shared<std::function<std::optional<ReadRoutingStats>()>>(std::move(stats));
+    registry_.AddCallback("signal_hub_db_replica_up",
+                          "1 when the read replica answered its last check within database.max_replica_lag.",
+                          MetricType::kGauge, {"replica"}, [source]() -> std::vector<Sample> {
+                              std::vector<Sample> out;
+                              if (auto s = (*source)()) {
+                                  for (const auto& r : s->replicas) out.push_back(Sample{{r.replica}, r.up ? 1.0 : 0.0});
+                              }
+                              return out;
+                          });
+    registry_.AddCallback("signal_hub_db_replica_lag_seconds",
+                          "Replay lag of the read replica at its last check (absent while it is unreachable).",
+                          MetricType::kGauge, {"replica"}, [source]() -> std::vector<Sample> {
+                              std::vector<Sample> out;
+                              if (auto s = (*source)()) {
+                                  for (const auto& r : s->replicas) {
+                                      if (r.lag_seconds) out.push_back(Sample{{r.replica}, *r.lag_seconds});
+                                  }
+                              }
+                              return out;
+                          });
+    registry_.AddCallback("signal_hub_db_reads_total",
+                          "Read-only store operations by the server that answered them (primary or replica).",
+                          MetricType::kCounter, {"target"}, [source]() -> std::vector<Sample> {
+                              std::vector<Sample> out;
+                              if (auto s = (*source)()) {
+                                  out.push_back(Sample{{"primary"}, static_cast<double>(s->primary_reads)});
+                                  out.push_back(Sample{{"replica"}, static_cast<double>(s->replica_reads)});
+                              }
+                              return out;
+                          });
+}
+
 }  // namespace signalhub::cli

@@ -78,6 +78,9 @@ class ServeMetrics {
     // source that reports nullopt now (a backend without a pool) is not watched.
     // `stats` must be cheap, thread-safe and callable until the registry's last Collect.
     void WatchPool(std::string pool, std::function<std::optional<PoolStats>()> stats);
+    // signal_hub_db_replica_up / _lag_seconds{replica} and signal_hub_db_reads_total{target}: the
+    // store's read replicas (database.read_urls); registers nothing when `stats` reports none.
+    void WatchReadRouting(std::function<std::optional<ReadRoutingStats>()> stats);
 
    private:
     class InstrumentedEmbedder;

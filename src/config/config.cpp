@@ -85,6 +85,9 @@ const std::vector<Field>& Fields() {
         {"database.pool_timeout", [](Config& c) -> FieldRef { return &c.database.pool_timeout; }},
         {"database.hnsw_m", [](Config& c) -> FieldRef { return &c.database.hnsw_m; }},
         {"database.hnsw_ef_construction", [](Config& c) -> FieldRef { return &c.database.hnsw_ef_construction; }},
+        {"database.read_urls", [](Config& c) -> FieldRef { return &c.database.read_urls; }},
+        {"database.max_replica_lag", [](Config& c) -> FieldRef { return &c.database.max_replica_lag; }},
+        {"database.replica_check_interval", [](Config& c) -> FieldRef { return &c.database.replica_check_interval; }},
         {"store.path", [](Config& c) -> FieldRef { return &c.store.path; }},
         {"index.collection", [](Config& c) -> FieldRef { return &c.index.collection; }},
         {"index.max_file_bytes", [](Config& c) -> FieldRef { return &c.index.max_file_bytes; }},
@@ -915,6 +918,20 @@ Problems FindProblems(const Config& c) {
         }
     };
     positive_seconds("database.pool_timeout", c.database.pool_timeout, 3600);
+    positive_seconds("database.max_replica_lag", c.database.max_replica_lag, 86400);
+    positive_seconds("database.replica_check_interval", c.database.replica_check_interval, 3600);
+    for (std::size_t i = 0; i < c.database.read_urls.size(); ++i) {
+        const std::string& u = c.database.read_urls[i];
+        if (c.database.type != "postgresql") {
+            problems.emplace_back("database.read_urls", "read replicas need database.type postgresql, got " +
+                                                            c.database.type);
+            break;
+        }
+        if (!u.starts_with("postgresql://") && !u.starts_with("postgres://")) {
+            problems.emplace_back("database.read_urls[" + std::to_string(i) + "]",
+                                  "must be a postgresql:// URL (a libpq URL of a hot standby)");
+        }
+    }
     positive_seconds("server.session_timeout", c.server.session_timeout, 30 * 24 * 3600);
     positive_seconds("server.shutdown_timeout", c.server.shutdown_timeout, 3600);
 

@@ -44,6 +44,9 @@ struct DatabaseConfig {
     double pool_timeout = 30;       // postgresql: seconds an operation waits for a free connection
     int hnsw_m = 16;                // postgresql: HNSW graph degree of new collections
     int hnsw_ef_construction = 200; // postgresql: HNSW build breadth of new collections
+    std::vector<std::string> read_urls{};  // postgresql: read replicas for read-only opens (serve, search, status)
+    double max_replica_lag = 30;           // postgresql: seconds of replay lag beyond which a replica is skipped
+    double replica_check_interval = 5;     // postgresql: seconds between replica health/lag checks
 
     bool operator==(const DatabaseConfig&) const = default;
 };

@@ -619,6 +619,37 @@ TEST(Config, OverrideNamingNoKeyIsAnError) {
               "keys, e.g. SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
 }
 
+TEST(Config, DatabaseReadReplicasAreValidated) {
+    auto parsed = Parse(
+        "database:\n  type: postgresql\n  url: postgresql://hub@primary/hub\n"
+        "  read_urls: [postgresql://hub@r1/hub, postgres://hub@r2/hub]\n  max_replica_lag: 2.5\n"
+        "  replica_check_interval: 0.5\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(parsed->database.read_urls.size(), 2u);
+    EXPECT_DOUBLE_EQ(parsed->database.max_replica_lag, 2.5);
+    EXPECT_DOUBLE_EQ(parsed->database.replica_check_interval, 0.5);
+    EXPECT_TRUE(Validate(*parsed).ok()) << Validate(*parsed).message();
+    EXPECT_DOUBLE_EQ(Config{}.database.max_replica_lag, 30);
+    EXPECT_DOUBLE_EQ(Config{}.database.replica_check_interval, 5);
+
+    auto invalid = [](const std::string& text) {
+        auto c = Parse(text);
+        EXPECT_TRUE(c.ok()) << c.status().ToString();
+        return c.ok() ? Validate(*c).message() : std::string();
+    };
+    const std::string pg = "database:\n  type: postgresql\n  url: postgresql://hub@primary/hub\n";
+    const std::string wrong = invalid(pg + "  read_urls: [mysql://u:pw@r1/db]\n");
+    EXPECT_NE(wrong.find("database.read_urls[0]: must be a postgresql:// URL"), std::string::npos) << wrong;
+    EXPECT_EQ(wrong.find("pw"), std::string::npos) << wrong;
+    EXPECT_NE(invalid("database:\n  read_urls: [postgresql://r1/db]\n")
+                  .find("database.read_urls: read replicas need database.type postgresql"),
+              std::string::npos);
+    EXPECT_NE(invalid(pg + "  max_replica_lag: 0\n").find("database.max_replica_lag: must be a number of seconds"),
+              std::string::npos);
+    EXPECT_NE(invalid(pg + "  replica_check_interval: 7200\n").find("database.replica_check_interval"),
+              std::string::npos);
+}
+
 TEST(Config, DatabaseSectionSelectsPostgresqlAndValidatesIt) {
     auto parsed = Parse(
         "database:\n  type: postgresql\n  url: postgresql://hub:secret@db.internal:5432/hub?sslmode=require\n"
@@ -863,7 +894,7 @@ TEST(Config, OverrideVariableNames) {
     EXPECT_EQ(OverrideVariable("store.path"), "SIGNAL_HUB_STORE__PATH");
     EXPECT_EQ(OverrideVariable("index.chunk.max_lines"), "SIGNAL_HUB_INDEX__CHUNK__MAX_LINES");
     const std::vector<std::string> paths = KeyPaths();
-    EXPECT_EQ(paths.size(), 103u);
+    EXPECT_EQ(paths.size(), 106u);
     EXPECT_EQ(paths.front(), "database.type");
     EXPECT_EQ(paths.back(), "monitoring.tracing.export_timeout");
 }
@@ -881,6 +912,7 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     vars[OverrideVariable("index.default_excludes")] = "false";
     vars[OverrideVariable("index.follow_symlinks")] = "true";
     vars[OverrideVariable("index.exclude")] = "x";
+    vars[OverrideVariable("database.read_urls")] = "postgresql://r1/db";
     vars[OverrideVariable("index.chunk.max_chars")] = "300";
     vars[OverrideVariable("embedding.provider")] = "openai";
     vars[OverrideVariable("embedding.model")] = "m";
@@ -942,6 +974,9 @@ TEST(Config, EveryKeyIsOverridableFromTheEnvironment) {
     EXPECT_DOUBLE_EQ(c.database.pool_timeout, 8);
     EXPECT_EQ(c.database.hnsw_m, 8);
     EXPECT_EQ(c.database.hnsw_ef_construction, 16);
+    EXPECT_EQ(c.database.read_urls, std::vector<std::string>{"postgresql://r1/db"});
+    EXPECT_DOUBLE_EQ(c.database.max_replica_lag, 8);
+    EXPECT_DOUBLE_EQ(c.database.replica_check_interval, 8);
     EXPECT_EQ(c.store.path, "/s");
     EXPECT_EQ(c.index.collection, "c");
     EXPECT_EQ(c.index.max_file_bytes, 8);

@@ -5,6 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace signalhub {
 
@@ -14,6 +17,20 @@ struct PoolStats {
     std::size_t in_use = 0;              // leased, or being opened for a caller
     std::size_t waiting = 0;             // callers blocked waiting for a free connection
     std::uint64_t acquire_timeouts = 0;  // waits that ended without a connection (since the pool was created)
+};
+
+// Read routing to PostgreSQL read replicas (database.read_urls; signal_hub_db_replica_* and
+// signal_hub_db_reads_total in metrics.md). The replica set that fills it (db/postgres/pg_replicas.hpp)
+// states how up and lag are decided.
+struct ReplicaStats {
+    std::string replica;                // "host:port", never a password
+    bool up = false;                    // reachable at the last check and within database.max_replica_lag
+    std::optional<double> lag_seconds;  // replay lag at the last check; nullopt when unknown (unreachable)
+};
+struct ReadRoutingStats {
+    std::vector<ReplicaStats> replicas;
+    std::uint64_t primary_reads = 0;  // read operations answered by the primary (since the store was opened)
+    std::uint64_t replica_reads = 0;  // read operations answered by a replica
 };
 
 }  // namespace signalhub

@@ -41,6 +41,7 @@ class ForwardingStore : public VectorStore {
     Result<std::int64_t> DataVersion() override { return target_.DataVersion(); }
     Status Flush() override { return target_.Flush(); }
     std::optional<PoolStats> pool_stats() const override { return target_.pool_stats(); }
+    std::optional<ReadRoutingStats> read_routing() const override { return target_.read_routing(); }
 
    private:
     VectorStore& target_;

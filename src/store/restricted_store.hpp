@@ -44,6 +44,7 @@ class RestrictedStore final : public VectorStore {
     Result<std::int64_t> DataVersion() override { return base_.DataVersion(); }
     Status Flush() override { return base_.Flush(); }
     std::optional<PoolStats> pool_stats() const override { return base_.pool_stats(); }
+    std::optional<ReadRoutingStats> read_routing() const override { return base_.read_routing(); }
 
    private:
     Status Check(std::string_view collection) const;

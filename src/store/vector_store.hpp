@@ -155,6 +155,9 @@ class VectorStore {
     // (db/postgres/pg_client.hpp says how each number is counted). Cheap, no
     // I/O, thread-safe: the metrics endpoint calls it on every scrape.
     virtual std::optional<PoolStats> pool_stats() const { return std::nullopt; }
+    // Read replicas, for stores that route reads to them (PostgreSQL with database.read_urls);
+    // nullopt otherwise.
+    virtual std::optional<ReadRoutingStats> read_routing() const { return std::nullopt; }
 };
 
 struct OpenOptions {
@@ -162,6 +165,9 @@ struct OpenOptions {
     // Who opens the store as its writer, e.g. "signal-hub serve --watch": the embedded store writes it
     // into its lock file, for the message another writer gets. "" = this process's command line.
     std::string holder{};
+    // A read-only open may send reads to the read replicas its URL names (PostgreSQL read_url
+    // parameters; `serve` sets this). Off: everything goes to the primary, no replica checks run.
+    bool read_replicas = false;
 };
 
 // Opens a store by URL: a filesystem path or "sqlite://PATH" for the embedded

@@ -4,7 +4,7 @@
 // drives it through a load balancer while it replaces the replicas.
 //
 //   node tests/e2e/mcp_load.mjs URL [--sessions N] [--seconds T] [--stop-file FILE]
-//        [--session-calls K] [--query Q] [--progress FILE]
+//        [--session-calls K] [--query Q] [--progress FILE] [--events FILE]
 //
 // A session does K search_code calls (default 20: one conversation of an assistant), then ends with
 // DELETE /mcp (terminateSession) and the worker opens the next one; K = 0 keeps one session for the
@@ -19,6 +19,8 @@
 // Output: with --progress, FILE is rewritten about once a second with the running counts; at the end
 // one JSON object on stdout: {"requests","ok","failed","failures":{reason:count},"calls","sessions",
 // "latency_ms":{"p50","p99","max"},"duration_s"} (latencies of the successful search_code calls).
+// With --events, FILE gets one line per counted request at the end: "UNIX_MS ok|failed" (when it was
+// counted), for the failover drill's RTO (tests/integration/failover.sh).
 // Exit 0 when the run completed (whatever the counts: the caller judges them), 2 on bad arguments.
 import { existsSync, writeFileSync, renameSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -29,14 +31,14 @@ const kCallTimeoutMs = 15_000;
 function Usage(message) {
     console.error(`mcp_load.mjs: ${message}`);
     console.error('usage: mcp_load.mjs URL [--sessions N] [--seconds T] [--stop-file FILE] [--session-calls K] ' +
-                  '[--query Q] [--progress FILE]');
+                  '[--query Q] [--progress FILE] [--events FILE]');
     process.exit(2);
 }
 
 const args = process.argv.slice(2);
 if (args.length === 0 || args[0].startsWith('--')) Usage('the first argument is the MCP URL');
 const url = new URL(args[0]);
-const opt = { sessions: 4, seconds: 60, 'stop-file': '', 'session-calls': 20, query: 'split a URL', progress: '' };
+const opt = { sessions: 4, seconds: 60, 'stop-file': '', 'session-calls': 20, query: 'split a URL', progress: '', events: '' };
 for (let i = 1; i < args.length; i += 2) {
     const name = args[i].replace(/^--/, '');
     if (!(name in opt) || i + 1 >= args.length) Usage(`unknown option or missing value: ${args[i]}`);
@@ -49,6 +51,7 @@ if (opt.sessions < 1 || opt.seconds < 1) Usage('--sessions and --seconds must be
 const counts = { requests: 0, ok: 0, failed: 0, calls: 0, sessions: 0 };
 const failures = {};
 const latencies = [];
+const events = [];  // [unix ms, ok] per counted request (--events)
 const started = Date.now();
 const deadline = started + opt.seconds * 1000;
 const stopping = () => Date.now() >= deadline || (opt['stop-file'] && existsSync(opt['stop-file']));
@@ -69,12 +72,14 @@ function Failed(what, error) {
     }
     counts.requests++;
     counts.failed++;
+    events.push(`${Date.now()} failed`);
     const reason = Reason(what, error);
     failures[reason] = (failures[reason] ?? 0) + 1;
 }
 function Ok() {
     counts.requests++;
     counts.ok++;
+    events.push(`${Date.now()} ok`);
 }
 
 async function Open() {
@@ -172,5 +177,6 @@ await Promise.all(Array.from({ length: opt.sessions }, () => Worker()));
 if (progress) clearInterval(progress);
 const summary = Summary();
 if (opt.progress) writeFileSync(opt.progress, JSON.stringify(summary) + '\n');
+if (opt.events) writeFileSync(opt.events, events.join('\n') + (events.length ? '\n' : ''));
 console.log(JSON.stringify(summary));
 process.exit(0);

@@ -140,6 +140,19 @@ Result<PgUrl> ParsePgUrl(const std::string& url) {
                                            std::to_string(max) + " (pgvector's limit)");
                 }
                 (*key == "hnsw_m" ? out.hnsw_m : out.hnsw_ef_construction) = static_cast<int>(n);
+            } else if (*key == "read_url") {
+                if (!value->starts_with("postgresql://") && !value->starts_with("postgres://")) {
+                    return InvalidArgument("store URL parameter read_url must be a postgresql:// URL");
+                }
+                out.read_urls.push_back(*value);
+            } else if (*key == "max_replica_lag" || *key == "replica_check_interval") {
+                double seconds = 0;
+                auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), seconds);
+                if (ec != std::errc() || ptr != value->data() + value->size() || !(seconds > 0) || seconds > 86400) {
+                    return InvalidArgument("store URL parameter " + *key + "='" + *value +
+                                           "' must be a number of seconds in (0, 86400]");
+                }
+                (*key == "max_replica_lag" ? out.max_replica_lag : out.replica_check_interval) = seconds;
             } else if (*key == "pool_timeout") {
                 double seconds = 0;
                 auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), seconds);
@@ -185,6 +198,12 @@ Result<PgUrl> ParsePgUrl(const std::string& url) {
         size_t comma = port.find(',', start);
         std::string one = port.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         int value = 0;
+        // In a list, an empty item is the default port (postgresql://u@h1,h2:5433/db).
+        if (one.empty() && port.find(',') != std::string::npos) {
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+            continue;
+        }
         auto [ptr, ec] = std::from_chars(one.data(), one.data() + one.size(), value);
         if (one.empty() || ec != std::errc() || ptr != one.data() + one.size() || value < 1 || value > 65535) {
             return InvalidArgument("invalid PostgreSQL URL: port '" + one + "' is not a number in 1..65535");
@@ -196,7 +215,25 @@ Result<PgUrl> ParsePgUrl(const std::string& url) {
     if (!has_app_name) out.libpq_params.emplace_back("application_name", "signal-hub");
     if (!has_timeout) out.libpq_params.emplace_back("connect_timeout", "10");
     if (host.empty() && hostaddr.empty()) host = "localhost";
-    out.endpoint = (hostaddr.empty() ? host : hostaddr) + ":" + (port.empty() ? "5432" : port);
+    // "host:port", or for a multi-host URL "h1:p1,h2:p2" (libpq pairs the lists; one port serves all hosts).
+    {
+        auto split = [](const std::string& list) {
+            std::vector<std::string> items;
+            for (size_t start = 0;;) {
+                const size_t comma = list.find(',', start);
+                items.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+                if (comma == std::string::npos) return items;
+                start = comma + 1;
+            }
+        };
+        const std::vector<std::string> hosts = split(hostaddr.empty() ? host : hostaddr);
+        const std::vector<std::string> ports = split(port.empty() ? "5432" : port);
+        out.endpoint.clear();
+        for (size_t i = 0; i < hosts.size(); ++i) {
+            const std::string& p = ports.size() == hosts.size() ? ports[i] : ports[0];
+            out.endpoint += (i > 0 ? "," : "") + hosts[i] + ":" + (p.empty() ? "5432" : p);
+        }
+    }
     if (out.database.empty()) out.database = "(default database)";
     return out;
 }

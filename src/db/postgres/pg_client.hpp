@@ -39,6 +39,9 @@ namespace signalhub::db::pg {
 //   pool_timeout=SECS   how long Acquire waits for a free connection (default 30; decimals allowed)
 //   hnsw_m=N            HNSW graph degree of new collections' indexes (2..100, pgvector's range)
 //   hnsw_ef_construction=N  HNSW build breadth of new collections (4..1000, at least 2 * hnsw_m)
+//   read_url=URL        a read replica (repeatable; the URL %-encoded): see pg_replicas.hpp
+//   max_replica_lag=SECS    replay lag beyond which a replica is skipped (default 30; decimals allowed)
+//   replica_check_interval=SECS  how often replicas are checked (default 5; decimals allowed)
 // Everything else (sslmode, connect_timeout, application_name, ...) is libpq's.
 struct PgUrl {
     std::vector<std::pair<std::string, std::string>> libpq_params;  // keyword/value pairs for PQconnectdbParams
@@ -47,6 +50,9 @@ struct PgUrl {
     size_t max_overflow = 10;
     std::chrono::milliseconds pool_timeout{30000};
     std::optional<int> hnsw_m, hnsw_ef_construction;  // unset: PgVectorStoreOptions' values
+    std::vector<std::string> read_urls;  // read replicas, as given (decoded)
+    double max_replica_lag = 30;
+    double replica_check_interval = 5;
     std::string endpoint;  // "host:port" (or the socket directory) for messages; never the password
     std::string database;  // for messages
 };

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <thread>
 
+#include "db/postgres/pg_replicas.hpp"
 #include "db/postgres/pg_test_server.hpp"
 
 namespace signalhub::db::pg {
@@ -76,6 +77,43 @@ TEST(PgUrl, BadUrlsAreInvalidArgumentWithoutThePassword) {
         EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument) << url;
         EXPECT_THAT(parsed.status().message(), testing::Not(testing::HasSubstr("hunter2"))) << url;
     }
+}
+
+TEST(PgUrl, ReadReplicaParametersAreTheStoresOwn) {
+    auto url = ParsePgUrl(
+        "postgresql://app@primary:5432/hub?read_url=postgresql%3A%2F%2Fapp%40r1%3A5433%2Fhub%3Fsslmode%3Drequire&"
+        "read_url=postgres%3A%2F%2Fr2%2Fhub&max_replica_lag=2.5&replica_check_interval=0.25");
+    ASSERT_TRUE(url.ok()) << url.status().ToString();
+    EXPECT_THAT(url->read_urls, ::testing::ElementsAre("postgresql://app@r1:5433/hub?sslmode=require", "postgres://r2/hub"));
+    EXPECT_EQ(url->max_replica_lag, 2.5);
+    EXPECT_EQ(url->replica_check_interval, 0.25);
+    EXPECT_EQ(Param(*url, "read_url"), "");
+    auto defaults = ParsePgUrl("postgresql://app@primary/hub");
+    ASSERT_TRUE(defaults.ok());
+    EXPECT_TRUE(defaults->read_urls.empty());
+    EXPECT_EQ(defaults->max_replica_lag, 30);
+    EXPECT_EQ(defaults->replica_check_interval, 5);
+    for (const char* bad : {"?max_replica_lag=0", "?max_replica_lag=x", "?replica_check_interval=-1",
+                            "?read_url=http%3A%2F%2Fr1"}) {
+        auto r = ParsePgUrl(std::string("postgresql://app@primary/hub") + bad);
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument) << bad;
+    }
+}
+
+TEST(PgUrl, MultiHostUrlsKeepEveryHost) {
+    auto url = ParsePgUrl("postgresql://app@10.0.0.1:5432,10.0.0.2:5433/hub?target_session_attrs=read-write");
+    ASSERT_TRUE(url.ok()) << url.status().ToString();
+    EXPECT_EQ(Param(*url, "host"), "10.0.0.1,10.0.0.2");
+    EXPECT_EQ(Param(*url, "port"), "5432,5433");
+    EXPECT_EQ(Param(*url, "target_session_attrs"), "read-write");
+    EXPECT_EQ(url->endpoint, "10.0.0.1:5432,10.0.0.2:5433");
+    auto mixed = ParsePgUrl("postgresql://app@a,b:6000/hub");
+    ASSERT_TRUE(mixed.ok()) << mixed.status().ToString();
+    EXPECT_EQ(mixed->endpoint, "a:5432,b:6000");
+    auto one_port = ParsePgUrl("postgresql://app@/hub?host=a,b&port=6000");
+    ASSERT_TRUE(one_port.ok()) << one_port.status().ToString();
+    EXPECT_EQ(one_port->endpoint, "a:6000,b:6000");
 }
 
 TEST(PgUrl, QuoteIdentDoublesQuotes) {
@@ -192,6 +230,45 @@ TEST(PgPoolTest, RunRetriesOnceOnAReusedConnectionThatBroke) {
     EXPECT_FALSE(committed.ok());
     EXPECT_EQ(calls, 1);
     EXPECT_EQ(pool.retries(), 1);
+}
+
+// A server not in recovery (the test server is a primary) has lag 0 and is up; a replica URL nobody
+// listens on is down with no lag, and Pick() then has nothing to offer.
+TEST(PgPoolTest, ReplicaSetChecksReachabilityAndLag) {
+    auto primary = ParsePgUrl(pgtest::ServerUrl());
+    ASSERT_TRUE(primary.ok()) << primary.status().ToString();
+    primary->read_urls = {pgtest::ServerUrl()};
+    auto set = PgReplicaSet::Create(*primary, false);
+    ASSERT_TRUE(set.ok()) << set.status().ToString();
+    (*set)->CheckAll();
+    auto stats = (*set)->Stats();
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_TRUE(stats[0].up);
+    ASSERT_TRUE(stats[0].lag_seconds.has_value());
+    EXPECT_EQ(*stats[0].lag_seconds, 0.0);
+    PgPool* pool = (*set)->Pick();
+    ASSERT_NE(pool, nullptr);
+    (*set)->MarkDown(pool);
+    EXPECT_EQ((*set)->Pick(), nullptr);
+    (*set)->CheckAll();
+    EXPECT_EQ((*set)->Pick(), pool);
+
+    // Port 1: nothing listens there (connection refused at once).
+    primary->read_urls = {"postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"};
+    auto down = PgReplicaSet::Create(*primary, false);
+    ASSERT_TRUE(down.ok()) << down.status().ToString();
+    (*down)->CheckAll();
+    auto dstats = (*down)->Stats();
+    ASSERT_EQ(dstats.size(), 1u);
+    EXPECT_FALSE(dstats[0].up);
+    EXPECT_FALSE(dstats[0].lag_seconds.has_value());
+    EXPECT_EQ(dstats[0].replica, "127.0.0.1:1");
+    EXPECT_EQ((*down)->Pick(), nullptr);
+
+    primary->read_urls = {"postgresql://x@h/db?read_url=postgresql%3A%2F%2Fy"};
+    auto nested = PgReplicaSet::Create(*primary, false);
+    ASSERT_FALSE(nested.ok());
+    EXPECT_EQ(nested.status().code(), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

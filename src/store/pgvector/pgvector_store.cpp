@@ -62,8 +62,10 @@
 #include <unordered_set>
 
 #include "db/postgres/pg_client.hpp"
+#include "db/postgres/pg_replicas.hpp"
 #include "store/metadata_json.hpp"
 #include "store/pgvector/glob_regex.hpp"
+#include "store/pgvector/pgvector_schema.hpp"
 #include "store/store_util.hpp"
 
 namespace signalhub::store {
@@ -144,16 +146,6 @@ std::string TsvectorText(const std::vector<std::string>& tokens) {
     return out;
 }
 
-bool VersionAtLeast(std::string_view version, int major, int minor) {
-    int a = 0, b = 0;
-    auto r1 = std::from_chars(version.data(), version.data() + version.size(), a);
-    if (r1.ec != std::errc()) return false;
-    if (r1.ptr < version.data() + version.size() && *r1.ptr == '.') {
-        std::from_chars(r1.ptr + 1, version.data() + version.size(), b);
-    }
-    return a > major || (a == major && b >= minor);
-}
-
 struct CollectionRow {
     std::int64_t id = 0;
     CollectionSpec spec;
@@ -193,23 +185,50 @@ struct PreparedRecord {
 class PgVectorStore::Impl {
    public:
     Impl(db::pg::PgUrl url, bool read_only, PgVectorStoreOptions tuning)
-        : pool_(std::move(url)), read_only_(read_only), tuning_(tuning) {
-        const std::string& s = pool_.url().schema;
-        schema_ = QuoteIdent(s);
-        meta_ = schema_ + ".signal_hub_meta";
-        collections_ = schema_ + ".signal_hub_collections";
-        files_ = schema_ + ".signal_hub_files";
-        properties_ = schema_ + ".signal_hub_collection_properties";
-        migrations_ = schema_ + ".signal_hub_schema_migrations";
-    }
+        : pool_(std::move(url)), read_only_(read_only), tuning_(tuning), names_(pool_.url()) {}
 
-    std::string Where() const { return "PostgreSQL at " + pool_.url().endpoint + " (database " + pool_.url().database + ")"; }
+    std::string Where() const { return names_.Where(); }
 
     // Runs `fn` with a pooled connection; retries once on a new connection when a reused
     // one turned out to be broken before anything was committed (PgPool::Run).
     template <typename F>
     auto Run(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
         return pool_.Run(std::forward<F>(fn));
+    }
+
+    // A read-only operation of a read-only store: on an up read replica when there is one
+    // (db/postgres/pg_replicas.hpp), else on the primary. A replica that fails the operation (any
+    // error: unreachable, a query cancelled by recovery, a collection it has not replayed yet) is
+    // not the answer: the primary runs it again, and an unreachable replica is skipped until its
+    // next good check. Writers never read from replicas (they must see their own writes).
+    template <typename F>
+    auto RunRead(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
+        if (replicas_) {
+            if (db::pg::PgPool* replica = replicas_->Pick()) {
+                auto result = replica->Run(fn);
+                if (result.ok()) {
+                    replica_reads_++;
+                    return result;
+                }
+                if (result.status().code() == ErrorCode::kUnavailable) replicas_->MarkDown(replica);
+            }
+        }
+        primary_reads_++;
+        return pool_.Run(fn);
+    }
+
+    // Starts the replica checks of a read-only store with read_url parameters.
+    Status StartReplicas() {
+        if (!read_only_ || pool_.url().read_urls.empty()) return Status::Ok();
+        SH_ASSIGN_OR_RETURN(replicas_, db::pg::PgReplicaSet::Create(pool_.url()));
+        return Status::Ok();
+    }
+
+    std::optional<ReadRoutingStats> read_routing() const {
+        if (!replicas_) return std::nullopt;
+        return ReadRoutingStats{.replicas = replicas_->Stats(),
+                                .primary_reads = primary_reads_.load(),
+                                .replica_reads = replica_reads_.load()};
     }
 
     // ---- open / schema ----------------------------------------------------------
@@ -225,138 +244,10 @@ class PgVectorStore::Impl {
         });
     }
 
-    Status FindExtension(PgConn& c, bool& found) {
-        SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT e.extversion, n.nspname FROM pg_extension e JOIN pg_namespace n "
-                                                "ON n.oid = e.extnamespace WHERE e.extname = 'vector'"));
-        found = r.rows() == 1;
-        if (!found) return Status::Ok();
-        std::string version = r.String(0, 0);
-        if (!VersionAtLeast(version, kMinPgvectorMajor, kMinPgvectorMinor)) {
-            return FailedPrecondition(Where() + " has pgvector " + version +
-                                      "; signal-hub needs 0.8.0 or newer (iterative index scans). Install it on the "
-                                      "server, then run: ALTER EXTENSION vector UPDATE;");
-        }
-        const std::string ext = QuoteIdent(r.String(0, 1));
-        vector_type_ = ext + ".vector";
-        ext_schema_ = ext;
-        return Status::Ok();
-    }
-
-    Status CheckExisting(PgConn& c) {
-        bool found = false;
-        SH_RETURN_IF_ERROR(FindExtension(c, found));
-        SH_ASSIGN_OR_RETURN(PgResult t, c.Query("SELECT to_regclass($1) IS NOT NULL",
-                                                PgParams().Text(migrations_)));
-        if (!found || t.Bytes(0, 0) != std::string_view("\x01", 1)) {
-            return NotFound("no signal-hub store in schema " + pool_.url().schema + " of " + Where() +
-                            "; open it read-write once (e.g. `signal-hub index`) to create it");
-        }
-        return CheckSchemaVersion(c);
-    }
-
-    Status CheckSchemaVersion(PgConn& c) {
-        auto r = c.Query("SELECT coalesce(max(version), 0)::int8 FROM " + migrations_);
-        if (!r.ok()) {
-            if (r.status().code() == ErrorCode::kNotFound) {
-                return FailedPrecondition("no signal-hub schema in schema " + pool_.url().schema + " of " + Where());
-            }
-            return r.status();
-        }
-        std::int64_t version = r->Int8(0, 0);
-        if (version != kSchemaVersion) {
-            return FailedPrecondition("the signal-hub schema in " + Where() + " is version " + std::to_string(version) +
-                                      ", this build uses version " + std::to_string(kSchemaVersion) +
-                                      (version > kSchemaVersion ? " (upgrade signal-hub)" : " (open it read-write to migrate)"));
-        }
-        return Status::Ok();
-    }
-
-    Status Migrate(PgConn& c) {
-        Txn txn(c);
-        // No NOTICEs ("relation ... already exists, skipping") on the client's stderr.
-        SH_RETURN_IF_ERROR(txn.Begin("BEGIN; SET LOCAL client_min_messages = warning"));
-        // One database-wide lock: CREATE EXTENSION / CREATE SCHEMA IF NOT EXISTS are not safe
-        // against concurrent creators (unique violations), and migrations are rare and quick.
-        SH_RETURN_IF_ERROR(c.Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                                   PgParams().Text("signal-hub schema migrations"))
-                               .status());
-        SH_ASSIGN_OR_RETURN(PgResult ns, c.Query("SELECT 1 FROM pg_namespace WHERE nspname = $1",
-                                                 PgParams().Text(pool_.url().schema)));
-        if (ns.rows() == 0) SH_RETURN_IF_ERROR(c.Exec("CREATE SCHEMA " + schema_));
-        bool found = false;
-        SH_RETURN_IF_ERROR(FindExtension(c, found));
-        if (!found) {
-            SH_RETURN_IF_ERROR(c.Exec("SAVEPOINT create_vector"));
-            Status created = c.Exec("CREATE EXTENSION IF NOT EXISTS vector");
-            if (!created.ok()) {
-                if (c.broken()) return created;
-                SH_RETURN_IF_ERROR(c.Exec("ROLLBACK TO SAVEPOINT create_vector"));
-                // Managed PostgreSQL: the application's user usually may not create extensions, and needs
-                // none once the extension exists (FindExtension above found none here); see
-                // docs/production/database-migration/managed-postgresql.md. Exit 4, as documented.
-                std::string user = "this user";
-                if (auto who = c.Query("SELECT current_user::text"); who.ok() && who->rows() == 1) {
-                    user = "user " + QuoteIdent(who->String(0, 0));
-                }
-                const std::string why = created.code() == ErrorCode::kPermissionDenied
-                                            ? user + " may not create it"
-                                            : "it could not be created; install pgvector 0.8+ on the server if it "
-                                              "is missing";
-                return FailedPrecondition(
-                    "the pgvector extension is not enabled in " + Where() + " and " + why + " (" + created.message() +
-                    "). A superuser (or, on managed PostgreSQL, a user allowed to create extensions: rds_superuser "
-                    "on Amazon RDS/Aurora, cloudsqlsuperuser on Cloud SQL, the server admin on Azure, after VECTOR "
-                    "is allow-listed in the azure.extensions server parameter) must run once, in database " +
-                    pool_.url().database + ": CREATE EXTENSION IF NOT EXISTS vector; then run init-db again");
-            }
-            SH_RETURN_IF_ERROR(FindExtension(c, found));
-            if (!found) return Internal("CREATE EXTENSION vector succeeded but the extension is not listed");
-        }
-        SH_RETURN_IF_ERROR(c.Exec("CREATE TABLE IF NOT EXISTS " + migrations_ +
-                                  "(version integer PRIMARY KEY, description text NOT NULL, "
-                                  "applied_at timestamptz NOT NULL DEFAULT now())"));
-        SH_ASSIGN_OR_RETURN(PgResult v, c.Query("SELECT coalesce(max(version), 0)::int8 FROM " + migrations_));
-        const std::int64_t version = v.Int8(0, 0);
-        if (version > kSchemaVersion) {
-            return FailedPrecondition("the signal-hub schema in " + Where() + " is version " + std::to_string(version) +
-                                      ", newer than this build's " + std::to_string(kSchemaVersion) +
-                                      "; upgrade signal-hub");
-        }
-        if (version < 1) {
-            SH_RETURN_IF_ERROR(c.Exec(
-                "CREATE TABLE " + meta_ + "(key text PRIMARY KEY, value bigint NOT NULL);"
-                "INSERT INTO " + meta_ + "(key, value) VALUES ('data_version', 0);"
-                "CREATE TABLE " + collections_ + "("
-                "  id bigserial PRIMARY KEY,"
-                "  name bytea NOT NULL UNIQUE,"
-                "  model bytea NOT NULL,"
-                "  dimension integer NOT NULL CHECK (dimension > 0),"
-                "  metric text NOT NULL CHECK (metric IN ('cosine', 'l2', 'ip')),"
-                "  hnsw_m integer NOT NULL,"
-                "  hnsw_ef_construction integer NOT NULL,"
-                "  records bigint NOT NULL DEFAULT 0,"
-                "  total_tokens bigint NOT NULL DEFAULT 0,"
-                "  created_at timestamptz NOT NULL DEFAULT now(),"
-                "  last_indexed bigint);"
-                "CREATE TABLE " + files_ + "("
-                "  collection_id bigint NOT NULL REFERENCES " + collections_ + "(id) ON DELETE CASCADE,"
-                "  path bytea NOT NULL,"
-                "  content_hash bytea NOT NULL,"
-                "  size bigint NOT NULL,"
-                "  mtime_ns bigint NOT NULL,"
-                "  record_ids bytea[] NOT NULL,"
-                "  PRIMARY KEY (collection_id, path));"
-                "INSERT INTO " + migrations_ + "(version, description) VALUES "
-                "(1, 'collections, per-collection record tables (pgvector HNSW, tsvector), files, data version')"));
-        }
-        // Additive, without a version bump (older builds ignore it; reads tolerate its absence).
-        SH_RETURN_IF_ERROR(c.Exec("CREATE TABLE IF NOT EXISTS " + properties_ + "("
-                                  "  collection_id bigint NOT NULL REFERENCES " + collections_ + "(id) ON DELETE CASCADE,"
-                                  "  key bytea NOT NULL,"
-                                  "  value bytea NOT NULL,"
-                                  "  PRIMARY KEY (collection_id, key))"));
-        return txn.Commit();
-    }
+    Status FindExtension(PgConn& c, bool& found) { return names_.FindExtension(c, found); }
+    Status CheckExisting(PgConn& c) { return names_.CheckExisting(c); }
+    Status CheckSchemaVersion(PgConn& c) { return names_.CheckSchemaVersion(c); }
+    Status Migrate(PgConn& c) { return names_.Migrate(c); }
 
     // ---- collections ------------------------------------------------------------
 
@@ -518,7 +409,7 @@ class PgVectorStore::Impl {
     }
 
     Result<CollectionInfo> GetCollection(std::string_view name) {
-        return Run([&](PgConn& c) -> Result<CollectionInfo> {
+        return RunRead([&](PgConn& c) -> Result<CollectionInfo> {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, name, true));
             std::vector<CollectionRow> rows{std::move(row)};
             SH_RETURN_IF_ERROR(LoadProperties(c, rows));
@@ -527,7 +418,7 @@ class PgVectorStore::Impl {
     }
 
     Result<std::vector<CollectionInfo>> ListCollections() {
-        return Run([&](PgConn& c) -> Result<std::vector<CollectionInfo>> {
+        return RunRead([&](PgConn& c) -> Result<std::vector<CollectionInfo>> {
             SH_ASSIGN_OR_RETURN(PgResult r, c.Query(CollectionSelect(true, "ORDER BY c.name", 1),
                                                     PgParams().Text(pool_.url().schema)));
             std::vector<CollectionRow> rows;
@@ -733,7 +624,7 @@ class PgVectorStore::Impl {
     }
 
     Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) {
-        return Run([&](PgConn& c) -> Result<std::vector<Record>> {
+        return RunRead([&](PgConn& c) -> Result<std::vector<Record>> {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
             std::vector<Record> out;
             if (ids.empty()) return out;
@@ -836,7 +727,7 @@ class PgVectorStore::Impl {
     Result<std::vector<Hit>> VectorSearch(std::string_view collection, std::span<const float> query,
                                           const SearchOptions& options) {
         SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
-        return Run([&](PgConn& c) -> Result<std::vector<Hit>> {
+        return RunRead([&](PgConn& c) -> Result<std::vector<Hit>> {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
             SH_RETURN_IF_ERROR(ValidateQuery(collection, row.spec.dimension, query));
             std::vector<Hit> hits;
@@ -873,7 +764,7 @@ class PgVectorStore::Impl {
     Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
                                            const SearchOptions& options) {
         SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
-        return Run([&](PgConn& c) -> Result<std::vector<Hit>> {
+        return RunRead([&](PgConn& c) -> Result<std::vector<Hit>> {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
             std::vector<Hit> hits;
             std::vector<std::string> terms;
@@ -945,7 +836,7 @@ class PgVectorStore::Impl {
     }
 
     Result<std::int64_t> DataVersion() {
-        return Run([&](PgConn& c) -> Result<std::int64_t> {
+        return RunRead([&](PgConn& c) -> Result<std::int64_t> {
             SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT value FROM " + meta_ + " WHERE key = 'data_version'"));
             if (r.rows() != 1) return DataLoss("the data_version row is missing from " + meta_ + " in " + Where());
             return r.Int8(0, 0);
@@ -1139,10 +1030,14 @@ class PgVectorStore::Impl {
     db::pg::PgPool pool_;
     const bool read_only_;
     const PgVectorStoreOptions tuning_;
-    std::string schema_, meta_, collections_, files_, migrations_, properties_;
-    std::string vector_type_ = "vector";
-    std::string ext_schema_ = "public";
+    // Table names and the pgvector extension's schema (pgvector_schema.hpp; FindExtension fills the latter).
+    PgStoreSchema names_;
+    const std::string &schema_ = names_.schema, &meta_ = names_.meta, &collections_ = names_.collections,
+                      &files_ = names_.files, &migrations_ = names_.migrations, &properties_ = names_.properties;
+    const std::string &vector_type_ = names_.vector_type, &ext_schema_ = names_.ext_schema;
     std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0};
+    std::unique_ptr<db::pg::PgReplicaSet> replicas_;  // read-only opens with read_url parameters
+    std::atomic<std::uint64_t> primary_reads_{0}, replica_reads_{0};
 };
 
 Result<std::unique_ptr<PgVectorStore>> PgVectorStore::Open(const std::string& url, const OpenOptions& options,
@@ -1157,6 +1052,7 @@ Result<std::unique_ptr<PgVectorStore>> PgVectorStore::Open(const std::string& ur
     }
     auto impl = std::make_unique<Impl>(std::move(parsed), options.read_only, effective);
     SH_RETURN_IF_ERROR(impl->Open());
+    if (options.read_replicas) SH_RETURN_IF_ERROR(impl->StartReplicas());
     return std::unique_ptr<PgVectorStore>(new PgVectorStore(std::move(impl)));
 }
 
@@ -1204,6 +1100,7 @@ Result<std::int64_t> PgVectorStore::DataVersion() { return impl_->DataVersion();
 PgVectorStore::Stats PgVectorStore::stats() const { return impl_->stats(); }
 size_t PgVectorStore::open_connections() const { return impl_->open_connections(); }
 std::optional<PoolStats> PgVectorStore::pool_stats() const { return impl_->pool_stats(); }
+std::optional<ReadRoutingStats> PgVectorStore::read_routing() const { return impl_->read_routing(); }
 
 bool PgvectorVersionSupported(std::string_view extversion) {
     return VersionAtLeast(extversion, kMinPgvectorMajor, kMinPgvectorMinor);

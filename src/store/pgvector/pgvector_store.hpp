@@ -13,8 +13,13 @@
 //   hnsw_m=N, hnsw_ef_construction=N   HNSW parameters of collections created
 //                      through this handle (default 16 and 200; an existing
 //                      collection keeps the values it was created with)
-// (The config keys database.pool_size, max_overflow, pool_timeout, hnsw_m and
-// hnsw_ef_construction map onto these.)
+//   read_url=URL       a read replica (repeatable, %-encoded); with max_replica_lag=SECS and
+//                      replica_check_interval=SECS (db/postgres/pg_client.hpp). A read-only open
+//                      with OpenOptions::read_replicas sends searches, Get, GetCollection, ListCollections and DataVersion to an
+//                      up replica, falling back to the primary; everything else, and every
+//                      operation of a read-write open, goes to the primary.
+// (The config keys database.pool_size, max_overflow, pool_timeout, hnsw_m,
+// hnsw_ef_construction, read_urls, max_replica_lag and replica_check_interval map onto these.)
 //
 // Thread safety: all methods may be called concurrently; each call takes a
 // connection from the pool. Writes are serialised by PostgreSQL row locks (the
@@ -82,6 +87,8 @@ class PgVectorStore final : public VectorStore {
     Result<std::int64_t> DataVersion() override;
     // The connection pool's numbers (pool_size, max_overflow and pool_timeout from the URL).
     std::optional<PoolStats> pool_stats() const override;
+    // Read replicas (read_url parameters of a read-only open): their state and where reads went.
+    std::optional<ReadRoutingStats> read_routing() const override;
 
     // ---- bulk load (signal-hub migrate import) ----------------------------------
     //
