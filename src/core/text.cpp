@@ -76,4 +76,31 @@ std::vector<std::string> Tokenize(std::string_view text) {
 std::vector<std::string> CodeTokens(std::string_view text) { return Tokenize<true>(text); }
 std::vector<std::string> SubWords(std::string_view text) { return Tokenize<false>(text); }
 
+std::optional<std::string> DecodeBase64(std::string_view in) {
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    std::string out;
+    out.reserve(in.size() / 4 * 3);
+    unsigned buffer = 0;
+    int bits = 0;
+    for (char c : in) {
+        if (c == '=') break;
+        const int v = value(c);
+        if (v < 0) return std::nullopt;
+        buffer = (buffer << 6) | static_cast<unsigned>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+        }
+    }
+    return out;
+}
+
 }  // namespace signalhub

@@ -2,6 +2,7 @@
 // Code-aware tokenisation shared by lexical indexing and the builtin embedder,
 // so that "getUserName", "get_user_name" and "get user name" meet.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,5 +19,9 @@ std::vector<std::string> CodeTokens(std::string_view text);
 
 // Only the sub-words (no joined identifiers), for query term generation.
 std::vector<std::string> SubWords(std::string_view text);
+
+// Decodes standard base64 (RFC 4648 alphabet, '+' and '/'); stops at the first '=' padding.
+// nullopt for any other character.
+std::optional<std::string> DecodeBase64(std::string_view in);
 
 }  // namespace signalhub

@@ -23,5 +23,17 @@ TEST(SubWords, HasNoJoinedIdentifiers) {
     EXPECT_THAT(SubWords("splitURLParts now"), ElementsAre("split", "url", "parts", "now"));
 }
 
+TEST(DecodeBase64, DecodesTheStandardAlphabetAndStopsAtPadding) {
+    EXPECT_EQ(DecodeBase64("aGVsbG8="), std::optional<std::string>("hello"));
+    EXPECT_EQ(DecodeBase64("aGVsbG8h"), std::optional<std::string>("hello!"));
+    EXPECT_EQ(DecodeBase64("+/8="), std::optional<std::string>(std::string("\xfb\xff", 2)));
+    EXPECT_EQ(DecodeBase64(""), std::optional<std::string>(""));
+}
+
+TEST(DecodeBase64, RefusesCharactersOutsideTheAlphabet) {
+    EXPECT_EQ(DecodeBase64("aGVs bG8="), std::nullopt);
+    EXPECT_EQ(DecodeBase64("-_8="), std::nullopt);  // base64url is not this alphabet
+}
+
 }  // namespace
 }  // namespace signalhub

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/text.hpp"
+
 namespace signalhub::embed {
 namespace {
 
@@ -59,33 +61,6 @@ std::string ServerMessage(const net::HttpResponse& r) {
     std::string body = r.body;
     while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
     return body.empty() ? "(empty response body)" : Truncate(body);
-}
-
-// Decodes standard base64 (what "encoding_format": "base64" returns).
-std::optional<std::string> DecodeBase64(std::string_view in) {
-    auto value = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (char c : in) {
-        if (c == '=') break;
-        int v = value(c);
-        if (v < 0) return std::nullopt;
-        buffer = (buffer << 6) | static_cast<unsigned>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-        }
-    }
-    return out;
 }
 
 Status Normalise(std::vector<float>& v) {

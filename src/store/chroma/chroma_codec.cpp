@@ -7,8 +7,9 @@
 #include <cstdlib>
 #include <limits>
 
-namespace signalhub::store::chroma {
+#include "core/text.hpp"
 
+namespace signalhub::store::chroma {
 
 std::string PercentDecode(std::string_view s) {
     std::string out;
@@ -72,28 +73,9 @@ std::string Base64Floats(const std::vector<float>& v) {
 }
 
 Result<std::vector<float>> Base64ToFloats(std::string_view text) {
-    auto value = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    std::string bytes;
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (char c : text) {
-        if (c == '=') break;
-        const int v = value(c);
-        if (v < 0) return DataLoss("chroma: bad base64 in " + std::string(kEmbeddingKey));
-        acc = (acc << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            bytes.push_back(static_cast<char>((acc >> bits) & 0xFF));
-        }
-    }
+    const std::optional<std::string> decoded = DecodeBase64(text);
+    if (!decoded) return DataLoss("chroma: bad base64 in " + std::string(kEmbeddingKey));
+    const std::string& bytes = *decoded;
     if (bytes.size() % 4 != 0) return DataLoss("chroma: " + std::string(kEmbeddingKey) + " is not float32 data");
     std::vector<float> out;
     out.reserve(bytes.size() / 4);
