@@ -19,17 +19,12 @@ count_of() {  # count_of URL COLLECTION
     json_get "$j" "sum(c['records'] for c in d['collections'] if c['name'] == '$2')"
 }
 
-make_tree "$WORK/app"
-git -C "$WORK/app" init -q && git -C "$WORK/app" add -A &&
-    git -C "$WORK/app" -c user.name=t -c user.email=t@t commit -qm one
-mkdir -p "$WORK/lib/pkg"
-for i in 1 2 3; do printf 'def helper_%s(x):\n    """Helper number %s."""\n    return x * %s\n' "$i" "$i" "$i" >"$WORK/lib/pkg/m$i.py"; done
+dr_trees
 run_expect 0 "$SH" -q --store "$LIVE_URL" index "$WORK/app" --collection app
 run_expect 0 "$SH" -q --store "$LIVE_URL" index "$WORK/lib" --collection lib
 mkdir -p "$WORK/site/backups"
 run_expect 0 "$SH" backup create "$WORK/site/backups/live.tar.zst" --database "$LIVE_URL"
-printf 'def after_the_backup():\n    """Added after the last archive."""\n    return 42\n' >"$WORK/app/late.py"
-git -C "$WORK/app" add -A && git -C "$WORK/app" -c user.name=t -c user.email=t@t commit -qm two
+dr_commit_late
 run_expect 0 "$SH" -q --store "$LIVE_URL" index "$WORK/app" --collection app
 app_before="$(count_of "$LIVE_URL" app)"; lib_before="$(count_of "$LIVE_URL" lib)"
 [ "$app_before" -gt 0 ] && [ "$lib_before" -gt 0 ] || fail "setup: app $app_before, lib $lib_before"

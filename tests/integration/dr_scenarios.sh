@@ -38,17 +38,12 @@ count_of() {  # count_of COLLECTION: records of one collection of $SITE/.signal-
 # --- two collections, one of them a git repository; an archive; then more commits -----------------------
 SITE="$WORK/site"
 mkdir -p "$SITE/backups"
-make_tree "$WORK/app"
-git -C "$WORK/app" init -q && git -C "$WORK/app" add -A &&
-    git -C "$WORK/app" -c user.name=t -c user.email=t@t commit -qm one
-mkdir -p "$WORK/lib/pkg"
-for i in 1 2 3; do printf 'def helper_%s(x):\n    """Helper number %s."""\n    return x * %s\n' "$i" "$i" "$i" >"$WORK/lib/pkg/m$i.py"; done
+dr_trees
 run_expect 0 "$SH" -q --store "$SITE/.signal-hub" index "$WORK/app" --collection app
 run_expect 0 "$SH" -q --store "$SITE/.signal-hub" index "$WORK/lib" --collection lib
 run_expect 0 "$SH" --store "$SITE/.signal-hub" backup create "$SITE/backups"
 # Written after the archive: the catch-up must bring it back.
-printf 'def after_the_backup():\n    """Added after the last archive."""\n    return 42\n' >"$WORK/app/late.py"
-git -C "$WORK/app" add -A && git -C "$WORK/app" -c user.name=t -c user.email=t@t commit -qm two
+dr_commit_late
 run_expect 0 "$SH" -q --store "$SITE/.signal-hub" index "$WORK/app" --collection app
 app_before="$(count_of app)"; lib_before="$(count_of lib)"
 [ "$app_before" -gt 0 ] && [ "$lib_before" -gt 0 ] || fail "setup: app $app_before, lib $lib_before records"

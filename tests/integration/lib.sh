@@ -240,3 +240,19 @@ if not m:
 print(m.group(1))
 PY
 }
+
+# dr_trees: the two trees of the disaster-recovery drills: $WORK/app (make_tree, a git repository with
+# one commit) and $WORK/lib (three small Python files, no git).
+dr_trees() {
+    make_tree "$WORK/app"
+    git -C "$WORK/app" init -q && git -C "$WORK/app" add -A &&
+        git -C "$WORK/app" -c user.name=t -c user.email=t@t commit -qm one
+    mkdir -p "$WORK/lib/pkg"
+    for i in 1 2 3; do printf 'def helper_%s(x):\n    """Helper number %s."""\n    return x * %s\n' "$i" "$i" "$i" >"$WORK/lib/pkg/m$i.py"; done
+}
+
+# dr_commit_late: a file committed to $WORK/app after the archive (the catch-up must bring it back).
+dr_commit_late() {
+    printf 'def after_the_backup():\n    """Added after the last archive."""\n    return 42\n' >"$WORK/app/late.py"
+    git -C "$WORK/app" add -A && git -C "$WORK/app" -c user.name=t -c user.email=t@t commit -qm two
+}
