@@ -6,6 +6,9 @@
 // With --query-field symbol, each target's symbol ("SplitResult.geturl") is the
 // query instead of its docstring sentence: the exact-symbol rule (ADR-20).
 //
+// Lexical and hybrid are measured twice, the second time (<mode>_keep_stop_words)
+// with English stop words kept in the lexical query as before ADR-26.
+//
 // Usage: retrieval_bench --store DIR --queries FILE [--k 10] [--json OUT] [--query-field query|symbol]
 
 #include <CLI/CLI.hpp>
@@ -56,13 +59,23 @@ int main(int argc, char** argv) {
     search::Searcher searcher(**store, **embedder, config::SearchConfig{});
 
     nlohmann::json report = {{"queries", queries.size()}, {"k", k}, {"modes", nlohmann::json::object()}};
-    std::printf("%-8s %8s %10s %12s\n", "mode", "MRR@k", "recall@k", "ms/query");
-    for (auto mode : {search::Mode::kLexical, search::Mode::kVector, search::Mode::kHybrid}) {
+    std::printf("%-24s %8s %10s %12s\n", "mode", "MRR@k", "recall@k", "ms/query");
+    // Lexical and hybrid run twice: as shipped (English stop words left out of the lexical
+    // query, ADR-26) and with them kept (the query before), on the same store in the same run.
+    struct Variant {
+        search::Mode mode;
+        bool keep_stop_words;
+    };
+    const Variant variants[] = {{search::Mode::kLexical, false}, {search::Mode::kLexical, true},
+                                {search::Mode::kVector, false},  {search::Mode::kHybrid, false},
+                                {search::Mode::kHybrid, true}};
+    for (const auto& v : variants) {
         double mrr = 0;
         int found = 0;
         auto t0 = std::chrono::steady_clock::now();
         for (const auto& q : queries) {
-            auto r = searcher.Search({.query = q.text, .k = static_cast<size_t>(k), .mode = mode});
+            auto r = searcher.Search({.query = q.text, .k = static_cast<size_t>(k), .mode = v.mode,
+                                      .keep_stop_words = v.keep_stop_words});
             if (!r.ok()) {
                 std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
                 return 1;
@@ -78,10 +91,9 @@ int main(int argc, char** argv) {
         }
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         double n = static_cast<double>(queries.size());
-        std::printf("%-8s %8.3f %10.3f %12.2f\n", std::string(search::ModeName(mode)).c_str(), mrr / n, found / n,
-                    secs * 1000 / n);
-        report["modes"][std::string(search::ModeName(mode))] = {
-            {"mrr", mrr / n}, {"recall", found / n}, {"ms_per_query", secs * 1000 / n}};
+        const std::string name = std::string(search::ModeName(v.mode)) + (v.keep_stop_words ? "_keep_stop_words" : "");
+        std::printf("%-24s %8.3f %10.3f %12.2f\n", name.c_str(), mrr / n, found / n, secs * 1000 / n);
+        report["modes"][name] = {{"mrr", mrr / n}, {"recall", found / n}, {"ms_per_query", secs * 1000 / n}};
     }
     if (!json_out.empty()) std::ofstream(json_out) << report.dump(2) << "\n";
     return 0;

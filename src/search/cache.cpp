@@ -84,8 +84,8 @@ namespace {
 constexpr std::string_view kValueMagic = "SHSR1";
 // Bumped whenever the same request over the same data may rank differently (a shared
 // cache must not answer a new build with an older build's ranking); part of the key.
-// 2: the exact-symbol rule (searcher.hpp).
-constexpr std::int64_t kRankingRules = 2;
+// 2: the exact-symbol rule (searcher.hpp). 3: English stop words left out of the lexical query (ADR-26).
+constexpr std::int64_t kRankingRules = 3;
 
 class ByteWriter {
    public:
@@ -175,6 +175,7 @@ std::string SearchCacheKey(std::int64_t data_version, const CollectionSpec& embe
     OptionalStr(w, request.filter.path_glob);
     OptionalStr(w, request.filter.symbol);
     w.F64(request.min_score);
+    w.I64(request.keep_stop_words ? 1 : 0);
     w.I64(config.rrf_k);
     w.I64(config.ef_search);
     w.Str(scope);

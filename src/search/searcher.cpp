@@ -287,6 +287,7 @@ Result<std::vector<SearchResult>> Searcher::SearchCollection(const CollectionInf
     options.k = std::max<size_t>(request.k * 4, 40);
     options.filter = request.filter;
     options.ef_search = config_.ef_search;
+    options.keep_stop_words = request.keep_stop_words;
 
     std::vector<store::Hit> vector_hits;
     std::vector<store::Hit> lexical_hits;

@@ -60,6 +60,8 @@ struct SearchRequest {
     std::string collection{};  // "" = every collection in the store
     store::Filter filter{};
     double min_score = 0;    // drop results scoring below this (after fusion)
+    // Keep English stop words in the lexical query (store::SearchOptions); for benchmarks.
+    bool keep_stop_words = false;
 };
 
 struct SearchResult {

@@ -185,7 +185,7 @@ Result<std::vector<Hit>> MemoryStore::LexicalSearch(std::string_view collection,
     SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
     std::shared_lock lock(mu_);
     SH_ASSIGN_OR_RETURN(const Collection* c, Find(collection));
-    std::vector<std::string> terms = LexicalQueryTerms(query);
+    std::vector<std::string> terms = LexicalQueryTerms(query, options.keep_stop_words);
     std::vector<Hit> hits;
     if (terms.empty() || c->records.empty()) return hits;
     // FTS5 bm25(): idf = ln((N - n + 0.5) / (n + 0.5)), floored at 1e-6.

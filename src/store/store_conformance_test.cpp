@@ -662,6 +662,28 @@ TEST_P(StoreConformance, SymbolFilterMatchesTheNameOrItsQualifiedForms) {
     EXPECT_EQ(store_->LexicalSearch("c", "urlsplit", {.filter = empty}).status().code(), ErrorCode::kInvalidArgument);
 }
 
+TEST_P(StoreConformance, LexicalSearchLeavesStopWordsOutUnlessTheQueryIsOnlyStopWords) {
+    Ensure(Spec("c", 2));
+    MustCommit("c", ChangeSet{.upserts = {MakeRecord("cat", {1, 0}, "a.txt", "text", "the cat sat on the mat"),
+                                          MakeRecord("dog", {0, 1}, "b.txt", "text", "the dog")}});
+    // "the" is left out: only the record with "cat" matches.
+    auto hits = store_->LexicalSearch("c", "the cat", {.k = 10});
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    EXPECT_EQ(Ids(*hits), std::vector<std::string>{"cat"});
+    // Kept on request (benchmarks measure the query as it was): both match.
+    hits = store_->LexicalSearch("c", "the cat", {.k = 10, .keep_stop_words = true});
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 2u);
+    EXPECT_EQ((*hits)[0].record.id, "cat");
+    // A query made only of stop words keeps them all and still finds what holds them.
+    hits = store_->LexicalSearch("c", "The", {.k = 10});
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ(hits->size(), 2u);
+    hits = store_->LexicalSearch("c", "on the", {.k = 10});
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ(hits->size(), 2u);
+}
+
 TEST_P(StoreConformance, LexicalQuerySyntaxCharactersAreSafe) {
     Ensure(Spec("c", 2));
     MustCommit("c", ChangeSet{.upserts = {MakeRecord("a", {1, 0}, "x.py", "python", "value NOT found OR near")}});

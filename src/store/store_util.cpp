@@ -85,13 +85,26 @@ std::vector<std::string> LexicalTokens(const Record& record) {
     return CodeTokens(text);
 }
 
-std::vector<std::string> LexicalQueryTerms(std::string_view query) {
-    std::vector<std::string> out;
+bool IsStopWord(std::string_view term) {
+    // Lucene's English stop set (EnglishAnalyzer), which is small enough to be
+    // rarely meaningful in a code search.
+    static const std::unordered_set<std::string_view> kStopWords = {
+        "a",     "an",   "and",  "are",  "as",    "at",   "be",    "but",  "by",   "for",  "if",
+        "in",    "into", "is",   "it",   "no",    "not",  "of",    "on",   "or",   "such", "that",
+        "the",   "their", "then", "there", "these", "they", "this", "to",  "was",  "will", "with"};
+    return kStopWords.contains(term);
+}
+
+std::vector<std::string> LexicalQueryTerms(std::string_view query, bool keep_stop_words) {
+    std::vector<std::string> all;
+    std::vector<std::string> kept;
     std::unordered_set<std::string> seen;
     for (auto& token : CodeTokens(query)) {
-        if (seen.insert(token).second) out.push_back(std::move(token));
+        if (!seen.insert(token).second) continue;
+        if (!IsStopWord(token)) kept.push_back(token);
+        all.push_back(std::move(token));
     }
-    return out;
+    return keep_stop_words || kept.empty() ? all : kept;
 }
 
 std::vector<float> PrepareVector(DistanceMetric metric, std::span<const float> v) {

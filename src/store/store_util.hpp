@@ -31,8 +31,15 @@ Status ValidateQuery(std::string_view collection, int dimension, std::span<const
 
 // The lexical tokens of a record: CodeTokens(document, symbol, file_path).
 std::vector<std::string> LexicalTokens(const Record& record);
-// Distinct CodeTokens of a query, in first-occurrence order.
-std::vector<std::string> LexicalQueryTerms(std::string_view query);
+// Distinct CodeTokens of a query, in first-occurrence order, without English
+// stop words ("the", "of", "is", ...; IsStopWord) unless keep_stop_words is set or
+// every term is one (then all are kept: "to be or not to be" still finds
+// something). Stop words match about half of all records and carry almost no
+// BM25 weight, yet every matching row is scored: dropping them is most of the
+// cost of a lexical search (docs/performance.md, ADR-26).
+std::vector<std::string> LexicalQueryTerms(std::string_view query, bool keep_stop_words = false);
+// True for a lower-case English stop word of the lexical query.
+bool IsStopWord(std::string_view term);
 
 // The vector as the index stores it: unit-normalised for cosine (a zero
 // vector stays zero), unchanged otherwise.

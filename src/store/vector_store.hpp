@@ -79,6 +79,10 @@ struct SearchOptions {
     bool exact = false;
     // When false, hits carry no embedding (cheaper).
     bool include_embeddings = false;
+    // Lexical search: keep English stop words in the query (LexicalQueryTerms).
+    // Off by default; bench/retrieval_bench and query_bench set it to measure
+    // the query as it was before stop words were dropped.
+    bool keep_stop_words = false;
 };
 
 struct Hit {

@@ -855,7 +855,7 @@ class ChromaStore::Impl {
                                            const SearchOptions& options) {
         SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
         SH_ASSIGN_OR_RETURN(ChromaCollection c, Find(collection));
-        std::vector<std::string> terms = LexicalQueryTerms(query);
+        std::vector<std::string> terms = LexicalQueryTerms(query, options.keep_stop_words);
         if (terms.empty() || options.k == 0) return std::vector<Hit>{};
         struct Entry {
             Record record;

@@ -947,7 +947,7 @@ class EmbeddedStore::Impl {
         sqlite3* db = lease.get();
         SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(db, collection));
         std::vector<Hit> hits;
-        std::vector<std::string> terms = LexicalQueryTerms(query);
+        std::vector<std::string> terms = LexicalQueryTerms(query, options.keep_stop_words);
         if (terms.empty() || options.k == 0) return hits;
         // Every term is a quoted FTS5 string (quotes doubled): no user text is FTS5 syntax.
         std::string match;

@@ -768,7 +768,7 @@ class PgVectorStore::Impl {
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
             std::vector<Hit> hits;
             std::vector<std::string> terms;
-            for (const auto& t : LexicalQueryTerms(query)) terms.push_back(Lexeme(t));
+            for (const auto& t : LexicalQueryTerms(query, options.keep_stop_words)) terms.push_back(Lexeme(t));
             if (terms.empty() || options.k == 0) return hits;
             std::string tsquery;
             for (const auto& t : terms) tsquery += (tsquery.empty() ? "" : " | ") + QuoteLexeme(t);
