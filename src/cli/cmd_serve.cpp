@@ -119,7 +119,7 @@ Status WarmUp(store::VectorStore& store) {
 // least one collection to search.
 Status CheckReady(store::VectorStore& store) {
     SH_RETURN_IF_ERROR(store.CheckHealth());
-    SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, store.ListCollections());
+    SH_ASSIGN_OR_RETURN(std::vector<CollectionSpec> collections, store.ListCollectionSpecs());
     if (collections.empty()) return Unavailable("the store has no collection yet: run `signal-hub index`");
     return Status::Ok();
 }

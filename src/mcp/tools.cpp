@@ -157,13 +157,13 @@ Result<std::optional<double>> OptNumber(const Json& args, const char* key, doubl
     return std::optional<double>(args[key].get<double>());
 }
 
-// The collections a tool looks at: the named one, or all of them.
-Result<std::vector<CollectionInfo>> Collections(store::VectorStore& store, const std::optional<std::string>& name) {
+// The collections a tool looks at: the named one, or all of them (specs only: no counts to pay for).
+Result<std::vector<CollectionSpec>> Collections(store::VectorStore& store, const std::optional<std::string>& name) {
     if (name) {
-        SH_ASSIGN_OR_RETURN(CollectionInfo info, store.GetCollection(*name));
-        return std::vector<CollectionInfo>{std::move(info)};
+        SH_ASSIGN_OR_RETURN(CollectionSpec spec, store.GetCollectionSpec(*name));
+        return std::vector<CollectionSpec>{std::move(spec)};
     }
-    SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> all, store.ListCollections());
+    SH_ASSIGN_OR_RETURN(std::vector<CollectionSpec> all, store.ListCollectionSpecs());
     if (all.empty()) return NotFound("the store has no collections yet; run `signal-hub index` first");
     return all;
 }
@@ -433,7 +433,7 @@ Result<ToolResult> FindSimilar(const ToolContext& ctx, const Json& args) {
     if (exclude) {
         SH_ASSIGN_OR_RETURN(auto collections, Collections(*ctx.store, collection));
         for (const auto& c : collections) {
-            SH_ASSIGN_OR_RETURN(auto files, ctx.store->ListFiles(c.spec.name));
+            SH_ASSIGN_OR_RETURN(auto files, ctx.store->ListFiles(c.name));
             for (const auto& f : files) {
                 if (f.path == *exclude) excluded_chunks += f.record_ids.size();
             }
@@ -804,10 +804,10 @@ Result<ToolResult> ExplainCode(const ToolContext& ctx, const Json& args) {
     std::vector<std::string> same_name;  // suggestions: indexed files with the same base name
     const std::string base = fs::path(path).filename().string();
     for (const auto& c : collections) {
-        SH_ASSIGN_OR_RETURN(auto files, ctx.store->ListFiles(c.spec.name));
+        SH_ASSIGN_OR_RETURN(auto files, ctx.store->ListFiles(c.name));
         for (auto& f : files) {
             if (f.path == path) {
-                found.emplace_back(c.spec.name, std::move(f));
+                found.emplace_back(c.name, std::move(f));
             } else if (same_name.size() < 5 && fs::path(f.path).filename().string() == base) {
                 same_name.push_back(f.path);
             }
@@ -968,7 +968,7 @@ Result<ToolResult> FindReferences(const ToolContext& ctx, const Json& args) {
     std::vector<Usage> usages;
     bool truncated = false;
     for (const auto& c : collections) {
-        SH_ASSIGN_OR_RETURN(ReferenceScan scan, ScanReferences(*ctx.store, c.spec.name, symbol, filter));
+        SH_ASSIGN_OR_RETURN(ReferenceScan scan, ScanReferences(*ctx.store, c.name, symbol, filter));
         truncated = truncated || scan.truncated;
         for (auto& d : scan.definitions) definitions.push_back(std::move(d));
         for (auto& u : scan.usages) usages.push_back(std::move(u));

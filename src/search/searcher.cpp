@@ -175,18 +175,19 @@ Result<SearchResponse> Searcher::SearchUntimed(const SearchRequest& request, tel
 }
 
 Result<SearchResponse> Searcher::SearchUncached(const SearchRequest& request) const {
-    std::vector<CollectionInfo> collections;
+    // Specs only: a search needs no counts, and the spec lookups cost the same at any collection size.
+    std::vector<CollectionSpec> collections;
     if (!request.collection.empty()) {
-        SH_ASSIGN_OR_RETURN(auto info, store_->GetCollection(request.collection));
-        collections.push_back(std::move(info));
+        SH_ASSIGN_OR_RETURN(auto spec, store_->GetCollectionSpec(request.collection));
+        collections.push_back(std::move(spec));
     } else {
-        SH_ASSIGN_OR_RETURN(collections, store_->ListCollections());
+        SH_ASSIGN_OR_RETURN(collections, store_->ListCollectionSpecs());
         if (collections.empty()) return NotFound("the store has no collections yet; run `signal-hub index` first");
     }
 
     std::optional<std::vector<float>> query_vector;
     if (request.mode != Mode::kLexical) {
-        for (const auto& c : collections) SH_RETURN_IF_ERROR(CheckCompatible(c.spec, embedder_.SpecFor(c.spec.name)));
+        for (const auto& c : collections) SH_RETURN_IF_ERROR(CheckCompatible(c, embedder_.SpecFor(c.name)));
         std::vector<std::string> texts{request.query};
         SH_ASSIGN_OR_RETURN(auto vectors, embedder_.Embed(texts, embed::Purpose::kQuery));
         query_vector = std::move(vectors.at(0));
@@ -276,12 +277,12 @@ Result<std::vector<SearchResult>> Searcher::SymbolDefinitions(const std::string&
     return out;
 }
 
-Result<std::vector<SearchResult>> Searcher::SearchCollection(const CollectionInfo& collection,
+Result<std::vector<SearchResult>> Searcher::SearchCollection(const CollectionSpec& collection,
                                                              const SearchRequest& request,
                                                              const std::vector<float>* query_vector,
                                                              size_t* promoted) const {
     *promoted = 0;
-    const std::string& name = collection.spec.name;
+    const std::string& name = collection.name;
     // Over-fetch so that collapsing overlaps and fusing still leaves k results.
     store::SearchOptions options;
     options.k = std::max<size_t>(request.k * 4, 40);

@@ -113,7 +113,7 @@ class Searcher {
     Result<SearchResponse> SearchUncached(const SearchRequest& request) const;
     // The collection's best request.k results; *promoted (set) counts the leading ones that are
     // definitions of the query's exact symbol.
-    Result<std::vector<SearchResult>> SearchCollection(const CollectionInfo& collection, const SearchRequest& request,
+    Result<std::vector<SearchResult>> SearchCollection(const CollectionSpec& collection, const SearchRequest& request,
                                                        const std::vector<float>* query_vector,
                                                        size_t* promoted) const;
     // Definitions of `symbol` in the collection, in the order the exact-symbol rule puts them.

@@ -16,6 +16,8 @@ class ForwardingStore : public VectorStore {
     }
     Result<CollectionInfo> GetCollection(std::string_view name) override { return target_.GetCollection(name); }
     Result<std::vector<CollectionInfo>> ListCollections() override { return target_.ListCollections(); }
+    Result<CollectionSpec> GetCollectionSpec(std::string_view name) override { return target_.GetCollectionSpec(name); }
+    Result<std::vector<CollectionSpec>> ListCollectionSpecs() override { return target_.ListCollectionSpecs(); }
     Status DropCollection(std::string_view name) override { return target_.DropCollection(name); }
     Status Commit(std::string_view collection, const ChangeSet& changes) override {
         return target_.Commit(collection, changes);

@@ -33,6 +33,17 @@ Result<std::vector<CollectionInfo>> RestrictedStore::ListCollections() {
     return all;
 }
 
+Result<CollectionSpec> RestrictedStore::GetCollectionSpec(std::string_view name) {
+    SH_RETURN_IF_ERROR(Check(name));
+    return base_.GetCollectionSpec(name);
+}
+
+Result<std::vector<CollectionSpec>> RestrictedStore::ListCollectionSpecs() {
+    SH_ASSIGN_OR_RETURN(std::vector<CollectionSpec> all, base_.ListCollectionSpecs());
+    std::erase_if(all, [this](const CollectionSpec& c) { return !Allows(c.name); });
+    return all;
+}
+
 Status RestrictedStore::DropCollection(std::string_view name) {
     return PermissionDenied("cannot drop collection '" + std::string(name) +
                             "' through a restricted (read-only) view");

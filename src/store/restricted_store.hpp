@@ -6,7 +6,7 @@
 // can return another collection's records, whatever a tool asks for.
 //
 // Contract:
-//  - ListCollections returns only allowed collections.
+//  - ListCollections and ListCollectionSpecs return only allowed collections.
 //  - Every call naming a collection outside the list fails with
 //    PermissionDenied ("collection 'x' is not allowed for this API key"),
 //    whether or not it exists, so the view does not reveal other names.
@@ -31,6 +31,8 @@ class RestrictedStore final : public VectorStore {
     Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override;
     Result<CollectionInfo> GetCollection(std::string_view name) override;
     Result<std::vector<CollectionInfo>> ListCollections() override;
+    Result<CollectionSpec> GetCollectionSpec(std::string_view name) override;
+    Result<std::vector<CollectionSpec>> ListCollectionSpecs() override;
     Status DropCollection(std::string_view name) override;
     Status Commit(std::string_view collection, const ChangeSet& changes) override;
     Result<std::vector<FileState>> ListFiles(std::string_view collection) override;

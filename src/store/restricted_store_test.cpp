@@ -30,11 +30,17 @@ TEST(RestrictedStore, SeesOnlyItsCollectionsAndWritesNothing) {
     ASSERT_EQ(listed->size(), 1u);
     EXPECT_EQ((*listed)[0].spec.name, "mine");
     EXPECT_TRUE(view.GetCollection("mine").ok());
+    auto specs = view.ListCollectionSpecs();
+    ASSERT_TRUE(specs.ok());
+    ASSERT_EQ(specs->size(), 1u);
+    EXPECT_EQ((*specs)[0].name, "mine");
+    EXPECT_EQ(view.GetCollectionSpec("mine")->name, "mine");
 
     const std::vector<std::string> ids = {"theirs-1"};
     const std::vector<float> query = {1, 0, 0, 0};
     const std::vector<Status> refused = {
         view.GetCollection("theirs").status(),
+        view.GetCollectionSpec("theirs").status(),
         view.Get("theirs", ids).status(),
         view.Scan("theirs", "", 10).status(),
         view.ListFiles("theirs").status(),

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "store/chroma/chroma_test_util.hpp"
 #include "store/embedded/embedded_store.hpp"
@@ -143,6 +144,7 @@ TEST_P(StoreConformance, UnknownCollectionIsNotFound) {
     std::vector<float> q(4, 1.0f);
     std::vector<std::string> ids{"a"};
     EXPECT_EQ(store_->GetCollection("nope").status().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(store_->GetCollectionSpec("nope").status().code(), ErrorCode::kNotFound);
     EXPECT_EQ(store_->Commit("nope", ChangeSet{.touch_last_indexed = true}).code(), ErrorCode::kNotFound);
     EXPECT_EQ(store_->Get("nope", ids).status().code(), ErrorCode::kNotFound);
     EXPECT_EQ(store_->Scan("nope", "", 10).status().code(), ErrorCode::kNotFound);
@@ -150,6 +152,49 @@ TEST_P(StoreConformance, UnknownCollectionIsNotFound) {
     EXPECT_EQ(store_->VectorSearch("nope", q, {}).status().code(), ErrorCode::kNotFound);
     EXPECT_EQ(store_->LexicalSearch("nope", "x", {}).status().code(), ErrorCode::kNotFound);
     EXPECT_EQ(store_->DropCollection("nope").code(), ErrorCode::kNotFound);
+}
+
+// The spec lookups (what a search uses) agree with GetCollection / ListCollections, whose counts
+// stay exact, through commits and drops.
+TEST_P(StoreConformance, SpecLookupsAgreeWithInfo) {
+    auto key = [](const CollectionSpec& c) {
+        return std::make_tuple(c.name, c.model, c.dimension, DistanceMetricName(c.metric));
+    };
+    auto expect_agree = [&] {
+        auto infos = store_->ListCollections();
+        auto specs = store_->ListCollectionSpecs();
+        ASSERT_TRUE(infos.ok()) << infos.status().ToString();
+        ASSERT_TRUE(specs.ok()) << specs.status().ToString();
+        ASSERT_EQ(specs->size(), infos->size());
+        for (size_t i = 0; i < specs->size(); ++i) {
+            EXPECT_EQ(key((*specs)[i]), key((*infos)[i].spec));
+            auto one = store_->GetCollectionSpec((*infos)[i].spec.name);
+            ASSERT_TRUE(one.ok()) << one.status().ToString();
+            EXPECT_EQ(key(*one), key((*infos)[i].spec));
+        }
+    };
+    expect_agree();
+    Ensure(Spec("b", 3));
+    Ensure(Spec("a", 2));
+    expect_agree();
+    ChangeSet add;
+    add.upserts = {MakeRecord("x", {1, 0, 0}), MakeRecord("y", {0, 1, 0})};
+    add.put_files = {FileState{.path = "x.py", .content_hash = "h", .size = 1, .mtime_ns = 1, .record_ids = {"x"}}};
+    MustCommit("b", add);
+    EXPECT_EQ(store_->GetCollection("b")->records, 2);
+    EXPECT_EQ(store_->GetCollection("b")->files, 1);
+    EXPECT_EQ(store_->GetCollection("a")->records, 0);
+    expect_agree();
+    ChangeSet remove;
+    remove.delete_ids = {"x"};
+    remove.delete_files = {"x.py"};
+    MustCommit("b", remove);
+    EXPECT_EQ(store_->GetCollection("b")->records, 1);
+    EXPECT_EQ(store_->GetCollection("b")->files, 0);
+    ASSERT_TRUE(store_->DropCollection("a").ok());
+    EXPECT_EQ(store_->GetCollectionSpec("a").status().code(), ErrorCode::kNotFound);
+    expect_agree();
+    EXPECT_EQ(store_->ListCollectionSpecs()->size(), 1u);
 }
 
 TEST_P(StoreConformance, CommitUpsertsReplacesAndDeletes) {

@@ -31,6 +31,18 @@ class TracedStore final : public ForwardingStore {
         if (r.ok()) span->SetAttribute("signal_hub.store.collections", r->size());
         return Finish(span, std::move(r));
     }
+    Result<CollectionSpec> GetCollectionSpec(std::string_view name) override {
+        ScopedSpan span("store.get_collection_spec");
+        Tag(span, name);
+        return Finish(span, ForwardingStore::GetCollectionSpec(name));
+    }
+    Result<std::vector<CollectionSpec>> ListCollectionSpecs() override {
+        ScopedSpan span("store.list_collection_specs");
+        Tag(span, "");
+        auto r = ForwardingStore::ListCollectionSpecs();
+        if (r.ok()) span->SetAttribute("signal_hub.store.collections", r->size());
+        return Finish(span, std::move(r));
+    }
     Status DropCollection(std::string_view name) override {
         ScopedSpan span("store.drop_collection");
         Tag(span, name);

@@ -105,8 +105,28 @@ class VectorStore {
     // Creates the collection, or returns the existing one if its spec matches
     // (FailedPrecondition naming the differences otherwise).
     virtual Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) = 0;
+    // Info with exact counts (records, files) and a size estimate: may cost a scan of the
+    // collection (the embedded store counts its rows), so the search path uses the spec
+    // lookups below instead.
     virtual Result<CollectionInfo> GetCollection(std::string_view name) = 0;
     virtual Result<std::vector<CollectionInfo>> ListCollections() = 0;
+    // Only the spec (name, model, dimension, metric) of one collection / of every collection
+    // (in ListCollections' order): what a search needs, at a cost that does not grow with the collection
+    // (the embedded store reads one row per collection; it runs on every search). Errors as
+    // GetCollection / ListCollections (NotFound for a missing collection). The defaults derive
+    // them from GetCollection / ListCollections, so backends whose info is already cheap
+    // (PostgreSQL keeps counts, ChromaDB, memory) and wrappers that restrict those stay correct.
+    virtual Result<CollectionSpec> GetCollectionSpec(std::string_view name) {
+        SH_ASSIGN_OR_RETURN(CollectionInfo info, GetCollection(name));
+        return std::move(info.spec);
+    }
+    virtual Result<std::vector<CollectionSpec>> ListCollectionSpecs() {
+        SH_ASSIGN_OR_RETURN(std::vector<CollectionInfo> infos, ListCollections());
+        std::vector<CollectionSpec> specs;
+        specs.reserve(infos.size());
+        for (auto& info : infos) specs.push_back(std::move(info.spec));
+        return specs;
+    }
     virtual Status DropCollection(std::string_view name) = 0;
 
     virtual Status Commit(std::string_view collection, const ChangeSet& changes) = 0;

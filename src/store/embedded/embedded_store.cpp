@@ -343,19 +343,38 @@ class EmbeddedStore::Impl {
         return Info(lease.get(), row);
     }
 
+    Result<CollectionSpec> GetCollectionSpec(std::string_view name) {
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(lease.get(), name));
+        return std::move(row.spec);
+    }
+
+    // Every collection's row, ordered by name.
+    Result<std::vector<CollectionRow>> CollectionRows(sqlite3* db) {
+        std::vector<CollectionRow> rows;
+        SH_ASSIGN_OR_RETURN(Stmt stmt,
+                            Stmt::Prepare(db, std::string("SELECT ") + kCollectionColumns + " FROM collections ORDER BY name"));
+        while (true) {
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) break;
+            SH_ASSIGN_OR_RETURN(CollectionRow row, ReadCollectionRow(stmt));
+            rows.push_back(std::move(row));
+        }
+        return rows;
+    }
+
+    Result<std::vector<CollectionSpec>> ListCollectionSpecs() {
+        SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        SH_ASSIGN_OR_RETURN(std::vector<CollectionRow> rows, CollectionRows(lease.get()));
+        std::vector<CollectionSpec> out;
+        out.reserve(rows.size());
+        for (auto& row : rows) out.push_back(std::move(row.spec));
+        return out;
+    }
+
     Result<std::vector<CollectionInfo>> ListCollections() {
         SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
-        std::vector<CollectionRow> rows;
-        {
-            SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(lease.get(), std::string("SELECT ") + kCollectionColumns +
-                                                                          " FROM collections ORDER BY name"));
-            while (true) {
-                SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-                if (!has_row) break;
-                SH_ASSIGN_OR_RETURN(CollectionRow row, ReadCollectionRow(stmt));
-                rows.push_back(std::move(row));
-            }
-        }
+        SH_ASSIGN_OR_RETURN(std::vector<CollectionRow> rows, CollectionRows(lease.get()));
         std::vector<CollectionInfo> out;
         for (const auto& row : rows) {
             SH_ASSIGN_OR_RETURN(CollectionInfo info, Info(lease.get(), row));
@@ -1049,6 +1068,12 @@ Result<CollectionInfo> EmbeddedStore::EnsureCollection(const CollectionSpec& spe
 }
 Result<CollectionInfo> EmbeddedStore::GetCollection(std::string_view name) {
     return Guarded([&] { return impl_->GetCollection(name); });
+}
+Result<CollectionSpec> EmbeddedStore::GetCollectionSpec(std::string_view name) {
+    return Guarded([&] { return impl_->GetCollectionSpec(name); });
+}
+Result<std::vector<CollectionSpec>> EmbeddedStore::ListCollectionSpecs() {
+    return Guarded([&] { return impl_->ListCollectionSpecs(); });
 }
 Result<std::vector<CollectionInfo>> EmbeddedStore::ListCollections() {
     return Guarded([&] { return impl_->ListCollections(); });

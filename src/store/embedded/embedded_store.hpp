@@ -52,6 +52,9 @@ class EmbeddedStore final : public VectorStore {
     Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override;
     Result<CollectionInfo> GetCollection(std::string_view name) override;
     Result<std::vector<CollectionInfo>> ListCollections() override;
+    // One indexed row read per collection: no counts (GetCollection's count(*) is O(records)).
+    Result<CollectionSpec> GetCollectionSpec(std::string_view name) override;
+    Result<std::vector<CollectionSpec>> ListCollectionSpecs() override;
     Status DropCollection(std::string_view name) override;
     Status Commit(std::string_view collection, const ChangeSet& changes) override;
     Result<std::vector<FileState>> ListFiles(std::string_view collection) override;
