@@ -63,4 +63,47 @@ Run Measure(const char* who, size_t n, int threads, F&& fn) {
     return run;
 }
 
+// Open-loop load at `rate` requests per second in all: call i is due at start + i / rate and goes to thread
+// i % threads, which waits until it is due (or starts it late if the previous call is still running).
+// Each latency is measured from the call's due time, not its start, so that a queue building up behind a
+// slow call counts against the latency (no coordinated omission). Same failure rule as Measure.
+template <typename F>
+Run MeasurePaced(const char* who, size_t n, int threads, double rate, F&& fn) {
+    using SteadyClock = std::chrono::steady_clock;
+    Run run;
+    std::mutex mu;
+    std::atomic<bool> failed{false};
+    const auto start = SteadyClock::now() + std::chrono::milliseconds(5);
+    const auto due = [&](size_t i) {
+        return start + std::chrono::duration_cast<SteadyClock::duration>(
+                           std::chrono::duration<double>(static_cast<double>(i) / rate));
+    };
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            std::vector<double> mine;
+            for (size_t i = static_cast<size_t>(t); i < n && !failed; i += static_cast<size_t>(threads)) {
+                const auto when = due(i);
+                std::this_thread::sleep_until(when);
+                try {
+                    if (!fn(t, i)) failed = true;
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "request %zu: %s\n", i, e.what());
+                    failed = true;
+                }
+                mine.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - when).count());
+            }
+            std::lock_guard lock(mu);
+            run.ms.insert(run.ms.end(), mine.begin(), mine.end());
+        });
+    }
+    for (auto& th : pool) th.join();
+    run.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    if (failed) {
+        std::fprintf(stderr, "%s: a request failed (see above)\n", who);
+        std::exit(1);
+    }
+    return run;
+}
+
 }  // namespace signalhub::bench

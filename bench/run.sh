@@ -8,7 +8,8 @@
 #   3. query latency: our HNSW search vs raw hnswlib (same vectors, same
 #      parameters), hybrid search, exact scan vs the memory-bandwidth floor
 #   4. MCP over HTTP: search_code through POST /mcp on a running
-#      `serve --transport http` (keep-alive, loopback) vs in-process search
+#      `serve --transport http` (keep-alive, loopback) vs in-process search and vs raw hnswlib
+#      at 1 and 4 connections, then an open-loop run at 70% of the measured peak (its p99)
 #   security: search_code over plaintext vs TLS 1.3 + API key + rate limiting, two `serve` processes on
 #      the stdlib store (secure_http_bench), plus the cost of a refused request (401, 429) and of a TLS handshake
 #   tracing: search_code through two `serve` processes on the stdlib store, tracing off vs on (every
@@ -23,12 +24,15 @@
 #      our PostgreSQL backend sends, at the same concurrency
 # Usage: bench/run.sh [retrieval|indexing|query|mcp|security|tracing|migrate|stores ...]
 #        (default: retrieval indexing query mcp security tracing; BENCH_NO_BUILD=1 uses the binaries already in build/)
+# Every benchmark's JSON may carry "goals" (issue 16: figure, target, met or not); the run ends with a table of
+# those written in this run and bench/results/goals.json. The retrieval step also writes store-size.json (goal 6).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-case "${1:-}" in -h|--help) sed -n '2,22p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,26p' "$0"; exit 0 ;; esac
 WHAT=("${@:-retrieval indexing query mcp security tracing}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
 BUILD="$REPO_ROOT/build"
 mkdir -p "$DATA" "$RESULTS"
+RUN_START="$RESULTS/.run-start"; touch "$RUN_START"
 want() { [[ " ${WHAT[*]} " == *" $1 "* ]]; }
 install_packages <(printf "python3 python3\nlibpython3.11-stdlib\ngit git\ntime\n")
 TARGETS=()
@@ -58,6 +62,25 @@ if want retrieval || want query || want mcp || want security; then
     rm -rf "$PY/store"
     log "indexing the stripped corpus"
     "$SH" -q --store "$PY/store" index "$PY/corpus" --collection stdlib
+    # Goal 6: the store's bytes against the bytes of the source it indexed, by part of the store.
+    python3 - "$PY/corpus" "$PY/store" "$RESULTS/store-size.json" <<'PYEOF'
+import json, os, sys
+corpus, store, out = sys.argv[1:]
+def size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+src = size(corpus)
+parts = {name: size(os.path.join(store, name)) for name in sorted(os.listdir(store))}
+total = sum(parts.values())
+ratio = total / src
+print(f"store {total / 1e6:.1f} MB for {src / 1e6:.1f} MB of source: {ratio:.2f}x (goal 6: <= 4x); "
+      + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in parts.items() if v))
+json.dump({"source_bytes": src, "store_bytes": total, "parts": parts,
+           "goals": [{"goal": "6", "name": "store bytes / source bytes (stdlib)", "value": ratio, "target": 4.0,
+                      "compare": "<=", "ok": ratio <= 4.0, "peer": "the indexed source tree"}]},
+          open(out, "w"), indent=2)
+PYEOF
 fi
 
 if want retrieval; then
@@ -123,8 +146,15 @@ if want mcp; then
         sleep 0.1
     done
     [ -n "$PORT" ] || die "serve printed no address: $(cat "$DATA/serve.err")"
+    # The peer of goal 3: raw hnswlib on the same vectors and parameters, at the same concurrency levels.
+    if [ ! -f "$DATA/query-dump/meta.json" ]; then
+        mkdir -p "$DATA/query-dump"
+        "$BUILD/bench/query_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --dump "$DATA/query-dump" >/dev/null
+    fi
+    "$BUILD/bench/raw_hnswlib_bench" --dump "$DATA/query-dump" --threads 1,4 --json "$RESULTS/mcp-raw-hnswlib.json"
     "$BUILD/bench/mcp_http_bench" --store "$PY/store" --queries "$PY/queries.jsonl" \
-        --url "http://127.0.0.1:$PORT/mcp" --threads 1,4 --json "$RESULTS/mcp-http.json"
+        --url "http://127.0.0.1:$PORT/mcp" --threads 1,4 --raw-json "$RESULTS/mcp-raw-hnswlib.json" \
+        --json "$RESULTS/mcp-http.json"
     kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || die "serve did not exit cleanly after SIGTERM"
     trap - EXIT
 fi
@@ -436,4 +466,32 @@ r["pgbench_comparison"] = cmp
 json.dump(r, open(f"{res}/stores.json", "w"), indent=2)
 PYEOF
 fi
+
+# Issue 16's goals: every "goals" entry the benchmarks of this run wrote, each figure beside its target.
+python3 - "$RESULTS" "$RUN_START" <<'PYEOF'
+import glob, json, os, sys
+res, marker = sys.argv[1:]
+since = os.path.getmtime(marker)
+goals = []
+for path in sorted(glob.glob(f"{res}/*.json")):
+    if os.path.basename(path) == "goals.json" or os.path.getmtime(path) < since:
+        continue
+    try:
+        data = json.load(open(path))
+    except ValueError:
+        continue
+    for g in data.get("goals", []) if isinstance(data, dict) else []:
+        goals.append(dict(g, source=os.path.basename(path)))
+if goals:
+    goals.sort(key=lambda g: (str(g["goal"]), g["name"]))
+    print("\nissue 16 goals measured in this run (value beside target)")
+    print(f"{'goal':5s} {'figure':62s} {'value':>9s} {'target':>10s}  verdict")
+    for g in goals:
+        target = "" if g.get("target") is None else f"{g['compare']} {g['target']:g}"
+        verdict = {True: "met", False: "NOT met", None: "reported"}[g.get("ok")]
+        print(f"{g['goal']:5s} {g['name'][:62]:62s} {g['value']:9.3f} {target:>10s}  {verdict}")
+    load = os.getloadavg()
+    json.dump({"load_average": load, "goals": goals}, open(f"{res}/goals.json", "w"), indent=2)
+    print(f"(load average at the end of the run: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {res}/goals.json)")
+PYEOF
 log "results in $RESULTS"
