@@ -27,7 +27,7 @@
 # Every benchmark's JSON may carry "goals" (issue 16: figure, target, met or not); the run ends with a table of
 # those written in this run and bench/results/goals.json. The retrieval step also writes store-size.json (goal 6).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-case "${1:-}" in -h|--help) sed -n '2,26p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,28p' "$0"; exit 0 ;; esac
 WHAT=("${@:-retrieval indexing query mcp security tracing}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
 BUILD="$REPO_ROOT/build"
