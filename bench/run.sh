@@ -19,15 +19,18 @@
 #      `migrate import` rows/s vs raw libpq COPY BINARY and INSERT-per-row loaders (pg_copy_bench),
 #      HNSW build under maintenance_work_mem / parallel-worker settings, export rows/s from
 #      Chroma vs PostgreSQL vs embedded, and Chroma's own paginated GET (bench/chroma_get_peer.py)
+#   scale (not in the default set: ~1 h; installs linux-source-6.1, unpacks 1.3 GB): cold index of the Linux
+#      kernel tree (~1M chunks) into the embedded store, then hybrid and vector search p50 and resident memory
+#      on it beside the stdlib store with the same queries (scale_bench), store size vs source
 #   stores (likewise): one collection in embedded, PostgreSQL and Chroma stores: recall@10, p50/p99,
 #      QPS at 1 and 4 threads, the ef_search sweep (store_query_bench), and pgbench driving the SQL
 #      our PostgreSQL backend sends, at the same concurrency
-# Usage: bench/run.sh [retrieval|indexing|query|mcp|security|tracing|migrate|stores ...]
+# Usage: bench/run.sh [retrieval|indexing|query|mcp|security|tracing|migrate|stores|scale ...]
 #        (default: retrieval indexing query mcp security tracing; BENCH_NO_BUILD=1 uses the binaries already in build/)
 # Every benchmark's JSON may carry "goals" (issue 16: figure, target, met or not); the run ends with a table of
 # those written in this run and bench/results/goals.json. The retrieval step also writes store-size.json (goal 6).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-case "${1:-}" in -h|--help) sed -n '2,28p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,31p' "$0"; exit 0 ;; esac
 WHAT=("${@:-retrieval indexing query mcp security tracing}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
 BUILD="$REPO_ROOT/build"
@@ -40,6 +43,7 @@ if want retrieval || want indexing || want query || want mcp || want tracing; th
     TARGETS+=(retrieval_bench query_bench raw_hnswlib_bench mcp_http_bench)
 fi
 if want security; then TARGETS+=(secure_http_bench); fi
+if want scale; then TARGETS+=(scale_bench); fi
 if want migrate || want stores; then
     source "$REPO_ROOT/scripts/lib/postgres.sh"
     pg_ensure_installed
@@ -54,7 +58,7 @@ now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 
 PY="$DATA/retrieval"
-if want retrieval || want query || want mcp || want security; then
+if want retrieval || want query || want mcp || want security || want scale; then
     if [ ! -f "$PY/queries.jsonl" ]; then
         log "building the docstring benchmark from /usr/lib/python3.11"
         rm -rf "$PY"; python3 "$REPO_ROOT/bench/make_docstring_corpus.py" /usr/lib/python3.11 "$PY" --max-queries 2000
@@ -464,6 +468,63 @@ for c in (1, 4):
         print(f"{name:42s} {c:7d} {v['qps']:8.0f} {v['p50_ms']:7.2f} {v['p99_ms']:7.2f}")
 r["pgbench_comparison"] = cmp
 json.dump(r, open(f"{res}/stores.json", "w"), indent=2)
+PYEOF
+fi
+if want scale; then
+    log "scale: search cost and memory, the stdlib store vs the Linux kernel source (Debian linux-source-6.1)"
+    install_packages <(printf "linux-source-6.1\nxz-utils xz\n")
+    LX="$DATA/linux/linux-source-6.1"
+    if [ ! -f "$DATA/linux/.ready" ]; then
+        rm -rf "$DATA/linux"; mkdir -p "$DATA/linux"
+        log "unpacking /usr/src/linux-source-6.1.tar.xz (1.3 GB)"
+        tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$DATA/linux"
+        # Debian's packaging appends "ignore every top-level entry" to the tree's .gitignore; without that
+        # block git (and so the scanner) sees the kernel tree as upstream has it.
+        python3 - "$LX/.gitignore" <<'PYEOF'
+import sys
+p = sys.argv[1]; s = open(p).read()
+i = s.find("# Debian packaging: ignore everything at the top level")
+if i >= 0: open(p, "w").write(s[:i])
+PYEOF
+        (cd "$LX" && git init -q && git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm tree)
+        touch "$DATA/linux/.ready"
+    fi
+    rm -rf "$DATA/linux-store"; sync
+    t0=$(now); "$SH" --store "$DATA/linux-store" index "$LX" --collection linux | tee "$RESULTS/scale-index.txt"; t1=$(now)
+    echo "$(elapsed "$t0" "$t1")" >"$RESULTS/scale-index-seconds.txt"
+    "$BUILD/bench/scale_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --json "$RESULTS/scale-stdlib.json"
+    "$BUILD/bench/scale_bench" --store "$DATA/linux-store" --queries "$PY/queries.jsonl" --json "$RESULTS/scale-linux.json"
+    python3 - "$RESULTS" "$LX" <<'PYEOF'
+import json, subprocess, sys
+res, tree = sys.argv[1:]
+small, big = (json.load(open(f"{res}/scale-{n}.json")) for n in ("stdlib", "linux"))
+index_s = float(open(f"{res}/scale-index-seconds.txt").read())
+src = sum(int(x) for x in subprocess.run(["bash", "-c", "git ls-files -z | xargs -0 stat -c %s"], cwd=tree,
+                                         capture_output=True, text=True, check=True).stdout.split())
+derived = sum(big["store_parts_bytes"].get(k, 0) for k in ("hnsw", "lexical"))
+rss = big["rss_bytes"] - big["rss_before_open_bytes"]
+hyb = big["hybrid"]["p50_ms"] / small["hybrid"]["p50_ms"]
+vec = big["vector"]["p50_ms"] / small["vector"]["p50_ms"]
+print(f"\n{'store':8s} {'records':>9s} {'hybrid p50':>11s} {'p99':>8s} {'QPS':>6s} {'vector p50':>11s} {'RSS MB':>8s} {'store MB':>9s}")
+for name, r in (("stdlib", small), ("linux", big)):
+    print(f"{name:8s} {r['records']:9d} {r['hybrid']['p50_ms']:11.2f} {r['hybrid']['p99_ms']:8.2f} {r['hybrid']['qps']:6.0f} "
+          f"{r['vector']['p50_ms']:11.2f} {r['rss_bytes'] / 1e6:8.0f} {r['store_bytes'] / 1e6:9.0f}")
+print(f"linux / stdlib hybrid p50 {hyb:.2f}x, vector p50 {vec:.2f}x (goal 4: <= 3x); RSS {rss / 1e6:.0f} MB for "
+      f"{derived / 1e6:.0f} MB of vectors + graph + lexical index = {rss / derived:.2f}x (goal 4: <= 1.3x); cold index "
+      f"{index_s:.0f} s, store {big['store_bytes'] / 1e6:.0f} MB for {src / 1e6:.0f} MB of source")
+goals = [
+    {"goal": "4", "name": f"hybrid p50 at {big['records']} / at {small['records']} records", "value": hyb,
+     "target": 3.0, "compare": "<=", "ok": hyb <= 3.0, "peer": "the stdlib store, same queries, same run"},
+    {"goal": "4", "name": f"vector p50 at {big['records']} / at {small['records']} records", "value": vec,
+     "target": 3.0, "compare": "<=", "ok": vec <= 3.0, "peer": "the stdlib store, same queries, same run"},
+    {"goal": "4", "name": "RSS / bytes of vectors + graph + lexical index (linux)", "value": rss / derived,
+     "target": 1.3, "compare": "<=", "ok": rss / derived <= 1.3, "peer": "the derived index files"},
+    {"goal": "4", "name": "cold index seconds (linux)", "value": index_s, "target": None, "compare": "report",
+     "ok": None, "peer": ""},
+    {"goal": "4", "name": "store bytes / source bytes (linux)", "value": big["store_bytes"] / src, "target": None,
+     "compare": "report", "ok": None, "peer": ""}]
+json.dump({"stdlib": small, "linux": big, "index_s": index_s, "source_bytes": src, "goals": goals},
+          open(f"{res}/scale.json", "w"), indent=2)
 PYEOF
 fi
 
