@@ -37,6 +37,9 @@ class EmbeddedStore final : public VectorStore {
    public:
     // The schema version this build writes; newer databases are refused.
     static constexpr int kSchemaVersion = 1;
+    // SQLite page size of the databases this build creates (bench: records packed 3-6 to a page
+    // instead of 1; docs/performance.md, store size).
+    static constexpr int kPageSize = 16384;
 
     // Opens (a writer creates) the store in directory `dir`.
     // Errors: NotFound (read-only and no database), FailedPrecondition (locked

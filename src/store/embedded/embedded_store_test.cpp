@@ -376,6 +376,51 @@ TEST(EmbeddedStore, ReadOnlyOpenOfMissingStoreIsNotFound) {
     EXPECT_FALSE(fs::exists(dir.path() + "/absent"));  // readers create nothing
 }
 
+std::int64_t PageSizeOf(const std::string& db_path) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    std::int64_t size = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+        size = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return size;
+}
+
+// New stores use kPageSize; a store made with 4 KiB pages (every store before issue 16) keeps them and
+// goes on working: written, reopened, searched.
+TEST(EmbeddedStore, NewStoresUseLargePagesAndOldStoresKeepTheirs) {
+    TempDir dir;
+    {
+        auto store = MustOpen(dir / "new");
+        ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+        CommitRange(*store, 0, 20);
+    }
+    EXPECT_EQ(PageSizeOf((dir / "new") + "/store.db"), EmbeddedStore::kPageSize);
+    {
+        auto store = MustOpen(dir / "old");
+        ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+        CommitRange(*store, 0, 20);
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(((dir / "old") + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA journal_mode=DELETE; PRAGMA page_size=4096; VACUUM; PRAGMA journal_mode=WAL",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_EQ(PageSizeOf((dir / "old") + "/store.db"), 4096);
+    {
+        auto store = MustOpen(dir / "old");
+        CommitRange(*store, 20, 40);
+    }
+    EXPECT_EQ(PageSizeOf((dir / "old") + "/store.db"), 4096);
+    auto store = MustOpen(dir / "old", /*read_only=*/true);
+    EXPECT_EQ(store->GetCollection("c")->records, 40);
+    ExpectFindable(*store, 0, 40);
+}
+
 TEST(EmbeddedStore, NewerSchemaVersionIsRefused) {
     TempDir dir;
     { MustOpen((dir / "store")); }
