@@ -90,8 +90,6 @@ inline constexpr const char* kPropertiesSql =
 inline constexpr const char* kBumpDataVersionSql =
     "INSERT INTO meta(key, value) VALUES('data_version', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1";
 
-inline std::string FtsTable(std::int64_t collection_id) { return "fts_" + std::to_string(collection_id); }
-
 std::string NoIndexMessage(const std::string& dir);
 
 // ---- encoding -------------------------------------------------------------
