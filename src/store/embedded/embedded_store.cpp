@@ -311,7 +311,9 @@ class EmbeddedStore::Impl {
         double db_bytes = static_cast<double>(size_of(DatabasePath()) + size_of(DatabasePath() + "-wal"));
         double share = total > 0 ? static_cast<double>(info.records) / static_cast<double>(total)
                                  : 1.0 / static_cast<double>(std::max<std::int64_t>(collections, 1));
-        info.bytes = static_cast<std::int64_t>(db_bytes * share) + size_of(HnswPath(row.id));
+        std::int64_t lexical_bytes = 0;
+        for (const auto& entry : fs::directory_iterator(lexical_.PathOf(row.id), ec)) lexical_bytes += size_of(entry.path());
+        info.bytes = static_cast<std::int64_t>(db_bytes * share) + size_of(HnswPath(row.id)) + lexical_bytes;
         SH_ASSIGN_OR_RETURN(info.files,
                             QueryIntBound(db, "SELECT count(*) FROM files WHERE collection_id = ?1", row.id));
         SH_ASSIGN_OR_RETURN(std::int64_t has_properties,
@@ -988,8 +990,9 @@ class EmbeddedStore::Impl {
         std::vector<Hit> hits;
         std::vector<std::string> terms = LexicalQueryTerms(query, options.keep_stop_words);
         if (terms.empty() || options.k == 0) return hits;
-        // Ranked by the lexical index (ADR-28) with some slack past k, so that equal scores are
-        // ordered by record id (equal stores answer equally) below; only the top rows are read.
+        // Ranked by the lexical index (ADR-28). Equal scores are ordered by record id (equal stores
+        // answer equally): when the (k+1)th score ties the kth, ask again with slack past k; only the
+        // rows scoring at least the kth are read.
         const size_t k = std::min<size_t>(options.k, INT32_MAX);
         std::vector<HnswIndex::Scored> best;
         {
@@ -998,9 +1001,15 @@ class EmbeddedStore::Impl {
                                 QueryIntBound(db, "SELECT hnsw_seq FROM collections WHERE id = ?1", row.id, -1));
             if (prune_seq < 0) return NotFound("collection '" + row.spec.name + "' does not exist");
             SH_ASSIGN_OR_RETURN(std::int64_t head, LogHead(db, row, prune_seq));
-            SH_ASSIGN_OR_RETURN(std::vector<LexicalIndex::Scored> scored,
-                                lexical_.Search(db, row.id, prune_seq, head, terms, k * 2 + 16, options.filter));
-            for (const auto& s : scored) best.push_back({s.score, s.rowid});
+            std::vector<LexicalIndex::Scored> scored;
+            for (size_t want = k + 1;; want = k * 2 + 16) {
+                SH_ASSIGN_OR_RETURN(scored, lexical_.Search(db, row.id, prune_seq, head, terms, want, options.filter));
+                if (scored.size() < want || scored[k].score != scored[k - 1].score || want > k + 1) break;
+            }
+            for (const auto& s : scored) {
+                if (best.size() >= k && s.score < best.back().score) break;
+                best.push_back({s.score, s.rowid});
+            }
         }
         SH_ASSIGN_OR_RETURN(hits, FetchHits(db, row, best, options.include_embeddings));
         std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
