@@ -205,6 +205,7 @@ struct LexicalIndex::Impl {
     std::optional<Xapian::WritableDatabase> writer;  // writable: the database on disk
     Xapian::Database base;                           // read-only: on disk, or in memory after a rebuild
     bool in_memory = false;                          // read-only: `base` was rebuilt in memory
+    std::int64_t disk_seq = -1;                      // read-only: seq of the database on disk
     std::optional<Xapian::WritableDatabase> overlay;  // read-only: records changed after base's seq
     std::unordered_set<std::int64_t> changed;         // their row ids (stale in base)
     Xapian::Database searched;                        // base (+ overlay)
@@ -346,8 +347,9 @@ Result<std::unique_ptr<LexicalIndex>> LexicalIndex::OpenReadOnly(sqlite3* db, co
             } catch (const Xapian::Error&) {
                 docs = -1;
             }
-            // Overlay records are counted in both parts; exact only without an overlay.
-            if (m.overlay ? docs < count : docs != count) opened = false;
+            // Checked when the database is at exactly this snapshot: with an overlay its records
+            // count twice, and a database ahead (a writer committed since) holds other records.
+            if (m.disk_seq == head && !m.overlay && docs != count) opened = false;
         } else if (!s.ok()) {
             opened = false;
         }
@@ -390,6 +392,7 @@ Status LexicalIndex::CatchUp(sqlite3* db, std::int64_t prune_seq, std::int64_t h
         }
         m.base.reopen();
         const std::int64_t disk_seq = SeqOf(m.base);
+        m.disk_seq = disk_seq;
         if (disk_seq < prune_seq) {
             SH_RETURN_IF_ERROR(m.RebuildInMemory(db));
             counters.rebuilds++;
