@@ -64,9 +64,10 @@ class EmbeddedStore final : public VectorStore {
                                           const SearchOptions& options) override;
     Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
                                            const SearchOptions& options) override;
-    // Writer: saves every collection's HNSW index that is behind the change
-    // log (atomically: temp file, fsync, rename, fsync directory), then its
-    // sidecar, then prunes the change log. Read-only stores: no-op.
+    // Writer: fsyncs every collection's lexical index (caught up first), saves
+    // its HNSW index when behind the change log (atomically: temp file, fsync,
+    // rename, fsync directory), then its sidecar, then prunes the change log up
+    // to the older of the two. Read-only stores: no-op.
     Status Flush() override;
     // OK when DIR/store.db is still the file this open started with (same
     // device and inode: a directory renamed away is Unavailable, renamed back

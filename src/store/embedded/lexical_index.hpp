@@ -10,8 +10,9 @@
 //   the filter. Metadata key "seq": the change-log sequence the documents reflect; it is set in the
 //   same Xapian commit as the documents (a commit is atomic).
 // - Never the source of truth. Any open that finds the index missing, unreadable, with a seq
-//   before the pruned log (seq < prune_seq) or past the log head, or holding a document count
-//   other than the collection's record count, rebuilds it from SQLite: the writer into
+//   before the pruned log (seq < prune_seq), or holding a document count other than the
+//   collection's record count (checked when the seq is exactly the snapshot's head), or a writer
+//   open that finds it past the log head, rebuilds it from SQLite: the writer into
 //   lexical/<cid>.tmp, renamed over lexical/<cid> (so a kill -9 mid-build leaves the old index or
 //   a temp dir swept later); a read-only open in memory (it may not write the store).
 // - Writer (the process holding the store's writer lock; the only one opening the database for
