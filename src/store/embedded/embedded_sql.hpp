@@ -92,6 +92,11 @@ inline constexpr const char* kBumpDataVersionSql =
 
 std::string NoIndexMessage(const std::string& dir);
 
+// Version 1 kept the lexical index in SQLite FTS5 tables (fts_<cid>); version 2 in DIR/lexical
+// (derived, built on first use, ADR-28). Drops them and sets user_version = `to` in one
+// transaction: a kill -9 leaves version 1, upgraded again by the next writer open.
+Status UpgradeFromVersion1(Db& db, int to);
+
 // ---- encoding -------------------------------------------------------------
 
 std::vector<unsigned char> EncodeEmbedding(std::span<const float> v);

@@ -154,7 +154,7 @@ class EmbeddedStore::Impl {
         SH_RETURN_IF_ERROR(write_db_.Exec("PRAGMA synchronous=NORMAL"));
         SH_ASSIGN_OR_RETURN(std::int64_t version, sqlite::QueryInt(db, "PRAGMA user_version"));
         SH_RETURN_IF_ERROR(CheckVersion(version));
-        if (version == 1) SH_RETURN_IF_ERROR(UpgradeFromVersion1(db));
+        if (version == 1) SH_RETURN_IF_ERROR(UpgradeFromVersion1(write_db_, kSchemaVersion));
         if (version == 0) {
             SH_ASSIGN_OR_RETURN(std::int64_t tables, sqlite::QueryInt(db, "SELECT count(*) FROM sqlite_master"));
             if (tables > 0) {
@@ -169,25 +169,6 @@ class EmbeddedStore::Impl {
         SH_RETURN_IF_ERROR(write_db_.Exec(kPropertiesSql));
         SH_RETURN_IF_ERROR(RememberDatabaseFile());
         return SweepOrphanFiles();
-    }
-
-    // Version 1 kept the lexical index in SQLite FTS5 tables (fts_<cid>); version 2 in DIR/lexical
-    // (derived, built on first use). One transaction: a kill -9 leaves version 1, upgraded again.
-    Status UpgradeFromVersion1(sqlite3* db) {
-        SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, true));
-        std::vector<std::string> tables;
-        {
-            SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
-                                                             "AND name GLOB 'fts_[0-9]*' AND sql LIKE '%fts5%'"));
-            while (true) {
-                SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-                if (!has_row) break;
-                tables.push_back(stmt.Text(0));
-            }
-        }
-        for (const auto& t : tables) SH_RETURN_IF_ERROR(write_db_.Exec("DROP TABLE \"" + t + "\""));
-        SH_RETURN_IF_ERROR(write_db_.Exec("PRAGMA user_version=" + std::to_string(kSchemaVersion)));
-        return txn.Commit();
     }
 
     Status OpenReader() {
