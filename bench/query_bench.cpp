@@ -185,6 +185,17 @@ int main(int argc, char** argv) {
         {"ours_hybrid_keep_stop_words", hybrid_stop.Json()},
         {"ours_exact_scan", exact.Json()}, {"recall_at_10", ours_recall / n},
         {"memory_read_gbps", bw / 1e9}, {"exact_scan_bytes", bytes}, {"exact_scan_floor_ms", floor_ms}};
+    // Issue 16 goal 1 (bench/results/*.json "goals" convention).
+    const double hybrid_p50 = report["ours_hybrid"]["p50_ms"].get<double>();
+    report["goals"] = nlohmann::json::array({{{"goal", "1"},
+                                              {"name", "hybrid p50 ms (stdlib, in-process)"},
+                                              {"value", hybrid_p50},
+                                              {"target", 2.0},
+                                              {"compare", "<="},
+                                              {"ok", hybrid_p50 <= 2.0},
+                                              {"peer", "none (absolute target); vector p50 " +
+                                                           std::to_string(report["ours_vector"]["p50_ms"].get<double>()) +
+                                                           " ms in the same run"}}});
     auto row = [](const char* name, const nlohmann::json& j) {
         std::printf("%-34s %9.3f %9.3f %10.0f\n", name, j["p50_ms"].get<double>(), j["p99_ms"].get<double>(),
                     j["qps"].get<double>());
@@ -195,6 +206,7 @@ int main(int argc, char** argv) {
     row("ours: hybrid search", report["ours_hybrid"]);
     row("ours: hybrid, stop words kept", report["ours_hybrid_keep_stop_words"]);
     row("ours: exact scan", report["ours_exact_scan"]);
+    std::printf("goal 1: hybrid p50 %.3f ms (target <= 2.0 ms) %s\n", hybrid_p50, hybrid_p50 <= 2.0 ? "ok" : "NOT MET");
     std::printf("recall@10 vs exact: ours %.3f\n", ours_recall / n);
     std::printf("exact scan floor: %.1f MB at %.1f GB/s = %.3f ms (ours p50 %.3f ms)\n", bytes / 1e6, bw / 1e9,
                 floor_ms, report["ours_exact_scan"]["p50_ms"].get<double>());

@@ -6,7 +6,8 @@
 #   2. indexing: cold throughput on the PostgreSQL 15 source; no-change re-index
 #      vs `git ls-files` + stat and `git status` on the same tree
 #   3. query latency: our HNSW search vs raw hnswlib (same vectors, same
-#      parameters), hybrid search, exact scan vs the memory-bandwidth floor
+#      parameters), hybrid search, exact scan vs the memory-bandwidth floor; lexical top-10 vs raw
+#      Xapian BM25 on the same records and terms (lexical_bench)
 #   4. MCP over HTTP: search_code through POST /mcp on a running
 #      `serve --transport http` (keep-alive, loopback) vs in-process search and vs raw hnswlib
 #      at 1 and 4 connections, then an open-loop run at 70% of the measured peak (its p99)
@@ -40,7 +41,7 @@ want() { [[ " ${WHAT[*]} " == *" $1 "* ]]; }
 install_packages <(printf "python3 python3\nlibpython3.11-stdlib\ngit git\ntime\n")
 TARGETS=()
 if want retrieval || want indexing || want query || want mcp || want tracing; then
-    TARGETS+=(retrieval_bench query_bench raw_hnswlib_bench mcp_http_bench)
+    TARGETS+=(retrieval_bench query_bench raw_hnswlib_bench mcp_http_bench lexical_bench)
 fi
 if want security; then TARGETS+=(secure_http_bench); fi
 if want scale; then TARGETS+=(scale_bench); fi
@@ -134,6 +135,8 @@ if want query; then
     "$BUILD/bench/query_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --dump "$DATA/query-dump" \
         --json "$RESULTS/query.json"
     "$BUILD/bench/raw_hnswlib_bench" --dump "$DATA/query-dump" --json "$RESULTS/query-raw-hnswlib.json"
+    log "3b. lexical top-k: ours vs raw Xapian BM25 on the same records and terms (issue 16 goal 2)"
+    "$BUILD/bench/lexical_bench" --store "$PY/store" --queries "$PY/queries.jsonl" --json "$RESULTS/lexical.json"
 fi
 if want mcp; then
     log "4. search through MCP Streamable HTTP vs in-process (stdlib store)"

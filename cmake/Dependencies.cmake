@@ -13,6 +13,8 @@ find_package(fmt REQUIRED)
 find_package(Boost 1.74 REQUIRED)
 pkg_check_modules(TREE_SITTER REQUIRED IMPORTED_TARGET tree-sitter)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# Xapian (lexical index of the embedded store, ADR-28).
+pkg_check_modules(XAPIAN REQUIRED IMPORTED_TARGET xapian-core)
 # libzstd (Debian libzstd-dev) for compressed export files (signal-hub migrate).
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 # libpq (Debian libpq-dev) for the postgresql:// store; imported, so its headers are SYSTEM includes.

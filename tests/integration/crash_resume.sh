@@ -46,14 +46,26 @@ pass "kill -9 then resume: $got records == $want"
 # And it holds the same data: BM25 rankings are deterministic functions of the
 # stored documents, so equal stores rank equally. (Vector rankings come from
 # HNSW graphs built in a different order and may legitimately differ.)
-for q in "parse an email address" "encode a python object as JSON" "start an HTTP server"; do
-    a="$("$SH" --store "$WORK/ref" search "$q" --json -k 10 --mode lexical)"
-    b="$("$SH" --store "$WORK/crash" search "$q" --json -k 10 --mode lexical)"
-    ida="$(json_get "$a" "[r['id'] for r in d['results']]")"
-    idb="$(json_get "$b" "[r['id'] for r in d['results']]")"
-    [ "$ida" = "$idb" ] || fail "results differ for '$q': $ida vs $idb"
-done
+same_lexical_answers() {
+    for q in "parse an email address" "encode a python object as JSON" "start an HTTP server"; do
+        a="$("$SH" --store "$WORK/ref" search "$q" --json -k 10 --mode lexical)"
+        b="$("$SH" --store "$WORK/crash" search "$q" --json -k 10 --mode lexical)"
+        ida="$(json_get "$a" "[r['id'] for r in d['results']]")"
+        idb="$(json_get "$b" "[r['id'] for r in d['results']]")"
+        [ "$ida" = "$idb" ] || fail "results differ for '$q' ($1): $ida vs $idb"
+    done
+}
+same_lexical_answers "after kill -9 and resume"
 pass "resumed store answers like the uninterrupted one"
+# The lexical index is derived data (ADR-28): deleted, a search rebuilds it (in memory, read-only),
+# and the next writer on disk; the answers stay the same.
+[ -d "$WORK/crash/lexical" ] || fail "no lexical index directory in $WORK/crash"
+rm -rf "$WORK/crash/lexical"
+same_lexical_answers "lexical index deleted"
+run_expect 0 "$SH" --store "$WORK/crash" index "$WORK/corpus" --collection corpus
+[ -d "$WORK/crash/lexical" ] || fail "the writer did not rebuild the lexical index"
+same_lexical_answers "lexical index rebuilt by the writer"
+pass "a deleted lexical index is rebuilt with the same answers"
 
 # A run interrupted with SIGINT says how to resume and exits 130.
 "$SH" --store "$WORK/int" index "$WORK/corpus" --collection corpus >"$WORK/int.out" 2>"$WORK/int.err" &

@@ -14,6 +14,23 @@ std::string SymbolCondition(const std::string& column, int n) {
            ") - 1) = '.' || " + p + ")";
 }
 
+Status UpgradeFromVersion1(Db& db, int to) {
+    SH_ASSIGN_OR_RETURN(sqlite::Txn txn, sqlite::Txn::Begin(db.get(), true));
+    std::vector<std::string> tables;
+    {
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db.get(), "SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                               "AND name GLOB 'fts_[0-9]*' AND sql LIKE '%fts5%'"));
+        while (true) {
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) break;
+            tables.push_back(stmt.Text(0));
+        }
+    }
+    for (const auto& t : tables) SH_RETURN_IF_ERROR(db.Exec("DROP TABLE \"" + t + "\""));
+    SH_RETURN_IF_ERROR(db.Exec("PRAGMA user_version=" + std::to_string(to)));
+    return txn.Commit();
+}
+
 std::string NoIndexMessage(const std::string& dir) {
     return "no index at " + dir + "; run `signal-hub index` first";
 }

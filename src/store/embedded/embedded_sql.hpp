@@ -90,9 +90,12 @@ inline constexpr const char* kPropertiesSql =
 inline constexpr const char* kBumpDataVersionSql =
     "INSERT INTO meta(key, value) VALUES('data_version', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1";
 
-inline std::string FtsTable(std::int64_t collection_id) { return "fts_" + std::to_string(collection_id); }
-
 std::string NoIndexMessage(const std::string& dir);
+
+// Version 1 kept the lexical index in SQLite FTS5 tables (fts_<cid>); version 2 in DIR/lexical
+// (derived, built on first use, ADR-28). Drops them and sets user_version = `to` in one
+// transaction: a kill -9 leaves version 1, upgraded again by the next writer open.
+Status UpgradeFromVersion1(Db& db, int to);
 
 // ---- encoding -------------------------------------------------------------
 

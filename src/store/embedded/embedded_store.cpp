@@ -9,6 +9,8 @@
 //   store.db        SQLite (+ store.db-wal, store.db-shm): the source of truth.
 //   hnsw/<cid>.bin  HNSW graph of collection id <cid> (hnswlib 0.6.2 format); derived data.
 //   hnsw/<cid>.json sidecar: {format, collection_id, dimension, metric, seq, bytes, xxh3}.
+//   lexical/<cid>/  Xapian glass database: the lexical (BM25) index of collection <cid>; derived
+//                   data, kept and recovered like the graph (lexical_index.hpp, ADR-28).
 //   .gitignore      "*", written when a writer creates the directory (or finds it empty), so
 //                   git ignores the store; store_layout.hpp recognises a store without it.
 //
@@ -22,9 +24,11 @@
 // (never corrupt the database): whole change sets disappear together with their file
 // states, so the next `signal-hub index` re-indexes exactly those files.
 //
-// Schema (PRAGMA user_version = 1; a newer version is refused at open):
+// Schema (PRAGMA user_version = 2; a newer version is refused at open; version 1 (the same plus
+// FTS5 tables fts_<cid>) is read as is, and upgraded by the first writer open: its FTS5 tables are
+// dropped in one transaction with the version bump, so a kill -9 leaves version 1):
 //   collections(id INTEGER PK AUTOINCREMENT, name UNIQUE, model, dimension, metric,
-//               created_at, last_indexed, hnsw_seq)
+//               created_at, last_indexed, hnsw_seq)  hnsw_seq: the change log is pruned up to it
 //   records(row_id INTEGER PK AUTOINCREMENT, collection_id, id, document NULL,
 //           metadata JSON, embedding BLOB (float32 little-endian), file_path, language,
 //           UNIQUE(collection_id, id))
@@ -33,9 +37,6 @@
 //       so 1.0 stays a float and every double round-trips exactly); non-finite doubles as
 //       {"$float": "nan"|"inf"|"-inf"}. file_path/language copy the string metadata for
 //       filtering.
-//   fts_<cid>       FTS5 table (tokenize=ascii), rowid = records.row_id, one column holding
-//                   the space-joined CodeTokens(document, symbol, file_path). Lexical query:
-//                   OR of quoted query tokens; score = -bm25().
 //   files(collection_id, path, content_hash, size, mtime_ns, record_ids JSON) PK(collection_id, path)
 //   change_log(seq INTEGER PK AUTOINCREMENT, collection_id, record_rowid, op 'upsert'|'delete')
 //       written in the same transaction as the records.
@@ -54,7 +55,8 @@
 // Commit writes SQLite first (one BEGIN IMMEDIATE transaction), then applies the same
 // changes to the in-memory graph. Flush (explicit, and when a writer closes) saves the
 // graph atomically (temp file, fsync, rename, fsync dir), then the sidecar (same way),
-// then sets collections.hnsw_seq and prunes change_log up to that seq. Loading a
+// then sets collections.hnsw_seq and prunes change_log up to the older of that seq and the
+// lexical index's (which Flush commits and fsyncs first), so both can catch up. Loading a
 // collection: check the sidecar (ids, dimension, metric, hnsw_seq <= seq <= log head) and
 // the file's size and XXH3 checksum, load, then replay change_log rows after seq — replay
 // is idempotent: for each changed row id, the row's current state wins (present: insert or
@@ -70,6 +72,11 @@
 // max(2000, 5% of the collection) match, an exact scan over their vectors; otherwise HNSW with
 // a growing candidate count (4k, doubling) keeping matching hits, and an exact scan if that
 // still yields fewer than k.
+//
+// Lexical search: the collection's LexicalIndex (Xapian, lexical_index.hpp) ranks the OR of the
+// query terms (LexicalQueryTerms) with FTS5's bm25() formula and returns 2k+16 row ids; the rows
+// are read from SQLite and equal scores ordered by record id. The writer updates and commits the
+// index after each SQLite commit; searches use a pool of read-only Xapian databases.
 
 #include "store/embedded/embedded_store.hpp"
 
@@ -95,6 +102,7 @@
 #include "store/embedded/embedded_sql.hpp"
 #include "store/embedded/file_util.hpp"
 #include "store/embedded/hnsw_index.hpp"
+#include "store/embedded/lexical_index.hpp"
 #include "store/embedded/sqlite.hpp"
 #include "store/embedded/store_layout.hpp"
 #include "store/embedded/writer_lock.hpp"
@@ -120,7 +128,8 @@ class EmbeddedStore::Impl {
           read_only_(read_only),
           tuning_(tuning),
           clock_(tuning.clock != nullptr ? *tuning.clock : Clock::Real()),
-          pool_(DatabasePath()) {}
+          pool_(DatabasePath()),
+          lexical_(dir_, !read_only) {}
 
     std::string DatabasePath() const { return (fs::path(dir_) / "store.db").string(); }
     std::string HnswDir() const { return (fs::path(dir_) / "hnsw").string(); }
@@ -152,6 +161,7 @@ class EmbeddedStore::Impl {
         SH_RETURN_IF_ERROR(write_db_.Exec("PRAGMA synchronous=NORMAL"));
         SH_ASSIGN_OR_RETURN(std::int64_t version, sqlite::QueryInt(db, "PRAGMA user_version"));
         SH_RETURN_IF_ERROR(CheckVersion(version));
+        if (version == 1) SH_RETURN_IF_ERROR(UpgradeFromVersion1(write_db_, kSchemaVersion));
         if (version == 0) {
             SH_ASSIGN_OR_RETURN(std::int64_t tables, sqlite::QueryInt(db, "SELECT count(*) FROM sqlite_master"));
             if (tables > 0) {
@@ -209,7 +219,7 @@ class EmbeddedStore::Impl {
         auto probe = [&]() -> Status {
             SH_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
             SH_ASSIGN_OR_RETURN(std::int64_t version, sqlite::QueryInt(lease.get(), "PRAGMA user_version"));
-            if (version != kSchemaVersion) {
+            if (version < 1 || version > kSchemaVersion) {
                 return FailedPrecondition("store " + dir_ + " has schema version " + std::to_string(version) +
                                           " but this signal-hub serves version " + std::to_string(kSchemaVersion) +
                                           (version > kSchemaVersion ? "; upgrade signal-hub"
@@ -262,6 +272,7 @@ class EmbeddedStore::Impl {
             const std::string stem = name.substr(0, name.find('.'));
             if (name.ends_with(".tmp") || !keep.contains(stem)) fs::remove(entry.path(), ec);
         }
+        lexical_.Sweep(keep);
         return Status::Ok();
     }
 
@@ -288,7 +299,9 @@ class EmbeddedStore::Impl {
         double db_bytes = static_cast<double>(size_of(DatabasePath()) + size_of(DatabasePath() + "-wal"));
         double share = total > 0 ? static_cast<double>(info.records) / static_cast<double>(total)
                                  : 1.0 / static_cast<double>(std::max<std::int64_t>(collections, 1));
-        info.bytes = static_cast<std::int64_t>(db_bytes * share) + size_of(HnswPath(row.id));
+        std::int64_t lexical_bytes = 0;
+        for (const auto& entry : fs::directory_iterator(lexical_.PathOf(row.id), ec)) lexical_bytes += size_of(entry.path());
+        info.bytes = static_cast<std::int64_t>(db_bytes * share) + size_of(HnswPath(row.id)) + lexical_bytes;
         SH_ASSIGN_OR_RETURN(info.files,
                             QueryIntBound(db, "SELECT count(*) FROM files WHERE collection_id = ?1", row.id));
         SH_ASSIGN_OR_RETURN(std::int64_t has_properties,
@@ -334,9 +347,6 @@ class EmbeddedStore::Impl {
                 .Bind(4, DistanceMetricName(spec.metric))
                 .Bind(5, clock_.UnixSeconds());
             SH_RETURN_IF_ERROR(insert.Run());
-            std::int64_t id = sqlite3_last_insert_rowid(db);
-            SH_RETURN_IF_ERROR(
-                write_db_.Exec("CREATE VIRTUAL TABLE " + FtsTable(id) + " USING fts5(tokens, tokenize = 'ascii')"));
             SH_RETURN_IF_ERROR(write_db_.Exec(kBumpDataVersionSql));
             SH_RETURN_IF_ERROR(txn.Commit());
         }
@@ -406,7 +416,6 @@ class EmbeddedStore::Impl {
                 stmt.Bind(1, row.id);
                 SH_RETURN_IF_ERROR(stmt.Run());
             }
-            SH_RETURN_IF_ERROR(write_db_.Exec("DROP TABLE " + FtsTable(row.id)));
             SH_RETURN_IF_ERROR(write_db_.Exec(kBumpDataVersionSql));
             SH_RETURN_IF_ERROR(txn.Commit());
         }
@@ -414,6 +423,7 @@ class EmbeddedStore::Impl {
             std::lock_guard states_lock(states_mu_);
             states_.erase(row.id);
         }
+        lexical_.Drop(row.id);
         // Committed: the graph files are now orphans (also swept at the next open).
         std::error_code ec;
         fs::remove(HnswPath(row.id), ec);
@@ -453,11 +463,8 @@ class EmbeddedStore::Impl {
             SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, true));
             SH_ASSIGN_OR_RETURN(prev_head, LogHead(db, row, row.hnsw_seq));
             last_seq = prev_head;
-            const std::string fts = FtsTable(row.id);
             SH_ASSIGN_OR_RETURN(Stmt del, Stmt::Prepare(db, "DELETE FROM records WHERE collection_id = ?1 AND id = ?2 "
                                                             "RETURNING row_id"));
-            SH_ASSIGN_OR_RETURN(Stmt fts_del, Stmt::Prepare(db, "DELETE FROM " + fts + " WHERE rowid = ?1"));
-            SH_ASSIGN_OR_RETURN(Stmt fts_ins, Stmt::Prepare(db, "INSERT INTO " + fts + "(rowid, tokens) VALUES(?1, ?2)"));
             SH_ASSIGN_OR_RETURN(Stmt log, Stmt::Prepare(db, "INSERT INTO change_log(collection_id, record_rowid, op) "
                                                             "VALUES(?1, ?2, ?3)"));
             SH_ASSIGN_OR_RETURN(
@@ -482,9 +489,6 @@ class EmbeddedStore::Impl {
                 if (!has_row) continue;
                 std::int64_t rowid = del.Int(0);
                 SH_RETURN_IF_ERROR(del.Run());
-                fts_del.Reset();
-                fts_del.Bind(1, rowid);
-                SH_RETURN_IF_ERROR(fts_del.Run());
                 SH_RETURN_IF_ERROR(append_log(rowid, "delete"));
                 ops.push_back({rowid, nullptr});
             }
@@ -503,17 +507,6 @@ class EmbeddedStore::Impl {
                 if (!has_row) return Internal("upsert of record '" + r.id + "' returned no row id");
                 std::int64_t rowid = upsert.Int(0);
                 SH_RETURN_IF_ERROR(upsert.Run());
-                fts_del.Reset();
-                fts_del.Bind(1, rowid);
-                SH_RETURN_IF_ERROR(fts_del.Run());
-                std::string tokens;
-                for (const auto& t : LexicalTokens(r)) {
-                    if (!tokens.empty()) tokens += ' ';
-                    tokens += t;
-                }
-                fts_ins.Reset();
-                fts_ins.Bind(1, rowid).Bind(2, tokens);
-                SH_RETURN_IF_ERROR(fts_ins.Run());
                 SH_RETURN_IF_ERROR(append_log(rowid, "upsert"));
                 ops.push_back({rowid, &r});
             }
@@ -560,6 +553,7 @@ class EmbeddedStore::Impl {
             SH_RETURN_IF_ERROR(txn.Commit());
         }
         ApplyToLoadedIndex(row, prev_head, last_seq, ops);
+        lexical_.AfterCommit(db, row.id, row.hnsw_seq, prev_head, last_seq, ops);
         return Status::Ok();
     }
 
@@ -721,6 +715,12 @@ class EmbeddedStore::Impl {
             }
         }
         for (const auto& [row, log_max] : rows) {
+            std::int64_t lexical_seq = 0;
+            {
+                SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, false));
+                SH_ASSIGN_OR_RETURN(std::int64_t head, LogHead(db, row, row.hnsw_seq));
+                SH_ASSIGN_OR_RETURN(lexical_seq, lexical_.Flush(db, row.id, row.hnsw_seq, head));
+            }
             std::shared_ptr<IndexState> existing;
             {
                 std::lock_guard states_lock(states_mu_);
@@ -733,7 +733,7 @@ class EmbeddedStore::Impl {
                 dirty = existing->index && existing->saved_seq != existing->applied_seq;
             }
             if (log_max <= row.hnsw_seq && !dirty && GraphFileIntact(row)) continue;
-            SH_RETURN_IF_ERROR(SaveCollection(db, row));
+            SH_RETURN_IF_ERROR(SaveCollection(db, row, lexical_seq));
         }
         return Status::Ok();
     }
@@ -752,7 +752,9 @@ class EmbeddedStore::Impl {
                j["bytes"].get<std::int64_t>() == static_cast<std::int64_t>(size);
     }
 
-    Status SaveCollection(sqlite3* db, const CollectionRow& row) {
+    // Prunes the change log up to the older of the graph's and the lexical index's seq: both must
+    // be able to catch up from it.
+    Status SaveCollection(sqlite3* db, const CollectionRow& row, std::int64_t lexical_seq) {
         SH_ASSIGN_OR_RETURN(std::shared_ptr<IndexState> state, FreshIndex(db, row));
         std::unique_lock lock(state->mu);  // writes are serialised by write_mu_; this excludes catch-ups
         if (state->index->deleted() > kCompactMinDeleted && state->index->deleted() > state->index->live()) {
@@ -779,10 +781,11 @@ class EmbeddedStore::Impl {
         SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, true));
         SH_ASSIGN_OR_RETURN(Stmt update, Stmt::Prepare(db, "UPDATE collections SET hnsw_seq = max(hnsw_seq, ?1) "
                                                            "WHERE id = ?2"));
-        update.Bind(1, seq).Bind(2, row.id);
+        const std::int64_t prune_seq = std::min(seq, lexical_seq);
+        update.Bind(1, prune_seq).Bind(2, row.id);
         SH_RETURN_IF_ERROR(update.Run());
         SH_ASSIGN_OR_RETURN(Stmt prune, Stmt::Prepare(db, "DELETE FROM change_log WHERE collection_id = ?1 AND seq <= ?2"));
-        prune.Bind(1, row.id).Bind(2, seq);
+        prune.Bind(1, row.id).Bind(2, prune_seq);
         SH_RETURN_IF_ERROR(prune.Run());
         return txn.Commit();
     }
@@ -975,49 +978,32 @@ class EmbeddedStore::Impl {
         std::vector<Hit> hits;
         std::vector<std::string> terms = LexicalQueryTerms(query, options.keep_stop_words);
         if (terms.empty() || options.k == 0) return hits;
-        // Every term is a quoted FTS5 string (quotes doubled): no user text is FTS5 syntax.
-        std::string match;
-        for (const auto& t : terms) {
-            if (!match.empty()) match += " OR ";
-            match += '"';
-            for (char c : t) {
-                if (c == '"') match += '"';
-                match += c;
+        // Ranked by the lexical index (ADR-28). Equal scores are ordered by record id (equal stores
+        // answer equally): when the (k+1)th score ties the kth, ask again with slack past k; only the
+        // rows scoring at least the kth are read.
+        const size_t k = std::min<size_t>(options.k, INT32_MAX);
+        std::vector<HnswIndex::Scored> best;
+        {
+            SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, false));
+            SH_ASSIGN_OR_RETURN(std::int64_t prune_seq,
+                                QueryIntBound(db, "SELECT hnsw_seq FROM collections WHERE id = ?1", row.id, -1));
+            if (prune_seq < 0) return NotFound("collection '" + row.spec.name + "' does not exist");
+            SH_ASSIGN_OR_RETURN(std::int64_t head, LogHead(db, row, prune_seq));
+            std::vector<LexicalIndex::Scored> scored;
+            for (size_t want = k + 1;; want = k * 2 + 16) {
+                SH_ASSIGN_OR_RETURN(scored, lexical_.Search(db, row.id, prune_seq, head, terms, want, options.filter));
+                if (scored.size() < want || scored[k].score != scored[k - 1].score || want > k + 1) break;
             }
-            match += '"';
+            for (const auto& s : scored) {
+                if (best.size() >= k && s.score < best.back().score) break;
+                best.push_back({s.score, s.rowid});
+            }
         }
-        const std::string fts = FtsTable(row.id);
-        // Rank inside FTS5 first and fetch documents for the top rows only: a
-        // query with common words matches most rows. Unfiltered, the ranking
-        // reads no record at all and keeps some slack past k, so that equal
-        // scores are ordered by id (equal stores answer equally) below.
-        // Filtered, the record's language and path are needed to rank.
-        const std::string inner =
-            options.filter.empty()
-                ? "SELECT rowid AS rid, -bm25(" + fts + ") AS score FROM " + fts + " WHERE " + fts +
-                      " MATCH ?1 ORDER BY bm25(" + fts + ") LIMIT ?5"
-                : "SELECT f.rowid AS rid, -bm25(" + fts + ") AS score FROM " + fts + " f JOIN records r ON r.row_id = "
-                      "f.rowid WHERE " + fts + " MATCH ?1 AND (?2 IS NULL OR r.language = ?2) AND (?3 IS NULL OR "
-                      "sh_glob(?3, r.file_path)) AND " + SymbolCondition("r.metadata", 6) + " ORDER BY bm25(" + fts +
-                      "), r.id LIMIT ?4";
-        std::string sql = "SELECT s.score, r.id, r.document, r.metadata" +
-                          std::string(options.include_embeddings ? ", r.embedding" : "") + " FROM (" + inner +
-                          ") s JOIN records r ON r.row_id = s.rid ORDER BY s.score DESC, r.id LIMIT ?4";
-        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
-        stmt.Bind(1, match)
-            .Bind(2, options.filter.language)
-            .Bind(3, options.filter.path_glob)
-            .Bind(4, static_cast<std::int64_t>(std::min<size_t>(options.k, INT32_MAX)));
-        if (options.filter.empty()) stmt.Bind(5, static_cast<std::int64_t>(std::min<size_t>(options.k * 2 + 16, INT32_MAX)));
-        else stmt.Bind(6, options.filter.symbol);
-        while (true) {
-            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-            if (!has_row) break;
-            Hit hit;
-            hit.score = stmt.Double(0);
-            SH_ASSIGN_OR_RETURN(hit.record, ReadRecord(stmt, 1, options.include_embeddings, row.spec.dimension));
-            hits.push_back(std::move(hit));
-        }
+        SH_ASSIGN_OR_RETURN(hits, FetchHits(db, row, best, options.include_embeddings));
+        std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+            return a.score != b.score ? a.score > b.score : a.record.id < b.record.id;
+        });
+        if (hits.size() > k) hits.resize(k);
         return hits;
     }
 
@@ -1040,6 +1026,7 @@ class EmbeddedStore::Impl {
     ConnectionPool pool_;
     std::mutex states_mu_;
     std::map<std::int64_t, std::shared_ptr<IndexState>> states_;
+    LexicalIndexes lexical_;
     dev_t db_dev_ = 0;  // identity of DIR/store.db when opened
     ino_t db_ino_ = 0;
     std::atomic<bool> meta_seen_{false};  // the meta table exists (tables are never dropped)
@@ -1125,6 +1112,10 @@ EmbeddedStore::Stats EmbeddedStore::stats() const {
     s.replayed_changes = impl_->replayed_changes_;
     s.exact_searches = impl_->exact_searches_;
     s.hnsw_searches = impl_->hnsw_searches_;
+    const LexicalCounters lex = impl_->lexical_.counters();
+    s.lexical_loads = lex.loads;
+    s.lexical_rebuilds = lex.rebuilds;
+    s.lexical_replayed = lex.replayed;
     return s;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // EmbeddedStore: the default VectorStore — one directory holding a SQLite
-// database (the source of truth: records, FTS5 lexical index, file states, a
-// change log) and one HNSW file per collection (derived, rebuildable). The
+// database (the source of truth: records, file states, a change log), and per
+// collection an HNSW file and a Xapian lexical index (derived, rebuildable). The
 // on-disk layout and recovery rules are described at the top of
 // embedded_store.cpp.
 //
@@ -36,7 +36,7 @@ struct EmbeddedStoreOptions {
 class EmbeddedStore final : public VectorStore {
    public:
     // The schema version this build writes; newer databases are refused.
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;  // 2: no FTS5 tables (ADR-28)
     // SQLite page size of the databases this build creates (bench: records packed 3-6 to a page
     // instead of 1; docs/performance.md, store size).
     static constexpr int kPageSize = 16384;
@@ -67,9 +67,10 @@ class EmbeddedStore final : public VectorStore {
                                           const SearchOptions& options) override;
     Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
                                            const SearchOptions& options) override;
-    // Writer: saves every collection's HNSW index that is behind the change
-    // log (atomically: temp file, fsync, rename, fsync directory), then its
-    // sidecar, then prunes the change log. Read-only stores: no-op.
+    // Writer: fsyncs every collection's lexical index (caught up first), saves
+    // its HNSW index when behind the change log (atomically: temp file, fsync,
+    // rename, fsync directory), then its sidecar, then prunes the change log up
+    // to the older of the two. Read-only stores: no-op.
     Status Flush() override;
     // OK when DIR/store.db is still the file this open started with (same
     // device and inode: a directory renamed away is Unavailable, renamed back
@@ -86,6 +87,9 @@ class EmbeddedStore final : public VectorStore {
         std::int64_t replayed_changes = 0;  // change-log rows replayed on load/catch-up
         std::int64_t exact_searches = 0;    // vector searches answered by an exact scan
         std::int64_t hnsw_searches = 0;     // vector searches answered by HNSW
+        std::int64_t lexical_loads = 0;     // lexical indexes opened from DIR/lexical (ADR-28)
+        std::int64_t lexical_rebuilds = 0;  // lexical indexes rebuilt from SQLite
+        std::int64_t lexical_replayed = 0;  // change-log records applied to a lexical index
     };
     Stats stats() const;
     const std::string& dir() const;

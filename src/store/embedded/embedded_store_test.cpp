@@ -73,6 +73,16 @@ void ExpectFindable(VectorStore& store, int begin, int end) {
     }
 }
 
+// Record i's document holds the word "<i>" (and nothing else does): the lexical index finds it.
+void ExpectLexicallyFindable(VectorStore& store, int begin, int end, int step = 1) {
+    for (int i = begin; i < end; i += step) {
+        auto hits = store.LexicalSearch("c", std::to_string(i), SearchOptions{.k = 1});
+        ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+        ASSERT_EQ(hits->size(), 1u) << i;
+        EXPECT_EQ((*hits)[0].record.id, "rec-" + std::to_string(i));
+    }
+}
+
 // Runs `body` in a child process that exits without running destructors (as
 // after a crash) and returns whether it succeeded.
 bool RunInChild(const std::function<bool()>& body) {
@@ -272,8 +282,182 @@ TEST(EmbeddedStore, SurvivesSigkillAtRandomPoints) {
         committed_batches = static_cast<int>(records / kBatch);
         EXPECT_EQ(store->ListFiles("c")->size(), static_cast<size_t>(committed_batches));
         ExpectFindable(*store, 0, committed_batches * kBatch);
+        ExpectLexicallyFindable(*store, 0, committed_batches * kBatch, 7);
+        auto all = store->LexicalSearch("c", "document", SearchOptions{.k = 100000});
+        ASSERT_TRUE(all.ok());
+        EXPECT_EQ(all->size(), static_cast<size_t>(records));
     }
     EXPECT_GT(committed_batches, 5);
+}
+
+std::string LexicalDir(const std::string& store_dir) { return store_dir + "/lexical"; }
+
+TEST(EmbeddedStore, MissingOrCorruptLexicalIndexIsRebuilt) {
+    TempDir dir;
+    {
+        auto store = MustOpen((dir / "store"));
+        ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+        CommitRange(*store, 0, 40);
+        ASSERT_TRUE(store->Flush().ok());
+        EXPECT_EQ(store->stats().lexical_rebuilds, 1);  // created for the first commit
+    }
+    ASSERT_TRUE(fs::exists(LexicalDir(dir / "store") + "/1"));
+    {
+        auto store = MustOpen((dir / "store"));
+        ExpectLexicallyFindable(*store, 0, 40);
+        EXPECT_GE(store->stats().lexical_loads, 1);
+        EXPECT_EQ(store->stats().lexical_rebuilds, 0);
+    }
+    fs::remove_all(LexicalDir(dir / "store"));
+    {
+        auto reader = MustOpen((dir / "store"), /*read_only=*/true);
+        ExpectLexicallyFindable(*reader, 0, 40);  // rebuilt in memory: a reader writes nothing
+        EXPECT_EQ(reader->stats().lexical_rebuilds, 1);
+        EXPECT_FALSE(fs::exists(LexicalDir(dir / "store") + "/1"));
+    }
+    {
+        auto store = MustOpen((dir / "store"));
+        ExpectLexicallyFindable(*store, 0, 40);
+        EXPECT_EQ(store->stats().lexical_rebuilds, 1);
+    }
+    // Garbage over every file of the database.
+    for (const auto& entry : fs::directory_iterator(LexicalDir(dir / "store") + "/1")) {
+        std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(0);
+        f.write("garbage!garbage!", 16);
+    }
+    for (bool read_only : {true, false}) {
+        auto store = MustOpen((dir / "store"), read_only);
+        ExpectLexicallyFindable(*store, 0, 40);
+        EXPECT_EQ(store->stats().lexical_rebuilds, 1) << read_only;
+    }
+}
+
+TEST(EmbeddedStore, LexicalIndexFollowsAnotherProcessesCommits) {
+    TempDir dir;
+    {
+        auto store = MustOpen((dir / "store"));
+        ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+        CommitRange(*store, 0, 30);
+    }
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
+    ExpectLexicallyFindable(*reader, 0, 30);
+    const std::string index = LexicalDir(dir / "store") + "/1";
+    fs::copy(index, dir / "index-before", fs::copy_options::recursive);
+    // A writer that commits and dies without flushing.
+    ASSERT_TRUE(RunInChild([&] {
+        auto store = EmbeddedStore::Open((dir / "store"), OpenOptions{});
+        if (!store.ok()) return false;
+        ChangeSet c;
+        for (int i = 30; i < 45; ++i) c.upserts.push_back(MakeRecord(i));
+        c.delete_ids = {"rec-0", "rec-1"};
+        c.upserts.push_back(MakeRecord(2));
+        c.upserts.back().document = "replaced zebra";
+        if (!(*store)->Commit("c", c).ok()) return false;
+        (void)store->release();  // no destructor: nothing flushed
+        return true;
+    }));
+    // The reader follows the index the writer committed; then, with the index put back as it was
+    // before that commit (as if the writer died between its SQLite and its Xapian commit), a new
+    // reader and a new writer catch up from the change log.
+    std::unique_ptr<EmbeddedStore> late_reader;
+    for (int pass = 0; pass < 2; ++pass) {
+        if (pass == 1) {
+            fs::remove_all(index);
+            fs::rename(dir / "index-before", index);
+            late_reader = MustOpen((dir / "store"), /*read_only=*/true);
+        }
+        VectorStore* store = pass == 0 ? reader.get() : late_reader.get();
+        ExpectLexicallyFindable(*store, 30, 45);
+        ExpectLexicallyFindable(*store, 3, 30);
+        auto zero_one = store->LexicalSearch("c", "0 1", {.k = 100});
+        ASSERT_TRUE(zero_one.ok());
+        for (const auto& h : *zero_one) {
+            EXPECT_NE(h.record.id, "rec-0");
+            EXPECT_NE(h.record.id, "rec-1");
+        }
+        auto zebra = store->LexicalSearch("c", "zebra", {});
+        ASSERT_EQ(zebra->size(), 1u);
+        EXPECT_EQ((*zebra)[0].record.id, "rec-2");
+        EXPECT_EQ(store->LexicalSearch("c", "document", {.k = 100})->size(), 42u);
+    }
+    EXPECT_EQ(late_reader->stats().lexical_rebuilds, 0);
+    EXPECT_EQ(late_reader->stats().lexical_replayed, 18);
+    auto writer = MustOpen((dir / "store"));
+    ExpectLexicallyFindable(*writer, 30, 45);
+    auto zero_one = writer->LexicalSearch("c", "0 1", {.k = 100});
+    ASSERT_TRUE(zero_one.ok());
+    for (const auto& h : *zero_one) EXPECT_NE(h.record.id, "rec-0");
+    EXPECT_EQ(writer->LexicalSearch("c", "document", {.k = 100})->size(), 42u);
+    EXPECT_EQ(writer->stats().lexical_rebuilds, 0);
+    EXPECT_GE(writer->stats().lexical_loads, 1);
+    EXPECT_EQ(writer->stats().lexical_replayed, 18);
+}
+
+// A store written before ADR-28 (schema 1) kept its lexical index in FTS5 tables.
+void MakeVersion1(const std::string& store_dir) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((store_dir + "/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE VIRTUAL TABLE fts_1 USING fts5(tokens, tokenize = 'ascii');"
+                           "INSERT INTO fts_1(rowid, tokens) SELECT row_id, document FROM records;"
+                           "PRAGMA user_version=1",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    fs::remove_all(store_dir + "/lexical");
+}
+
+std::int64_t QueryStoreInt(const std::string& store_dir, const char* sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2((store_dir + "/store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK);
+    std::int64_t v = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return v;
+}
+
+TEST(EmbeddedStore, Version1StoreIsReadAndUpgradedByTheFirstWriter) {
+    TempDir dir;
+    {
+        auto store = MustOpen((dir / "store"));
+        ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+        CommitRange(*store, 0, 30);
+    }
+    MakeVersion1(dir / "store");
+    const char* kFtsTables = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'fts_%'";
+    {
+        auto reader = MustOpen((dir / "store"), /*read_only=*/true);
+        ASSERT_NE(reader, nullptr);
+        EXPECT_TRUE(reader->CheckHealth().ok());
+        ExpectLexicallyFindable(*reader, 0, 30);
+        EXPECT_EQ(QueryStoreInt(dir / "store", "PRAGMA user_version"), 1);
+    }
+    // A writer killed after opening (the upgrade is one transaction) leaves a readable store.
+    ASSERT_TRUE(RunInChild([&] {
+        auto store = EmbeddedStore::Open((dir / "store"), OpenOptions{});
+        if (!store.ok()) return false;
+        (void)store->release();
+        return true;
+    }));
+    EXPECT_EQ(QueryStoreInt(dir / "store", "PRAGMA user_version"), EmbeddedStore::kSchemaVersion);
+    EXPECT_EQ(QueryStoreInt(dir / "store", kFtsTables), 0);
+    MakeVersion1(dir / "store");
+    {
+        auto writer = MustOpen((dir / "store"));
+        ASSERT_NE(writer, nullptr);
+        EXPECT_EQ(QueryStoreInt(dir / "store", "PRAGMA user_version"), EmbeddedStore::kSchemaVersion);
+        EXPECT_EQ(QueryStoreInt(dir / "store", kFtsTables), 0);
+        ExpectLexicallyFindable(*writer, 0, 30);
+        CommitRange(*writer, 30, 35);
+        ExpectLexicallyFindable(*writer, 0, 35);
+        EXPECT_TRUE(writer->CheckHealth().ok());
+    }
+    auto reader = MustOpen((dir / "store"), /*read_only=*/true);
+    ExpectLexicallyFindable(*reader, 0, 35);
+    EXPECT_EQ(reader->stats().lexical_rebuilds, 0);
 }
 
 TEST(EmbeddedStore, SecondWriterIsRefusedNamingThePid) {
