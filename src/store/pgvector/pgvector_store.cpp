@@ -759,7 +759,10 @@ class PgVectorStore::Impl {
                     " w AS (SELECT * FROM unnest($2::text[], $3::float8[]) AS w(lexeme, idf)),"
                     " scored AS (SELECT c.id, sum(w.idf * (tf.tf * ($5::float8 + 1)) / (tf.tf + $5::float8 * "
                     "   (1 - $6::float8 + $6::float8 * c.lexeme_count / greatest($4::float8, 1e-9)))) AS score"
-                    "   FROM cand c CROSS JOIN LATERAL unnest(c.lexemes) AS x(lexeme, positions, weights)"
+                    // Only the query's lexemes of each row: setweight marks them, ts_filter keeps them (both
+                    // in C, about half the time of unnesting every lexeme of the row and joining).
+                    "   FROM cand c CROSS JOIN LATERAL unnest(ts_filter(setweight(c.lexemes, 'A', $2::text[]), '{a}'))"
+                    "     AS x(lexeme, positions, weights)"
                     "   JOIN w ON w.lexeme = x.lexeme"
                     "   CROSS JOIN LATERAL (SELECT greatest(cardinality(x.positions), 1)::float8 AS tf) tf"
                     "   GROUP BY c.id)"
