@@ -388,8 +388,8 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     imp->add_flag("--no-resume", args->no_resume,
                   "Ignore the checkpoint of an earlier run of this file and rewrite every record (still no duplicates)");
     imp->add_flag("--keep-index", args->keep_index,
-                  "PostgreSQL: keep the HNSW index during the load of an empty collection (default: drop it and build it "
-                  "once at the end, which is faster)");
+                  "PostgreSQL: keep the indexes (HNSW, GIN on the lexemes, language) during the load of an empty "
+                  "collection (default: drop them and build them once at the end, which is several times faster)");
     imp->add_option("--bookkeeping", args->bookkeeping,
                     "ChromaDB: whether to write Signal Hub's bookkeeping (<name>.sh-files and signal-hub-meta collections, "
                     "signal_hub:* metadata keys, bit-exact cosine vectors). auto (default): off when every collection "

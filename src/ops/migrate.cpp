@@ -241,18 +241,26 @@ class Importer : public ExportVisitor {
         }
         checkpoint_.reset();
         rebuild_index_ = false;
+        direct_ = false;
         key_ = "signal-hub-export:" + trailer.checksum;
         if (pg_ != nullptr) {
             if (options_.resume) {
                 SH_ASSIGN_OR_RETURN(checkpoint_, pg_->GetImportCheckpoint(key_, header.spec.name));
             }
+            // An empty collection: its secondary indexes are dropped and built once at the end
+            // (ADR-30), and batches go straight into the table (BulkLoad's direct path; it falls
+            // back to its upsert if an id is there after all). Indexes missing at the start: an
+            // earlier run dropped them and was interrupted; its batches up to the checkpoint
+            // are in, none after it.
+            direct_ = ensured->records == 0;
             if (options_.index_after) {
                 if (ensured->records == 0) {
-                    SH_RETURN_IF_ERROR(pg_->DropVectorIndex(header.spec.name));
+                    SH_RETURN_IF_ERROR(pg_->DeferIndexes(header.spec.name));
                     rebuild_index_ = true;
                 } else {
-                    SH_ASSIGN_OR_RETURN(bool has, pg_->HasVectorIndex(header.spec.name));
-                    rebuild_index_ = !has;  // an earlier run dropped it and was interrupted
+                    SH_ASSIGN_OR_RETURN(bool has, pg_->HasIndexes(header.spec.name));
+                    rebuild_index_ = !has;
+                    direct_ = !has;
                 }
             }
         }
@@ -287,7 +295,7 @@ class Importer : public ExportVisitor {
         if (pg_ != nullptr && rebuild_index_) {
             Report(options_.progress, "index", header.spec.name, current_.skipped + current_.imported, current_.records);
             const auto t = Clock::now();
-            SH_RETURN_IF_ERROR(pg_->BuildVectorIndex(header.spec.name));
+            SH_RETURN_IF_ERROR(pg_->BuildIndexes(header.spec.name));
             current_.index_seconds = Since(t);
         }
         // `status` shows "imported <time>" for a collection no index run has written yet.
@@ -333,7 +341,7 @@ class Importer : public ExportVisitor {
         const std::int64_t n = static_cast<std::int64_t>(batch_.size());
         if (pg_ != nullptr) {
             store::PgVectorStore::ImportCheckpoint cp{key_, batch_.back().id, current_.skipped + current_.imported + n};
-            SH_RETURN_IF_ERROR(pg_->BulkLoad(header.spec.name, batch_, cp));
+            SH_RETURN_IF_ERROR(pg_->BulkLoad(header.spec.name, batch_, cp, direct_));
         } else {
             store::ChangeSet changes;
             changes.upserts = std::move(batch_);
@@ -356,6 +364,7 @@ class Importer : public ExportVisitor {
     Clock::time_point started_;
     std::optional<store::PgVectorStore::ImportCheckpoint> checkpoint_;
     bool rebuild_index_ = false;
+    bool direct_ = false;
     std::string key_;
     std::vector<Record> batch_;
 };

@@ -90,7 +90,7 @@ struct ImportOptions {
     std::string target_url;  // postgresql://... or an embedded store directory
     size_t batch_size = 1000;
     bool resume = true;         // PostgreSQL: continue from the checkpoint of this input
-    bool index_after = true;    // PostgreSQL: drop the HNSW index of an empty collection and build it at the end
+    bool index_after = true;    // PostgreSQL: drop the secondary indexes (HNSW, GIN, language) of an empty collection, build them at the end
     // ChromaDB targets (ADR-25): false opens the target with bookkeeping=off, so the collections
     // are written as the user's own, without Signal Hub's file states, data version or
     // signal_hub:* metadata keys; true writes them (a Chroma store Signal Hub indexes into).

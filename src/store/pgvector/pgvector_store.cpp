@@ -55,6 +55,7 @@
 #include <atomic>
 #include <bit>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -66,6 +67,7 @@
 #include "store/metadata_json.hpp"
 #include "store/pgvector/glob_regex.hpp"
 #include "store/pgvector/pgvector_schema.hpp"
+#include "store/pgvector/record_rows.hpp"
 #include "store/store_util.hpp"
 
 namespace signalhub::store {
@@ -79,72 +81,8 @@ namespace {
 
 constexpr int kHnswMaxDimensions = 2000;
 constexpr int kVectorMaxDimensions = 16000;
-constexpr int kMaxLexemePositions = 256;
 constexpr size_t kInsertBatch = 500;
 constexpr size_t kExactSlack = 8;  // extra rows of an exact scan, re-ranked in double precision
-
-bool ValidUtf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        auto c = static_cast<unsigned char>(s[i]);
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        if (n == 0 || i + n > s.size()) return false;
-        if (c == 0) return false;
-        std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
-        for (size_t j = 1; j < n; ++j) {
-            auto d = static_cast<unsigned char>(s[i + j]);
-            if ((d & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (d & 0x3F);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += n;
-    }
-    return true;
-}
-
-// The lexeme stored for a token (tokens are never empty and hold no quote or backslash,
-// but quoting below does not rely on it).
-std::string Lexeme(std::string_view token) {
-    if (ValidUtf8(token)) return std::string(token);
-    static const char* kHex = "0123456789abcdef";
-    std::string out = "~";
-    for (char c : token) {
-        auto b = static_cast<unsigned char>(c);
-        out += kHex[b >> 4];
-        out += kHex[b & 0xF];
-    }
-    return out;
-}
-
-std::string QuoteLexeme(std::string_view lexeme) {
-    std::string out = "'";
-    for (char c : lexeme) {
-        if (c == '\'' || c == '\\') out += '\\';
-        out += c;
-    }
-    out += '\'';
-    return out;
-}
-
-std::string TsvectorText(const std::vector<std::string>& tokens) {
-    std::map<std::string, int> counts;
-    for (const auto& t : tokens) ++counts[Lexeme(t)];
-    std::string out;
-    for (const auto& [lexeme, count] : counts) {
-        if (!out.empty()) out += ' ';
-        out += QuoteLexeme(lexeme);
-        out += ':';
-        int n = std::min(count, kMaxLexemePositions);
-        for (int i = 1; i <= n; ++i) {
-            if (i > 1) out += ',';
-            out += std::to_string(i);
-        }
-    }
-    return out;
-}
 
 struct CollectionRow {
     std::int64_t id = 0;
@@ -171,14 +109,9 @@ CollectionInfo ToInfo(const CollectionRow& row) {
 // Rolls back unless committed.
 using Txn = db::pg::PgTxn;
 
-struct PreparedRecord {
-    const Record* record = nullptr;
-    std::string metadata_json;
-    std::optional<std::string> language;
-    std::optional<std::string> glob_path;
-    std::string lexemes;
-    std::int32_t lexeme_count = 0;
-};
+using pg::Lexeme;
+using pg::PreparedRecord;
+using pg::QuoteLexeme;
 
 }  // namespace
 
@@ -348,19 +281,15 @@ class PgVectorStore::Impl {
             }
             const std::int64_t id = ins.Int8(0, 0);
             const std::string table = RecordsTable(id);
-            const std::string base = "signal_hub_records_" + std::to_string(id);
             std::string ddl = "CREATE TABLE " + table +
                               "(id bytea PRIMARY KEY, document bytea, metadata json NOT NULL, embedding " +
                               vector_type_ + "(" + std::to_string(spec.dimension) +
                               ") NOT NULL, language bytea, glob_path text, lexemes tsvector NOT NULL, "
                               "lexeme_count integer NOT NULL);";
-            if (spec.dimension <= kHnswMaxDimensions) {
-                ddl += "CREATE INDEX " + QuoteIdent(base + "_hnsw") + " ON " + table + " USING hnsw (embedding " +
-                       OpClass(spec.metric) + ") WITH (m = " + std::to_string(tuning_.hnsw_m) +
-                       ", ef_construction = " + std::to_string(tuning_.hnsw_ef_construction) + ");";
+            for (const auto& [name, index] :
+                 SecondaryIndexes(id, spec, tuning_.hnsw_m, tuning_.hnsw_ef_construction)) {
+                ddl += index + ";";
             }
-            ddl += "CREATE INDEX " + QuoteIdent(base + "_lexemes") + " ON " + table + " USING gin (lexemes);";
-            ddl += "CREATE INDEX " + QuoteIdent(base + "_language") + " ON " + table + " (language);";
             SH_RETURN_IF_ERROR(c.Exec(ddl));
             SH_RETURN_IF_ERROR(BumpDataVersion(c));
             SH_RETURN_IF_ERROR(txn.Commit());
@@ -449,17 +378,7 @@ class PgVectorStore::Impl {
 
     // ---- writes -----------------------------------------------------------------
 
-    Result<PreparedRecord> Prepare(const Record& record) {
-        PreparedRecord p;
-        p.record = &record;
-        SH_ASSIGN_OR_RETURN(p.metadata_json, EncodeMetadataJson(record.id, record.metadata));
-        p.language = GetString(record.metadata, meta::kLanguage);
-        if (auto path = GetString(record.metadata, meta::kFilePath)) p.glob_path = pg::GlobPathText(*path);
-        std::vector<std::string> tokens = LexicalTokens(record);
-        p.lexeme_count = static_cast<std::int32_t>(std::min<size_t>(tokens.size(), INT32_MAX));
-        p.lexemes = TsvectorText(tokens);
-        return p;
-    }
+    static Result<PreparedRecord> Prepare(const Record& record) { return pg::PrepareRecord(record); }
 
     Status Commit(std::string_view collection, const ChangeSet& changes) {
         if (read_only_) return RefuseReadOnly();
@@ -514,7 +433,7 @@ class PgVectorStore::Impl {
                     } else {
                         params.Null();
                     }
-                    params.Text(p.lexemes).Int4(p.lexeme_count);
+                    params.Text(pg::TsvectorText(p)).Int4(p.lexeme_count);
                     delta_records += 1;
                     delta_tokens += p.lexeme_count;
                 }
@@ -761,6 +680,12 @@ class PgVectorStore::Impl {
         }
     }
 
+    // Lexical search, bounded (ADR-30a): BM25 over an OR of the terms needs every term's document
+    // frequency (counted on the GIN index, no scoring), then only the rows containing the rarest
+    // terms are scored (MaxScore): terms in order of falling idf, the rows containing any of the
+    // first j scored with all terms, j growing until the k-th score reaches the most a row
+    // without those j terms could score (the sum of idf·(k1+1) of the others: BM25's tf part is
+    // below k1+1). The answer is the one of scoring every matching row, in one snapshot.
     Result<std::vector<Hit>> LexicalSearch(std::string_view collection, std::string_view query,
                                            const SearchOptions& options) {
         SH_RETURN_IF_ERROR(ValidateFilter(options.filter));
@@ -769,43 +694,107 @@ class PgVectorStore::Impl {
             std::vector<Hit> hits;
             std::vector<std::string> terms;
             for (const auto& t : LexicalQueryTerms(query, options.keep_stop_words)) terms.push_back(Lexeme(t));
+            std::sort(terms.begin(), terms.end());
+            terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
             if (terms.empty() || options.k == 0) return hits;
-            std::string tsquery;
-            for (const auto& t : terms) tsquery += (tsquery.empty() ? "" : " | ") + QuoteLexeme(t);
-            PgParams params;
-            params.Text(tsquery);                                  // $1
-            params.Text(TextArrayLiteral(terms));                  // $2
-            params.Int8(row.id);                                   // $3
-            params.Float8(kBm25K1).Float8(kBm25B);                 // $4, $5
-            params.Int8(static_cast<std::int64_t>(std::min<size_t>(options.k, INT32_MAX)));  // $6
-            std::optional<std::string> where = FilterSql(options.filter, params);
-            if (!where) return hits;
+            PgParams probe;
+            if (!FilterSql(options.filter, probe)) return hits;
             const std::string table = RecordsTable(row.id);
-            const std::string sql =
-                "WITH hits AS MATERIALIZED ("
-                "  SELECT r.id, r.lexeme_count, x.lexeme, greatest(cardinality(x.positions), 1)::float8 AS tf, "
-                "         coalesce(" + *where + ", false) AS keep"
-                "  FROM " + table + " r CROSS JOIN LATERAL unnest(r.lexemes) AS x(lexeme, positions, weights)"
-                "  WHERE r.lexemes @@ $1::tsquery AND x.lexeme = ANY($2::text[])),"
-                " st AS (SELECT c.records::float8 AS n, c.total_tokens::float8 / greatest(c.records, 1) AS avgdl"
-                "        FROM " + collections_ + " c WHERE c.id = $3::int8),"
-                " df AS (SELECT lexeme, count(*)::float8 AS n FROM hits GROUP BY lexeme),"
-                " idf AS (SELECT df.lexeme, CASE WHEN (st.n - df.n + 0.5) / (df.n + 0.5) <= 1 THEN 1e-6"
-                "         ELSE ln((st.n - df.n + 0.5) / (df.n + 0.5)) END AS w FROM df CROSS JOIN st),"
-                " scored AS (SELECT h.id, sum(idf.w * (h.tf * ($4::float8 + 1)) / (h.tf + $4::float8 * (1 - $5::float8 + "
-                "         $5::float8 * h.lexeme_count / greatest(st.avgdl, 1e-9)))) AS score"
-                "         FROM hits h JOIN idf ON idf.lexeme = h.lexeme CROSS JOIN st WHERE h.keep GROUP BY h.id)"
-                " SELECT s.score, " + RecordColumns(options.include_embeddings) + " FROM scored s JOIN " + table +
-                " r ON r.id = s.id ORDER BY s.score DESC, r.id LIMIT $6::int8";
-            SH_ASSIGN_OR_RETURN(PgResult r, c.Query(sql, params));
-            for (int i = 0; i < r.rows(); ++i) {
-                Hit hit;
-                hit.score = r.Float8(i, 0);
-                SH_ASSIGN_OR_RETURN(hit.record, ReadRecord(r, i, 1, options.include_embeddings, row.spec.dimension));
-                hits.push_back(std::move(hit));
+            Txn txn(c);
+            // One snapshot for the frequencies, N, avgdl and the scoring; index scans for the
+            // counts and candidates (a frequent term's estimate would pick a sequential scan,
+            // which reads every row's lexemes).
+            SH_RETURN_IF_ERROR(txn.Begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                                         "SET LOCAL enable_seqscan = off"));
+            std::vector<std::string> single;
+            for (const auto& t : terms) single.push_back(QuoteLexeme(t));
+            SH_ASSIGN_OR_RETURN(
+                PgResult df,
+                c.Query("SELECT (SELECT count(*) FROM " + table + " r WHERE r.lexemes @@ q.q::tsquery)::int8, "
+                        "st.records::float8, st.total_tokens::float8 / greatest(st.records, 1) "
+                        "FROM unnest($1::text[]) WITH ORDINALITY AS q(q, i) CROSS JOIN (SELECT records, total_tokens "
+                        "FROM " + collections_ + " WHERE id = $2::int8) st ORDER BY q.i",
+                        PgParams().Text(TextArrayLiteral(single)).Int8(row.id)));
+            if (df.rows() != static_cast<int>(terms.size())) return Internal("lexical search: term statistics missing");
+            const double n = df.Float8(0, 1), avgdl = df.Float8(0, 2);
+            struct Term {
+                std::string lexeme;
+                double idf = 0;
+                std::int64_t df = 0;
+            };
+            std::vector<Term> order;
+            for (size_t i = 0; i < terms.size(); ++i) {
+                const double f = static_cast<double>(df.Int8(static_cast<int>(i), 0));
+                if (f == 0) continue;
+                const double ratio = (n - f + 0.5) / (f + 0.5);
+                order.push_back({terms[i], ratio <= 1 ? 1e-6 : std::log(ratio), df.Int8(static_cast<int>(i), 0)});
             }
+            if (order.empty()) return hits;
+            std::stable_sort(order.begin(), order.end(), [](const Term& a, const Term& b) { return a.idf > b.idf; });
+            std::vector<std::string> lexemes;
+            std::vector<double> idfs;
+            for (const Term& t : order) {
+                lexemes.push_back(t.lexeme);
+                idfs.push_back(t.idf);
+            }
+            const std::int64_t k = static_cast<std::int64_t>(std::min<size_t>(options.k, INT32_MAX));
+            // Fewer than k rows contain the first j terms while their frequencies sum below k: start after.
+            size_t first = 1;
+            for (std::int64_t rows = order[0].df; first < order.size() && rows < k; ++first) rows += order[first].df;
+            for (size_t j = first; j <= order.size(); ++j) {
+                std::string tsquery;
+                for (size_t i = 0; i < j; ++i) tsquery += (i == 0 ? "" : " | ") + QuoteLexeme(order[i].lexeme);
+                double rest = 0;  // the most a row containing none of the first j terms can score
+                for (size_t i = j; i < order.size(); ++i) rest += order[i].idf * (kBm25K1 + 1);
+                PgParams params;
+                params.Text(tsquery);                                  // $1
+                params.Text(TextArrayLiteral(lexemes));                // $2
+                params.Text(Float8ArrayLiteral(idfs));                 // $3
+                params.Float8(avgdl).Float8(kBm25K1).Float8(kBm25B);  // $4, $5, $6
+                params.Int8(k);                                        // $7
+                std::optional<std::string> where = FilterSql(options.filter, params);
+                const std::string sql =
+                    "WITH cand AS MATERIALIZED (SELECT r.id, r.lexeme_count, r.lexemes FROM " + table +
+                    " r WHERE r.lexemes @@ $1::tsquery AND coalesce(" + *where + ", false)),"
+                    " w AS (SELECT * FROM unnest($2::text[], $3::float8[]) AS w(lexeme, idf)),"
+                    " scored AS (SELECT c.id, sum(w.idf * (tf.tf * ($5::float8 + 1)) / (tf.tf + $5::float8 * "
+                    "   (1 - $6::float8 + $6::float8 * c.lexeme_count / greatest($4::float8, 1e-9)))) AS score"
+                    // Only the query's lexemes of each row: setweight marks them, ts_filter keeps them (both
+                    // in C, about half the time of unnesting every lexeme of the row and joining).
+                    "   FROM cand c CROSS JOIN LATERAL unnest(ts_filter(setweight(c.lexemes, 'A', $2::text[]), '{a}'))"
+                    "     AS x(lexeme, positions, weights)"
+                    "   JOIN w ON w.lexeme = x.lexeme"
+                    "   CROSS JOIN LATERAL (SELECT greatest(cardinality(x.positions), 1)::float8 AS tf) tf"
+                    "   GROUP BY c.id)"
+                    " SELECT s.score, " + RecordColumns(options.include_embeddings) + " FROM scored s JOIN " + table +
+                    " r ON r.id = s.id ORDER BY s.score DESC, r.id LIMIT $7::int8";
+                SH_ASSIGN_OR_RETURN(PgResult r, c.Query(sql, params));
+                const bool done = j == order.size() || (r.rows() == k && r.Float8(r.rows() - 1, 0) >= rest);
+                if (!done) continue;
+                lexical_rounds_ += static_cast<std::int64_t>(j - first + 1);
+                for (int i = 0; i < r.rows(); ++i) {
+                    Hit hit;
+                    hit.score = r.Float8(i, 0);
+                    SH_ASSIGN_OR_RETURN(hit.record, ReadRecord(r, i, 1, options.include_embeddings, row.spec.dimension));
+                    hits.push_back(std::move(hit));
+                }
+                break;
+            }
+            SH_RETURN_IF_ERROR(txn.Commit());
             return hits;
         });
+    }
+
+    // A float8[] literal ({1.5,2}) of values printed exactly (shortest round-trip form).
+    static std::string Float8ArrayLiteral(const std::vector<double>& values) {
+        std::string out = "{";
+        char buf[32];
+        for (size_t i = 0; i < values.size(); ++i) {
+            if (i > 0) out += ',';
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, values[i]);
+            out.append(buf, end);
+        }
+        return out + "}";
     }
 
     // A text[] literal ({"a","b"}) with every element quoted and escaped.
@@ -880,54 +869,28 @@ class PgVectorStore::Impl {
         });
     }
 
-    static void PutBE(std::string& out, std::uint64_t v, int bytes) {
-        for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
-    }
-    static void PutField(std::string& out, std::string_view bytes) {
-        PutBE(out, static_cast<std::uint32_t>(bytes.size()), 4);
-        out.append(bytes);
-    }
-    static void PutNull(std::string& out) { PutBE(out, 0xFFFFFFFFu, 4); }
-
     Status BulkLoad(std::string_view collection, std::span<const Record> records,
-                    const std::optional<ImportCheckpoint>& checkpoint) {
+                    const std::optional<ImportCheckpoint>& checkpoint, bool direct) {
         if (read_only_) return RefuseReadOnly();
-        // The COPY stream (PGCOPY binary): prepared once, outside the retry loop.
-        std::vector<PreparedRecord> prepared;
-        prepared.reserve(records.size());
+        // The COPY stream (PGCOPY binary, record_rows.hpp): prepared once, outside the retry loop.
+        pg::CopyRows rows;
         std::unordered_set<std::string_view> seen;
+        std::int64_t tokens = 0;
         for (const Record& rec : records) {
             if (!seen.insert(rec.id).second) {
                 return InvalidArgument("bulk load into '" + std::string(collection) + "': record id '" + rec.id +
                                        "' appears twice in one batch");
             }
             SH_ASSIGN_OR_RETURN(PreparedRecord p, Prepare(rec));
-            prepared.push_back(std::move(p));
-        }
-        std::string data("PGCOPY\n\xff\r\n\0", 11);
-        PutBE(data, 0, 4);  // flags
-        PutBE(data, 0, 4);  // header extension length
-        std::int64_t tokens = 0;
-        for (const PreparedRecord& p : prepared) {
-            PutBE(data, 8, 2);
-            PutField(data, p.record->id);
-            if (p.record->document) PutField(data, *p.record->document); else PutNull(data);
-            PutField(data, p.metadata_json);
-            PutBE(data, 4 + p.record->embedding.size() * 4, 4);
-            PutBE(data, p.record->embedding.size(), 2);
-            PutBE(data, 0, 2);
-            for (float x : p.record->embedding) PutBE(data, std::bit_cast<std::uint32_t>(x), 4);
-            if (p.language) PutField(data, *p.language); else PutNull(data);
-            if (p.glob_path) PutField(data, *p.glob_path); else PutNull(data);
-            PutField(data, p.lexemes);
-            PutBE(data, 4, 4);
-            PutBE(data, static_cast<std::uint32_t>(p.lexeme_count), 4);
+            rows.Add(p);
             tokens += p.lexeme_count;
         }
-        PutBE(data, 0xFFFF, 2);  // trailer
+        const std::string data = rows.Finish();
         return Run([&](PgConn& c) -> Status {
             Txn txn(c);
-            SH_RETURN_IF_ERROR(txn.Begin());
+            // Asynchronous commit: a server crash may lose the last batches, but always together
+            // with their checkpoint row (one transaction), so a resumed import loads them again.
+            SH_RETURN_IF_ERROR(txn.Begin("BEGIN; SET LOCAL synchronous_commit = off"));
             SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection, false, true));
             for (const Record& rec : records) {
                 if (static_cast<int>(rec.embedding.size()) != row.spec.dimension) {
@@ -938,45 +901,122 @@ class PgVectorStore::Impl {
                 }
             }
             const std::string table = RecordsTable(row.id);
-            SH_RETURN_IF_ERROR(c.Exec("CREATE TEMPORARY TABLE signal_hub_import_staging (id bytea, document bytea, "
-                                      "metadata text, embedding " + vector_type_ +
-                                      ", language bytea, glob_path text, lexemes text, lexeme_count integer) "
-                                      "ON COMMIT DROP"));
-            SH_RETURN_IF_ERROR(c.CopyIn("COPY signal_hub_import_staging FROM STDIN (FORMAT binary)", data));
-            SH_ASSIGN_OR_RETURN(PgResult d, c.Query("WITH d AS (DELETE FROM " + table +
-                                                        " t USING signal_hub_import_staging s WHERE t.id = s.id "
-                                                        "RETURNING t.lexeme_count) "
-                                                        "SELECT count(*)::int8, coalesce(sum(lexeme_count), 0)::int8 FROM d"));
-            const std::int64_t removed = d.Int8(0, 0), removed_tokens = d.Int8(0, 1);
-            SH_RETURN_IF_ERROR(c.Exec("INSERT INTO " + table +
-                                      "(id, document, metadata, embedding, language, glob_path, lexemes, lexeme_count) "
-                                      "SELECT id, document, metadata::json, embedding, language, glob_path, "
-                                      "lexemes::tsvector, lexeme_count FROM signal_hub_import_staging"));
-            SH_RETURN_IF_ERROR(c.Query("UPDATE " + collections_ +
-                                           " SET records = records + $2::int8, total_tokens = total_tokens + $3::int8"
-                                           " WHERE id = $1::int8",
-                                       PgParams()
-                                           .Int8(row.id)
-                                           .Int8(static_cast<std::int64_t>(records.size()) - removed)
-                                           .Int8(tokens - removed_tokens))
-                                   .status());
-            if (checkpoint) {
-                SH_RETURN_IF_ERROR(
-                    c.Query("INSERT INTO " + CheckpointsTable() +
-                                "(input_key, collection, collection_id, last_id, records) VALUES "
-                                "($1::text, $2::bytea, $3::int8, $4::bytea, $5::int8) ON CONFLICT (input_key, collection) "
-                                "DO UPDATE SET collection_id = excluded.collection_id, last_id = excluded.last_id, "
-                                "records = excluded.records, updated_at = now()",
-                            PgParams()
-                                .Text(checkpoint->key)
-                                .Bytea(collection)
-                                .Int8(row.id)
-                                .Bytea(checkpoint->last_id)
-                                .Int8(checkpoint->records))
-                        .status());
+            const std::string columns = "(id, document, metadata, embedding, language, glob_path, lexemes, lexeme_count)";
+            std::int64_t removed = 0, removed_tokens = 0;
+            bool loaded = false;
+            if (direct) {
+                // Straight into the table: right when none of these ids is there (an import into a
+                // collection that was empty, after its checkpoint). Any failure (an id already
+                // there: a unique violation) falls back to the upsert below.
+                SH_RETURN_IF_ERROR(c.Exec("SAVEPOINT direct_copy"));
+                Status copied = c.CopyIn("COPY " + table + columns + " FROM STDIN (FORMAT binary)", data);
+                if (copied.ok()) {
+                    loaded = true;
+                    direct_loads_++;
+                } else {
+                    if (c.broken()) return copied;
+                    SH_RETURN_IF_ERROR(c.Exec("ROLLBACK TO SAVEPOINT direct_copy"));
+                }
             }
-            SH_RETURN_IF_ERROR(BumpDataVersion(c));
+            if (!loaded) {
+                SH_RETURN_IF_ERROR(c.Exec("CREATE TEMPORARY TABLE signal_hub_import_staging (id bytea, document bytea, "
+                                          "metadata json, embedding " + vector_type_ +
+                                          ", language bytea, glob_path text, lexemes tsvector, lexeme_count integer) "
+                                          "ON COMMIT DROP"));
+                SH_RETURN_IF_ERROR(c.CopyIn("COPY signal_hub_import_staging FROM STDIN (FORMAT binary)", data));
+                SH_ASSIGN_OR_RETURN(PgResult d, c.Query("WITH d AS (DELETE FROM " + table +
+                                                            " t USING signal_hub_import_staging s WHERE t.id = s.id "
+                                                            "RETURNING t.lexeme_count) "
+                                                            "SELECT count(*)::int8, coalesce(sum(lexeme_count), 0)::int8 FROM d"));
+                removed = d.Int8(0, 0);
+                removed_tokens = d.Int8(0, 1);
+                SH_RETURN_IF_ERROR(c.Exec("INSERT INTO " + table + columns + " SELECT * FROM signal_hub_import_staging"));
+            }
+            // The counters, the checkpoint and the data version in one statement (one round trip).
+            PgParams params;
+            params.Int8(row.id)
+                .Int8(static_cast<std::int64_t>(records.size()) - removed)
+                .Int8(tokens - removed_tokens);
+            std::string sql = "WITH counters AS (UPDATE " + collections_ +
+                              " SET records = records + $2::int8, total_tokens = total_tokens + $3::int8"
+                              " WHERE id = $1::int8)";
+            if (checkpoint) {
+                params.Text(checkpoint->key).Bytea(collection).Bytea(checkpoint->last_id).Int8(checkpoint->records);
+                sql += ", cp AS (INSERT INTO " + CheckpointsTable() +
+                       "(input_key, collection, collection_id, last_id, records) VALUES "
+                       "($4::text, $5::bytea, $1::int8, $6::bytea, $7::int8) ON CONFLICT (input_key, collection) "
+                       "DO UPDATE SET collection_id = excluded.collection_id, last_id = excluded.last_id, "
+                       "records = excluded.records, updated_at = now())";
+            }
+            sql += " UPDATE " + meta_ + " SET value = value + 1 WHERE key = 'data_version'";
+            SH_RETURN_IF_ERROR(c.Query(sql, params).status());
             return txn.Commit();
+        });
+    }
+
+    // The secondary indexes of a records table (all but the primary key): name and CREATE statement.
+    std::vector<std::pair<std::string, std::string>> SecondaryIndexes(std::int64_t id, const CollectionSpec& spec,
+                                                                      int m, int ef_construction) const {
+        const std::string table = RecordsTable(id);
+        const std::string base = "signal_hub_records_" + std::to_string(id);
+        std::vector<std::pair<std::string, std::string>> out;
+        out.emplace_back(base + "_lexemes", "CREATE INDEX IF NOT EXISTS " + QuoteIdent(base + "_lexemes") + " ON " +
+                                                table + " USING gin (lexemes)");
+        out.emplace_back(base + "_language", "CREATE INDEX IF NOT EXISTS " + QuoteIdent(base + "_language") + " ON " +
+                                                 table + " (language)");
+        if (spec.dimension <= kHnswMaxDimensions) {
+            out.emplace_back(base + "_hnsw", "CREATE INDEX IF NOT EXISTS " + QuoteIdent(base + "_hnsw") + " ON " +
+                                                 table + " USING hnsw (embedding " + OpClass(spec.metric) +
+                                                 ") WITH (m = " + std::to_string(m) +
+                                                 ", ef_construction = " + std::to_string(ef_construction) + ")");
+        }
+        return out;
+    }
+
+    Result<std::vector<std::pair<std::string, std::string>>> SecondaryIndexesOf(PgConn& c, const CollectionRow& row) {
+        SH_ASSIGN_OR_RETURN(PgResult params, c.Query("SELECT hnsw_m, hnsw_ef_construction FROM " + collections_ +
+                                                         " WHERE id = $1::int8",
+                                                     PgParams().Int8(row.id)));
+        return SecondaryIndexes(row.id, row.spec, params.Int4(0, 0), params.Int4(0, 1));
+    }
+
+    Result<bool> HasIndexes(std::string_view collection) {
+        return Run([&](PgConn& c) -> Result<bool> {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            SH_ASSIGN_OR_RETURN(auto indexes, SecondaryIndexesOf(c, row));
+            for (const auto& [name, ddl] : indexes) {
+                SH_ASSIGN_OR_RETURN(PgResult r, c.Query("SELECT to_regclass($1) IS NOT NULL",
+                                                        PgParams().Text(schema_ + "." + QuoteIdent(name))));
+                if (r.Bytes(0, 0) != std::string_view("\x01", 1)) return false;
+            }
+            return true;
+        });
+    }
+
+    Status DeferIndexes(std::string_view collection) {
+        if (read_only_) return RefuseReadOnly();
+        return Run([&](PgConn& c) -> Status {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            SH_ASSIGN_OR_RETURN(auto indexes, SecondaryIndexesOf(c, row));
+            std::string sql = "BEGIN; SET LOCAL client_min_messages = warning; ";
+            for (const auto& [name, ddl] : indexes) sql += "DROP INDEX IF EXISTS " + schema_ + "." + QuoteIdent(name) + "; ";
+            return c.Exec(sql + "COMMIT");
+        });
+    }
+
+    Status BuildIndexes(std::string_view collection) {
+        if (read_only_) return RefuseReadOnly();
+        return Run([&](PgConn& c) -> Status {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, collection));
+            SH_ASSIGN_OR_RETURN(auto indexes, SecondaryIndexesOf(c, row));
+            // As BuildVectorIndex: at least 512MB for the builds (a larger setting is kept).
+            std::string sql = "BEGIN; SET LOCAL client_min_messages = warning; "
+                              "SELECT set_config('maintenance_work_mem', '512MB', true) WHERE "
+                              "pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('512MB'); ";
+            for (const auto& [name, ddl] : indexes) sql += ddl + "; ";
+            SH_RETURN_IF_ERROR(c.Exec(sql + "COMMIT"));
+            // Planner statistics and the visibility map of the freshly loaded table.
+            return c.Exec("VACUUM (ANALYZE) " + RecordsTable(row.id));
         });
     }
 
@@ -1022,7 +1062,10 @@ class PgVectorStore::Impl {
         });
     }
 
-    Stats stats() const { return {exact_searches_.load(), index_searches_.load(), pool_.retries()}; }
+    Stats stats() const {
+        return {exact_searches_.load(), index_searches_.load(), pool_.retries(), direct_loads_.load(),
+                lexical_rounds_.load()};
+    }
     size_t open_connections() const { return pool_.open_connections(); }
     PoolStats pool_stats() const { return pool_.Stats(); }
 
@@ -1035,7 +1078,7 @@ class PgVectorStore::Impl {
     const std::string &schema_ = names_.schema, &meta_ = names_.meta, &collections_ = names_.collections,
                       &files_ = names_.files, &migrations_ = names_.migrations, &properties_ = names_.properties;
     const std::string &vector_type_ = names_.vector_type, &ext_schema_ = names_.ext_schema;
-    std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0};
+    std::atomic<std::int64_t> exact_searches_{0}, index_searches_{0}, direct_loads_{0}, lexical_rounds_{0};
     std::unique_ptr<db::pg::PgReplicaSet> replicas_;  // read-only opens with read_url parameters
     std::atomic<std::uint64_t> primary_reads_{0}, replica_reads_{0};
 };
@@ -1089,9 +1132,12 @@ Result<std::optional<PgVectorStore::ImportCheckpoint>> PgVectorStore::GetImportC
     return impl_->GetImportCheckpoint(key, collection);
 }
 Status PgVectorStore::BulkLoad(std::string_view collection, std::span<const Record> records,
-                               const std::optional<ImportCheckpoint>& checkpoint) {
-    return impl_->BulkLoad(collection, records, checkpoint);
+                               const std::optional<ImportCheckpoint>& checkpoint, bool direct) {
+    return impl_->BulkLoad(collection, records, checkpoint, direct);
 }
+Result<bool> PgVectorStore::HasIndexes(std::string_view collection) { return impl_->HasIndexes(collection); }
+Status PgVectorStore::DeferIndexes(std::string_view collection) { return impl_->DeferIndexes(collection); }
+Status PgVectorStore::BuildIndexes(std::string_view collection) { return impl_->BuildIndexes(collection); }
 Result<bool> PgVectorStore::HasVectorIndex(std::string_view collection) { return impl_->HasVectorIndex(collection); }
 Status PgVectorStore::DropVectorIndex(std::string_view collection) { return impl_->DropVectorIndex(collection); }
 Status PgVectorStore::BuildVectorIndex(std::string_view collection) { return impl_->BuildVectorIndex(collection); }

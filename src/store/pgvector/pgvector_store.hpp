@@ -104,12 +104,23 @@ class PgVectorStore final : public VectorStore {
     Status EnsureImportCheckpoints();
     // nullopt when there is none for (key, collection) or it is stale.
     Result<std::optional<ImportCheckpoint>> GetImportCheckpoint(std::string_view key, std::string_view collection);
-    // One transaction: COPY ... FROM STDIN (FORMAT binary) into a temporary staging table,
-    // then an upsert into the collection's records table (existing ids are replaced, so a
-    // re-run duplicates nothing), the collection's counters, the data version and, when
-    // given, the checkpoint row. All or nothing. Errors as Commit.
+    // One transaction (asynchronous commit: a server crash loses a batch only together with its
+    // checkpoint): the records, the collection's counters, the data version and, when given, the
+    // checkpoint row. All or nothing. Errors as Commit. The records go in by COPY ... FROM STDIN
+    // (FORMAT binary): with `direct`, straight into the records table (the fast path, for an
+    // import that knows none of these ids is there yet); without it, or when that COPY fails (an
+    // id is there after all), into a temporary staging table and then an upsert (existing ids are
+    // replaced, so a re-run duplicates nothing).
     Status BulkLoad(std::string_view collection, std::span<const Record> records,
-                    const std::optional<ImportCheckpoint>& checkpoint);
+                    const std::optional<ImportCheckpoint>& checkpoint, bool direct = false);
+    // All secondary indexes of the collection's records table (GIN on the lexemes, language, HNSW):
+    // whether they all exist; drop them (before a bulk load into an empty collection: building
+    // them once afterwards is several times cheaper than maintaining them row by row); build the
+    // missing ones (CREATE INDEX IF NOT EXISTS, maintenance_work_mem >= 512MB) and VACUUM (ANALYZE)
+    // the table. Without them searches stay correct (sequential scans), only slower.
+    Result<bool> HasIndexes(std::string_view collection);
+    Status DeferIndexes(std::string_view collection);
+    Status BuildIndexes(std::string_view collection);
     // The collection's HNSW index: whether it exists, drop it (before a bulk load into an
     // empty collection), (re)build it (CREATE INDEX IF NOT EXISTS; no-op above 2000 dims).
     Result<bool> HasVectorIndex(std::string_view collection);
@@ -121,6 +132,8 @@ class PgVectorStore final : public VectorStore {
         std::int64_t exact_searches = 0;  // vector searches answered by an exact scan
         std::int64_t index_searches = 0;  // vector searches answered through HNSW
         std::int64_t retries = 0;         // operations retried on a new connection
+        std::int64_t direct_loads = 0;    // BulkLoad batches that went straight into the table
+        std::int64_t lexical_rounds = 0;  // candidate queries of lexical searches (terms taken, MaxScore)
     };
     Stats stats() const;
     size_t open_connections() const;

@@ -604,5 +604,90 @@ TEST_F(PgVectorStoreTest, VectorIndexCanBeDroppedAndRebuilt) {
               "");
 }
 
+TEST_F(PgVectorStoreTest, DirectBulkLoadFallsBackToTheUpsertWhenAnIdIsThere) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->EnsureImportCheckpoints().ok());
+    ASSERT_TRUE(store->EnsureCollection({"c", "m", 2, DistanceMetric::kCosine}).ok());
+    ASSERT_TRUE(store->DeferIndexes("c").ok());
+    EXPECT_FALSE(*store->HasIndexes("c"));
+    for (const char* ix : {"hnsw", "lexemes", "language"}) {
+        EXPECT_EQ(QueryValue(server_, "SELECT to_regclass('" + Table(std::string("signal_hub_records_1_") + ix) +
+                                          "') IS NULL"),
+                  "t")
+            << ix;
+    }
+    std::vector<Record> first = {MakeRecord("a", {1, 0}, "a.py", "python", "alpha"),
+                                 MakeRecord("b", {0, 1}, "b.py", "python", "beta beta")};
+    ASSERT_TRUE(store->BulkLoad("c", first, PgVectorStore::ImportCheckpoint{"k", "b", 2}, true).ok());
+    EXPECT_EQ(store->stats().direct_loads, 1);
+    // "b" is there already: the direct COPY fails and the batch is upserted instead (no duplicate,
+    // counters right, the checkpoint moves on).
+    std::vector<Record> second = {MakeRecord("b", {0, 1}, "b.py", "python", "gamma"),
+                                  MakeRecord("c", {1, 1}, "c.py", "python", "delta")};
+    ASSERT_TRUE(store->BulkLoad("c", second, PgVectorStore::ImportCheckpoint{"k", "c", 3}, true).ok());
+    EXPECT_EQ(store->stats().direct_loads, 1);
+    EXPECT_EQ(QueryValue(server_, "SELECT count(*) FROM " + Table("signal_hub_records_1")), "3");
+    EXPECT_EQ(store->GetCollection("c")->records, 3);
+    EXPECT_EQ((*store->GetImportCheckpoint("k", "c"))->records, 3);
+    // Searches answer without the indexes, and after they are built.
+    EXPECT_EQ((*store->LexicalSearch("c", "gamma", {}))[0].record.id, "b");
+    EXPECT_TRUE(store->LexicalSearch("c", "beta", {})->empty());
+    ASSERT_TRUE(store->BuildIndexes("c").ok());
+    ASSERT_TRUE(store->BuildIndexes("c").ok());  // idempotent
+    EXPECT_TRUE(*store->HasIndexes("c"));
+    EXPECT_TRUE(*store->HasVectorIndex("c"));
+    EXPECT_EQ((*store->LexicalSearch("c", "delta", {}))[0].record.id, "c");
+    EXPECT_EQ((*store->VectorSearch("c", std::vector<float>{0.1f, 0.9f}, SearchOptions{.k = 1}))[0].record.id, "b");
+}
+
+TEST_F(PgVectorStoreTest, BoundedLexicalSearchRanksAsScoringEveryMatch) {
+    // 400 records over a skewed vocabulary: "common" is in every one, "often" in most, "quartz",
+    // "walnut" and "yonder" in a few. MaxScore scores only the rows of the rarest terms; the result (ids, order and
+    // scores) must be the memory store's, which scores every matching row.
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    MemoryStore memory;
+    const CollectionSpec spec{"c", "m", 2, DistanceMetric::kCosine};
+    ASSERT_TRUE(store->EnsureCollection(spec).ok());
+    ASSERT_TRUE(memory.EnsureCollection(spec).ok());
+    std::mt19937 rng(7);
+    ChangeSet changes;
+    for (int i = 0; i < 400; ++i) {
+        std::string doc = "common";
+        if (rng() % 4 != 0) doc += " often often";
+        if (rng() % 3 == 0) doc += " sometimes";
+        if (i % 37 == 0) doc += std::string(" ") + (i % 3 == 0 ? "quartz" : i % 3 == 1 ? "walnut" : "yonder");
+        for (unsigned w = rng() % 20; w > 0; --w) doc += " filler";
+        changes.upserts.push_back(MakeRecord("r" + std::to_string(1000 + i), {1, static_cast<float>(i)},
+                                             i % 2 ? "a.py" : "b.go", i % 2 ? "python" : "go", doc));
+    }
+    ASSERT_TRUE(store->Commit("c", changes).ok());
+    ASSERT_TRUE(memory.Commit("c", changes).ok());
+    Filter go;
+    go.language = "go";
+    for (const std::string q : {"walnut common often", "quartz yonder sometimes", "common often", "sometimes filler",
+                                "absent", "walnut absent often"}) {
+        for (size_t k : {1u, 5u, 50u}) {
+            for (const Filter& f : {Filter{}, go}) {
+                const SearchOptions so{.k = k, .filter = f};
+                auto got = store->LexicalSearch("c", q, so);
+                auto want = memory.LexicalSearch("c", q, so);
+                ASSERT_TRUE(got.ok()) << got.status().ToString();
+                ASSERT_TRUE(want.ok());
+                ASSERT_EQ(got->size(), want->size()) << q << " k=" << k;
+                for (size_t i = 0; i < got->size(); ++i) {
+                    EXPECT_EQ((*got)[i].record.id, (*want)[i].record.id) << q << " k=" << k << " #" << i;
+                    EXPECT_NEAR((*got)[i].score, (*want)[i].score, 1e-9) << q << " k=" << k << " #" << i;
+                }
+            }
+        }
+    }
+    // The rare term (in 4 records) alone decides a top 3: one candidate query, not one per term.
+    const auto before = store->stats().lexical_rounds;
+    ASSERT_TRUE(store->LexicalSearch("c", "walnut common often", {.k = 3}).ok());
+    EXPECT_EQ(store->stats().lexical_rounds - before, 1);
+}
+
 }  // namespace
 }  // namespace signalhub::store
