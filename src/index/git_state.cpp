@@ -148,17 +148,24 @@ std::optional<std::int64_t> ParseShortstatFiles(std::string_view text) {
 
 std::string ShortCommit(std::string_view commit) { return std::string(commit.substr(0, 7)); }
 
-std::optional<GitState> ReadGitState(const fs::path& root, const std::string& exclude) {
-    std::optional<std::string> head = Head(root);
-    if (!head) return std::nullopt;
-    GitState state;
-    state.commit = *head;
+std::optional<std::string> ReadGitHead(const fs::path& root) { return Head(root); }
+
+std::optional<bool> ReadGitDirty(const fs::path& root, const std::string& exclude) {
     // Tracked changes and untracked files under the root (what `index` would read), without the
     // store's own directory; files git ignores are not "uncommitted changes".
     std::vector<std::string> args = {"status", "--porcelain", "--untracked-files=normal", "--ignore-submodules=dirty",
                                      "--", "."};
     if (!exclude.empty()) args.push_back(":(exclude)" + exclude);
-    if (auto status = Git(root, std::move(args), kStatusTimeout)) state.dirty = !status->out.empty();
+    if (auto status = Git(root, std::move(args), kStatusTimeout)) return !status->out.empty();
+    return std::nullopt;
+}
+
+std::optional<GitState> ReadGitState(const fs::path& root, const std::string& exclude) {
+    std::optional<std::string> head = Head(root);
+    if (!head) return std::nullopt;
+    GitState state;
+    state.commit = *head;
+    state.dirty = ReadGitDirty(root, exclude);
     return state;
 }
 

@@ -30,6 +30,11 @@ struct GitState {
 // files under root differ from it. `exclude` (relative to root, "" = none) is left out of
 // the dirty check: the embedded store's directory inside the tree.
 std::optional<GitState> ReadGitState(const std::filesystem::path& root, const std::string& exclude = "");
+// The two halves of ReadGitState, for a caller that runs the slow one (status walks the work tree)
+// beside its own work: HEAD's object name (nullopt: not a repository, or no commit yet), and
+// whether there are uncommitted changes under the root (nullopt: git cannot tell).
+std::optional<std::string> ReadGitHead(const std::filesystem::path& root);
+std::optional<bool> ReadGitDirty(const std::filesystem::path& root, const std::string& exclude = "");
 
 // How the root's current HEAD relates to a recorded commit.
 struct GitDelta {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -229,6 +230,43 @@ class StageTimer {
 };
 }  // namespace
 
+namespace {
+// Commits change sets on one background thread, one at a time and in order. Wait() returns the
+// status of the commit in flight (Ok when none); the destructor waits too, so an early return
+// never leaves a commit running against a store that is about to close.
+class GroupCommitter {
+   public:
+    GroupCommitter(store::VectorStore& store, const std::string& collection, double& seconds)
+        : store_(store), collection_(collection), seconds_(seconds) {}
+    ~GroupCommitter() { (void)Wait(); }
+    GroupCommitter(const GroupCommitter&) = delete;
+    GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+    void Start(store::ChangeSet changes) {
+        changes_ = std::move(changes);
+        thread_ = std::thread([this] {
+            StageTimer timer(seconds_);
+            status_ = store_.Commit(collection_, changes_);
+        });
+    }
+    Status Wait() {
+        if (thread_.joinable()) thread_.join();
+        changes_ = store::ChangeSet{};
+        Status s = std::move(status_);
+        status_ = Status::Ok();
+        return s;
+    }
+
+   private:
+    store::VectorStore& store_;
+    const std::string& collection_;
+    double& seconds_;
+    store::ChangeSet changes_;
+    Status status_;
+    std::thread thread_;
+};
+}  // namespace
+
 ScanOptions ScanOptionsFor(const IndexOptions& options) {
     ScanOptions scan_options;
     scan_options.max_file_bytes = options.config.max_file_bytes;
@@ -285,7 +323,21 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
     // the older one, and catching up from it later re-reads more, never less.
     report(IndexProgress::Phase::kScanning);
     const ScanOptions scan_options = ScanOptionsFor(options);
-    if (options.record_git) stats.git = ReadGitState(options.root, scan_options.store_dir);
+    // `git status` (the dirty flag) walks the work tree as the scan does: it runs beside the scan
+    // and the comparison with the store, and is waited for before any file is read (ADR-29d); an
+    // early return waits for it too (a std::async future joins when destroyed).
+    std::future<std::optional<bool>> git_dirty;
+    if (options.record_git) {
+        if (auto head = ReadGitHead(options.root)) {
+            stats.git = GitState{*head, std::nullopt};
+            git_dirty = std::async(std::launch::async, [root = options.root, exclude = scan_options.store_dir] {
+                return ReadGitDirty(root, exclude);
+            });
+        }
+    }
+    auto join_git = [&] {
+        if (git_dirty.valid()) stats.git->dirty = git_dirty.get();
+    };
     auto scanned = [&] {
         StageTimer timer(stats.scan_seconds);
         return ScanTree(options.root, scan_options);
@@ -333,12 +385,18 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         progress.bytes_total += f.size;
     }
 
+    join_git();
+
     // 3. Read, chunk, embed and commit changed files in groups.
+    GroupCommitter committer(store, options.collection, stats.commit_seconds);
     const size_t group_chunks = static_cast<size_t>(std::max(1, options.config.batch_size));
     size_t next = 0;
     report(IndexProgress::Phase::kIndexing);
     while (next < work.size()) {
-        if (cancelled()) return Cancelled("indexing interrupted; committed work is kept, run `index` again to resume");
+        if (cancelled()) {
+            SH_RETURN_IF_ERROR(committer.Wait());
+            return Cancelled("indexing interrupted; committed work is kept, run `index` again to resume");
+        }
         // Read and chunk files until the group holds enough chunks. Files are
         // read in slices of `threads * 4` so that one huge group is avoided.
         size_t group_begin = next;
@@ -441,14 +499,17 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
             w.records.clear();
             w.records.shrink_to_fit();
         }
-        {
-            StageTimer timer(stats.commit_seconds);
-            SH_RETURN_IF_ERROR(SubtractRecords(store, options.collection, replaced, cost));
-            cost.AddTo(changes);
-            SH_RETURN_IF_ERROR(store.Commit(options.collection, changes));
-        }
+        SH_RETURN_IF_ERROR(SubtractRecords(store, options.collection, replaced, cost));
+        cost.AddTo(changes);
+        // One group is committed while the next is read, chunked and embedded (ADR-29b); groups
+        // still commit one at a time and in order, each atomically, so an interrupted run keeps
+        // exactly the groups that committed, as before.
+        SH_RETURN_IF_ERROR(committer.Wait());
         report(IndexProgress::Phase::kIndexing);
+        committer.Start(std::move(changes));
     }
+    SH_RETURN_IF_ERROR(committer.Wait());
+    report(IndexProgress::Phase::kIndexing);
 
     // 4. Remove files that are gone, then persist derived indexes.
     if (cancelled()) return Cancelled("indexing interrupted; committed work is kept, run `index` again to resume");

@@ -71,7 +71,8 @@
 // implemented by GlobMatch, json_extract(metadata, '$.symbol') for a symbol); when at most
 // max(2000, 5% of the collection) match, an exact scan over their vectors; otherwise HNSW with
 // a growing candidate count (4k, doubling) keeping matching hits, and an exact scan if that
-// still yields fewer than k.
+// still yields fewer than k. An exact search without a filter reads the graph's vectors front to
+// back (HnswIndex::ExactSearch) instead of looking each row id up.
 //
 // Lexical search: the collection's LexicalIndex (Xapian, lexical_index.hpp) ranks the OR of the
 // query terms (LexicalQueryTerms) with FTS5's bm25() formula and returns 2k+16 row ids; the rows
@@ -906,6 +907,11 @@ class EmbeddedStore::Impl {
             std::shared_lock lock(state->mu);
             SH_ASSIGN_OR_RETURN(best, state->index->Search(q, k, ef));
             hnsw_searches_++;
+        } else if (options.filter.empty()) {
+            // Exact and unfiltered: one pass over the graph's vectors in memory order (ADR-29a).
+            std::shared_lock lock(state->mu);
+            best = state->index->ExactSearch(q, k);
+            exact_searches_++;
         } else {
             SH_ASSIGN_OR_RETURN(std::vector<std::int64_t> matching, MatchingRowids(db, row, options.filter));
             std::shared_lock lock(state->mu);

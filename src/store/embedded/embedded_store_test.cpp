@@ -12,11 +12,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 
 #include "store/registry.hpp"
+#include "store/store_util.hpp"
 
 using signalhub::testing_util::TempDir;
 
@@ -851,6 +854,51 @@ TEST(StoreRegistry, OpensByUrlAndRejectsUnknownSchemes) {
         return Unavailable("custom backend reached");
     });
     EXPECT_EQ(OpenStore("custom://x", OpenOptions{}).status().code(), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace signalhub::store
+
+namespace signalhub::store {
+namespace {
+
+// The unfiltered exact scan reads the graph's own vectors: records deleted or replaced
+// since are never returned, and the order (score, then id) matches a brute force over
+// what is stored now.
+TEST(EmbeddedStore, ExactScanSkipsDeletedAndReplacedVectors) {
+    TempDir dir;
+    auto store = MustOpen(dir.path());
+    ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+    CommitRange(*store, 0, 300);
+    ChangeSet change;
+    for (int i = 0; i < 300; i += 3) change.delete_ids.push_back("rec-" + std::to_string(i));
+    Record moved = MakeRecord(1);
+    moved.embedding = VectorFor(100001);  // rec-1 now points elsewhere
+    change.upserts.push_back(moved);
+    ASSERT_TRUE(store->Commit("c", change).ok());
+    std::map<std::string, std::vector<float>> live;
+    for (int i = 0; i < 300; ++i)
+        if (i % 3 != 0) live["rec-" + std::to_string(i)] = VectorFor(i);
+    live["rec-1"] = VectorFor(100001);
+    for (int q : {0, 1, 3, 100001, 7}) {
+        const std::vector<float> query = VectorFor(q);
+        std::vector<std::pair<double, std::string>> truth;
+        for (const auto& [id, v] : live) truth.emplace_back(-Similarity(DistanceMetric::kCosine,
+                                                                         PrepareVector(DistanceMetric::kCosine, query),
+                                                                         PrepareVector(DistanceMetric::kCosine, v)),
+                                                            id);
+        std::sort(truth.begin(), truth.end());
+        auto hits = store->VectorSearch("c", query, SearchOptions{.k = 10, .exact = true});
+        ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+        ASSERT_EQ(hits->size(), 10u);
+        for (size_t j = 0; j < 10; ++j) {
+            EXPECT_EQ((*hits)[j].record.id, truth[j].second) << "query " << q << " rank " << j;
+            EXPECT_NEAR((*hits)[j].score, -truth[j].first, 1e-5);
+        }
+        if (q == 100001) {
+            EXPECT_EQ((*hits)[0].record.id, "rec-1");
+        }
+    }
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "store/embedded/distance.hpp"
 #include "store/embedded/file_util.hpp"
 #include "store/store_util.hpp"
 
@@ -23,17 +24,39 @@ namespace signalhub::store {
 namespace {
 
 constexpr size_t kM = kHnswM;
-constexpr size_t kEfConstruction = kHnswEfConstruction;
+// SIGNAL_HUB_HNSW_EF_CONSTRUCTION (an integer 8..1000) overrides it for measurements (ADR-29c).
+size_t EfConstruction() {
+    static const size_t value = [] {
+        const char* text = std::getenv("SIGNAL_HUB_HNSW_EF_CONSTRUCTION");
+        if (text == nullptr) return kHnswEfConstruction;
+        char* end = nullptr;
+        const long v = std::strtol(text, &end, 10);
+        return end != text && *end == '\0' && v >= 8 && v <= 1000 ? static_cast<size_t>(v) : kHnswEfConstruction;
+    }();
+    return value;
+}
 constexpr size_t kMinCapacity = 1024;
 constexpr size_t kParallelBuildMin = 4096;
 constexpr size_t kLinkListSlack = 2 * sizeof(hnswlib::tableint);
 
 using Graph = hnswlib::HierarchicalNSW<float>;
 
+// Our run-time dispatched kernels (distance.hpp), not hnswlib's compile-time SSE ones: the same
+// distances (1 - a.b, or squared L2), so files written by either load in the other.
+class KernelSpace : public hnswlib::SpaceInterface<float> {
+   public:
+    KernelSpace(size_t dimension, DistanceMetric metric) : dimension_(dimension), func_(distance::HnswDistance(metric)) {}
+    size_t get_data_size() override { return dimension_ * sizeof(float); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return func_; }
+    void* get_dist_func_param() override { return &dimension_; }
+
+   private:
+    size_t dimension_;
+    hnswlib::DISTFUNC<float> func_;
+};
+
 std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(int dimension, DistanceMetric metric) {
-    auto dim = static_cast<size_t>(dimension);
-    if (metric == DistanceMetric::kL2) return std::make_unique<hnswlib::L2Space>(dim);
-    return std::make_unique<hnswlib::InnerProductSpace>(dim);
+    return std::make_unique<KernelSpace>(static_cast<size_t>(dimension), metric);
 }
 
 std::string ErrnoText() { return std::strerror(errno); }
@@ -142,7 +165,7 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Build(int dimension, DistanceMetri
     try {
         auto impl = std::make_unique<Impl>(dimension, metric);
         size_t capacity = std::max(kMinCapacity, labels.size() + labels.size() / 4);
-        impl->graph = std::make_unique<Graph>(impl->space.get(), capacity, kM, kEfConstruction);
+        impl->graph = std::make_unique<Graph>(impl->space.get(), capacity, kM, EfConstruction());
         auto add = [&](size_t i) {
             std::vector<float> v = PrepareVector(metric, std::span<const float>(vectors.data() + i * dim, dim));
             impl->graph->addPoint(v.data(), static_cast<hnswlib::labeltype>(labels[i]));
@@ -293,6 +316,39 @@ bool HnswIndex::Score(std::span<const float> prepared_query, std::int64_t label,
     float d = g.fstdistfunc_(prepared_query.data(), g.getDataByInternalId(it->second), g.dist_func_param_);
     score = impl_->ToScore(d);
     return true;
+}
+
+std::vector<HnswIndex::Scored> HnswIndex::ExactSearch(std::span<const float> prepared_query, size_t k) const {
+    const Graph& g = *impl_->graph;
+    std::vector<std::pair<float, hnswlib::labeltype>> heap;  // max-heap: the worst kept hit on top
+    if (k == 0) return {};
+    heap.reserve(k + 1);
+    const hnswlib::DISTFUNC<float> dist = g.fstdistfunc_;
+    const void* param = g.dist_func_param_;
+    const size_t n = g.cur_element_count;
+    // hnswlib keeps each element's links, vector and label in one block of level-0 memory,
+    // element after element: this reads it front to back, once.
+    for (size_t i = 0; i < n; ++i) {
+        const auto id = static_cast<hnswlib::tableint>(i);
+        if (g.isMarkedDeleted(id)) continue;
+        const float d = dist(prepared_query.data(), g.getDataByInternalId(id), param);
+        if (heap.size() < k) {
+            heap.emplace_back(d, g.getExternalLabel(id));
+            std::push_heap(heap.begin(), heap.end());
+        } else if (d <= heap.front().first) {
+            const std::pair<float, hnswlib::labeltype> candidate(d, g.getExternalLabel(id));
+            if (candidate < heap.front()) {
+                std::pop_heap(heap.begin(), heap.end());
+                heap.back() = candidate;
+                std::push_heap(heap.begin(), heap.end());
+            }
+        }
+    }
+    std::sort_heap(heap.begin(), heap.end());
+    std::vector<Scored> out;
+    out.reserve(heap.size());
+    for (const auto& [d, label] : heap) out.push_back({impl_->ToScore(d), static_cast<std::int64_t>(label)});
+    return out;
 }
 
 size_t HnswIndex::live() const { return impl_->graph->cur_element_count - impl_->graph->num_deleted_; }

@@ -59,6 +59,8 @@ class HnswIndex {
 
     // Up to k best labels for a prepared query (see PrepareVector), best first.
     Result<std::vector<Scored>> Search(std::span<const float> prepared_query, size_t k, size_t ef) const;
+    // The exact k best labels (every live element scored), best first; ties by label, ascending.
+    std::vector<Scored> ExactSearch(std::span<const float> prepared_query, size_t k) const;
     // Exact score of one label; false when absent or deleted.
     bool Score(std::span<const float> prepared_query, std::int64_t label, double& score) const;
 
