@@ -27,14 +27,15 @@
 #      QPS at 1 and 4 threads, the ef_search sweep (store_query_bench), and pgbench driving the SQL
 #      our PostgreSQL backend sends, at the same concurrency
 # Usage: bench/run.sh [retrieval|indexing|query|mcp|security|tracing|migrate|stores|scale ...]
-#        (default: retrieval indexing query mcp security tracing; BENCH_NO_BUILD=1 uses the binaries already in build/)
+#        (default: retrieval indexing query mcp security tracing; BENCH_NO_BUILD=1 uses the binaries already in build/,
+#        BENCH_BUILD_DIR=DIR another Release build directory)
 # Every benchmark's JSON may carry "goals" (issue 16: figure, target, met or not); the run ends with a table of
 # those written in this run and bench/results/goals.json. The retrieval step also writes store-size.json (goal 6).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-case "${1:-}" in -h|--help) sed -n '2,31p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,32p' "$0"; exit 0 ;; esac
 WHAT=("${@:-retrieval indexing query mcp security tracing}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
-BUILD="$REPO_ROOT/build"
+BUILD="${BENCH_BUILD_DIR:-$REPO_ROOT/build}"
 mkdir -p "$DATA" "$RESULTS"
 RUN_START="$RESULTS/.run-start"; touch "$RUN_START"
 want() { [[ " ${WHAT[*]} " == *" $1 "* ]]; }
@@ -51,7 +52,7 @@ if want migrate || want stores; then
     TARGETS+=(gen_export_tool pg_copy_bench store_query_bench)
 fi
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
-    "$REPO_ROOT/scripts/setup.sh" >/dev/null
+    "$REPO_ROOT/scripts/setup.sh" --build-dir "$BUILD" >/dev/null
     cmake --build "$BUILD" -j "$(build_jobs)" --target "${TARGETS[@]}" >/dev/null
 fi
 SH="$BUILD/src/cli/signal-hub"
