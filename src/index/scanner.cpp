@@ -537,6 +537,14 @@ class Walker {
                 const struct stat &dir_st) {
         DIR *dir = ::opendir(abs.c_str());
         if (dir == nullptr) return errno;
+        // The directory stays open while its entries are examined: they are stat'ed and opened
+        // relative to it (fstatat/openat), not by their whole path from /, which is most of a
+        // no-change re-index's system time on a deep tree (ADR-32b).
+        struct DirCloser {
+            DIR *d;
+            ~DirCloser() { ::closedir(d); }
+        } closer{dir};
+        const int dfd = ::dirfd(dir);
         std::vector<std::string> names;
         errno = 0;
         while (const dirent *entry = ::readdir(dir)) {
@@ -544,9 +552,12 @@ class Walker {
             if (name != "." && name != "..") names.emplace_back(name);
         }
         const int read_err = errno;
-        ::closedir(dir);
         if (read_err != 0) return read_err;
         std::sort(names.begin(), names.end());
+        auto listed = [&names](std::string_view name) {
+            return std::binary_search(names.begin(), names.end(), name,
+                                      [](std::string_view a, std::string_view b) { return a < b; });
+        };
 
         const DevIno id{dir_st.st_dev, dir_st.st_ino};
         ancestors_.insert(id);
@@ -555,8 +566,10 @@ class Walker {
         // Copy the inherited rules only when this directory adds its own.
         std::string gitignore;
         std::string signalhubignore;
-        const bool has_gitignore = ReadIgnoreFile(abs + "/.gitignore", &gitignore);
-        const bool has_signalhubignore = ReadIgnoreFile(abs + "/.signalhubignore", &signalhubignore);
+        // Looked for only when the listing has them (one failed lstat fewer per directory).
+        const bool has_gitignore = listed(".gitignore") && ReadIgnoreFile(abs + "/.gitignore", &gitignore);
+        const bool has_signalhubignore =
+            listed(".signalhubignore") && ReadIgnoreFile(abs + "/.signalhubignore", &signalhubignore);
         IgnoreMatcher local;
         if (has_gitignore || has_signalhubignore) {
             local = inherited;
@@ -575,7 +588,7 @@ class Walker {
             }
             const std::string child_abs = abs == "/" ? "/" + name : abs + "/" + name;
             struct stat st {};
-            if (::lstat(child_abs.c_str(), &st) != 0) {
+            if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 Skip(child_rel, "unreadable: " + ErrnoText(errno));
                 continue;
             }
@@ -588,7 +601,7 @@ class Walker {
                 HandleSymlink(child_abs, child_rel, matcher);
             } else if (S_ISREG(st.st_mode)) {
                 if (Ignored(matcher, child_rel, false)) continue;
-                AddFile(child_abs, child_rel, st);
+                AddFile(dfd, name.c_str(), child_rel, st);
             } else {
                 if (Ignored(matcher, child_rel, false)) continue;
                 Skip(child_rel, "not a regular file");
@@ -650,13 +663,14 @@ class Walker {
                 Skip(rel, "symlink to a file inside the root (duplicate of " + target_rel + ")");
                 return;
             }
-            AddFile(abs, rel, target);
+            AddFile(AT_FDCWD, abs.c_str(), rel, target);
         } else {
             Skip(rel, "not a regular file");
         }
     }
 
-    void AddFile(const std::string &abs, const std::string &rel, const struct stat &st) {
+    // `name` is opened relative to the directory `dfd` (AT_FDCWD: `name` is a whole path).
+    void AddFile(int dfd, const char *name, const std::string &rel, const struct stat &st) {
         const bool needs_first_line = NeedsShebang(rel);
         std::string language;
         if (!needs_first_line) {
@@ -673,7 +687,7 @@ class Walker {
         }
         // Opening proves readability; O_NONBLOCK guards against a file replaced by
         // a FIFO meanwhile.
-        const int fd = ::open(abs.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        const int fd = ::openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
             Skip(rel, "unreadable: " + ErrnoText(errno));
             return;
