@@ -33,6 +33,7 @@ struct IgnoreMatcher::Rule {
     bool negative = false;            // '!' re-includes
     bool must_be_dir = false;         // trailing '/'
     bool no_dir = false;              // no '/' in the pattern: matched against the basename
+    bool ends_with = false;           // no_dir and "*literal": a suffix compare (git's PATTERN_FLAG_ENDSWITH)
     std::string source;               // where the rule comes from, for explanations ("" = unknown)
 };
 
@@ -277,6 +278,8 @@ void IgnoreMatcher::AddPatterns(std::string_view base_dir, std::string_view file
         rule->no_dir = line.find('/') == std::string_view::npos;
         rule->pattern = std::string(line);
         rule->no_wildcard_len = SimpleLength(line);
+        rule->ends_with = rule->no_dir && line.size() > 1 && line[0] == '*' &&
+                          SimpleLength(line.substr(1)) == line.size() - 1;
         rules_.push_back(std::move(rule));
     }
 }
@@ -313,7 +316,15 @@ const IgnoreMatcher::Rule *IgnoreMatcher::Decide(std::string_view rel_path, bool
         if (rule.no_dir) {
             // git's match_basename().
             const std::string_view base_name = BaseName(name);
-            matched = prefix == pattern.size() ? base_name == pattern : WildMatch(pattern, base_name, false);
+            // "*.o" and the like (most rules of a large tree's .gitignore files): a suffix compare, as
+            // git does, instead of the wildcard matcher (ADR-32b).
+            if (prefix == pattern.size()) {
+                matched = base_name == pattern;
+            } else if (rule.ends_with) {
+                matched = base_name.ends_with(pattern.substr(1));
+            } else {
+                matched = WildMatch(pattern, base_name, false);
+            }
         } else {
             // git's match_pathname(): anchored to the ignore file's directory.
             if (pattern.front() == '/') {
