@@ -696,8 +696,15 @@ class Walker {
             Skip(rel, "too large (" + FormatSize(size) + " > " + FormatSize(options_.max_file_bytes) + ")");
             return;
         }
-        // Opening proves readability; O_NONBLOCK guards against a file replaced by
-        // a FIFO meanwhile.
+        // Readability: a permission check (faccessat, one path step) when the name alone gives the
+        // language; a file it refuses is opened to report open's own error. Files whose first line
+        // is needed are opened, which proves it; O_NONBLOCK guards against a file replaced by a FIFO
+        // meanwhile. (A file that passes the check but cannot be opened, e.g. an LSM denial, is
+        // reported unreadable when it is read, if it changed; ADR-32b.)
+        if (!needs_first_line && ::faccessat(dfd, name, R_OK, 0) == 0) {
+            result_.files.push_back({rel, size, MtimeNs(st), std::move(language)});
+            return;
+        }
         const int fd = ::openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
             Skip(rel, "unreadable: " + ErrnoText(errno));
