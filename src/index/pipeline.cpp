@@ -348,7 +348,9 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
 
     // 2. Compare with the stored state.
     // Creates the collection, or refuses an embedder that does not match it.
-    SH_RETURN_IF_ERROR(store.EnsureCollection(embedder.SpecFor(options.collection)).status());
+    // Its properties are read before the start commit below, which changes none that are read here
+    // (a second GetCollection would count the records again; ADR-32a).
+    SH_ASSIGN_OR_RETURN(CollectionInfo info, store.EnsureCollection(embedder.SpecFor(options.collection)));
     {
         // Records the tree's root, and marks the run unfinished until its last commit (status
         // reports a collection still marked as interrupted).
@@ -357,7 +359,6 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         start.set_properties.emplace(std::string(collection_property::kIndexStarted), std::to_string(UnixNow()));
         SH_RETURN_IF_ERROR(store.Commit(options.collection, start));
     }
-    SH_ASSIGN_OR_RETURN(CollectionInfo info, store.GetCollection(options.collection));
     if (auto it = info.properties.find(collection_property::kGitCommit); it != info.properties.end())
         stats.previous_git_commit = it->second;
     SH_ASSIGN_OR_RETURN(RebuildCost cost, CurrentRebuildCost(store, info));

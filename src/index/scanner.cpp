@@ -33,6 +33,7 @@ struct IgnoreMatcher::Rule {
     bool negative = false;            // '!' re-includes
     bool must_be_dir = false;         // trailing '/'
     bool no_dir = false;              // no '/' in the pattern: matched against the basename
+    bool ends_with = false;           // no_dir and "*literal": a suffix compare (git's PATTERN_FLAG_ENDSWITH)
     std::string source;               // where the rule comes from, for explanations ("" = unknown)
 };
 
@@ -277,6 +278,8 @@ void IgnoreMatcher::AddPatterns(std::string_view base_dir, std::string_view file
         rule->no_dir = line.find('/') == std::string_view::npos;
         rule->pattern = std::string(line);
         rule->no_wildcard_len = SimpleLength(line);
+        rule->ends_with = rule->no_dir && line.size() > 1 && line[0] == '*' &&
+                          SimpleLength(line.substr(1)) == line.size() - 1;
         rules_.push_back(std::move(rule));
     }
 }
@@ -313,7 +316,15 @@ const IgnoreMatcher::Rule *IgnoreMatcher::Decide(std::string_view rel_path, bool
         if (rule.no_dir) {
             // git's match_basename().
             const std::string_view base_name = BaseName(name);
-            matched = prefix == pattern.size() ? base_name == pattern : WildMatch(pattern, base_name, false);
+            // "*.o" and the like (most rules of a large tree's .gitignore files): a suffix compare, as
+            // git does, instead of the wildcard matcher (ADR-32b).
+            if (prefix == pattern.size()) {
+                matched = base_name == pattern;
+            } else if (rule.ends_with) {
+                matched = base_name.ends_with(pattern.substr(1));
+            } else {
+                matched = WildMatch(pattern, base_name, false);
+            }
         } else {
             // git's match_pathname(): anchored to the ignore file's directory.
             if (pattern.front() == '/') {
@@ -537,6 +548,14 @@ class Walker {
                 const struct stat &dir_st) {
         DIR *dir = ::opendir(abs.c_str());
         if (dir == nullptr) return errno;
+        // The directory stays open while its entries are examined: they are stat'ed and opened
+        // relative to it (fstatat/openat), not by their whole path from /, which is most of a
+        // no-change re-index's system time on a deep tree (ADR-32b).
+        struct DirCloser {
+            DIR *d;
+            ~DirCloser() { ::closedir(d); }
+        } closer{dir};
+        const int dfd = ::dirfd(dir);
         std::vector<std::string> names;
         errno = 0;
         while (const dirent *entry = ::readdir(dir)) {
@@ -544,9 +563,12 @@ class Walker {
             if (name != "." && name != "..") names.emplace_back(name);
         }
         const int read_err = errno;
-        ::closedir(dir);
         if (read_err != 0) return read_err;
         std::sort(names.begin(), names.end());
+        auto listed = [&names](std::string_view name) {
+            return std::binary_search(names.begin(), names.end(), name,
+                                      [](std::string_view a, std::string_view b) { return a < b; });
+        };
 
         const DevIno id{dir_st.st_dev, dir_st.st_ino};
         ancestors_.insert(id);
@@ -555,8 +577,10 @@ class Walker {
         // Copy the inherited rules only when this directory adds its own.
         std::string gitignore;
         std::string signalhubignore;
-        const bool has_gitignore = ReadIgnoreFile(abs + "/.gitignore", &gitignore);
-        const bool has_signalhubignore = ReadIgnoreFile(abs + "/.signalhubignore", &signalhubignore);
+        // Looked for only when the listing has them (one failed lstat fewer per directory).
+        const bool has_gitignore = listed(".gitignore") && ReadIgnoreFile(abs + "/.gitignore", &gitignore);
+        const bool has_signalhubignore =
+            listed(".signalhubignore") && ReadIgnoreFile(abs + "/.signalhubignore", &signalhubignore);
         IgnoreMatcher local;
         if (has_gitignore || has_signalhubignore) {
             local = inherited;
@@ -575,7 +599,7 @@ class Walker {
             }
             const std::string child_abs = abs == "/" ? "/" + name : abs + "/" + name;
             struct stat st {};
-            if (::lstat(child_abs.c_str(), &st) != 0) {
+            if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 Skip(child_rel, "unreadable: " + ErrnoText(errno));
                 continue;
             }
@@ -588,7 +612,7 @@ class Walker {
                 HandleSymlink(child_abs, child_rel, matcher);
             } else if (S_ISREG(st.st_mode)) {
                 if (Ignored(matcher, child_rel, false)) continue;
-                AddFile(child_abs, child_rel, st);
+                AddFile(dfd, name.c_str(), child_rel, st);
             } else {
                 if (Ignored(matcher, child_rel, false)) continue;
                 Skip(child_rel, "not a regular file");
@@ -650,13 +674,14 @@ class Walker {
                 Skip(rel, "symlink to a file inside the root (duplicate of " + target_rel + ")");
                 return;
             }
-            AddFile(abs, rel, target);
+            AddFile(AT_FDCWD, abs.c_str(), rel, target);
         } else {
             Skip(rel, "not a regular file");
         }
     }
 
-    void AddFile(const std::string &abs, const std::string &rel, const struct stat &st) {
+    // `name` is opened relative to the directory `dfd` (AT_FDCWD: `name` is a whole path).
+    void AddFile(int dfd, const char *name, const std::string &rel, const struct stat &st) {
         const bool needs_first_line = NeedsShebang(rel);
         std::string language;
         if (!needs_first_line) {
@@ -671,9 +696,16 @@ class Walker {
             Skip(rel, "too large (" + FormatSize(size) + " > " + FormatSize(options_.max_file_bytes) + ")");
             return;
         }
-        // Opening proves readability; O_NONBLOCK guards against a file replaced by
-        // a FIFO meanwhile.
-        const int fd = ::open(abs.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        // Readability: a permission check (faccessat, one path step) when the name alone gives the
+        // language; a file it refuses is opened to report open's own error. Files whose first line
+        // is needed are opened, which proves it; O_NONBLOCK guards against a file replaced by a FIFO
+        // meanwhile. (A file that passes the check but cannot be opened, e.g. an LSM denial, is
+        // reported unreadable when it is read, if it changed; ADR-32b.)
+        if (!needs_first_line && ::faccessat(dfd, name, R_OK, 0) == 0) {
+            result_.files.push_back({rel, size, MtimeNs(st), std::move(language)});
+            return;
+        }
+        const int fd = ::openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
             Skip(rel, "unreadable: " + ErrnoText(errno));
             return;

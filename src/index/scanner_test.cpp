@@ -152,6 +152,26 @@ TEST(IgnoreMatcher, BlankLinesAndCommentsAreNotPatterns) {
     EXPECT_FALSE(m.IsIgnored("# secret.txt", false));
 }
 
+TEST(IgnoreMatcher, StarSuffixPatternsMatchBasenameEndings) {
+    // "*literal" rules are a suffix compare (ADR-32b); they must still behave like the wildcard form.
+    const IgnoreMatcher m = Matcher("*.o\n*.tar.gz\n*~\n!keep.o\n*[ab].x\n");
+    EXPECT_TRUE(m.IsIgnored("main.o", false));
+    EXPECT_TRUE(m.IsIgnored("src/deep/dir/main.o", false));
+    EXPECT_TRUE(m.IsIgnored(".o", false));
+    EXPECT_TRUE(m.IsIgnored("build.o", true));
+    EXPECT_FALSE(m.IsIgnored("o", false));
+    EXPECT_FALSE(m.IsIgnored("main.oo", false));
+    EXPECT_TRUE(m.IsIgnored("main.o/inner.c", false));  // inside an ignored directory
+    EXPECT_FALSE(m.IsIgnoredEntry("main.o/inner.c", false));
+    EXPECT_FALSE(m.IsIgnored("keep.o", false));
+    EXPECT_TRUE(m.IsIgnored("a.tar.gz", false));
+    EXPECT_FALSE(m.IsIgnored("a.tar.gzip", false));
+    EXPECT_FALSE(m.IsIgnored("tar.gz", false));
+    EXPECT_TRUE(m.IsIgnored("notes.txt~", false));
+    EXPECT_TRUE(m.IsIgnored("b.x", false));
+    EXPECT_FALSE(m.IsIgnored("c.x", false));
+}
+
 TEST(IgnoreMatcher, EscapedHashIsALiteralPattern) {
     const IgnoreMatcher m = Matcher("\\#notes.txt\n");
     EXPECT_TRUE(m.IsIgnored("#notes.txt", false));

@@ -1,6 +1,7 @@
 #include "store/embedded/embedded_sql.hpp"
 
 #include <bit>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "store/metadata_json.hpp"
@@ -12,6 +13,45 @@ std::string SymbolCondition(const std::string& column, int n) {
     const std::string symbol = "json_extract(" + column + ", '$.symbol')";
     return "(" + p + " IS NULL OR " + symbol + " = " + p + " OR substr(" + symbol + ", -length(" + p +
            ") - 1) = '.' || " + p + ")";
+}
+
+bool ParseRecordIdsJson(std::string_view text, std::vector<std::string>& out) {
+    out.clear();
+    // Fast path: exactly `[]` or `["id","id",...]` with ids of printable ASCII other than '"' and '\\'.
+    auto fast = [&]() -> bool {
+        if (text.size() < 2 || text.front() != '[' || text.back() != ']') return false;
+        size_t i = 1;
+        const size_t end = text.size() - 1;
+        if (i == end) return true;
+        while (true) {
+            if (text[i] != '"') return false;
+            const size_t start = ++i;
+            while (i < end) {
+                const unsigned char c = static_cast<unsigned char>(text[i]);
+                if (c == '"') break;
+                if (c < 0x20 || c > 0x7e || c == '\\') return false;
+                ++i;
+            }
+            if (i >= end) return false;
+            out.emplace_back(text.substr(start, i - start));
+            ++i;  // the closing quote
+            if (i == end) return true;
+            if (text[i] != ',') return false;
+            ++i;
+        }
+    };
+    if (fast()) return true;
+    out.clear();
+    const nlohmann::json ids = nlohmann::json::parse(text, nullptr, false);
+    if (ids.is_discarded() || !ids.is_array()) return false;
+    for (const auto& id : ids) {
+        if (!id.is_string()) {
+            out.clear();
+            return false;
+        }
+        out.push_back(id.get<std::string>());
+    }
+    return true;
 }
 
 Status UpgradeFromVersion1(Db& db, int to) {

@@ -103,6 +103,12 @@ std::vector<unsigned char> EncodeEmbedding(std::span<const float> v);
 
 Status DecodeEmbedding(std::span<const unsigned char> bytes, int dimension, float* out);
 
+// The files.record_ids column (a JSON array of strings) into `out`. Arrays as Commit writes them
+// (compact, strings of printable ASCII without escapes) are read by a direct scan; anything else
+// goes through the JSON parser, so the result is the same. False when it is not an array of strings.
+// A no-change `index` reads every file's ids: the parser was half its CPU (ADR-32a).
+bool ParseRecordIdsJson(std::string_view text, std::vector<std::string>& out);
+
 // ---- SQL helpers ------------------------------------------------------------
 
 // A read-only or read-write connection with the store's settings (busy timeout, foreign keys) and

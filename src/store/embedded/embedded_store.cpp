@@ -290,8 +290,13 @@ class EmbeddedStore::Impl {
         info.last_indexed_unix = row.last_indexed;
         SH_ASSIGN_OR_RETURN(info.records,
                             QueryIntBound(db, "SELECT count(*) FROM records WHERE collection_id = ?1", row.id));
-        SH_ASSIGN_OR_RETURN(std::int64_t total, sqlite::QueryInt(db, "SELECT count(*) FROM records"));
         SH_ASSIGN_OR_RETURN(std::int64_t collections, sqlite::QueryInt(db, "SELECT count(*) FROM collections"));
+        // With one collection every record is this one's (a second count of the records costs as
+        // much as the first: a pass over the index; ADR-32a).
+        std::int64_t total = info.records;
+        if (collections > 1) {
+            SH_ASSIGN_OR_RETURN(total, sqlite::QueryInt(db, "SELECT count(*) FROM records"));
+        }
         std::error_code ec;
         auto size_of = [&ec](const std::string& p) -> std::int64_t {
             auto n = fs::file_size(p, ec);
@@ -716,12 +721,6 @@ class EmbeddedStore::Impl {
             }
         }
         for (const auto& [row, log_max] : rows) {
-            std::int64_t lexical_seq = 0;
-            {
-                SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, false));
-                SH_ASSIGN_OR_RETURN(std::int64_t head, LogHead(db, row, row.hnsw_seq));
-                SH_ASSIGN_OR_RETURN(lexical_seq, lexical_.Flush(db, row.id, row.hnsw_seq, head));
-            }
             std::shared_ptr<IndexState> existing;
             {
                 std::lock_guard states_lock(states_mu_);
@@ -733,7 +732,16 @@ class EmbeddedStore::Impl {
                 std::shared_lock state_lock(existing->mu);
                 dirty = existing->index && existing->saved_seq != existing->applied_seq;
             }
-            if (log_max <= row.hnsw_seq && !dirty && GraphFileIntact(row)) continue;
+            // Nothing to save or prune: the lexical index is still caught up (and checked when it
+            // is opened), but not fsynced, since no log entry is pruned past it (ADR-32a).
+            const bool save = log_max > row.hnsw_seq || dirty || !GraphFileIntact(row);
+            std::int64_t lexical_seq = 0;
+            {
+                SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, false));
+                SH_ASSIGN_OR_RETURN(std::int64_t head, LogHead(db, row, row.hnsw_seq));
+                SH_ASSIGN_OR_RETURN(lexical_seq, lexical_.Flush(db, row.id, row.hnsw_seq, head, /*sync=*/save));
+            }
+            if (!save) continue;
             SH_RETURN_IF_ERROR(SaveCollection(db, row, lexical_seq));
         }
         return Status::Ok();
@@ -809,12 +817,8 @@ class EmbeddedStore::Impl {
             f.content_hash = stmt.Text(1);
             f.size = stmt.Int(2);
             f.mtime_ns = stmt.Int(3);
-            Json ids = Json::parse(stmt.Text(4), nullptr, false);
-            if (ids.is_discarded() || !ids.is_array()) return DataLoss("corrupt record ids of file '" + f.path + "'");
-            for (const auto& id : ids) {
-                if (!id.is_string()) return DataLoss("corrupt record ids of file '" + f.path + "'");
-                f.record_ids.push_back(id.get<std::string>());
-            }
+            if (!ParseRecordIdsJson(stmt.Text(4), f.record_ids))
+                return DataLoss("corrupt record ids of file '" + f.path + "'");
             out.push_back(std::move(f));
         }
         return out;

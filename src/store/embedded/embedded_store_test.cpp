@@ -1,4 +1,5 @@
 #include "core/test_temp_dir.hpp"
+#include "store/embedded/embedded_sql.hpp"
 #include "store/embedded/embedded_store.hpp"
 #include "store/embedded/store_layout.hpp"
 #include "store/embedded/writer_lock.hpp"
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 
@@ -114,6 +116,58 @@ TEST(EmbeddedStore, PersistsAcrossReopen) {
     EXPECT_EQ(store->stats().hnsw_loads, 1);
     EXPECT_EQ(store->stats().hnsw_rebuilds, 0);
     EXPECT_EQ(store->stats().replayed_changes, 0);
+}
+
+// ADR-32a: files.record_ids are read by a direct scan when written the way Commit writes them; every
+// input must read exactly as the JSON parser reads it, and what is not an array of strings is refused.
+TEST(EmbeddedStore, RecordIdsReadLikeTheJsonParser) {
+    using embedded_detail::ParseRecordIdsJson;
+    const std::vector<std::string> inputs = {
+        "[]", "[\"a\"]", R"(["0123abcd","ffee","x#1"])", R"([""])", R"([ "a" , "b" ])", R"(["a\"b","c\\d"])",
+        "[\"caf\xc3\xa9\"]", R"(["\u00e9"])", "[\"a\tb\"]", R"(["a",])", R"(["a")", R"(["a"])", R"(["a"]x)",
+        R"(["a""b"])", R"([1])", R"(["a",2])", R"({"a":1})", "", "[", "]", R"("a")", R"([["a"]])", "[\"\xff\"]",
+        R"([null])", R"(["a" "b"])"};
+    for (const std::string& text : inputs) {
+        std::vector<std::string> got;
+        const bool ok = ParseRecordIdsJson(text, got);
+        std::vector<std::string> want;
+        bool want_ok = false;
+        const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+        if (!j.is_discarded() && j.is_array()) {
+            want_ok = std::all_of(j.begin(), j.end(), [](const nlohmann::json& e) { return e.is_string(); });
+            if (want_ok) {
+                for (const auto& e : j) want.push_back(e.get<std::string>());
+            }
+        }
+        EXPECT_EQ(ok, want_ok) << text;
+        if (want_ok) {
+            EXPECT_EQ(got, want) << text;
+        }
+    }
+    // What Commit writes reads back through the fast path.
+    const std::vector<std::string> ids = {"9f86d081884c7d659a2feaa0c55ad015", "a#2", ""};
+    std::vector<std::string> got;
+    ASSERT_TRUE(ParseRecordIdsJson(nlohmann::json(ids).dump(), got));
+    EXPECT_EQ(got, ids);
+}
+
+// A damaged record_ids column is still reported as data loss naming the file, not read as empty.
+TEST(EmbeddedStore, CorruptRecordIdsOfAFileAreDataLoss) {
+    TempDir dir;
+    auto store = MustOpen((dir / "store"));
+    ASSERT_TRUE(store->EnsureCollection(Spec()).ok());
+    ChangeSet add;
+    add.put_files = {FileState{.path = "x.py", .content_hash = "h", .size = 1, .mtime_ns = 1, .record_ids = {"r1"}}};
+    ASSERT_TRUE(store->Commit("c", add).ok());
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir / "store/store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE files SET record_ids = '[\"r1\",' WHERE path = 'x.py'", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    auto files = store->ListFiles("c");
+    ASSERT_FALSE(files.ok());
+    EXPECT_EQ(files.status().code(), ErrorCode::kDataLoss);
+    EXPECT_THAT(files.status().message(), ::testing::HasSubstr("x.py"));
 }
 
 // Issue 20 item 13c: a new store directory tells git to ignore it; a directory

@@ -528,11 +528,11 @@ void LexicalIndexes::AfterCommit(sqlite3* db, std::int64_t collection_id, std::i
 }
 
 Result<std::int64_t> LexicalIndexes::Flush(sqlite3* db, std::int64_t collection_id, std::int64_t prune_seq,
-                                           std::int64_t head) {
+                                           std::int64_t head, bool sync) {
     std::shared_ptr<Slot> slot = SlotFor(collection_id);
     std::lock_guard lock(slot->mu);
     SH_RETURN_IF_ERROR(EnsureWriterLocked(*slot, db, collection_id, prune_seq, head));
-    SH_RETURN_IF_ERROR(slot->writer->Sync());
+    if (sync) SH_RETURN_IF_ERROR(slot->writer->Sync());
     return slot->writer->seq();
 }
 

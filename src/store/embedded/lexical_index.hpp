@@ -17,8 +17,8 @@
 //   a temp dir swept later); a read-only open in memory (it may not write the store).
 // - Writer (the process holding the store's writer lock; the only one opening the database for
 //   writing): Apply() the changes of each SQLite commit right after it, then Commit() (no fsync:
-//   a kill -9 keeps the page cache); Sync() fsyncs the files (at the store's Flush, before the
-//   change log is pruned past them). An index behind the log catches up from change_log.
+//   a kill -9 keeps the page cache); Sync() fsyncs the files (at the store's Flush, when it
+//   is about to prune the change log past them). An index behind the log catches up from change_log.
 // - Read-only: the database is opened read-only at the committed state; CatchUp() reopens it and
 //   indexes the records changed after its seq (a few, normally: the writer commits after every
 //   SQLite commit) into an in-memory overlay searched together with it; their stale copies in the
@@ -111,8 +111,11 @@ class LexicalIndexes {
     // index to be rebuilt on next use (the SQLite commit stands).
     void AfterCommit(sqlite3* db, std::int64_t collection_id, std::int64_t prune_seq, std::int64_t prev_head,
                      std::int64_t last_seq, std::span<const RecordOp> ops);
-    // Writer: the index caught up to `head`, committed and fsynced; returns the seq it reflects.
-    Result<std::int64_t> Flush(sqlite3* db, std::int64_t collection_id, std::int64_t prune_seq, std::int64_t head);
+    // Writer: the index caught up to `head` and committed, and with `sync` fsynced; returns the seq it
+    // reflects. The store syncs only when it is about to prune the change log past the index (an
+    // index that is lost or damaged before that is caught up or rebuilt from the log; ADR-32a).
+    Result<std::int64_t> Flush(sqlite3* db, std::int64_t collection_id, std::int64_t prune_seq, std::int64_t head,
+                               bool sync);
     // The best `want` row ids for `terms` (LexicalIndex::Search) as of `head`.
     Result<std::vector<LexicalIndex::Scored>> Search(sqlite3* db, std::int64_t collection_id, std::int64_t prune_seq,
                                                      std::int64_t head, const std::vector<std::string>& terms,
