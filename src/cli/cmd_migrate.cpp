@@ -24,6 +24,7 @@ struct MigrateArgs {
     std::optional<std::string> metrics_file;
     std::optional<std::string> against;
     size_t batch_size = 1000;
+    size_t memory_budget_mb = 512;  // import: records kept from the validation pass for the load (ADR-33)
     size_t sample = 100;
     double min_recall = 0.95;
     bool json = false, yes = false, no_resume = false, keep_index = false, force = false;
@@ -242,6 +243,7 @@ Status RunImport(const MigrateArgs& a, const GlobalOptions& global) {
     o.batch_size = a.batch_size;
     o.resume = !a.no_resume;
     o.index_after = !a.keep_index;
+    o.memory_budget_bytes = a.memory_budget_mb << 20;
     if (a.bookkeeping != "auto") o.chroma_bookkeeping = a.bookkeeping == "on";
     ProgressPrinter progress(global.quiet);
     o.progress = progress.Fn();
@@ -253,7 +255,9 @@ Status RunImport(const MigrateArgs& a, const GlobalOptions& global) {
                     c.collection.c_str(), static_cast<long long>(c.records), static_cast<long long>(c.imported),
                     static_cast<long long>(c.skipped), c.load_seconds, c.index_seconds);
     }
-    std::printf("import finished in %.2fs\n", s.seconds);
+    std::printf("import finished in %.2fs (validation %.2fs; %s)\n", s.seconds, s.validate_seconds,
+                s.single_read ? "loaded from the validated records in memory"
+                              : "the file was read again to load (over --memory-budget)");
     return Status::Ok();
 }
 
@@ -385,6 +389,11 @@ void AddMigrateCommand(CLI::App& app, GlobalOptions& global, int& exit_code) {
     imp->add_option("--input", args->input, "Export file (.zst: compressed)")->required();
     imp->add_option("--batch-size", args->batch_size, "Records per transaction (default 1000)")
         ->check(CLI::Range(1, 1000000));
+    imp->add_option("--memory-budget", args->memory_budget_mb,
+                    "MiB of decoded records the validation pass may keep for the load (default 512): a file whose "
+                    "records fit is read and decoded once; a larger one is read again to load, in batches. "
+                    "0 always reads twice")
+        ->check(CLI::Range(0, 1 << 20));
     imp->add_flag("--no-resume", args->no_resume,
                   "Ignore the checkpoint of an earlier run of this file and rewrite every record (still no duplicates)");
     imp->add_flag("--keep-index", args->keep_index,

@@ -97,6 +97,11 @@ struct ImportOptions {
     // Unset: off when every collection of the file came from a Chroma collection Signal Hub did
     // not create (its header carries a "chroma" object), else on. A URL naming bookkeeping= wins.
     std::optional<bool> chroma_bookkeeping;
+    // The validation pass keeps the decoded records while their estimated size stays within this
+    // many bytes, and the load takes them from memory instead of reading and decoding the file a
+    // second time (ADR-33). Beyond it (or 0) the kept records are freed and the load reads the file
+    // again (as before: memory stays bounded by the batch size).
+    size_t memory_budget_bytes = size_t{512} << 20;
     ProgressFn progress;
 };
 struct ImportedCollection {
@@ -110,8 +115,11 @@ struct ImportedCollection {
 struct ImportSummary {
     std::vector<ImportedCollection> collections;
     double seconds = 0;
+    double validate_seconds = 0;  // the validation pass (reading and decoding the file once)
+    bool single_read = false;     // the load took the records kept by the validation pass (ADR-33)
 };
-// Validates the whole file first (nothing is written for a bad file), then loads it.
+// Validates the whole file first (nothing is written for a bad file), then loads it: from the
+// records the validation kept when they fit in memory_budget_bytes, else by reading the file again.
 Result<ImportSummary> ImportExport(const ImportOptions& options);
 
 // ---- verify -------------------------------------------------------------------

@@ -159,6 +159,11 @@ assert_contains "$ERR" "checksum mismatch" "altered file"
 sed '3s/^{/{{/' "$WORK/dump.jsonl" >"$WORK/broken.jsonl"
 run_expect 2 "$SH" migrate import --input "$WORK/broken.jsonl" --database "$DB"
 assert_contains "$ERR" "broken.jsonl:3: not valid JSON" "malformed line"
+# The same refusals whether the validation pass keeps the records for the load or not (ADR-33).
+run_expect 7 "$SH" migrate import --input "$WORK/altered.jsonl" --database "$DB" --memory-budget 0
+assert_contains "$ERR" "checksum mismatch" "altered file, --memory-budget 0"
+run_expect 2 "$SH" migrate import --input "$WORK/broken.jsonl" --database "$DB" --memory-budget 0
+assert_contains "$ERR" "broken.jsonl:3: not valid JSON" "malformed line, --memory-budget 0"
 [ "$(sql "$DB" "SELECT count(*) FROM $TABLE")" = "$N" ] || fail "a refused import wrote rows"
 pass "dimension/metric mismatch, truncated, altered and malformed files refused"
 
