@@ -28,6 +28,7 @@ SearchResult ResultFromRecord(std::string collection, const Record& record, doub
     out.kind = GetString(record.metadata, meta::kKind).value_or("");
     out.score = score;
     out.text = record.document.value_or("");
+    out.has_text = record.document.has_value();
     return out;
 }
 

@@ -222,7 +222,36 @@ Result<SearchResponse> Searcher::SearchUncached(const SearchRequest& request) co
     response.results.insert(response.results.begin(), std::make_move_iterator(definitions.begin()),
                             std::make_move_iterator(definitions.end()));
     if (response.results.size() > request.k) response.results.resize(request.k);
+    SH_RETURN_IF_ERROR(FillTexts(response.results));
     return response;
+}
+
+Status Searcher::FillTexts(std::vector<SearchResult>& results) const {
+    // Results whose hit came without its document (SearchOptions::include_documents), by collection.
+    std::map<std::string, std::vector<std::string>> missing;
+    for (const auto& r : results) {
+        if (!r.has_text) missing[r.collection].push_back(r.id);
+    }
+    if (missing.empty()) return Status::Ok();
+    std::unordered_map<std::string, Record> records;  // key: collection + '\0' + id
+    for (const auto& [collection, ids] : missing) {
+        SH_ASSIGN_OR_RETURN(std::vector<Record> got, store_->Get(collection, ids));
+        for (auto& record : got) {
+            std::string key = collection + '\0' + record.id;
+            records.emplace(std::move(key), std::move(record));
+        }
+    }
+    // The record as read now (text, lines and path agree); one deleted since the search drops out.
+    std::erase_if(results, [&](SearchResult& r) {
+        if (r.has_text) return false;
+        auto it = records.find(r.collection + '\0' + r.id);
+        if (it == records.end()) return true;
+        SearchResult fresh = ResultFromRecord(r.collection, it->second, r.score);
+        fresh.has_text = true;
+        r = std::move(fresh);
+        return false;
+    });
+    return Status::Ok();
 }
 
 Result<std::vector<SearchResult>> Searcher::SymbolDefinitions(const std::string& collection,
@@ -234,6 +263,7 @@ Result<std::vector<SearchResult>> Searcher::SymbolDefinitions(const std::string&
     lookup.k = std::max<size_t>(request.k * 4, 40);
     lookup.filter = request.filter;
     lookup.filter.symbol = symbol;
+    lookup.include_documents = false;  // the survivors' texts are read at the end (FillTexts)
     SH_ASSIGN_OR_RETURN(std::vector<store::Hit> hits, store_->LexicalSearch(collection, LastComponent(symbol), lookup));
 
     // One chunk per definition: the first part of a unit split into several.
@@ -289,6 +319,9 @@ Result<std::vector<SearchResult>> Searcher::SearchCollection(const CollectionSpe
     options.filter = request.filter;
     options.ef_search = config_.ef_search;
     options.keep_stop_words = request.keep_stop_words;
+    // Fusion and collapsing need ids and metadata only: the documents of the k survivors are
+    // read afterwards, in one Get per collection (FillTexts; ADR-31).
+    options.include_documents = false;
 
     std::vector<store::Hit> vector_hits;
     std::vector<store::Hit> lexical_hits;

@@ -77,6 +77,9 @@ struct SearchResult {
     // is 1.0. Vector: cosine similarity. Lexical: BM25.
     double score = 0;
     std::string text{};
+    // Internal to Searcher: false while `text` is still to be read (the hit came without its
+    // document, store::SearchOptions::include_documents). Every returned result has it true.
+    bool has_text = true;
 };
 
 struct SearchResponse {
@@ -120,6 +123,10 @@ class Searcher {
     Result<std::vector<SearchResult>> SymbolDefinitions(const std::string& collection, const SearchRequest& request,
                                                         const std::string& symbol,
                                                         const std::vector<SearchResult>& ranked) const;
+
+    // Reads the documents of the results that lack theirs (one Get per collection) and refreshes
+    // their fields from the record as read; results whose record is gone are dropped.
+    Status FillTexts(std::vector<SearchResult>& results) const;
 
     store::VectorStore* store_;
     embed::Embedder& embedder_;

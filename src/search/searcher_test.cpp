@@ -1,9 +1,13 @@
 #include "search/searcher.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "search/cache.hpp"
 #include "search/json.hpp"
+#include "store/forwarding_store.hpp"
 
 namespace signalhub::search {
 namespace {
@@ -92,6 +96,71 @@ TEST_F(SearcherTest, HybridFindsTheFunctionAndCollapsesOverlapsAndCopies) {
     }
     EXPECT_EQ(url_py, 1);
     EXPECT_EQ(url_py + copies, 1);
+}
+
+// The embedded store honours SearchOptions::include_documents = false: the Searcher reads the
+// documents of the results it returns afterwards (ADR-31). Same results, texts included, as the
+// memory store (which returns documents anyway) for the same records.
+class DeletingGetStore final : public store::ForwardingStore {
+   public:
+    using ForwardingStore::ForwardingStore;
+    // Deletes `victim` (a real commit) just before the first Get: a commit between the search and
+    // the read of the survivors' documents.
+    Result<std::vector<Record>> Get(std::string_view collection, std::span<const std::string> ids) override {
+        if (!victim.empty()) {
+            store::ChangeSet del{.delete_ids = {victim}};
+            SH_RETURN_IF_ERROR(ForwardingStore::Commit(collection, del));
+            victim.clear();
+        }
+        ++gets;
+        return ForwardingStore::Get(collection, ids);
+    }
+    std::string victim;
+    int gets = 0;
+};
+
+TEST_F(SearcherTest, EmbeddedStoreReadsDocumentsOnlyForTheResults) {
+    const std::string dir = ::testing::TempDir() + "/searcher_docs_" + std::to_string(::getpid());
+    std::filesystem::remove_all(dir);
+    auto embedded = store::OpenStore(dir, {});
+    ASSERT_TRUE(embedded.ok()) << embedded.status().ToString();
+    ASSERT_TRUE((*embedded)->EnsureCollection(embedder_->SpecFor("repo")).ok());
+    ASSERT_TRUE((*embedded)->Commit("repo", changes_).ok());
+    DeletingGetStore wrapped(**embedded);
+    Searcher memory_searcher(*store_, *embedder_, config::SearchConfig{});
+    Searcher embedded_searcher(wrapped, *embedder_, config::SearchConfig{});
+    for (Mode mode : {Mode::kHybrid, Mode::kVector, Mode::kLexical}) {
+        for (const std::string query : {"split url scheme", "split_url", "copy file rename"}) {
+            SearchRequest request{.query = query, .k = 3, .mode = mode};
+            auto want = memory_searcher.Search(request);
+            const int gets = wrapped.gets;
+            auto got = embedded_searcher.Search(request);
+            ASSERT_TRUE(want.ok() && got.ok()) << query;
+            EXPECT_EQ(wrapped.gets, gets + 1) << query;  // one Get for the survivors
+            ASSERT_EQ(got->results.size(), want->results.size()) << query;
+            for (size_t i = 0; i < got->results.size(); ++i) {
+                EXPECT_EQ(got->results[i].id, want->results[i].id) << query;
+                EXPECT_EQ(got->results[i].text, want->results[i].text) << query;
+                EXPECT_FALSE(got->results[i].text.empty()) << query;
+                EXPECT_EQ(got->results[i].start_line, want->results[i].start_line) << query;
+                EXPECT_EQ(got->results[i].symbol, want->results[i].symbol) << query;
+            }
+        }
+    }
+    // A result deleted between the search and the read of the documents drops out.
+    SearchRequest request{.query = "split url scheme", .k = 3};
+    auto before = embedded_searcher.Search(request);
+    ASSERT_TRUE(before.ok());
+    ASSERT_FALSE(before->results.empty());
+    wrapped.victim = before->results[0].id;
+    auto after = embedded_searcher.Search(request);
+    ASSERT_TRUE(after.ok()) << after.status().ToString();
+    ASSERT_EQ(after->results.size(), before->results.size() - 1);
+    for (size_t i = 0; i < after->results.size(); ++i) {
+        EXPECT_EQ(after->results[i].id, before->results[i + 1].id);
+        EXPECT_EQ(after->results[i].text, before->results[i + 1].text);
+    }
+    std::filesystem::remove_all(dir);
 }
 
 TEST_F(SearcherTest, FiltersNeverReturnOtherLanguagesOrPaths) {

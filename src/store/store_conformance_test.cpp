@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -640,6 +641,41 @@ TEST_P(StoreConformance, LexicalSearchFindsIdentifiersBySubWords) {
     ASSERT_EQ(hits->size(), 3u);
     for (size_t i = 1; i < hits->size(); ++i) EXPECT_GE((*hits)[i - 1].score, (*hits)[i].score);
     EXPECT_EQ(store_->LexicalSearch("c", "user", SearchOptions{.k = 1})->size(), 1u);
+}
+
+// include_documents = false: same hits, scores and metadata; a document, when a backend still
+// returns one, is the record's (search::Searcher reads the survivors' documents with Get).
+TEST_P(StoreConformance, SearchWithoutDocumentsKeepsHitsAndMetadata) {
+    Ensure(Spec("c", 2));
+    Record a = MakeRecord("a", {1, 0}, "src/user_service.py", "python", "def getUserName(user_id): pass");
+    a.metadata["start_line"] = std::int64_t{3};
+    Record b = MakeRecord("b", {0.8f, 0.2f}, "src/user.go", "go", "func userName() string");
+    Record c = MakeRecord("c", {0, 1}, "README.md", "markdown", std::nullopt);
+    MustCommit("c", ChangeSet{.upserts = {a, b, c}});
+    const std::map<std::string, Record> records{{"a", a}, {"b", b}, {"c", c}};
+    std::vector<float> q{1, 0.1f};
+    for (bool lexical : {false, true}) {
+        SearchOptions with{.k = 3};
+        SearchOptions without = with;
+        without.include_documents = false;
+        auto run = [&](const SearchOptions& o) {
+            return lexical ? store_->LexicalSearch("c", "user name readme", o) : store_->VectorSearch("c", q, o);
+        };
+        auto full = run(with);
+        auto lean = run(without);
+        ASSERT_TRUE(full.ok() && lean.ok()) << lexical;
+        ASSERT_FALSE(full->empty());
+        ASSERT_EQ(Ids(*lean), Ids(*full)) << lexical;
+        for (size_t i = 0; i < lean->size(); ++i) {
+            const Hit& h = (*lean)[i];
+            EXPECT_DOUBLE_EQ(h.score, (*full)[i].score);
+            EXPECT_EQ(h.record.metadata, records.at(h.record.id).metadata) << h.record.id;
+            EXPECT_EQ((*full)[i].record.document, records.at(h.record.id).document) << h.record.id;
+            if (h.record.document) {
+                EXPECT_EQ(h.record.document, records.at(h.record.id).document) << h.record.id;
+            }
+        }
+    }
 }
 
 TEST_P(StoreConformance, SymbolFilterMatchesTheNameOrItsQualifiedForms) {

@@ -79,6 +79,13 @@ struct SearchOptions {
     bool exact = false;
     // When false, hits carry no embedding (cheaper).
     bool include_embeddings = false;
+    // When false, a backend may leave the hits' documents unset (nullopt) to save reading them
+    // (id, metadata and score are always there); callers that need the text of some hits read
+    // them afterwards with Get. A hint: backends that return the document anyway (memory,
+    // ChromaDB) stay correct, so a caller must treat a set document as the record's. The
+    // embedded store and PostgreSQL skip the column (search::Searcher over-fetches 4k candidates
+    // per side and reads documents only for the k it returns; ADR-31).
+    bool include_documents = true;
     // Lexical search: keep English stop words in the query (LexicalQueryTerms).
     // Off by default; bench/retrieval_bench and query_bench set it to measure
     // the query as it was before stop words were dropped.

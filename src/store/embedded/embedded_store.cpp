@@ -895,7 +895,7 @@ class EmbeddedStore::Impl {
         constexpr int kAttempts = 3;
         for (int attempt = 1;; ++attempt) {
             SH_ASSIGN_OR_RETURN(std::vector<HnswIndex::Scored> best, BestRowids(db, row, query, options));
-            SH_ASSIGN_OR_RETURN(std::vector<Hit> hits, FetchHits(db, row, best, options.include_embeddings));
+            SH_ASSIGN_OR_RETURN(std::vector<Hit> hits, FetchHits(db, row, best, options));
             if (hits.size() == best.size() || attempt == kAttempts) return hits;
         }
     }
@@ -956,14 +956,16 @@ class EmbeddedStore::Impl {
         return best;
     }
 
+    // The rows of `best` (graph or lexical order), skipping rows deleted since; without
+    // options.include_documents the document column is not read (SearchOptions).
     Result<std::vector<Hit>> FetchHits(sqlite3* db, const CollectionRow& row,
-                                       const std::vector<HnswIndex::Scored>& best, bool with_embeddings) {
+                                       const std::vector<HnswIndex::Scored>& best, const SearchOptions& options) {
+        const bool with_embeddings = options.include_embeddings;
         SH_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, false));
-        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, with_embeddings
-                                                             ? "SELECT id, document, metadata, embedding FROM records "
-                                                               "WHERE row_id = ?1 AND collection_id = ?2"
-                                                             : "SELECT id, document, metadata FROM records "
-                                                               "WHERE row_id = ?1 AND collection_id = ?2"));
+        std::string sql = options.include_documents ? "SELECT id, document, metadata" : "SELECT id, NULL, metadata";
+        sql += with_embeddings ? ", embedding FROM records " : " FROM records ";
+        sql += "WHERE row_id = ?1 AND collection_id = ?2";
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
         std::vector<Hit> hits;
         hits.reserve(best.size());
         for (const auto& b : best) {
@@ -1009,7 +1011,7 @@ class EmbeddedStore::Impl {
                 best.push_back({s.score, s.rowid});
             }
         }
-        SH_ASSIGN_OR_RETURN(hits, FetchHits(db, row, best, options.include_embeddings));
+        SH_ASSIGN_OR_RETURN(hits, FetchHits(db, row, best, options));
         std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
             return a.score != b.score ? a.score > b.score : a.record.id < b.record.id;
         });

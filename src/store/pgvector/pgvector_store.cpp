@@ -501,8 +501,11 @@ class PgVectorStore::Impl {
 
     // ---- reads ------------------------------------------------------------------
 
-    static std::string RecordColumns(bool with_embedding) {
-        return with_embedding ? "r.id, r.document, r.metadata, r.embedding" : "r.id, r.document, r.metadata";
+    // Without the document (SearchOptions::include_documents false) a NULL stands in its place.
+    static std::string RecordColumns(bool with_embedding, bool with_document = true) {
+        std::string cols = with_document ? "r.id, r.document, r.metadata" : "r.id, NULL::bytea, r.metadata";
+        if (with_embedding) cols += ", r.embedding";
+        return cols;
     }
 
     // Reads id, document, metadata[, embedding] starting at column `first`.
@@ -611,7 +614,8 @@ class PgVectorStore::Impl {
         std::optional<std::string> where = FilterSql(options.filter, params);
         if (!where) return std::vector<Hit>();
         params.Int8(static_cast<std::int64_t>(std::min<size_t>(limit, INT32_MAX)));
-        const std::string sql = "SELECT " + RecordColumns(true) + " FROM " + RecordsTable(row.id) + " r WHERE " +
+        const std::string sql = "SELECT " + RecordColumns(true, options.include_documents) + " FROM " +
+                                RecordsTable(row.id) + " r WHERE " +
                                 *where + " ORDER BY r.embedding " + DistanceOp(row.spec.metric) + " $1::" +
                                 vector_type_ + " LIMIT $" + std::to_string(params.size()) + "::int8";
         // Only integers of ours reach this SQL text (no values from the caller).
@@ -766,7 +770,8 @@ class PgVectorStore::Impl {
                     "   JOIN w ON w.lexeme = x.lexeme"
                     "   CROSS JOIN LATERAL (SELECT greatest(cardinality(x.positions), 1)::float8 AS tf) tf"
                     "   GROUP BY c.id)"
-                    " SELECT s.score, " + RecordColumns(options.include_embeddings) + " FROM scored s JOIN " + table +
+                    " SELECT s.score, " + RecordColumns(options.include_embeddings, options.include_documents) +
+                    " FROM scored s JOIN " + table +
                     " r ON r.id = s.id ORDER BY s.score DESC, r.id LIMIT $7::int8";
                 SH_ASSIGN_OR_RETURN(PgResult r, c.Query(sql, params));
                 const bool done = j == order.size() || (r.rows() == k && r.Float8(r.rows() - 1, 0) >= rest);
