@@ -348,9 +348,7 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
 
     // 2. Compare with the stored state.
     // Creates the collection, or refuses an embedder that does not match it.
-    // Its properties are read before the start commit below, which changes none that are read here
-    // (a second GetCollection would count the records again; ADR-32a).
-    SH_ASSIGN_OR_RETURN(CollectionInfo info, store.EnsureCollection(embedder.SpecFor(options.collection)));
+    SH_RETURN_IF_ERROR(store.EnsureCollection(embedder.SpecFor(options.collection)).status());
     {
         // Records the tree's root, and marks the run unfinished until its last commit (status
         // reports a collection still marked as interrupted).
@@ -359,6 +357,9 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
         start.set_properties.emplace(std::string(collection_property::kIndexStarted), std::to_string(UnixNow()));
         SH_RETURN_IF_ERROR(store.Commit(options.collection, start));
     }
+    // The collection's properties (the indexed commit, the rebuild cost) come from GetCollection:
+    // EnsureCollection's info carries them on the embedded store only, not on PostgreSQL.
+    SH_ASSIGN_OR_RETURN(CollectionInfo info, store.GetCollection(options.collection));
     if (auto it = info.properties.find(collection_property::kGitCommit); it != info.properties.end())
         stats.previous_git_commit = it->second;
     SH_ASSIGN_OR_RETURN(RebuildCost cost, CurrentRebuildCost(store, info));
