@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace signalhub::bench {
@@ -27,21 +28,31 @@ struct Run {
     }
 };
 
-// Runs fn(thread, i) -> ok for i in [0, n), `threads` at a time (i goes to thread i % threads). A call
-// that returns false or throws ends the benchmark: "<who>: a request failed" and exit status 1.
+// Runs fn(thread, i) -> ok for i in [0, n), `threads` at a time (i goes to thread i % threads). With a
+// rate (requests per second in all), call i is due at start + i / rate: its thread waits until then (or
+// starts it late if its previous call is still running) and its latency counts from the due time, so that
+// a queue building up behind a slow call counts against the latency (no coordinated omission); without
+// one, each thread calls back to back and a latency counts from the call's start. A call that returns
+// false or throws ends the benchmark: "<who>: a request failed" and exit status 1.
 template <typename F>
-Run Measure(const char* who, size_t n, int threads, F&& fn) {
+Run Drive(const char* who, size_t n, int threads, double rate, F&& fn) {
     using SteadyClock = std::chrono::steady_clock;
     Run run;
     std::mutex mu;
     std::atomic<bool> failed{false};
-    const auto start = SteadyClock::now();
+    const bool paced = rate > 0;
+    const auto start = SteadyClock::now() + (paced ? std::chrono::milliseconds(5) : std::chrono::milliseconds(0));
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
             std::vector<double> mine;
             for (size_t i = static_cast<size_t>(t); i < n && !failed; i += static_cast<size_t>(threads)) {
-                const auto t0 = SteadyClock::now();
+                auto t0 = SteadyClock::now();
+                if (paced) {
+                    t0 = start + std::chrono::duration_cast<SteadyClock::duration>(
+                                     std::chrono::duration<double>(static_cast<double>(i) / rate));
+                    std::this_thread::sleep_until(t0);
+                }
                 try {
                     if (!fn(t, i)) failed = true;
                 } catch (const std::exception& e) {
@@ -63,47 +74,16 @@ Run Measure(const char* who, size_t n, int threads, F&& fn) {
     return run;
 }
 
-// Open-loop load at `rate` requests per second in all: call i is due at start + i / rate and goes to thread
-// i % threads, which waits until it is due (or starts it late if the previous call is still running).
-// Each latency is measured from the call's due time, not its start, so that a queue building up behind a
-// slow call counts against the latency (no coordinated omission). Same failure rule as Measure.
+// Closed loop: every thread calls as fast as its calls return.
+template <typename F>
+Run Measure(const char* who, size_t n, int threads, F&& fn) {
+    return Drive(who, n, threads, 0.0, std::forward<F>(fn));
+}
+
+// Open loop at `rate` requests per second in all (see Drive).
 template <typename F>
 Run MeasurePaced(const char* who, size_t n, int threads, double rate, F&& fn) {
-    using SteadyClock = std::chrono::steady_clock;
-    Run run;
-    std::mutex mu;
-    std::atomic<bool> failed{false};
-    const auto start = SteadyClock::now() + std::chrono::milliseconds(5);
-    const auto due = [&](size_t i) {
-        return start + std::chrono::duration_cast<SteadyClock::duration>(
-                           std::chrono::duration<double>(static_cast<double>(i) / rate));
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-            std::vector<double> mine;
-            for (size_t i = static_cast<size_t>(t); i < n && !failed; i += static_cast<size_t>(threads)) {
-                const auto when = due(i);
-                std::this_thread::sleep_until(when);
-                try {
-                    if (!fn(t, i)) failed = true;
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "request %zu: %s\n", i, e.what());
-                    failed = true;
-                }
-                mine.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - when).count());
-            }
-            std::lock_guard lock(mu);
-            run.ms.insert(run.ms.end(), mine.begin(), mine.end());
-        });
-    }
-    for (auto& th : pool) th.join();
-    run.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
-    if (failed) {
-        std::fprintf(stderr, "%s: a request failed (see above)\n", who);
-        std::exit(1);
-    }
-    return run;
+    return Drive(who, n, threads, rate, std::forward<F>(fn));
 }
 
 }  // namespace signalhub::bench
