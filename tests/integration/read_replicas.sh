@@ -17,6 +17,10 @@ command -v curl >/dev/null || fail "curl is required"
 SERVE_PID=""
 cleanup() {
     local rc=$?
+    if [ "$rc" != 0 ] && [ -n "${METRICS_URL:-}" ]; then
+        echo "--- replica metrics at the failure:" >&2
+        curl -sf -m 5 "$METRICS_URL" | grep -E '^signal_hub_db_(replica|reads)' >&2
+    fi
     [ -n "$SERVE_PID" ] && kill -TERM "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
     pgr_cleanup
     rm -rf "$WORK"

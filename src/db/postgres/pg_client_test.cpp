@@ -232,6 +232,30 @@ TEST(PgPoolTest, RunRetriesOnceOnAReusedConnectionThatBroke) {
     EXPECT_EQ(pool.retries(), 1);
 }
 
+// EstimateLag: caught up is 0 and remembered; behind, the lag is the smaller of the replayed commit's
+// age and the time since the checker last saw it caught up; a restart (new start time) forgets that.
+TEST(ReplicaLag, BehindIsBoundedByLastReplayAndLastCaughtUp) {
+    using std::chrono::seconds;
+    const auto t0 = std::chrono::steady_clock::time_point{} + seconds(1000);
+    LagMemory memory;
+    // Never replayed a commit, never seen caught up: unknown.
+    EXPECT_FALSE(EstimateLag({.caught_up = false, .replay_age = {}, .started = 5}, memory, t0).has_value());
+    EXPECT_EQ(EstimateLag({.caught_up = true, .replay_age = {}, .started = 5}, memory, t0), 0.0);
+    // An idle hour, then a write not replayed yet: bounded by the last caught-up check, 0.5 s ago.
+    EXPECT_EQ(EstimateLag({.caught_up = false, .replay_age = 3600.0, .started = 5}, memory,
+                          t0 + std::chrono::milliseconds(500)),
+              0.5);
+    // No commit replayed since the start, behind for 7 s since last seen caught up.
+    EXPECT_EQ(EstimateLag({.caught_up = false, .replay_age = {}, .started = 5}, memory, t0 + seconds(7)), 7.0);
+    // A recent replayed commit is the tighter bound.
+    EXPECT_EQ(EstimateLag({.caught_up = false, .replay_age = 2.0, .started = 5}, memory, t0 + seconds(7)), 2.0);
+    // Restarted (another start time): what was seen before the restart no longer counts.
+    EXPECT_FALSE(EstimateLag({.caught_up = false, .replay_age = {}, .started = 9}, memory, t0 + seconds(8)).has_value());
+    EXPECT_EQ(EstimateLag({.caught_up = false, .replay_age = 40.0, .started = 9}, memory, t0 + seconds(8)), 40.0);
+    // Clock skew between the servers can make the age negative: never below 0.
+    EXPECT_EQ(EstimateLag({.caught_up = false, .replay_age = -1.0, .started = 9}, memory, t0 + seconds(9)), 0.0);
+}
+
 // A server not in recovery (the test server is a primary) has lag 0 and is up; a replica URL nobody
 // listens on is down with no lag, and Pick() then has nothing to offer.
 TEST(PgPoolTest, ReplicaSetChecksReachabilityAndLag) {

@@ -1,20 +1,37 @@
 #include "db/postgres/pg_replicas.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace signalhub::db::pg {
 
 namespace {
 
-// See the header: 0 when not in recovery or caught up with a running WAL receiver, otherwise the
-// age of the last replayed commit (NULL when none was replayed).
+// See the header: caught up, the age of the last replayed commit (NULL when none was replayed since
+// the server started) and the server's start time.
 constexpr const char* kLagQuery =
-    "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0::float8 "
-    "WHEN pg_last_wal_receive_lsn() IS NOT NULL AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() "
-    "AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN 0::float8 "
-    "ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END";
+    "SELECT COALESCE(NOT pg_is_in_recovery() OR (pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() "
+    "AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver)), false)::int4, "
+    "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, "
+    "extract(epoch FROM pg_postmaster_start_time())::float8";
 
 }  // namespace
+
+std::optional<double> EstimateLag(const LagReading& reading, LagMemory& memory,
+                                  std::chrono::steady_clock::time_point now) {
+    if (memory.started != reading.started) memory = LagMemory{.started = reading.started, .caught_up_at = {}};
+    if (reading.caught_up) {
+        memory.caught_up_at = now;
+        return 0.0;
+    }
+    std::optional<double> lag;
+    if (reading.replay_age) lag = std::max(0.0, *reading.replay_age);
+    if (memory.caught_up_at) {
+        const double since = std::chrono::duration<double>(now - *memory.caught_up_at).count();
+        lag = lag ? std::min(*lag, since) : since;
+    }
+    return lag;
+}
 
 Result<std::unique_ptr<PgReplicaSet>> PgReplicaSet::Create(const PgUrl& primary, bool background) {
     std::vector<std::unique_ptr<Replica>> replicas;
@@ -70,16 +87,26 @@ void PgReplicaSet::CheckAll() {
 }
 
 void PgReplicaSet::Check(Replica& r) {
-    auto lag = r.pool->Run([](PgConn& c) -> Result<std::optional<double>> {
+    auto reading = r.pool->Run([](PgConn& c) -> Result<LagReading> {
         SH_ASSIGN_OR_RETURN(PgResult res, c.Query(kLagQuery));
-        if (res.rows() != 1 || res.IsNull(0, 0)) return std::optional<double>();
-        return std::optional<double>(std::max(0.0, res.Float8(0, 0)));
+        if (res.rows() != 1 || res.IsNull(0, 2)) return Internal("replica lag query returned no row");
+        LagReading out;
+        out.caught_up = res.Int4(0, 0) != 0;
+        if (!res.IsNull(0, 1)) out.replay_age = res.Float8(0, 1);
+        out.started = res.Float8(0, 2);
+        return out;
     });
+    std::optional<double> lag;
     {
         std::lock_guard<std::mutex> lock(r.mu);
-        r.lag = lag.ok() ? *lag : std::nullopt;
+        if (reading.ok()) {
+            lag = EstimateLag(*reading, r.memory, std::chrono::steady_clock::now());
+        } else {
+            r.memory = LagMemory{};
+        }
+        r.lag = lag;
     }
-    r.up.store(lag.ok() && lag->has_value() && **lag <= max_lag_);
+    r.up.store(lag.has_value() && *lag <= max_lag_);
 }
 
 PgPool* PgReplicaSet::Pick() {

@@ -2,21 +2,27 @@
 // PgReplicaSet: read replicas (hot standbys) of a PostgreSQL primary, for read-only store
 // operations (database.read_urls, docs/production/operations/scaling.md "Read replicas").
 //
-// A background thread checks every replica each check_interval (never on the request path):
-// one query on a pooled connection,
-//   lag = 0                                    when the server is not in recovery (a promoted
-//                                              standby, or a primary listed as a replica);
-//   lag = 0                                    when a WAL receiver is running and everything
-//                                              received is replayed (pg_last_wal_receive_lsn() =
-//                                              pg_last_wal_replay_lsn()): the standby is as current
+// A background thread checks every replica each check_interval (never on the request path) with
+// one query on a pooled connection, and bounds how far behind the primary the replica can be
+// (EstimateLag):
+//   0                                          when the server is not in recovery (a promoted
+//                                              standby, or a primary listed as a replica), or a WAL
+//                                              receiver is running and everything received is
+//                                              replayed (pg_last_wal_receive_lsn() =
+//                                              pg_last_wal_replay_lsn()): "caught up", as current
 //                                              as the stream it receives, however idle the primary;
-//   lag = now() - pg_last_xact_replay_timestamp()  otherwise (WAL received but not replayed, or no
-//                                              WAL receiver: the standby may be missing writes).
-//                                              Unknown (never replayed a transaction): not up.
-// This over-estimates rather than under-estimates: the last replayed commit may be older than the
-// first one missing. A replica is up when the check succeeded and lag <= max_lag. Pick() hands out
-// the up replicas' pools in turn; MarkDown() takes one out until its next successful check (a read
-// that found it unreachable). Thread-safe.
+//   otherwise the smaller of two upper bounds (WAL received but not replayed yet, or no WAL
+//   receiver: the standby may be missing writes):
+//     now() - pg_last_xact_replay_timestamp()  every commit before the last replayed one is there;
+//     time since this checker last saw it caught up (same server start: a restart forgets it),
+//                                              everything the primary had then is there.
+//   Unknown when neither bound exists (no commit replayed since the server started and not seen
+//   caught up since): not up.
+// Both bounds over-estimate rather than under-estimate. The second keeps a replica of a primary
+// that was idle for an hour from dropping out for a whole check interval when the next write
+// arrives (the first bound alone would then say an hour). A replica is up when the check succeeded
+// and lag <= max_lag. Pick() hands out the up replicas' pools in turn; MarkDown() takes one out
+// until its next successful check (a read that found it unreachable). Thread-safe.
 
 #include <atomic>
 #include <chrono>
@@ -33,6 +39,22 @@
 #include "db/postgres/pg_client.hpp"
 
 namespace signalhub::db::pg {
+
+// One check's reading of a replica.
+struct LagReading {
+    bool caught_up = false;              // not in recovery, or replayed all it received with a receiver running
+    std::optional<double> replay_age;    // now() - pg_last_xact_replay_timestamp(), seconds; none before a replay
+    double started = 0;                  // pg_postmaster_start_time(), epoch seconds
+};
+// What the checker remembers of a replica between checks.
+struct LagMemory {
+    std::optional<double> started;
+    std::optional<std::chrono::steady_clock::time_point> caught_up_at;
+};
+// The lag bound of the header comment for `reading` taken at `now`; updates `memory`. A failed
+// check resets `memory` (the server may have restarted unseen).
+std::optional<double> EstimateLag(const LagReading& reading, LagMemory& memory,
+                                  std::chrono::steady_clock::time_point now);
 
 class PgReplicaSet {
    public:
@@ -58,8 +80,9 @@ class PgReplicaSet {
         std::string name;  // host:port
         std::unique_ptr<PgPool> pool;
         std::atomic<bool> up{false};
-        mutable std::mutex mu;  // guards lag
+        mutable std::mutex mu;  // guards lag and memory
         std::optional<double> lag;
+        LagMemory memory;
     };
     PgReplicaSet(std::vector<std::unique_ptr<Replica>> replicas, double max_lag, std::chrono::milliseconds interval,
                  bool background);
