@@ -23,16 +23,19 @@
 #   scale (not in the default set: ~1 h; installs linux-source-6.1, unpacks 1.3 GB): cold index of the Linux
 #      kernel tree (~1M chunks) into the embedded store, then hybrid and vector search p50 and resident memory
 #      on it beside the stdlib store with the same queries (scale_bench), store size vs source
+#   scale-pg (not in the default set; after `scale`): the Linux collection exported from the embedded store
+#      and imported into PostgreSQL (import time), our hybrid search on it (scale_bench, p50 / QPS) and
+#      pgbench driving the same SQL (captured from the server log: bench/pg_replay_scripts.py), 1 client
 #   stores (likewise): one collection in embedded, PostgreSQL and Chroma stores: recall@10, p50/p99,
 #      QPS at 1 and 4 threads, the ef_search sweep (store_query_bench), and pgbench driving the SQL
 #      our PostgreSQL backend sends, at the same concurrency
-# Usage: bench/run.sh [retrieval|indexing|query|mcp|security|tracing|migrate|stores|scale ...]
+# Usage: bench/run.sh [retrieval|indexing|query|mcp|security|tracing|migrate|stores|scale|scale-pg ...]
 #        (default: retrieval indexing query mcp security tracing; BENCH_NO_BUILD=1 uses the binaries already in build/,
 #        BENCH_BUILD_DIR=DIR another Release build directory)
 # Every benchmark's JSON may carry "goals" (issue 16: figure, target, met or not); the run ends with a table of
 # those written in this run and bench/results/goals.json. The retrieval step also writes store-size.json (goal 6).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-case "${1:-}" in -h|--help) sed -n '2,32p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,35p' "$0"; exit 0 ;; esac
 WHAT=("${@:-retrieval indexing query mcp security tracing}"); WHAT=(${WHAT[*]})
 DATA="$REPO_ROOT/bench/data"; RESULTS="$REPO_ROOT/bench/results"
 BUILD="${BENCH_BUILD_DIR:-$REPO_ROOT/build}"
@@ -45,8 +48,8 @@ if want retrieval || want indexing || want query || want mcp || want tracing; th
     TARGETS+=(retrieval_bench query_bench raw_hnswlib_bench mcp_http_bench lexical_bench)
 fi
 if want security; then TARGETS+=(secure_http_bench); fi
-if want scale; then TARGETS+=(scale_bench); fi
-if want migrate || want stores; then
+if want scale || want scale-pg; then TARGETS+=(scale_bench); fi
+if want migrate || want stores || want scale-pg; then
     source "$REPO_ROOT/scripts/lib/postgres.sh"
     pg_ensure_installed
     TARGETS+=(gen_export_tool pg_copy_bench store_query_bench)
@@ -336,7 +339,7 @@ json.dump(result, open(out, "w"), indent=1)
 PY
 fi
 # ---- migrate / stores: PostgreSQL 15 + pgvector and ChromaDB 1.0, throw-away, loopback only ----
-if want migrate || want stores; then
+if want migrate || want stores || want scale-pg; then
     SERVERS="$DATA/servers"
     stop_servers() {
         bash "$REPO_ROOT/scripts/chroma-test-server.sh" stop "$SERVERS/chroma" >/dev/null 2>&1 || true
@@ -591,6 +594,71 @@ goals = [
      "compare": "report", "ok": None, "peer": ""}]
 json.dump({"stdlib": small, "linux": big, "index_s": index_s, "source_bytes": src, "goals": goals},
           open(f"{res}/scale.json", "w"), indent=2)
+PYEOF
+fi
+
+if want scale-pg; then
+    log "scale-pg: the Linux collection on PostgreSQL: import, our hybrid search, pgbench on the same SQL"
+    [ -f "$DATA/linux-store/store.db" ] || die "no $DATA/linux-store: run bench/run.sh scale first"
+    LXDUMP="$DATA/linux.jsonl.zst"
+    if [ ! -f "$LXDUMP" ] || [ "$DATA/linux-store/store.db" -nt "$LXDUMP" ]; then
+        t0=$(now); "$SH" -q migrate export --source embedded --store "$DATA/linux-store" --all --output "$LXDUMP"; t1=$(now)
+        log "exported $(du -m "$LXDUMP" | cut -f1) MB in $(elapsed "$t0" "$t1") s"
+    fi
+    fresh_db shb_scale
+    # The HNSW build fits in memory with 4 GB (docs/production/database-migration/performance-tuning.md).
+    "$PSQL" "$PG_URL" -qX -c "ALTER DATABASE shb_scale SET maintenance_work_mem = '4GB'" >/dev/null
+    t0=$(now); "$SH" -q migrate import --input "$LXDUMP" --database "$(db_url shb_scale)"; t1=$(now)
+    IMPORT_S=$(elapsed "$t0" "$t1")
+    log "imported in $IMPORT_S s"
+    "$BUILD/bench/scale_bench" --store "$(db_url shb_scale)" --queries "$PY/queries.jsonl" --n 200 \
+        --json "$RESULTS/scale-pg-ours.json"
+    # The stdlib collection on the same server, same queries: how the PostgreSQL search cost grows.
+    fresh_db shb_scale_small
+    "$SH" -q migrate export --source embedded --store "$PY/store" --all --output "$DATA/stdlib.jsonl.zst"
+    "$SH" -q migrate import --input "$DATA/stdlib.jsonl.zst" --database "$(db_url shb_scale_small)" >/dev/null
+    "$BUILD/bench/scale_bench" --store "$(db_url shb_scale_small)" --queries "$PY/queries.jsonl" --n 200 \
+        --json "$RESULTS/scale-pg-stdlib.json"
+    # The same searches once more with every statement logged and each search marked, then the
+    # statements as one pgbench script per search.
+    PGLOG="$(cat "$SERVERS/pg/datadir")/server.log"; OFFSET=$(stat -c %s "$PGLOG")
+    PGOPTIONS="-c log_statement=all" "$BUILD/bench/scale_bench" --store "$(db_url shb_scale)" \
+        --queries "$PY/queries.jsonl" --n 100 --mark-searches
+    rm -rf "$DATA/pgbench-scale"
+    python3 "$REPO_ROOT/bench/pg_replay_scripts.py" "$PGLOG" "$OFFSET" "$DATA/pgbench-scale" >/dev/null
+    SCRIPTS=(); for f in "$DATA/pgbench-scale"/q*.sql; do SCRIPTS+=(-f "$f@1"); done
+    mkdir -p "$DATA/pgbench-scale/log"
+    (cd "$DATA/pgbench-scale/log" && "$PGBENCH" -n -M simple "${SCRIPTS[@]}" -c 1 -j 1 -T 20 -l --log-prefix=tx \
+        "$(db_url shb_scale)" >"$RESULTS/pgbench-scale.txt" 2>&1) ||
+        { cat "$RESULTS/pgbench-scale.txt" >&2; die "pgbench failed"; }
+    python3 - "$RESULTS" "$DATA/pgbench-scale" "$IMPORT_S" <<'PYEOF'
+import glob, json, re, sys
+res, pgb, import_s = sys.argv[1], sys.argv[2], float(sys.argv[3])
+ours = json.load(open(f"{res}/scale-pg-ours.json"))
+small = json.load(open(f"{res}/scale-pg-stdlib.json"))
+lat = sorted(int(l.split()[2]) / 1000.0 for f in glob.glob(f"{pgb}/log/tx.*") for l in open(f))
+tps = float(re.search(r"tps = ([0-9.]+)", open(f"{res}/pgbench-scale.txt").read()).group(1))
+pct = lambda v, p: v[min(len(v) - 1, int(p * len(v)))]
+peer = {"qps": tps, "p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "searches": len(lat)}
+h = ours["hybrid"]
+print(f"\n{ours['records']} records on PostgreSQL, imported in {import_s:.0f} s; 1 client")
+print(f"{'':44s} {'p50 ms':>8s} {'p99 ms':>8s} {'QPS':>7s}")
+print(f"{'ours: hybrid search (Searcher, PgVectorStore)':44s} {h['p50_ms']:8.2f} {h['p99_ms']:8.2f} {h['qps']:7.1f}")
+s = small["hybrid"]
+print(f"{'ours, the stdlib collection (' + str(small['records']) + ' records)':44s} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f} {s['qps']:7.1f}")
+print(f"{'ours, vector search only':44s} {ours['vector']['p50_ms']:8.2f} {ours['vector']['p99_ms']:8.2f} {ours['vector']['qps']:7.1f}")
+print(f"{'peer: pgbench -M simple, the same statements':44s} {peer['p50_ms']:8.2f} {peer['p99_ms']:8.2f} {peer['qps']:7.1f}")
+ratio = h["qps"] / tps if tps > 0 else 0.0
+grow = h["p50_ms"] / s["p50_ms"] if s["p50_ms"] > 0 else 0.0
+print(f"ours / pgbench QPS {ratio:.2f}x; hybrid p50 at {ours['records']} / at {small['records']} records {grow:.2f}x (report)")
+goals = [{"goal": "4", "name": f"PostgreSQL hybrid p50 ms at {ours['records']} records", "value": h["p50_ms"],
+          "target": None, "compare": "report", "ok": None, "peer": f"pgbench, same SQL: p50 {peer['p50_ms']:.2f} ms"},
+         {"goal": "4", "name": "PostgreSQL hybrid QPS / pgbench QPS on the same SQL (1 client)", "value": ratio,
+          "target": None, "compare": "report", "ok": None, "peer": f"pgbench {tps:.1f} QPS"},
+         {"goal": "4", "name": f"PostgreSQL hybrid p50 at {ours['records']} / at {small['records']} records", "value": grow,
+          "target": None, "compare": "report", "ok": None, "peer": "the stdlib collection on the same server"}]
+json.dump({"ours": ours, "stdlib": small, "pgbench": peer, "import_s": import_s, "goals": goals},
+          open(f"{res}/scale-pg.json", "w"), indent=2)
 PYEOF
 fi
 

@@ -10,7 +10,16 @@
 // searches, VmHWM) and the bytes of the store's parts (files and directories under DIR), which the
 // caller compares with the memory.
 //
-// Usage: scale_bench --store DIR --queries FILE [--n 500] [--json OUT]
+// --store may also be a postgresql:// URL (bench/run.sh scale-pg: the same collection on PostgreSQL);
+// there the memory and store-part figures are the client's and absent. --mark-searches (PostgreSQL)
+// runs `SELECT 'signal-hub-bench-search <i>'` on a connection of its own before hybrid search i,
+// and stops after the hybrid searches: with log_statement = all on the server, the log then holds
+// each search's statements between two markers (bench/pg_replay_scripts.py turns them into
+// pgbench scripts: the same SQL, driven by pgbench).
+//
+// Usage: scale_bench --store DIR|URL --queries FILE [--n 500] [--mark-searches] [--json OUT]
+
+#include <libpq-fe.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -75,11 +84,27 @@ int main(int argc, char** argv) {
     CLI::App app{"Search latency and memory of one store (run once per store to compare sizes)"};
     std::string store_dir, queries_path, json_out;
     size_t n = 500;
-    app.add_option("--store", store_dir, "Store directory")->required();
+    app.add_option("--store", store_dir, "Store directory, or a postgresql:// URL")->required();
     app.add_option("--queries", queries_path, "queries.jsonl (one {\"query\": ...} per line)")->required();
     app.add_option("--n", n, "Number of queries");
     app.add_option("--json", json_out, "Write results as JSON here");
+    bool mark = false;
+    app.add_flag("--mark-searches", mark,
+                 "PostgreSQL: run a marker SELECT on a connection of its own before each hybrid search, then stop");
     CLI11_PARSE(app, argc, argv);
+    const bool is_dir = fs::is_directory(store_dir);
+    PGconn* marker = nullptr;
+    if (mark) {
+        if (is_dir) {
+            std::fprintf(stderr, "scale_bench: --mark-searches needs a postgresql:// --store\n");
+            return 2;
+        }
+        marker = PQconnectdb(store_dir.c_str());
+        if (PQstatus(marker) != CONNECTION_OK) {
+            std::fprintf(stderr, "scale_bench: marker connection: %s", PQerrorMessage(marker));
+            return 1;
+        }
+    }
 
     const std::int64_t rss_before_open = ProcStatusBytes("VmRSS:");
     auto opened = store::OpenStore(store_dir, {.read_only = true});
@@ -126,8 +151,18 @@ int main(int argc, char** argv) {
     }
     size_t failed = 0;
     nlohmann::json hybrid = Time(n, [&](size_t i) {
+        if (marker != nullptr) {
+            const std::string sql = "SELECT 'signal-hub-bench-search " + std::to_string(i) + "'";
+            PQclear(PQexec(marker, sql.c_str()));
+        }
         if (!searcher.Search({.query = texts[i], .k = 10}).ok()) failed++;
     });
+    if (marker != nullptr) {
+        PQclear(PQexec(marker, "SELECT 'signal-hub-bench-search end'"));
+        PQfinish(marker);
+        std::printf("%zu hybrid searches marked (%zu failed)\n", n, failed);
+        return failed == 0 ? 0 : 1;
+    }
     store::SearchOptions opts{.k = 10};
     nlohmann::json vector = Time(n, [&](size_t i) {
         if (!store.VectorSearch(spec.name, (*vectors)[i], opts).ok()) failed++;
@@ -139,7 +174,7 @@ int main(int argc, char** argv) {
     auto info = store.GetCollection(spec.name);
     nlohmann::json parts = nlohmann::json::object();
     std::int64_t store_bytes = 0;
-    for (const auto& entry : fs::directory_iterator(store_dir)) {
+    for (const auto& entry : is_dir ? fs::directory_iterator(store_dir) : fs::directory_iterator()) {
         const std::int64_t b = TreeBytes(entry.path());
         parts[entry.path().filename().string()] = b;
         store_bytes += b;
@@ -153,7 +188,7 @@ int main(int argc, char** argv) {
         {"load_s", load_s},
         {"hybrid", hybrid},
         {"vector", vector},
-        {"rss_before_open_bytes", rss_before_open},
+        {"rss_before_open_bytes", rss_before_open},  // of this process: the client, for a URL
         {"rss_bytes", ProcStatusBytes("VmRSS:")},
         {"rss_peak_bytes", ProcStatusBytes("VmHWM:")},
         {"store_bytes", store_bytes},

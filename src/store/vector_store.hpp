@@ -122,7 +122,7 @@ class VectorStore {
     // (the embedded store reads one row per collection; it runs on every search). Errors as
     // GetCollection / ListCollections (NotFound for a missing collection). The defaults derive
     // them from GetCollection / ListCollections, so backends whose info is already cheap
-    // (PostgreSQL keeps counts, ChromaDB, memory) and wrappers that restrict those stay correct.
+    // (ChromaDB, memory) and wrappers that restrict those stay correct.
     virtual Result<CollectionSpec> GetCollectionSpec(std::string_view name) {
         SH_ASSIGN_OR_RETURN(CollectionInfo info, GetCollection(name));
         return std::move(info.spec);

@@ -188,19 +188,21 @@ class PgVectorStore::Impl {
         return schema_ + "." + QuoteIdent("signal_hub_records_" + std::to_string(id));
     }
 
-    // `schema_param`: the number of the parameter holding the schema name (for the size column).
-    std::string CollectionSelect(bool with_bytes, const std::string& where, int schema_param = 2) const {
+    // `with_stats`: also the file count and the size (`schema_param`: the number of the parameter
+    // holding the schema name), which cost O(files) and a catalog lookup; the search path reads the
+    // row without them (GetCollectionSpec, RequireCollection), so its cost does not grow.
+    std::string CollectionSelect(bool with_stats, const std::string& where, int schema_param = 2) const {
         std::string sql =
-            "SELECT c.id, c.name, c.model, c.dimension, c.metric, c.records, c.total_tokens, c.last_indexed, "
-            "(SELECT count(*) FROM " + files_ + " f WHERE f.collection_id = c.id)::int8";
-        if (with_bytes) {
+            "SELECT c.id, c.name, c.model, c.dimension, c.metric, c.records, c.total_tokens, c.last_indexed";
+        if (with_stats) {
+            sql += ", (SELECT count(*) FROM " + files_ + " f WHERE f.collection_id = c.id)::int8";
             sql += ", coalesce(pg_total_relation_size(to_regclass(format('%I.%I', $" + std::to_string(schema_param) +
                    "::text, 'signal_hub_records_' || c.id))), 0)::int8";
         }
         return sql + " FROM " + collections_ + " c " + where;
     }
 
-    Result<CollectionRow> ReadRow(const PgResult& r, int i, bool with_bytes) {
+    Result<CollectionRow> ReadRow(const PgResult& r, int i, bool with_stats) {
         CollectionRow row;
         row.id = r.Int8(i, 0);
         row.spec.name = r.String(i, 1);
@@ -212,27 +214,29 @@ class PgVectorStore::Impl {
         row.records = r.Int8(i, 5);
         row.total_tokens = r.Int8(i, 6);
         if (!r.IsNull(i, 7)) row.last_indexed = r.Int8(i, 7);
-        row.files = r.Int8(i, 8);
-        if (with_bytes) row.bytes = r.Int8(i, 9);
+        if (with_stats) {
+            row.files = r.Int8(i, 8);
+            row.bytes = r.Int8(i, 9);
+        }
         return row;
     }
 
-    Result<std::optional<CollectionRow>> FindCollection(PgConn& c, std::string_view name, bool with_bytes,
+    Result<std::optional<CollectionRow>> FindCollection(PgConn& c, std::string_view name, bool with_stats,
                                                         bool for_update = false) {
         PgParams p;
         p.Bytea(name);
-        if (with_bytes) p.Text(pool_.url().schema);
-        SH_ASSIGN_OR_RETURN(PgResult r, c.Query(CollectionSelect(with_bytes, "WHERE c.name = $1::bytea") +
+        if (with_stats) p.Text(pool_.url().schema);
+        SH_ASSIGN_OR_RETURN(PgResult r, c.Query(CollectionSelect(with_stats, "WHERE c.name = $1::bytea") +
                                                     (for_update ? " FOR UPDATE" : ""),
                                                 p));
         if (r.rows() == 0) return std::optional<CollectionRow>();
-        SH_ASSIGN_OR_RETURN(CollectionRow row, ReadRow(r, 0, with_bytes));
+        SH_ASSIGN_OR_RETURN(CollectionRow row, ReadRow(r, 0, with_stats));
         return std::optional<CollectionRow>(std::move(row));
     }
 
-    Result<CollectionRow> RequireCollection(PgConn& c, std::string_view name, bool with_bytes = false,
+    Result<CollectionRow> RequireCollection(PgConn& c, std::string_view name, bool with_stats = false,
                                             bool for_update = false) {
-        SH_ASSIGN_OR_RETURN(std::optional<CollectionRow> row, FindCollection(c, name, with_bytes, for_update));
+        SH_ASSIGN_OR_RETURN(std::optional<CollectionRow> row, FindCollection(c, name, with_stats, for_update));
         if (!row) return NotFound("collection '" + std::string(name) + "' does not exist");
         return std::move(*row);
     }
@@ -343,6 +347,25 @@ class PgVectorStore::Impl {
             std::vector<CollectionRow> rows{std::move(row)};
             SH_RETURN_IF_ERROR(LoadProperties(c, rows));
             return ToInfo(rows[0]);
+        });
+    }
+
+    Result<CollectionSpec> GetCollectionSpec(std::string_view name) {
+        return RunRead([&](PgConn& c) -> Result<CollectionSpec> {
+            SH_ASSIGN_OR_RETURN(CollectionRow row, RequireCollection(c, name));
+            return std::move(row.spec);
+        });
+    }
+
+    Result<std::vector<CollectionSpec>> ListCollectionSpecs() {
+        return RunRead([&](PgConn& c) -> Result<std::vector<CollectionSpec>> {
+            SH_ASSIGN_OR_RETURN(PgResult r, c.Query(CollectionSelect(false, "ORDER BY c.name")));
+            std::vector<CollectionSpec> out;
+            for (int i = 0; i < r.rows(); ++i) {
+                SH_ASSIGN_OR_RETURN(CollectionRow row, ReadRow(r, i, false));
+                out.push_back(std::move(row.spec));
+            }
+            return out;
         });
     }
 
@@ -745,11 +768,14 @@ class PgVectorStore::Impl {
             // Fewer than k rows contain the first j terms while their frequencies sum below k: start after.
             size_t first = 1;
             for (std::int64_t rows = order[0].df; first < order.size() && rows < k; ++first) rows += order[first].df;
-            for (size_t j = first; j <= order.size(); ++j) {
+            // rest[j]: the most a row containing none of the first j terms can score.
+            std::vector<double> rest(order.size() + 1, 0.0);
+            for (size_t i = order.size(); i-- > 0;) rest[i] = rest[i + 1] + order[i].idf * (kBm25K1 + 1);
+            std::int64_t rounds = 0;
+            for (size_t j = first; j <= order.size();) {
+                ++rounds;
                 std::string tsquery;
                 for (size_t i = 0; i < j; ++i) tsquery += (i == 0 ? "" : " | ") + QuoteLexeme(order[i].lexeme);
-                double rest = 0;  // the most a row containing none of the first j terms can score
-                for (size_t i = j; i < order.size(); ++i) rest += order[i].idf * (kBm25K1 + 1);
                 PgParams params;
                 params.Text(tsquery);                                  // $1
                 params.Text(TextArrayLiteral(lexemes));                // $2
@@ -774,9 +800,20 @@ class PgVectorStore::Impl {
                     " FROM scored s JOIN " + table +
                     " r ON r.id = s.id ORDER BY s.score DESC, r.id LIMIT $7::int8";
                 SH_ASSIGN_OR_RETURN(PgResult r, c.Query(sql, params));
-                const bool done = j == order.size() || (r.rows() == k && r.Float8(r.rows() - 1, 0) >= rest);
-                if (!done) continue;
-                lexical_rounds_ += static_cast<std::int64_t>(j - first + 1);
+                const bool full = r.rows() == k;
+                const double kth = full ? r.Float8(r.rows() - 1, 0) : 0.0;
+                if (j < order.size() && !(full && kth >= rest[j])) {
+                    // Not proven yet. The next round's k-th score is at least this one's (its candidates
+                    // are a superset, each scored with all terms), so any j' with rest[j'] <= kth ends
+                    // the search: go straight to the smallest such j' (at least j + 1).
+                    size_t next = j + 1;
+                    if (full) {
+                        while (next < order.size() && rest[next] > kth) ++next;
+                    }
+                    j = next;
+                    continue;
+                }
+                lexical_rounds_ += rounds;
                 for (int i = 0; i < r.rows(); ++i) {
                     Hit hit;
                     hit.score = r.Float8(i, 0);
@@ -1110,6 +1147,8 @@ PgVectorStore::~PgVectorStore() = default;
 Result<CollectionInfo> PgVectorStore::EnsureCollection(const CollectionSpec& spec) { return impl_->EnsureCollection(spec); }
 Result<CollectionInfo> PgVectorStore::GetCollection(std::string_view name) { return impl_->GetCollection(name); }
 Result<std::vector<CollectionInfo>> PgVectorStore::ListCollections() { return impl_->ListCollections(); }
+Result<CollectionSpec> PgVectorStore::GetCollectionSpec(std::string_view name) { return impl_->GetCollectionSpec(name); }
+Result<std::vector<CollectionSpec>> PgVectorStore::ListCollectionSpecs() { return impl_->ListCollectionSpecs(); }
 Status PgVectorStore::DropCollection(std::string_view name) { return impl_->DropCollection(name); }
 Status PgVectorStore::Commit(std::string_view collection, const ChangeSet& changes) {
     return impl_->Commit(collection, changes);

@@ -72,6 +72,10 @@ class PgVectorStore final : public VectorStore {
     Result<CollectionInfo> EnsureCollection(const CollectionSpec& spec) override;
     Result<CollectionInfo> GetCollection(std::string_view name) override;
     Result<std::vector<CollectionInfo>> ListCollections() override;
+    // Without the file count and size (ListCollections' per-collection count over the files table):
+    // one indexed row per collection, as the search path needs.
+    Result<CollectionSpec> GetCollectionSpec(std::string_view name) override;
+    Result<std::vector<CollectionSpec>> ListCollectionSpecs() override;
     Status DropCollection(std::string_view name) override;
     Status Commit(std::string_view collection, const ChangeSet& changes) override;
     Result<std::vector<FileState>> ListFiles(std::string_view collection) override;

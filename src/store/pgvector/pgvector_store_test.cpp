@@ -689,5 +689,46 @@ TEST_F(PgVectorStoreTest, BoundedLexicalSearchRanksAsScoringEveryMatch) {
     EXPECT_EQ(store->stats().lexical_rounds - before, 1);
 }
 
+TEST_F(PgVectorStoreTest, BoundedLexicalSearchSkipsRoundsItCannotNeed) {
+    // Six mid-frequency terms, each in about a tenth of the rows. After the first candidate round
+    // the k-th score already exceeds what rows without the first few terms could reach, so the search
+    // goes straight to the round that proves it (at most two rounds), and ranks as scoring every match.
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    MemoryStore memory;
+    const CollectionSpec spec{"c", "m", 2, DistanceMetric::kCosine};
+    ASSERT_TRUE(store->EnsureCollection(spec).ok());
+    ASSERT_TRUE(memory.EnsureCollection(spec).ok());
+    const std::vector<std::string> words{"amber", "birch", "cedar", "dune", "ember", "fjord"};
+    ChangeSet changes;
+    for (int i = 0; i < 300; ++i) {
+        std::string doc = "common";
+        for (size_t w = 0; w < words.size(); ++w) {
+            if (i % static_cast<int>(7 + w) == 0) doc += " " + words[w] + (i % 2 ? " " + words[w] : "");
+        }
+        for (int f = i % 9; f > 0; --f) doc += " filler";
+        changes.upserts.push_back(MakeRecord("r" + std::to_string(1000 + i), {1, static_cast<float>(i)}, "a.py",
+                                             "python", doc));
+    }
+    ASSERT_TRUE(store->Commit("c", changes).ok());
+    ASSERT_TRUE(memory.Commit("c", changes).ok());
+    const std::string q = "amber birch cedar dune ember fjord";
+    for (size_t k : {1u, 3u, 10u, 40u}) {
+        const auto before = store->stats().lexical_rounds;
+        auto got = store->LexicalSearch("c", q, {.k = k});
+        auto want = memory.LexicalSearch("c", q, {.k = k});
+        ASSERT_TRUE(got.ok()) << got.status().ToString();
+        ASSERT_TRUE(want.ok());
+        ASSERT_EQ(got->size(), want->size()) << "k=" << k;
+        for (size_t i = 0; i < got->size(); ++i) {
+            EXPECT_EQ((*got)[i].record.id, (*want)[i].record.id) << "k=" << k << " #" << i;
+            EXPECT_NEAR((*got)[i].score, (*want)[i].score, 1e-9) << "k=" << k << " #" << i;
+        }
+        if (k <= 10) {
+            EXPECT_LE(store->stats().lexical_rounds - before, 2) << "k=" << k;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace signalhub::store
