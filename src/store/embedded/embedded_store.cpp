@@ -7,7 +7,8 @@
 //                   message. Released by the OS when the process dies (even by kill -9), so
 //                   a stale lock never blocks.
 //   store.db        SQLite (+ store.db-wal, store.db-shm): the source of truth.
-//   hnsw/<cid>.bin  HNSW graph of collection id <cid> (hnswlib 0.6.2 format); derived data.
+//   hnsw/<cid>.bin  HNSW graph of collection id <cid>: links only, the vectors are read from
+//                   store.db at load (hnsw_index.hpp, ADR-35); derived data.
 //   hnsw/<cid>.json sidecar: {format, collection_id, dimension, metric, seq, bytes, xxh3}.
 //   lexical/<cid>/  Xapian glass database: the lexical (BM25) index of collection <cid>; derived
 //                   data, kept and recovered like the graph (lexical_index.hpp, ADR-28).
@@ -644,15 +645,31 @@ class EmbeddedStore::Impl {
         HnswIndex::FileInfo expected;
         expected.bytes = get_int("bytes");
         expected.xxh3 = std::stoull(j["xxh3"].get<std::string>(), nullptr, 16);
-        SH_ASSIGN_OR_RETURN(state.index,
-                            HnswIndex::Load(HnswPath(row.id), row.spec.dimension, row.spec.metric, expected));
+        // A graph-only file (ADR-35) takes its live vectors from the records, as of this read
+        // snapshot; rows changed since the file's seq are re-linked by the catch-up below.
+        auto read_vectors = [&](const HnswIndex::VectorSink& sink) -> Status {
+            SH_ASSIGN_OR_RETURN(Stmt stmt,
+                                Stmt::Prepare(db, "SELECT row_id, embedding FROM records WHERE collection_id = ?1"));
+            stmt.Bind(1, row.id);
+            std::vector<float> v(static_cast<size_t>(row.spec.dimension));
+            while (true) {
+                SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+                if (!has_row) return Status::Ok();
+                SH_RETURN_IF_ERROR(DecodeEmbedding(stmt.Blob(1), row.spec.dimension, v.data()));
+                sink(stmt.Int(0), v);
+            }
+        };
+        SH_ASSIGN_OR_RETURN(state.index, HnswIndex::Load(HnswPath(row.id), row.spec.dimension, row.spec.metric,
+                                                         expected, read_vectors));
         hnsw_loads_++;
         state.applied_seq = seq;
-        state.saved_seq = seq;
-        return CatchUpLocked(db, row, state, head);
+        // hnswlib's own format (before ADR-35) is rewritten as a graph-only file by the next Flush.
+        state.saved_seq = state.index->loaded_format() == 1 ? -1 : seq;
+        return CatchUpLocked(db, row, state, head, /*relink=*/state.index->loaded_format() != 1);
     }
 
-    Status CatchUpLocked(sqlite3* db, const CollectionRow& row, IndexState& state, std::int64_t head) {
+    Status CatchUpLocked(sqlite3* db, const CollectionRow& row, IndexState& state, std::int64_t head,
+                         bool relink = false) {
         SH_ASSIGN_OR_RETURN(
             Stmt stmt, Stmt::Prepare(db, "SELECT c.record_rowid, r.embedding FROM (SELECT DISTINCT record_rowid FROM "
                                          "change_log WHERE collection_id = ?1 AND seq > ?2) c LEFT JOIN records r ON "
@@ -667,7 +684,7 @@ class EmbeddedStore::Impl {
                 state.index->Remove(rowid);
             } else {
                 SH_RETURN_IF_ERROR(DecodeEmbedding(stmt.Blob(1), row.spec.dimension, v.data()));
-                Status s = state.index->Upsert(rowid, v);
+                Status s = state.index->Upsert(rowid, v, relink);
                 if (!s.ok()) {
                     state.index.reset();
                     return s;

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <fstream>
+#include <string_view>
 #include <thread>
 
 #include "store/embedded/distance.hpp"
@@ -89,6 +91,39 @@ Result<HnswIndex::FileInfo> HashAndSync(const std::string& path, bool sync) {
     return info;
 }
 
+
+constexpr char kGraphMagic[8] = {'S', 'H', 'H', 'N', 'S', 'W', 'G', '\n'};
+constexpr std::uint32_t kGraphFormat = 2;
+
+template <typename T>
+void Put(std::string& out, T value) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+// Reads a graph file front to back; every read is bounds-checked.
+class Reader {
+   public:
+    explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+    template <typename T>
+    bool Get(T& value) {
+        if (bytes_.size() - pos_ < sizeof value) return false;
+        std::memcpy(&value, bytes_.data() + pos_, sizeof value);
+        pos_ += sizeof value;
+        return true;
+    }
+    const char* Take(size_t n) {
+        if (bytes_.size() - pos_ < n) return nullptr;
+        const char* p = bytes_.data() + pos_;
+        pos_ += n;
+        return p;
+    }
+    size_t remaining() const { return bytes_.size() - pos_; }
+
+   private:
+    std::string_view bytes_;
+    size_t pos_ = 0;
+};
+
 }  // namespace
 
 class HnswIndex::Impl {
@@ -98,25 +133,11 @@ class HnswIndex::Impl {
     DistanceMetric metric;
     std::unique_ptr<hnswlib::SpaceInterface<float>> space;  // must outlive graph
     std::unique_ptr<Graph> graph;
+    int loaded_format = 0;
 
     double ToScore(float distance) const {
         if (metric == DistanceMetric::kL2) return -std::sqrt(std::max(0.0, static_cast<double>(distance)));
         return 1.0 - static_cast<double>(distance);
-    }
-
-    // The exact size hnswlib's saveIndex writes for the current graph.
-    std::int64_t ExpectedFileSize() const {
-        const Graph& g = *graph;
-        size_t size = sizeof(g.offsetLevel0_) + sizeof(g.max_elements_) + sizeof(g.cur_element_count) +
-                      sizeof(g.size_data_per_element_) + sizeof(g.label_offset_) + sizeof(g.offsetData_) +
-                      sizeof(g.maxlevel_) + sizeof(g.enterpoint_node_) + sizeof(g.maxM_) + sizeof(g.maxM0_) +
-                      sizeof(g.M_) + sizeof(g.mult_) + sizeof(g.ef_construction_);
-        size += g.cur_element_count * g.size_data_per_element_;
-        for (size_t i = 0; i < g.cur_element_count; ++i) {
-            size += sizeof(unsigned int);
-            if (g.element_levels_[i] > 0) size += g.size_links_per_element_ * static_cast<size_t>(g.element_levels_[i]);
-        }
-        return static_cast<std::int64_t>(size);
     }
 
     // Every link must point at an element that exists on that level, and the
@@ -145,6 +166,159 @@ class HnswIndex::Impl {
             }
         }
         return Status::Ok();
+    }
+
+    // The graph file (format 2, see hnsw_index.hpp) of the current graph.
+    std::string Serialise() const {
+        const Graph& g = *graph;
+        const size_t n = g.cur_element_count;
+        const size_t vector_bytes = static_cast<size_t>(dimension) * sizeof(float);
+        size_t upper = 0;
+        for (size_t i = 0; i < n; ++i) upper += static_cast<size_t>(std::max(0, g.element_levels_[i]));
+        std::string out;
+        out.reserve(64 + n * (12 + g.size_links_level0_) + upper * g.size_links_per_element_ +
+                    g.num_deleted_ * vector_bytes);
+        out.append(kGraphMagic, sizeof kGraphMagic);
+        Put<std::uint32_t>(out, kGraphFormat);
+        Put<std::uint32_t>(out, static_cast<std::uint32_t>(dimension));
+        Put<std::uint32_t>(out, static_cast<std::uint32_t>(g.M_));
+        Put<std::uint32_t>(out, static_cast<std::uint32_t>(g.ef_construction_));
+        Put<std::uint64_t>(out, n);
+        Put<std::int32_t>(out, g.maxlevel_);
+        Put<std::uint32_t>(out, g.enterpoint_node_);
+        Put<std::uint64_t>(out, g.num_deleted_);
+        for (size_t i = 0; i < n; ++i) {
+            Put<std::uint64_t>(out, g.getExternalLabel(static_cast<hnswlib::tableint>(i)));
+            Put<std::int32_t>(out, g.element_levels_[i]);
+        }
+        for (size_t i = 0; i < n; ++i) {
+            out.append(reinterpret_cast<const char*>(g.get_linklist0(static_cast<hnswlib::tableint>(i))),
+                       g.size_links_level0_);
+        }
+        for (size_t i = 0; i < n; ++i) {
+            if (g.element_levels_[i] > 0) {
+                out.append(g.linkLists_[i], g.size_links_per_element_ * static_cast<size_t>(g.element_levels_[i]));
+            }
+        }
+        for (size_t i = 0; i < n; ++i) {
+            const auto id = static_cast<hnswlib::tableint>(i);
+            if (g.isMarkedDeleted(id)) out.append(g.getDataByInternalId(id), vector_bytes);
+        }
+        Put<std::uint64_t>(out, XXH3_64bits(out.data(), out.size()));
+        return out;
+    }
+
+    // Builds the graph from a format-2 file's bytes; the live elements' vectors come from
+    // `read_vectors`. Errors are DataLoss without the path (the caller adds it).
+    Status LoadGraph(std::string_view bytes, const VectorReader& read_vectors) {
+        if (bytes.size() < sizeof(kGraphMagic) + sizeof(std::uint64_t)) return DataLoss("truncated graph file");
+        const std::string_view body = bytes.substr(0, bytes.size() - sizeof(std::uint64_t));
+        std::uint64_t stored_hash = 0;
+        std::memcpy(&stored_hash, bytes.data() + body.size(), sizeof stored_hash);
+        if (XXH3_64bits(body.data(), body.size()) != stored_hash) return DataLoss("graph file checksum mismatch");
+        Reader in(body.substr(sizeof kGraphMagic));
+        std::uint32_t format = 0, dim = 0, m = 0, ef_construction = 0, entry = 0;
+        std::uint64_t count = 0, deleted = 0;
+        std::int32_t max_level = 0;
+        if (!in.Get(format) || !in.Get(dim) || !in.Get(m) || !in.Get(ef_construction) || !in.Get(count) ||
+            !in.Get(max_level) || !in.Get(entry) || !in.Get(deleted)) {
+            return DataLoss("truncated graph file header");
+        }
+        if (format != kGraphFormat) return DataLoss("unknown graph file format " + std::to_string(format));
+        if (dim != static_cast<std::uint32_t>(dimension)) return DataLoss("graph file has another dimension than its collection");
+        if (m < 2 || m > 10000 || ef_construction == 0 || max_level < -1 || max_level > 64 || deleted > count ||
+            count > in.remaining() / 12) {
+            return DataLoss("inconsistent graph file header");
+        }
+        const size_t n = static_cast<size_t>(count);
+        graph = std::make_unique<Graph>(space.get(), std::max(kMinCapacity, n + n / 4), m, ef_construction);
+        Graph& g = *graph;
+        std::vector<std::pair<std::uint64_t, std::int32_t>> elements(n);
+        for (auto& [label, level] : elements) {
+            in.Get(label);
+            in.Get(level);
+            if (level < 0 || level > max_level) return DataLoss("inconsistent element level");
+        }
+        const char* level0 = in.Take(n * g.size_links_level0_);
+        if (level0 == nullptr) return DataLoss("truncated graph file (level-0 links)");
+        g.cur_element_count = n;
+        g.maxlevel_ = max_level;
+        g.enterpoint_node_ = entry;
+        const size_t vector_bytes = static_cast<size_t>(dimension) * sizeof(float);
+        for (size_t i = 0; i < n; ++i) {
+            const auto id = static_cast<hnswlib::tableint>(i);
+            char* block = g.data_level0_memory_ + i * g.size_data_per_element_;
+            std::memcpy(block, level0 + i * g.size_links_level0_, g.size_links_level0_);
+            std::memset(block + g.offsetData_, 0, vector_bytes);
+            const auto label = static_cast<hnswlib::labeltype>(elements[i].first);
+            std::memcpy(block + g.label_offset_, &label, sizeof label);
+            if (!g.label_lookup_.emplace(label, id).second) return DataLoss("duplicate label in graph file");
+            g.linkLists_[i] = nullptr;
+        }
+        for (size_t i = 0; i < n; ++i) {
+            if (elements[i].second == 0) continue;
+            const size_t list_bytes = g.size_links_per_element_ * static_cast<size_t>(elements[i].second);
+            const char* lists = in.Take(list_bytes);
+            if (lists == nullptr) return DataLoss("truncated graph file (upper links)");
+            // searchBaseLayer prefetches one link past a full list: keep the slack Build has.
+            auto* copy = static_cast<char*>(std::malloc(list_bytes + kLinkListSlack));
+            if (copy == nullptr) throw std::bad_alloc();
+            std::memcpy(copy, lists, list_bytes);
+            std::memset(copy + list_bytes, 0, kLinkListSlack);
+            g.linkLists_[i] = copy;
+            g.element_levels_[i] = elements[i].second;  // from now on the graph frees it
+        }
+        g.num_deleted_ = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const auto id = static_cast<hnswlib::tableint>(i);
+            if (!g.isMarkedDeleted(id)) continue;
+            const char* v = in.Take(vector_bytes);
+            if (v == nullptr) return DataLoss("truncated graph file (vectors of deleted elements)");
+            std::memcpy(g.getDataByInternalId(id), v, vector_bytes);
+            ++g.num_deleted_;
+        }
+        if (g.num_deleted_ != deleted || in.remaining() != 0) return DataLoss("inconsistent graph file length");
+        std::vector<bool> filled(n, false);
+        Status sink_status;
+        SH_RETURN_IF_ERROR(read_vectors([&](std::int64_t label, std::span<const float> vector) {
+            auto it = g.label_lookup_.find(static_cast<hnswlib::labeltype>(label));
+            if (it == g.label_lookup_.end() || g.isMarkedDeleted(it->second)) return;
+            if (vector.size() != static_cast<size_t>(dimension)) {
+                sink_status = DataLoss("vector of label " + std::to_string(label) + " has another dimension");
+                return;
+            }
+            std::vector<float> v = PrepareVector(metric, vector);
+            std::memcpy(g.getDataByInternalId(it->second), v.data(), vector_bytes);
+            filled[it->second] = true;
+        }));
+        SH_RETURN_IF_ERROR(sink_status);
+        // A live element without a record: deleted after the file was saved (the change log
+        // replays that too). It keeps a zero vector for routing until the graph is compacted.
+        for (size_t i = 0; i < n; ++i) {
+            const auto id = static_cast<hnswlib::tableint>(i);
+            if (!filled[i] && !g.isMarkedDeleted(id)) g.markDeletedInternal(id);
+        }
+        return Status::Ok();
+    }
+
+    // hnswlib's updatePoint copies each link list of the element and of its neighbours with
+    // memcpy(vector.data(), ...), which is undefined for an empty list (a null pointer; UBSan
+    // stops there). It happens when an element is alone on one of its levels.
+    bool UpdateIsDefined(hnswlib::tableint id) const {
+        const Graph& g = *graph;
+        auto list_empty = [&g](hnswlib::tableint e, int level) {
+            hnswlib::linklistsizeint* list = level == 0 ? g.get_linklist0(e) : g.get_linklist(e, level);
+            return g.getListCount(list) == 0;
+        };
+        for (int level = 0; level <= g.element_levels_[id]; ++level) {
+            if (list_empty(id, level)) return false;
+            hnswlib::linklistsizeint* list = level == 0 ? g.get_linklist0(id) : g.get_linklist(id, level);
+            const auto* links = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+            for (size_t j = 0; j < g.getListCount(list); ++j) {
+                if (list_empty(links[j], level)) return false;
+            }
+        }
+        return true;
     }
 
     void EnsureCapacity(size_t extra) {
@@ -201,7 +375,37 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Build(int dimension, DistanceMetri
 }
 
 Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path, int dimension, DistanceMetric metric,
-                                                   const FileInfo& expected) {
+                                                   const FileInfo& expected, const VectorReader& read_vectors) {
+    {
+        char magic[sizeof kGraphMagic] = {};
+        std::ifstream probe(path, std::ios::binary);
+        if (!probe.is_open()) return DataLoss("cannot open hnsw file " + path);
+        probe.read(magic, sizeof magic);
+        if (probe.gcount() == sizeof magic && std::memcmp(magic, kGraphMagic, sizeof magic) == 0) {
+            probe.close();
+            Result<std::string> bytes = ReadWholeFile(path);
+            if (!bytes.ok()) return DataLoss(bytes.status().message());
+            if (static_cast<std::int64_t>(bytes->size()) != expected.bytes ||
+                XXH3_64bits(bytes->data(), bytes->size()) != expected.xxh3) {
+                return DataLoss("hnsw file " + path + " does not match its sidecar (size or checksum)");
+            }
+            try {
+                auto impl = std::make_unique<Impl>(dimension, metric);
+                SH_RETURN_IF_ERROR(impl->LoadGraph(*bytes, read_vectors).WithContext("hnsw file " + path));
+                SH_RETURN_IF_ERROR(impl->CheckStructure().WithContext("hnsw file " + path));
+                impl->loaded_format = 2;
+                return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
+            } catch (const std::exception& e) {
+                return DataLoss("cannot load hnsw file " + path + ": " + e.what());
+            }
+        }
+    }
+    return LoadLegacy(path, dimension, metric, expected);
+}
+
+// Format 1: hnswlib 0.6.2's saveIndex, vectors included.
+Result<std::unique_ptr<HnswIndex>> HnswIndex::LoadLegacy(const std::string& path, int dimension,
+                                                         DistanceMetric metric, const FileInfo& expected) {
     auto actual = HashAndSync(path, false);
     if (!actual.ok()) return DataLoss(actual.status().message());
     if (actual->bytes != expected.bytes || actual->xxh3 != expected.xxh3) {
@@ -231,6 +435,7 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path, int 
             return DataLoss("hnsw file " + path + " has another dimension than its collection");
         }
         SH_RETURN_IF_ERROR(impl->CheckStructure().WithContext("hnsw file " + path));
+        impl->loaded_format = 1;
         return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
     } catch (const std::exception& e) {
         return DataLoss("cannot load hnsw file " + path + ": " + e.what());
@@ -240,34 +445,39 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path, int 
 Result<HnswIndex::FileInfo> HnswIndex::Checksum(const std::string& path) { return HashAndSync(path, false); }
 
 Result<HnswIndex::FileInfo> HnswIndex::Save(const std::string& path) const {
-    const std::string tmp = path + ".tmp";
+    std::string bytes;
     try {
-        impl_->graph->saveIndex(tmp);
+        bytes = impl_->Serialise();
     } catch (const std::exception& e) {
-        return Internal("cannot write " + tmp + ": " + e.what());
+        return Internal("cannot serialise the hnsw graph for " + path + ": " + e.what());
     }
-    // saveIndex does not report write errors (e.g. a full disk): verify the size.
-    SH_ASSIGN_OR_RETURN(FileInfo info, HashAndSync(tmp, true));
-    if (info.bytes != impl_->ExpectedFileSize()) {
+    Status written = WriteFileAtomic(path, bytes);
+    if (!written.ok()) {
         std::error_code ec;
-        std::filesystem::remove(tmp, ec);
-        return ResourceExhausted("incomplete write of " + tmp + " (" + std::to_string(info.bytes) + " of " +
-                                 std::to_string(impl_->ExpectedFileSize()) + " bytes; disk full?)");
+        std::filesystem::remove(path + ".tmp", ec);
+        return written;
     }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return Internal("cannot rename " + tmp + ": " + ErrnoText());
-    SH_RETURN_IF_ERROR(FsyncDirectory(std::filesystem::path(path).parent_path().string()));
+    FileInfo info;
+    info.bytes = static_cast<std::int64_t>(bytes.size());
+    info.xxh3 = XXH3_64bits(bytes.data(), bytes.size());
     return info;
 }
 
-Status HnswIndex::Upsert(std::int64_t label, std::span<const float> vector) {
+Status HnswIndex::Upsert(std::int64_t label, std::span<const float> vector, bool relink) {
     try {
         Graph& g = *impl_->graph;
         std::vector<float> v = PrepareVector(impl_->metric, vector);
         auto key = static_cast<hnswlib::labeltype>(label);
         auto it = g.label_lookup_.find(key);
         if (it != g.label_lookup_.end()) {
-            if (!g.isMarkedDeleted(it->second) &&
+            if (!relink && !g.isMarkedDeleted(it->second) &&
                 std::memcmp(g.getDataByInternalId(it->second), v.data(), v.size() * sizeof(float)) == 0) {
+                return Status::Ok();
+            }
+            if (g.cur_element_count > 1 && !impl_->UpdateIsDefined(it->second)) {
+                // Only the vector changes; the links stay (as with a single element).
+                if (g.isMarkedDeleted(it->second)) g.unmarkDeletedInternal(it->second);
+                std::memcpy(g.getDataByInternalId(it->second), v.data(), v.size() * sizeof(float));
                 return Status::Ok();
             }
         } else {
@@ -354,5 +564,6 @@ std::vector<HnswIndex::Scored> HnswIndex::ExactSearch(std::span<const float> pre
 size_t HnswIndex::live() const { return impl_->graph->cur_element_count - impl_->graph->num_deleted_; }
 size_t HnswIndex::deleted() const { return impl_->graph->num_deleted_; }
 size_t HnswIndex::elements() const { return impl_->graph->cur_element_count; }
+int HnswIndex::loaded_format() const { return impl_->loaded_format; }
 
 }  // namespace signalhub::store

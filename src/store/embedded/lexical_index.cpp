@@ -27,6 +27,8 @@ constexpr Xapian::valueno kLanguageSlot = 0;
 constexpr Xapian::valueno kPathSlot = 1;
 constexpr Xapian::valueno kSymbolSlot = 2;
 constexpr const char* kSeqKey = "seq";
+// An index smaller than this is not compacted when it grows (ADR-35a): too small to matter.
+constexpr Xapian::doccount kCompactMinDocs = 1000;
 
 Status XapianError(const std::string& what, const Xapian::Error& e) {
     return Internal(what + ": " + e.get_description());
@@ -192,6 +194,15 @@ Status FsyncTree(const std::string& dir) {
     return FsyncDirectory(dir);
 }
 
+// Writes a compacted copy of the glass database `from` to `to` (ADR-35a): full blocks, the same
+// document ids (= row ids), the same metadata (the seq); then fsyncs it. Throws Xapian::Error.
+Status CompactInto(const std::string& from, const std::string& to) {
+    std::error_code ec;
+    fs::remove_all(to, ec);
+    Xapian::Database(from, Xapian::DB_BACKEND_GLASS).compact(to, Xapian::DBCOMPACT_NO_RENUMBER | Xapian::Compactor::FULL);
+    return FsyncTree(to);
+}
+
 Result<std::int64_t> RecordCount(sqlite3* db, std::int64_t collection_id) {
     return QueryIntBound(db, "SELECT count(*) FROM records WHERE collection_id = ?1", collection_id);
 }
@@ -203,6 +214,7 @@ struct LexicalIndex::Impl {
     std::int64_t collection_id = 0;
     bool writable = false;
     std::optional<Xapian::WritableDatabase> writer;  // writable: the database on disk
+    Xapian::doccount compacted_docs = 0;             // writable: documents when opened, built or compacted
     Xapian::Database base;                           // read-only: on disk, or in memory after a rebuild
     bool in_memory = false;                          // read-only: `base` was rebuilt in memory
     std::int64_t disk_seq = -1;                      // read-only: seq of the database on disk
@@ -215,32 +227,73 @@ struct LexicalIndex::Impl {
         return searched;
     }
 
-    // Writer: (re)builds the index from every record into path.tmp and renames it over path.
+    // Writer: (re)builds the index from every record into path.build.tmp, compacts it into
+    // path.tmp and renames that over path (ADR-35a).
     Status RebuildOnDisk(sqlite3* db, std::int64_t head) {
         writer.reset();
-        const std::string tmp = path + ".tmp";
+        const std::string build = path + ".build.tmp", tmp = path + ".tmp";
         std::error_code ec;
-        fs::remove_all(tmp, ec);
+        fs::remove_all(build, ec);
         try {
-            Xapian::WritableDatabase w(tmp, Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_BACKEND_GLASS | Xapian::DB_NO_SYNC);
+            Xapian::WritableDatabase w(build, Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_BACKEND_GLASS | Xapian::DB_NO_SYNC);
             SH_RETURN_IF_ERROR(ForEachRow(db, collection_id, std::nullopt,
                                           [&](std::int64_t rowid, const Record* r) { return Put(w, rowid, r); }));
             w.set_metadata(kSeqKey, std::to_string(head));
             w.commit();
             w.close();
+            SH_RETURN_IF_ERROR(CompactInto(build, tmp));
         } catch (const Xapian::Error& e) {
             return XapianError("cannot build lexical index " + tmp, e);
         }
-        SH_RETURN_IF_ERROR(FsyncTree(tmp));
+        fs::remove_all(build, ec);
         fs::remove_all(path, ec);
         fs::rename(tmp, path, ec);
         if (ec) return Internal("cannot rename " + tmp + " to " + path + ": " + ec.message());
         SH_RETURN_IF_ERROR(FsyncDirectory(fs::path(path).parent_path().string()));
+        SH_RETURN_IF_ERROR(OpenWriter());
+        compacted_docs = writer->get_doccount();
+        return Status::Ok();
+    }
+
+    Status OpenWriter() {
         try {
             writer.emplace(path, Xapian::DB_OPEN | Xapian::DB_BACKEND_GLASS | Xapian::DB_NO_SYNC);
         } catch (const Xapian::Error& e) {
-            return XapianError("cannot open rebuilt lexical index " + path, e);
+            return XapianError("cannot open lexical index " + path, e);
         }
+        return Status::Ok();
+    }
+
+    // Writer: an index that has at least doubled (by documents) since it was opened, built or
+    // last compacted (a cold index run fills an empty one commit by commit) is compacted the same
+    // way: a copy in path.tmp, then path -> path.old.tmp, path.tmp -> path. A kill -9 between the
+    // renames leaves no index at path: the next open rebuilds it, as for any missing index.
+    Status CompactIfGrown() {
+        const Xapian::doccount docs = writer->get_doccount();
+        if (docs < kCompactMinDocs || docs < 2 * compacted_docs) return Status::Ok();
+        const std::string tmp = path + ".tmp", old = path + ".old.tmp";
+        try {
+            writer->commit();
+            writer->close();
+            writer.reset();
+            SH_RETURN_IF_ERROR(CompactInto(path, tmp));
+        } catch (const Xapian::Error& e) {
+            Status reopened = OpenWriter();
+            return reopened.ok() ? XapianError("cannot compact lexical index " + path, e) : reopened;
+        }
+        std::error_code ec;
+        fs::remove_all(old, ec);
+        fs::rename(path, old, ec);
+        if (!ec) fs::rename(tmp, path, ec);
+        if (ec) {
+            std::error_code ignored;
+            if (!fs::exists(path, ignored)) fs::rename(old, path, ignored);
+            return Internal("cannot replace " + path + " by its compacted copy: " + ec.message());
+        }
+        SH_RETURN_IF_ERROR(FsyncDirectory(fs::path(path).parent_path().string()));
+        fs::remove_all(old, ec);
+        SH_RETURN_IF_ERROR(OpenWriter());
+        compacted_docs = writer->get_doccount();
         return Status::Ok();
     }
 
@@ -296,6 +349,7 @@ Result<std::unique_ptr<LexicalIndex>> LexicalIndex::OpenWritable(sqlite3* db, co
     try {
         m.writer.emplace(path, Xapian::DB_OPEN | Xapian::DB_BACKEND_GLASS | Xapian::DB_NO_SYNC);
         seq = SeqOf(*m.writer);
+        m.compacted_docs = m.writer->get_doccount();
         counters.loads++;
     } catch (const Xapian::DatabaseLockError& e) {
         return XapianError("lexical index " + path + " is locked by another process", e);
@@ -429,6 +483,7 @@ Status LexicalIndex::Apply(std::span<const RecordOp> ops, std::int64_t last_seq)
 
 Status LexicalIndex::Sync() {
     if (!impl_->writable) return Status::Ok();
+    SH_RETURN_IF_ERROR(impl_->CompactIfGrown());
     return FsyncTree(impl_->path);
 }
 
@@ -532,7 +587,13 @@ Result<std::int64_t> LexicalIndexes::Flush(sqlite3* db, std::int64_t collection_
     std::shared_ptr<Slot> slot = SlotFor(collection_id);
     std::lock_guard lock(slot->mu);
     SH_RETURN_IF_ERROR(EnsureWriterLocked(*slot, db, collection_id, prune_seq, head));
-    if (sync) SH_RETURN_IF_ERROR(slot->writer->Sync());
+    if (sync) {
+        Status synced = slot->writer->Sync();
+        if (!synced.ok()) {
+            slot->writer.reset();  // opened again (or rebuilt) on next use
+            return synced;
+        }
+    }
     return slot->writer->seq();
 }
 
