@@ -2,7 +2,8 @@
 // by side in one run on the same store and the same queries.
 //
 //  - in-process: search::Searcher::Search (hybrid, k = 10), no result cache,
-//    from T threads;
+//    from T threads; and again with the lexical half on an idle worker of a
+//    4-thread pool, as `serve` runs it (ADR-34a; "in-process||");
 //  - HTTP: `tools/call search_code` (limit 10) POSTed to a running
 //    `signal-hub serve --transport http` (bench/run.sh starts it with the result
 //    cache off), T keep-alive connections on loopback, one thread each, in one
@@ -17,7 +18,10 @@
 // vectors and parameters) HTTP QPS is also set against raw hnswlib's.
 //
 // Usage: mcp_http_bench --store DIR --queries FILE --url http://127.0.0.1:P/mcp
-//                       [--n 500] [--threads 1,4] [--raw-json FILE] [--json OUT]
+//                       [--n 500] [--threads 1,4] [--raw-json FILE] [--server-pid PID] [--json OUT]
+// --server-pid adds the serve process's CPU time per request beside the
+// in-process search's CPU time per search: what HTTP + MCP cost in CPU,
+// independent of how busy the machine is (QPS and latency are not).
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -31,15 +35,20 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <thread>
+#include <time.h>
+#include <unistd.h>
 
 #include "concurrent_runs.hpp"
 #include "embed/embedder.hpp"
 #include "search/searcher.hpp"
+#include "server/worker_pool.hpp"
 
 using namespace signalhub;
 namespace beast = boost::beast;
@@ -117,6 +126,28 @@ class McpConnection {
     std::string target_;
 };
 
+// CPU seconds (user + system) the process `pid` has used so far (/proc/PID/stat); -1 when unreadable.
+double ProcessCpuSeconds(long pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::size_t close = stat.rfind(')');
+    if (close == std::string::npos) return -1;
+    std::stringstream rest(stat.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14 and 15: utime, stime (clock ticks)
+        if (i == 14) utime = std::stod(field);
+        if (i == 15) stime = std::stod(field);
+    }
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double OwnCpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 std::vector<int> ParseThreads(const std::string& list) {
     std::vector<int> out;
     std::stringstream ss(list);
@@ -130,6 +161,7 @@ int main(int argc, char** argv) {
     CLI::App app{"Search through MCP Streamable HTTP vs in-process, same store and queries, same run"};
     std::string store_dir, queries_path, url, json_out, raw_json, threads_list = "1,4";
     size_t n = 500;
+    long server_pid = 0;
     app.add_option("--store", store_dir, "Store directory (the one the server serves)")->required();
     app.add_option("--queries", queries_path, "queries.jsonl (one {\"query\": ...} per line)")->required();
     app.add_option("--url", url, "The server's MCP endpoint, http://127.0.0.1:PORT/mcp")->required();
@@ -137,6 +169,9 @@ int main(int argc, char** argv) {
     app.add_option("--threads", threads_list, "Comma-separated concurrency levels (threads / connections)");
     app.add_option("--json", json_out, "Write results as JSON here");
     app.add_option("--raw-json", raw_json, "raw_hnswlib_bench --json output of this run (runs per thread count)");
+    app.add_option("--server-pid", server_pid,
+                   "The serve process: also report its CPU time per request beside in-process CPU per search "
+                   "(load-independent, unlike QPS on a shared machine)");
     CLI11_PARSE(app, argc, argv);
 
     // Raw hnswlib QPS by thread count, when given.
@@ -172,6 +207,11 @@ int main(int argc, char** argv) {
     auto embedder = embed::CreateEmbedder(config::EmbeddingConfig{.dimension = collections->front().spec.dimension});
     if (!embedder.ok()) return 1;
     search::Searcher searcher(**store, **embedder, config::SearchConfig{});
+    // The same search with its lexical half on an idle worker, as `serve` runs it (ADR-34a): a pool of
+    // the serve default's 4 workers, the searching threads being the bench's own.
+    server::WorkerPool helpers(4);
+    search::Searcher parallel_searcher = searcher;
+    parallel_searcher.SetHelper(helpers.IdleExecutor());
 
     std::vector<std::string> queries;
     std::ifstream in(queries_path);
@@ -252,18 +292,40 @@ int main(int argc, char** argv) {
             }
         };
         auto in_process = [&](int, size_t i) { return searcher.Search({.query = queries[i], .k = 10}).ok(); };
+        auto in_process_parallel = [&](int, size_t i) {
+            return parallel_searcher.Search({.query = queries[i], .k = 10}).ok();
+        };
         // Warm-up (page cache, HNSW, connections), then the measured runs.
         Measure("mcp_http_bench", std::min<size_t>(n, 50), threads, in_process);
         Measure("mcp_http_bench", std::min<size_t>(n, 50), threads, http_call);
+        const double own_before = OwnCpuSeconds();
         Json local = Measure("mcp_http_bench", n, threads, in_process).Summary();
+        const double own_after = OwnCpuSeconds();
+        const double server_before = server_pid > 0 ? ProcessCpuSeconds(server_pid) : -1;
         Json remote = Measure("mcp_http_bench", n, threads, http_call).Summary();
+        const double server_after = server_pid > 0 ? ProcessCpuSeconds(server_pid) : -1;
+        Json local_parallel = Measure("mcp_http_bench", n, threads, in_process_parallel).Summary();
         double qps_ratio = remote["qps"].get<double>() / local["qps"].get<double>();
         double p50_overhead = remote["p50_ms"].get<double>() - local["p50_ms"].get<double>();
         std::printf("%-8d %-12s %9.3f %9.3f %9.0f\n", threads, "in-process", local["p50_ms"].get<double>(),
                     local["p99_ms"].get<double>(), local["qps"].get<double>());
+        std::printf("%-8d %-12s %9.3f %9.3f %9.0f   (halves in parallel on idle workers, as serve; HTTP/this %.2f)\n",
+                    threads, "in-process||", local_parallel["p50_ms"].get<double>(),
+                    local_parallel["p99_ms"].get<double>(), local_parallel["qps"].get<double>(),
+                    remote["qps"].get<double>() / local_parallel["qps"].get<double>());
         std::printf("%-8d %-12s %9.3f %9.3f %9.0f   (QPS ratio HTTP/in-process %.2f, p50 +%.3f ms)\n", threads,
                     "HTTP /mcp", remote["p50_ms"].get<double>(), remote["p99_ms"].get<double>(),
                     remote["qps"].get<double>(), qps_ratio, p50_overhead);
+        // CPU per request: the server's (/proc; 10 ms ticks, so n requests resolve it to 10/n ms) and the
+        // in-process search's (this process, which did nothing else meanwhile).
+        const double in_process_cpu_ms = (own_after - own_before) * 1000 / static_cast<double>(n);
+        local["cpu_ms_per_search"] = in_process_cpu_ms;
+        if (server_before >= 0 && server_after >= 0) {
+            const double server_cpu_ms = (server_after - server_before) * 1000 / static_cast<double>(n);
+            remote["server_cpu_ms_per_request"] = server_cpu_ms;
+            std::printf("%-8d %-12s CPU ms per request: server %.3f, in-process search %.3f (overhead %+.3f)\n",
+                        threads, "CPU", server_cpu_ms, in_process_cpu_ms, server_cpu_ms - in_process_cpu_ms);
+        }
         // Open loop at 70% of the HTTP peak: the latency an operator sees at a sustainable load.
         const double paced_rate = 0.7 * remote["qps"].get<double>();
         Json paced = MeasurePaced("mcp_http_bench", n, threads, paced_rate, http_call).Summary();
@@ -271,7 +333,8 @@ int main(int argc, char** argv) {
         std::printf("%-8d %-12s %9.3f %9.3f %9.0f   (open loop at 70%% of the HTTP peak: %.0f/s offered)\n",
                     threads, "HTTP @70%", paced["p50_ms"].get<double>(), paced["p99_ms"].get<double>(),
                     paced["qps"].get<double>(), paced_rate);
-        Json run = {{"threads", threads}, {"in_process", local}, {"http", remote}, {"http_at_70_percent", paced},
+        Json run = {{"threads", threads}, {"in_process", local}, {"in_process_parallel_halves", local_parallel},
+                    {"http", remote}, {"http_at_70_percent", paced},
                     {"qps_ratio_http_vs_in_process", qps_ratio}, {"p50_overhead_ms", p50_overhead}};
         const std::string level = std::to_string(threads) + (threads == 1 ? " connection" : " connections");
         report["goals"].push_back({{"goal", "3"}, {"name", "serve QPS / in-process hybrid QPS, " + level},

@@ -210,7 +210,7 @@ if want mcp; then
     "$BUILD/bench/raw_hnswlib_bench" --dump "$DATA/query-dump" --threads 1,4 --json "$RESULTS/mcp-raw-hnswlib.json"
     "$BUILD/bench/mcp_http_bench" --store "$PY/store" --queries "$PY/queries.jsonl" \
         --url "http://127.0.0.1:$PORT/mcp" --threads 1,4 --raw-json "$RESULTS/mcp-raw-hnswlib.json" \
-        --json "$RESULTS/mcp-http.json"
+        --server-pid "$SERVE_PID" --json "$RESULTS/mcp-http.json"
     kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || die "serve did not exit cleanly after SIGTERM"
     trap - EXIT
 fi

@@ -30,8 +30,10 @@
 #include "security/rate_limiter.hpp"
 #include "server/api_key_guard.hpp"
 #include "server/http_server.hpp"
+#include "server/worker_pool.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics_server.hpp"
+#include "telemetry/trace.hpp"
 
 namespace signalhub::cli {
 namespace fs = std::filesystem;
@@ -374,6 +376,18 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         metrics->WatchReadRouting([r = store.get()] { return r->read_routing(); });
         if (tracing) metrics->WatchTracer(&tracing->tracer());
     }
+    // HTTP: the server's workers, shared with the searcher, which runs a hybrid search's lexical half on an
+    // idle one beside the vector half (under the request's trace context; ADR-34a).
+    std::shared_ptr<server::WorkerPool> workers;
+    if (options.transport == "http") {
+        workers = std::make_shared<server::WorkerPool>(cfg.performance.workers);
+        searcher.SetHelper([run = workers->IdleExecutor()](std::function<void()> task) {
+            return run([context = telemetry::CurrentSpanContext(), task = std::move(task)] {
+                telemetry::ScopedContext scope(context);
+                task();
+            });
+        });
+    }
     mcp::Server server(mcp::ServerInfo{
         .instructions = "Code search over the repository indexed in " + location.display +
                         ". Use search_code to find code by description or identifier, find_similar for code like a "
@@ -397,6 +411,7 @@ Status RunServe(const GlobalOptions& global, const ServeOptions& options) {
         http.host = cfg.server.host;
         http.port = static_cast<std::uint16_t>(cfg.server.port);
         http.workers = cfg.performance.workers;
+        http.pool = workers;
         http.max_connections = cfg.performance.max_connections;
         http.request_timeout_seconds = cfg.performance.request_timeout;
         http.max_body_bytes = static_cast<size_t>(cfg.performance.max_request_size.bytes);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "mcp/json_text.hpp"
 #include "telemetry/trace.hpp"
 
 namespace signalhub::mcp {
@@ -176,7 +177,7 @@ Json Server::Dispatch(Session& session, const std::string& method, const Json& p
             return Json{{"content", Json::array({{{"type", "text"}, {"text", r.status().message()}}})},
                         {"isError", true}};
         }
-        return Json{{"content", Json::array({{{"type", "text"}, {"text", r->text}}})},
+        return Json{{"content", Json::array({{{"type", "text"}, {"text", std::move(r->text)}}})},
                     {"structuredContent", std::move(r->structured)},
                     {"isError", false}};
     }
@@ -229,7 +230,7 @@ std::optional<std::string> Session::HandleMessage(std::string_view message, cons
     }
     std::optional<Json> reply = HandleJson(parsed, caller);
     if (!reply) return std::nullopt;
-    return reply->dump(-1, ' ', false, Json::error_handler_t::replace);
+    return JsonText(*reply);
 }
 
 std::optional<Json> Session::HandleJson(const Json& message, const Caller& caller) {

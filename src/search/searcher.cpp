@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <iterator>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -325,10 +327,51 @@ Result<std::vector<SearchResult>> Searcher::SearchCollection(const CollectionSpe
 
     std::vector<store::Hit> vector_hits;
     std::vector<store::Hit> lexical_hits;
-    if (request.mode != Mode::kLexical) {
-        SH_ASSIGN_OR_RETURN(vector_hits, store_->VectorSearch(name, *query_vector, options));
+    // Hybrid with a helper: the lexical half may run on the helper's thread meanwhile (ADR-34a).
+    // state: 0 = not started, 1 = taken (by the helper or by us), 2 = the helper finished it.
+    struct LexicalHalf {
+        std::atomic<int> state{0};
+        std::mutex mu;
+        std::condition_variable done;
+        std::optional<Result<std::vector<store::Hit>>> result;
+    };
+    std::shared_ptr<LexicalHalf> half;
+    if (request.mode == Mode::kHybrid && helper_) {
+        half = std::make_shared<LexicalHalf>();
+        // The task touches the store only if it wins the state (we then wait for it below).
+        const bool taken = helper_([half, store = store_, name, query = request.query, options] {
+            int expected = 0;
+            if (!half->state.compare_exchange_strong(expected, 1)) return;
+            Result<std::vector<store::Hit>> r = Internal("the lexical search did not complete");
+            try {  // the searching thread waits for state 2: nothing may skip it
+                r = store->LexicalSearch(name, query, options);
+            } catch (const std::exception& e) {
+                r = Internal(std::string("lexical search: ") + e.what());
+            }
+            std::lock_guard<std::mutex> lock(half->mu);
+            half->result.emplace(std::move(r));
+            half->state.store(2);
+            half->done.notify_one();
+        });
+        if (!taken) half.reset();
     }
-    if (request.mode != Mode::kVector) {
+    if (request.mode != Mode::kLexical) {
+        auto vector = store_->VectorSearch(name, *query_vector, options);
+        if (half) {  // whatever the vector half's outcome, the helper's task must not outlive this call
+            int expected = 0;
+            if (!half->state.compare_exchange_strong(expected, 1)) {
+                std::unique_lock<std::mutex> lock(half->mu);
+                half->done.wait(lock, [&] { return half->state.load() == 2; });
+                if (vector.ok()) {
+                    SH_ASSIGN_OR_RETURN(lexical_hits, std::move(*half->result));
+                }
+            } else {
+                half.reset();  // not started: ours to run, below
+            }
+        }
+        SH_ASSIGN_OR_RETURN(vector_hits, std::move(vector));
+    }
+    if (request.mode != Mode::kVector && !half) {
         SH_ASSIGN_OR_RETURN(lexical_hits, store_->LexicalSearch(name, request.query, options));
     }
 

@@ -105,6 +105,15 @@ class Searcher {
         on_duration_ = std::move(observer);
     }
 
+    // Runs a hybrid search's lexical half beside its vector half: `helper`
+    // either takes the task and starts it on another thread at once (true) or
+    // declines (false: the search runs both halves itself, one after the
+    // other). A task taken but not yet started when the vector half is done is
+    // run by the search itself (the helper's call then does nothing), so a
+    // slow helper never delays a search. Set up before searching; copies made
+    // by WithStore keep it. Thread-safe, must not block. ADR-34a.
+    void SetHelper(std::function<bool(std::function<void()>)> helper) { helper_ = std::move(helper); }
+
     // The same searcher (embedder, config, cache) over another view of the
     // store, e.g. a store::RestrictedStore for an API key limited to some
     // collections. `cache_scope` must differ for views that see different
@@ -136,6 +145,7 @@ class Searcher {
     // The DataVersion last seen by Search (shared by copies: they share the cache).
     std::shared_ptr<std::atomic<std::int64_t>> cache_version_;
     std::function<void(Mode mode, double seconds)> on_duration_;
+    std::function<bool(std::function<void()>)> helper_;
 };
 
 // Exposed for tests: fuses ranked lists of ids by RRF with constant k; returns

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
+#include <thread>
 
 #include "search/cache.hpp"
 #include "search/json.hpp"
@@ -326,6 +328,51 @@ TEST_F(SearcherTest, SearchesUncachedWhenTheDataVersionIsUnknown) {
     CacheStats s = cache.Stats();
     EXPECT_EQ(s.hits + s.misses, 0);
     EXPECT_EQ(s.entries, 0);
+}
+
+// ADR-34a: a helper running the lexical half on another thread, one that takes the task but runs it
+// only after the search (the search then runs the half itself and the late call does nothing), and
+// one that declines: the same responses as without a helper, in every mode.
+TEST_F(SearcherTest, AHelperRunningTheLexicalHalfChangesNoResult) {
+    Searcher plain(*store_, *embedder_, config::SearchConfig{});
+    std::vector<std::thread> threads;
+    std::vector<std::function<void()>> late;
+    int offered = 0;
+    Searcher threaded = plain;
+    threaded.SetHelper([&](std::function<void()> task) {
+        ++offered;
+        threads.emplace_back(std::move(task));
+        return true;
+    });
+    Searcher lazy = plain;
+    lazy.SetHelper([&](std::function<void()> task) {
+        late.push_back(std::move(task));
+        return true;
+    });
+    Searcher declining = plain;
+    declining.SetHelper([](std::function<void()>) { return false; });
+    auto ids = [](const Result<SearchResponse>& r) {
+        std::vector<std::string> out;
+        if (r.ok())
+            for (const auto& x : r->results) out.push_back(x.id + "@" + std::to_string(x.score));
+        return out;
+    };
+    int hybrid = 0;
+    for (const char* query : {"split url scheme", "split_url", "Adler32 checksum", "copy a file", "nothing matches zzz"}) {
+        for (Mode mode : {Mode::kHybrid, Mode::kVector, Mode::kLexical}) {
+            const SearchRequest request{.query = query, .k = 5, .mode = mode};
+            auto want = plain.Search(request);
+            ASSERT_TRUE(want.ok()) << want.status().ToString();
+            EXPECT_EQ(ids(threaded.Search(request)), ids(want)) << query;
+            EXPECT_EQ(ids(lazy.Search(request)), ids(want)) << query;
+            EXPECT_EQ(ids(declining.Search(request)), ids(want)) << query;
+            if (mode == Mode::kHybrid) ++hybrid;
+        }
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(offered, hybrid);  // hybrid searches only
+    EXPECT_EQ(late.size(), static_cast<size_t>(hybrid));
+    for (auto& task : late) task();  // the searches are over: these must do nothing
 }
 
 }  // namespace

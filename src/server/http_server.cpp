@@ -86,7 +86,8 @@ Status ValidateOptions(const HttpOptions& o) {
 struct HttpServer::Impl {
     Impl(HttpOptions options, const mcp::Server& mcp, ReadinessCheck ready)
         : shared(std::make_shared<Shared>(std::move(options), mcp, std::move(ready))),
-          pool(shared->options.workers),
+          pool(shared->options.pool ? shared->options.pool
+                                    : std::make_shared<WorkerPool>(shared->options.workers)),
           ioc(shared->options.io_threads),
           acceptor(net::make_strand(ioc)),
           sweep_timer(acceptor.get_executor()),
@@ -211,9 +212,9 @@ struct HttpServer::Impl {
             socket.set_option(tcp::no_delay(true), ignored);
             if (tls) {
                 beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
-                std::make_shared<TlsConnection>(std::move(stream), shared, pool, std::move(tls))->Start();
+                std::make_shared<TlsConnection>(std::move(stream), shared, *pool, std::move(tls))->Start();
             } else {
-                std::make_shared<PlainConnection>(beast::tcp_stream(std::move(socket)), shared, pool)->Start();
+                std::make_shared<PlainConnection>(beast::tcp_stream(std::move(socket)), shared, *pool)->Start();
             }
         }
         DoAccept();
@@ -277,7 +278,7 @@ struct HttpServer::Impl {
         for (const auto& w : left) {
             if (auto c = w.lock()) c->Abandon();
         }
-        const std::size_t handlers = pool.Shutdown(deadline);
+        const std::size_t handlers = pool->Shutdown(deadline);
         waited = true;
         if (open_connections > 0 || handlers > 0) {
             wait_status = DeadlineExceeded(
@@ -290,7 +291,7 @@ struct HttpServer::Impl {
     }
 
     std::shared_ptr<Shared> shared;
-    WorkerPool pool;  // destroyed after ioc (connections hold a reference)
+    std::shared_ptr<WorkerPool> pool;  // destroyed after ioc (connections hold a reference)
     net::io_context ioc;
     tcp::acceptor acceptor;
     net::steady_timer sweep_timer;  // session expiry

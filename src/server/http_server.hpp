@@ -73,6 +73,7 @@ struct TlsOptions {
 };
 
 class RequestGuard;  // server/request_guard.hpp
+class WorkerPool;    // server/worker_pool.hpp
 
 enum class HttpRoute { kMcpPost, kMcpGet, kMcpDelete, kHealth, kReady, kOther };
 inline constexpr std::size_t kHttpRouteCount = 6;
@@ -108,6 +109,10 @@ struct HttpOptions {
     std::uint16_t port = 8080;             // 0 = ephemeral (tests; see HttpServer::port())
     int io_threads = 1;
     int workers = 4;                       // threads for MCP handlers and readiness checks
+    // The pool those threads form, when the caller made it (to share it, e.g. with a
+    // search::Searcher helper); null = the server makes its own of `workers` threads.
+    // The server shuts it down in Wait().
+    std::shared_ptr<WorkerPool> pool;
     int max_connections = 1000;            // open connections (streams included); more are refused with 503
     double request_timeout_seconds = 30;   // receive one whole request; also the keep-alive idle limit
     std::size_t max_body_bytes = 4 << 20;  // larger bodies: 413

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "mcp/json_text.hpp"
+
 namespace signalhub::server {
 
 namespace http = boost::beast::http;
@@ -22,7 +24,8 @@ std::string_view Trim(std::string_view s) {
     return s;
 }
 
-std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+// As j.dump(-1, ' ', false, replace), faster for long strings (ADR-34b).
+std::string Dump(const Json& j) { return mcp::JsonText(j); }
 
 // The media type of a Content-Type value, lower case, without parameters.
 std::string MediaType(std::string_view value) {

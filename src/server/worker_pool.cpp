@@ -14,6 +14,7 @@ struct WorkerPool::State {
     bool stopping = false;  // no new tasks
     bool abandon = false;   // threads exit after their current task, queue dropped
     std::size_t running = 0;
+    std::size_t waiting = 0;  // threads waiting for a task
     std::vector<bool> exited;  // by thread index
 };
 
@@ -38,6 +39,22 @@ bool WorkerPool::Post(std::function<void()> task) {
     }
     state_->work_cv.notify_one();
     return true;
+}
+
+bool WorkerPool::PostIfIdle(State& state, std::function<void()>& task) {
+    {
+        std::lock_guard<std::mutex> lock(state.mu);
+        if (state.stopping || state.waiting <= state.tasks.size()) return false;
+        state.tasks.push_back(std::move(task));
+    }
+    state.work_cv.notify_one();
+    return true;
+}
+
+bool WorkerPool::TryPostIdle(std::function<void()> task) { return PostIfIdle(*state_, task); }
+
+std::function<bool(std::function<void()>)> WorkerPool::IdleExecutor() const {
+    return [state = state_](std::function<void()> task) { return PostIfIdle(*state, task); };
 }
 
 std::size_t WorkerPool::pending() const {
@@ -82,7 +99,9 @@ std::size_t WorkerPool::Shutdown(std::chrono::steady_clock::time_point deadline)
 void WorkerPool::Loop(const std::shared_ptr<State>& state, std::size_t index) {
     std::unique_lock<std::mutex> lock(state->mu);
     for (;;) {
+        ++state->waiting;
         state->work_cv.wait(lock, [&] { return state->abandon || state->stopping || !state->tasks.empty(); });
+        --state->waiting;
         if (state->abandon || state->tasks.empty()) break;  // empty here means stopping
         std::function<void()> task = std::move(state->tasks.front());
         state->tasks.pop_front();

@@ -28,6 +28,16 @@ class WorkerPool {
     // Queues a task; false (task dropped) once Shutdown has begun.
     bool Post(std::function<void()> task);
 
+    // Queues a task only when a thread is idle now (waiting, with no task
+    // queued ahead for it), so that it starts at once; false (task not taken)
+    // otherwise or once Shutdown has begun. For optional parallel work (the
+    // halves of one hybrid search, ADR-34a): the caller runs it itself on false.
+    bool TryPostIdle(std::function<void()> task);
+
+    // TryPostIdle as a function that stays safe to call after the pool is
+    // gone (it then returns false): for a search::Searcher helper.
+    std::function<bool(std::function<void()>)> IdleExecutor() const;
+
     // Stops taking tasks, lets queued and running ones finish until
     // `deadline`, joins the threads. Returns how many tasks were abandoned:
     // still running at the deadline (their threads are detached) or queued and
@@ -40,6 +50,7 @@ class WorkerPool {
    private:
     struct State;
     static void Loop(const std::shared_ptr<State>& state, std::size_t index);
+    static bool PostIfIdle(State& state, std::function<void()>& task);
 
     std::shared_ptr<State> state_;
     std::vector<std::thread> threads_;
