@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <future>
 #include <string_view>
 #include <unordered_set>
 
@@ -172,11 +173,14 @@ std::optional<GitTracked> ReadGitTracked(const fs::path& root, const std::string
     std::vector<std::string> args = {"status", "--porcelain", "--untracked-files=no", "--ignore-submodules=dirty",
                                      "--", "."};
     if (!exclude.empty()) args.push_back(":(exclude)" + exclude);
+    // Paths relative to root (-C root), NUL-separated and unquoted; a submodule is one entry. Listed
+    // while status runs.
+    auto listed = std::async(std::launch::async, [&root] {
+        return Git(root, {"ls-files", "-z", "--", "."}, kStatusTimeout, kMaxListing);
+    });
     auto status = Git(root, std::move(args), kStatusTimeout);
-    if (!status) return std::nullopt;
-    // Paths relative to root (-C root), NUL-separated and unquoted; a submodule is one entry.
-    auto listing = Git(root, {"ls-files", "-z", "--", "."}, kStatusTimeout, kMaxListing);
-    if (!listing || listing->out.size() >= kMaxListing) return std::nullopt;
+    auto listing = listed.get();
+    if (!status || !listing || listing->out.size() >= kMaxListing) return std::nullopt;
     GitTracked tracked;
     tracked.changed = !status->out.empty();
     std::string_view rest = listing->out;

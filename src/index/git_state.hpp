@@ -23,7 +23,9 @@ namespace signalhub::index {
 // The state of the git work tree containing a root.
 struct GitState {
     std::string commit;         // full object name of HEAD
-    std::optional<bool> dirty;  // uncommitted changes (tracked or untracked) under the root; nullopt: unknown
+    // Uncommitted changes under the root; nullopt: unknown. ReadGitState/ReadGitDirty: any tracked or
+    // untracked change (git status); IndexTree: tracked changes or an indexed untracked file (ADR-36b).
+    std::optional<bool> dirty;
 };
 
 // HEAD of the work tree containing `root` (root may be a subdirectory of it) and whether the
