@@ -7,10 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <future>
+#include <string_view>
+#include <unordered_set>
 
 extern char** environ;
 
@@ -30,13 +34,18 @@ std::string_view TrimNewline(std::string_view text) {
 }
 
 std::optional<CommandOutput> Git(const fs::path& root, std::vector<std::string> args,
-                                 std::chrono::milliseconds timeout = kQuickTimeout) {
+                                 std::chrono::milliseconds timeout = kQuickTimeout, size_t max_output = 1 << 20) {
     std::vector<std::string> argv = {"git", "-C", root.string()};
     for (auto& a : args) argv.push_back(std::move(a));
-    auto result = RunCommand(argv, timeout);
+    auto result = RunCommand(argv, timeout, max_output);
     if (!result || result->timed_out || result->exit_code != 0) return std::nullopt;
     return result;
 }
+
+// `git ls-files -z` of a very large tree (~40 bytes a path): output at this size is taken as cut off.
+constexpr size_t kMaxListing = size_t{256} << 20;
+// Paths per `git check-ignore` call (argument lists stay far below ARG_MAX).
+constexpr size_t kCheckIgnoreBatch = 256;
 
 std::optional<std::string> Head(const fs::path& root) {
     auto out = Git(root, {"rev-parse", "--verify", "--quiet", "HEAD^{commit}"});
@@ -158,6 +167,63 @@ std::optional<bool> ReadGitDirty(const fs::path& root, const std::string& exclud
     if (!exclude.empty()) args.push_back(":(exclude)" + exclude);
     if (auto status = Git(root, std::move(args), kStatusTimeout)) return !status->out.empty();
     return std::nullopt;
+}
+
+std::optional<GitTracked> ReadGitTracked(const fs::path& root, const std::string& exclude) {
+    std::vector<std::string> args = {"status", "--porcelain", "--untracked-files=no", "--ignore-submodules=dirty",
+                                     "--", "."};
+    if (!exclude.empty()) args.push_back(":(exclude)" + exclude);
+    // Paths relative to root (-C root), NUL-separated and unquoted; a submodule is one entry. Listed
+    // while status runs.
+    auto listed = std::async(std::launch::async, [&root] {
+        return Git(root, {"ls-files", "-z", "--", "."}, kStatusTimeout, kMaxListing);
+    });
+    auto status = Git(root, std::move(args), kStatusTimeout);
+    auto listing = listed.get();
+    if (!status || !listing || listing->out.size() >= kMaxListing) return std::nullopt;
+    GitTracked tracked;
+    tracked.changed = !status->out.empty();
+    std::string_view rest = listing->out;
+    while (!rest.empty()) {
+        const size_t end = rest.find('\0');
+        tracked.paths.emplace_back(rest.substr(0, end));
+        if (end == std::string_view::npos) break;
+        rest.remove_prefix(end + 1);
+    }
+    return tracked;
+}
+
+std::vector<std::string> UntrackedCandidates(const std::vector<std::string>& tracked,
+                                             const std::vector<std::string>& scanned) {
+    std::unordered_set<std::string_view> known(tracked.begin(), tracked.end());
+    std::vector<std::string> out;
+    for (const std::string& path : scanned) {
+        std::string_view p = path;
+        bool is_tracked = known.count(p) != 0;
+        // Under a tracked path: a file inside a submodule (a gitlink entry).
+        for (size_t slash = p.rfind('/'); !is_tracked && slash != std::string_view::npos && slash > 0;
+             slash = p.rfind('/', slash - 1)) {
+            is_tracked = known.count(p.substr(0, slash)) != 0;
+        }
+        if (!is_tracked) out.push_back(path);
+    }
+    return out;
+}
+
+std::optional<bool> AnyNotIgnored(const fs::path& root, const std::vector<std::string>& paths) {
+    for (size_t begin = 0; begin < paths.size(); begin += kCheckIgnoreBatch) {
+        const size_t end = std::min(paths.size(), begin + kCheckIgnoreBatch);
+        std::vector<std::string> argv = {"git", "-C", root.string(), "check-ignore", "--"};
+        argv.insert(argv.end(), paths.begin() + static_cast<std::ptrdiff_t>(begin),
+                    paths.begin() + static_cast<std::ptrdiff_t>(end));
+        auto out = RunCommand(argv, kQuickTimeout);
+        // Exit 0: some of the paths are ignored (one line each, quoted when unusual); 1: none is.
+        if (!out || out->timed_out || (out->exit_code != 0 && out->exit_code != 1)) return std::nullopt;
+        if (out->exit_code == 1) return true;
+        const auto ignored = static_cast<size_t>(std::count(out->out.begin(), out->out.end(), '\n'));
+        if (ignored < end - begin) return true;
+    }
+    return false;
 }
 
 std::optional<GitState> ReadGitState(const fs::path& root, const std::string& exclude) {

@@ -23,7 +23,9 @@ namespace signalhub::index {
 // The state of the git work tree containing a root.
 struct GitState {
     std::string commit;         // full object name of HEAD
-    std::optional<bool> dirty;  // uncommitted changes (tracked or untracked) under the root; nullopt: unknown
+    // Uncommitted changes under the root; nullopt: unknown. ReadGitState/ReadGitDirty: any tracked or
+    // untracked change (git status); IndexTree: tracked changes or an indexed untracked file (ADR-36b).
+    std::optional<bool> dirty;
 };
 
 // HEAD of the work tree containing `root` (root may be a subdirectory of it) and whether the
@@ -35,6 +37,26 @@ std::optional<GitState> ReadGitState(const std::filesystem::path& root, const st
 // whether there are uncommitted changes under the root (nullopt: git cannot tell).
 std::optional<std::string> ReadGitHead(const std::filesystem::path& root);
 std::optional<bool> ReadGitDirty(const std::filesystem::path& root, const std::string& exclude = "");
+
+// The dirty flag without git's own walk of the work tree (IndexTree, ADR-36b). `git status
+// --untracked-files=normal` reads every directory to find untracked files, costing about as much as
+// the whole no-change index run it accompanied; the index run walks the tree itself anyway. So:
+//   ReadGitTracked: whether tracked files under root differ from HEAD (staged or not: `git status
+//     --untracked-files=no`), and the paths git tracks under root (`git ls-files`), relative to root;
+//   UntrackedCandidates: the scanned files git does not track (a path under a tracked one, i.e.
+//     inside a submodule, counts as tracked);
+//   AnyNotIgnored: whether git ignores none of some of them (`git check-ignore`: a file our scanner
+//     selects may still be ignored by git, e.g. through core.excludesFile).
+// dirty = tracked changes, or an indexed file that git neither tracks nor ignores. Untracked files
+// the index run does not read (excluded, binary types, too large) do not count.
+struct GitTracked {
+    bool changed = false;
+    std::vector<std::string> paths;
+};
+std::optional<GitTracked> ReadGitTracked(const std::filesystem::path& root, const std::string& exclude = "");
+std::vector<std::string> UntrackedCandidates(const std::vector<std::string>& tracked,
+                                             const std::vector<std::string>& scanned);
+std::optional<bool> AnyNotIgnored(const std::filesystem::path& root, const std::vector<std::string>& paths);
 
 // How the root's current HEAD relates to a recorded commit.
 struct GitDelta {

@@ -140,5 +140,59 @@ TEST_F(GitStateTest, HeadDirtyAndDelta) {
     (void)second;
 }
 
+
+TEST(GitStateParse, UntrackedCandidates) {
+    const std::vector<std::string> tracked = {"a.c", "lib/b.c", "vendor/sub"};  // vendor/sub: a submodule
+    EXPECT_EQ(UntrackedCandidates(tracked, {"a.c", "lib/b.c", "vendor/sub/x.c", "new.c", "lib/c.c", "vendor/y.c"}),
+              (std::vector<std::string>{"new.c", "lib/c.c", "vendor/y.c"}));
+    EXPECT_TRUE(UntrackedCandidates(tracked, {}).empty());
+    EXPECT_EQ(UntrackedCandidates({}, {"a.c"}), std::vector<std::string>{"a.c"});
+}
+
+TEST_F(GitStateTest, TrackedChangesAndUntrackedFilesGitDoesNotIgnore) {
+    Write("a.txt", "one\n");
+    Write("sub/b.txt", "two\n");
+    Write(".gitignore", "*.log\n");
+    Commit("first");
+    auto tracked = ReadGitTracked(dir_);
+    ASSERT_TRUE(tracked.has_value());
+    EXPECT_FALSE(tracked->changed);
+    EXPECT_EQ(tracked->paths, (std::vector<std::string>{".gitignore", "a.txt", "sub/b.txt"}));
+    // From a subdirectory: paths relative to it, changes under it only.
+    Write("a.txt", "changed\n");
+    auto sub = ReadGitTracked(dir_ / "sub");
+    ASSERT_TRUE(sub.has_value());
+    EXPECT_FALSE(sub->changed);
+    EXPECT_EQ(sub->paths, std::vector<std::string>{"b.txt"});
+    EXPECT_TRUE(ReadGitTracked(dir_)->changed);
+    // Staged (and no longer in the work tree) counts too.
+    Git({"checkout", "-q", "--", "a.txt"});
+    EXPECT_FALSE(ReadGitTracked(dir_)->changed);
+    Git({"rm", "-q", "--cached", "a.txt"});
+    EXPECT_TRUE(ReadGitTracked(dir_)->changed);
+    Git({"reset", "-q"});
+    EXPECT_FALSE(ReadGitTracked(dir_)->changed);
+    // Untracked: ignored by git, or not.
+    Write("x.log", "log\n");
+    Write("new.txt", "new\n");
+    Write("odd name *.txt", "odd\n");
+    EXPECT_EQ(AnyNotIgnored(dir_, {"x.log"}), false);
+    EXPECT_EQ(AnyNotIgnored(dir_, {"x.log", "new.txt"}), true);
+    EXPECT_EQ(AnyNotIgnored(dir_, {"odd name *.txt"}), true);
+    EXPECT_EQ(AnyNotIgnored(dir_, {}), false);
+    // More paths than one call takes, all ignored.
+    std::vector<std::string> logs;
+    for (int i = 0; i < 600; ++i) logs.push_back("l" + std::to_string(i) + ".log");
+    EXPECT_EQ(AnyNotIgnored(dir_, logs), false);
+    logs.push_back("new.txt");
+    EXPECT_EQ(AnyNotIgnored(dir_, logs), true);
+    // Outside a work tree git cannot tell.
+    const fs::path plain = dir_.parent_path() / (dir_.filename().string() + "_plain");
+    fs::create_directories(plain);
+    EXPECT_FALSE(ReadGitTracked(plain).has_value());
+    EXPECT_FALSE(AnyNotIgnored(plain, {"a"}).has_value());
+    fs::remove_all(plain);
+}
+
 }  // namespace
 }  // namespace signalhub::index

@@ -323,20 +323,30 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
     // the older one, and catching up from it later re-reads more, never less.
     report(IndexProgress::Phase::kScanning);
     const ScanOptions scan_options = ScanOptionsFor(options);
-    // `git status` (the dirty flag) walks the work tree as the scan does: it runs beside the scan
-    // and the comparison with the store, and is waited for before any file is read (ADR-29d); an
-    // early return waits for it too (a std::async future joins when destroyed).
-    std::future<std::optional<bool>> git_dirty;
+    // The dirty flag: tracked changes and the tracked paths come from git beside the scan and the
+    // comparison with the store; untracked files from the scan itself (git's own walk for them cost
+    // as much as the whole no-change run, ADR-36b). Waited for before any file is read; an early
+    // return waits for it too (a std::async future joins when destroyed).
+    std::future<std::optional<GitTracked>> git_tracked;
     if (options.record_git) {
         if (auto head = ReadGitHead(options.root)) {
             stats.git = GitState{*head, std::nullopt};
-            git_dirty = std::async(std::launch::async, [root = options.root, exclude = scan_options.store_dir] {
-                return ReadGitDirty(root, exclude);
+            git_tracked = std::async(std::launch::async, [root = options.root, exclude = scan_options.store_dir] {
+                return ReadGitTracked(root, exclude);
             });
         }
     }
+    std::vector<std::string> scanned_paths;  // for the dirty flag: what this run indexes
     auto join_git = [&] {
-        if (git_dirty.valid()) stats.git->dirty = git_dirty.get();
+        if (!git_tracked.valid()) return;
+        std::optional<GitTracked> tracked = git_tracked.get();
+        if (!tracked) return;  // git could not tell: dirty stays unknown
+        if (tracked->changed) {
+            stats.git->dirty = true;
+            return;
+        }
+        const std::vector<std::string> candidates = UntrackedCandidates(tracked->paths, scanned_paths);
+        stats.git->dirty = candidates.empty() ? std::optional<bool>(false) : AnyNotIgnored(options.root, candidates);
     };
     auto scanned = [&] {
         StageTimer timer(stats.scan_seconds);
@@ -345,6 +355,10 @@ Result<IndexStats> IndexTree(store::VectorStore& store, embed::Embedder& embedde
     SH_ASSIGN_OR_RETURN(ScanResult scan, std::move(scanned));
     stats.files_scanned = static_cast<std::int64_t>(scan.files.size());
     stats.skipped = std::move(scan.skipped);
+    if (git_tracked.valid()) {
+        scanned_paths.reserve(scan.files.size());
+        for (const auto& f : scan.files) scanned_paths.push_back(f.rel_path);
+    }
 
     // 2. Compare with the stored state.
     // Creates the collection, or refuses an embedder that does not match it.

@@ -139,6 +139,22 @@ assert_contains "$OUT" "git commit:   $SECOND (the tree had uncommitted changes)
 git -C "$WORK/repo" checkout -q -- a.py
 pass "uncommitted changes recorded"
 
+# --- untracked files: those the run indexes count, those it does not read do not (ADR-36b) ----------
+mkdir -p node_modules && echo "module.exports = 1" >node_modules/m.js   # excluded by default
+# git ignores *.tmp.py through core.excludesFile, which the scanner does not read: indexed, yet no change
+echo "*.tmp.py" >"$WORK/global-ignore"; g config core.excludesFile "$WORK/global-ignore"
+echo "def ignored(): pass" >scratch.tmp.py
+[ -z "$(g status --porcelain -- a.py b.py scratch.tmp.py)" ] || fail "git should ignore scratch.tmp.py"
+run_expect 0 sh_ index --json
+[ "$(json_get "$OUT" "d['git']['dirty']")" = False ] || fail "untracked files the run does not index are no change: $OUT"
+echo "def zeta(): return 6" >untracked_new.py
+run_expect 0 sh_ index --json
+[ "$(json_get "$OUT" "d['git']['dirty']")" = True ] || fail "an indexed untracked file is a change: $OUT"
+rm -rf untracked_new.py node_modules scratch.tmp.py; g config --unset core.excludesFile
+run_expect 0 sh_ index --json
+[ "$(json_get "$OUT" "d['git']['dirty']")" = False ] || fail "clean again: $OUT"
+pass "untracked: indexed files count, excluded and git-ignored ones do not"
+
 # --- a restored (older) store catches up from the commit it recorded -----------------------------
 if [ "$BACKEND" = embedded ]; then
     rm -rf .signal-hub
