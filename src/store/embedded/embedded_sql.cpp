@@ -1,9 +1,7 @@
 #include "store/embedded/embedded_sql.hpp"
 
 #include <bit>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
-#include <string_view>
 #include <utility>
 
 #include "store/metadata_json.hpp"
@@ -77,25 +75,10 @@ std::string NoIndexMessage(const std::string& dir) {
     return "no index at " + dir + "; run `signal-hub index` first";
 }
 
-namespace {
-// SIGNAL_HUB_EMBEDDING_FLOAT16_ROUNDING=1 stores each float32 rounded to the nearest float16
-// (still as float32): the retrieval quality a float16 embedding column would have, for
-// measurements only (ADR-35b); the stored format does not change.
-bool RoundToFloat16() {
-    static const bool value = [] {
-        const char* text = std::getenv("SIGNAL_HUB_EMBEDDING_FLOAT16_ROUNDING");
-        return text != nullptr && std::string_view(text) == "1";
-    }();
-    return value;
-}
-}  // namespace
-
 std::vector<unsigned char> EncodeEmbedding(std::span<const float> v) {
     std::vector<unsigned char> out(v.size() * sizeof(float));
-    const bool round16 = RoundToFloat16();
     for (size_t i = 0; i < v.size(); ++i) {
-        const float value = round16 ? static_cast<float>(static_cast<_Float16>(v[i])) : v[i];
-        auto bits = std::bit_cast<std::uint32_t>(value);
+        auto bits = std::bit_cast<std::uint32_t>(v[i]);
         for (int b = 0; b < 4; ++b) out[i * 4 + static_cast<size_t>(b)] = static_cast<unsigned char>(bits >> (8 * b));
     }
     return out;
