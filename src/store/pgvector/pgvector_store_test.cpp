@@ -363,14 +363,34 @@ TEST_F(PgVectorStoreTest, HealthReportsARemovedSchema) {
     EXPECT_EQ(gone.code(), ErrorCode::kFailedPrecondition) << gone.ToString();
 }
 
+// Creates collection "c" (2 dimensions, cosine) in both stores and commits `changes` to both.
+void CommitToBoth(VectorStore& store, MemoryStore& memory, const ChangeSet& changes) {
+    const CollectionSpec spec{"c", "m", 2, DistanceMetric::kCosine};
+    ASSERT_TRUE(store.EnsureCollection(spec).ok());
+    ASSERT_TRUE(memory.EnsureCollection(spec).ok());
+    ASSERT_TRUE(store.Commit("c", changes).ok());
+    ASSERT_TRUE(memory.Commit("c", changes).ok());
+}
+
+// `store`'s lexical search answers `q` as the memory store does (which scores every matching row):
+// the same ids, order and scores.
+void ExpectRanksAsMemory(VectorStore& store, MemoryStore& memory, const std::string& q, const SearchOptions& so) {
+    auto got = store.LexicalSearch("c", q, so);
+    auto want = memory.LexicalSearch("c", q, so);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_TRUE(want.ok());
+    ASSERT_EQ(got->size(), want->size()) << q << " k=" << so.k;
+    for (size_t i = 0; i < got->size(); ++i) {
+        EXPECT_EQ((*got)[i].record.id, (*want)[i].record.id) << q << " k=" << so.k << " #" << i;
+        EXPECT_NEAR((*got)[i].score, (*want)[i].score, 1e-9) << q << " k=" << so.k << " #" << i;
+    }
+}
+
 // BM25 in SQL gives the memory (and embedded) store's scores and order.
 TEST_F(PgVectorStoreTest, LexicalScoresMatchTheMemoryStore) {
     auto store = MustOpen();
     ASSERT_NE(store, nullptr);
     MemoryStore memory;
-    CollectionSpec spec{"c", "m", 2, DistanceMetric::kCosine};
-    ASSERT_TRUE(store->EnsureCollection(spec).ok());
-    ASSERT_TRUE(memory.EnsureCollection(spec).ok());
     const std::vector<std::string> words{"parse", "request", "user", "name", "get", "http", "db", "fetch", "id"};
     std::mt19937 rng(4);
     ChangeSet changes;
@@ -383,8 +403,7 @@ TEST_F(PgVectorStoreTest, LexicalScoresMatchTheMemoryStore) {
                                              (i % 2 ? "src/" : "lib/") + std::to_string(i) + ".py",
                                              i % 3 ? "python" : "go", doc));
     }
-    ASSERT_TRUE(store->Commit("c", changes).ok());
-    ASSERT_TRUE(memory.Commit("c", changes).ok());
+    CommitToBoth(*store, memory, changes);
     ChangeSet more;  // replacements and deletes keep N and the average length right
     more.delete_ids = {"r1", "r2", "r3"};
     more.upserts = {MakeRecord("r4", {1, 1}, "x.go", "go", "user user user fetch")};
@@ -648,9 +667,6 @@ TEST_F(PgVectorStoreTest, BoundedLexicalSearchRanksAsScoringEveryMatch) {
     auto store = MustOpen();
     ASSERT_NE(store, nullptr);
     MemoryStore memory;
-    const CollectionSpec spec{"c", "m", 2, DistanceMetric::kCosine};
-    ASSERT_TRUE(store->EnsureCollection(spec).ok());
-    ASSERT_TRUE(memory.EnsureCollection(spec).ok());
     std::mt19937 rng(7);
     ChangeSet changes;
     for (int i = 0; i < 400; ++i) {
@@ -662,24 +678,14 @@ TEST_F(PgVectorStoreTest, BoundedLexicalSearchRanksAsScoringEveryMatch) {
         changes.upserts.push_back(MakeRecord("r" + std::to_string(1000 + i), {1, static_cast<float>(i)},
                                              i % 2 ? "a.py" : "b.go", i % 2 ? "python" : "go", doc));
     }
-    ASSERT_TRUE(store->Commit("c", changes).ok());
-    ASSERT_TRUE(memory.Commit("c", changes).ok());
+    CommitToBoth(*store, memory, changes);
     Filter go;
     go.language = "go";
     for (const std::string q : {"walnut common often", "quartz yonder sometimes", "common often", "sometimes filler",
                                 "absent", "walnut absent often"}) {
         for (size_t k : {1u, 5u, 50u}) {
             for (const Filter& f : {Filter{}, go}) {
-                const SearchOptions so{.k = k, .filter = f};
-                auto got = store->LexicalSearch("c", q, so);
-                auto want = memory.LexicalSearch("c", q, so);
-                ASSERT_TRUE(got.ok()) << got.status().ToString();
-                ASSERT_TRUE(want.ok());
-                ASSERT_EQ(got->size(), want->size()) << q << " k=" << k;
-                for (size_t i = 0; i < got->size(); ++i) {
-                    EXPECT_EQ((*got)[i].record.id, (*want)[i].record.id) << q << " k=" << k << " #" << i;
-                    EXPECT_NEAR((*got)[i].score, (*want)[i].score, 1e-9) << q << " k=" << k << " #" << i;
-                }
+                ExpectRanksAsMemory(*store, memory, q, {.k = k, .filter = f});
             }
         }
     }
@@ -696,9 +702,6 @@ TEST_F(PgVectorStoreTest, BoundedLexicalSearchSkipsRoundsItCannotNeed) {
     auto store = MustOpen();
     ASSERT_NE(store, nullptr);
     MemoryStore memory;
-    const CollectionSpec spec{"c", "m", 2, DistanceMetric::kCosine};
-    ASSERT_TRUE(store->EnsureCollection(spec).ok());
-    ASSERT_TRUE(memory.EnsureCollection(spec).ok());
     const std::vector<std::string> words{"amber", "birch", "cedar", "dune", "ember", "fjord"};
     ChangeSet changes;
     for (int i = 0; i < 300; ++i) {
@@ -710,20 +713,11 @@ TEST_F(PgVectorStoreTest, BoundedLexicalSearchSkipsRoundsItCannotNeed) {
         changes.upserts.push_back(MakeRecord("r" + std::to_string(1000 + i), {1, static_cast<float>(i)}, "a.py",
                                              "python", doc));
     }
-    ASSERT_TRUE(store->Commit("c", changes).ok());
-    ASSERT_TRUE(memory.Commit("c", changes).ok());
+    CommitToBoth(*store, memory, changes);
     const std::string q = "amber birch cedar dune ember fjord";
     for (size_t k : {1u, 3u, 10u, 40u}) {
         const auto before = store->stats().lexical_rounds;
-        auto got = store->LexicalSearch("c", q, {.k = k});
-        auto want = memory.LexicalSearch("c", q, {.k = k});
-        ASSERT_TRUE(got.ok()) << got.status().ToString();
-        ASSERT_TRUE(want.ok());
-        ASSERT_EQ(got->size(), want->size()) << "k=" << k;
-        for (size_t i = 0; i < got->size(); ++i) {
-            EXPECT_EQ((*got)[i].record.id, (*want)[i].record.id) << "k=" << k << " #" << i;
-            EXPECT_NEAR((*got)[i].score, (*want)[i].score, 1e-9) << "k=" << k << " #" << i;
-        }
+        ExpectRanksAsMemory(*store, memory, q, {.k = k});
         if (k <= 10) {
             EXPECT_LE(store->stats().lexical_rounds - before, 2) << "k=" << k;
         }
