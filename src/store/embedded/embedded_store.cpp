@@ -670,18 +670,7 @@ class EmbeddedStore::Impl {
         expected.xxh3 = std::stoull(j["xxh3"].get<std::string>(), nullptr, 16);
         // A graph-only file (ADR-35) takes its live vectors from the records, as of this read
         // snapshot; rows changed since the file's seq are re-linked by the catch-up below.
-        auto read_vectors = [&](const HnswIndex::VectorSink& sink) -> Status {
-            SH_ASSIGN_OR_RETURN(Stmt stmt,
-                                Stmt::Prepare(db, "SELECT row_id, embedding FROM records WHERE collection_id = ?1"));
-            stmt.Bind(1, row.id);
-            std::vector<float> v(static_cast<size_t>(row.spec.dimension));
-            while (true) {
-                SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-                if (!has_row) return Status::Ok();
-                SH_RETURN_IF_ERROR(DecodeEmbedding(stmt.Blob(1), row.spec.dimension, v.data()));
-                sink(stmt.Int(0), v);
-            }
-        };
+        auto read_vectors = [&](const HnswIndex::VectorSink& sink) { return ForEachVector(db, row, sink); };
         SH_ASSIGN_OR_RETURN(state.index, HnswIndex::Load(HnswPath(row.id), row.spec.dimension, row.spec.metric,
                                                          expected, read_vectors));
         hnsw_loads_++;
@@ -719,24 +708,28 @@ class EmbeddedStore::Impl {
         return Status::Ok();
     }
 
+    // Every record of the collection: its row id and decoded embedding (the vectors a graph is built
+    // from, or a graph-only file is filled with).
+    Status ForEachVector(sqlite3* db, const CollectionRow& row, const HnswIndex::VectorSink& sink) {
+        SH_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "SELECT row_id, embedding FROM records WHERE collection_id = ?1"));
+        stmt.Bind(1, row.id);
+        std::vector<float> v(static_cast<size_t>(row.spec.dimension));
+        while (true) {
+            SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) return Status::Ok();
+            SH_RETURN_IF_ERROR(DecodeEmbedding(stmt.Blob(1), row.spec.dimension, v.data()));
+            sink(stmt.Int(0), v);
+        }
+    }
+
     Status RebuildLocked(sqlite3* db, const CollectionRow& row, IndexState& state, std::int64_t head) {
         state.index.reset();
         std::vector<std::int64_t> labels;
         std::vector<float> vectors;
-        const auto dim = static_cast<size_t>(row.spec.dimension);
-        {
-            SH_ASSIGN_OR_RETURN(Stmt stmt,
-                                Stmt::Prepare(db, "SELECT row_id, embedding FROM records WHERE collection_id = ?1"));
-            stmt.Bind(1, row.id);
-            while (true) {
-                SH_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-                if (!has_row) break;
-                labels.push_back(stmt.Int(0));
-                vectors.resize(labels.size() * dim);
-                SH_RETURN_IF_ERROR(
-                    DecodeEmbedding(stmt.Blob(1), row.spec.dimension, vectors.data() + (labels.size() - 1) * dim));
-            }
-        }
+        SH_RETURN_IF_ERROR(ForEachVector(db, row, [&](std::int64_t label, std::span<const float> v) {
+            labels.push_back(label);
+            vectors.insert(vectors.end(), v.begin(), v.end());
+        }));
         SH_ASSIGN_OR_RETURN(state.index, HnswIndex::Build(row.spec.dimension, row.spec.metric, labels, vectors));
         hnsw_rebuilds_++;
         state.applied_seq = head;
